@@ -1,0 +1,201 @@
+/*
+ * config.c - directives of mod_negotiate8443: create, merge, and the
+ * handlers that check every value when the configuration is read, so that
+ * `httpd -t` names the directive and the bad value.
+ */
+#include "n8443_private.h"
+
+#include "apr_lib.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+void *n8443_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    n8443_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->require_tls = 1;
+    conf->user_name = N8443_USER_PRINCIPAL;
+    return conf;
+}
+
+/* Field by field: a nested section inherits whatever it does not set. */
+void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const n8443_dir_conf *base = basev, *add = addv;
+    n8443_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->keytab = add->keytab_set ? add->keytab : base->keytab;
+    conf->keytab_set = add->keytab_set || base->keytab_set;
+    conf->service_principal = add->service_principal_set
+                              ? add->service_principal
+                              : base->service_principal;
+    conf->service_principal_set = add->service_principal_set
+                                  || base->service_principal_set;
+    conf->require_tls = add->require_tls_set ? add->require_tls
+                                             : base->require_tls;
+    conf->require_tls_set = add->require_tls_set || base->require_tls_set;
+    conf->user_name = add->user_name_set ? add->user_name : base->user_name;
+    conf->user_name_set = add->user_name_set || base->user_name_set;
+    return conf;
+}
+
+void *n8443_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    n8443_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->max_token_size = N8443_DEFAULT_MAX_TOKEN;
+    return conf;
+}
+
+void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const n8443_server_conf *base = basev, *add = addv;
+    n8443_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->max_token_size = add->max_token_size_set ? add->max_token_size
+                                                   : base->max_token_size;
+    conf->max_token_size_set = add->max_token_size_set
+                               || base->max_token_size_set;
+    return conf;
+}
+
+/*
+ * Parse a whole, positive decimal number no larger than max.  Returns NULL
+ * on success, else a message naming the directive and the value.
+ */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
+                               long max, long *out)
+{
+    char *end;
+    long v = 0;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || errno == ERANGE
+        || !apr_isdigit(*arg))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number",
+                            cmd->cmd->name, arg);
+    if (v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: %s is out of range (%ld to %ld)",
+                            cmd->cmd->name, arg, min, max);
+    *out = v;
+    return NULL;
+}
+
+static const char *set_keytab(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+    const char *path;
+
+    /* "FILE:/path" and other krb5 keytab types pass through as they are;
+     * a plain path is made absolute against ServerRoot. */
+    if (ap_strchr_c(arg, ':') != NULL && arg[0] != '/') {
+        path = arg;
+    }
+    else {
+        path = ap_server_root_relative(cmd->pool, arg);
+        if (path == NULL)
+            return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                                cmd->cmd->name, arg);
+    }
+    conf->keytab = path;
+    conf->keytab_set = 1;
+    return NULL;
+}
+
+static const char *set_service_principal(cmd_parms *cmd, void *dconf,
+                                         const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+    const char *at;
+
+    if (strcasecmp(arg, "any") == 0) {
+        conf->service_principal = NULL;
+    }
+    else if (strcmp(arg, "{HOSTNAME}") == 0) {
+        conf->service_principal = arg;
+    }
+    else {
+        /* service/host[@REALM]: one slash, non-empty parts, no spaces. */
+        const char *slash = ap_strchr_c(arg, '/');
+        at = ap_strchr_c(arg, '@');
+        if (slash == NULL || slash == arg || slash[1] == '\0'
+            || slash[1] == '@' || ap_strchr_c(slash + 1, '/') != NULL
+            || (at != NULL && (at < slash || at[1] == '\0'
+                               || ap_strchr_c(at + 1, '@') != NULL))
+            || ap_strchr_c(arg, ' ') != NULL || ap_strchr_c(arg, ':') != NULL)
+            return apr_psprintf(cmd->pool, "%s: '%s' is not 'any', "
+                                "'{HOSTNAME}' or a principal like "
+                                "HTTP/host.example.com[@REALM] (no port)",
+                                cmd->cmd->name, arg);
+        conf->service_principal = arg;
+    }
+    conf->service_principal_set = 1;
+    return NULL;
+}
+
+static const char *set_require_tls(cmd_parms *cmd, void *dconf, int flag)
+{
+    n8443_dir_conf *conf = dconf;
+
+    conf->require_tls = flag;
+    conf->require_tls_set = 1;
+    return NULL;
+}
+
+static const char *set_user_name(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "principal") == 0)
+        conf->user_name = N8443_USER_PRINCIPAL;
+    else if (strcasecmp(arg, "short") == 0)
+        conf->user_name = N8443_USER_SHORT;
+    else if (strcasecmp(arg, "local") == 0)
+        conf->user_name = N8443_USER_LOCAL;
+    else
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of principal, "
+                            "short, local", cmd->cmd->name, arg);
+    conf->user_name_set = 1;
+    return NULL;
+}
+
+static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+    const char *err;
+    long v = 0;
+
+    /* 1 KiB is below any real ticket; 1 MiB is above any PAC we have seen
+     * and still well inside httpd's LimitRequestFieldSize. */
+    err = parse_count(cmd, arg, 1024, 1024 * 1024, &v);
+    if (err != NULL)
+        return err;
+    conf->max_token_size = (apr_size_t)v;
+    conf->max_token_size_set = 1;
+    return NULL;
+}
+
+#define DIR_OR_SERVER (RSRC_CONF | ACCESS_CONF | OR_AUTHCFG)
+
+const command_rec n8443_cmds[] = {
+    AP_INIT_TAKE1("NegotiateKeytab", set_keytab, NULL, DIR_OR_SERVER,
+                  "Keytab with the service keys (default: Kerberos' own)"),
+    AP_INIT_TAKE1("NegotiateServicePrincipal", set_service_principal, NULL,
+                  DIR_OR_SERVER,
+                  "any | {HOSTNAME} | HTTP/host[@REALM]: which keys may "
+                  "accept logins"),
+    AP_INIT_FLAG("NegotiateRequireTLS", set_require_tls, NULL, DIR_OR_SERVER,
+                 "On: refuse Negotiate over plain HTTP (403)"),
+    AP_INIT_TAKE1("NegotiateUserName", set_user_name, NULL,
+                  ACCESS_CONF | OR_AUTHCFG,
+                  "principal | short | local: how REMOTE_USER is formed"),
+    AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
+                  RSRC_CONF, "Largest decoded token accepted, in bytes"),
+    { NULL }
+};

@@ -1,0 +1,243 @@
+/*
+ * acceptor.c - the GSS-API acceptor step, without httpd.
+ *
+ * Keys are named through gss_acquire_cred_from()'s credential store, so
+ * that each vhost can have its own keytab and replay cache without touching
+ * the process environment (KRB5_KTNAME is process-wide and not thread-safe
+ * to change).
+ */
+#include "acceptor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <krb5/krb5.h>
+
+/* The Kerberos OIDs a client may put on the wire: RFC 1964's, the
+ * pre-RFC one, and the one Microsoft's SSPI has always sent. */
+static const gss_OID_desc krb5_oids[] = {
+    { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" },
+    { 5, (void *)"\x2b\x05\x01\x05\x02" },
+    { 9, (void *)"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02" },
+};
+
+int n8443_mech_is_krb5(gss_const_OID mech)
+{
+    size_t i;
+
+    if (mech == GSS_C_NO_OID)
+        return 0;
+    for (i = 0; i < sizeof(krb5_oids) / sizeof(krb5_oids[0]); i++) {
+        if (mech->length == krb5_oids[i].length
+            && memcmp(mech->elements, krb5_oids[i].elements,
+                      mech->length) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+const char *n8443_cause_name(n8443_cause cause)
+{
+    switch (cause) {
+    case N8443_CAUSE_NONE:            return "none";
+    case N8443_CAUSE_REPLAY:          return "replay";
+    case N8443_CAUSE_SKEW:            return "skew";
+    case N8443_CAUSE_WRONG_PRINCIPAL: return "wrong_principal";
+    case N8443_CAUSE_BAD_BINDINGS:    return "bad_bindings";
+    case N8443_CAUSE_NTLM:            return "ntlm";
+    case N8443_CAUSE_MALFORMED:       return "malformed";
+    case N8443_CAUSE_EXPIRED:         return "expired";
+    case N8443_CAUSE_OTHER:           return "other";
+    }
+    return "other";
+}
+
+/* Append the text of one kind of GSS status to buf. */
+static void append_status(OM_uint32 code, int type, char *buf, size_t buflen)
+{
+    OM_uint32 maj, min, ctx = 0;
+    gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
+    size_t used;
+
+    do {
+        maj = gss_display_status(&min, code, type, GSS_C_NO_OID, &ctx, &msg);
+        if (GSS_ERROR(maj))
+            return;
+        used = strlen(buf);
+        if (used + 3 < buflen)
+            snprintf(buf + used, buflen - used, "%s%.*s",
+                     used ? ": " : "", (int)msg.length, (char *)msg.value);
+        gss_release_buffer(&min, &msg);
+    } while (ctx != 0);
+}
+
+void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
+                          size_t buflen)
+{
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+    append_status(major, GSS_C_GSS_CODE, buf, buflen);
+    if (minor != 0)
+        append_status(minor, GSS_C_MECH_CODE, buf, buflen);
+}
+
+int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
+                           gss_cred_id_t *cred_out, char *err,
+                           size_t errlen)
+{
+    gss_key_value_element_desc elements[2];
+    gss_key_value_set_desc store = { 0, elements };
+    gss_buffer_desc namebuf;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    OM_uint32 maj, min, tmp;
+    char text[512];
+    int ret = -1;
+
+    if (opts->keytab != NULL) {
+        elements[store.count].key = "keytab";
+        elements[store.count].value = opts->keytab;
+        store.count++;
+    }
+    if (opts->rcache != NULL) {
+        elements[store.count].key = "rcache";
+        elements[store.count].value = opts->rcache;
+        store.count++;
+    }
+
+    if (opts->principal != NULL) {
+        /* A principal name, not a host-based service: "HTTP/host" without a
+         * realm means the default realm, exactly as kvno and klist read it. */
+        namebuf.value = (void *)opts->principal;
+        namebuf.length = strlen(opts->principal);
+        maj = gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME,
+                              &name);
+        if (GSS_ERROR(maj)) {
+            n8443_gss_error_text(maj, min, text, sizeof(text));
+            snprintf(err, errlen, "cannot parse service principal '%s': %s",
+                     opts->principal, text);
+            goto cleanup;
+        }
+    }
+
+    maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE,
+                                GSS_C_NO_OID_SET, GSS_C_ACCEPT,
+                                store.count ? &store : GSS_C_NO_CRED_STORE,
+                                &cred, NULL, NULL);
+    if (GSS_ERROR(maj)) {
+        n8443_gss_error_text(maj, min, text, sizeof(text));
+        snprintf(err, errlen, "cannot get acceptor credentials for %s from "
+                 "keytab %s: %s",
+                 opts->principal ? opts->principal : "any principal",
+                 opts->keytab ? opts->keytab : "(default)", text);
+        goto cleanup;
+    }
+    *cred_out = cred;
+    ret = 0;
+
+cleanup:
+    if (name != GSS_C_NO_NAME)
+        gss_release_name(&tmp, &name);
+    return ret;
+}
+
+int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
+                      gss_channel_bindings_t cb, n8443_accept_result *res)
+{
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc input;
+    gss_name_t client = GSS_C_NO_NAME;
+    gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
+    OM_uint32 tmp;
+    int ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    res->delegated = GSS_C_NO_CREDENTIAL;
+    input.value = (void *)token;
+    input.length = len;
+
+    res->major = gss_accept_sec_context(&res->minor, &ctx, cred, &input, cb,
+                                        &client, &res->mech, &res->output,
+                                        &res->ret_flags, &res->lifetime,
+                                        &res->delegated);
+    if (GSS_ERROR(res->major))
+        goto cleanup;
+    if (res->major & GSS_S_CONTINUE_NEEDED) {
+        ret = 1;
+        goto cleanup;
+    }
+
+    res->major = gss_display_name(&res->minor, client, &display, NULL);
+    if (GSS_ERROR(res->major))
+        goto cleanup;
+    res->principal = malloc(display.length + 1);
+    if (res->principal == NULL) {
+        res->major = GSS_S_FAILURE;
+        goto cleanup;
+    }
+    memcpy(res->principal, display.value, display.length);
+    res->principal[display.length] = '\0';
+    ret = 0;
+
+cleanup:
+    /* The module keeps no state between requests: the exchange is one leg
+     * for Kerberos, so the context is done with either way. */
+    if (ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&tmp, &ctx, GSS_C_NO_BUFFER);
+    if (client != GSS_C_NO_NAME)
+        gss_release_name(&tmp, &client);
+    if (display.value != NULL)
+        gss_release_buffer(&tmp, &display);
+    return ret;
+}
+
+void n8443_accept_result_clear(n8443_accept_result *res)
+{
+    OM_uint32 tmp;
+
+    if (res->output.value != NULL)
+        gss_release_buffer(&tmp, &res->output);
+    if (res->delegated != GSS_C_NO_CREDENTIAL)
+        gss_release_cred(&tmp, &res->delegated);
+    free(res->principal);
+    res->principal = NULL;
+}
+
+n8443_cause n8443_accept_cause(OM_uint32 major, OM_uint32 minor)
+{
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS)
+        return N8443_CAUSE_BAD_BINDINGS;
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN)
+        return N8443_CAUSE_MALFORMED;
+    if (major & GSS_S_DUPLICATE_TOKEN)
+        return N8443_CAUSE_REPLAY;
+
+    /* For the krb5 mechanism (also under SPNEGO) the minor status is the
+     * krb5_error_code that rd_req returned. */
+    switch ((krb5_error_code)minor) {
+    case KRB5KRB_AP_ERR_REPEAT:
+        return N8443_CAUSE_REPLAY;
+    case KRB5KRB_AP_ERR_SKEW:
+        return N8443_CAUSE_SKEW;
+    case KRB5KRB_AP_WRONG_PRINC:
+    case KRB5KRB_AP_ERR_NOT_US:
+    case KRB5KRB_AP_ERR_BADKEYVER:
+    case KRB5KRB_AP_ERR_NOKEY:
+    case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+    case KRB5_KT_NOTFOUND:
+    case KRB5_KT_KVNONOTFOUND:
+        return N8443_CAUSE_WRONG_PRINCIPAL;
+    case KRB5KRB_AP_ERR_TKT_EXPIRED:
+    case KRB5KRB_AP_ERR_TKT_NYV:
+        return N8443_CAUSE_EXPIRED;
+    default:
+        break;
+    }
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED)
+        return N8443_CAUSE_EXPIRED;
+    return N8443_CAUSE_OTHER;
+}

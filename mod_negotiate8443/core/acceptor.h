@@ -1,0 +1,79 @@
+/*
+ * acceptor.h - the GSS-API acceptor side of one Negotiate exchange, without
+ * httpd: acquiring acceptor credentials from a keytab, one accept step, and
+ * turning MIT's status codes into causes an administrator can act on.
+ *
+ * Shared by the module and n8443ctl's online check, so the tool and the
+ * server can never disagree about what a good login is.
+ */
+#ifndef N8443_ACCEPTOR_H
+#define N8443_ACCEPTOR_H
+
+#include <stddef.h>
+#include <gssapi/gssapi.h>
+
+/* Why a token was refused; also the status handler's failure buckets. */
+typedef enum {
+    N8443_CAUSE_NONE = 0,
+    N8443_CAUSE_REPLAY,          /* the authenticator was seen before */
+    N8443_CAUSE_SKEW,            /* clocks differ by more than the skew */
+    N8443_CAUSE_WRONG_PRINCIPAL, /* no key for the SPN / kvno / wrong key */
+    N8443_CAUSE_BAD_BINDINGS,    /* channel bindings do not match */
+    N8443_CAUSE_NTLM,            /* client fell back to NTLM */
+    N8443_CAUSE_MALFORMED,       /* not a token we can read */
+    N8443_CAUSE_EXPIRED,         /* ticket expired / not yet valid */
+    N8443_CAUSE_OTHER
+} n8443_cause;
+
+const char *n8443_cause_name(n8443_cause cause);
+
+/* Where the acceptor's keys come from. */
+typedef struct {
+    const char *keytab;     /* NULL: KRB5_KTNAME or the system default */
+    const char *principal;  /* NULL: any key in the keytab; else
+                               "HTTP/host" or "HTTP/host@REALM" */
+    const char *rcache;     /* NULL: MIT's default; "none:" switches it off */
+} n8443_acceptor_opts;
+
+/*
+ * Acquire acceptor credentials.  On failure returns -1 and writes a
+ * sentence naming what is wrong into err (never NULL-terminated beyond
+ * errlen).  *cred_out is set only on success.
+ */
+int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
+                           gss_cred_id_t *cred_out, char *err,
+                           size_t errlen);
+
+/* The outcome of one gss_accept_sec_context step. */
+typedef struct {
+    OM_uint32 major;
+    OM_uint32 minor;
+    gss_OID mech;                 /* actual mechanism (static storage) */
+    gss_buffer_desc output;       /* token for the client, may be empty */
+    char *principal;              /* client principal (malloc) on success */
+    OM_uint32 ret_flags;
+    OM_uint32 lifetime;           /* seconds the context/ticket is valid */
+    gss_cred_id_t delegated;      /* GSS_C_NO_CREDENTIAL unless delegated */
+} n8443_accept_result;
+
+/*
+ * Run one accept step over a fresh context.  cb may be
+ * GSS_C_NO_CHANNEL_BINDINGS.  Always fills *res; the caller must call
+ * n8443_accept_result_clear.  Returns 0 when the context is complete,
+ * 1 when GSS wants another leg, -1 on failure (see res->major/minor).
+ */
+int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
+                      gss_channel_bindings_t cb, n8443_accept_result *res);
+void n8443_accept_result_clear(n8443_accept_result *res);
+
+/* Map a failed accept to a cause. */
+n8443_cause n8443_accept_cause(OM_uint32 major, OM_uint32 minor);
+
+/* GSS major and mechanism minor status as one line of text. */
+void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
+                          size_t buflen);
+
+/* Is the mechanism Kerberos 5 (any of its OIDs)? */
+int n8443_mech_is_krb5(gss_const_OID mech);
+
+#endif /* N8443_ACCEPTOR_H */

@@ -1,0 +1,61 @@
+/*
+ * authz_header.h - parsing of the HTTP Authorization header value and of
+ * base64 (RFC 4648, strict), as the module and the fuzzers see it.
+ *
+ * Pure C: no httpd, no APR, no allocation.
+ */
+#ifndef N8443_AUTHZ_HEADER_H
+#define N8443_AUTHZ_HEADER_H
+
+#include <stddef.h>
+
+typedef enum {
+    N8443_AUTHZ_NEGOTIATE = 0, /* "Negotiate <token68>" */
+    N8443_AUTHZ_BASIC,         /* "Basic <token68>" */
+    N8443_AUTHZ_OTHER,         /* a well-formed other scheme (Bearer, ...) */
+    N8443_AUTHZ_EMPTY,         /* "Negotiate" / "Basic" without a token */
+    N8443_AUTHZ_MALFORMED      /* not "scheme SP token68" at all */
+} n8443_authz_kind;
+
+typedef struct {
+    n8443_authz_kind kind;
+    const char *scheme;        /* points into the header value */
+    size_t scheme_len;
+    const char *param;         /* the token68, whitespace trimmed */
+    size_t param_len;
+} n8443_authz;
+
+/*
+ * Split an Authorization header value into scheme and parameter.  The scheme
+ * is matched case-insensitively; spaces/tabs around the token are allowed,
+ * any other byte that is not a token68 character makes it MALFORMED.
+ */
+n8443_authz_kind n8443_authz_parse(const char *value, n8443_authz *out);
+
+/* Upper bound on the decoded size of inlen base64 characters. */
+size_t n8443_base64_decoded_max(size_t inlen);
+
+/*
+ * Strict base64 decode: standard alphabet, length a multiple of 4 with
+ * correct '=' padding, no whitespace, and zero trailing bits.
+ * Returns 0 and sets *outlen on success, -1 on any malformed input or when
+ * outcap is too small.
+ */
+int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
+                        size_t outcap, size_t *outlen);
+
+/* Base64 encode (with padding) into out; returns chars written (without the
+ * NUL, which is always written), or 0 if outcap is too small. */
+size_t n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
+                           size_t outcap);
+
+/*
+ * Split decoded Basic credentials "user:password" at the first ':'.
+ * Returns -1 (refuse) when there is no ':', the user is empty, or either part
+ * contains a NUL or a control character.
+ */
+int n8443_basic_split(const unsigned char *buf, size_t len,
+                      const char **user, size_t *user_len,
+                      const char **pass, size_t *pass_len);
+
+#endif /* N8443_AUTHZ_HEADER_H */

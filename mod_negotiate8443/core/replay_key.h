@@ -1,0 +1,31 @@
+/*
+ * replay_key.h - the replay-cache key of a Kerberos login.
+ *
+ * A replay is the same authenticator presented twice, so the key is a
+ * digest of the AP-REQ's encrypted authenticator (found by the token
+ * walker), never of the HTTP token: re-wrapping one authenticator in
+ * another SPNEGO envelope must not give it a fresh key.
+ *
+ * Pure C and OpenSSL 3: no httpd, no APR.
+ */
+#ifndef N8443_REPLAY_KEY_H
+#define N8443_REPLAY_KEY_H
+
+#include "token_walk.h"
+
+#define N8443_REPLAY_KEY_LEN 32
+
+/*
+ * key = SHA-256("mod_negotiate8443 replay key v1\0" || etype as 4 octets
+ * big endian || authenticator cipher).  Returns 0, or -1 (key zeroed) when
+ * info has no authenticator or the digest fails.
+ */
+int n8443_replay_key(const n8443_apreq_info *info,
+                     unsigned char key[N8443_REPLAY_KEY_LEN]);
+
+/* Lower-case hex of a key into out, NUL-terminated (for cache backends
+ * that store text, such as memcached, and for log lines). */
+void n8443_replay_key_hex(const unsigned char key[N8443_REPLAY_KEY_LEN],
+                          char out[2 * N8443_REPLAY_KEY_LEN + 1]);
+
+#endif /* N8443_REPLAY_KEY_H */

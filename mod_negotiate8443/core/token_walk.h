@@ -1,0 +1,78 @@
+/*
+ * token_walk.h - bounded DER walk from an HTTP Negotiate token to the parts
+ * of the Kerberos AP-REQ that the module needs before (and besides) GSS-API:
+ * the encrypted authenticator (the replay-cache key), and the service
+ * principal, realm and key version the client asked for (for log lines an
+ * administrator can act on).
+ *
+ * Pure C: no httpd, no APR, no allocation.  Every pointer in the result
+ * points into the caller's buffer.
+ */
+#ifndef N8443_TOKEN_WALK_H
+#define N8443_TOKEN_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What kind of token it is (or why it is not one we can use). */
+typedef enum {
+    N8443_TOK_KRB5 = 0,     /* an AP-REQ was found: info is filled in */
+    N8443_TOK_MALFORMED,    /* not DER, not a GSS token, or bounds broken */
+    N8443_TOK_NTLM,         /* raw NTLMSSP, or SPNEGO carrying/offering NTLM */
+    N8443_TOK_OTHER_MECH,   /* a GSS token of a mechanism other than krb5
+                               (NegoEx, IAKERB, ...) */
+    N8443_TOK_NO_MECH_TOKEN /* SPNEGO offering krb5 but without an optimistic
+                               krb5 token (another leg is needed) */
+} n8443_tok_status;
+
+/* The envelope the AP-REQ came in. */
+typedef enum {
+    N8443_FRAME_NONE = 0,
+    N8443_FRAME_SPNEGO_INIT,   /* [APPLICATION 0] spnego NegTokenInit */
+    N8443_FRAME_SPNEGO_RESP,   /* [1] NegTokenResp (a later leg) */
+    N8443_FRAME_GSS_KRB5       /* raw RFC 1964/4121 krb5 token */
+} n8443_framing;
+
+#define N8443_MAX_SNAME_PARTS 4
+
+typedef struct {
+    const unsigned char *data;
+    size_t len;
+} n8443_bytes;
+
+typedef struct {
+    n8443_framing framing;
+    /* AP-REQ ap-options: bit 2 (mutual-required) set by the client */
+    int mutual_required;
+    /* Ticket: realm, sname components, enc-part etype and kvno (-1 absent) */
+    n8443_bytes realm;
+    n8443_bytes sname[N8443_MAX_SNAME_PARTS];
+    int sname_count;
+    int32_t ticket_etype;
+    int32_t ticket_kvno;
+    /* Authenticator EncryptedData: etype and the cipher bytes */
+    int32_t authenticator_etype;
+    n8443_bytes authenticator;
+} n8443_apreq_info;
+
+/*
+ * Walk tok[0..len).  On N8443_TOK_KRB5 *info is filled in; on any other
+ * status *info is zeroed.  Never reads outside the buffer, never recurses
+ * deeper than a fixed bound, and rejects indefinite lengths, lengths that
+ * overflow, and trailing garbage inside a constructed value.
+ */
+n8443_tok_status n8443_token_walk(const unsigned char *tok, size_t len,
+                                  n8443_apreq_info *info);
+
+/* Human-readable name of a status, for log lines. */
+const char *n8443_tok_status_str(n8443_tok_status st);
+
+/*
+ * Write "HTTP/host@REALM" (components joined by '/') into buf as a
+ * NUL-terminated string; non-printable bytes become '?'.  Returns the
+ * length written, or 0 if buf is too small.
+ */
+size_t n8443_apreq_principal(const n8443_apreq_info *info, char *buf,
+                             size_t bufsize);
+
+#endif /* N8443_TOKEN_WALK_H */

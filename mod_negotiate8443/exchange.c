@@ -1,0 +1,326 @@
+/*
+ * exchange.c - one request through RFC 4559:
+ *
+ *   Authorization header -> token walker -> GSS accept -> identity,
+ *
+ * or the status the contract gives for each way it can go wrong:
+ * 400 for input that is not a token, 401 (with the challenge) for
+ * everything Kerberos refuses, 403 for plain HTTP under NegotiateRequireTLS.
+ * The client learns nothing more than the status; the error log gets one
+ * line that names the cause in words an administrator can act on.
+ */
+#include "n8443_private.h"
+
+#include "mod_ssl.h"
+#include "apr_base64.h"
+#include "authz_header.h"
+#include "token_walk.h"
+
+#include <stdlib.h>
+
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https_fn;
+
+void n8443_exchange_post_config(void)
+{
+    is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+}
+
+static int connection_is_tls(request_rec *r)
+{
+    return is_https_fn != NULL && is_https_fn(r->connection);
+}
+
+/* Ask for a (new) token: 401 with the Negotiate challenge. */
+static int challenge(request_rec *r)
+{
+    apr_table_add(r->err_headers_out, "WWW-Authenticate", "Negotiate");
+    return HTTP_UNAUTHORIZED;
+}
+
+/* Count the Authorization fields; httpd merges repeats into one with
+ * ", " but a table may still hold several after other modules ran. */
+static int count_field(void *rec, const char *key, const char *value)
+{
+    (*(int *)rec)++;
+    return 1;
+}
+
+/*
+ * If this is an internal redirect or sub-request of a request that we
+ * already authenticated, reuse that identity: the client's token was
+ * spent on the first pass and would be refused as a replay on a second.
+ */
+static int reuse_earlier_login(request_rec *r)
+{
+    request_rec *prev;
+
+    for (prev = r->prev ? r->prev : r->main; prev != NULL;
+         prev = prev->prev ? prev->prev : prev->main) {
+        const char *principal;
+
+        if (prev->user == NULL || prev->ap_auth_type == NULL
+            || strcmp(prev->ap_auth_type, N8443_AUTH_TYPE) != 0)
+            continue;
+        principal = apr_table_get(prev->subprocess_env,
+                                  "NEGOTIATE_PRINCIPAL");
+        if (principal == NULL)
+            continue;
+        r->user = prev->user;
+        r->ap_auth_type = prev->ap_auth_type;
+        apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
+        apr_table_set(r->subprocess_env, "NEGOTIATE_MECH",
+                      apr_table_get(prev->subprocess_env, "NEGOTIATE_MECH"));
+        return 1;
+    }
+    return 0;
+}
+
+/* A short, stable reason for a walker status, for log lines. */
+static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
+{
+    switch (st) {
+    case N8443_TOK_NTLM:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(010)
+                      "client sent an NTLM token inside Negotiate: it had "
+                      "no Kerberos ticket for this server's name, so it fell "
+                      "back to NTLM. Check that an HTTP/<host> principal "
+                      "exists for the name in the URL (the port is never "
+                      "part of it), that DNS resolves that name, and that "
+                      "the browser trusts this site for Negotiate "
+                      "(intranet zone / auth-server allow-list)");
+        return challenge(r);
+    case N8443_TOK_OTHER_MECH:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(011)
+                      "client offered a GSS mechanism other than Kerberos "
+                      "(e.g. NegoEx): refused, only Kerberos is accepted");
+        return challenge(r);
+    case N8443_TOK_NO_MECH_TOKEN:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(012)
+                      "client offered Kerberos in SPNEGO without sending "
+                      "a Kerberos token: it has no ticket for this "
+                      "service; refused");
+        return challenge(r);
+    case N8443_TOK_MALFORMED:
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(013)
+                      "Negotiate token is not a GSS token (%s): 400",
+                      n8443_tok_status_str(st));
+        return HTTP_BAD_REQUEST;
+    }
+}
+
+/* The log line for a token that Kerberos refused. */
+static void log_refusal(request_rec *r, const n8443_cred_key *key,
+                        const n8443_apreq_info *info,
+                        const n8443_accept_result *res, n8443_cause cause)
+{
+    char asked[512], gsstext[512];
+    const char *advice;
+
+    n8443_gss_error_text(res->major, res->minor, gsstext, sizeof(gsstext));
+    if (n8443_apreq_principal(info, asked, sizeof(asked)) == 0)
+        apr_cpystrn(asked, "(unreadable)", sizeof(asked));
+
+    switch (cause) {
+    case N8443_CAUSE_WRONG_PRINCIPAL:
+        advice = "the keytab has no matching key for the service "
+                 "principal and key version the ticket was issued for: "
+                 "export the current key (kvno) of that principal into the "
+                 "keytab, or check that clients use a name that has an SPN";
+        break;
+    case N8443_CAUSE_SKEW:
+        advice = "clock skew: the client's and this server's clocks differ "
+                 "by more than the allowed skew; synchronise both with NTP";
+        break;
+    case N8443_CAUSE_REPLAY:
+        advice = "replayed: this authenticator was presented before";
+        break;
+    case N8443_CAUSE_EXPIRED:
+        advice = "the ticket has expired or is not yet valid; the client "
+                 "must get a new one (kinit), or clocks are off";
+        break;
+    case N8443_CAUSE_BAD_BINDINGS:
+        advice = "the channel bindings do not match this TLS connection";
+        break;
+    default:
+        advice = "Kerberos refused the token";
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(020)
+                  "login refused (%s): client asked for %s kvno %d "
+                  "(enctype %d), keytab %s, acceptor %s: %s [%s]",
+                  n8443_cause_name(cause), asked, (int)info->ticket_kvno,
+                  (int)info->ticket_etype,
+                  key->keytab ? key->keytab : "(default)",
+                  key->principal ? key->principal : "any",
+                  advice, gsstext);
+    if (cause == N8443_CAUSE_WRONG_PRINCIPAL)
+        n8443_log_keytab_contents(r, key->keytab, asked);
+}
+
+/* Put the client's identity on the request. */
+static void set_identity(request_rec *r, const n8443_dir_conf *dc,
+                         const char *principal)
+{
+    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
+    r->ap_auth_type = N8443_AUTH_TYPE;
+    apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
+    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "krb5");
+}
+
+/* Accept a decoded Negotiate token; returns OK or an HTTP status. */
+static int accept_token(request_rec *r, const n8443_dir_conf *dc,
+                        const unsigned char *tok, apr_size_t len)
+{
+    n8443_apreq_info info;
+    n8443_tok_status st;
+    n8443_cred_key key;
+    n8443_creds *creds;
+    n8443_accept_result res;
+    n8443_cause cause;
+    int rc, status;
+
+    st = n8443_token_walk(tok, len, &info);
+    if (st != N8443_TOK_KRB5)
+        return refuse_unusable_token(r, st);
+
+    n8443_cred_key_for(r, dc, &key);
+    creds = n8443_creds_get(r, &key);
+    if (creds == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;   /* logged by n8443_creds_get */
+
+    rc = n8443_accept_once(n8443_creds_handle(creds), tok, len,
+                           GSS_C_NO_CHANNEL_BINDINGS, &res);
+    n8443_creds_release(creds);
+
+    /* Mutual authentication: whatever the final status, the client gets
+     * the AP-REP (or SPNEGO's answer) if the mechanism produced one. */
+    if (res.output.length > 0) {
+        char *b64 = apr_palloc(r->pool, apr_base64_encode_len(
+                                            (int)res.output.length));
+        apr_base64_encode_binary(b64, res.output.value,
+                                 (int)res.output.length);
+        apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                      apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
+    }
+
+    if (rc == 0) {
+        set_identity(r, dc, res.principal);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
+                      "login of %s accepted (krb5)", res.principal);
+        status = OK;
+    }
+    else if (rc == 1) {
+        /* SPNEGO asked for another leg; we keep no state between requests,
+         * and with Kerberos there is no reason for a second leg. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(021)
+                      "SPNEGO asked for another round trip, which this "
+                      "server does not keep state for: refused");
+        status = HTTP_UNAUTHORIZED;
+        if (res.output.length == 0)
+            challenge(r);
+    }
+    else {
+        cause = n8443_accept_cause(res.major, res.minor);
+        if (cause == N8443_CAUSE_MALFORMED) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)
+                          "Negotiate token is not a valid Kerberos token: "
+                          "400");
+            status = HTTP_BAD_REQUEST;
+        }
+        else {
+            log_refusal(r, &key, &info, &res, cause);
+            status = challenge(r);
+        }
+    }
+    n8443_accept_result_clear(&res);
+    return status;
+}
+
+int n8443_check_user_id(request_rec *r)
+{
+    const n8443_dir_conf *dc;
+    const n8443_server_conf *sc;
+    const char *type, *value;
+    n8443_authz authz;
+    unsigned char *tok;
+    apr_size_t toklen;
+    int fields = 0;
+
+    type = ap_auth_type(r);
+    if (type == NULL || strcasecmp(type, N8443_AUTH_TYPE) != 0)
+        return DECLINED;
+
+    dc = ap_get_module_config(r->per_dir_config, &negotiate8443_module);
+    sc = ap_get_module_config(r->server->module_config,
+                              &negotiate8443_module);
+
+    if (dc->require_tls && !connection_is_tls(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(002)
+                      "Negotiate over plain HTTP refused (403): "
+                      "NegotiateRequireTLS is On; use https://");
+        return HTTP_FORBIDDEN;
+    }
+
+    if (reuse_earlier_login(r))
+        return OK;
+
+    apr_table_do(count_field, &fields, r->headers_in, "Authorization", NULL);
+    if (fields == 0)
+        return challenge(r);
+    if (fields > 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(015)
+                      "more than one Authorization header: 400");
+        return HTTP_BAD_REQUEST;
+    }
+    value = apr_table_get(r->headers_in, "Authorization");
+
+    switch (n8443_authz_parse(value, &authz)) {
+    case N8443_AUTHZ_NEGOTIATE:
+        break;
+    case N8443_AUTHZ_BASIC:
+    case N8443_AUTHZ_OTHER:
+        /* A scheme this location does not offer: ask again (RFC 7235). */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(016)
+                      "Authorization scheme '%.*s' is not offered here",
+                      (int)authz.scheme_len > 32 ? 32 : (int)authz.scheme_len,
+                      authz.scheme);
+        return challenge(r);
+    case N8443_AUTHZ_EMPTY:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(017)
+                      "empty Negotiate token: 400");
+        return HTTP_BAD_REQUEST;
+    case N8443_AUTHZ_MALFORMED:
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(018)
+                      "malformed Authorization header: 400");
+        return HTTP_BAD_REQUEST;
+    }
+
+    /* Refuse oversize tokens before decoding a byte of them. */
+    if (n8443_base64_decoded_max(authz.param_len) > sc->max_token_size
+        + 2) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(019)
+                      "Negotiate token of about %" APR_SIZE_T_FMT " bytes is "
+                      "over NegotiateMaxTokenSize %" APR_SIZE_T_FMT ": 400",
+                      n8443_base64_decoded_max(authz.param_len),
+                      sc->max_token_size);
+        return HTTP_BAD_REQUEST;
+    }
+    tok = apr_palloc(r->pool, n8443_base64_decoded_max(authz.param_len) + 1);
+    if (n8443_base64_decode(authz.param, authz.param_len, tok,
+                            n8443_base64_decoded_max(authz.param_len),
+                            &toklen) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(022)
+                      "Negotiate token is not valid base64: 400");
+        return HTTP_BAD_REQUEST;
+    }
+    if (toklen > sc->max_token_size) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(023)
+                      "Negotiate token of %" APR_SIZE_T_FMT " bytes is over "
+                      "NegotiateMaxTokenSize %" APR_SIZE_T_FMT ": 400",
+                      toklen, sc->max_token_size);
+        return HTTP_BAD_REQUEST;
+    }
+    return accept_token(r, dc, tok, toklen);
+}

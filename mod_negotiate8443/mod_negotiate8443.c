@@ -1,0 +1,47 @@
+/*
+ * mod_negotiate8443.c - the module record and its hooks; the work is done
+ * in the files named in n8443_private.h.
+ */
+#include "n8443_private.h"
+
+#include "mod_auth.h"
+
+static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    n8443_exchange_post_config();
+    return n8443_creds_check_config(p, ptemp, s);
+}
+
+static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    rv = n8443_creds_child_init(pchild, s);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, N8443LOGNO(003)
+                     "cannot set up the credential table; every login in "
+                     "this process will fail");
+    n8443_identity_child_init(pchild, s);
+}
+
+static void n8443_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+}
+
+AP_DECLARE_MODULE(negotiate8443) = {
+    STANDARD20_MODULE_STUFF,
+    n8443_create_dir_conf,
+    n8443_merge_dir_conf,
+    n8443_create_server_conf,
+    n8443_merge_server_conf,
+    n8443_cmds,
+    n8443_register_hooks,
+#ifdef AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,117 @@
+/*
+ * n8443_private.h - what the parts of mod_negotiate8443 share.
+ *
+ * The module is split one concern per file:
+ *   mod_negotiate8443.c  module record and hook registration
+ *   config.c             directives, create/merge of the configs
+ *   exchange.c           one request: header -> accept -> identity or status
+ *   credentials.c        per-process acceptor credentials, keytab refresh,
+ *                        start-up checks of keytab and principal
+ *   identity.c           principal -> r->user (principal/short/local)
+ * The pure-C pieces (token walker, header parsing, GSS acceptor step) live
+ * in core/ and are shared with n8443ctl, the unit tests and the fuzzers.
+ */
+#ifndef N8443_PRIVATE_H
+#define N8443_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+
+#include "acceptor.h"
+
+/* Log tags: "AH"-style numbers of our own, unique per call site, so that an
+ * administrator can grep for the line that bit them. */
+#define N8443LOGNO(n) "N8443" #n ": "
+
+#define N8443_AUTH_TYPE "Negotiate"
+
+extern module AP_MODULE_DECLARE_DATA negotiate8443_module;
+
+/* ------------------------------------------------------------------ config */
+
+typedef enum {
+    N8443_USER_PRINCIPAL = 0,   /* alice@EXAMPLE.COM */
+    N8443_USER_SHORT,           /* alice, when the realm is the default */
+    N8443_USER_LOCAL            /* krb5 auth_to_local */
+} n8443_user_name_mode;
+
+#define N8443_DEFAULT_MAX_TOKEN 65536
+
+/* Per-directory configuration ("server, vhost, dir" and "dir" directives).
+ * Every field has a *_set marker so that a nested section inherits exactly
+ * what it does not override. */
+typedef struct {
+    const char *keytab;             /* NULL: Kerberos default */
+    unsigned int keytab_set:1;
+    const char *service_principal;  /* NULL or "any": every key */
+    unsigned int service_principal_set:1;
+    int require_tls;
+    unsigned int require_tls_set:1;
+    n8443_user_name_mode user_name;
+    unsigned int user_name_set:1;
+} n8443_dir_conf;
+
+/* Per-server configuration ("server, vhost" directives). */
+typedef struct {
+    apr_size_t max_token_size;      /* decoded bytes */
+    unsigned int max_token_size_set:1;
+} n8443_server_conf;
+
+void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
+void *n8443_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+void *n8443_create_server_conf(apr_pool_t *p, server_rec *s);
+void *n8443_merge_server_conf(apr_pool_t *p, void *base, void *add);
+extern const command_rec n8443_cmds[];
+
+/* ------------------------------------------------------------- credentials */
+
+/* One set of acceptor credentials, shared by the threads of a process and
+ * replaced (not mutated) when the keytab changes on disk. */
+typedef struct n8443_creds n8443_creds;
+
+/* The resolved acceptor settings of a request's configuration. */
+typedef struct {
+    const char *keytab;     /* NULL: default */
+    const char *principal;  /* NULL: any key */
+} n8443_cred_key;
+
+void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
+                        n8443_cred_key *key);
+apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
+/* Borrow the process' credentials for key (acquiring or refreshing them
+ * when needed); give them back with n8443_creds_release. */
+n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key);
+gss_cred_id_t n8443_creds_handle(const n8443_creds *c);
+void n8443_creds_release(n8443_creds *c);
+/* Start-up checks: every keytab and service principal that a
+ * configuration names is there, readable by the httpd user, and holds a key
+ * for the principal.  Returns !OK (after logging why) to stop httpd. */
+int n8443_creds_check_config(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+/* Log which keys the keytab holds for the principal a client asked for. */
+void n8443_log_keytab_contents(request_rec *r, const char *keytab,
+                               const char *asked_principal);
+
+/* ---------------------------------------------------------------- identity */
+
+/* Map the client's principal to r->user according to the mode. */
+const char *n8443_map_user(request_rec *r, const char *principal,
+                           n8443_user_name_mode mode);
+apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ---------------------------------------------------------------- exchange */
+
+int n8443_check_user_id(request_rec *r);
+void n8443_exchange_post_config(void);
+
+#endif /* N8443_PRIVATE_H */
