@@ -112,7 +112,8 @@ static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 /* The log line for a token that Kerberos refused. */
 static void log_refusal(request_rec *r, const n8443_cred_key *key,
                         const n8443_apreq_info *info,
-                        const n8443_accept_result *res, n8443_cause cause)
+                        const n8443_accept_result *res, n8443_cause cause,
+                        const char *krb5_text)
 {
     char asked[512], gsstext[512];
     const char *advice;
@@ -148,12 +149,12 @@ static void log_refusal(request_rec *r, const n8443_cred_key *key,
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(020)
                   "login refused (%s): client asked for %s kvno %d "
-                  "(enctype %d), keytab %s, acceptor %s: %s [%s]",
+                  "(enctype %d), keytab %s, acceptor %s: %s [%s%s%s]",
                   n8443_cause_name(cause), asked, (int)info->ticket_kvno,
                   (int)info->ticket_etype,
                   key->keytab ? key->keytab : "(default)",
                   key->principal ? key->principal : "any",
-                  advice, gsstext);
+                  advice, gsstext, *krb5_text ? "; krb5: " : "", krb5_text);
     if (cause == N8443_CAUSE_WRONG_PRINCIPAL)
         n8443_log_keytab_contents(r, key->keytab, asked);
 }
@@ -166,6 +167,9 @@ static void set_identity(request_rec *r, const n8443_dir_conf *dc,
     r->ap_auth_type = N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "krb5");
+    /* No channel binding is checked yet: say so rather than leave the
+     * variable out and let an application guess. */
+    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");
 }
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
@@ -194,8 +198,9 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     n8443_creds_release(creds);
 
     /* Mutual authentication: whatever the final status, the client gets
-     * the AP-REP (or SPNEGO's answer) if the mechanism produced one. */
-    if (res.output.length > 0) {
+     * the AP-REP (or SPNEGO's answer) if the mechanism produced one.  A
+     * refusal's KRB-ERROR is not sent: the client learns only the 401. */
+    if (rc >= 0 && res.output.length > 0) {
         char *b64 = apr_palloc(r->pool, apr_base64_encode_len(
                                             (int)res.output.length));
         apr_base64_encode_binary(b64, res.output.value,
@@ -221,7 +226,11 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             challenge(r);
     }
     else {
-        cause = n8443_accept_cause(res.major, res.minor);
+        char krb5_text[256];
+        long code = n8443_diagnose_apreq(key.keytab, key.principal,
+                                         info.apreq.data, info.apreq.len,
+                                         krb5_text, sizeof(krb5_text));
+        cause = n8443_accept_cause(res.major, code);
         if (cause == N8443_CAUSE_MALFORMED) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)
                           "Negotiate token is not a valid Kerberos token: "
@@ -229,7 +238,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             status = HTTP_BAD_REQUEST;
         }
         else {
-            log_refusal(r, &key, &info, &res, cause);
+            log_refusal(r, &key, &info, &res, cause, krb5_text);
             status = challenge(r);
         }
     }

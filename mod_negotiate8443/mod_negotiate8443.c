@@ -2,6 +2,8 @@
  * mod_negotiate8443.c - the module record and its hooks; the work is done
  * in the files named in n8443_private.h.
  */
+/* AP_DECLARE_MODULE below declares the log module index itself. */
+#define N8443_MODULE_RECORD
 #include "n8443_private.h"
 
 #include "mod_auth.h"

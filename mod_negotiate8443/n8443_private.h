@@ -38,6 +38,10 @@
 
 extern module AP_MODULE_DECLARE_DATA negotiate8443_module;
 
+#if defined(APLOG_USE_MODULE) && !defined(N8443_MODULE_RECORD)
+APLOG_USE_MODULE(negotiate8443);
+#endif
+
 /* ------------------------------------------------------------------ config */
 
 typedef enum {

@@ -207,18 +207,73 @@ void n8443_accept_result_clear(n8443_accept_result *res)
     res->principal = NULL;
 }
 
-n8443_cause n8443_accept_cause(OM_uint32 major, OM_uint32 minor)
+long n8443_diagnose_apreq(const char *keytab, const char *principal,
+                          const void *apreq, size_t len, char *text,
+                          size_t textlen)
+{
+    krb5_context ctx = NULL;
+    krb5_auth_context ac = NULL;
+    krb5_keytab kt = NULL;
+    krb5_principal server = NULL;
+    krb5_ticket *ticket = NULL;
+    krb5_data req;
+    krb5_error_code code;
+    const char *msg;
+
+    if (textlen > 0)
+        text[0] = '\0';
+    code = krb5_init_context(&ctx);
+    if (code != 0)
+        return code;
+    code = keytab ? krb5_kt_resolve(ctx, keytab, &kt)
+                  : krb5_kt_default(ctx, &kt);
+    if (code != 0)
+        goto cleanup;
+    if (principal != NULL) {
+        code = krb5_parse_name(ctx, principal, &server);
+        if (code != 0)
+            goto cleanup;
+    }
+    code = krb5_auth_con_init(ctx, &ac);
+    if (code != 0)
+        goto cleanup;
+    /* No KRB5_AUTH_CONTEXT_DO_TIME: no replay cache, so a token that only
+     * the replay cache refused is accepted here. */
+    krb5_auth_con_setflags(ctx, ac, 0);
+    req.magic = 0;
+    req.length = (unsigned int)len;
+    req.data = (char *)apreq;
+    code = krb5_rd_req(ctx, &ac, &req, server, kt, NULL, &ticket);
+
+cleanup:
+    if (code != 0 && textlen > 0) {
+        msg = krb5_get_error_message(ctx, code);
+        snprintf(text, textlen, "%s", msg);
+        krb5_free_error_message(ctx, msg);
+    }
+    if (ticket != NULL)
+        krb5_free_ticket(ctx, ticket);
+    if (ac != NULL)
+        krb5_auth_con_free(ctx, ac);
+    if (server != NULL)
+        krb5_free_principal(ctx, server);
+    if (kt != NULL)
+        krb5_kt_close(ctx, kt);
+    krb5_free_context(ctx);
+    return code;
+}
+
+n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code)
 {
     if (GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS)
         return N8443_CAUSE_BAD_BINDINGS;
-    if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN)
-        return N8443_CAUSE_MALFORMED;
     if (major & GSS_S_DUPLICATE_TOKEN)
         return N8443_CAUSE_REPLAY;
 
-    /* For the krb5 mechanism (also under SPNEGO) the minor status is the
-     * krb5_error_code that rd_req returned. */
-    switch ((krb5_error_code)minor) {
+    switch ((krb5_error_code)krb5_code) {
+    case 0:
+        /* krb5 itself is content: GSS-API's replay cache said no. */
+        return N8443_CAUSE_REPLAY;
     case KRB5KRB_AP_ERR_REPEAT:
         return N8443_CAUSE_REPLAY;
     case KRB5KRB_AP_ERR_SKEW:
@@ -237,6 +292,8 @@ n8443_cause n8443_accept_cause(OM_uint32 major, OM_uint32 minor)
     default:
         break;
     }
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN)
+        return N8443_CAUSE_MALFORMED;
     if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED)
         return N8443_CAUSE_EXPIRED;
     return N8443_CAUSE_OTHER;

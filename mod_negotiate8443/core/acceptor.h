@@ -66,8 +66,22 @@ int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
                       gss_channel_bindings_t cb, n8443_accept_result *res);
 void n8443_accept_result_clear(n8443_accept_result *res);
 
-/* Map a failed accept to a cause. */
-n8443_cause n8443_accept_cause(OM_uint32 major, OM_uint32 minor);
+/*
+ * Why did GSS-API refuse a token?  MIT's mechanism glue renumbers the
+ * mechanism's minor codes, so the minor status alone cannot tell a clock
+ * skew from a missing key.  This re-reads the AP-REQ with krb5 directly
+ * (same keytab and principal, no replay cache) and returns the krb5 error
+ * code, or 0 if krb5 accepts it: then the only thing that differed was
+ * GSS-API's replay cache or channel bindings.  Writes krb5's message into
+ * text.  For the failure path only: it opens a krb5 context.
+ */
+long n8443_diagnose_apreq(const char *keytab, const char *principal,
+                          const void *apreq, size_t len, char *text,
+                          size_t textlen);
+
+/* Map a refused accept to a cause, from the GSS major status and the krb5
+ * error code n8443_diagnose_apreq found (0 if it found none). */
+n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code);
 
 /* GSS major and mechanism minor status as one line of text. */
 void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,

@@ -344,9 +344,12 @@ walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
 {
     der_cursor app, seq, val;
     int32_t num, kvno_unused;
+    const unsigned char *start = cur->p;
 
     if (der_take(cur, TAG_AP_REQ, &app) != 0 || !der_at_end(cur))
         return N8443_TOK_MALFORMED;
+    info->apreq.data = start;
+    info->apreq.len = (size_t)(cur->p - start);
     if (der_take(&app, TAG_SEQUENCE, &seq) != 0 || !der_at_end(&app))
         return N8443_TOK_MALFORMED;
 

@@ -50,6 +50,8 @@ typedef struct {
     int sname_count;
     int32_t ticket_etype;
     int32_t ticket_kvno;
+    /* The whole AP-REQ (DER), for krb5_rd_req when a refusal is diagnosed */
+    n8443_bytes apreq;
     /* Authenticator EncryptedData: etype and the cipher bytes */
     int32_t authenticator_etype;
     n8443_bytes authenticator;

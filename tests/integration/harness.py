@@ -259,12 +259,12 @@ class Httpd:
 
     def __init__(self, base, module, realm, certs, keytab, body,
                  mpm="event", name="httpd", extra_global="",
-                 env_extra=None):
+                 env_extra=None, port=None):
         self.dir = os.path.join(base, name)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.binary = httpd_binary()
-        self.port = free_port()
+        self.port = port or free_port()
         self.plain_port = free_port()
         self.error_log = os.path.join(self.dir, "error.log")
         self.realm = realm

@@ -175,3 +175,15 @@ def test_no_child_died(server):
     log = open(server.error_log, errors="replace").read()
     assert "exit signal" not in log
     assert "Segmentation fault" not in log
+
+
+def test_same_token_twice_is_a_replay(server, alice):
+    _, tok = alice.token()
+    status, _, _ = https_request(server, "/protected/", [negotiate(tok)])
+    assert status == 200
+    mark = server.log_mark()
+    status, headers, _ = https_request(server, "/protected/",
+                                       [negotiate(tok)])
+    assert status == 401
+    assert headers.get_all("WWW-Authenticate") == ["Negotiate"]
+    assert "N8443020: login refused (replay)" in server.log_since(mark)

@@ -53,15 +53,16 @@ fixture_load(const char *name)
 {
     char path[1024];
     fixture fx = { NULL, 0 };
+    long size = -1;
     FILE *f;
-    long size;
 
     snprintf(path, sizeof(path), "%s/%s", N8443_TEST_DATA, name);
     f = fopen(path, "rb");
     if (f == NULL)
         fail_msg("cannot open fixture %s", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0
-        || fseek(f, 0, SEEK_SET) != 0)
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size <= 0 || fseek(f, 0, SEEK_SET) != 0)
         fail_msg("cannot size fixture %s", path);
     fx.len = (size_t)size;
     fx.data = malloc(fx.len);
