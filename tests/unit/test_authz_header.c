@@ -118,7 +118,7 @@ test_parse_malformed(void **state)
         "Negotiate abc\r\n",
         "Negotiate \"abc\"",
         "Negotiate:abc",
-        "Negotiate\x80" "abc",
+        "Negotiate\200abc",
         "Basic a b",
         "Bearer x\ny",
         "Bearer x\x7f",
@@ -186,7 +186,7 @@ test_base64_valid(void **state)
                          strlen(vectors[i][1]));
         assert_string_equal(enc, vectors[i][1]);
     }
-    assert_decodes("+7+/", high, sizeof(high));
+    assert_decodes("+/+/", high, sizeof(high));
 }
 
 static void
@@ -291,7 +291,7 @@ test_base64_sizes(void **state)
     assert_string_equal(enc, "");
     /* a size whose encoding does not fit in size_t */
     assert_int_equal(n8443_base64_encode((const unsigned char *)"f",
-                                         SIZE_MAX / 2, enc, sizeof(enc)), 0);
+                                         SIZE_MAX - 1, enc, sizeof(enc)), 0);
 }
 
 /* Every byte value, at every position modulo 3, survives a round trip, and
