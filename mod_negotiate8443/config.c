@@ -45,6 +45,7 @@ void *n8443_create_server_conf(apr_pool_t *p, server_rec *s)
     n8443_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->max_token_size = N8443_DEFAULT_MAX_TOKEN;
+    conf->rc.backend = N8443_RC_SHM;
     return conf;
 }
 
@@ -57,6 +58,9 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                    : base->max_token_size;
     conf->max_token_size_set = add->max_token_size_set
                                || base->max_token_size_set;
+    /* The replay cache setting is one unit: backend and its argument. */
+    conf->rc = add->rc.backend_set ? add->rc : base->rc;
+    conf->rc.memcache = NULL;       /* each vhost gets its own client */
     return conf;
 }
 
@@ -181,6 +185,83 @@ static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
+                                    const char *type, const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+    const char *err;
+
+    if (strcasecmp(type, "shm") == 0 || strcasecmp(type, "none") == 0) {
+        if (arg != NULL)
+            return apr_psprintf(cmd->pool, "%s %s takes no argument",
+                                cmd->cmd->name, type);
+        conf->rc.backend = strcasecmp(type, "shm") == 0 ? N8443_RC_SHM
+                                                        : N8443_RC_NONE;
+    }
+    else if (strcasecmp(type, "memcache") == 0) {
+        if (arg == NULL)
+            return apr_psprintf(cmd->pool, "%s memcache needs "
+                                "HOST:PORT[,HOST:PORT...]", cmd->cmd->name);
+        err = n8443_rc_memcache_parse(cmd->pool, arg);
+        if (err != NULL)
+            return apr_psprintf(cmd->pool, "%s memcache: %s",
+                                cmd->cmd->name, err);
+        conf->rc.backend = N8443_RC_MEMCACHE;
+        conf->rc.memcache_servers = arg;
+    }
+    else if (strcasecmp(type, "krb5") == 0) {
+        if (arg == NULL || ap_strchr_c(arg, ':') == NULL)
+            return apr_psprintf(cmd->pool, "%s krb5 needs an MIT replay "
+                                "cache name such as "
+                                "file2:/run/httpd/krb5.rcache2",
+                                cmd->cmd->name);
+        conf->rc.backend = N8443_RC_KRB5;
+        conf->rc.krb5_name = arg;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of shm, "
+                            "memcache, krb5, none", cmd->cmd->name, type);
+    }
+    conf->rc.backend_set = 1;
+    return NULL;
+}
+
+static const char *set_replay_cache_size(cmd_parms *cmd, void *dconf,
+                                         const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err != NULL)
+        return err;
+    /* 100 million entries is 2.4 GB of shared memory: far past need. */
+    err = parse_count(cmd, arg, 8, 100000000L, &v);
+    if (err != NULL)
+        return err;
+    n8443_instance.size = (apr_uint64_t)v;
+    return NULL;
+}
+
+static const char *set_clock_skew(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err != NULL)
+        return apr_pstrcat(cmd->pool, err, " (Kerberos applies the clock "
+                           "skew per process, so it is instance-wide)",
+                           NULL);
+    err = parse_count(cmd, arg, 1, 86400, &v);
+    if (err != NULL)
+        return err;
+    n8443_instance.clock_skew = v;
+    n8443_instance.clock_skew_set = 1;
+    return NULL;
+}
+
 #define DIR_OR_SERVER (RSRC_CONF | ACCESS_CONF | OR_AUTHCFG)
 
 const command_rec n8443_cmds[] = {
@@ -197,5 +278,13 @@ const command_rec n8443_cmds[] = {
                   "principal | short | local: how REMOTE_USER is formed"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
+    AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,
+                   "shm | memcache HOST:PORT[,...] | krb5 NAME | none"),
+    AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
+                  RSRC_CONF, "Entries in the shared-memory replay cache "
+                  "(global)"),
+    AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
+                  "Allowed clock skew in seconds, for the whole instance "
+                  "(global)"),
     { NULL }
 };

@@ -48,9 +48,10 @@ static apr_hash_t *slots;
 static apr_pool_t *slots_pool;
 
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
-                        n8443_cred_key *key)
+                        const n8443_server_conf *sc, n8443_cred_key *key)
 {
     key->keytab = dc->keytab;
+    key->rcache = n8443_rc_krb5_store_name(&sc->rc);
     key->principal = dc->service_principal;
     if (key->principal != NULL && strcmp(key->principal, "{HOSTNAME}") == 0)
         key->principal = apr_pstrcat(r->pool, "HTTP/",
@@ -141,7 +142,7 @@ gss_cred_id_t n8443_creds_handle(const n8443_creds *c)
 
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
 {
-    n8443_acceptor_opts opts = { key->keytab, key->principal, NULL };
+    n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache };
     const char *name;
     cred_slot *slot;
     keytab_stamp now;
@@ -150,7 +151,8 @@ n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
     char err[1024];
 
     name = apr_pstrcat(r->pool, key->keytab ? key->keytab : "",
-                       "\n", key->principal ? key->principal : "", NULL);
+                       "\n", key->principal ? key->principal : "",
+                       "\n", key->rcache ? key->rcache : "", NULL);
     stamp_keytab(key->keytab, &now);
 
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {

@@ -15,6 +15,8 @@
 #include "apr_base64.h"
 #include "authz_header.h"
 #include "token_walk.h"
+#include "replay_key.h"
+#include "apr_atomic.h"
 
 #include <stdlib.h>
 
@@ -159,6 +161,50 @@ static void log_refusal(request_rec *r, const n8443_cred_key *key,
         n8443_log_keytab_contents(r, key->keytab, asked);
 }
 
+static void count_failure(n8443_cause cause)
+{
+    if ((unsigned)cause < N8443_STAT_CAUSES)
+        apr_atomic_inc32(&n8443_stats_get()->failures[cause]);
+}
+
+/*
+ * The replay check, after Kerberos accepted the token: the key is the
+ * digest of the encrypted authenticator, so the same authenticator in
+ * another envelope is still the same login.  Returns OK, or the status
+ * to answer with (401 for a replay, 503 when the cache cannot answer:
+ * the module fails closed).
+ */
+static int check_replay(request_rec *r, n8443_server_conf *sc,
+                        const n8443_apreq_info *info, const char *principal)
+{
+    unsigned char key[32];
+
+    if (sc->rc.backend == N8443_RC_NONE || sc->rc.backend == N8443_RC_KRB5)
+        return OK;
+    if (n8443_replay_key(info, key) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(024)
+                      "cannot compute the replay key: login refused");
+        apr_atomic_inc32(&n8443_stats_get()->backend_errors);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    switch (n8443_rcache_check_and_store(r, &sc->rc, key)) {
+    case N8443_RC_FRESH:
+        return OK;
+    case N8443_RC_REPLAY:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(025)
+                      "login refused (replay): the authenticator of %s was "
+                      "presented before (replayed token, kept %ld s)",
+                      principal, (long)apr_time_sec(n8443_rc_retention()));
+        count_failure(N8443_CAUSE_REPLAY);
+        return challenge(r);
+    case N8443_RC_FULL:
+    case N8443_RC_UNAVAILABLE:
+    default:
+        /* Logged by the backend. */
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+}
+
 /* Put the client's identity on the request. */
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
                          const char *principal)
@@ -174,7 +220,8 @@ static void set_identity(request_rec *r, const n8443_dir_conf *dc,
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
 static int accept_token(request_rec *r, const n8443_dir_conf *dc,
-                        const unsigned char *tok, apr_size_t len)
+                        n8443_server_conf *sc, const unsigned char *tok,
+                        apr_size_t len)
 {
     n8443_apreq_info info;
     n8443_tok_status st;
@@ -188,7 +235,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (st != N8443_TOK_KRB5)
         return refuse_unusable_token(r, st);
 
-    n8443_cred_key_for(r, dc, &key);
+    n8443_cred_key_for(r, dc, sc, &key);
     creds = n8443_creds_get(r, &key);
     if (creds == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;   /* logged by n8443_creds_get */
@@ -197,23 +244,14 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
                            GSS_C_NO_CHANNEL_BINDINGS, &res);
     n8443_creds_release(creds);
 
-    /* Mutual authentication: whatever the final status, the client gets
-     * the AP-REP (or SPNEGO's answer) if the mechanism produced one.  A
-     * refusal's KRB-ERROR is not sent: the client learns only the 401. */
-    if (rc >= 0 && res.output.length > 0) {
-        char *b64 = apr_palloc(r->pool, apr_base64_encode_len(
-                                            (int)res.output.length));
-        apr_base64_encode_binary(b64, res.output.value,
-                                 (int)res.output.length);
-        apr_table_add(r->err_headers_out, "WWW-Authenticate",
-                      apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
-    }
-
     if (rc == 0) {
-        set_identity(r, dc, res.principal);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
-                      "login of %s accepted (krb5)", res.principal);
-        status = OK;
+        status = check_replay(r, sc, &info, res.principal);
+        if (status == OK) {
+            set_identity(r, dc, res.principal);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
+                          "login of %s accepted (krb5)", res.principal);
+            apr_atomic_inc32(&n8443_stats_get()->logins);
+        }
     }
     else if (rc == 1) {
         /* SPNEGO asked for another leg; we keep no state between requests,
@@ -241,7 +279,20 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             log_refusal(r, &key, &info, &res, cause, krb5_text);
             status = challenge(r);
         }
+        count_failure(cause);
     }
+    /* Mutual authentication: whatever the final status, the client gets
+     * the AP-REP (or SPNEGO's answer) if the mechanism produced one.  A
+     * refusal (also a replay) sends none: the client learns only the 401. */
+    if ((status == OK || rc == 1) && res.output.length > 0) {
+        char *b64 = apr_palloc(r->pool, apr_base64_encode_len(
+                                            (int)res.output.length));
+        apr_base64_encode_binary(b64, res.output.value,
+                                 (int)res.output.length);
+        apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                      apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
+    }
+
     n8443_accept_result_clear(&res);
     return status;
 }
@@ -249,7 +300,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
 int n8443_check_user_id(request_rec *r)
 {
     const n8443_dir_conf *dc;
-    const n8443_server_conf *sc;
+    n8443_server_conf *sc;
     const char *type, *value;
     n8443_authz authz;
     unsigned char *tok;
@@ -331,5 +382,5 @@ int n8443_check_user_id(request_rec *r)
                       toklen, sc->max_token_size);
         return HTTP_BAD_REQUEST;
     }
-    return accept_token(r, dc, tok, toklen);
+    return accept_token(r, dc, sc, tok, toklen);
 }

@@ -8,10 +8,26 @@
 
 #include "mod_auth.h"
 
+static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    /* Instance-wide settings start from their defaults in every
+     * generation: a directive removed before a graceful restart is gone. */
+    n8443_instance.clock_skew = 300;
+    n8443_instance.clock_skew_set = 0;
+    n8443_instance.size = 0;
+    return n8443_rcache_pre_config(pconf);
+}
+
 static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     n8443_exchange_post_config();
+    /* The skew first: every krb5 context made after this sees it. */
+    if (n8443_skew_apply(p, s) != OK)
+        return !OK;
+    if (n8443_rcache_post_config(p, ptemp, s) != OK)
+        return !OK;
     return n8443_creds_check_config(p, ptemp, s);
 }
 
@@ -25,10 +41,12 @@ static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
                      "cannot set up the credential table; every login in "
                      "this process will fail");
     n8443_identity_child_init(pchild, s);
+    n8443_rcache_child_init(pchild, s);
 }
 
 static void n8443_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(n8443_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,

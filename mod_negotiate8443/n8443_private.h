@@ -29,6 +29,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "rcache.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
  * administrator can grep for the line that bit them. */
@@ -70,6 +71,7 @@ typedef struct {
 typedef struct {
     apr_size_t max_token_size;      /* decoded bytes */
     unsigned int max_token_size_set:1;
+    n8443_rc_conf rc;               /* NegotiateReplayCache */
 } n8443_server_conf;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
@@ -88,10 +90,11 @@ typedef struct n8443_creds n8443_creds;
 typedef struct {
     const char *keytab;     /* NULL: default */
     const char *principal;  /* NULL: any key */
+    const char *rcache;     /* MIT rcache name ("none:" when ours is on) */
 } n8443_cred_key;
 
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
-                        n8443_cred_key *key);
+                        const n8443_server_conf *sc, n8443_cred_key *key);
 apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
 /* Borrow the process' credentials for key (acquiring or refreshing them
  * when needed); give them back with n8443_creds_release. */
@@ -112,6 +115,10 @@ void n8443_log_keytab_contents(request_rec *r, const char *keytab,
 const char *n8443_map_user(request_rec *r, const char *principal,
                            n8443_user_name_mode mode);
 apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* -------------------------------------------------------------- clock skew */
+
+int n8443_skew_apply(apr_pool_t *pconf, server_rec *s);
 
 /* ---------------------------------------------------------------- exchange */
 

@@ -28,7 +28,6 @@ n8443_replay_key(const n8443_apreq_info *info,
 
     if (key == NULL)
         return -1;
-    memset(key, 0, N8443_REPLAY_KEY_LEN);
     if (info == NULL || info->authenticator.data == NULL
         || info->authenticator.len == 0)
         goto cleanup;

@@ -186,4 +186,4 @@ def test_same_token_twice_is_a_replay(server, alice):
                                        [negotiate(tok)])
     assert status == 401
     assert headers.get_all("WWW-Authenticate") == ["Negotiate"]
-    assert "N8443020: login refused (replay)" in server.log_since(mark)
+    assert "N8443025: login refused (replay)" in server.log_since(mark)

@@ -1,0 +1,124 @@
+/*
+ * rcache.c - the replay cache: settings, sizing, and the one entry point
+ * the exchange calls after Kerberos accepted a token.  See rcache.h.
+ */
+#include "n8443_private.h"
+#include "rcache.h"
+
+#include "apr_atomic.h"
+
+n8443_instance_conf n8443_instance = { 300, 0, 0 };
+
+/* Logins per second the default size is made for (the contract). */
+#define N8443_RC_DEFAULT_RATE 1000
+
+static n8443_stats local_stats;     /* until the shared ones exist */
+
+n8443_stats *n8443_stats_get(void)
+{
+    n8443_stats *st = n8443_rc_shm_stats();
+
+    return st ? st : &local_stats;
+}
+
+apr_interval_time_t n8443_rc_retention(void)
+{
+    return apr_time_from_sec(2 * n8443_instance.clock_skew);
+}
+
+const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc)
+{
+    return rc->backend == N8443_RC_KRB5 ? rc->krb5_name : "none:";
+}
+
+int n8443_rcache_pre_config(apr_pool_t *pconf)
+{
+    return n8443_rc_shm_register_mutex(pconf);
+}
+
+int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                             server_rec *s)
+{
+    apr_uint64_t entries = n8443_instance.size;
+    server_rec *vs;
+
+    if (entries == 0)
+        entries = (apr_uint64_t)N8443_RC_DEFAULT_RATE * 2
+                  * (apr_uint64_t)n8443_instance.clock_skew;
+    /* Always created: it also holds the instance's counters. */
+    if (n8443_rc_shm_create(s->process->pool, s, entries) != APR_SUCCESS)
+        return !OK;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        if (sc->rc.backend == N8443_RC_NONE)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, N8443LOGNO(055)
+                         "NegotiateReplayCache none for %s:%u: replay "
+                         "detection is OFF; a captured token can be "
+                         "replayed for as long as the clock skew allows",
+                         vs->server_hostname ? vs->server_hostname : "?",
+                         (unsigned)vs->port);
+    }
+    return OK;
+}
+
+void n8443_rcache_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+    server_rec *vs;
+
+    rv = n8443_rc_shm_child_init(pchild, s);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, N8443LOGNO(056)
+                     "cannot attach the replay cache mutex; logins in this "
+                     "process will be refused (503)");
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        if (sc->rc.backend != N8443_RC_MEMCACHE || sc->rc.memcache != NULL)
+            continue;
+        rv = n8443_rc_memcache_child_init(pchild, vs, &sc->rc);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, N8443LOGNO(057)
+                         "cannot set up the memcached client for %s",
+                         sc->rc.memcache_servers);
+    }
+}
+
+n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
+                                             n8443_rc_conf *rc,
+                                             const unsigned char *key)
+{
+    apr_time_t now = apr_time_now();
+    n8443_rc_result res;
+
+    switch (rc->backend) {
+    case N8443_RC_SHM:
+        res = n8443_rc_shm_add(r, key, now, now + n8443_rc_retention());
+        if (res == N8443_RC_FULL)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
+                          "replay cache full of live entries: login "
+                          "refused (503). Each login is kept for %ld s "
+                          "(2 x NegotiateClockSkew); set "
+                          "NegotiateReplayCacheSize to at least peak "
+                          "logins per second x %ld",
+                          (long)apr_time_sec(n8443_rc_retention()),
+                          (long)apr_time_sec(n8443_rc_retention()));
+        break;
+    case N8443_RC_MEMCACHE:
+        res = n8443_rc_memcache_add(r, rc, key, n8443_rc_retention());
+        break;
+    case N8443_RC_KRB5:
+    case N8443_RC_NONE:
+    default:
+        /* MIT's cache already checked it, or nothing is to check. */
+        return N8443_RC_FRESH;
+    }
+    if (res == N8443_RC_UNAVAILABLE)
+        apr_atomic_inc32(&n8443_stats_get()->backend_errors);
+    else if (res == N8443_RC_FULL)
+        apr_atomic_inc32(&n8443_stats_get()->full);
+    return res;
+}
