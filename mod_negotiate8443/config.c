@@ -16,6 +16,7 @@ void *n8443_create_dir_conf(apr_pool_t *p, char *dir)
 
     conf->require_tls = 1;
     conf->user_name = N8443_USER_PRINCIPAL;
+    conf->channel_binding = N8443_CB_OPTIONAL;
     return conf;
 }
 
@@ -37,6 +38,14 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->require_tls_set = add->require_tls_set || base->require_tls_set;
     conf->user_name = add->user_name_set ? add->user_name : base->user_name;
     conf->user_name_set = add->user_name_set || base->user_name_set;
+    conf->channel_binding = add->channel_binding_set ? add->channel_binding
+                                                     : base->channel_binding;
+    conf->channel_binding_set = add->channel_binding_set
+                                || base->channel_binding_set;
+    conf->basic_fallback = add->basic_fallback_set ? add->basic_fallback
+                                                   : base->basic_fallback;
+    conf->basic_fallback_set = add->basic_fallback_set
+                               || base->basic_fallback_set;
     return conf;
 }
 
@@ -166,6 +175,33 @@ static const char *set_user_name(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_channel_binding(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "off") == 0)
+        conf->channel_binding = N8443_CB_OFF;
+    else if (strcasecmp(arg, "optional") == 0)
+        conf->channel_binding = N8443_CB_OPTIONAL;
+    else if (strcasecmp(arg, "require") == 0)
+        conf->channel_binding = N8443_CB_REQUIRE;
+    else
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of off, "
+                            "optional, require", cmd->cmd->name, arg);
+    conf->channel_binding_set = 1;
+    return NULL;
+}
+
+static const char *set_basic_fallback(cmd_parms *cmd, void *dconf, int flag)
+{
+    n8443_dir_conf *conf = dconf;
+
+    conf->basic_fallback = flag;
+    conf->basic_fallback_set = 1;
+    return NULL;
+}
+
 static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
@@ -276,6 +312,12 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateUserName", set_user_name, NULL,
                   ACCESS_CONF | OR_AUTHCFG,
                   "principal | short | local: how REMOTE_USER is formed"),
+    AP_INIT_TAKE1("NegotiateChannelBinding", set_channel_binding, NULL,
+                  DIR_OR_SERVER, "off | optional | require: TLS channel "
+                  "binding (RFC 5929 tls-server-end-point)"),
+    AP_INIT_FLAG("NegotiateBasicFallback", set_basic_fallback, NULL,
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: also offer Basic, checked with the KDC and keytab"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

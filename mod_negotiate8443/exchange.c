@@ -32,10 +32,24 @@ static int connection_is_tls(request_rec *r)
     return is_https_fn != NULL && is_https_fn(r->connection);
 }
 
-/* Ask for a (new) token: 401 with the Negotiate challenge. */
+/* Ask for a (new) token: 401 with the Negotiate challenge, and Basic's
+ * where the location falls back to it. */
 static int challenge(request_rec *r)
 {
+    const n8443_dir_conf *dc =
+        ap_get_module_config(r->per_dir_config, &negotiate8443_module);
+    const char *realm;
+
     apr_table_add(r->err_headers_out, "WWW-Authenticate", "Negotiate");
+    if (dc->basic_fallback) {
+        realm = ap_auth_name(r);
+        apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                      apr_pstrcat(r->pool, "Basic realm=\"",
+                                  ap_escape_quotes(r->pool,
+                                                   realm ? realm
+                                                         : "Kerberos"),
+                                  "\"", NULL));
+    }
     return HTTP_UNAUTHORIZED;
 }
 
@@ -45,6 +59,14 @@ static int count_field(void *rec, const char *key, const char *value)
 {
     (*(int *)rec)++;
     return 1;
+}
+
+static void copy_env(request_rec *r, request_rec *from, const char *name)
+{
+    const char *v = apr_table_get(from->subprocess_env, name);
+
+    if (v != NULL)
+        apr_table_set(r->subprocess_env, name, v);
 }
 
 /*
@@ -61,7 +83,8 @@ static int reuse_earlier_login(request_rec *r)
         const char *principal;
 
         if (prev->user == NULL || prev->ap_auth_type == NULL
-            || strcmp(prev->ap_auth_type, N8443_AUTH_TYPE) != 0)
+            || (strcmp(prev->ap_auth_type, N8443_AUTH_TYPE) != 0
+                && strcmp(prev->ap_auth_type, "Basic") != 0))
             continue;
         principal = apr_table_get(prev->subprocess_env,
                                   "NEGOTIATE_PRINCIPAL");
@@ -69,9 +92,9 @@ static int reuse_earlier_login(request_rec *r)
             continue;
         r->user = prev->user;
         r->ap_auth_type = prev->ap_auth_type;
-        apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-        apr_table_set(r->subprocess_env, "NEGOTIATE_MECH",
-                      apr_table_get(prev->subprocess_env, "NEGOTIATE_MECH"));
+        copy_env(r, prev, "NEGOTIATE_PRINCIPAL");
+        copy_env(r, prev, "NEGOTIATE_MECH");
+        copy_env(r, prev, "NEGOTIATE_CHANNEL_BOUND");
         return 1;
     }
     return 0;
@@ -207,15 +230,14 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
 
 /* Put the client's identity on the request. */
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const char *principal)
+                         const char *principal, int bound)
 {
     r->user = (char *)n8443_map_user(r, principal, dc->user_name);
     r->ap_auth_type = N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "krb5");
-    /* No channel binding is checked yet: say so rather than leave the
-     * variable out and let an application guess. */
-    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");
+    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
+                  bound ? "true" : "false");
 }
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
@@ -229,7 +251,8 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     n8443_creds *creds;
     n8443_accept_result res;
     n8443_cause cause;
-    int rc, status;
+    struct gss_channel_bindings_struct cb;
+    int rc, status, have_cb, bound;
 
     st = n8443_token_walk(tok, len, &info);
     if (st != N8443_TOK_KRB5)
@@ -240,14 +263,29 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (creds == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;   /* logged by n8443_creds_get */
 
+    have_cb = dc->channel_binding != N8443_CB_OFF
+              && n8443_binding_for(r, &cb);
     rc = n8443_accept_once(n8443_creds_handle(creds), tok, len,
-                           GSS_C_NO_CHANNEL_BINDINGS, &res);
+                           have_cb ? &cb : GSS_C_NO_CHANNEL_BINDINGS, &res);
     n8443_creds_release(creds);
+    bound = have_cb && (res.ret_flags & GSS_C_CHANNEL_BOUND_FLAG);
+
+    if (rc == 0 && dc->channel_binding == N8443_CB_REQUIRE && !bound) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
+                      "login refused (bad_bindings): %s sent no channel "
+                      "binding for this TLS connection%s, and "
+                      "NegotiateChannelBinding is require",
+                      res.principal, have_cb ? "" : " (none can be derived "
+                      "from this connection or certificate)");
+        count_failure(N8443_CAUSE_BAD_BINDINGS);
+        n8443_accept_result_clear(&res);
+        return challenge(r);
+    }
 
     if (rc == 0) {
         status = check_replay(r, sc, &info, res.principal);
         if (status == OK) {
-            set_identity(r, dc, res.principal);
+            set_identity(r, dc, res.principal, bound);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
                           "login of %s accepted (krb5)", res.principal);
             apr_atomic_inc32(&n8443_stats_get()->logins);
@@ -339,6 +377,9 @@ int n8443_check_user_id(request_rec *r)
     case N8443_AUTHZ_NEGOTIATE:
         break;
     case N8443_AUTHZ_BASIC:
+        if (dc->basic_fallback)
+            return n8443_basic_login(r, dc, authz.param, authz.param_len);
+        /* fall through */
     case N8443_AUTHZ_OTHER:
         /* A scheme this location does not offer: ask again (RFC 7235). */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(016)

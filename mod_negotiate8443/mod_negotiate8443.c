@@ -23,10 +23,13 @@ static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     n8443_exchange_post_config();
+    n8443_binding_post_config();
     /* The skew first: every krb5 context made after this sees it. */
     if (n8443_skew_apply(p, s) != OK)
         return !OK;
     if (n8443_rcache_post_config(p, ptemp, s) != OK)
+        return !OK;
+    if (n8443_binding_check_config(ptemp, s) != OK)
         return !OK;
     return n8443_creds_check_config(p, ptemp, s);
 }
@@ -49,6 +52,7 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(n8443_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    n8443_basic_register(p);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
 }

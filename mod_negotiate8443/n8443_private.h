@@ -46,6 +46,12 @@ APLOG_USE_MODULE(negotiate8443);
 /* ------------------------------------------------------------------ config */
 
 typedef enum {
+    N8443_CB_OFF = 0,           /* no bindings passed to Kerberos */
+    N8443_CB_OPTIONAL,          /* checked when the client sends them */
+    N8443_CB_REQUIRE            /* a login without them is refused */
+} n8443_cb_mode;
+
+typedef enum {
     N8443_USER_PRINCIPAL = 0,   /* alice@EXAMPLE.COM */
     N8443_USER_SHORT,           /* alice, when the realm is the default */
     N8443_USER_LOCAL            /* krb5 auth_to_local */
@@ -65,6 +71,10 @@ typedef struct {
     unsigned int require_tls_set:1;
     n8443_user_name_mode user_name;
     unsigned int user_name_set:1;
+    n8443_cb_mode channel_binding;
+    unsigned int channel_binding_set:1;
+    int basic_fallback;
+    unsigned int basic_fallback_set:1;
 } n8443_dir_conf;
 
 /* Per-server configuration ("server, vhost" directives). */
@@ -115,6 +125,20 @@ void n8443_log_keytab_contents(request_rec *r, const char *keytab,
 const char *n8443_map_user(request_rec *r, const char *principal,
                            n8443_user_name_mode mode);
 apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ------------------------------------------------- channel binding, Basic */
+
+void n8443_binding_post_config(void);
+/* This connection's tls-server-end-point bindings; 0 when there are none
+ * (plain HTTP, or a certificate whose signature has no hash). */
+int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb);
+int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
+
+/* Basic credentials (the token68 of "Basic ...") under
+ * NegotiateBasicFallback: OK, 400 or 401. */
+int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
+                      const char *param, apr_size_t param_len);
+void n8443_basic_register(apr_pool_t *p);
 
 /* -------------------------------------------------------------- clock skew */
 

@@ -1,0 +1,38 @@
+/*
+ * channel_binding.h - RFC 5929 "tls-server-end-point" channel bindings from
+ * a server certificate: the certificate's hash, with the hash function of
+ * its signature (MD5 and SHA-1 are replaced by SHA-256, RFC 5929 4.1).
+ *
+ * Pure C over OpenSSL 3; shared by the module and n8443ctl's checks.
+ */
+#ifndef N8443_CHANNEL_BINDING_H
+#define N8443_CHANNEL_BINDING_H
+
+#include <stddef.h>
+
+/* "tls-server-end-point:" followed by at most a SHA-512 digest */
+#define N8443_CB_PREFIX "tls-server-end-point:"
+#define N8443_CB_MAX (sizeof(N8443_CB_PREFIX) - 1 + 64)
+
+typedef enum {
+    N8443_CB_OK = 0,
+    N8443_CB_NO_HASH,     /* the signature has no hash (Ed25519, Ed448):
+                             RFC 5929 defines no binding for it */
+    N8443_CB_BAD_CERT     /* not a certificate OpenSSL can read */
+} n8443_cb_status;
+
+/*
+ * Compute the application data of the binding ("tls-server-end-point:" ||
+ * hash) from a PEM (pem != NULL) or DER certificate.  out must hold
+ * N8443_CB_MAX bytes; *outlen is set on N8443_CB_OK only.
+ */
+n8443_cb_status n8443_cb_from_pem(const char *pem, size_t len,
+                                  unsigned char *out, size_t *outlen);
+n8443_cb_status n8443_cb_from_der(const unsigned char *der, size_t len,
+                                  unsigned char *out, size_t *outlen);
+
+/* The name of the hash used (e.g. "SHA256"), for logs and checks; NULL
+ * where there is none. */
+const char *n8443_cb_hash_name_pem(const char *pem, size_t len);
+
+#endif /* N8443_CHANNEL_BINDING_H */
