@@ -1,0 +1,183 @@
+"""TLS channel binding (RFC 5929 tls-server-end-point): the module derives
+the binding from the certificate it presents, for RSA, RSA-PSS and ECDSA
+certificates, and enforces NegotiateChannelBinding off/optional/require."""
+
+import hashlib
+import os
+import subprocess
+
+import gssapi
+import pytest
+
+import harness
+from conftest import https_request, negotiate, start_httpd
+
+BODY = """
+  Header always set X-Channel-Bound "expr=%{reqenv:NEGOTIATE_CHANNEL_BOUND}"
+  <Location /off>
+    AuthType Negotiate
+    NegotiateChannelBinding off
+    Require valid-user
+  </Location>
+  <Location /optional>
+    AuthType Negotiate
+    Require valid-user
+  </Location>
+  <Location /require>
+    AuthType Negotiate
+    NegotiateChannelBinding require
+    Require valid-user
+  </Location>
+"""
+
+# (name, openssl req key options, x509 signing options, hash of binding)
+CERT_KINDS = {
+    "rsa-sha256": (["-newkey", "rsa:2048"], ["-sha256"], "sha256"),
+    "rsa-pss-sha384": (["-newkey", "rsa-pss", "-pkeyopt",
+                        "rsa_keygen_bits:2048"],
+                       ["-sha384", "-sigopt", "rsa_padding_mode:pss",
+                        "-sigopt", "rsa_pss_saltlen:-1"], "sha384"),
+    "ecdsa-p256": (["-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256"], ["-sha256"], "sha256"),
+    "ed25519": (["-newkey", "ed25519"], [], None),
+}
+
+
+def make_cert(certs, kind):
+    """A server certificate for localhost of the given kind, signed by the
+    test CA (for Ed25519 the certificate is self-signed with its own key so
+    that the signature itself is Ed25519)."""
+    keyopts, signopts, _ = CERT_KINDS[kind]
+    d = certs.dir
+    key, csr, crt = (os.path.join(d, "%s.%s" % (kind, ext))
+                     for ext in ("key", "csr", "pem"))
+    ext = os.path.join(d, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    if kind == "ed25519":
+        harness.run(["openssl", "req", "-x509", *keyopts, "-nodes",
+                     "-keyout", key, "-out", crt, "-days", "2", "-subj",
+                     "/CN=localhost", "-addext",
+                     "subjectAltName=DNS:localhost"])
+        return crt, key
+    harness.run(["openssl", "req", "-new", *keyopts, "-nodes", "-keyout",
+                 key, "-out", csr, "-subj", "/CN=localhost"])
+    harness.run(["openssl", "x509", "-req", "-in", csr, "-CA", certs.ca,
+                 "-CAkey", certs.ca_key, "-CAcreateserial", "-out", crt,
+                 "-days", "2", *signopts, "-extfile", ext])
+    return crt, key
+
+
+def independent_binding(cert, hashname):
+    """tls-server-end-point computed with the openssl command line, not
+    with the module's code."""
+    der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-" + hashname, "-binary"],
+                            input=der, capture_output=True,
+                            check=True).stdout
+    assert digest == hashlib.new(hashname, der).digest()
+    return b"tls-server-end-point:" + digest
+
+
+class CertServer:
+    def __init__(self, base_dir, module_path, realm, certs, keytab, kind):
+        crt, key = make_cert(certs, kind)
+
+        class C:
+            pass
+        c = C()
+        c.cert, c.key, c.ca = crt, key, certs.ca
+        self.cert = crt
+        self.srv = start_httpd(base_dir, module_path, realm, c, keytab,
+                               BODY, name="httpd-cb-" + kind)
+
+
+@pytest.fixture(scope="module", params=["rsa-sha256", "rsa-pss-sha384",
+                                        "ecdsa-p256"])
+def cb_server(request, base_dir, module_path, realm, certs, keytab):
+    kind = request.param
+    s = CertServer(base_dir, module_path, realm, certs, keytab, kind)
+    s.kind = kind
+    yield s
+    s.srv.stop()
+
+
+def token_with(alice, binding):
+    cb = None if binding is None else gssapi.raw.ChannelBindings(
+        application_data=binding)
+    return alice.token(channel_bindings=cb)[1]
+
+
+@pytest.mark.parametrize("path,client,status,bound", [
+    ("/off", "right", 200, "false"),
+    ("/off", "wrong", 200, "false"),
+    ("/off", "none", 200, "false"),
+    ("/optional", "right", 200, "true"),
+    ("/optional", "wrong", 401, None),
+    ("/optional", "none", 200, "false"),
+    ("/require", "right", 200, "true"),
+    ("/require", "wrong", 401, None),
+    ("/require", "none", 401, None),
+])
+def test_binding_modes(cb_server, alice, certs, path, client, status,
+                       bound):
+    srv = cb_server.srv
+    hashname = CERT_KINDS[cb_server.kind][2]
+    right = independent_binding(cb_server.cert, hashname)
+    # "wrong": the binding of another certificate (the CA's).
+    wrong = independent_binding(certs.ca, "sha256")
+    binding = {"right": right, "wrong": wrong, "none": None}[client]
+    mark = srv.log_mark()
+    st, headers, _ = https_request(srv, path + "/", [
+        negotiate(token_with(alice, binding))])
+    # 404: the directory does not exist, so authentication passed.
+    assert st == (404 if status == 200 else 401)
+    if status == 200:
+        assert headers["X-Channel-Bound"] == bound
+        assert headers["X-Remote-User"] == "alice@TEST.N8443"
+    else:
+        log = srv.log_since(mark)
+        if client == "wrong":
+            assert "N8443020: login refused (bad_bindings)" in log
+        else:
+            assert "N8443026: login refused (bad_bindings): " \
+                "alice@TEST.N8443 sent no channel binding" in log
+
+
+def test_ed25519_certificate_with_require_fails_at_startup(
+        base_dir, module_path, realm, certs, keytab):
+    crt, key = make_cert(certs, "ed25519")
+
+    class C:
+        pass
+    c = C()
+    c.cert, c.key, c.ca = crt, key, certs.ca
+    srv = harness.Httpd(base_dir, module_path, realm, c, keytab, BODY,
+                        name="httpd-cb-ed25519")
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443091: NegotiateChannelBinding require in <VirtualHost " \
+        "127.0.0.1:%d>" % srv.port in out
+    assert "signed with an algorithm without a hash (e.g. Ed25519)" in out
+
+
+def test_ed25519_certificate_with_optional_logs_in_unbound(
+        base_dir, module_path, realm, certs, keytab, alice):
+    crt, key = make_cert(certs, "ed25519")
+
+    class C:
+        pass
+    c = C()
+    c.cert, c.key, c.ca = crt, key, crt      # self-signed: trust itself
+    body = BODY.replace("NegotiateChannelBinding require",
+                        "NegotiateChannelBinding optional")
+    srv = start_httpd(base_dir, module_path, realm, c, keytab, body,
+                      name="httpd-cb-ed25519-opt")
+    try:
+        st, headers, _ = https_request(srv, "/optional/", [
+            negotiate(alice.token()[1])])
+        assert st == 404
+        assert headers["X-Channel-Bound"] == "false"
+    finally:
+        srv.stop()
