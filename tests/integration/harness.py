@@ -356,10 +356,23 @@ class Httpd:
         return run([self.binary, "-t", "-f", self.conf], env=self.env,
                    check=False)
 
+    def command(self):
+        """httpd's command line.  N8443_HTTPD_WRAPPER (e.g. "valgrind
+        --error-exitcode=99 ...") runs it under a tool, in one process
+        (-X); N8443_HTTPD_LD_PRELOAD preloads a runtime (AddressSanitizer's
+        libasan for a module built with --enable-sanitizers)."""
+        cmd = [self.binary, "-f", self.conf, "-DFOREGROUND"]
+        wrapper = os.environ.get("N8443_HTTPD_WRAPPER")
+        if wrapper:
+            cmd = wrapper.split() + cmd + ["-X"]
+        return cmd
+
     def start(self, expect_fail=False):
         self.stdout = open(os.path.join(self.dir, "stdout.log"), "w")
+        if os.environ.get("N8443_HTTPD_LD_PRELOAD"):
+            self.env["LD_PRELOAD"] = os.environ["N8443_HTTPD_LD_PRELOAD"]
         self.proc = subprocess.Popen(
-            [self.binary, "-f", self.conf, "-DFOREGROUND"], env=self.env,
+            self.command(), env=self.env,
             stdout=self.stdout, stderr=subprocess.STDOUT,
             start_new_session=True)
         if expect_fail:
