@@ -13,14 +13,11 @@
 #include "apr_file_io.h"
 #include "util_cfgtree.h"
 
-static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *var_lookup_fn;
+/* The per-connection buffer must hold any binding. */
+typedef char n8443_cb_fits[sizeof(((n8443_conn *)0)->cb_data) >= N8443_CB_MAX
+                           ? 1 : -1];
 
-/* The binding of one connection, kept in its conn_config slot. */
-typedef struct {
-    int state;              /* 0 unknown, 1 have, -1 none possible */
-    unsigned char data[N8443_CB_MAX];
-    size_t len;
-} conn_binding;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *var_lookup_fn;
 
 void n8443_binding_post_config(void)
 {
@@ -34,22 +31,19 @@ void n8443_binding_post_config(void)
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
 {
     conn_rec *c = r->connection;
-    conn_binding *b = ap_get_module_config(c->conn_config,
-                                           &negotiate8443_module);
+    n8443_conn *b = n8443_conn_get(c);
     const char *pem;
 
-    if (b == NULL) {
-        b = apr_pcalloc(c->pool, sizeof(*b));
-        ap_set_module_config(c->conn_config, &negotiate8443_module, b);
-        b->state = -1;
+    if (b->cb_state == 0) {
+        b->cb_state = -1;
         pem = var_lookup_fn ? var_lookup_fn(r->pool, r->server, c, r,
                                             "SSL_SERVER_CERT")
                             : NULL;
         if (pem != NULL && *pem != '\0') {
-            n8443_cb_status st = n8443_cb_from_pem(pem, strlen(pem), b->data,
-                                                   &b->len);
+            n8443_cb_status st = n8443_cb_from_pem(pem, strlen(pem),
+                                                   b->cb_data, &b->cb_len);
             if (st == N8443_CB_OK)
-                b->state = 1;
+                b->cb_state = 1;
             else
                 ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(090)
                               "no tls-server-end-point binding for this "
@@ -57,13 +51,13 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
                               ? "its signature has no hash" : "unreadable");
         }
     }
-    if (b->state != 1)
+    if (b->cb_state != 1)
         return 0;
     memset(cb, 0, sizeof(*cb));
     cb->initiator_addrtype = GSS_C_AF_UNSPEC;
     cb->acceptor_addrtype = GSS_C_AF_UNSPEC;
-    cb->application_data.value = b->data;
-    cb->application_data.length = b->len;
+    cb->application_data.value = b->cb_data;
+    cb->application_data.length = b->cb_len;
     return 1;
 }
 

@@ -17,6 +17,7 @@ void *n8443_create_dir_conf(apr_pool_t *p, char *dir)
     conf->require_tls = 1;
     conf->user_name = N8443_USER_PRINCIPAL;
     conf->channel_binding = N8443_CB_OPTIONAL;
+    conf->session_max_age = N8443_DEFAULT_SESSION_MAX_AGE;
     return conf;
 }
 
@@ -46,6 +47,16 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                                    : base->basic_fallback;
     conf->basic_fallback_set = add->basic_fallback_set
                                || base->basic_fallback_set;
+    conf->connection_auth = add->connection_auth_set ? add->connection_auth
+                                                     : base->connection_auth;
+    conf->connection_auth_set = add->connection_auth_set
+                                || base->connection_auth_set;
+    conf->session = add->session_set ? add->session : base->session;
+    conf->session_set = add->session_set || base->session_set;
+    conf->session_max_age = add->session_max_age_set ? add->session_max_age
+                                                     : base->session_max_age;
+    conf->session_max_age_set = add->session_max_age_set
+                                || base->session_max_age_set;
     return conf;
 }
 
@@ -70,6 +81,17 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     /* The replay cache setting is one unit: backend and its argument. */
     conf->rc = add->rc.backend_set ? add->rc : base->rc;
     conf->rc.memcache = NULL;       /* each vhost gets its own client */
+    if (add->session_key_set) {
+        memcpy(conf->session_key, add->session_key, sizeof(conf->session_key));
+        conf->session_key_file = add->session_key_file;
+        conf->session_key_set = 1;
+    }
+    else if (base->session_key_set) {
+        memcpy(conf->session_key, base->session_key,
+               sizeof(conf->session_key));
+        conf->session_key_file = base->session_key_file;
+        conf->session_key_set = 1;
+    }
     return conf;
 }
 
@@ -202,6 +224,59 @@ static const char *set_basic_fallback(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
+{
+    n8443_dir_conf *conf = dconf;
+    const char *name = cmd->cmd->name;
+
+    if (strcasecmp(name, "NegotiateConnectionAuth") == 0) {
+        conf->connection_auth = flag;
+        conf->connection_auth_set = 1;
+    }
+    else {
+        conf->session = flag;
+        conf->session_set = 1;
+    }
+    return NULL;
+}
+
+static const char *set_session_max_age(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+    const char *err;
+    long v = 0;
+
+    err = parse_count(cmd, arg, 1, 7L * 86400, &v);
+    if (err != NULL)
+        return err;
+    conf->session_max_age = v;
+    conf->session_max_age_set = 1;
+    return NULL;
+}
+
+static const char *set_session_key_file(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+
+    if (file == NULL)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    /* Read now, as the user httpd starts as: the key file can then be
+     * readable by root alone. */
+    err = n8443_session_read_key(cmd->pool, file, conf->session_key);
+    if (err != NULL)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    conf->session_key_file = file;
+    conf->session_key_set = 1;
+    return NULL;
+}
+
 static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
@@ -318,6 +393,18 @@ const command_rec n8443_cmds[] = {
     AP_INIT_FLAG("NegotiateBasicFallback", set_basic_fallback, NULL,
                  ACCESS_CONF | OR_AUTHCFG,
                  "On: also offer Basic, checked with the KDC and keytab"),
+    AP_INIT_FLAG("NegotiateConnectionAuth", set_flag, NULL,
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: a login holds for the rest of its TLS connection"),
+    AP_INIT_FLAG("NegotiateSession", set_flag, NULL, ACCESS_CONF | OR_AUTHCFG,
+                 "On: a login is kept in a sealed session cookie"),
+    AP_INIT_TAKE1("NegotiateSessionMaxAge", set_session_max_age, NULL,
+                  ACCESS_CONF | OR_AUTHCFG,
+                  "Seconds a session lasts at most (never beyond the "
+                  "ticket's end)"),
+    AP_INIT_TAKE1("NegotiateSessionKeyFile", set_session_key_file, NULL,
+                  RSRC_CONF, "File with the 32-byte key that seals session "
+                  "cookies (shared by a farm)"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

@@ -27,6 +27,15 @@ void n8443_exchange_post_config(void)
     is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
 }
 
+static void set_identity(request_rec *r, const n8443_dir_conf *dc,
+                         const char *principal, int bound);
+
+static void count_failure(n8443_cause cause)
+{
+    if ((unsigned)cause < N8443_STAT_CAUSES)
+        apr_atomic_inc32(&n8443_stats_get()->failures[cause]);
+}
+
 static int connection_is_tls(request_rec *r)
 {
     return is_https_fn != NULL && is_https_fn(r->connection);
@@ -100,9 +109,31 @@ static int reuse_earlier_login(request_rec *r)
     return 0;
 }
 
+/*
+ * NegotiateConnectionAuth: a request without Authorization on a TLS
+ * connection that already logged in goes on as that identity.  Only TLS:
+ * a plain connection may come through a proxy that mixes users.
+ */
+static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc)
+{
+    n8443_conn *nc;
+
+    if (!dc->connection_auth || !connection_is_tls(r))
+        return 0;
+    nc = n8443_conn_get(r->connection);
+    if (nc->principal == NULL)
+        return 0;
+    set_identity(r, dc, nc->principal, nc->bound);
+    return 1;
+}
+
 /* A short, stable reason for a walker status, for log lines. */
 static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 {
+    /* Malformed tokens are counted with every other 400, by the caller. */
+    if (st != N8443_TOK_MALFORMED)
+        count_failure(st == N8443_TOK_NTLM ? N8443_CAUSE_NTLM
+                                           : N8443_CAUSE_OTHER);
     switch (st) {
     case N8443_TOK_NTLM:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(010)
@@ -184,11 +215,6 @@ static void log_refusal(request_rec *r, const n8443_cred_key *key,
         n8443_log_keytab_contents(r, key->keytab, asked);
 }
 
-static void count_failure(n8443_cause cause)
-{
-    if ((unsigned)cause < N8443_STAT_CAUSES)
-        apr_atomic_inc32(&n8443_stats_get()->failures[cause]);
-}
 
 /*
  * The replay check, after Kerberos accepted the token: the key is the
@@ -286,6 +312,10 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         status = check_replay(r, sc, &info, res.principal);
         if (status == OK) {
             set_identity(r, dc, res.principal, bound);
+            if (dc->connection_auth && connection_is_tls(r))
+                n8443_conn_remember(r, res.principal, bound);
+            n8443_session_issue(r, dc, sc, res.principal, res.lifetime,
+                                bound);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
                           "login of %s accepted (krb5)", res.principal);
             apr_atomic_inc32(&n8443_stats_get()->logins);
@@ -316,8 +346,8 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         else {
             log_refusal(r, &key, &info, &res, cause, krb5_text);
             status = challenge(r);
+            count_failure(cause);
         }
-        count_failure(cause);
     }
     /* Mutual authentication: whatever the final status, the client gets
      * the AP-REP (or SPNEGO's answer) if the mechanism produced one.  A
@@ -335,7 +365,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     return status;
 }
 
-int n8443_check_user_id(request_rec *r)
+static int negotiate(request_rec *r)
 {
     const n8443_dir_conf *dc;
     n8443_server_conf *sc;
@@ -364,8 +394,13 @@ int n8443_check_user_id(request_rec *r)
         return OK;
 
     apr_table_do(count_field, &fields, r->headers_in, "Authorization", NULL);
-    if (fields == 0)
+    if (fields == 0) {
+        if (resume_connection_login(r, dc))
+            return OK;
+        if (n8443_session_resume(r, dc, sc) == OK)
+            return OK;
         return challenge(r);
+    }
     if (fields > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(015)
                       "more than one Authorization header: 400");
@@ -424,4 +459,14 @@ int n8443_check_user_id(request_rec *r)
         return HTTP_BAD_REQUEST;
     }
     return accept_token(r, dc, sc, tok, toklen);
+}
+
+int n8443_check_user_id(request_rec *r)
+{
+    int status = negotiate(r);
+
+    /* Every 400 is malformed input, whichever check found it. */
+    if (status == HTTP_BAD_REQUEST)
+        count_failure(N8443_CAUSE_MALFORMED);
+    return status;
 }

@@ -19,6 +19,36 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return n8443_rcache_pre_config(pconf);
 }
 
+/* NegotiateSession On needs a key wherever it is switched on. */
+static int check_sessions(server_rec *s)
+{
+    for (; s != NULL; s = s->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(s->module_config, &negotiate8443_module);
+        const n8443_dir_conf *dc =
+            ap_get_module_config(s->lookup_defaults, &negotiate8443_module);
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        ap_conf_vector_t **sec = (ap_conf_vector_t **)core->sec_url->elts;
+        int i, on = dc->session;
+
+        for (i = 0; i < core->sec_url->nelts && !on; i++) {
+            const n8443_dir_conf *ldc =
+                ap_get_module_config(sec[i], &negotiate8443_module);
+            on = ldc != NULL && ldc->session_set && ldc->session;
+        }
+        if (on && !sc->session_key_set) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(103)
+                         "NegotiateSession On in server %s:%u needs "
+                         "NegotiateSessionKeyFile (32 random bytes: "
+                         "openssl rand -out FILE 32)",
+                         s->server_hostname ? s->server_hostname : "?",
+                         (unsigned)s->port);
+            return !OK;
+        }
+    }
+    return OK;
+}
+
 static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -30,6 +60,8 @@ static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
     if (n8443_rcache_post_config(p, ptemp, s) != OK)
         return !OK;
     if (n8443_binding_check_config(ptemp, s) != OK)
+        return !OK;
+    if (check_sessions(s) != OK)
         return !OK;
     return n8443_creds_check_config(p, ptemp, s);
 }
@@ -53,6 +85,7 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     n8443_basic_register(p);
+    ap_hook_handler(n8443_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
 }

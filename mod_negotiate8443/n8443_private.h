@@ -75,6 +75,12 @@ typedef struct {
     unsigned int channel_binding_set:1;
     int basic_fallback;
     unsigned int basic_fallback_set:1;
+    int connection_auth;
+    unsigned int connection_auth_set:1;
+    int session;
+    unsigned int session_set:1;
+    long session_max_age;           /* seconds */
+    unsigned int session_max_age_set:1;
 } n8443_dir_conf;
 
 /* Per-server configuration ("server, vhost" directives). */
@@ -82,7 +88,23 @@ typedef struct {
     apr_size_t max_token_size;      /* decoded bytes */
     unsigned int max_token_size_set:1;
     n8443_rc_conf rc;               /* NegotiateReplayCache */
+    unsigned char session_key[32];  /* NegotiateSessionKeyFile */
+    const char *session_key_file;
+    unsigned int session_key_set:1;
 } n8443_server_conf;
+
+#define N8443_DEFAULT_SESSION_MAX_AGE 3600
+
+/* What the module keeps per connection (conn_config slot): the channel
+ * binding of its TLS certificate, and under NegotiateConnectionAuth the
+ * identity that logged in on it. */
+typedef struct {
+    int cb_state;               /* 0 unknown, 1 have, -1 none possible */
+    unsigned char cb_data[128];
+    size_t cb_len;
+    const char *principal;      /* NULL until a login on this connection */
+    int bound;
+} n8443_conn;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
 void *n8443_merge_dir_conf(apr_pool_t *p, void *base, void *add);
@@ -139,6 +161,23 @@ int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
 int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
                       const char *param, apr_size_t param_len);
 void n8443_basic_register(apr_pool_t *p);
+
+/* ---------------------------------------------- sessions, connection auth */
+
+n8443_conn *n8443_conn_get(conn_rec *c);
+void n8443_conn_remember(request_rec *r, const char *principal, int bound);
+const char *n8443_session_read_key(apr_pool_t *p, const char *file,
+                                   unsigned char *key);
+/* OK when a valid session cookie put an identity on r, else DECLINED. */
+int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
+                         const n8443_server_conf *sc);
+void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
+                         const n8443_server_conf *sc, const char *principal,
+                         apr_uint32_t ticket_lifetime, int bound);
+
+/* ------------------------------------------------------------------ status */
+
+int n8443_status_handler(request_rec *r);
 
 /* -------------------------------------------------------------- clock skew */
 

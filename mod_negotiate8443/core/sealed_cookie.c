@@ -1,0 +1,205 @@
+/*
+ * sealed_cookie.c - AES-256-GCM seal and open of the session cookie.
+ * See sealed_cookie.h for the format.
+ */
+#include "sealed_cookie.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define VERSION 1
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define HEAD_LEN 17     /* expires + issued + flags */
+#define MAX_PLAIN (HEAD_LEN + N8443_COOKIE_MAX_PRINCIPAL)
+#define MAX_RAW (1 + NONCE_LEN + MAX_PLAIN + TAG_LEN)
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
+        out[o++] = b64url[v >> 18];
+        out[o++] = b64url[(v >> 12) & 63];
+        out[o++] = b64url[(v >> 6) & 63];
+        out[o++] = b64url[v & 63];
+    }
+    if (len - i == 1) {
+        unsigned v = in[i] << 16;
+        out[o++] = b64url[v >> 18];
+        out[o++] = b64url[(v >> 12) & 63];
+    }
+    else if (len - i == 2) {
+        unsigned v = (in[i] << 16) | (in[i + 1] << 8);
+        out[o++] = b64url[v >> 18];
+        out[o++] = b64url[(v >> 12) & 63];
+        out[o++] = b64url[(v >> 6) & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+/* Strict: no padding, no other characters, zero trailing bits. */
+static int b64url_decode(const char *in, size_t len, unsigned char *out,
+                         size_t outcap, size_t *outlen)
+{
+    size_t i, o = 0;
+    unsigned v = 0;
+    int bits = 0, d;
+
+    if (len % 4 == 1)
+        return -1;
+    for (i = 0; i < len; i++) {
+        d = b64url_value(in[i]);
+        if (d < 0)
+            return -1;
+        v = (v << 6) | (unsigned)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= outcap)
+                return -1;
+            out[o++] = (unsigned char)(v >> bits);
+            v &= (1u << bits) - 1;
+        }
+    }
+    if (v != 0)
+        return -1;
+    *outlen = o;
+    return 0;
+}
+
+static void put64(unsigned char *p, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(u & 0xff);
+        u >>= 8;
+    }
+}
+
+static int64_t get64(const unsigned char *p)
+{
+    uint64_t u = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        u = (u << 8) | p[i];
+    return (int64_t)u;
+}
+
+int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
+                      const n8443_session *s, char *out, size_t outcap)
+{
+    unsigned char plain[MAX_PLAIN], raw[MAX_RAW];
+    size_t plen = strlen(s->principal);
+    EVP_CIPHER_CTX *ctx = NULL;
+    int n, total, ret = -1;
+
+    if (plen == 0 || plen > N8443_COOKIE_MAX_PRINCIPAL
+        || outcap < ((1 + NONCE_LEN + HEAD_LEN + plen + TAG_LEN) * 4 + 2) / 3
+                    + 1)
+        return -1;
+    put64(plain, s->expires);
+    put64(plain + 8, s->issued);
+    plain[16] = (unsigned char)s->flags;
+    memcpy(plain + HEAD_LEN, s->principal, plen);
+
+    raw[0] = VERSION;
+    /* A random 96-bit nonce per cookie: with one key, the chance of a
+     * repeat stays negligible far beyond any farm's login count. */
+    if (RAND_bytes(raw + 1, NONCE_LEN) != 1)
+        goto cleanup;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL
+        || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw + 1) != 1
+        || EVP_EncryptUpdate(ctx, NULL, &n, raw, 1) != 1
+        || EVP_EncryptUpdate(ctx, raw + 1 + NONCE_LEN, &n, plain,
+                             (int)(HEAD_LEN + plen)) != 1)
+        goto cleanup;
+    total = n;
+    if (EVP_EncryptFinal_ex(ctx, raw + 1 + NONCE_LEN + total, &n) != 1)
+        goto cleanup;
+    total += n;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
+                            raw + 1 + NONCE_LEN + total) != 1)
+        goto cleanup;
+    b64url_encode(raw, 1 + NONCE_LEN + (size_t)total + TAG_LEN, out);
+    ret = 0;
+
+cleanup:
+    OPENSSL_cleanse(plain, sizeof(plain));
+    EVP_CIPHER_CTX_free(ctx);
+    return ret;
+}
+
+n8443_cookie_status n8443_cookie_open(
+    const unsigned char key[N8443_COOKIE_KEY_LEN], const char *value,
+    size_t len, int64_t now, n8443_session *s)
+{
+    unsigned char raw[MAX_RAW], plain[MAX_PLAIN];
+    size_t rawlen, clen, plen;
+    EVP_CIPHER_CTX *ctx = NULL;
+    n8443_cookie_status st = N8443_COOKIE_BAD;
+    int n, total;
+
+    if (len > N8443_COOKIE_MAX
+        || b64url_decode(value, len, raw, sizeof(raw), &rawlen) != 0
+        || rawlen < 1 + NONCE_LEN + HEAD_LEN + 1 + TAG_LEN
+        || raw[0] != VERSION)
+        return N8443_COOKIE_BAD;
+    clen = rawlen - 1 - NONCE_LEN - TAG_LEN;
+    if (clen > MAX_PLAIN)
+        return N8443_COOKIE_BAD;
+
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL
+        || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw + 1) != 1
+        || EVP_DecryptUpdate(ctx, NULL, &n, raw, 1) != 1
+        || EVP_DecryptUpdate(ctx, plain, &n, raw + 1 + NONCE_LEN,
+                             (int)clen) != 1)
+        goto cleanup;
+    total = n;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+                            raw + 1 + NONCE_LEN + clen) != 1
+        || EVP_DecryptFinal_ex(ctx, plain + total, &n) != 1)
+        goto cleanup;           /* tampered, truncated or another key */
+    total += n;
+    plen = (size_t)total - HEAD_LEN;
+    if (memchr(plain + HEAD_LEN, '\0', plen) != NULL)
+        goto cleanup;
+    if (get64(plain) <= now) {
+        st = N8443_COOKIE_EXPIRED;
+        goto cleanup;
+    }
+    s->expires = get64(plain);
+    s->issued = get64(plain + 8);
+    s->flags = plain[16];
+    memcpy(s->principal, plain + HEAD_LEN, plen);
+    s->principal[plen] = '\0';
+    st = N8443_COOKIE_OK;
+
+cleanup:
+    OPENSSL_cleanse(plain, sizeof(plain));
+    EVP_CIPHER_CTX_free(ctx);
+    return st;
+}
