@@ -383,9 +383,17 @@ class Httpd:
                 raise RuntimeError("httpd started but was expected to fail")
             self.proc = None
             return rc
-        if not wait_port(self.port, self.proc):
-            raise RuntimeError("httpd did not start:\n" + self.output())
-        return 0
+        # The port opens before post_config runs, so an open port is not
+        # yet a started server: wait for httpd's own word (AH00163).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if "resuming normal operations" in self.output() \
+                    and wait_port(self.port, self.proc, timeout=5):
+                return 0
+            time.sleep(0.05)
+        raise RuntimeError("httpd did not start:\n" + self.output())
 
     def output(self):
         text = ""

@@ -1,0 +1,279 @@
+"""Persistence and status: NegotiateConnectionAuth keeps a login on its TLS
+connection, NegotiateSession keeps it in a sealed cookie (tampered,
+truncated, expired or foreign-key cookies fall back to Negotiate), and the
+status handler's counters move with real logins, replays and failures."""
+
+import base64
+import http.client
+import json
+import os
+import ssl
+import time
+
+import pytest
+
+import harness
+from conftest import MINIMAL_BODY, https_request, negotiate, start_httpd
+
+BODY = """
+  <Location /conn>
+    AuthType Negotiate
+    NegotiateConnectionAuth On
+    Require valid-user
+  </Location>
+  <Location /session>
+    AuthType Negotiate
+    NegotiateSession On
+    Require valid-user
+  </Location>
+  <Location /short-session>
+    AuthType Negotiate
+    NegotiateSession On
+    NegotiateSessionMaxAge 2
+    Require valid-user
+  </Location>
+  <Location /protected>
+    AuthType Negotiate
+    Require valid-user
+  </Location>
+  <Location /negotiate8443-status>
+    SetHandler negotiate8443-status
+    Require ip 127.0.0.1
+  </Location>
+"""
+
+
+def write_key(path, data=None):
+    with open(path, "wb") as f:
+        f.write(data if data is not None else os.urandom(32))
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def keyfile(base_dir):
+    return write_key(os.path.join(base_dir, "session.key"))
+
+
+@pytest.fixture(scope="module")
+def sserver(base_dir, module_path, realm, certs, keytab, keyfile):
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-session",
+                      extra_global="NegotiateSessionKeyFile %s" % keyfile)
+    yield srv
+    srv.stop()
+
+
+class Conn:
+    """One keep-alive TLS connection."""
+
+    def __init__(self, srv):
+        ctx = ssl.create_default_context(cafile=srv.ca)
+        ctx.check_hostname = False
+        self.c = http.client.HTTPSConnection("127.0.0.1", srv.port,
+                                             context=ctx, timeout=20)
+        self.srv = srv
+
+    def get(self, path, headers=()):
+        self.c.putrequest("GET", path, skip_host=True)
+        self.c.putheader("Host", "localhost:%d" % self.srv.port)
+        for k, v in headers:
+            self.c.putheader(k, v)
+        self.c.endheaders()
+        r = self.c.getresponse()
+        r.read()
+        return r.status, r.headers
+
+    def close(self):
+        self.c.close()
+
+
+def test_connection_auth_holds_for_the_connection(sserver, alice):
+    conn = Conn(sserver)
+    try:
+        st, h = conn.get("/conn/", [negotiate(alice.token()[1])])
+        assert st == 404 and h["X-Remote-User"] == "alice@TEST.N8443"
+        for _ in range(3):
+            st, h = conn.get("/conn/")
+            assert st == 404 and h["X-Remote-User"] == "alice@TEST.N8443"
+        # A location without ConnectionAuth still asks for a token.
+        st, _ = conn.get("/protected/")
+        assert st == 401
+    finally:
+        conn.close()
+    # A new connection starts unauthenticated.
+    st, _, _ = https_request(sserver, "/conn/")
+    assert st == 401
+
+
+def session_cookie(headers):
+    for v in headers.get_all("Set-Cookie") or []:
+        if v.startswith("n8443_session="):
+            return v
+    return None
+
+
+def test_session_cookie_is_issued_and_accepted(sserver, alice):
+    st, h, _ = https_request(sserver, "/session/",
+                             [negotiate(alice.token()[1])])
+    assert st == 404
+    cookie = session_cookie(h)
+    assert cookie is not None
+    attrs = [a.strip() for a in cookie.split(";")]
+    assert "Secure" in attrs and "HttpOnly" in attrs \
+        and "SameSite=Lax" in attrs and "Path=/" in attrs
+    max_age = [a for a in attrs if a.startswith("Max-Age=")]
+    # min(NegotiateSessionMaxAge 3600, the ticket's remaining life)
+    assert max_age and 3500 < int(max_age[0].split("=")[1]) <= 3600
+    value = attrs[0].split("=", 1)[1]
+    st, h, _ = https_request(sserver, "/session/",
+                             [("Cookie", "n8443_session=" + value)])
+    assert st == 404
+    assert h["X-Remote-User"] == "alice@TEST.N8443"
+    assert session_cookie(h) is None     # no new cookie without a login
+
+
+def fresh_cookie(sserver, alice, path="/session/"):
+    st, h, _ = https_request(sserver, path, [negotiate(alice.token()[1])])
+    assert st == 404
+    return session_cookie(h).split(";")[0].split("=", 1)[1]
+
+
+def flip(value, pos):
+    raw = bytearray(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    raw[pos] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("case", ["tampered-body", "tampered-tag",
+                                  "tampered-nonce", "truncated", "garbage",
+                                  "empty"])
+def test_bad_cookie_falls_back_to_negotiate(sserver, alice, case):
+    value = fresh_cookie(sserver, alice)
+    bad = {"tampered-body": flip(value, 20), "tampered-tag": flip(value, -1),
+           "tampered-nonce": flip(value, 3), "truncated": value[:-10],
+           "garbage": "not*a*cookie", "empty": ""}[case]
+    mark = sserver.log_mark()
+    st, h, _ = https_request(sserver, "/session/",
+                             [("Cookie", "n8443_session=" + bad)])
+    assert st == 401
+    assert h.get_all("WWW-Authenticate") == ["Negotiate"]
+    if case != "empty":
+        assert "N8443100: session cookie does not open" in \
+            sserver.log_since(mark)
+
+
+def test_expired_cookie_falls_back(sserver, alice):
+    value = fresh_cookie(sserver, alice, "/short-session/")
+    st, _, _ = https_request(sserver, "/short-session/",
+                             [("Cookie", "n8443_session=" + value)])
+    assert st == 404
+    time.sleep(3)
+    mark = sserver.log_mark()
+    st, _, _ = https_request(sserver, "/short-session/",
+                             [("Cookie", "n8443_session=" + value)])
+    assert st == 401
+    assert "N8443100: session cookie expired" in sserver.log_since(mark)
+
+
+def test_cookie_from_another_key_is_refused(base_dir, module_path, realm,
+                                            certs, keytab, sserver, alice):
+    other_key = write_key(os.path.join(base_dir, "other.key"))
+    other = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-session-other",
+                        extra_global="NegotiateSessionKeyFile %s" % other_key)
+    try:
+        value = fresh_cookie(other, alice)
+        st, _, _ = https_request(sserver, "/session/",
+                                 [("Cookie", "n8443_session=" + value)])
+        assert st == 401
+    finally:
+        other.stop()
+
+
+def test_farm_shares_the_key(base_dir, module_path, realm, certs, keytab,
+                             keyfile, sserver, alice):
+    twin = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                       name="httpd-session-twin",
+                       extra_global="NegotiateSessionKeyFile %s" % keyfile)
+    try:
+        value = fresh_cookie(sserver, alice)
+        st, h, _ = https_request(twin, "/session/",
+                                 [("Cookie", "n8443_session=" + value)])
+        assert st == 404
+        assert h["X-Remote-User"] == "alice@TEST.N8443"
+    finally:
+        twin.stop()
+
+
+def test_session_without_key_fails_at_startup(base_dir, module_path, realm,
+                                              certs, keytab):
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-session-nokey")
+    assert srv.start(expect_fail=True) != 0
+    assert "N8443103: NegotiateSession On in server" in srv.output()
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"short", "holds 5 bytes, not 32 random bytes"),
+    (None, "is readable by everyone"),
+])
+def test_bad_key_file(base_dir, module_path, realm, certs, keytab, content,
+                      message):
+    path = write_key(os.path.join(base_dir, "bad-%d.key" % len(
+        content or b"")), content)
+    if content is None:
+        os.chmod(path, 0o644)
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-badkey-%d" % len(content or b""),
+                        extra_global="NegotiateSessionKeyFile %s" % path)
+    res = srv.configtest()
+    assert res.returncode != 0
+    assert "NegotiateSessionKeyFile: " + path in res.stdout + res.stderr
+    assert message in res.stdout + res.stderr
+
+
+def status(srv):
+    st, _, body = https_request(srv, "/negotiate8443-status")
+    assert st == 200
+    return json.loads(body)
+
+
+def test_status_counters_move(base_dir, module_path, realm, certs, keytab,
+                              alice):
+    body = MINIMAL_BODY + """
+  <Location /negotiate8443-status>
+    SetHandler negotiate8443-status
+    Require ip 127.0.0.1
+  </Location>
+"""
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, body,
+                      name="httpd-status")
+    try:
+        s0 = status(srv)
+        assert s0["logins"] == 0
+        assert s0["replay_cache"]["backend"] == "shm"
+        assert s0["replay_cache"]["capacity"] >= 600000
+        _, tok = alice.token()
+        assert https_request(srv, "/protected/", [negotiate(tok)])[0] == 200
+        assert https_request(srv, "/protected/", [negotiate(tok)])[0] == 401
+        _, other = alice.token(host="other.test.n8443")
+        assert https_request(srv, "/protected/", [negotiate(other)])[0] == 401
+        assert https_request(srv, "/protected/",
+                             [("Authorization", "Negotiate !!")])[0] == 400
+        ntlm = "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw=="
+        assert https_request(srv, "/protected/",
+                             [("Authorization", "Negotiate " + ntlm)])[0] \
+            == 401
+        s1 = status(srv)
+        assert s1["logins"] == 1
+        assert s1["failures"]["replay"] == 1
+        assert s1["failures"]["wrong_principal"] == 1
+        assert s1["failures"]["malformed"] == 1
+        assert s1["failures"]["ntlm"] == 1
+        assert s1["replay_cache"]["entries"] == 1
+        assert set(s1["failures"]) >= {"replay", "skew", "wrong_principal",
+                                       "bad_bindings", "ntlm", "malformed",
+                                       "other"}
+    finally:
+        srv.stop()
