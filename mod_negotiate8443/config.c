@@ -57,6 +57,14 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->session_max_age;
     conf->session_max_age_set = add->session_max_age_set
                                 || base->session_max_age_set;
+    conf->delegation = add->delegation_set ? add->delegation
+                                           : base->delegation;
+    conf->delegation_set = add->delegation_set || base->delegation_set;
+    conf->constrained_delegation = add->constrained_delegation_set
+                                   ? add->constrained_delegation
+                                   : base->constrained_delegation;
+    conf->constrained_delegation_set = add->constrained_delegation_set
+                                       || base->constrained_delegation_set;
     return conf;
 }
 
@@ -92,6 +100,8 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
         conf->session_key_file = base->session_key_file;
         conf->session_key_set = 1;
     }
+    conf->delegation_dir = add->delegation_dir ? add->delegation_dir
+                                               : base->delegation_dir;
     return conf;
 }
 
@@ -233,6 +243,14 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
         conf->connection_auth = flag;
         conf->connection_auth_set = 1;
     }
+    else if (strcasecmp(name, "NegotiateDelegation") == 0) {
+        conf->delegation = flag;
+        conf->delegation_set = 1;
+    }
+    else if (strcasecmp(name, "NegotiateConstrainedDelegation") == 0) {
+        conf->constrained_delegation = flag;
+        conf->constrained_delegation_set = 1;
+    }
     else {
         conf->session = flag;
         conf->session_set = 1;
@@ -274,6 +292,21 @@ static const char *set_session_key_file(cmd_parms *cmd, void *dconf,
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     conf->session_key_file = file;
     conf->session_key_set = 1;
+    return NULL;
+}
+
+static const char *set_delegation_dir(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+    const char *dir = ap_server_root_relative(cmd->pool, arg);
+
+    if (dir == NULL || *arg == '\0')
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    conf->delegation_dir = dir;
     return NULL;
 }
 
@@ -405,6 +438,17 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateSessionKeyFile", set_session_key_file, NULL,
                   RSRC_CONF, "File with the 32-byte key that seals session "
                   "cookies (shared by a farm)"),
+    AP_INIT_FLAG("NegotiateDelegation", set_flag, NULL,
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: keep the ticket a client delegated for the "
+                 "application (KRB5CCNAME)"),
+    AP_INIT_FLAG("NegotiateConstrainedDelegation", set_flag, NULL,
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: S4U2Proxy credentials for the application when the "
+                 "client did not delegate"),
+    AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
+                  RSRC_CONF, "Directory (0700, httpd user) for the "
+                  "applications' credential caches"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

@@ -52,6 +52,10 @@ void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
 {
     key->keytab = dc->keytab;
     key->rcache = n8443_rc_krb5_store_name(&sc->rc);
+    /* One MEMORY ccache per process holds the service's own TGT for
+     * S4U2Proxy; MIT fetches it from the KDC when first needed. */
+    key->s4u_ccache = dc->constrained_delegation ? "MEMORY:negotiate8443-s4u"
+                                                 : NULL;
     key->principal = dc->service_principal;
     if (key->principal != NULL && strcmp(key->principal, "{HOSTNAME}") == 0)
         key->principal = apr_pstrcat(r->pool, "HTTP/",
@@ -142,7 +146,8 @@ gss_cred_id_t n8443_creds_handle(const n8443_creds *c)
 
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
 {
-    n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache };
+    n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache,
+                                 key->s4u_ccache };
     const char *name;
     cred_slot *slot;
     keytab_stamp now;
@@ -152,7 +157,8 @@ n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
 
     name = apr_pstrcat(r->pool, key->keytab ? key->keytab : "",
                        "\n", key->principal ? key->principal : "",
-                       "\n", key->rcache ? key->rcache : "", NULL);
+                       "\n", key->rcache ? key->rcache : "",
+                       "\n", key->s4u_ccache ? key->s4u_ccache : "", NULL);
     stamp_keytab(key->keytab, &now);
 
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {
@@ -247,7 +253,7 @@ static int readable_by_httpd_user(const char *file)
 static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
                       const char *principal, const char *where)
 {
-    n8443_acceptor_opts opts = { keytab, principal, NULL };
+    n8443_acceptor_opts opts = { keytab, principal, NULL, NULL };
     const char *file = keytab_file(keytab);
     gss_cred_id_t cred;
     OM_uint32 min;

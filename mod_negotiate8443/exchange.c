@@ -254,6 +254,27 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
     }
 }
 
+/*
+ * Delegation: a ticket the client delegated (NegotiateDelegation), or
+ * S4U2Proxy evidence from its forwardable service ticket
+ * (NegotiateConstrainedDelegation), stored for the application.
+ */
+static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
+                                  const n8443_server_conf *sc,
+                                  const n8443_accept_result *res)
+{
+    int delegated = (res->ret_flags & GSS_C_DELEG_FLAG) != 0;
+    const char *ccname;
+
+    if (res->delegated == GSS_C_NO_CREDENTIAL)
+        return;
+    if (!(dc->delegation && delegated) && !dc->constrained_delegation)
+        return;
+    ccname = n8443_delegation_store(r, sc, res->principal, res->delegated);
+    if (ccname != NULL)
+        apr_table_set(r->subprocess_env, "KRB5CCNAME", ccname);
+}
+
 /* Put the client's identity on the request. */
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
                          const char *principal, int bound)
@@ -316,6 +337,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
                 n8443_conn_remember(r, res.principal, bound);
             n8443_session_issue(r, dc, sc, res.principal, res.lifetime,
                                 bound);
+            hand_over_credentials(r, dc, sc, &res);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
                           "login of %s accepted (krb5)", res.principal);
             apr_atomic_inc32(&n8443_stats_get()->logins);

@@ -19,6 +19,40 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return n8443_rcache_pre_config(pconf);
 }
 
+/* Delegation needs a directory, and the directory must be private. */
+static int check_delegation(server_rec *s, const n8443_server_conf *sc,
+                            const n8443_dir_conf *dc, ap_conf_vector_t **sec,
+                            int nsec)
+{
+    const char *err;
+    int i, on = dc->delegation || dc->constrained_delegation;
+
+    for (i = 0; i < nsec && !on; i++) {
+        const n8443_dir_conf *ldc =
+            ap_get_module_config(sec[i], &negotiate8443_module);
+        on = ldc != NULL && ((ldc->delegation_set && ldc->delegation)
+                             || (ldc->constrained_delegation_set
+                                 && ldc->constrained_delegation));
+    }
+    if (!on)
+        return OK;
+    if (sc->delegation_dir == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(113)
+                     "NegotiateDelegation/NegotiateConstrainedDelegation "
+                     "in server %s:%u need NegotiateDelegationDir",
+                     s->server_hostname ? s->server_hostname : "?",
+                     (unsigned)s->port);
+        return !OK;
+    }
+    err = n8443_delegation_check_dir(s->process->pconf, sc->delegation_dir);
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(114)
+                     "NegotiateDelegationDir: %s", err);
+        return !OK;
+    }
+    return OK;
+}
+
 /* NegotiateSession On needs a key wherever it is switched on. */
 static int check_sessions(server_rec *s)
 {
@@ -36,6 +70,8 @@ static int check_sessions(server_rec *s)
                 ap_get_module_config(sec[i], &negotiate8443_module);
             on = ldc != NULL && ldc->session_set && ldc->session;
         }
+        if (check_delegation(s, sc, dc, sec, core->sec_url->nelts) != OK)
+            return !OK;
         if (on && !sc->session_key_set) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(103)
                          "NegotiateSession On in server %s:%u needs "

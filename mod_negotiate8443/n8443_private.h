@@ -81,6 +81,10 @@ typedef struct {
     unsigned int session_set:1;
     long session_max_age;           /* seconds */
     unsigned int session_max_age_set:1;
+    int delegation;
+    unsigned int delegation_set:1;
+    int constrained_delegation;
+    unsigned int constrained_delegation_set:1;
 } n8443_dir_conf;
 
 /* Per-server configuration ("server, vhost" directives). */
@@ -91,6 +95,7 @@ typedef struct {
     unsigned char session_key[32];  /* NegotiateSessionKeyFile */
     const char *session_key_file;
     unsigned int session_key_set:1;
+    const char *delegation_dir;     /* NegotiateDelegationDir */
 } n8443_server_conf;
 
 #define N8443_DEFAULT_SESSION_MAX_AGE 3600
@@ -123,6 +128,7 @@ typedef struct {
     const char *keytab;     /* NULL: default */
     const char *principal;  /* NULL: any key */
     const char *rcache;     /* MIT rcache name ("none:" when ours is on) */
+    const char *s4u_ccache; /* set under NegotiateConstrainedDelegation */
 } n8443_cred_key;
 
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
@@ -174,6 +180,15 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
 void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
                          apr_uint32_t ticket_lifetime, int bound);
+
+/* -------------------------------------------------------------- delegation */
+
+/* Store delegated (or S4U2Proxy evidence) credentials of principal under
+ * NegotiateDelegationDir; returns "FILE:path" for KRB5CCNAME, or NULL. */
+const char *n8443_delegation_store(request_rec *r,
+                                   const n8443_server_conf *sc,
+                                   const char *principal, gss_cred_id_t cred);
+const char *n8443_delegation_check_dir(apr_pool_t *p, const char *dir);
 
 /* ------------------------------------------------------------------ status */
 

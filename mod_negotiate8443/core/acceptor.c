@@ -89,7 +89,7 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
                            gss_cred_id_t *cred_out, char *err,
                            size_t errlen)
 {
-    gss_key_value_element_desc elements[2];
+    gss_key_value_element_desc elements[4];
     gss_key_value_set_desc store = { 0, elements };
     gss_buffer_desc namebuf;
     gss_name_t name = GSS_C_NO_NAME;
@@ -109,6 +109,19 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
         store.count++;
     }
 
+    if (opts->s4u_ccache != NULL) {
+        /* The service's own keys get it a TGT for S4U2Proxy (MIT asks
+         * the KDC only when a backend ticket is first needed). */
+        if (opts->keytab != NULL) {
+            elements[store.count].key = "client_keytab";
+            elements[store.count].value = opts->keytab;
+            store.count++;
+        }
+        elements[store.count].key = "ccache";
+        elements[store.count].value = opts->s4u_ccache;
+        store.count++;
+    }
+
     if (opts->principal != NULL) {
         /* A principal name, not a host-based service: "HTTP/host" without a
          * realm means the default realm, exactly as kvno and klist read it. */
@@ -125,7 +138,8 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
     }
 
     maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET, GSS_C_ACCEPT,
+                                GSS_C_NO_OID_SET,
+                                opts->s4u_ccache ? GSS_C_BOTH : GSS_C_ACCEPT,
                                 store.count ? &store : GSS_C_NO_CRED_STORE,
                                 &cred, NULL, NULL);
     if (GSS_ERROR(maj)) {

@@ -33,6 +33,10 @@ typedef struct {
     const char *principal;  /* NULL: any key in the keytab; else
                                "HTTP/host" or "HTTP/host@REALM" */
     const char *rcache;     /* NULL: MIT's default; "none:" switches it off */
+    const char *s4u_ccache; /* non-NULL: also initiator credentials from
+                               the keytab (client_keytab) into this
+                               ccache, so that a forwardable client ticket
+                               becomes S4U2Proxy evidence */
 } n8443_acceptor_opts;
 
 /*

@@ -27,8 +27,12 @@ typedef struct {
 
 /*
  * Split an Authorization header value into scheme and parameter.  The scheme
- * is matched case-insensitively; spaces/tabs around the token are allowed,
- * any other byte that is not a token68 character makes it MALFORMED.
+ * is matched case-insensitively (ASCII, whatever the locale); spaces/tabs
+ * around the token are allowed.  For Negotiate and Basic, any other byte
+ * that is not part of one token68 makes it MALFORMED ("Negotiate a b").
+ * Other schemes are OTHER whatever their parameters look like (Digest's
+ * quoted auth-params included), unless they hold control characters.
+ * out may be NULL; on MALFORMED it is zeroed apart from kind.
  */
 n8443_authz_kind n8443_authz_parse(const char *value, n8443_authz *out);
 
@@ -37,9 +41,11 @@ size_t n8443_base64_decoded_max(size_t inlen);
 
 /*
  * Strict base64 decode: standard alphabet, length a multiple of 4 with
- * correct '=' padding, no whitespace, and zero trailing bits.
+ * correct '=' padding, no whitespace, and zero trailing bits, so that each
+ * byte string has exactly one accepted text.
  * Returns 0 and sets *outlen on success, -1 on any malformed input or when
- * outcap is too small.
+ * outcap is too small (checked before anything is written; after a bad
+ * character out may hold a partial result, and *outlen is untouched).
  */
 int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
                         size_t outcap, size_t *outlen);
@@ -52,7 +58,9 @@ size_t n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
 /*
  * Split decoded Basic credentials "user:password" at the first ':'.
  * Returns -1 (refuse) when there is no ':', the user is empty, or either part
- * contains a NUL or a control character.
+ * contains a NUL or a control character (C0 or DEL).  An empty password is
+ * returned as such: the KDC refuses it.  The pointers point into buf and are
+ * not NUL-terminated; they are written only on success.
  */
 int n8443_basic_split(const unsigned char *buf, size_t len,
                       const char **user, size_t *user_len,

@@ -402,9 +402,9 @@ walk_mech_token(der_cursor *tok, mech_kind mech, n8443_apreq_info *info)
     der_cursor framed, oid;
     mech_kind inner;
 
-    if (is_ntlmssp(tok))
+    if (is_ntlmssp(tok)) {
         inner = MECH_NTLM;
-    else if (der_next_is(tok, TAG_GSS_FRAMING)) {
+    } else if (der_next_is(tok, TAG_GSS_FRAMING)) {
         if (der_take(tok, TAG_GSS_FRAMING, &framed) != 0 || !der_at_end(tok)
             || der_take(&framed, TAG_OID, &oid) != 0
             || der_oid_ok(&oid) != 0)
@@ -565,15 +565,16 @@ n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
     cur.p = tok;
     cur.end = tok + len;
 
-    if (is_ntlmssp(&cur))
+    if (is_ntlmssp(&cur)) {
         st = N8443_TOK_NTLM;
-    else if (der_next_is(&cur, TAG_GSS_FRAMING))
+    } else if (der_next_is(&cur, TAG_GSS_FRAMING)) {
         st = walk_gss_framed(&cur, &found);
-    else if (der_next_is(&cur, TAG_CTX(1))) {
+    } else if (der_next_is(&cur, TAG_CTX(1))) {
         found.framing = N8443_FRAME_SPNEGO_RESP;
         st = walk_neg_token_resp(&cur, &found);
-    } else
+    } else {
         st = N8443_TOK_MALFORMED;
+    }
 
 cleanup:
     if (info != NULL) {

@@ -14,15 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What kind of token it is (or why it is not one we can use). */
+/*
+ * What kind of token it is (or why it is not one we can use).  Inside
+ * SPNEGO the mechToken belongs to the first mechType (the supportedMech of
+ * a NegTokenResp, when one is named); a token that contradicts that
+ * mechanism (an NTLM token for krb5, a krb5 token for NegoEx) is MALFORMED.
+ */
 typedef enum {
     N8443_TOK_KRB5 = 0,     /* an AP-REQ was found: info is filled in */
     N8443_TOK_MALFORMED,    /* not DER, not a GSS token, or bounds broken */
-    N8443_TOK_NTLM,         /* raw NTLMSSP, or SPNEGO carrying/offering NTLM */
+    N8443_TOK_NTLM,         /* raw NTLMSSP, or SPNEGO carrying NTLM, or
+                               offering NTLM but not krb5 */
     N8443_TOK_OTHER_MECH,   /* a GSS token of a mechanism other than krb5
-                               (NegoEx, IAKERB, ...) */
+                               (NegoEx, IAKERB, ...), raw or in SPNEGO */
     N8443_TOK_NO_MECH_TOKEN /* SPNEGO offering krb5 but without an optimistic
-                               krb5 token (another leg is needed) */
+                               krb5 token (another leg is needed), or a
+                               NegTokenResp without a responseToken */
 } n8443_tok_status;
 
 /* The envelope the AP-REQ came in. */
@@ -33,6 +40,8 @@ typedef enum {
     N8443_FRAME_GSS_KRB5       /* raw RFC 1964/4121 krb5 token */
 } n8443_framing;
 
+/* A ticket for a service principal with more components than this is
+ * MALFORMED (HTTP/host has two). */
 #define N8443_MAX_SNAME_PARTS 4
 
 typedef struct {
@@ -44,7 +53,8 @@ typedef struct {
     n8443_framing framing;
     /* AP-REQ ap-options: bit 2 (mutual-required) set by the client */
     int mutual_required;
-    /* Ticket: realm, sname components, enc-part etype and kvno (-1 absent) */
+    /* Ticket: realm, sname components, enc-part etype and kvno (-1 absent;
+     * a kvno above INT32_MAX makes the token MALFORMED) */
     n8443_bytes realm;
     n8443_bytes sname[N8443_MAX_SNAME_PARTS];
     int sname_count;
@@ -52,16 +62,19 @@ typedef struct {
     int32_t ticket_kvno;
     /* The whole AP-REQ (DER), for krb5_rd_req when a refusal is diagnosed */
     n8443_bytes apreq;
-    /* Authenticator EncryptedData: etype and the cipher bytes */
+    /* Authenticator EncryptedData: etype and the cipher bytes (never
+     * empty), the input of the replay key */
     int32_t authenticator_etype;
     n8443_bytes authenticator;
 } n8443_apreq_info;
 
 /*
  * Walk tok[0..len).  On N8443_TOK_KRB5 *info is filled in; on any other
- * status *info is zeroed.  Never reads outside the buffer, never recurses
- * deeper than a fixed bound, and rejects indefinite lengths, lengths that
- * overflow, and trailing garbage inside a constructed value.
+ * status *info is zeroed (info may be NULL).  Never reads outside the
+ * buffer, does not recurse, and rejects indefinite lengths, lengths that
+ * overflow or overrun, INTEGERs wider than 32 bits, and trailing bytes
+ * inside any value or after the token.  Inputs shorter than 2 bytes are
+ * MALFORMED.
  */
 n8443_tok_status n8443_token_walk(const unsigned char *tok, size_t len,
                                   n8443_apreq_info *info);
@@ -72,7 +85,8 @@ const char *n8443_tok_status_str(n8443_tok_status st);
 /*
  * Write "HTTP/host@REALM" (components joined by '/') into buf as a
  * NUL-terminated string; non-printable bytes become '?'.  Returns the
- * length written, or 0 if buf is too small.
+ * length written, or 0 (and an empty string, if bufsize > 0) when buf is
+ * too small or info holds no principal.
  */
 size_t n8443_apreq_principal(const n8443_apreq_info *info, char *buf,
                              size_t bufsize);

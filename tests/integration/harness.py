@@ -172,8 +172,9 @@ class Realm:
         """kinit user into a fresh ccache; returns an environment to run
         clients in."""
         env = dict(self.env)
+        safe = "".join(ch if ch.isalnum() else "_" for ch in user)
         cc = os.path.join(self.dir, ccache_name or ("cc_%s_%d" % (
-            user, int(time.monotonic() * 1e6))))
+            safe, int(time.monotonic() * 1e6))))
         env["KRB5CCNAME"] = "FILE:" + cc
         run(["kinit", user], env=env, input=password + "\n")
         return env
