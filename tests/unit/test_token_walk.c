@@ -244,6 +244,26 @@ test_indefinite_length(void **state)
                      N8443_TOK_MALFORMED);
     assert_int_equal(walk_copy(resp, sizeof(resp), NULL),
                      N8443_TOK_MALFORMED);
+    /* An empty value with the indefinite form (04 80) as mechListMIC,
+     * where nothing follows that could be mistaken for trailing bytes. */
+    {
+        der_buf body = { .len = 0 }, tok = { .len = 0 };
+
+        der_append(&body, "\xa0\x0b\x30\x09\x06\x07", 6);
+        der_append(&body, "\x2a\x86\x48\x86\xf7\x12\x02", 7);
+        der_append(&body, "\xa3\x02\x04\x80", 4);
+        der_wrap(&body, 0x30);
+        der_wrap(&body, 0xa0);
+        der_append_tlv(&tok, 0x06, OID_SPNEGO, sizeof(OID_SPNEGO));
+        der_append(&tok, body.buf, body.len);
+        der_wrap(&tok, 0x60);
+        assert_int_equal(walk_copy(tok.buf, tok.len, NULL),
+                         N8443_TOK_MALFORMED);
+        /* and with a definite empty OCTET STRING it is fine */
+        tok.buf[tok.len - 1] = 0x00;
+        assert_int_equal(walk_copy(tok.buf, tok.len, NULL),
+                         N8443_TOK_OTHER_MECH);
+    }
     /* A real token whose outer length (60 82 02 b4) is made indefinite and
      * end-of-contents octets appended. */
     copy = malloc(fx.len);
@@ -457,6 +477,12 @@ test_spnego_mech_lists(void **state)
     static const unsigned char bad_oid[] = { 0x2a, 0x86 };
     const unsigned char *bad[] = { bad_oid };
     const size_t bad_lens[] = { sizeof(bad_oid) };
+    static const unsigned char padded_oid[] = { 0x2a, 0x80, 0x03 };
+    const unsigned char *pad[] = { padded_oid };
+    const size_t pad_lens[] = { sizeof(padded_oid) };
+    static const unsigned char unpadded_oid[] = { 0x2a, 0x03 };
+    const unsigned char *unpadded[] = { unpadded_oid };
+    const size_t unpadded_lens[] = { sizeof(unpadded_oid) };
     static const unsigned char negoex_msg[] = "NEGOEXTS\x01\x00\x00\x00";
     n8443_apreq_info info;
     der_buf tok;
@@ -496,6 +522,13 @@ test_spnego_mech_lists(void **state)
     /* a krb5 token sent for NTLM */
     build_spnego_init(&tok, ntlm_first, ntlm_first_lens, 2, kr.data, kr.len);
     assert_int_equal(walk_copy(tok.buf, tok.len, NULL), N8443_TOK_MALFORMED);
+    /* an OID sub-identifier padded with 0x80 */
+    build_spnego_init(&tok, pad, pad_lens, 1, NULL, 0);
+    assert_int_equal(walk_copy(tok.buf, tok.len, NULL), N8443_TOK_MALFORMED);
+    /* the same OID without the padding is just some other mechanism */
+    build_spnego_init(&tok, unpadded, unpadded_lens, 1, NULL, 0);
+    assert_int_equal(walk_copy(tok.buf, tok.len, NULL),
+                     N8443_TOK_OTHER_MECH);
     /* empty mech list, malformed OID */
     build_spnego_init(&tok, windows, windows_lens, 0, kr.data, kr.len);
     assert_int_equal(walk_copy(tok.buf, tok.len, NULL), N8443_TOK_MALFORMED);
@@ -666,6 +699,7 @@ typedef struct {
     unsigned char auth_cipher_tag;
     int trailing_in_encdata;
     int extra_apreq_field;
+    int last_sname_overruns;    /* its length claims 1 MiB */
 } apreq_spec;
 
 #define ABSENT (-(INT64_C(1) << 40))
@@ -735,8 +769,14 @@ build_krb5_token(const apreq_spec *s, der_buf *out)
     der_buf ticket = { .len = 0 }, apreq = { .len = 0 };
     int i;
 
-    for (i = 0; i < s->sname_count; i++)
-        der_append_tlv(&names, 0x1b, s->sname[i], strlen(s->sname[i]));
+    for (i = 0; i < s->sname_count; i++) {
+        if (s->last_sname_overruns && i == s->sname_count - 1) {
+            der_append(&names, "\x1b\x84\x00\x10\x00\x00", 6);
+            der_append(&names, s->sname[i], strlen(s->sname[i]));
+        } else {
+            der_append_tlv(&names, 0x1b, s->sname[i], strlen(s->sname[i]));
+        }
+    }
     der_wrap(&names, 0x30);
     der_wrap(&names, 0xa1);
     append_int(&pname, 0xa0, 3);
@@ -774,11 +814,23 @@ build_krb5_token(const apreq_spec *s, der_buf *out)
     der_wrap(out, 0x60);
 }
 
+/* Build and walk; info (if wanted) points into tok. */
 static n8443_tok_status
 walk_spec(const apreq_spec *s, n8443_apreq_info *info, der_buf *tok)
 {
     build_krb5_token(s, tok);
     return n8443_token_walk(tok->buf, tok->len, info);
+}
+
+/* Build and walk a heap copy of exactly the token's size, for the cases
+ * that are about reading past the end. */
+static n8443_tok_status
+walk_spec_copy(const apreq_spec *s)
+{
+    der_buf tok;
+
+    build_krb5_token(s, &tok);
+    return walk_copy(tok.buf, tok.len, NULL);
 }
 
 static void
@@ -899,6 +951,9 @@ apply_reject_case(apreq_spec *s, int which)
         s->ap_options = (const unsigned char *)"\x03";
         s->ap_options_len = 1;
         return "unused bits in a bit string without bits";
+    case 18:
+        s->last_sname_overruns = 1;
+        return "sname component longer than the token";
     }
     return NULL;
 }
@@ -918,12 +973,14 @@ test_built_apreq_rejects(void **state)
         what = apply_reject_case(&s, i);
         if (what == NULL)
             break;
+        if (walk_spec_copy(&s) != N8443_TOK_MALFORMED)
+            fail_msg("not refused: %s", what);
         memset(&info, 0xa5, sizeof(info));
         if (walk_spec(&s, &info, &tok) != N8443_TOK_MALFORMED)
             fail_msg("not refused: %s", what);
         assert_info_zero(&info);
     }
-    assert_int_equal(i, 18);
+    assert_int_equal(i, 19);
 }
 
 static void
