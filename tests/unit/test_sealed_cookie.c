@@ -1,0 +1,147 @@
+/*
+ * test_sealed_cookie.c - the session cookie: what is sealed opens to the
+ * same identity; anything altered, cut, expired or sealed under another
+ * key does not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sealed_cookie.h"
+#include "channel_binding.h"
+
+static const unsigned char key1[N8443_COOKIE_KEY_LEN] = { 1, 2, 3, 4, 5 };
+static const unsigned char key2[N8443_COOKIE_KEY_LEN] = { 9, 8, 7, 6, 5 };
+
+static void sample(n8443_session *s, int64_t expires)
+{
+    memset(s, 0, sizeof(*s));
+    s->expires = expires;
+    s->issued = 1000;
+    s->flags = N8443_SESSION_BOUND;
+    strcpy(s->principal, "alice@TEST.N8443");
+}
+
+static void test_round_trip(void **state)
+{
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX];
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    assert_null(strpbrk(cookie, "+/=;, "));        /* base64url, unpadded */
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 4999,
+                                       &out), N8443_COOKIE_OK);
+    assert_string_equal(out.principal, "alice@TEST.N8443");
+    assert_int_equal(out.expires, 5000);
+    assert_int_equal(out.issued, 1000);
+    assert_int_equal(out.flags, N8443_SESSION_BOUND);
+}
+
+static void test_two_seals_differ(void **state)
+{
+    n8443_session in;
+    char a[N8443_COOKIE_MAX], b[N8443_COOKIE_MAX];
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, a, sizeof(a)), 0);
+    assert_int_equal(n8443_cookie_seal(key1, &in, b, sizeof(b)), 0);
+    assert_string_not_equal(a, b);      /* a fresh nonce each time */
+}
+
+static void test_expired(void **state)
+{
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX];
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 5000,
+                                       &out), N8443_COOKIE_EXPIRED);
+}
+
+static void test_other_key(void **state)
+{
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX];
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    assert_int_equal(n8443_cookie_open(key2, cookie, strlen(cookie), 10,
+                                       &out), N8443_COOKIE_BAD);
+}
+
+/* Every single-character change and every truncation is refused. */
+static void test_every_change_refused(void **state)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX], bad[N8443_COOKIE_MAX];
+    size_t len, i;
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    len = strlen(cookie);
+    for (i = 0; i < len; i++) {
+        memcpy(bad, cookie, len + 1);
+        bad[i] = alphabet[(strchr(alphabet, bad[i]) - alphabet + 1) % 64];
+        assert_int_not_equal(n8443_cookie_open(key1, bad, len, 10, &out),
+                             N8443_COOKIE_OK);
+        assert_int_equal(n8443_cookie_open(key1, cookie, i, 10, &out),
+                         N8443_COOKIE_BAD);
+    }
+}
+
+static void test_garbage_and_limits(void **state)
+{
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX], small[20];
+
+    assert_int_equal(n8443_cookie_open(key1, "", 0, 10, &out),
+                     N8443_COOKIE_BAD);
+    assert_int_equal(n8443_cookie_open(key1, "a=b;c", 5, 10, &out),
+                     N8443_COOKIE_BAD);
+    sample(&in, 5000);
+    memset(in.principal, 'a', N8443_COOKIE_MAX_PRINCIPAL);
+    in.principal[N8443_COOKIE_MAX_PRINCIPAL] = '\0';
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10,
+                                       &out), N8443_COOKIE_OK);
+    assert_int_equal(strlen(out.principal), N8443_COOKIE_MAX_PRINCIPAL);
+    assert_int_equal(n8443_cookie_seal(key1, &in, small, sizeof(small)), -1);
+    in.principal[0] = '\0';
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)),
+                     -1);
+}
+
+/* Channel binding of a certificate with no signature hash, and garbage. */
+static void test_channel_binding_bad_input(void **state)
+{
+    unsigned char out[N8443_CB_MAX];
+    size_t n = 0;
+
+    assert_int_equal(n8443_cb_from_pem("not a cert", 10, out, &n),
+                     N8443_CB_BAD_CERT);
+    assert_int_equal(n8443_cb_from_der((const unsigned char *)"\x30\x00", 2,
+                                       out, &n), N8443_CB_BAD_CERT);
+    assert_null(n8443_cb_hash_name_pem("", 0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_two_seals_differ),
+        cmocka_unit_test(test_expired),
+        cmocka_unit_test(test_other_key),
+        cmocka_unit_test(test_every_change_refused),
+        cmocka_unit_test(test_garbage_and_limits),
+        cmocka_unit_test(test_channel_binding_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
