@@ -53,7 +53,8 @@ void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
     key->keytab = dc->keytab;
     key->rcache = n8443_rc_krb5_store_name(&sc->rc);
     /* One MEMORY ccache per process holds the service's own TGT for
-     * S4U2Proxy; MIT fetches it from the KDC when first needed. */
+     * S4U2Proxy; MIT gets it from the KDC with the keytab during the
+     * accept that produces the proxy credential. */
     key->s4u_ccache = dc->constrained_delegation ? "MEMORY:negotiate8443-s4u"
                                                  : NULL;
     key->principal = dc->service_principal;

@@ -111,7 +111,8 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
 
     if (opts->s4u_ccache != NULL) {
         /* The service's own keys get it a TGT for S4U2Proxy (MIT asks
-         * the KDC only when a backend ticket is first needed). */
+         * the KDC for it while accepting, when it builds the proxy
+         * credential). */
         if (opts->keytab != NULL) {
             elements[store.count].key = "client_keytab";
             elements[store.count].value = opts->keytab;
