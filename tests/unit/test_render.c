@@ -91,7 +91,8 @@ static void test_clock_skew_once_outside_vhosts(void **state)
 
     (void)state;
     assert_int_equal(count(out, "NegotiateClockSkew"), 1);
-    assert_true(at(out, "\nNegotiateClockSkew 90\n") < at(out, "<VirtualHost"));
+    assert_true(at(out, "\nNegotiateClockSkew 90\n")
+                < at(out, "<VirtualHost"));
     free(out);
 }
 

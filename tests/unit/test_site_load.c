@@ -235,7 +235,8 @@ static void test_bad_value_not_also_missing(void **state)
     struct n8443_diags diags;
 
     (void)state;
-    load_bad("version: 1\nsites:\n  - name: a\n    server_name: a.example.com\n"
+    load_bad("version: 1\nsites:\n  - name: a\n"
+             "    server_name: a.example.com\n"
              "    tls:\n      certificate: rel.pem\n      key: /k\n",
              &diags);
     assert_int_equal(diags.n, 1);

@@ -1,0 +1,280 @@
+/*
+ * n8443ctl - command line parsing.
+ *
+ * The syntax is `n8443ctl COMMAND [OPTIONS] ARGS`; options may come before
+ * or after the site file.  Each command accepts a fixed set of options and
+ * refuses the others by name, so that `render --dry-run` is a usage error
+ * (exit 2) and not silently ignored.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "msgs.h"
+#include "n8443ctl.h"
+
+enum {
+    OPT_OUTPUT = 1 << 0,
+    OPT_TARGET = 1 << 1,
+    OPT_DRY_RUN = 1 << 2,
+    OPT_NO_CONFIGTEST = 1 << 3,
+    OPT_RELOAD = 1 << 4,
+    OPT_CONFIGTEST_CMD = 1 << 5,
+    OPT_RELOAD_CMD = 1 << 6,
+    OPT_HELP = 1 << 7,
+    OPT_VERSION = 1 << 8
+};
+
+struct command_spec {
+    const char *name;
+    enum n8443_command command;
+    unsigned options;
+};
+
+static const struct command_spec specs[] = {
+    {"render", N8443_CMD_RENDER, OPT_OUTPUT},
+    {"diff", N8443_CMD_DIFF, OPT_TARGET},
+    {"install", N8443_CMD_INSTALL,
+     OPT_TARGET | OPT_DRY_RUN | OPT_NO_CONFIGTEST | OPT_RELOAD
+     | OPT_CONFIGTEST_CMD | OPT_RELOAD_CMD},
+    {"help", N8443_CMD_HELP, 0},
+    /* {"check", N8443_CMD_CHECK, OPT_ONLINE | OPT_FORMAT | ...} goes here
+     * once check_*.c exist; help.c and main.c have its other two places. */
+    {NULL, N8443_CMD_NONE, 0}
+};
+
+/* In the order of the OPT_* bits: option_bit() derives one from the
+ * other. */
+static const struct option long_options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"target", required_argument, NULL, 't'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"no-configtest", no_argument, NULL, 'N'},
+    {"reload", no_argument, NULL, 'r'},
+    {"configtest-cmd", required_argument, NULL, 'C'},
+    {"reload-cmd", required_argument, NULL, 'R'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}
+};
+
+/* Option bit and the name messages use, by getopt value. */
+static unsigned option_bit(int opt, const char **name_out)
+{
+    size_t i;
+
+    for (i = 0; long_options[i].name != NULL; i++) {
+        if (long_options[i].val == opt) {
+            *name_out = long_options[i].name;
+            return 1u << i;
+        }
+    }
+    *name_out = "?";
+    return 0;
+}
+
+static const struct command_spec *find_command(const char *name)
+{
+    size_t i;
+
+    for (i = 0; specs[i].name != NULL; i++) {
+        if (strcmp(specs[i].name, name) == 0) {
+            return &specs[i];
+        }
+    }
+    return NULL;
+}
+
+const char *const *n8443_command_names(void)
+{
+    static const char *names[sizeof(specs) / sizeof(specs[0])];
+    size_t i;
+
+    for (i = 0; specs[i].name != NULL; i++) {
+        names[i] = specs[i].name;
+    }
+    names[i] = NULL;
+    return names;
+}
+
+static int usage_error(const char *command)
+{
+    if (command != NULL) {
+        fprintf(stderr, "Try '" N8443_PROG " help %s'.\n", command);
+    }
+    else {
+        fprintf(stderr, "Try '" N8443_PROG " --help'.\n");
+    }
+    return N8443_USAGE;
+}
+
+/* Top-level options: --help [COMMAND], --version. */
+static int parse_global(int argc, char **argv, struct n8443_args *args)
+{
+    const char *first = argv[1];
+
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        if (argc > 3) {
+            n8443_error("unexpected argument '%s'", argv[3]);
+            return usage_error(NULL);
+        }
+        args->command = N8443_CMD_HELP;
+        args->help_topic = argc == 3 ? argv[2] : NULL;
+        return N8443_OK;
+    }
+    if (strcmp(first, "--version") == 0) {
+        if (argc > 2) {
+            n8443_error("unexpected argument '%s'", argv[2]);
+            return usage_error(NULL);
+        }
+        args->command = N8443_CMD_VERSION;
+        return N8443_OK;
+    }
+    n8443_error("unknown option '%s'", first);
+    return usage_error(NULL);
+}
+
+/*
+ * Fill *args_out from ARGV.  Prints the reason and returns N8443_USAGE on
+ * a bad command line; --help and --version anywhere turn the command
+ * into HELP (for this command) or VERSION.
+ */
+int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
+{
+    const struct command_spec *spec;
+    struct n8443_args args;
+    unsigned given = 0;
+    const char *hint;
+    int opt;
+    int rc;
+
+    memset(&args, 0, sizeof(args));
+    if (argc < 2) {
+        n8443_help_general(1);
+        return N8443_USAGE;
+    }
+    if (argv[1][0] == '-') {
+        rc = parse_global(argc, argv, &args);
+        if (rc == N8443_OK) {
+            *args_out = args;
+        }
+        return rc;
+    }
+    spec = find_command(argv[1]);
+    if (spec == NULL) {
+        hint = n8443_suggest(argv[1], n8443_command_names());
+        if (hint != NULL) {
+            n8443_error("unknown command '%s' (did you mean '%s'?)", argv[1],
+                        hint);
+        }
+        else {
+            n8443_error("unknown command '%s'", argv[1]);
+        }
+        return usage_error(NULL);
+    }
+    if (spec->command == N8443_CMD_HELP) {
+        if (argc > 3) {
+            n8443_error("help: unexpected argument '%s'", argv[3]);
+            return usage_error(NULL);
+        }
+        args.command = N8443_CMD_HELP;
+        args.help_topic = argc == 3 ? argv[2] : NULL;
+        *args_out = args;
+        return N8443_OK;
+    }
+
+    args.command = spec->command;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc - 1, argv + 1, ":ho:", long_options,
+                              NULL)) != -1) {
+        const char *name;
+        unsigned bit;
+
+        if (opt == '?') {
+            if (optopt != 0) {
+                n8443_error("%s: unknown option '-%c'", spec->name, optopt);
+            }
+            else {
+                n8443_error("%s: unknown option '%s'", spec->name,
+                            argv[optind]);
+            }
+            return usage_error(spec->name);
+        }
+        if (opt == ':') {
+            n8443_error("%s: option '%s' needs a value", spec->name,
+                        argv[optind]);
+            return usage_error(spec->name);
+        }
+        bit = option_bit(opt, &name);
+        if (bit == OPT_HELP) {
+            args.command = N8443_CMD_HELP;
+            args.help_topic = spec->name;
+            *args_out = args;
+            return N8443_OK;
+        }
+        if (bit == OPT_VERSION) {
+            args.command = N8443_CMD_VERSION;
+            *args_out = args;
+            return N8443_OK;
+        }
+        if (!(spec->options & bit)) {
+            n8443_error("%s: --%s does not apply to %s", spec->name, name,
+                        spec->name);
+            return usage_error(spec->name);
+        }
+        if (given & bit) {
+            n8443_error("%s: --%s is given twice", spec->name, name);
+            return usage_error(spec->name);
+        }
+        given |= bit;
+        switch (opt) {
+        case 'o':
+            args.output = optarg;
+            break;
+        case 't':
+            args.target = optarg;
+            break;
+        case 'n':
+            args.dry_run = 1;
+            break;
+        case 'N':
+            args.no_configtest = 1;
+            break;
+        case 'r':
+            args.reload = 1;
+            break;
+        case 'C':
+            args.configtest_cmd = optarg;
+            break;
+        case 'R':
+            args.reload_cmd = optarg;
+            break;
+        default:
+            break;
+        }
+    }
+    /* getopt counted from argv + 1. */
+    optind += 1;
+    if (optind >= argc) {
+        n8443_error("%s: missing SITE.yaml", spec->name);
+        return usage_error(spec->name);
+    }
+    if (optind + 1 < argc) {
+        n8443_error("%s: unexpected argument '%s'", spec->name,
+                    argv[optind + 1]);
+        return usage_error(spec->name);
+    }
+    args.site_path = argv[optind];
+    if (args.no_configtest && args.configtest_cmd != NULL) {
+        n8443_error("%s: --configtest-cmd and --no-configtest contradict "
+                    "each other", spec->name);
+        return usage_error(spec->name);
+    }
+    if (args.reload_cmd != NULL && !args.reload) {
+        n8443_error("%s: --reload-cmd needs --reload", spec->name);
+        return usage_error(spec->name);
+    }
+    *args_out = args;
+    return N8443_OK;
+}

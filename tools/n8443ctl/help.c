@@ -1,0 +1,120 @@
+/*
+ * n8443ctl - --help and `help COMMAND` texts.  n8443ctl(8) has the long
+ * form; these are what fits on a screen.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "msgs.h"
+#include "n8443ctl.h"
+
+static const char general[] =
+    "Usage: " N8443_PROG " COMMAND [OPTIONS] SITE.yaml\n"
+    "\n"
+    "Turn a site description into httpd configuration for Kerberos (SPNEGO)\n"
+    "logins with mod_negotiate8443, and install it safely.\n"
+    "\n"
+    "Commands:\n"
+    "  render SITE.yaml [-o FILE]     write the httpd configuration\n"
+    "  diff SITE.yaml [--target FILE] show what install would change\n"
+    "  install SITE.yaml [...]        write it, test it, roll back on "
+    "failure\n"
+    "  help COMMAND                   options of one command\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help                     this text\n"
+    "      --version                  the version\n"
+    "\n"
+    "Exit status: 0 success or nothing to change, 1 diff found differences,\n"
+    "2 usage error, 3 invalid site file, 4 a file or service could not be\n"
+    "used, 5 writing or the config test failed and was rolled back.\n"
+    "See n8443ctl(8) and n8443-site.yaml(5).\n";
+
+struct command_help {
+    const char *name;
+    const char *text;
+};
+
+static const struct command_help commands[] = {
+    {"render",
+     "Usage: " N8443_PROG " render SITE.yaml [-o FILE]\n"
+     "\n"
+     "Write the httpd configuration for SITE.yaml (\"-\" reads stdin) to\n"
+     "stdout, or atomically to FILE.  The same input always gives the same\n"
+     "bytes: the header names the tool version and the input's SHA-256.\n"
+     "\n"
+     "  -o, --output FILE   write to FILE instead of stdout\n"
+     "\n"
+     "Exit status: 0 written, 3 invalid site file, 4 a file could not be\n"
+     "read or written.\n"},
+    {"diff",
+     "Usage: " N8443_PROG " diff SITE.yaml [--target FILE]\n"
+     "\n"
+     "Print a unified diff from the installed configuration to what render\n"
+     "would write now.  A missing target counts as empty.\n"
+     "\n"
+     "      --target FILE   the installed file (default: n8443-NAME.conf\n"
+     "                      in the httpd configuration directory, for a\n"
+     "                      site file with one site)\n"
+     "\n"
+     "Exit status, as diff(1): 0 no differences, 1 differences, 2 trouble\n"
+     "(usage, unreadable file); 3 invalid site file.\n"},
+    {"install",
+     "Usage: " N8443_PROG " install SITE.yaml [--target FILE] [--dry-run]\n"
+     "                [--no-configtest] [--configtest-cmd CMD]\n"
+     "                [--reload [--reload-cmd CMD]]\n"
+     "\n"
+     "Write the configuration atomically, keep the previous file as\n"
+     "FILE.prev, run the httpd config test and put the previous file back\n"
+     "if the test fails.  Same bytes as installed: \"unchanged\".\n"
+     "\n"
+     "      --target FILE         the file to write (see diff)\n"
+     "      --dry-run             print the diff, write nothing\n"
+     "      --no-configtest       skip the config test\n"
+     "      --configtest-cmd CMD  config test, run with /bin/sh -c\n"
+     "                            (default: $N8443CTL_CONFIGTEST, else\n"
+     "                            \"apachectl configtest\" from PATH)\n"
+     "      --reload              graceful restart after a passed test\n"
+     "      --reload-cmd CMD      restart command (default:\n"
+     "                            $N8443CTL_RELOAD, else \"apachectl "
+     "graceful\")\n"
+     "\n"
+     "Exit status: 0 installed or unchanged, 2 usage error, 3 invalid site\n"
+     "file, 4 a file or service could not be used (also: reload failed),\n"
+     "5 writing or the config test failed and the previous file is back.\n"},
+    {"help",
+     "Usage: " N8443_PROG " help [COMMAND]\n"
+     "\n"
+     "Show the options of COMMAND, or the list of commands.\n"},
+    /* {"check", ...} joins here with check_*.c. */
+    {NULL, NULL}
+};
+
+void n8443_help_general(int to_stderr)
+{
+    fputs(general, to_stderr ? stderr : stdout);
+}
+
+/* Print the help of NAME.  Returns N8443_OK, or N8443_USAGE for a command
+ * that does not exist. */
+int n8443_help_command(const char *name, int to_stderr)
+{
+    const char *hint;
+    size_t i;
+
+    for (i = 0; commands[i].name != NULL; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            fputs(commands[i].text, to_stderr ? stderr : stdout);
+            return N8443_OK;
+        }
+    }
+    hint = n8443_suggest(name, n8443_command_names());
+    if (hint != NULL) {
+        n8443_error("help: unknown command '%s' (did you mean '%s'?)", name,
+                    hint);
+    }
+    else {
+        n8443_error("help: unknown command '%s'", name);
+    }
+    return N8443_USAGE;
+}
