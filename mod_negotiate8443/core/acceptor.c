@@ -15,6 +15,7 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
+#include <com_err.h>
 
 /* The Kerberos OIDs a client may put on the wire: RFC 1964's, the
  * pre-RFC one, and the one Microsoft's SSPI has always sent. */
@@ -242,8 +243,15 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
         return code;
     code = keytab ? krb5_kt_resolve(ctx, keytab, &kt)
                   : krb5_kt_default(ctx, &kt);
-    if (code != 0)
-        goto cleanup;
+    /* A keytab this process cannot read (GSS-Proxy) says nothing about
+     * the token: the caller falls back to GSS-API's own words. */
+    if (code != 0 || krb5_kt_have_content(ctx, kt) != 0) {
+        code = 0;
+        if (kt != NULL)
+            krb5_kt_close(ctx, kt);
+        krb5_free_context(ctx);
+        return N8443_DIAG_UNAVAILABLE;
+    }
     if (principal != NULL) {
         code = krb5_parse_name(ctx, principal, &server);
         if (code != 0)
@@ -276,6 +284,25 @@ cleanup:
         krb5_kt_close(ctx, kt);
     krb5_free_context(ctx);
     return code;
+}
+
+long n8443_krb5_code_from_text(const char *gss_text)
+{
+    static const krb5_error_code known[] = {
+        KRB5KRB_AP_ERR_REPEAT, KRB5KRB_AP_ERR_SKEW, KRB5KRB_AP_ERR_TKT_EXPIRED,
+        KRB5KRB_AP_ERR_TKT_NYV, KRB5KRB_AP_ERR_BAD_INTEGRITY,
+        KRB5KRB_AP_ERR_BADKEYVER, KRB5KRB_AP_ERR_NOKEY,
+        KRB5KRB_AP_ERR_NOT_US, KRB5KRB_AP_WRONG_PRINC, KRB5_KT_NOTFOUND,
+        KRB5_KT_KVNONOTFOUND
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const char *msg = error_message(known[i]);
+        if (msg != NULL && *msg != '\0' && strstr(gss_text, msg) != NULL)
+            return known[i];
+    }
+    return 0;
 }
 
 n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code)

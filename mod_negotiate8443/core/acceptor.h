@@ -83,6 +83,15 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
                           const void *apreq, size_t len, char *text,
                           size_t textlen);
 
+/* n8443_diagnose_apreq's answer when it cannot look: the keytab is not
+ * readable here (GSS-Proxy holds the keys) or has no keys. */
+#define N8443_DIAG_UNAVAILABLE ((long)(-0x7fffffffL - 1))
+
+/* The krb5 error that GSS-API's message text names, for when the keytab
+ * cannot be consulted: the mechanism (or gssproxy) puts krb5's standard
+ * message into the minor status text.  0 if none is recognised. */
+long n8443_krb5_code_from_text(const char *gss_text);
+
 /* Map a refused accept to a cause, from the GSS major status and the krb5
  * error code n8443_diagnose_apreq found (0 if it found none). */
 n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code);

@@ -300,13 +300,9 @@ def test_replay_refused_through_gssproxy(gssproxy, proxied, alice):
     assert "accepted" not in log
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "module bug: the refusal is classified by n8443_diagnose_apreq(), "
-    "which re-reads the keytab in httpd; under GSS-Proxy there is none "
-    "(KRB5_KT_NOTFOUND for /etc/krb5.keytab), so a replay that gssproxy "
-    "reported ('Request is a replay') is logged as wrong_principal with "
-    "keytab advice"))
 def test_replay_cause_logged_through_gssproxy(gssproxy, proxied, alice):
+    """httpd cannot read the keytab to diagnose the refusal: the cause
+    comes from the words gssproxy reported ("Request is a replay")."""
     status, _, log = replayed_token(proxied, alice)
     assert status == 401
     assert "login refused (replay)" in log
