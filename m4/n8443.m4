@@ -46,17 +46,19 @@ AC_DEFUN([N8443_APXS], [
 
 dnl N8443_KRB5: MIT Kerberos through krb5-config (gssapi and krb5).
 AC_DEFUN([N8443_KRB5], [
-  AC_ARG_VAR([KRB5_CONFIG], [MIT Kerberos' krb5-config])
-  AS_IF([test -z "$KRB5_CONFIG"],
-        [AC_PATH_PROGS([KRB5_CONFIG], [krb5-config.mit krb5-config], [],
+  dnl Not KRB5_CONFIG: that is MIT's own variable for the krb5.conf path,
+  dnl often set in the environment of people who run this.
+  AC_ARG_VAR([KRB5CONFIG], [MIT Kerberos' krb5-config program])
+  AS_IF([test -z "$KRB5CONFIG"],
+        [AC_PATH_PROGS([KRB5CONFIG], [krb5-config.mit krb5-config], [],
                        [$PATH:/usr/kerberos/bin])])
-  AS_IF([test -z "$KRB5_CONFIG"],
+  AS_IF([test -z "$KRB5CONFIG"],
         [AC_MSG_ERROR([krb5-config not found: install MIT Kerberos' development package (libkrb5-dev / krb5-devel)])])
-  AS_IF([$KRB5_CONFIG --vendor 2>/dev/null | grep -q Massachusetts], [],
-        [AC_MSG_ERROR([$KRB5_CONFIG is not MIT Kerberos; mod_negotiate8443 needs MIT krb5 >= 1.15])])
-  KRB5_CFLAGS=`$KRB5_CONFIG --cflags gssapi`
+  AS_IF([$KRB5CONFIG --vendor 2>/dev/null | grep -q Massachusetts], [],
+        [AC_MSG_ERROR([$KRB5CONFIG is not MIT Kerberos; mod_negotiate8443 needs MIT krb5 >= 1.15])])
+  KRB5_CFLAGS=`$KRB5CONFIG --cflags gssapi`
   dnl --libs gssapi already includes libkrb5; krb5-config takes one library.
-  KRB5_LIBS=`$KRB5_CONFIG --libs gssapi`
+  KRB5_LIBS=`$KRB5CONFIG --libs gssapi`
   AC_SUBST([KRB5_CFLAGS])
   AC_SUBST([KRB5_LIBS])
   save_CPPFLAGS="$CPPFLAGS"; save_LIBS="$LIBS"
