@@ -8,6 +8,8 @@
 
 #include "mod_auth.h"
 
+#include <stdlib.h>
+
 static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
 {
@@ -44,6 +46,14 @@ static int check_delegation(server_rec *s, const n8443_server_conf *sc,
                      (unsigned)s->port);
         return !OK;
     }
+    if (getenv("GSS_USE_PROXY") != NULL)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(115)
+                     "server %s:%u: with GSS-Proxy the service keys are not "
+                     "in httpd, so NegotiateConstrainedDelegation stores no "
+                     "S4U2Proxy credentials (only tickets the client "
+                     "delegated itself are kept)",
+                     s->server_hostname ? s->server_hostname : "?",
+                     (unsigned)s->port);
     err = n8443_delegation_check_dir(s->process->pconf, sc->delegation_dir);
     if (err != NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(114)
