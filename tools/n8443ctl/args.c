@@ -22,7 +22,43 @@ enum {
     OPT_CONFIGTEST_CMD = 1 << 5,
     OPT_RELOAD_CMD = 1 << 6,
     OPT_HELP = 1 << 7,
-    OPT_VERSION = 1 << 8
+    OPT_VERSION = 1 << 8,
+    OPT_ONLINE = 1 << 9,
+    OPT_FORMAT = 1 << 10,
+    OPT_ONLY = 1 << 11,
+    OPT_STRICT = 1 << 12,
+    OPT_HTTPD_USER = 1 << 13,
+    OPT_CCACHE = 1 << 14,
+    OPT_KEYTAB = 1 << 15,
+    OPT_HOST = 1 << 16,
+    OPT_ALIAS = 1 << 17,
+    OPT_CERT = 1 << 18,
+    OPT_KEY = 1 << 19,
+    OPT_CHAIN = 1 << 20,
+    OPT_REALM = 1 << 21
+};
+
+/* check's options without a site file, and those it may repeat. */
+#define OPTS_NO_SITE                                                          \
+    (OPT_KEYTAB | OPT_HOST | OPT_ALIAS | OPT_CERT | OPT_KEY | OPT_CHAIN       \
+     | OPT_REALM)
+#define OPTS_REPEATABLE OPT_ALIAS
+
+/* getopt values of the long-only options. */
+enum {
+    VAL_ONLINE = 256,
+    VAL_FORMAT,
+    VAL_ONLY,
+    VAL_STRICT,
+    VAL_HTTPD_USER,
+    VAL_CCACHE,
+    VAL_KEYTAB,
+    VAL_HOST,
+    VAL_ALIAS,
+    VAL_CERT,
+    VAL_KEY,
+    VAL_CHAIN,
+    VAL_REALM
 };
 
 struct command_spec {
@@ -38,8 +74,9 @@ static const struct command_spec specs[] = {
      OPT_TARGET | OPT_DRY_RUN | OPT_NO_CONFIGTEST | OPT_RELOAD
      | OPT_CONFIGTEST_CMD | OPT_RELOAD_CMD},
     {"help", N8443_CMD_HELP, 0},
-    /* {"check", N8443_CMD_CHECK, OPT_ONLINE | OPT_FORMAT | ...} goes here
-     * once check_*.c exist; help.c and main.c have its other two places. */
+    {"check", N8443_CMD_CHECK,
+     OPT_ONLINE | OPT_FORMAT | OPT_ONLY | OPT_STRICT | OPT_HTTPD_USER
+     | OPT_CCACHE | OPTS_NO_SITE},
     {NULL, N8443_CMD_NONE, 0}
 };
 
@@ -55,6 +92,19 @@ static const struct option long_options[] = {
     {"reload-cmd", required_argument, NULL, 'R'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
+    {"online", no_argument, NULL, VAL_ONLINE},
+    {"format", required_argument, NULL, VAL_FORMAT},
+    {"only", required_argument, NULL, VAL_ONLY},
+    {"strict", no_argument, NULL, VAL_STRICT},
+    {"httpd-user", required_argument, NULL, VAL_HTTPD_USER},
+    {"ccache", required_argument, NULL, VAL_CCACHE},
+    {"keytab", required_argument, NULL, VAL_KEYTAB},
+    {"host", required_argument, NULL, VAL_HOST},
+    {"alias", required_argument, NULL, VAL_ALIAS},
+    {"cert", required_argument, NULL, VAL_CERT},
+    {"key", required_argument, NULL, VAL_KEY},
+    {"chain", required_argument, NULL, VAL_CHAIN},
+    {"realm", required_argument, NULL, VAL_REALM},
     {NULL, 0, NULL, 0}
 };
 
@@ -132,6 +182,47 @@ static int parse_global(int argc, char **argv, struct n8443_args *args)
     }
     n8443_error("unknown option '%s'", first);
     return usage_error(NULL);
+}
+
+/*
+ * The rest of `check`: a site file, or --keytab and --host for a server
+ * without one (not both); --cert and --key together; a known --format.
+ */
+static int finish_check(struct n8443_args *args, unsigned given, int argc,
+                        char **argv)
+{
+    if (optind + 1 < argc) {
+        n8443_error("check: unexpected argument '%s'", argv[optind + 1]);
+        return usage_error("check");
+    }
+    args->site_path = optind < argc ? argv[optind] : NULL;
+    if (args->site_path != NULL && (given & OPTS_NO_SITE)) {
+        n8443_error("check: --keytab, --host, --alias, --cert, --key, "
+                    "--chain and --realm describe a site without a site "
+                    "file: give them or SITE.yaml, not both");
+        return usage_error("check");
+    }
+    if (args->site_path == NULL
+        && (args->keytab == NULL || args->host == NULL)) {
+        n8443_error("check: missing SITE.yaml (or --keytab FILE --host "
+                    "NAME)");
+        return usage_error("check");
+    }
+    if ((args->cert == NULL) != (args->key == NULL)) {
+        n8443_error("check: --cert and --key go together");
+        return usage_error("check");
+    }
+    if (args->chain != NULL && args->cert == NULL) {
+        n8443_error("check: --chain needs --cert and --key");
+        return usage_error("check");
+    }
+    if (args->format != NULL && strcmp(args->format, "text") != 0
+        && strcmp(args->format, "json") != 0) {
+        n8443_error("check: --format must be text or json, got '%s'",
+                    args->format);
+        return usage_error("check");
+    }
+    return N8443_OK;
 }
 
 /*
@@ -223,7 +314,7 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
                         spec->name);
             return usage_error(spec->name);
         }
-        if (given & bit) {
+        if ((given & bit) && !(bit & OPTS_REPEATABLE)) {
             n8443_error("%s: --%s is given twice", spec->name, name);
             return usage_error(spec->name);
         }
@@ -250,12 +341,63 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
         case 'R':
             args.reload_cmd = optarg;
             break;
+        case VAL_ONLINE:
+            args.online = 1;
+            break;
+        case VAL_FORMAT:
+            args.format = optarg;
+            break;
+        case VAL_ONLY:
+            args.only = optarg;
+            break;
+        case VAL_STRICT:
+            args.strict = 1;
+            break;
+        case VAL_HTTPD_USER:
+            args.httpd_user = optarg;
+            break;
+        case VAL_CCACHE:
+            args.ccache = optarg;
+            break;
+        case VAL_KEYTAB:
+            args.keytab = optarg;
+            break;
+        case VAL_HOST:
+            args.host = optarg;
+            break;
+        case VAL_ALIAS:
+            if (args.naliases == N8443_MAX_ALIASES) {
+                n8443_error("%s: at most %d --alias", spec->name,
+                            N8443_MAX_ALIASES);
+                return usage_error(spec->name);
+            }
+            args.aliases[args.naliases++] = optarg;
+            break;
+        case VAL_CERT:
+            args.cert = optarg;
+            break;
+        case VAL_KEY:
+            args.key = optarg;
+            break;
+        case VAL_CHAIN:
+            args.chain = optarg;
+            break;
+        case VAL_REALM:
+            args.realm = optarg;
+            break;
         default:
             break;
         }
     }
     /* getopt counted from argv + 1. */
     optind += 1;
+    if (args.command == N8443_CMD_CHECK) {
+        rc = finish_check(&args, given, argc, argv);
+        if (rc == N8443_OK) {
+            *args_out = args;
+        }
+        return rc;
+    }
     if (optind >= argc) {
         n8443_error("%s: missing SITE.yaml", spec->name);
         return usage_error(spec->name);

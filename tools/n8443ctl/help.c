@@ -19,15 +19,18 @@ static const char general[] =
     "  diff SITE.yaml [--target FILE] show what install would change\n"
     "  install SITE.yaml [...]        write it, test it, roll back on "
     "failure\n"
+    "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
+    "                                 keytab, certificate, DNS, clock\n"
     "  help COMMAND                   options of one command\n"
     "\n"
     "Options:\n"
     "  -h, --help                     this text\n"
     "      --version                  the version\n"
     "\n"
-    "Exit status: 0 success or nothing to change, 1 diff found differences,\n"
-    "2 usage error, 3 invalid site file, 4 a file or service could not be\n"
-    "used, 5 writing or the config test failed and was rolled back.\n"
+    "Exit status: 0 success or nothing to change, 1 diff found differences\n"
+    "or a check failed, 2 usage error, 3 invalid site file, 4 a file or\n"
+    "service could not be used, 5 writing or the config test failed and was\n"
+    "rolled back.\n"
     "See n8443ctl(8) and n8443-site.yaml(5).\n";
 
 struct command_help {
@@ -86,7 +89,36 @@ static const struct command_help commands[] = {
      "Usage: " N8443_PROG " help [COMMAND]\n"
      "\n"
      "Show the options of COMMAND, or the list of commands.\n"},
-    /* {"check", ...} joins here with check_*.c. */
+    {"check",
+     "Usage: " N8443_PROG " check SITE.yaml [--online] [--format text|json]\n"
+     "                [--only IDS] [--strict] [--httpd-user USER]\n"
+     "                [--ccache NAME]\n"
+     "       " N8443_PROG " check --keytab FILE --host NAME [--alias NAME]...\n"
+     "                [--cert FILE --key FILE [--chain FILE]] [--realm R]\n"
+     "                [...same options]\n"
+     "\n"
+     "Find what would make Kerberos logins fail: service principals,\n"
+     "keytab, certificate, DNS, clock, replay cache.  Each check has an id,\n"
+     "a severity (ok, warning, error) and says what to do.\n"
+     "\n"
+     "      --online           also ask the KDC: kvno, a ticket decrypted\n"
+     "                         with the keytab, the clock offset, a full\n"
+     "                         SPNEGO login and a replay that must fail\n"
+     "      --format FORMAT    text (default) or json\n"
+     "      --only IDS         only these checks: ids or families, comma-\n"
+     "                         separated (keytab,online.kvno)\n"
+     "      --strict           warnings fail too (exit 1)\n"
+     "      --httpd-user USER  who must read the keytab (default: apache,\n"
+     "                         else www-data)\n"
+     "      --ccache NAME      client tickets for --online (default:\n"
+     "                         $KRB5CCNAME, else the service key itself)\n"
+     "      --keytab FILE      without a site file: the keytab,\n"
+     "      --host NAME        the server name, --alias NAME more names,\n"
+     "      --cert, --key, --chain FILE   the TLS files, --realm REALM\n"
+     "\n"
+     "Exit status: 0 all ok (warnings allowed unless --strict), 1 a check\n"
+     "failed, 2 usage error, 3 invalid site file, 4 a file or service could\n"
+     "not be read or reached.\n"},
     {NULL, NULL}
 };
 

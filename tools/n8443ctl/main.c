@@ -33,7 +33,8 @@ int main(int argc, char **argv)
         return n8443_cmd_diff(&args);
     case N8443_CMD_INSTALL:
         return n8443_cmd_install(&args);
-    /* case N8443_CMD_CHECK: return n8443_cmd_check(&args); (check.c) */
+    case N8443_CMD_CHECK:
+        return n8443_cmd_check(&args);
     default:
         return N8443_USAGE;
     }

@@ -46,9 +46,12 @@ enum n8443_command {
     N8443_CMD_VERSION,
     N8443_CMD_RENDER,
     N8443_CMD_DIFF,
-    N8443_CMD_INSTALL
-    /* N8443_CMD_CHECK joins here together with check_*.c. */
+    N8443_CMD_INSTALL,
+    N8443_CMD_CHECK
 };
+
+/* check --alias may be given this many times. */
+#define N8443_MAX_ALIASES 32
 
 struct n8443_args {
     enum n8443_command command;
@@ -61,6 +64,21 @@ struct n8443_args {
     int dry_run;
     int no_configtest;
     int reload;
+    /* check */
+    int online;
+    int strict;
+    const char *format;         /* text (NULL) | json */
+    const char *only;           /* --only IDS, checked by check.c */
+    const char *httpd_user;
+    const char *ccache;         /* client credentials for --online */
+    const char *keytab;         /* without a site file: */
+    const char *host;
+    const char *aliases[N8443_MAX_ALIASES];
+    size_t naliases;
+    const char *cert;
+    const char *key;
+    const char *chain;
+    const char *realm;
 };
 
 int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out);
@@ -138,5 +156,9 @@ int n8443_cmd_diff(const struct n8443_args *args);
 int n8443_default_target(const struct n8443_config *config,
                          char **path_out);
 int n8443_cmd_install(const struct n8443_args *args);
+
+/* ------------------------------------------------------------ check.c */
+
+int n8443_cmd_check(const struct n8443_args *args);
 
 #endif /* N8443CTL_H */

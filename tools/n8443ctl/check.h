@@ -1,0 +1,214 @@
+/*
+ * n8443ctl - `check`: what the check families share.
+ *
+ * Every finding is a record (report.c): a stable id, a severity, a
+ * sentence that says what to do, and details as key/value pairs.  The
+ * families (check_krb5.c, check_keytab.c, check_cert.c, check_dns.c,
+ * check_online.c) only add records; check.c runs them for each site and
+ * report.c turns the same records into text or JSON and into the exit
+ * status.  n8443ctl(8) lists every id.
+ */
+#ifndef N8443CTL_CHECK_H
+#define N8443CTL_CHECK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <krb5/krb5.h>
+
+#include "channel_binding.h"
+#include "n8443ctl.h"
+#include "site.h"
+
+/* ----------------------------------------------------------- report.c */
+
+enum n8443_severity {
+    N8443_SEV_OK = 0,
+    N8443_SEV_WARNING,
+    N8443_SEV_ERROR
+};
+
+struct n8443_detail {
+    char *key;
+    char *value;
+    int is_number;      /* JSON: a number, not a string */
+};
+
+struct n8443_record {
+    const char *id;                 /* static: from n8443_check_ids */
+    enum n8443_severity severity;
+    int unusable;                   /* a file or service could not be
+                                       used: exit 4 rather than 1 */
+    char *message;
+    struct n8443_detail *details;
+    size_t ndetails;
+};
+
+/*
+ * The records of one run.  Allocation failures stick in `failed` (as in
+ * struct n8443_buf), so that the checks can add records without testing
+ * every call; check.c looks once at the end.
+ */
+struct n8443_report {
+    struct n8443_record **records;
+    size_t n;
+    size_t cap;
+    char **only;            /* --only: ids and families; none: all */
+    size_t nonly;
+    const char *site;       /* added as the first detail of each record */
+    int failed;
+};
+
+/* One check id: its family is the part before the dot. */
+struct n8443_check_id {
+    const char *id;
+    int online;             /* runs only with --online */
+};
+
+extern const struct n8443_check_id n8443_check_ids[];
+
+void n8443_report_init(struct n8443_report *rep);
+void n8443_report_free(struct n8443_report *rep);
+
+/*
+ * Parse --only: a comma-separated list of ids ("keytab.spn") and families
+ * ("keytab" or "keytab.*").  Returns N8443_OK, or N8443_USAGE with the
+ * reason in err; N8443_IO when memory ran out.
+ */
+int n8443_report_set_only(struct n8443_report *rep, const char *list,
+                          char *err, size_t errlen);
+
+/* Does --only select ID?  (Always, without --only.) */
+int n8443_report_wants(const struct n8443_report *rep, const char *id);
+
+/* Does --only select any online check? */
+int n8443_report_wants_online(const struct n8443_report *rep);
+
+/* Does an item of --only select online checks only ("online",
+ * "online.kvno")?  Those need --online. */
+int n8443_report_only_names_online(const struct n8443_report *rep);
+
+/*
+ * Add a record.  Returns it for n8443_record_detail*, or NULL when --only
+ * leaves ID out or memory ran out (the detail functions accept NULL).
+ */
+struct n8443_record *n8443_report_add(struct n8443_report *rep,
+                                      const char *id,
+                                      enum n8443_severity severity,
+                                      const char *fmt, ...)
+    N8443_PRINTF(4, 5);
+
+void n8443_record_detail(struct n8443_report *rep, struct n8443_record *rec,
+                         const char *key, const char *fmt, ...)
+    N8443_PRINTF(4, 5);
+void n8443_record_detail_num(struct n8443_report *rep,
+                             struct n8443_record *rec, const char *key,
+                             long long value);
+/* Mark an error as "could not use a file or service" (exit 4). */
+void n8443_record_unusable(struct n8443_record *rec);
+
+/* S as a JSON string, quotes included.  Invalid UTF-8 becomes U+FFFD. */
+void n8443_json_string(struct n8443_buf *out, const char *s);
+
+const char *n8443_severity_name(enum n8443_severity severity);
+
+/* The report for people and for programs, from the same records. */
+int n8443_report_text(const struct n8443_report *rep, int strict,
+                      struct n8443_buf *out);
+int n8443_report_json(const struct n8443_report *rep, int strict,
+                      struct n8443_buf *out);
+
+/* 0 all ok (warnings too unless STRICT), 1 a check failed, 3 the site
+ * file is invalid, 4 a file or service could not be used. */
+int n8443_report_exit_status(const struct n8443_report *rep, int strict);
+
+/* ------------------------------------------------------------ check.c */
+
+/* One keytab entry, as klist -k -e -t shows it. */
+struct n8443_kt_entry {
+    char *principal;        /* unparsed, with realm */
+    char *service;          /* first component, if two components */
+    char *host;             /* second component, if two components */
+    char *realm;
+    krb5_kvno kvno;
+    krb5_enctype enctype;
+};
+
+struct n8443_keytab {
+    char *name;             /* what krb5_kt_resolve got */
+    const char *file;       /* inside name; NULL if not a file keytab */
+    struct n8443_kt_entry *entries;
+    size_t n;
+    int loaded;             /* read in full */
+};
+
+/* The httpd user the keytab must be readable by. */
+struct n8443_httpd_user {
+    char *name;             /* NULL: none found */
+    uid_t uid;
+    gid_t gid;
+    const char *how;        /* "--httpd-user", "default" */
+};
+
+/* Options of one `check` run (from struct n8443_args). */
+struct n8443_check_opts {
+    int online;
+    int strict;
+    int json;
+    const char *ccache;     /* client credentials for --online, or NULL:
+                               the service key */
+};
+
+/* One site being checked: its settings, and what earlier families
+ * found that later ones need. */
+struct n8443_check_ctx {
+    const struct n8443_check_opts *opts;
+    struct n8443_report *rep;
+    const struct n8443_site *site;
+    const char *site_file;      /* for positions; NULL without one */
+    int from_site_file;         /* 0: --keytab/--host: module settings
+                                   unknown */
+    krb5_context kctx;
+    long clock_skew;            /* what the module applies */
+    const char *clock_skew_source;
+    char *realm;                /* effective realm, or NULL */
+    const char *realm_source;
+    const char **names;         /* server_name, then the aliases */
+    size_t nnames;
+    const char *keytab_name;    /* the keytab httpd (or gssproxy) uses */
+    char *gssproxy_keytab;      /* from the gssproxy stanza, if found */
+    struct n8443_keytab kt;
+    struct n8443_httpd_user user;
+    /* The certificate's RFC 5929 binding, for the online round trip. */
+    int have_cb;
+    unsigned char cb_data[N8443_CB_MAX];
+    size_t cb_len;
+};
+
+/* "FILE:LINE:COL" of a value in the site file, in BUF; NULL if it did
+ * not come from the file. */
+const char *n8443_check_where(const struct n8443_check_ctx *ctx,
+                              struct n8443_pos pos, char *buf, size_t len);
+
+/* The principal the module accepts with ("any" -> NULL). */
+const char *n8443_check_acceptor_principal(const struct n8443_check_ctx *ctx,
+                                           char *buf, size_t len);
+
+/* Is there a key for SERVICE/HOST@REALM in the keytab?  (Exact match.) */
+int n8443_keytab_has(const struct n8443_keytab *kt, const char *service,
+                     const char *host, const char *realm);
+
+/* The newest kvno of PRINCIPAL in the keytab; 0 if none. */
+krb5_kvno n8443_keytab_newest_kvno(const struct n8443_keytab *kt,
+                                   const char *principal);
+
+/* The families.  Each returns N8443_OK, or N8443_IO when memory ran
+ * out; what they find goes into ctx->rep. */
+int n8443_check_krb5(struct n8443_check_ctx *ctx);
+int n8443_check_gssproxy(struct n8443_check_ctx *ctx);
+int n8443_check_keytab(struct n8443_check_ctx *ctx);
+int n8443_check_cert(struct n8443_check_ctx *ctx);
+int n8443_check_dns(struct n8443_check_ctx *ctx);
+int n8443_check_online(struct n8443_check_ctx *ctx);
+
+#endif /* N8443CTL_CHECK_H */

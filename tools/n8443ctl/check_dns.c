@@ -1,0 +1,169 @@
+/*
+ * n8443ctl check - DNS: each name resolves, and the name browsers build
+ * the SPN from.
+ *
+ * Chrome, Edge and Firefox ask for HTTP/<canonical name>: they resolve
+ * the host of the URL and, when it is an alias (a DNS CNAME, or a second
+ * name on a hosts line), use the name it points to.  So the keytab needs
+ * a key for the canonical name, not only for the name in the address
+ * bar.  getaddrinfo(AI_CANONNAME) gives what the browser sees (it follows
+ * /etc/hosts as well as DNS); res_query says whether DNS has a CNAME.
+ */
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "check.h"
+
+/*
+ * The target of NAME's CNAME record in DNS, into BUF; 0 if there is
+ * one, -1 if not (or DNS does not answer: getaddrinfo has the last word
+ * on resolution).  A private resolver state with short timeouts keeps a
+ * dead name server from stalling the check.
+ */
+static int dns_cname(const char *name, char *buf, size_t len)
+{
+    unsigned char answer[NS_PACKETSZ * 4];
+    struct __res_state state;
+    ns_msg msg;
+    ns_rr rr;
+    int alen;
+    int count;
+    int i;
+    int rc = -1;
+
+    memset(&state, 0, sizeof(state));
+    if (res_ninit(&state) != 0) {
+        return -1;
+    }
+    state.retrans = 2;
+    state.retry = 1;
+    alen = res_nquery(&state, name, ns_c_in, ns_t_cname, answer,
+                      sizeof(answer));
+    if (alen <= 0 || ns_initparse(answer, alen, &msg) != 0) {
+        goto cleanup;
+    }
+    count = ns_msg_count(msg, ns_s_an);
+    for (i = 0; i < count; i++) {
+        if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) {
+            break;
+        }
+        if (ns_rr_type(rr) == ns_t_cname
+            && ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
+                                  ns_rr_rdata(rr), buf, len)
+                   >= 0) {
+            rc = 0;
+            break;
+        }
+    }
+
+cleanup:
+    res_nclose(&state);
+    return rc;
+}
+
+/* Compare host names: no case, no trailing dot. */
+static int same_host(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+
+    if (la > 0 && a[la - 1] == '.') {
+        la--;
+    }
+    if (lb > 0 && b[lb - 1] == '.') {
+        lb--;
+    }
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static void check_name(struct n8443_check_ctx *ctx, const char *name)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    struct n8443_record *rec;
+    char canon[NS_MAXDNAME];
+    char cname[NS_MAXDNAME];
+    int have_cname;
+    int gai;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;
+    gai = getaddrinfo(name, NULL, &hints, &res);
+    if (gai != 0) {
+        rec = n8443_report_add(
+            ctx->rep, "dns.resolve", N8443_SEV_ERROR,
+            "%s does not resolve (%s): browsers cannot reach the site by "
+            "this name, and Kerberos clients cannot build its SPN. Add an "
+            "A/AAAA record (or a CNAME to a name that has one)",
+            name, gai_strerror(gai));
+        n8443_record_detail(ctx->rep, rec, "name", "%s", name);
+        if (gai == EAI_AGAIN || gai == EAI_FAIL) {
+            /* The resolver did not answer: a service not reached. */
+            n8443_record_unusable(rec);
+        }
+        return;
+    }
+    snprintf(canon, sizeof(canon), "%s",
+             res->ai_canonname ? res->ai_canonname : name);
+    freeaddrinfo(res);
+    rec = n8443_report_add(ctx->rep, "dns.resolve", N8443_SEV_OK,
+                           "%s resolves", name);
+    n8443_record_detail(ctx->rep, rec, "name", "%s", name);
+
+    if (!n8443_report_wants(ctx->rep, "dns.canonical")) {
+        return;
+    }
+    have_cname = dns_cname(name, cname, sizeof(cname)) == 0;
+    if (same_host(canon, name)) {
+        rec = n8443_report_add(ctx->rep, "dns.canonical", N8443_SEV_OK,
+                               "%s is its own canonical name: browsers ask "
+                               "for HTTP/%s",
+                               name, name);
+    }
+    else if (!ctx->kt.loaded
+             || n8443_keytab_has(&ctx->kt, "HTTP", canon, ctx->realm)) {
+        rec = n8443_report_add(
+            ctx->rep, "dns.canonical", N8443_SEV_OK,
+            "%s is an alias of %s%s: browsers ask for HTTP/%s, %s", name,
+            canon, have_cname ? " (DNS CNAME)" : "", canon,
+            ctx->kt.loaded ? "which the keytab has"
+                           : "(the keytab could not be read)");
+    }
+    else {
+        rec = n8443_report_add(
+            ctx->rep, "dns.canonical", N8443_SEV_ERROR,
+            "%s is an alias of %s%s: Chrome, Edge and Firefox ask for "
+            "HTTP/%s@%s, which is not in the keytab, so logins by %s "
+            "fail. Export a key for HTTP/%s too (or make %s an A record)",
+            name, canon, have_cname ? " (DNS CNAME)" : " (hosts file)",
+            canon, ctx->realm ? ctx->realm : "REALM", name, canon, name);
+    }
+    n8443_record_detail(ctx->rep, rec, "name", "%s", name);
+    n8443_record_detail(ctx->rep, rec, "canonical", "%s", canon);
+    if (have_cname) {
+        n8443_record_detail(ctx->rep, rec, "cname", "%s", cname);
+    }
+}
+
+int n8443_check_dns(struct n8443_check_ctx *ctx)
+{
+    size_t i;
+
+    if (!n8443_report_wants(ctx->rep, "dns.resolve")
+        && !n8443_report_wants(ctx->rep, "dns.canonical")) {
+        return N8443_OK;
+    }
+    for (i = 0; i < ctx->nnames; i++) {
+        check_name(ctx, ctx->names[i]);
+    }
+    return ctx->rep->failed ? N8443_IO : N8443_OK;
+}
