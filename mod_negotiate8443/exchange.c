@@ -307,8 +307,12 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
 
     n8443_cred_key_for(r, dc, sc, &key);
     creds = n8443_creds_get(r, &key);
-    if (creds == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;   /* logged by n8443_creds_get */
+    if (creds == NULL) {
+        /* No keys to check the login with (keytab gone, GSS-Proxy down):
+         * logged by n8443_creds_get; the client may try again later. */
+        apr_atomic_inc32(&n8443_stats_get()->backend_errors);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
 
     have_cb = dc->channel_binding != N8443_CB_OFF
               && n8443_binding_for(r, &cb);
@@ -444,8 +448,12 @@ static int negotiate(request_rec *r)
     case N8443_AUTHZ_NEGOTIATE:
         break;
     case N8443_AUTHZ_BASIC:
-        if (dc->basic_fallback)
-            return n8443_basic_login(r, dc, authz.param, authz.param_len);
+        if (dc->basic_fallback) {
+            int st = n8443_basic_login(r, dc, authz.param, authz.param_len);
+            /* A refused password is a 401 like any other: offer both
+             * schemes again (RFC 7235 3.1), so the browser asks anew. */
+            return st == HTTP_UNAUTHORIZED ? challenge(r) : st;
+        }
         /* fall through */
     case N8443_AUTHZ_OTHER:
         /* A scheme this location does not offer: ask again (RFC 7235). */
