@@ -15,6 +15,19 @@
  * under a running child. */
 static const char *default_realm;
 
+static apr_status_t free_context(void *data)
+{
+    krb5_free_context(data);
+    return APR_SUCCESS;
+}
+
+/*
+ * The context is kept for the child's lifetime, unused, for one reason:
+ * MIT frees its parsed krb5.conf when the last context goes, and GSS-API
+ * makes about five contexts per login; while one stays alive they share
+ * the parsed profile instead of reading and parsing the file each time
+ * (measured: 12% fewer instructions per login, bench/README.md).
+ */
 apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s)
 {
     krb5_context ctx;
@@ -26,7 +39,8 @@ apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s)
         default_realm = apr_pstrdup(pchild, realm);
         krb5_free_default_realm(ctx, realm);
     }
-    krb5_free_context(ctx);
+    apr_pool_cleanup_register(pchild, ctx, free_context,
+                              apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
