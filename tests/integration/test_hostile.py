@@ -24,7 +24,6 @@ import time
 
 import pytest
 
-import harness
 from conftest import KRB5, PASSWORDS, start_httpd
 
 BODY = """
