@@ -18,6 +18,7 @@ void *n8443_create_dir_conf(apr_pool_t *p, char *dir)
     conf->user_name = N8443_USER_PRINCIPAL;
     conf->channel_binding = N8443_CB_OPTIONAL;
     conf->session_max_age = N8443_DEFAULT_SESSION_MAX_AGE;
+    conf->fast_path = 1;
     return conf;
 }
 
@@ -65,6 +66,8 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                    : base->constrained_delegation;
     conf->constrained_delegation_set = add->constrained_delegation_set
                                        || base->constrained_delegation_set;
+    conf->fast_path = add->fast_path_set ? add->fast_path : base->fast_path;
+    conf->fast_path_set = add->fast_path_set || base->fast_path_set;
     return conf;
 }
 
@@ -250,6 +253,10 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
     else if (strcasecmp(name, "NegotiateConstrainedDelegation") == 0) {
         conf->constrained_delegation = flag;
         conf->constrained_delegation_set = 1;
+    }
+    else if (strcasecmp(name, "NegotiateFastPath") == 0) {
+        conf->fast_path = flag;
+        conf->fast_path_set = 1;
     }
     else {
         conf->session = flag;
@@ -446,6 +453,9 @@ const command_rec n8443_cmds[] = {
                  ACCESS_CONF | OR_AUTHCFG,
                  "On: S4U2Proxy credentials for the application when the "
                  "client did not delegate"),
+    AP_INIT_FLAG("NegotiateFastPath", set_flag, NULL, DIR_OR_SERVER,
+                 "On (default): plain Kerberos logins are checked with krb5 "
+                 "directly; Off: every login goes through GSS-API"),
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
                   RSRC_CONF, "Directory (0700, httpd user) for the "
                   "applications' credential caches"),

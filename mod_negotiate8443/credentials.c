@@ -27,7 +27,27 @@
 struct n8443_creds {
     gss_cred_id_t cred;
     unsigned int refs;      /* requests using it, + 1 while current */
+    /* The fast path's keys (core/krb5_accept.c): a MEMORY copy of the
+     * keytab, made when the set is acquired, so that a login reads no file.
+     * kt is held open for the set's lifetime because MIT frees a MEMORY
+     * keytab with its last handle.  kt_ctx is NULL when the keytab could
+     * not be copied (GSS-Proxy holds it, or another keytab type): then
+     * every login goes through GSS-API. */
+    krb5_context kt_ctx;
+    krb5_keytab kt;
+    char kt_name[64];
+    krb5_principal server;  /* NULL: any key, as for the GSS credentials */
 };
+
+/* krb5 contexts for the fast path, one per thread at a time: a context
+ * must not be used by two threads at once, and making one per login is
+ * the very cost the fast path avoids.  Guarded by slots_lock. */
+typedef struct spare_context {
+    krb5_context ctx;
+    struct spare_context *next;
+} spare_context;
+
+static spare_context *spare_contexts;
 
 /* What a keytab file looked like when its credentials were acquired. */
 typedef struct {
@@ -100,27 +120,104 @@ static int stamps_equal(const keytab_stamp *a, const keytab_stamp *b)
            && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-/* Drop one reference; the last one releases the GSS credentials.
- * Called with slots_lock held. */
-static void creds_unref_locked(n8443_creds *c)
+static void creds_free(n8443_creds *c)
 {
     OM_uint32 min;
 
-    if (--c->refs == 0) {
+    if (c->cred != GSS_C_NO_CREDENTIAL)
         gss_release_cred(&min, &c->cred);
-        free(c);
+    if (c->kt_ctx != NULL) {
+        if (c->server != NULL)
+            krb5_free_principal(c->kt_ctx, c->server);
+        if (c->kt != NULL)
+            krb5_kt_close(c->kt_ctx, c->kt);
+        krb5_free_context(c->kt_ctx);
     }
+    free(c);
+}
+
+/* Drop one reference; the last one releases the credentials.
+ * Called with slots_lock held. */
+static void creds_unref_locked(n8443_creds *c)
+{
+    if (--c->refs == 0)
+        creds_free(c);
+}
+
+/*
+ * Copy the keytab into a MEMORY keytab of this process, for the fast
+ * path; on any failure c is left without one (GSS-API then does every
+ * login, as before).  Under GSS-Proxy the keys are gssproxy's to use.
+ */
+static void copy_keytab(n8443_creds *c, const n8443_cred_key *key)
+{
+    static unsigned int serial;
+    krb5_context ctx = NULL;
+    krb5_keytab src = NULL, dst = NULL;
+    krb5_kt_cursor cursor;
+    krb5_keytab_entry entry;
+    const char *proxy = getenv("GSS_USE_PROXY");
+    int copied = 0, ok = 0;
+
+    if (proxy != NULL && (strcasecmp(proxy, "yes") == 0
+                          || strcmp(proxy, "1") == 0))
+        return;
+    if (krb5_init_context(&ctx) != 0)
+        return;
+    if ((key->keytab ? krb5_kt_resolve(ctx, key->keytab, &src)
+                     : krb5_kt_default(ctx, &src)) != 0)
+        goto cleanup;
+    apr_snprintf(c->kt_name, sizeof(c->kt_name), "MEMORY:negotiate8443-%"
+                 APR_PID_T_FMT "-%u", getpid(), ++serial);
+    if (krb5_kt_resolve(ctx, c->kt_name, &dst) != 0)
+        goto cleanup;
+    if (krb5_kt_start_seq_get(ctx, src, &cursor) != 0)
+        goto cleanup;
+    ok = 1;
+    while (krb5_kt_next_entry(ctx, src, &entry, &cursor) == 0) {
+        if (krb5_kt_add_entry(ctx, dst, &entry) != 0)
+            ok = 0;
+        else
+            copied++;
+        krb5_free_keytab_entry_contents(ctx, &entry);
+    }
+    krb5_kt_end_seq_get(ctx, src, &cursor);
+    if (key->principal != NULL
+        && krb5_parse_name(ctx, key->principal, &c->server) != 0)
+        ok = 0;
+
+cleanup:
+    if (src != NULL)
+        krb5_kt_close(ctx, src);
+    if (ok && copied > 0) {
+        c->kt_ctx = ctx;
+        c->kt = dst;
+        return;
+    }
+    if (c->server != NULL)
+        krb5_free_principal(ctx, c->server);
+    c->server = NULL;
+    if (dst != NULL)
+        krb5_kt_close(ctx, dst);     /* the last handle: frees the copy */
+    c->kt_name[0] = '\0';
+    krb5_free_context(ctx);
 }
 
 static apr_status_t creds_cleanup(void *data)
 {
     apr_hash_index_t *hi;
+    spare_context *sc;
 
     for (hi = apr_hash_first(NULL, slots); hi; hi = apr_hash_next(hi)) {
         cred_slot *slot = apr_hash_this_val(hi);
         if (slot->current != NULL)
             creds_unref_locked(slot->current);
         slot->current = NULL;
+    }
+    while ((sc = spare_contexts) != NULL) {
+        spare_contexts = sc->next;
+        krb5_free_context(sc->ctx);
+        free(sc);
     }
     return APR_SUCCESS;
 }
@@ -145,15 +242,48 @@ gss_cred_id_t n8443_creds_handle(const n8443_creds *c)
     return c->cred;
 }
 
-n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
+/*
+ * A new set for key: the keytab copied for the fast path, and GSS
+ * credentials over the same copy (so the GSS-API path reads no file per
+ * login either, and both paths see the same keys).  Where the copy cannot
+ * be used, GSS-API gets the keytab as configured, which also makes its
+ * error message name the file.  NULL (and err written) on failure.
+ */
+static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
+                                size_t errlen)
 {
     n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache,
                                  key->s4u_ccache };
+    n8443_creds *c = calloc(1, sizeof(*c));
+    int rc = -1;
+
+    if (c == NULL) {
+        apr_cpystrn(err, "out of memory", errlen);
+        return NULL;
+    }
+    copy_keytab(c, key);
+    if (c->kt_ctx != NULL) {
+        opts.keytab = c->kt_name;
+        rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
+        opts.keytab = key->keytab;
+    }
+    if (rc != 0)
+        rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
+    if (rc != 0) {
+        c->cred = GSS_C_NO_CREDENTIAL;
+        creds_free(c);
+        return NULL;
+    }
+    c->refs = 1;
+    return c;
+}
+
+n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
+{
     const char *name;
     cred_slot *slot;
     keytab_stamp now;
     n8443_creds *c = NULL, *fresh;
-    gss_cred_id_t cred;
     char err[1024];
 
     name = apr_pstrcat(r->pool, key->keytab ? key->keytab : "",
@@ -175,10 +305,8 @@ n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
     }
 
     if (slot->current == NULL || !stamps_equal(&slot->stamp, &now)) {
-        if (n8443_acceptor_acquire(&opts, &cred, err, sizeof(err)) == 0
-            && (fresh = malloc(sizeof(*fresh))) != NULL) {
-            fresh->cred = cred;
-            fresh->refs = 1;
+        fresh = acquire_set(key, err, sizeof(err));
+        if (fresh != NULL) {
             if (slot->current != NULL) {
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                               N8443LOGNO(031) "keytab %s changed on disk: "
@@ -215,6 +343,64 @@ void n8443_creds_release(n8443_creds *c)
         return;     /* leak one reference rather than risk a double free */
     creds_unref_locked(c);
     apr_thread_mutex_unlock(slots_lock);
+}
+
+static krb5_context take_context(void)
+{
+    spare_context *sc = NULL;
+    krb5_context ctx;
+
+    if (apr_thread_mutex_lock(slots_lock) == APR_SUCCESS) {
+        sc = spare_contexts;
+        if (sc != NULL)
+            spare_contexts = sc->next;
+        apr_thread_mutex_unlock(slots_lock);
+    }
+    if (sc != NULL) {
+        ctx = sc->ctx;
+        free(sc);
+        return ctx;
+    }
+    return krb5_init_context(&ctx) == 0 ? ctx : NULL;
+}
+
+static void give_context(krb5_context ctx)
+{
+    spare_context *sc = malloc(sizeof(*sc));
+
+    if (sc == NULL || apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {
+        free(sc);
+        krb5_free_context(ctx);
+        return;
+    }
+    sc->ctx = ctx;
+    sc->next = spare_contexts;
+    spare_contexts = sc;
+    apr_thread_mutex_unlock(slots_lock);
+}
+
+n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
+                                          const n8443_apreq_info *info,
+                                          gss_channel_bindings_t cb,
+                                          n8443_accept_result *res)
+{
+    n8443_kacc_status st = N8443_KACC_DEFER;
+    krb5_context ctx;
+    krb5_keytab kt;
+
+    if (c->kt_ctx == NULL)
+        return N8443_KACC_DEFER;
+    ctx = take_context();
+    if (ctx == NULL)
+        return N8443_KACC_DEFER;
+    /* A handle of this thread's context on the shared copy (which c's own
+     * handle keeps alive while c is in use). */
+    if (krb5_kt_resolve(ctx, c->kt_name, &kt) == 0) {
+        st = n8443_krb5_accept(ctx, kt, c->server, info, cb, res);
+        krb5_kt_close(ctx, kt);
+    }
+    give_context(ctx);
+    return st;
 }
 
 /* ------------------------------------------------------ start-up checks */

@@ -29,6 +29,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "krb5_accept.h"
 #include "rcache.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
@@ -85,6 +86,8 @@ typedef struct {
     unsigned int delegation_set:1;
     int constrained_delegation;
     unsigned int constrained_delegation_set:1;
+    int fast_path;                  /* NegotiateFastPath, default On */
+    unsigned int fast_path_set:1;
 } n8443_dir_conf;
 
 /* Per-server configuration ("server, vhost" directives). */
@@ -139,6 +142,12 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key);
 gss_cred_id_t n8443_creds_handle(const n8443_creds *c);
 void n8443_creds_release(n8443_creds *c);
+/* The fast path (core/krb5_accept.c) with c's keys; DEFER when c has none
+ * of its own (GSS-Proxy) or the token is not for it. */
+n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
+                                          const n8443_apreq_info *info,
+                                          gss_channel_bindings_t cb,
+                                          n8443_accept_result *res);
 /* Start-up checks: every keytab and service principal that a
  * configuration names is there, readable by the httpd user, and holds a key
  * for the principal.  Returns !OK (after logging why) to stop httpd. */

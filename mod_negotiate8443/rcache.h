@@ -51,6 +51,7 @@ typedef struct {
 
 typedef struct {
     apr_uint32_t logins;
+    apr_uint32_t logins_fast_path;  /* of logins: by core/krb5_accept.c */
     apr_uint32_t failures[N8443_STAT_CAUSES];
     apr_uint32_t backend_errors;
     apr_uint32_t full;

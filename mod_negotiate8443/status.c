@@ -39,8 +39,10 @@ int n8443_status_handler(request_rec *r)
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (r->header_only)
         return OK;
-    ap_rprintf(r, "{\"version\":\"%s\",\"logins\":%u,\"failures\":{",
-               N8443_VERSION, apr_atomic_read32(&st->logins));
+    ap_rprintf(r, "{\"version\":\"%s\",\"logins\":%u,"
+               "\"logins_fast_path\":%u,\"failures\":{", N8443_VERSION,
+               apr_atomic_read32(&st->logins),
+               apr_atomic_read32(&st->logins_fast_path));
     /* Causes in the order of n8443_cause, "none" left out. */
     for (i = 1; i < N8443_STAT_CAUSES; i++)
         ap_rprintf(r, "%s\"%s\":%u", i > 1 ? "," : "",

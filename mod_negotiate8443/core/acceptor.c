@@ -215,8 +215,13 @@ void n8443_accept_result_clear(n8443_accept_result *res)
 {
     OM_uint32 tmp;
 
-    if (res->output.value != NULL)
+    if (res->output_malloced)
+        free(res->output.value);
+    else if (res->output.value != NULL)
         gss_release_buffer(&tmp, &res->output);
+    res->output.value = NULL;
+    res->output.length = 0;
+    res->output_malloced = 0;
     if (res->delegated != GSS_C_NO_CREDENTIAL)
         gss_release_cred(&tmp, &res->delegated);
     free(res->principal);

@@ -54,6 +54,7 @@ typedef struct {
     OM_uint32 minor;
     gss_OID mech;                 /* actual mechanism (static storage) */
     gss_buffer_desc output;       /* token for the client, may be empty */
+    int output_malloced;          /* output is ours (malloc), not GSS's */
     char *principal;              /* client principal (malloc) on success */
     OM_uint32 ret_flags;
     OM_uint32 lifetime;           /* seconds the context/ticket is valid */

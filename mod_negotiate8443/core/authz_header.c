@@ -23,14 +23,43 @@ is_tchar(unsigned char c)
     return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/*
+ * One table for the token68 scanner and the base64 decoder, both on the
+ * path of every request: the base64 value (0-63) of each byte of the
+ * alphabet, B64_TOKEN68 for the other token68 characters ("-._~", RFC 9110
+ * 11.2; '=' is handled by position), B64_NONE for the rest.
+ */
+#define B64_TOKEN68 0x40
+#define B64_NONE 0x80
+
+#define NO B64_NONE
+#define TK B64_TOKEN68
+static const unsigned char b64_table[256] = {
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x00 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x10 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, 62, NO, TK, TK, 63, /* 0x20 */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, NO, NO, NO, NO, NO, NO, /* 0x30 */
+    NO,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, /* 0x40 */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, NO, NO, NO, NO, TK, /* 0x50 */
+    NO, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 0x60 */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, NO, NO, NO, TK, NO, /* 0x70 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x80 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x90 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xa0 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xb0 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xc0 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xd0 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xe0 */
+    NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0xf0 */
+};
+#undef NO
+#undef TK
+
 /* RFC 9110 11.2 token68, without the trailing '=' run. */
 static int
 is_token68_char(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("-._~+/", c) != NULL;
+    return b64_table[c] != B64_NONE;
 }
 
 /* Optional whitespace (RFC 9110 5.6.3). */
@@ -156,28 +185,12 @@ n8443_base64_decoded_max(size_t inlen)
     return inlen / 4 * 3 + (inlen % 4 != 0 ? 3 : 0);
 }
 
-/* Value of one base64 character, -1 for anything outside the alphabet
- * (including '=', which the caller handles by position). */
-static int
-base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /*
- * Decode in quartets.  The size is checked before anything is written; on
- * a bad character found later, out holds a partial result and -1 is
- * returned (callers must not use out on failure).
+ * Decode in quartets: all but the last through the table alone (a byte
+ * outside the alphabet sets bit 7 or 6 of its entry, so one OR of the four
+ * entries tells), the last one with its padding apart.  The size is checked
+ * before anything is written; on a bad character found later, out holds a
+ * partial result and -1 is returned (callers must not use out on failure).
  */
 int
 n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
@@ -185,7 +198,7 @@ n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t pad = 0, need, i, o = 0;
-    int v[4], j, nchars;
+    unsigned int a, b, c, d;
     uint32_t group;
 
     if (outlen == NULL || (in == NULL && inlen != 0) || inlen % 4 != 0)
@@ -200,29 +213,37 @@ n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
     if (out == NULL || need > outcap)
         return -1;
 
-    for (i = 0; i < inlen; i += 4) {
-        /* Only the last quartet may end in padding. */
-        nchars = (i + 4 == inlen) ? 4 - (int)pad : 4;
-        for (j = 0; j < nchars; j++) {
-            v[j] = base64_value(s[i + j]);
-            if (v[j] < 0)
-                return -1;
-        }
-        for (; j < 4; j++)
-            v[j] = 0;
-        group = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12)
-                | ((uint32_t)v[2] << 6) | (uint32_t)v[3];
-        /* Bits that padding cuts off must be zero, or "QQ==" and "QR=="
-         * would both decode to "A". */
-        if ((pad == 1 && nchars == 3 && (group & 0xff) != 0)
-            || (pad == 2 && nchars == 2 && (group & 0xffff) != 0))
+    for (i = 0; i + 4 < inlen; i += 4) {
+        a = b64_table[s[i]];
+        b = b64_table[s[i + 1]];
+        c = b64_table[s[i + 2]];
+        d = b64_table[s[i + 3]];
+        if ((a | b | c | d) & (B64_NONE | B64_TOKEN68))
             return -1;
+        group = (a << 18) | (b << 12) | (c << 6) | d;
         out[o++] = (unsigned char)(group >> 16);
-        if (nchars > 2)
-            out[o++] = (unsigned char)(group >> 8);
-        if (nchars > 3)
-            out[o++] = (unsigned char)group;
+        out[o++] = (unsigned char)(group >> 8);
+        out[o++] = (unsigned char)group;
     }
+
+    /* The last quartet: "xxxx", "xxx=" or "xx==". */
+    a = b64_table[s[i]];
+    b = b64_table[s[i + 1]];
+    c = pad < 2 ? b64_table[s[i + 2]] : 0;
+    d = pad < 1 ? b64_table[s[i + 3]] : 0;
+    if ((a | b | c | d) & (B64_NONE | B64_TOKEN68))
+        return -1;
+    group = (a << 18) | (b << 12) | (c << 6) | d;
+    /* Bits that padding cuts off must be zero, or "QQ==" and "QR==" would
+     * both decode to "A". */
+    if ((pad == 1 && (group & 0xff) != 0)
+        || (pad == 2 && (group & 0xffff) != 0))
+        return -1;
+    out[o++] = (unsigned char)(group >> 16);
+    if (pad < 2)
+        out[o++] = (unsigned char)(group >> 8);
+    if (pad < 1)
+        out[o++] = (unsigned char)group;
     *outlen = o;
     return 0;
 }

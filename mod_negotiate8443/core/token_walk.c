@@ -410,8 +410,11 @@ walk_mech_token(der_cursor *tok, mech_kind mech, n8443_apreq_info *info)
             || der_oid_ok(&oid) != 0)
             return N8443_TOK_MALFORMED;
         inner = mech_of_oid(&oid);
-        if (inner == MECH_KRB5 && (mech == MECH_KRB5 || mech == MECH_UNKNOWN))
+        if (inner == MECH_KRB5 && (mech == MECH_KRB5 || mech == MECH_UNKNOWN)) {
+            info->token_oid.data = oid.p;
+            info->token_oid.len = (size_t)(oid.end - oid.p);
             return walk_krb5_inner(&framed, info);
+        }
     } else {
         /* Not GSS-framed: opaque to us (a NegoEx message, say). */
         inner = MECH_OTHER;
@@ -445,8 +448,11 @@ walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
         if (der_take(&types, TAG_OID, &oid) != 0 || der_oid_ok(&oid) != 0)
             return N8443_TOK_MALFORMED;
         kind = mech_of_oid(&oid);
-        if (n_types++ == 0)
+        if (n_types++ == 0) {
             first = kind;
+            info->mech_oid.data = oid.p;
+            info->mech_oid.len = (size_t)(oid.end - oid.p);
+        }
         offers_krb5 |= kind == MECH_KRB5;
         offers_ntlm |= kind == MECH_NTLM;
     }
@@ -467,6 +473,7 @@ walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
     if (der_next_is(&seq, TAG_CTX(3))) {
         if (der_take_explicit(&seq, TAG_CTX(3), TAG_OCTET_STRING, &val) != 0)
             return N8443_TOK_MALFORMED;
+        info->spnego_mic = 1;
     }
     if (!der_at_end(&seq))
         return N8443_TOK_MALFORMED;
@@ -543,6 +550,8 @@ walk_gss_framed(der_cursor *cur, n8443_apreq_info *info)
     }
     if (oid_is(&oid, oid_krb5, sizeof(oid_krb5))) {
         info->framing = N8443_FRAME_GSS_KRB5;
+        info->mech_oid.data = info->token_oid.data = oid.p;
+        info->mech_oid.len = info->token_oid.len = (size_t)(oid.end - oid.p);
         return walk_krb5_inner(&framed, info);
     }
     return N8443_TOK_OTHER_MECH;

@@ -51,6 +51,15 @@ typedef struct {
 
 typedef struct {
     n8443_framing framing;
+    /* The mechanism OID (DER contents) the AP-REQ came under: SPNEGO's
+     * first mechType (krb5 or Microsoft's alias of it), or krb5 for a raw
+     * token; and whether the NegTokenInit carried a mechListMIC.  What
+     * SPNEGO's answer must echo (core/krb5_accept.c). */
+    n8443_bytes mech_oid;
+    int spnego_mic;
+    /* The OID of the GSS header in front of the AP-REQ itself (inside
+     * SPNEGO Windows frames it with the RFC 1964 OID whatever it lists) */
+    n8443_bytes token_oid;
     /* AP-REQ ap-options: bit 2 (mutual-required) set by the client */
     int mutual_required;
     /* Ticket: realm, sname components, enc-part etype and kvno (-1 absent;

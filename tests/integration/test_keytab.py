@@ -64,6 +64,10 @@ def test_key_rotation_picked_up_without_restart(rotation_setup, realm,
     assert status == 200
     assert headers["X-Remote-User"] == "alice@TEST.N8443"
     assert srv.proc.poll() is None          # the same server, no restart
+    # The new key reached the fast path's copy of the keytab too.
+    log = srv.log_since(mark)
+    assert "N8443031: keytab" in log
+    assert "accepted (krb5) by the fast path" in log
 
 
 def test_missing_keytab_stops_startup(base_dir, module_path, realm, certs):

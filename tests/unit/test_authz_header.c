@@ -204,6 +204,79 @@ test_base64_bad_chars(void **state)
     assert_refused("TQ==TWFu"); /* padding in a quartet that is not last */
 }
 
+/*
+ * Strict base64 the plain way, one character at a time, to check the
+ * decoder's table and quartet loop against: 0 and the bytes, or -1.
+ */
+static int
+reference_decode(const char *in, size_t len, unsigned char *out,
+                 size_t *outlen)
+{
+    const char *alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i, pad = 0, o = 0, bits = 0;
+    uint32_t acc = 0;
+    const char *p;
+
+    if (len % 4 != 0)
+        return -1;
+    while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
+        pad++;
+    for (i = 0; i < len - pad; i++) {
+        p = in[i] != '\0' ? strchr(alphabet, in[i]) : NULL;
+        if (p == NULL)
+            return -1;
+        acc = (acc << 6) | (uint32_t)(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* "x===" has one data character in its quartet: never valid. */
+    if (len > 0 && (len - pad) % 4 == 1)
+        return -1;
+    if (acc != 0)           /* bits cut off by the padding */
+        return -1;
+    *outlen = o;
+    return 0;
+}
+
+/* Every byte value in every position of two-quartet inputs, padded and
+ * not: the decoder agrees with the reference on whether and to what. */
+static void
+test_base64_every_byte(void **state)
+{
+    static const char *const bases[] = { "TWFuTWFu", "TWFuTWE=", "TWFuTQ==",
+                                         "TWFuTWA=", "TWFuTA==" };
+    unsigned char out[8], ref[8];
+    size_t b, pos, outlen, reflen, len;
+    int c, rc, refrc;
+    char in[9];
+
+    (void)state;
+    for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+        len = strlen(bases[b]);
+        for (pos = 0; pos < len; pos++) {
+            for (c = 0; c < 256; c++) {
+                memcpy(in, bases[b], len + 1);
+                in[pos] = (char)c;
+                refrc = reference_decode(in, len, ref, &reflen);
+                rc = n8443_base64_decode(in, len, out, sizeof(out), &outlen);
+                if (rc != refrc)
+                    fail_msg("\"%s\" with 0x%02x at %zu: %s", bases[b],
+                             (unsigned)c, pos,
+                             rc == 0 ? "accepted" : "refused");
+                if (rc == 0) {
+                    assert_int_equal(outlen, reflen);
+                    assert_memory_equal(out, ref, reflen);
+                }
+            }
+        }
+    }
+}
+
 static void
 test_base64_bad_padding(void **state)
 {
@@ -421,6 +494,7 @@ main(void)
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_base64_valid),
         cmocka_unit_test(test_base64_bad_chars),
+        cmocka_unit_test(test_base64_every_byte),
         cmocka_unit_test(test_base64_bad_padding),
         cmocka_unit_test(test_base64_whitespace),
         cmocka_unit_test(test_base64_trailing_bits),

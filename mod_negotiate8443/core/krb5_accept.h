@@ -1,0 +1,50 @@
+/*
+ * krb5_accept.h - the fast path for a plain Kerberos login: the AP-REQ the
+ * token walker found is checked with krb5_rd_req and answered with
+ * krb5_mk_rep directly, without GSS-API's mechanism glue, SPNEGO and krb5
+ * mechanism layers (about a third of a login's instructions, most of them
+ * in the krb5 contexts those layers make and free per call).
+ *
+ * It accepts only what it fully understands and leaves everything else to
+ * GSS-API (n8443_accept_once), which stays the reference: any refusal by
+ * krb5, a checksum other than the plain RFC 4121 one, delegation, checksum
+ * extensions, authenticator authorization data, channel bindings that do
+ * not match, a NegTokenResp or a mechListMIC.  So every failure is still
+ * diagnosed and logged by the one GSS-API path.
+ */
+#ifndef N8443_KRB5_ACCEPT_H
+#define N8443_KRB5_ACCEPT_H
+
+#include <krb5/krb5.h>
+
+#include "acceptor.h"
+#include "token_walk.h"
+
+typedef enum {
+    N8443_KACC_ACCEPTED = 0,  /* *res is filled in as GSS-API would */
+    N8443_KACC_DEFER          /* not handled here: ask GSS-API */
+} n8443_kacc_status;
+
+/*
+ * Accept the AP-REQ in info (from n8443_token_walk over the whole token)
+ * with the keys in kt, for server (NULL: any key in kt, as GSS-API does
+ * for credentials acquired without a name).  ctx must not be in use by
+ * another thread.  cb: the acceptor's channel bindings, or NULL.
+ *
+ * No replay cache is consulted: the caller checks the authenticator
+ * against its own cache afterwards, as it does after GSS-API.
+ *
+ * On ACCEPTED res holds the client principal, the lifetime left on the
+ * ticket, GSS_C_CHANNEL_BOUND_FLAG when the client's bindings matched cb,
+ * GSS_C_MUTUAL_FLAG when it asked for mutual authentication, and in
+ * res->output the token for the client (SPNEGO's answer with the AP-REP
+ * for a SPNEGO token, the bare krb5 token for a raw one); release it with
+ * n8443_accept_result_clear.  On DEFER *res is zeroed.
+ */
+n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
+                                    krb5_const_principal server,
+                                    const n8443_apreq_info *info,
+                                    gss_channel_bindings_t cb,
+                                    n8443_accept_result *res);
+
+#endif /* N8443_KRB5_ACCEPT_H */

@@ -1,0 +1,225 @@
+"""The fast path (core/krb5_accept.c): plain Kerberos logins checked with
+krb5_rd_req directly.  What it must show: it is the path real logins take,
+the client accepts its answer exactly as it accepts GSS-API's (same
+structure, mutual authentication completes), and everything it does not
+handle (delegation, bindings that do not match, S4U2Proxy, refusals)
+still goes through GSS-API with the same statuses and log lines.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import pwd
+import subprocess
+
+import gssapi
+import pytest
+
+import harness
+from conftest import KRB5, SPNEGO, challenge_tokens, https_request, negotiate
+
+BODY = """
+  <Location /fast>
+    AuthType Negotiate
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+    Header always set X-Channel-Bound "expr=%{reqenv:NEGOTIATE_CHANNEL_BOUND}"
+  </Location>
+  <Location /gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
+  <Location /spn>
+    AuthType Negotiate
+    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
+  <Location /deleg>
+    AuthType Negotiate
+    NegotiateDelegation On
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
+  <Location /negotiate8443-status>
+    SetHandler negotiate8443-status
+  </Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def fsrv(base_dir, module_path, realm, certs, keytab):
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, "",
+                        name="httpd-fast-path")
+    ccdir = os.path.join(srv.dir, "ccaches")
+    os.makedirs(ccdir)
+    os.chmod(ccdir, 0o700)
+    user = harness.ensure_user()
+    if user:
+        pw = pwd.getpwnam(user)
+        os.chown(ccdir, pw.pw_uid, pw.pw_gid)
+    srv.write_conf(module_path, certs, keytab, BODY, "event",
+                   "NegotiateDelegationDir %s" % ccdir)
+    srv.ca = certs.ca
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def status(srv):
+    st, _, body = https_request(srv, "/negotiate8443-status")
+    assert st == 200
+    return json.loads(body)
+
+
+def login(srv, client, path, **kw):
+    """One login; returns (status, headers, initiator context, log)."""
+    ctx = client.context(**kw)
+    tok = ctx.step()
+    mark = srv.log_mark()
+    st, headers, _ = https_request(srv, path, [negotiate(tok)])
+    return st, headers, ctx, srv.log_since(mark)
+
+
+def answer(headers):
+    toks = [t for t in challenge_tokens(headers) if t]
+    assert len(toks) == 1, headers
+    return base64.b64decode(toks[0])
+
+
+def der(buf, i=0):
+    """(tag, content start, content end) of the DER value at i."""
+    tag, n = buf[i], buf[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(buf[i:i + k], "big")
+        i += k
+    return tag, i, i + n
+
+
+def shape(tok):
+    """The answer's structure without the AP-REP's cipher text: for SPNEGO
+    the NegTokenResp fields, then the krb5 GSS header and TOK_ID."""
+    out = []
+    tag, s, e = der(tok)
+    if tag == 0xa1:                         # NegTokenResp
+        _, s, e = der(tok, s)               # SEQUENCE
+        while s < e:
+            ctag, cs, ce = der(tok, s)
+            itag, is_, ie = der(tok, cs)
+            if ctag == 0xa2:
+                out.append(("responseToken", shape(tok[is_:ie])))
+            else:
+                out.append((hex(ctag), hex(itag), tok[is_:ie].hex()))
+            s = ce
+        return out
+    assert tag == 0x60
+    otag, os_, oe = der(tok, s)
+    return [("gss", tok[os_:oe].hex(), tok[oe:oe + 2].hex(), hex(tok[oe + 2]))]
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+def test_login_takes_the_fast_path(fsrv, alice, mech):
+    before = status(fsrv)
+    st, headers, ctx, log = login(fsrv, alice, "/fast/", mech=mech)
+    assert st == 404                        # authenticated; no such file
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
+    assert "N8443001: login of alice@TEST.N8443 accepted (krb5) by the " \
+        "fast path" in log
+    # Mutual authentication: the initiator checks our AP-REP.
+    assert not ctx.complete
+    ctx.step(answer(headers))
+    assert ctx.complete
+    after = status(fsrv)
+    assert after["logins"] == before["logins"] + 1
+    assert after["logins_fast_path"] == before["logins_fast_path"] + 1
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+@pytest.mark.parametrize("mutual", [True, False], ids=["mutual", "no-mutual"])
+def test_answer_has_the_shape_of_gssapis(fsrv, alice, mech, mutual):
+    st1, h1, ctx1, log1 = login(fsrv, alice, "/fast/", mech=mech,
+                                mutual=mutual)
+    st2, h2, ctx2, log2 = login(fsrv, alice, "/gss/", mech=mech,
+                                mutual=mutual)
+    assert (st1, st2) == (404, 404)
+    assert "by the fast path" in log1
+    assert "N8443001" in log2 and "by the fast path" not in log2
+    t1 = [t for t in challenge_tokens(h1) if t]
+    t2 = [t for t in challenge_tokens(h2) if t]
+    assert len(t1) == len(t2)
+    if t1:
+        assert shape(base64.b64decode(t1[0])) == \
+            shape(base64.b64decode(t2[0]))
+    if mutual:
+        ctx1.step(base64.b64decode(t1[0]))
+        assert ctx1.complete
+
+
+def test_fast_path_off_goes_through_gssapi(fsrv, alice):
+    before = status(fsrv)
+    st, headers, ctx, log = login(fsrv, alice, "/gss/")
+    assert st == 404
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
+    ctx.step(answer(headers))
+    assert ctx.complete
+    after = status(fsrv)
+    assert after["logins"] == before["logins"] + 1
+    assert after["logins_fast_path"] == before["logins_fast_path"]
+
+
+def test_service_principal_is_honoured(fsrv, alice):
+    st, headers, _, log = login(fsrv, alice, "/spn/")
+    assert st == 404 and "by the fast path" in log
+    # A ticket for a principal the keytab has no key for: krb5 refuses,
+    # GSS-API diagnoses, 401 with the wrong_principal line.
+    st, _, _, log = login(fsrv, alice, "/fast/", host="other.test.n8443")
+    assert st == 401
+    assert "N8443020: login refused (wrong_principal)" in log
+
+
+def test_replay_is_refused_on_the_fast_path(fsrv, alice):
+    ctx = alice.context()
+    tok = ctx.step()
+    st, _, _ = https_request(fsrv, "/fast/", [negotiate(tok)])
+    assert st == 404
+    mark = fsrv.log_mark()
+    st, _, _ = https_request(fsrv, "/fast/", [negotiate(tok)])
+    assert st == 401
+    assert "N8443025: login refused (replay)" in fsrv.log_since(mark)
+
+
+def test_delegation_goes_through_gssapi(fsrv, alice):
+    st, headers, _, log = login(fsrv, alice, "/deleg/", delegate=True)
+    assert st == 404
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
+    assert "N8443001: login of alice@TEST.N8443 accepted (krb5)" in log
+    assert "by the fast path" not in log
+    # Without delegation the same location takes the fast path.
+    st, _, _, log = login(fsrv, alice, "/deleg/")
+    assert st == 404 and "by the fast path" in log
+
+
+def test_channel_bindings(fsrv, alice, certs):
+    der_cert = subprocess.run(["openssl", "x509", "-in", certs.cert,
+                               "-outform", "DER"], capture_output=True,
+                              check=True).stdout
+    right = b"tls-server-end-point:" + hashlib.sha256(der_cert).digest()
+    wrong = b"tls-server-end-point:" + bytes(32)
+    cb = gssapi.raw.ChannelBindings(application_data=right)
+    st, headers, ctx, log = login(fsrv, alice, "/fast/",
+                                  channel_bindings=cb)
+    assert st == 404 and "by the fast path" in log
+    assert headers["X-Channel-Bound"] == "true"
+    st, headers, ctx, log = login(fsrv, alice, "/fast/")
+    assert st == 404 and "by the fast path" in log
+    assert headers["X-Channel-Bound"] == "false"
+    # Different bindings: left to GSS-API, which refuses them.
+    cb = gssapi.raw.ChannelBindings(application_data=wrong)
+    st, _, _, log = login(fsrv, alice, "/fast/", channel_bindings=cb)
+    assert st == 401
+    assert "N8443020: login refused (bad_bindings)" in log
