@@ -11,6 +11,7 @@
 #include "channel_binding.h"
 
 #include "apr_file_io.h"
+#include "apr_thread_mutex.h"
 #include "util_cfgtree.h"
 
 /* The per-connection buffer must hold any binding. */
@@ -22,6 +23,96 @@ static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *var_lookup_fn;
 void n8443_binding_post_config(void)
 {
     var_lookup_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+
+/*
+ * The bindings of the certificates this process has presented, keyed by
+ * their PEM text (what mod_ssl gives us): parsing the certificate costs
+ * about 15% of a TLS handshake, and a child presents the same few
+ * certificates (one or two per virtual host) for its whole life.  A
+ * renewed certificate has another PEM text, so it is simply a new entry;
+ * the oldest entry makes room.
+ */
+#define CB_CACHE_SLOTS 16
+
+typedef struct {
+    char *pem;                  /* malloc'd, NULL: slot unused */
+    size_t pem_len;
+    n8443_cb_status status;
+    unsigned char data[N8443_CB_MAX];
+    size_t len;
+} cb_cache_entry;
+
+static cb_cache_entry cb_cache[CB_CACHE_SLOTS];
+static unsigned int cb_cache_next;
+static apr_thread_mutex_t *cb_cache_lock;
+
+static apr_status_t cb_cache_cleanup(void *unused)
+{
+    unsigned int i;
+
+    for (i = 0; i < CB_CACHE_SLOTS; i++) {
+        free(cb_cache[i].pem);
+        cb_cache[i].pem = NULL;
+    }
+    cb_cache_lock = NULL;
+    return APR_SUCCESS;
+}
+
+void n8443_binding_child_init(apr_pool_t *pchild)
+{
+    /* Without the lock every connection parses, as before. */
+    if (apr_thread_mutex_create(&cb_cache_lock, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS)
+        cb_cache_lock = NULL;
+    apr_pool_cleanup_register(pchild, NULL, cb_cache_cleanup,
+                              apr_pool_cleanup_null);
+}
+
+static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
+                         n8443_cb_status *st)
+{
+    unsigned int i;
+    int found = 0;
+
+    if (cb_cache_lock == NULL
+        || apr_thread_mutex_lock(cb_cache_lock) != APR_SUCCESS)
+        return 0;
+    for (i = 0; i < CB_CACHE_SLOTS && !found; i++) {
+        const cb_cache_entry *e = &cb_cache[i];
+        if (e->pem != NULL && e->pem_len == len
+            && memcmp(e->pem, pem, len) == 0) {
+            *st = e->status;
+            memcpy(b->cb_data, e->data, e->len);
+            b->cb_len = e->len;
+            found = 1;
+        }
+    }
+    apr_thread_mutex_unlock(cb_cache_lock);
+    return found;
+}
+
+static void cb_cache_add(const char *pem, size_t len, const n8443_conn *b,
+                         n8443_cb_status st)
+{
+    cb_cache_entry *e;
+    char *copy;
+
+    if (cb_cache_lock == NULL || (copy = malloc(len)) == NULL)
+        return;
+    memcpy(copy, pem, len);
+    if (apr_thread_mutex_lock(cb_cache_lock) != APR_SUCCESS) {
+        free(copy);
+        return;
+    }
+    e = &cb_cache[cb_cache_next++ % CB_CACHE_SLOTS];
+    free(e->pem);
+    e->pem = copy;
+    e->pem_len = len;
+    e->status = st;
+    memcpy(e->data, b->cb_data, b->cb_len);
+    e->len = b->cb_len;
+    apr_thread_mutex_unlock(cb_cache_lock);
 }
 
 /*
@@ -40,8 +131,16 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
                                             "SSL_SERVER_CERT")
                             : NULL;
         if (pem != NULL && *pem != '\0') {
-            n8443_cb_status st = n8443_cb_from_pem(pem, strlen(pem),
-                                                   b->cb_data, &b->cb_len);
+            size_t len = strlen(pem);
+            n8443_cb_status st;
+
+            if (!cb_cache_find(pem, len, b, &st)) {
+                b->cb_len = 0;
+                st = n8443_cb_from_pem(pem, len, b->cb_data, &b->cb_len);
+                if (st != N8443_CB_OK)
+                    b->cb_len = 0;
+                cb_cache_add(pem, len, b, st);
+            }
             if (st == N8443_CB_OK)
                 b->cb_state = 1;
             else

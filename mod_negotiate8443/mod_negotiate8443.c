@@ -122,6 +122,7 @@ static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
                      "cannot set up the credential table; every login in "
                      "this process will fail");
     n8443_identity_child_init(pchild, s);
+    n8443_binding_child_init(pchild);
     n8443_rcache_child_init(pchild, s);
 }
 

@@ -166,6 +166,7 @@ apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
 /* ------------------------------------------------- channel binding, Basic */
 
 void n8443_binding_post_config(void);
+void n8443_binding_child_init(apr_pool_t *pchild);
 /* This connection's tls-server-end-point bindings; 0 when there are none
  * (plain HTTP, or a certificate whose signature has no hash). */
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb);

@@ -2,6 +2,7 @@
  * replay_key.c - digest of the encrypted authenticator, the replay-cache
  * key (see replay_key.h for why the authenticator and not the token).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -15,6 +16,20 @@
  * label and the fixed-size etype that follows are unambiguous.
  */
 static const char replay_key_label[] = "mod_negotiate8443 replay key v1";
+
+/*
+ * SHA-256 fetched from the provider once per process: EVP_sha256() makes
+ * OpenSSL 3 fetch it again on every EVP_DigestInit_ex2.  Kept for the
+ * process' life; where the fetch fails, EVP_sha256() still works.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 int
 n8443_replay_key(const n8443_apreq_info *info,
@@ -38,10 +53,12 @@ n8443_replay_key(const n8443_apreq_info *info,
     etype_be[2] = (unsigned char)(etype >> 8);
     etype_be[3] = (unsigned char)etype;
 
+    pthread_once(&sha256_once, fetch_sha256);
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         goto cleanup;
-    if (EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex2(ctx, sha256_md ? sha256_md : EVP_sha256(),
+                           NULL) != 1
         || EVP_DigestUpdate(ctx, replay_key_label,
                             sizeof(replay_key_label)) != 1
         || EVP_DigestUpdate(ctx, etype_be, sizeof(etype_be)) != 1
