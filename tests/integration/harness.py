@@ -9,7 +9,6 @@ through KRB5_CONFIG / KRB5_KDC_PROFILE.
 import base64
 import os
 import pwd
-import grp
 import shutil
 import signal
 import socket

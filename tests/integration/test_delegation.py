@@ -7,7 +7,6 @@ stores S4U2Proxy evidence when the client did not delegate."""
 import os
 import pwd
 import stat
-import subprocess
 
 import pytest
 
@@ -43,11 +42,7 @@ def make_server(base_dir, module_path, realm, certs, keytab, name,
                         name=name)
     ccdir = os.path.join(srv.dir, "ccaches")
     os.makedirs(ccdir)
-    os.chmod(ccdir, 0o700)
-    user = harness.ensure_user()
-    if user:
-        pw = pwd.getpwnam(user)
-        os.chown(ccdir, pw.pw_uid, pw.pw_gid)
+    harness.chown_to_httpd(ccdir, 0o700)
     with open(os.path.join(srv.dir, "cgi-bin", "klist"), "w") as f:
         f.write(KLIST_CGI)
     os.chmod(os.path.join(srv.dir, "cgi-bin", "klist"), 0o755)

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import json
 import os
-import pwd
 import subprocess
 
 import gssapi
@@ -56,11 +55,7 @@ def fsrv(base_dir, module_path, realm, certs, keytab):
                         name="httpd-fast-path")
     ccdir = os.path.join(srv.dir, "ccaches")
     os.makedirs(ccdir)
-    os.chmod(ccdir, 0o700)
-    user = harness.ensure_user()
-    if user:
-        pw = pwd.getpwnam(user)
-        os.chown(ccdir, pw.pw_uid, pw.pw_gid)
+    harness.chown_to_httpd(ccdir, 0o700)
     srv.write_conf(module_path, certs, keytab, BODY, "event",
                    "NegotiateDelegationDir %s" % ccdir)
     srv.ca = certs.ca

@@ -3,14 +3,11 @@ headers and log lines for good logins and for every way a login goes wrong.
 """
 
 import base64
-import os
 import random
 
-import gssapi
 import pytest
 
-from conftest import (KRB5, SPNEGO, Client, challenge_tokens, https_request,
-                      negotiate)
+from conftest import KRB5, SPNEGO, challenge_tokens, https_request, negotiate
 
 
 def test_no_header_gets_challenge(server):

@@ -5,7 +5,7 @@ import concurrent.futures
 
 import pytest
 
-from conftest import (STANDARD_BODY, Client, https_request, negotiate,
+from conftest import (STANDARD_BODY, https_request, negotiate,
                       start_httpd)
 
 

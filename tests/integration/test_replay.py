@@ -5,7 +5,6 @@ skew is the configured one."""
 
 import concurrent.futures
 import os
-import re
 import subprocess
 import time
 

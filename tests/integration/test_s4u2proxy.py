@@ -18,7 +18,6 @@ the ACL is krbAllowedToDelegateTo on the proxy service's entry:
 """
 
 import os
-import pwd
 
 import pytest
 
@@ -155,11 +154,7 @@ def front(lrealm, base_dir, module_path, certs, backend):
                         name="httpd-s4u-front")
     ccdir = os.path.join(srv.dir, "ccaches")
     os.makedirs(ccdir)
-    os.chmod(ccdir, 0o700)
-    user = harness.ensure_user()
-    if user:
-        pw = pwd.getpwnam(user)
-        os.chown(ccdir, pw.pw_uid, pw.pw_gid)
+    harness.chown_to_httpd(ccdir, 0o700)
     for name, text in (("s4u", S4U_CGI), ("curl", CURL_CGI)):
         path = os.path.join(srv.dir, "cgi-bin", name)
         with open(path, "w") as f:
