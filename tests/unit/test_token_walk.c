@@ -80,6 +80,12 @@ test_real_spnego_init(void **state)
     assert_fixture_ticket(&info);
     assert_ptr_equal(info.authenticator.data,
                      fx.data + FX_SPNEGO_LEN - FX_AUTH_LEN);
+    /* What the fast path echoes: the first mechType, the inner header. */
+    assert_int_equal(info.mech_oid.len, sizeof(OID_KRB5));
+    assert_memory_equal(info.mech_oid.data, OID_KRB5, sizeof(OID_KRB5));
+    assert_int_equal(info.token_oid.len, sizeof(OID_KRB5));
+    assert_memory_equal(info.token_oid.data, OID_KRB5, sizeof(OID_KRB5));
+    assert_int_equal(info.spnego_mic, 0);
     fixture_free(&fx);
 }
 
@@ -98,6 +104,10 @@ test_real_krb5_raw(void **state)
     assert_fixture_ticket(&info);
     assert_ptr_equal(info.authenticator.data,
                      fx.data + FX_KRB5_LEN - FX_AUTH_LEN);
+    assert_int_equal(info.mech_oid.len, sizeof(OID_KRB5));
+    assert_memory_equal(info.mech_oid.data, OID_KRB5, sizeof(OID_KRB5));
+    assert_ptr_equal(info.token_oid.data, info.mech_oid.data);
+    assert_int_equal(info.token_oid.len, sizeof(OID_KRB5));
     fixture_free(&fx);
 }
 
@@ -495,6 +505,11 @@ test_spnego_mech_lists(void **state)
     assert_int_equal(info.framing, N8443_FRAME_SPNEGO_INIT);
     assert_fixture_ticket(&info);
     assert_ptr_equal(info.authenticator.data, tok.buf + tok.len - FX_AUTH_LEN);
+    /* The answer must name Microsoft's OID; the token's own header is
+     * the standard one. */
+    assert_int_equal(info.mech_oid.len, sizeof(OID_KRB5_MS));
+    assert_memory_equal(info.mech_oid.data, OID_KRB5_MS, sizeof(OID_KRB5_MS));
+    assert_memory_equal(info.token_oid.data, OID_KRB5, sizeof(OID_KRB5));
 
     build_spnego_init(&tok, old, old_lens, 1, kr.data, kr.len);
     assert_int_equal(walk_copy(tok.buf, tok.len, NULL), N8443_TOK_KRB5);
@@ -546,6 +561,7 @@ test_spnego_optional_fields(void **state)
     static const unsigned char bad_flags[] = { 0x08, 0x00 };
     static const unsigned char mic[] = { 0xde, 0xad };
     der_buf types = { .len = 0 }, body, tok;
+    n8443_apreq_info info;
     int variant;
     n8443_tok_status expected;
 
@@ -576,8 +592,11 @@ test_spnego_optional_fields(void **state)
         der_append_tlv(&tok, 0x06, OID_SPNEGO, sizeof(OID_SPNEGO));
         der_append(&tok, body.buf, body.len);
         der_wrap(&tok, 0x60);
-        if (walk_copy(tok.buf, tok.len, NULL) != expected)
+        if (walk_copy(tok.buf, tok.len, &info) != expected)
             fail_msg("optional-field variant %d", variant);
+        /* A mechListMIC sends the login to GSS-API (krb5_accept.c). */
+        if (expected == N8443_TOK_KRB5)
+            assert_int_equal(info.spnego_mic, variant >= 1);
     }
     fixture_free(&kr);
 }
