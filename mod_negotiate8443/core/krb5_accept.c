@@ -6,7 +6,7 @@
  * here (RFC 4121 4.1.1; MIT's behaviour for the same inputs):
  *   - the authenticator checksum must be the GSS one (0x8003) with the
  *     16-byte channel-binding hash and the flags, and nothing after them
- *     (no delegated ticket, no extensions);
+ *     (no delegated ticket, no extensions), and not ask for DCE style;
  *   - the channel-binding hash is MD5 over the bindings' RFC 1964
  *     encoding; all zeros means the client bound nothing (accepted, not
  *     bound); a different hash is left to GSS-API to refuse;
@@ -288,7 +288,12 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
         || load_le32(sum->contents) != GSS_BINDINGS_HASH_LEN)
         goto cleanup;
     flags = load_le32(sum->contents + 4 + GSS_BINDINGS_HASH_LEN);
-    if (flags & GSS_C_DELEG_FLAG)
+    /* A delegated ticket follows the flags; DCE style wants more legs. */
+    if (flags & (GSS_C_DELEG_FLAG | GSS_C_DCE_STYLE))
+        goto cleanup;
+    /* An anonymous client is GSS-API's to name (GSS_C_ANON_FLAG). */
+    if (krb5_principal_compare_any_realm(ctx, ticket->enc_part2->client,
+                                         krb5_anonymous_principal()))
         goto cleanup;
     bound = check_bindings(ctx, sum->contents + 4, cb);
     if (bound < 0)

@@ -7,9 +7,10 @@
  *
  * It accepts only what it fully understands and leaves everything else to
  * GSS-API (n8443_accept_once), which stays the reference: any refusal by
- * krb5, a checksum other than the plain RFC 4121 one, delegation, checksum
- * extensions, authenticator authorization data, channel bindings that do
- * not match, a NegTokenResp or a mechListMIC.  So every failure is still
+ * krb5, a checksum other than the plain RFC 4121 one, delegation, DCE
+ * style, checksum extensions, authenticator authorization data, channel
+ * bindings that do not match, an anonymous client, a NegTokenResp or a
+ * mechListMIC.  So every failure is still
  * diagnosed and logged by the one GSS-API path.
  */
 #ifndef N8443_KRB5_ACCEPT_H
