@@ -11,6 +11,8 @@ of one request without the TLS handshake.  Scenarios:
 
   a      mod_negotiate8443, NegotiateReplayCache shm (fast path, default)
   a-gss  the same with NegotiateFastPath Off (every login through GSS-API)
+  b      NegotiateReplayCache memcache (httpd's side only: memcached's
+         own work is another process)
   c      mod_auth_gssapi, MIT's replay cache
   d      mod_auth_gssapi, KRB5RCACHETYPE=none
   e      the (a) server's unprotected path with the same token headers
@@ -41,6 +43,7 @@ WRAPPER = os.path.join(TOP, "tests", "sanitizers", "valgrind-httpd")
 SCENARIOS = {
     "a": ("shm", "", {}, bench.PROTECTED),
     "a-gss": ("shm", "    NegotiateFastPath Off", {}, bench.PROTECTED),
+    "b": ("memcache", "", {}, bench.PROTECTED),
     "c": ("gssapi", "", {}, bench.PROTECTED),
     "d": ("gssapi", "", {"KRB5RCACHETYPE": "none"}, bench.PROTECTED),
     "e": ("shm", "", {}, bench.OPEN),
@@ -115,7 +118,7 @@ def main():
         "N8443_MODULE", os.path.join(TOP, ".libs", "mod_negotiate8443.so")))
     ap.add_argument("--n1", type=int, default=50)
     ap.add_argument("--n2", type=int, default=250)
-    ap.add_argument("--only", default="a,a-gss,c,d,e")
+    ap.add_argument("--only", default="a,a-gss,b,c,d,e")
     ap.add_argument("--out", default=os.path.join(HERE, "results",
                                                   "callgrind.json"))
     a = ap.parse_args()
@@ -127,6 +130,8 @@ def main():
     t0 = time.monotonic()
     try:
         b.setup()
+        if "b" in a.only.split(","):
+            b.start_memcached()
         for key in a.only.split(","):
             ir1, bad1 = one_run(b, key, a.n1, key)
             ir2, bad2 = one_run(b, key, a.n2, key)
@@ -156,7 +161,7 @@ def main():
             print("%-6s %9d Ir per login over the unprotected path" % (
                 key, r["ir_per_login"]))
     if "a" in res and "ir_per_login" in res["a"]:
-        for other in ("a-gss", "c", "d"):
+        for other in ("a-gss", "b", "c", "d"):
             if other in res:
                 print("%s / a: %.2fx the instructions per login" % (
                     other, res[other]["ir_per_login"]
