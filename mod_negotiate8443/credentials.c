@@ -41,13 +41,15 @@ struct n8443_creds {
 
 /* krb5 contexts for the fast path, one per thread at a time: a context
  * must not be used by two threads at once, and making one per login is
- * the very cost the fast path avoids.  Guarded by slots_lock. */
+ * the very cost the fast path avoids.  A lock of their own, because
+ * slots_lock is held while a changed keytab is read. */
 typedef struct spare_context {
     krb5_context ctx;
     struct spare_context *next;
 } spare_context;
 
 static spare_context *spare_contexts;
+static apr_thread_mutex_t *spare_lock;
 
 /* What a keytab file looked like when its credentials were acquired. */
 typedef struct {
@@ -66,6 +68,22 @@ typedef struct {
 static apr_thread_mutex_t *slots_lock;
 static apr_hash_t *slots;
 static apr_pool_t *slots_pool;
+
+/* The keytab Kerberos uses when none is configured (KRB5_KTNAME, else
+ * krb5.conf's default_keytab_name, else its built-in default), found once
+ * per child so that it can be watched for changes like a configured one. */
+static const char *default_keytab;
+
+/* Is GSS-API routed through gssproxy (GSS_USE_PROXY), by the values its
+ * interposer takes for true? */
+int n8443_gssproxy_in_use(void)
+{
+    const char *v = getenv("GSS_USE_PROXY");
+
+    return v != NULL && (strcasecmp(v, "1") == 0 || strcasecmp(v, "yes") == 0
+                         || strcasecmp(v, "true") == 0
+                         || strcasecmp(v, "on") == 0);
+}
 
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
                         const n8443_server_conf *sc, n8443_cred_key *key)
@@ -89,7 +107,9 @@ static const char *keytab_file(const char *keytab)
     if (keytab == NULL) {
         keytab = getenv("KRB5_KTNAME");
         if (keytab == NULL)
-            return NULL;     /* the library default: not watched */
+            keytab = default_keytab;
+        if (keytab == NULL)
+            return NULL;     /* not known: not watched */
     }
     if (strncmp(keytab, "FILE:", 5) == 0)
         return keytab + 5;
@@ -120,19 +140,29 @@ static int stamps_equal(const keytab_stamp *a, const keytab_stamp *b)
            && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
+/* Forget the fast path's copy of the keytab (the last handle frees it). */
+static void drop_copy(n8443_creds *c)
+{
+    if (c->kt_ctx == NULL)
+        return;
+    if (c->server != NULL)
+        krb5_free_principal(c->kt_ctx, c->server);
+    if (c->kt != NULL)
+        krb5_kt_close(c->kt_ctx, c->kt);
+    krb5_free_context(c->kt_ctx);
+    c->kt_ctx = NULL;
+    c->kt = NULL;
+    c->server = NULL;
+    c->kt_name[0] = '\0';
+}
+
 static void creds_free(n8443_creds *c)
 {
     OM_uint32 min;
 
     if (c->cred != GSS_C_NO_CREDENTIAL)
         gss_release_cred(&min, &c->cred);
-    if (c->kt_ctx != NULL) {
-        if (c->server != NULL)
-            krb5_free_principal(c->kt_ctx, c->server);
-        if (c->kt != NULL)
-            krb5_kt_close(c->kt_ctx, c->kt);
-        krb5_free_context(c->kt_ctx);
-    }
+    drop_copy(c);
     free(c);
 }
 
@@ -146,24 +176,27 @@ static void creds_unref_locked(n8443_creds *c)
 
 /*
  * Copy the keytab into a MEMORY keytab of this process, for the fast
- * path; on any failure c is left without one (GSS-API then does every
- * login, as before).  Under GSS-Proxy the keys are gssproxy's to use.
+ * path.  1: copied; 0: not copied (GSS-Proxy holds the keys, the keytab is
+ * not a watched file, or it cannot be opened: GSS-API then does every
+ * login and reports the error); -1: reading it failed part of the way (a
+ * file being rewritten): no new keys should be taken from it now.
  */
-static void copy_keytab(n8443_creds *c, const n8443_cred_key *key)
+static int copy_keytab(n8443_creds *c, const n8443_cred_key *key)
 {
     static unsigned int serial;
     krb5_context ctx = NULL;
     krb5_keytab src = NULL, dst = NULL;
     krb5_kt_cursor cursor;
     krb5_keytab_entry entry;
-    const char *proxy = getenv("GSS_USE_PROXY");
+    krb5_error_code code;
     int copied = 0, ok = 0;
 
-    if (proxy != NULL && (strcasecmp(proxy, "yes") == 0
-                          || strcmp(proxy, "1") == 0))
-        return;
+    /* Only a keytab whose file is watched (stamp_keytab) may be copied:
+     * a copy of anything else would never see a new key. */
+    if (n8443_gssproxy_in_use() || keytab_file(key->keytab) == NULL)
+        return 0;
     if (krb5_init_context(&ctx) != 0)
-        return;
+        return 0;
     if ((key->keytab ? krb5_kt_resolve(ctx, key->keytab, &src)
                      : krb5_kt_default(ctx, &src)) != 0)
         goto cleanup;
@@ -174,25 +207,29 @@ static void copy_keytab(n8443_creds *c, const n8443_cred_key *key)
     if (krb5_kt_start_seq_get(ctx, src, &cursor) != 0)
         goto cleanup;
     ok = 1;
-    while (krb5_kt_next_entry(ctx, src, &entry, &cursor) == 0) {
+    while ((code = krb5_kt_next_entry(ctx, src, &entry, &cursor)) == 0) {
         if (krb5_kt_add_entry(ctx, dst, &entry) != 0)
             ok = 0;
         else
             copied++;
         krb5_free_keytab_entry_contents(ctx, &entry);
     }
+    /* Anything but the end (a file cut short while it is rewritten) is a
+     * partial copy: not used, so the previous keys stay in force. */
+    if (code != KRB5_KT_END)
+        ok = -1;
     krb5_kt_end_seq_get(ctx, src, &cursor);
-    if (key->principal != NULL
+    if (ok == 1 && key->principal != NULL
         && krb5_parse_name(ctx, key->principal, &c->server) != 0)
         ok = 0;
 
 cleanup:
     if (src != NULL)
         krb5_kt_close(ctx, src);
-    if (ok && copied > 0) {
+    if (ok == 1 && copied > 0) {
         c->kt_ctx = ctx;
         c->kt = dst;
-        return;
+        return 1;
     }
     if (c->server != NULL)
         krb5_free_principal(ctx, c->server);
@@ -201,6 +238,7 @@ cleanup:
         krb5_kt_close(ctx, dst);     /* the last handle: frees the copy */
     c->kt_name[0] = '\0';
     krb5_free_context(ctx);
+    return ok < 0 ? -1 : 0;
 }
 
 static apr_status_t creds_cleanup(void *data)
@@ -226,10 +264,21 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
+    krb5_context ctx;
+    char name[1024];
+
     rv = apr_thread_mutex_create(&slots_lock, APR_THREAD_MUTEX_DEFAULT,
                                  pchild);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_mutex_create(&spare_lock, APR_THREAD_MUTEX_DEFAULT,
+                                     pchild);
     if (rv != APR_SUCCESS)
         return rv;
+    if (krb5_init_context(&ctx) == 0) {
+        if (krb5_kt_default_name(ctx, name, sizeof(name)) == 0)
+            default_keytab = apr_pstrdup(pchild, name);
+        krb5_free_context(ctx);
+    }
     slots_pool = pchild;
     slots = apr_hash_make(pchild);
     apr_pool_cleanup_register(pchild, NULL, creds_cleanup,
@@ -261,14 +310,23 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
         apr_cpystrn(err, "out of memory", errlen);
         return NULL;
     }
-    copy_keytab(c, key);
+    if (copy_keytab(c, key) < 0) {
+        snprintf(err, errlen, "keytab %s could not be read to its end "
+                 "(being rewritten?)", keytab_file(key->keytab));
+        creds_free(c);
+        return NULL;
+    }
     if (c->kt_ctx != NULL) {
         opts.keytab = c->kt_name;
         rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
         opts.keytab = key->keytab;
     }
-    if (rc != 0)
+    if (rc != 0) {
+        /* Both paths must use the same keys: without the copy, GSS-API
+         * alone, from the keytab as configured. */
+        drop_copy(c);
         rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
+    }
     if (rc != 0) {
         c->cred = GSS_C_NO_CREDENTIAL;
         creds_free(c);
@@ -350,11 +408,11 @@ static krb5_context take_context(void)
     spare_context *sc = NULL;
     krb5_context ctx;
 
-    if (apr_thread_mutex_lock(slots_lock) == APR_SUCCESS) {
+    if (apr_thread_mutex_lock(spare_lock) == APR_SUCCESS) {
         sc = spare_contexts;
         if (sc != NULL)
             spare_contexts = sc->next;
-        apr_thread_mutex_unlock(slots_lock);
+        apr_thread_mutex_unlock(spare_lock);
     }
     if (sc != NULL) {
         ctx = sc->ctx;
@@ -368,7 +426,7 @@ static void give_context(krb5_context ctx)
 {
     spare_context *sc = malloc(sizeof(*sc));
 
-    if (sc == NULL || apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {
+    if (sc == NULL || apr_thread_mutex_lock(spare_lock) != APR_SUCCESS) {
         free(sc);
         krb5_free_context(ctx);
         return;
@@ -376,7 +434,7 @@ static void give_context(krb5_context ctx)
     sc->ctx = ctx;
     sc->next = spare_contexts;
     spare_contexts = sc;
-    apr_thread_mutex_unlock(slots_lock);
+    apr_thread_mutex_unlock(spare_lock);
 }
 
 n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
@@ -448,7 +506,7 @@ static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
     char err[1024];
 
     /* With GSS-Proxy holding the keys, httpd never sees a keytab. */
-    if (keytab == NULL && getenv("GSS_USE_PROXY") != NULL)
+    if (keytab == NULL && n8443_gssproxy_in_use())
         return OK;
 
     if (principal != NULL && strcmp(principal, "{HOSTNAME}") == 0)

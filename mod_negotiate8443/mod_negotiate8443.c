@@ -46,7 +46,7 @@ static int check_delegation(server_rec *s, const n8443_server_conf *sc,
                      (unsigned)s->port);
         return !OK;
     }
-    if (getenv("GSS_USE_PROXY") != NULL)
+    if (n8443_gssproxy_in_use())
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(115)
                      "server %s:%u: with GSS-Proxy the service keys are not "
                      "in httpd, so NegotiateConstrainedDelegation stores no "

@@ -137,6 +137,8 @@ typedef struct {
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
                         const n8443_server_conf *sc, n8443_cred_key *key);
 apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
+/* GSS_USE_PROXY set to a true value: the keys are gssproxy's. */
+int n8443_gssproxy_in_use(void);
 /* Borrow the process' credentials for key (acquiring or refreshing them
  * when needed); give them back with n8443_creds_release. */
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key);

@@ -10,12 +10,14 @@
  *   - the channel-binding hash is MD5 over the bindings' RFC 1964
  *     encoding; all zeros means the client bound nothing (accepted, not
  *     bound); a different hash is left to GSS-API to refuse;
- *   - with mutual authentication the answer is an AP-REP with a sequence
+ *   - with mutual authentication (the GSS flag, which the AP options must
+ *     agree with) the answer is an AP-REP with a sequence
  *     number, in the krb5 GSS header, and (for SPNEGO) in a NegTokenResp
  *     that completes the exchange and names the client's first mechanism,
  *     with no mechListMIC: the optimistic token of the preferred mechanism
  *     needs none (RFC 4178 5), and MIT sends none either.
- * No acceptor subkey is made: RFC 4121 makes it optional, and no message
+ * No acceptor subkey is made (the AP-REP carries the client's own subkey
+ * back, as krb5_mk_rep does): RFC 4121 makes one optional, and no message
  * protected by it follows an HTTP login.
  */
 #include <stdlib.h>
@@ -93,6 +95,11 @@ check_bindings(krb5_context ctx, const unsigned char *hash,
 
     if (cb == NULL || memcmp(hash, zero, sizeof(zero)) == 0)
         return 0;
+    /* Addresses turn MIT's check into one against the ticket's addresses
+     * as well: not done here. */
+    if (cb->initiator_addrtype != GSS_C_AF_UNSPEC
+        || cb->acceptor_addrtype != GSS_C_AF_UNSPEC)
+        return -1;
     if (cb->initiator_address.length > 0xffff
         || cb->acceptor_address.length > 0xffff
         || cb->application_data.length > 0xffff)
@@ -299,7 +306,14 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     if (bound < 0)
         goto cleanup;
 
-    mutual = (ap_options & AP_OPTS_MUTUAL_REQUIRED) != 0;
+    /* MIT answers with an AP-REP when the GSS flags ask for mutual
+     * authentication; a client whose AP options say otherwise is left to
+     * it. */
+    mutual = (flags & GSS_C_MUTUAL_FLAG) != 0;
+    if (mutual != ((ap_options & AP_OPTS_MUTUAL_REQUIRED) != 0))
+        goto cleanup;
+    if (krb5_timeofday(ctx, &now) != 0)
+        goto cleanup;
     if (mutual && krb5_mk_rep(ctx, ac, &rep) != 0)
         goto cleanup;
     if (krb5_unparse_name(ctx, ticket->enc_part2->client, &name) != 0)
@@ -310,8 +324,6 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
         goto cleanup;
     res->output_malloced = 1;
 
-    if (krb5_timeofday(ctx, &now) != 0)
-        now = 0;
     /* krb5 timestamps are unsigned 32-bit and wrap (MIT's ts_delta). */
     left = (int32_t)((uint32_t)ticket->enc_part2->times.endtime
                      - (uint32_t)now);

@@ -9,8 +9,9 @@
  * GSS-API (n8443_accept_once), which stays the reference: any refusal by
  * krb5, a checksum other than the plain RFC 4121 one, delegation, DCE
  * style, checksum extensions, authenticator authorization data, channel
- * bindings that do not match, an anonymous client, a NegTokenResp or a
- * mechListMIC.  So every failure is still
+ * bindings that do not match (or carry addresses), GSS flags and AP
+ * options that disagree about mutual authentication, an anonymous client,
+ * a NegTokenResp or a mechListMIC.  So every failure is still
  * diagnosed and logged by the one GSS-API path.
  */
 #ifndef N8443_KRB5_ACCEPT_H

@@ -64,10 +64,10 @@ def test_key_rotation_picked_up_without_restart(rotation_setup, realm,
     assert status == 200
     assert headers["X-Remote-User"] == "alice@TEST.N8443"
     assert srv.proc.poll() is None          # the same server, no restart
-    # The new key reached the fast path's copy of the keytab too.
-    log = srv.log_since(mark)
-    assert "N8443031: keytab" in log
-    assert "accepted (krb5) by the fast path" in log
+    # The new key reached the fast path's copy of the keytab too (the
+    # child that serves this may be one that never had the old keys, so
+    # N8443031 is not always logged here).
+    assert "accepted (krb5) by the fast path" in srv.log_since(mark)
 
 
 def test_missing_keytab_stops_startup(base_dir, module_path, realm, certs):
