@@ -338,7 +338,8 @@ class Httpd:
             "  Require all granted",
             "</Directory>",
             "Header always set X-Remote-User \"expr=%{REMOTE_USER}\"",
-            "NegotiateKeytab %s" % keytab,
+            # None: no NegotiateKeytab, Kerberos' default keytab.
+            "NegotiateKeytab %s" % keytab if keytab else "",
             "<VirtualHost 127.0.0.1:%d>" % self.port,
             "  SSLEngine on",
             "  SSLCertificateFile %s" % certs.cert,

@@ -16,7 +16,8 @@ import gssapi
 import pytest
 
 import harness
-from conftest import KRB5, SPNEGO, challenge_tokens, https_request, negotiate
+from conftest import (KRB5, SPNEGO, Client, challenge_tokens, https_request,
+                      negotiate)
 
 BODY = """
   <Location /fast>
@@ -218,3 +219,47 @@ def test_channel_bindings(fsrv, alice, certs):
     st, _, _, log = login(fsrv, alice, "/fast/", channel_bindings=cb)
     assert st == 401
     assert "N8443020: login refused (bad_bindings)" in log
+
+
+@pytest.mark.parametrize("how", ["KRB5_KTNAME", "default_keytab_name"])
+def test_default_keytab_is_copied_and_watched(base_dir, module_path, realm,
+                                              certs, how):
+    """No NegotiateKeytab: the keytab Kerberos finds by itself (from the
+    environment, or from krb5.conf) is the one copied for the fast path,
+    and a new key in it is picked up without a restart, as for a
+    configured keytab."""
+    host = "deftab-%s.test.n8443" % how.lower().replace("_", "")
+    realm.add_service("HTTP/" + host)
+    kt = os.path.join(base_dir, "deftab-%s.keytab" % how)
+    realm.export_keytab(kt, ["HTTP/" + host])
+    harness.chown_to_httpd(kt)
+    if how == "KRB5_KTNAME":
+        env = {"KRB5_KTNAME": "FILE:" + kt}
+    else:
+        conf = os.path.join(base_dir, "krb5-deftab.conf")
+        realm.write_krb5_conf(conf, " default_keytab_name = FILE:%s\n" % kt)
+        os.chmod(conf, 0o644)
+        env = {"KRB5_CONFIG": conf}
+    body = BODY[:BODY.index("  <Location /gss>")]      # /fast only
+    srv = harness.Httpd(base_dir, module_path, realm, certs, None, body,
+                        name="httpd-fast-deftab-" + how.lower(),
+                        env_extra=env)
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        alice = Client(realm, certs, "alice")
+        st, headers, _, log = login(srv, alice, "/fast/", host=host)
+        assert st == 404, log
+        assert "by the fast path" in log
+
+        realm.kadmin("cpw -randkey HTTP/" + host)
+        tmp = kt + ".new"
+        realm.export_keytab(tmp, ["HTTP/" + host])
+        harness.chown_to_httpd(tmp)
+        os.replace(tmp, kt)
+        alice = Client(realm, certs, "alice")      # a ticket with the new kvno
+        st, headers, _, log = login(srv, alice, "/fast/", host=host)
+        assert st == 404, log
+        assert "by the fast path" in log
+    finally:
+        srv.stop()
