@@ -403,10 +403,10 @@ void n8443_creds_release(n8443_creds *c)
     apr_thread_mutex_unlock(slots_lock);
 }
 
-static krb5_context take_context(void)
+/* A context (with its list node, kept so that a login allocates none). */
+static spare_context *take_context(void)
 {
     spare_context *sc = NULL;
-    krb5_context ctx;
 
     if (apr_thread_mutex_lock(spare_lock) == APR_SUCCESS) {
         sc = spare_contexts;
@@ -414,24 +414,23 @@ static krb5_context take_context(void)
             spare_contexts = sc->next;
         apr_thread_mutex_unlock(spare_lock);
     }
-    if (sc != NULL) {
-        ctx = sc->ctx;
+    if (sc != NULL)
+        return sc;
+    sc = malloc(sizeof(*sc));
+    if (sc != NULL && krb5_init_context(&sc->ctx) != 0) {
         free(sc);
-        return ctx;
+        sc = NULL;
     }
-    return krb5_init_context(&ctx) == 0 ? ctx : NULL;
+    return sc;
 }
 
-static void give_context(krb5_context ctx)
+static void give_context(spare_context *sc)
 {
-    spare_context *sc = malloc(sizeof(*sc));
-
-    if (sc == NULL || apr_thread_mutex_lock(spare_lock) != APR_SUCCESS) {
+    if (apr_thread_mutex_lock(spare_lock) != APR_SUCCESS) {
+        krb5_free_context(sc->ctx);
         free(sc);
-        krb5_free_context(ctx);
         return;
     }
-    sc->ctx = ctx;
     sc->next = spare_contexts;
     spare_contexts = sc;
     apr_thread_mutex_unlock(spare_lock);
@@ -443,21 +442,21 @@ n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
                                           n8443_accept_result *res)
 {
     n8443_kacc_status st = N8443_KACC_DEFER;
-    krb5_context ctx;
+    spare_context *sc;
     krb5_keytab kt;
 
     if (c->kt_ctx == NULL)
         return N8443_KACC_DEFER;
-    ctx = take_context();
-    if (ctx == NULL)
+    sc = take_context();
+    if (sc == NULL)
         return N8443_KACC_DEFER;
     /* A handle of this thread's context on the shared copy (which c's own
      * handle keeps alive while c is in use). */
-    if (krb5_kt_resolve(ctx, c->kt_name, &kt) == 0) {
-        st = n8443_krb5_accept(ctx, kt, c->server, info, cb, res);
-        krb5_kt_close(ctx, kt);
+    if (krb5_kt_resolve(sc->ctx, c->kt_name, &kt) == 0) {
+        st = n8443_krb5_accept(sc->ctx, kt, c->server, info, cb, res);
+        krb5_kt_close(sc->ctx, kt);
     }
-    give_context(ctx);
+    give_context(sc);
     return st;
 }
 
