@@ -340,13 +340,17 @@ class Httpd:
             "Header always set X-Remote-User \"expr=%{REMOTE_USER}\"",
             # None: no NegotiateKeytab, Kerberos' default keytab.
             "NegotiateKeytab %s" % keytab if keytab else "",
+            # Named, so that httpd does not derive the name from a
+            # reverse lookup of 127.0.0.1 (which needs /etc/hosts).
             "<VirtualHost 127.0.0.1:%d>" % self.port,
+            "  ServerName localhost",
             "  SSLEngine on",
             "  SSLCertificateFile %s" % certs.cert,
             "  SSLCertificateKeyFile %s" % certs.key,
             body,
             "</VirtualHost>",
             "<VirtualHost 127.0.0.1:%d>" % self.plain_port,
+            "  ServerName localhost",
             body,
             "</VirtualHost>",
         ]
