@@ -105,6 +105,8 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     }
     conf->delegation_dir = add->delegation_dir ? add->delegation_dir
                                                : base->delegation_dir;
+    conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
+                                                 : base->trusted_proxies;
     return conf;
 }
 
@@ -459,6 +461,9 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
                   RSRC_CONF, "Directory (0700, httpd user) for the "
                   "applications' credential caches"),
+    AP_INIT_ITERATE("NegotiateTrustedProxy", n8443_set_trusted_proxy, NULL,
+                    RSRC_CONF, "Addresses (ADDR or ADDR/BITS) of proxies "
+                    "in front: no connection login on their connections"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

@@ -28,7 +28,8 @@ void n8443_exchange_post_config(void)
 }
 
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const char *principal, int bound);
+                         const n8443_server_conf *sc, const char *principal,
+                         const char *mech, int bound);
 
 static void count_failure(n8443_cause cause)
 {
@@ -70,60 +71,59 @@ static int count_field(void *rec, const char *key, const char *value)
     return 1;
 }
 
-static void copy_env(request_rec *r, request_rec *from, const char *name)
-{
-    const char *v = apr_table_get(from->subprocess_env, name);
-
-    if (v != NULL)
-        apr_table_set(r->subprocess_env, name, v);
-}
-
 /*
  * If this is an internal redirect or sub-request of a request that we
- * already authenticated, reuse that identity: the client's token was
- * spent on the first pass and would be refused as a replay on a second.
+ * already authenticated, reuse that login: the client's token was spent
+ * on the first pass and would be refused as a replay on a second.  Only
+ * where the login is good for this location too (same vhost and
+ * credential set, a mechanism it offers, the channel binding it asks
+ * for), and mapped with this location's NegotiateUserName; else 401.
+ * DECLINED when no earlier request of this one logged in.
  */
-static int reuse_earlier_login(request_rec *r)
+static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
+                               const n8443_server_conf *sc)
 {
     request_rec *prev;
 
     for (prev = r->prev ? r->prev : r->main; prev != NULL;
          prev = prev->prev ? prev->prev : prev->main) {
-        const char *principal;
+        const n8443_login *l = n8443_login_of(prev);
+        const char *misfit;
 
-        if (prev->user == NULL || prev->ap_auth_type == NULL
-            || (strcmp(prev->ap_auth_type, N8443_AUTH_TYPE) != 0
-                && strcmp(prev->ap_auth_type, "Basic") != 0))
+        if (l == NULL)
             continue;
-        principal = apr_table_get(prev->subprocess_env,
-                                  "NEGOTIATE_PRINCIPAL");
-        if (principal == NULL)
-            continue;
-        r->user = prev->user;
-        r->ap_auth_type = prev->ap_auth_type;
-        copy_env(r, prev, "NEGOTIATE_PRINCIPAL");
-        copy_env(r, prev, "NEGOTIATE_MECH");
-        copy_env(r, prev, "NEGOTIATE_CHANNEL_BOUND");
-        return 1;
+        misfit = n8443_login_misfit(r, dc, sc, l);
+        if (misfit != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(224)
+                          "login of %s earlier in this request (internal "
+                          "redirect or sub-request) not used for %s: %s; "
+                          "asking for a new token", l->principal,
+                          r->uri, misfit);
+            return challenge(r);
+        }
+        set_identity(r, dc, sc, l->principal, l->mech, l->bound);
+        return OK;
     }
-    return 0;
+    return DECLINED;
 }
 
 /*
  * NegotiateConnectionAuth: a request without Authorization on a TLS
- * connection that already logged in goes on as that identity.  Only TLS:
- * a plain connection may come through a proxy that mixes users.
+ * connection that already logged in goes on as that identity, where the
+ * login is good (connection.c).  Only TLS: a plain connection may come
+ * through a proxy that mixes users; and never a proxy's connection.
  */
-static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc)
+static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
+                                   const n8443_server_conf *sc)
 {
-    n8443_conn *nc;
+    const n8443_login *l;
 
     if (!dc->connection_auth || !connection_is_tls(r))
         return 0;
-    nc = n8443_conn_get(r->connection);
-    if (nc->principal == NULL)
+    l = n8443_conn_resume(r, dc, sc);
+    if (l == NULL)
         return 0;
-    set_identity(r, dc, nc->principal, nc->bound);
+    set_identity(r, dc, sc, l->principal, l->mech, l->bound);
     return 1;
 }
 
@@ -275,16 +275,21 @@ static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
         apr_table_set(r->subprocess_env, "KRB5CCNAME", ccname);
 }
 
-/* Put the client's identity on the request. */
+/* Put the client's identity on the request, and note the login with the
+ * scope of this location for redirects and sub-requests of it. */
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const char *principal, int bound)
+                         const n8443_server_conf *sc, const char *principal,
+                         const char *mech, int bound)
 {
+    int basic = strcmp(mech, "basic") == 0;
+
     r->user = (char *)n8443_map_user(r, principal, dc->user_name);
-    r->ap_auth_type = N8443_AUTH_TYPE;
+    r->ap_auth_type = basic ? "Basic" : N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "krb5");
+    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", mech);
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
                   bound ? "true" : "false");
+    n8443_login_note(r, dc, sc, principal, mech, bound);
 }
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
@@ -347,9 +352,9 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (rc == 0) {
         status = check_replay(r, sc, &info, res.principal);
         if (status == OK) {
-            set_identity(r, dc, res.principal, bound);
+            set_identity(r, dc, sc, res.principal, "krb5", bound);
             if (dc->connection_auth && connection_is_tls(r))
-                n8443_conn_remember(r, res.principal, bound);
+                n8443_conn_remember(r, n8443_login_of(r), res.lifetime);
             n8443_session_issue(r, dc, sc, res.principal, res.lifetime,
                                 bound);
             hand_over_credentials(r, dc, sc, &res);
@@ -415,6 +420,21 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     return status;
 }
 
+/* Note a login that session.c or basic.c put on the request. */
+static void note_login_from_env(request_rec *r, const n8443_dir_conf *dc,
+                                const n8443_server_conf *sc,
+                                const char *mech)
+{
+    const char *principal = apr_table_get(r->subprocess_env,
+                                          "NEGOTIATE_PRINCIPAL");
+    const char *bound = apr_table_get(r->subprocess_env,
+                                      "NEGOTIATE_CHANNEL_BOUND");
+
+    if (principal != NULL)
+        n8443_login_note(r, dc, sc, principal, mech,
+                         bound != NULL && strcmp(bound, "true") == 0);
+}
+
 static int negotiate(request_rec *r)
 {
     const n8443_dir_conf *dc;
@@ -423,7 +443,7 @@ static int negotiate(request_rec *r)
     n8443_authz authz;
     unsigned char *tok;
     apr_size_t toklen;
-    int fields = 0;
+    int fields = 0, status;
 
     type = ap_auth_type(r);
     if (type == NULL || strcasecmp(type, N8443_AUTH_TYPE) != 0)
@@ -440,17 +460,26 @@ static int negotiate(request_rec *r)
         return HTTP_FORBIDDEN;
     }
 
-    if (reuse_earlier_login(r))
-        return OK;
+    status = reuse_earlier_login(r, dc, sc);
+    if (status != DECLINED)
+        return status;
 
     apr_table_do(count_field, &fields, r->headers_in, "Authorization", NULL);
     if (fields == 0) {
-        if (resume_connection_login(r, dc))
+        /* The cookie first: it is the client's own, where a connection
+         * may be shared. */
+        if (n8443_session_resume(r, dc, sc) == OK) {
+            note_login_from_env(r, dc, sc, "krb5");
             return OK;
-        if (n8443_session_resume(r, dc, sc) == OK)
+        }
+        if (resume_connection_login(r, dc, sc))
             return OK;
         return challenge(r);
     }
+    /* Whoever sends credentials on a connection is not taken for the one
+     * who logged in on it before: the login ends here, whatever becomes
+     * of these credentials. */
+    n8443_conn_forget(r->connection);
     if (fields > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(015)
                       "more than one Authorization header: 400");
@@ -464,6 +493,9 @@ static int negotiate(request_rec *r)
     case N8443_AUTHZ_BASIC:
         if (dc->basic_fallback) {
             int st = n8443_basic_login(r, dc, authz.param, authz.param_len);
+
+            if (st == OK)
+                note_login_from_env(r, dc, sc, "basic");
             /* A refused password is a 401 like any other: offer both
              * schemes again (RFC 7235 3.1), so the browser asks anew. */
             return st == HTTP_UNAUTHORIZED ? challenge(r) : st;

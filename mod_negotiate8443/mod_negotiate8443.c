@@ -109,6 +109,7 @@ static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
         return !OK;
     if (check_sessions(s) != OK)
         return !OK;
+    n8443_conn_check_config(s);
     return n8443_creds_check_config(p, ptemp, s);
 }
 

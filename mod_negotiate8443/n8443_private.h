@@ -99,19 +99,34 @@ typedef struct {
     const char *session_key_file;
     unsigned int session_key_set:1;
     const char *delegation_dir;     /* NegotiateDelegationDir */
+    apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
 } n8443_server_conf;
 
 #define N8443_DEFAULT_SESSION_MAX_AGE 3600
 
+/* A login and the scope it was proven in (connection.c): kept on the
+ * request (request_config) for its internal redirects and sub-requests,
+ * and on the connection under NegotiateConnectionAuth. */
+typedef struct {
+    const char *principal;
+    const char *mech;           /* "krb5" or "basic" */
+    int bound;                  /* bound to this TLS channel */
+    server_rec *server;         /* the vhost */
+    const char *keytab;         /* the credential set, as */
+    const char *acceptor;       /*  n8443_cred_key_for resolved it */
+    apr_time_t expires;         /* connection logins: the ticket's end */
+} n8443_login;
+
 /* What the module keeps per connection (conn_config slot): the channel
  * binding of its TLS certificate, and under NegotiateConnectionAuth the
- * identity that logged in on it. */
+ * login made on it. */
 typedef struct {
     int cb_state;               /* 0 unknown, 1 have, -1 none possible */
     unsigned char cb_data[128];
     size_t cb_len;
-    const char *principal;      /* NULL until a login on this connection */
-    int bound;
+    const n8443_login *login;   /* NULL until a login on this connection */
+    unsigned int proxied:1;     /* a proxy's: never keeps a login */
+    unsigned int h2_logged:1;   /* "not over HTTP/2" logged */
 } n8443_conn;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
@@ -180,10 +195,37 @@ int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
                       const char *param, apr_size_t param_len);
 void n8443_basic_register(apr_pool_t *p);
 
-/* ---------------------------------------------- sessions, connection auth */
+/* -------------------------------- logins beyond a request (connection.c) */
 
 n8443_conn *n8443_conn_get(conn_rec *c);
-void n8443_conn_remember(request_rec *r, const char *principal, int bound);
+/* Record r's login with the scope of r's configuration. */
+void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
+                      const n8443_server_conf *sc, const char *principal,
+                      const char *mech, int bound);
+const n8443_login *n8443_login_of(const request_rec *r);
+/* NULL when login l is good for r under dc, else why not (for the log). */
+const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
+                               const n8443_server_conf *sc,
+                               const n8443_login *l);
+/* NULL, or why r looks like it came through a proxy. */
+const char *n8443_request_via_proxy(request_rec *r);
+const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+/* NegotiateConnectionAuth: keep l on r's connection (not on a proxy's,
+ * not over HTTP/2), until the ticket's end (lifetime seconds). */
+void n8443_conn_remember(request_rec *r, const n8443_login *l,
+                         apr_uint32_t lifetime);
+void n8443_conn_forget(conn_rec *c);
+/* The connection's login when it is good for r, else NULL. */
+const n8443_login *n8443_conn_resume(request_rec *r,
+                                     const n8443_dir_conf *dc,
+                                     const n8443_server_conf *sc);
+/* Start-up: NegotiateConnectionAuth in a vhost with NegotiateTrustedProxy
+ * is logged (a warning, not an error). */
+void n8443_conn_check_config(server_rec *s);
+
+/* ------------------------------------------------------------ sessions */
+
 const char *n8443_session_read_key(apr_pool_t *p, const char *file,
                                    unsigned char *key);
 /* OK when a valid session cookie put an identity on r, else DECLINED. */

@@ -1,8 +1,7 @@
 /*
- * session.c - logins that outlive one request:
+ * session.c - logins that outlive one request (connection logins are in
+ * connection.c):
  *
- *   NegotiateConnectionAuth  the identity is kept on the TLS connection, so
- *                            later requests on it need no new token;
  *   NegotiateSession         the identity travels in a cookie sealed with
  *                            AES-256-GCM (core/sealed_cookie.c) under a key
  *                            a farm shares, expiring at NegotiateSessionMaxAge
@@ -20,28 +19,6 @@
 
 #define COOKIE_NAME "n8443_session"
 #define COOKIE_ATTRS "Path=/;Secure;HttpOnly;SameSite=Lax"
-
-/* ------------------------------------------------------ connection state */
-
-n8443_conn *n8443_conn_get(conn_rec *c)
-{
-    n8443_conn *nc = ap_get_module_config(c->conn_config,
-                                          &negotiate8443_module);
-
-    if (nc == NULL) {
-        nc = apr_pcalloc(c->pool, sizeof(*nc));
-        ap_set_module_config(c->conn_config, &negotiate8443_module, nc);
-    }
-    return nc;
-}
-
-void n8443_conn_remember(request_rec *r, const char *principal, int bound)
-{
-    n8443_conn *nc = n8443_conn_get(r->connection);
-
-    nc->principal = apr_pstrdup(r->connection->pool, principal);
-    nc->bound = bound;
-}
 
 /* ------------------------------------------------------------- key file */
 

@@ -1,0 +1,298 @@
+/*
+ * connection.c - where a login is good beyond the request that made it:
+ *
+ *   the request's own record of its login (request_config), which an
+ *   internal redirect or a sub-request of it may reuse;
+ *   NegotiateConnectionAuth, the login kept on its TLS connection;
+ *   NegotiateTrustedProxy and the forwarding headers that tell that a
+ *   connection is a proxy's, on which no login is kept.
+ *
+ * The rule for both kinds of reuse: a login is only good where the same
+ * vhost, the same credential set (keytab and acceptor principal), a
+ * mechanism the location offers and a channel binding at least as strong
+ * as the location asks for apply.  Everything else asks for a new token.
+ *
+ * A connection from a proxy is shared by the proxy's clients (HAProxy's
+ * http-reuse, mod_proxy's pool), so a login on it would let the next
+ * client in as the last one: a request that shows it came through a proxy
+ * never resumes a connection login and none is kept from it.
+ */
+#include "n8443_private.h"
+
+#include "apr_network_io.h"
+
+/* ------------------------------------------------------ connection state */
+
+n8443_conn *n8443_conn_get(conn_rec *c)
+{
+    n8443_conn *nc = ap_get_module_config(c->conn_config,
+                                          &negotiate8443_module);
+
+    if (nc == NULL) {
+        nc = apr_pcalloc(c->pool, sizeof(*nc));
+        ap_set_module_config(c->conn_config, &negotiate8443_module, nc);
+    }
+    return nc;
+}
+
+/* ------------------------------------------------------ the login record */
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
+                      const n8443_server_conf *sc, const char *principal,
+                      const char *mech, int bound)
+{
+    n8443_login *l = apr_pcalloc(r->pool, sizeof(*l));
+    n8443_cred_key key;
+
+    n8443_cred_key_for(r, dc, sc, &key);
+    l->principal = apr_pstrdup(r->pool, principal);
+    l->mech = mech;
+    l->bound = bound;
+    l->server = r->server;
+    l->keytab = key.keytab;
+    l->acceptor = key.principal;
+    ap_set_module_config(r->request_config, &negotiate8443_module, l);
+}
+
+const n8443_login *n8443_login_of(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &negotiate8443_module);
+}
+
+const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
+                               const n8443_server_conf *sc,
+                               const n8443_login *l)
+{
+    n8443_cred_key key;
+
+    if (l->server != r->server)
+        return "it was made in another virtual host";
+    n8443_cred_key_for(r, dc, sc, &key);
+    if (!same_str(l->keytab, key.keytab))
+        return "it was made with another keytab";
+    if (!same_str(l->acceptor, key.principal))
+        return "it was made for another NegotiateServicePrincipal";
+    if (strcmp(l->mech, "basic") == 0 && !dc->basic_fallback)
+        return "it was a Basic login and this location offers Negotiate "
+               "only";
+    if (dc->channel_binding == N8443_CB_REQUIRE && !l->bound)
+        return "it was not bound to the TLS channel and this location "
+               "has NegotiateChannelBinding require";
+    return NULL;
+}
+
+/* --------------------------------------------------------------- proxies */
+
+/* Headers that proxies add (or that say a proxy was asked to add them). */
+static const char *const proxy_headers[] = {
+    "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+    "X-Forwarded-Server", "X-Forwarded-Port", "X-Real-IP", "Via", NULL
+};
+
+const char *n8443_request_via_proxy(request_rec *r)
+{
+    const n8443_server_conf *sc =
+        ap_get_module_config(r->server->module_config, &negotiate8443_module);
+    conn_rec *c = r->connection;
+    int i;
+
+    for (i = 0; proxy_headers[i] != NULL; i++) {
+        if (apr_table_get(r->headers_in, proxy_headers[i]) != NULL)
+            return apr_pstrcat(r->pool, "a ", proxy_headers[i], " header",
+                               NULL);
+    }
+    /* mod_remoteip took the client's address from a header (and may have
+     * removed the header). */
+    if (r->useragent_ip != NULL && c->client_ip != NULL
+        && strcmp(r->useragent_ip, c->client_ip) != 0)
+        return "a client address taken from a header (mod_remoteip)";
+    if (sc->trusted_proxies != NULL && c->client_addr != NULL) {
+        apr_ipsubnet_t **nets = (apr_ipsubnet_t **)sc->trusted_proxies->elts;
+
+        for (i = 0; i < sc->trusted_proxies->nelts; i++) {
+            if (apr_ipsubnet_test(nets[i], c->client_addr))
+                return "an address listed in NegotiateTrustedProxy";
+        }
+    }
+    return NULL;
+}
+
+/* NegotiateTrustedProxy ADDR[/BITS]...: connections from these addresses
+ * are a proxy's. */
+const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+    char *ip = apr_pstrdup(cmd->pool, arg);
+    char *mask = ap_strchr(ip, '/');
+    apr_ipsubnet_t *net;
+
+    if (mask != NULL)
+        *mask++ = '\0';
+    /* Host names are refused: the address is what the connection has. */
+    if (apr_ipsubnet_create(&net, ip, mask, cmd->pool) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an IP address or "
+                            "ADDRESS/BITS network (no host names)",
+                            cmd->cmd->name, arg);
+    if (conf->trusted_proxies == NULL)
+        conf->trusted_proxies = apr_array_make(cmd->pool, 2,
+                                               sizeof(apr_ipsubnet_t *));
+    APR_ARRAY_PUSH(conf->trusted_proxies, apr_ipsubnet_t *) = net;
+    return NULL;
+}
+
+/* ---------------------------------------------------- connection logins */
+
+/*
+ * HTTP/2 runs each request on a connection of its own (c->master is the
+ * client's): there is no connection to keep a login on.
+ */
+static int is_http2_stream(request_rec *r)
+{
+    n8443_conn *nc;
+
+    if (r->connection->master == NULL)
+        return 0;
+    nc = n8443_conn_get(r->connection->master);
+    if (!nc->h2_logged) {
+        nc->h2_logged = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(221)
+                      "NegotiateConnectionAuth does nothing over HTTP/2: "
+                      "each request needs its own token (or a session "
+                      "cookie) on this connection");
+    }
+    return 1;
+}
+
+/* A connection found to be a proxy's keeps no login from then on. */
+static int proxied(request_rec *r, n8443_conn *nc)
+{
+    const char *why;
+
+    if (nc->proxied)
+        return 1;
+    why = n8443_request_via_proxy(r);
+    if (why == NULL)
+        return 0;
+    nc->proxied = 1;
+    nc->login = NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(220)
+                  "NegotiateConnectionAuth: this connection comes through a "
+                  "proxy (%s), which may carry other users' requests on it: "
+                  "no login is kept or resumed on it, every request needs "
+                  "its own token", why);
+    return 1;
+}
+
+void n8443_conn_remember(request_rec *r, const n8443_login *l,
+                         apr_uint32_t lifetime)
+{
+    conn_rec *c = r->connection;
+    n8443_conn *nc = n8443_conn_get(c);
+    n8443_login *kept;
+
+    if (is_http2_stream(r) || proxied(r, nc))
+        return;
+    kept = apr_pcalloc(c->pool, sizeof(*kept));
+    kept->principal = apr_pstrdup(c->pool, l->principal);
+    kept->mech = l->mech;           /* a literal */
+    kept->bound = l->bound;
+    kept->server = l->server;
+    kept->keytab = l->keytab;       /* configuration memory */
+    kept->acceptor = l->acceptor ? apr_pstrdup(c->pool, l->acceptor) : NULL;
+    /* Never beyond the ticket's end. */
+    kept->expires = lifetime == GSS_C_INDEFINITE
+                    ? 0 : apr_time_now() + apr_time_from_sec(lifetime);
+    nc->login = kept;
+}
+
+void n8443_conn_forget(conn_rec *c)
+{
+    n8443_conn *nc = ap_get_module_config(c->conn_config,
+                                          &negotiate8443_module);
+
+    if (nc != NULL)
+        nc->login = NULL;
+}
+
+const n8443_login *n8443_conn_resume(request_rec *r,
+                                     const n8443_dir_conf *dc,
+                                     const n8443_server_conf *sc)
+{
+    n8443_conn *nc = n8443_conn_get(r->connection);
+    const n8443_login *l;
+    const char *misfit;
+
+    if (is_http2_stream(r) || proxied(r, nc) || nc->login == NULL)
+        return NULL;
+    l = nc->login;
+    if (l->expires != 0 && apr_time_now() >= l->expires) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(222)
+                      "connection login of %s ended with its ticket: "
+                      "asking for a new token", l->principal);
+        nc->login = NULL;
+        return NULL;
+    }
+    misfit = n8443_login_misfit(r, dc, sc, l);
+    if (misfit != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(223)
+                      "connection login of %s not used here: %s; asking "
+                      "for a new token", l->principal, misfit);
+        return NULL;
+    }
+    return l;
+}
+
+/*
+ * Decided: NegotiateConnectionAuth in a vhost that names a proxy in front
+ * (NegotiateTrustedProxy) still starts, since clients that connect
+ * directly may use it; connections from the proxy never get it, and the
+ * start-up log says so once per vhost.
+ */
+void n8443_conn_check_config(server_rec *s)
+{
+    /* Once, not in the first of httpd's two configuration passes. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return;
+    for (; s != NULL; s = s->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(s->module_config, &negotiate8443_module);
+        const n8443_dir_conf *dc =
+            ap_get_module_config(s->lookup_defaults, &negotiate8443_module);
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        ap_conf_vector_t **url = (ap_conf_vector_t **)core->sec_url->elts;
+        ap_conf_vector_t **dir = (ap_conf_vector_t **)core->sec_dir->elts;
+        int i, on = dc->connection_auth;
+
+        if (sc->trusted_proxies == NULL)
+            continue;
+        for (i = 0; i < core->sec_url->nelts && !on; i++) {
+            const n8443_dir_conf *ldc =
+                ap_get_module_config(url[i], &negotiate8443_module);
+            on = ldc != NULL && ldc->connection_auth_set
+                 && ldc->connection_auth;
+        }
+        for (i = 0; i < core->sec_dir->nelts && !on; i++) {
+            const n8443_dir_conf *ldc =
+                ap_get_module_config(dir[i], &negotiate8443_module);
+            on = ldc != NULL && ldc->connection_auth_set
+                 && ldc->connection_auth;
+        }
+        if (on)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(225)
+                         "server %s:%u has NegotiateConnectionAuth On and "
+                         "NegotiateTrustedProxy: requests through the proxy "
+                         "never resume a connection login (each needs a "
+                         "token or a session cookie); only clients that "
+                         "connect directly keep theirs",
+                         s->server_hostname ? s->server_hostname : "?",
+                         (unsigned)s->port);
+    }
+}
