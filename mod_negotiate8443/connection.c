@@ -152,22 +152,20 @@ const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
 
 /*
  * HTTP/2 runs each request on a connection of its own (c->master is the
- * client's): there is no connection to keep a login on.
+ * client's): there is no connection to keep a login on.  The client's
+ * connection is not touched from here: its pool belongs to another
+ * thread.  Logged where a login is not kept (each login, not each
+ * request).
  */
-static int is_http2_stream(request_rec *r)
+static int is_http2_stream(request_rec *r, int log)
 {
-    n8443_conn *nc;
-
     if (r->connection->master == NULL)
         return 0;
-    nc = n8443_conn_get(r->connection->master);
-    if (!nc->h2_logged) {
-        nc->h2_logged = 1;
+    if (log)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(221)
                       "NegotiateConnectionAuth does nothing over HTTP/2: "
-                      "each request needs its own token (or a session "
-                      "cookie) on this connection");
-    }
+                      "the login of this request is not kept, each request "
+                      "needs its own token (or a session cookie)");
     return 1;
 }
 
@@ -195,10 +193,13 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
                          apr_uint32_t lifetime)
 {
     conn_rec *c = r->connection;
-    n8443_conn *nc = n8443_conn_get(c);
+    n8443_conn *nc;
     n8443_login *kept;
 
-    if (is_http2_stream(r) || proxied(r, nc))
+    if (is_http2_stream(r, 1))
+        return;
+    nc = n8443_conn_get(c);
+    if (proxied(r, nc))
         return;
     kept = apr_pcalloc(c->pool, sizeof(*kept));
     kept->principal = apr_pstrdup(c->pool, l->principal);
@@ -226,11 +227,14 @@ const n8443_login *n8443_conn_resume(request_rec *r,
                                      const n8443_dir_conf *dc,
                                      const n8443_server_conf *sc)
 {
-    n8443_conn *nc = n8443_conn_get(r->connection);
+    n8443_conn *nc;
     const n8443_login *l;
     const char *misfit;
 
-    if (is_http2_stream(r) || proxied(r, nc) || nc->login == NULL)
+    if (is_http2_stream(r, 0))
+        return NULL;
+    nc = n8443_conn_get(r->connection);
+    if (proxied(r, nc) || nc->login == NULL)
         return NULL;
     l = nc->login;
     if (l->expires != 0 && apr_time_now() >= l->expires) {

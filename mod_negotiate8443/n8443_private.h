@@ -125,8 +125,7 @@ typedef struct {
     unsigned char cb_data[128];
     size_t cb_len;
     const n8443_login *login;   /* NULL until a login on this connection */
-    unsigned int proxied:1;     /* a proxy's: never keeps a login */
-    unsigned int h2_logged:1;   /* "not over HTTP/2" logged */
+    int proxied;                /* a proxy's: never keeps a login */
 } n8443_conn;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);

@@ -78,6 +78,14 @@ def body(cgi):
     NegotiateUserName short
     Require valid-user
   </Location>
+  <Location /ssi/>
+    Options +Includes
+    AddOutputFilter INCLUDES .shtml
+    AuthType Negotiate
+    AuthName "fallback"
+    NegotiateBasicFallback On
+    Require valid-user
+  </Location>
   <Location /fbp/>
     AuthType Negotiate
     AuthName "fallback"
@@ -130,6 +138,7 @@ def pserver(base_dir, module_path, realm, certs, keytab):
     # certificate: a connection made to one may send requests to the other.
     other = """
 LoadModule http2_module {moddir}/mod_http2.so
+LoadModule include_module {moddir}/mod_include.so
 NegotiateSessionKeyFile {key}
 <VirtualHost 127.0.0.1:{port}>
   ServerName other.test.n8443
@@ -153,6 +162,11 @@ NegotiateSessionKeyFile {key}
     with open(path, "w") as f:
         f.write(REDIR_CGI)
     os.chmod(path, 0o755)
+    ssi = os.path.join(base_dir, name, "htdocs", "ssi")
+    os.makedirs(ssi)
+    with open(os.path.join(ssi, "page.shtml"), "w") as f:
+        f.write('strict:<!--#include virtual="/strict/env" -->:\n'
+                'fbp:<!--#include virtual="/fbp/env" -->:\n')
     srv.start()
     yield srv
     srv.stop()
@@ -512,8 +526,8 @@ def test_connection_login_in_the_other_vhost_stays_there(pserver, alice):
 
 def test_http2_has_no_connection_login(pserver, alice):
     """Over HTTP/2 every request is a stream of its own: connection auth
-    does nothing there (documented); the second request asks for a token
-    and the log says why, once per connection."""
+    does nothing there (documented); the later requests ask for a token
+    and the log says why where the login is not kept."""
     mark = pserver.log_mark()
     tok = negotiate(alice.token()[1])
     url = pserver.url("/conn/")
@@ -590,3 +604,17 @@ def test_redirect_unbound_login_to_binding_require_asks_anew(pserver,
     st, h, text = Conn(pserver.port, pserver.ca).get(
         "/neg/redir?/strict/env", [negotiate(alice.token()[1])])
     assert st == 401, text
+
+
+def test_ssi_include_reuses_a_login_only_where_it_fits(pserver, alice):
+    """A Basic login at /ssi/: the include of a Negotiate-only location
+    with `require` fails, the include of a Basic-fallback location shows
+    the user mapped with that location's NegotiateUserName."""
+    st, h, text = Conn(pserver.port, pserver.ca).get(
+        "/ssi/page.shtml", [basic("alice", "alice-pw-1")])
+    assert st == 200, text
+    text = text.decode(errors="replace")
+    strict, fbp = text.split("fbp:", 1)
+    assert "alice" not in strict and "error occurred" in strict, text
+    assert "REMOTE_USER=alice@TEST.N8443" in fbp, text
+    assert "NEGOTIATE_MECH=basic" in fbp, text
