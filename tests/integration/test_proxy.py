@@ -618,3 +618,23 @@ def test_ssi_include_reuses_a_login_only_where_it_fits(pserver, alice):
     assert "alice" not in strict and "error occurred" in strict, text
     assert "REMOTE_USER=alice@TEST.N8443" in fbp, text
     assert "NEGOTIATE_MECH=basic" in fbp, text
+
+
+# ------------------------------------------------------- n8443ctl render
+
+def test_render_never_writes_connection_auth():
+    """A rendered site may sit behind a balancer (and its proxy: locations
+    sit behind httpd's own proxy): `n8443ctl render` never writes
+    NegotiateConnectionAuth; sessions are its way to keep a login."""
+    from conftest import build_dir
+    tool = os.path.join(build_dir(), "n8443ctl")
+    golden = os.path.join(os.path.dirname(__file__), "..", "n8443ctl",
+                          "golden")
+    sites = sorted(f for f in os.listdir(golden) if f.endswith(".yaml"))
+    assert sites
+    for name in sites:
+        res = subprocess.run([tool, "render", os.path.join(golden, name)],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, (name, res.stderr)
+        assert "<VirtualHost" in res.stdout
+        assert "NegotiateConnectionAuth" not in res.stdout, name
