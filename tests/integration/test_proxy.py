@@ -139,6 +139,9 @@ def pserver(base_dir, module_path, realm, certs, keytab):
     other = """
 LoadModule http2_module {moddir}/mod_http2.so
 LoadModule include_module {moddir}/mod_include.so
+LoadModule remoteip_module {moddir}/mod_remoteip.so
+RemoteIPHeader X-Client-IP
+RemoteIPInternalProxy 127.0.0.1
 NegotiateSessionKeyFile {key}
 <VirtualHost 127.0.0.1:{port}>
   ServerName other.test.n8443
@@ -438,6 +441,43 @@ def test_forwarding_headers_stop_a_connection_login(pserver, alice):
             assert log.count("N8443220") == 1, (name, log)
         finally:
             c.close()
+
+
+def test_an_address_from_mod_remoteip_stops_a_connection_login(pserver,
+                                                               alice):
+    """mod_remoteip consumes (and removes) its header: the client address
+    it set tells that the request was forwarded."""
+    c = Conn(pserver.port, pserver.ca)
+    try:
+        st, h, _ = c.get("/conn/", [negotiate(alice.token()[1])])
+        assert st == 404 and user_of(h) == "alice@TEST.N8443"
+        mark = pserver.log_mark()
+        st, h, _ = c.get("/conn/", [("X-Client-IP", "192.0.2.9")])
+        assert st == 401 and user_of(h) is None
+        assert "mod_remoteip" in pserver.log_since(mark)
+    finally:
+        c.close()
+
+
+def test_start_up_warns_about_connection_auth_behind_a_proxy(pserver):
+    out = pserver.output()
+    assert "N8443225" in out and "NegotiateTrustedProxy" in out
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("10.0.0.0/8 2001:db8::/64 192.0.2.1", True),
+    ("proxy.example.com", False),
+    ("10.0.0.1/99", False),
+])
+def test_trusted_proxy_values(base_dir, module_path, realm, certs, keytab,
+                              value, ok):
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        "NegotiateTrustedProxy %s" % value,
+                        name="httpd-tp-%d" % harness.free_port())
+    res = srv.configtest()
+    assert (res.returncode == 0) == ok, res.stderr
+    if not ok:
+        assert "NegotiateTrustedProxy" in res.stderr
 
 
 def test_a_proxied_login_is_not_kept(pserver, alice):
