@@ -47,15 +47,16 @@ void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
                       const char *mech, int bound)
 {
     n8443_login *l = apr_pcalloc(r->pool, sizeof(*l));
-    n8443_cred_key key;
 
-    n8443_cred_key_for(r, dc, sc, &key);
     l->principal = apr_pstrdup(r->pool, principal);
     l->mech = mech;
     l->bound = bound;
     l->server = r->server;
-    l->keytab = key.keytab;
-    l->acceptor = key.principal;
+    /* The configured values (configuration memory, which outlives the
+     * connections of its generation): within one vhost they resolve to
+     * the same credentials (n8443_cred_key_for) exactly when equal. */
+    l->keytab = dc->keytab;
+    l->acceptor = dc->service_principal;
     ap_set_module_config(r->request_config, &negotiate8443_module, l);
 }
 
@@ -68,14 +69,11 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
                                const n8443_server_conf *sc,
                                const n8443_login *l)
 {
-    n8443_cred_key key;
-
     if (l->server != r->server)
         return "it was made in another virtual host";
-    n8443_cred_key_for(r, dc, sc, &key);
-    if (!same_str(l->keytab, key.keytab))
+    if (!same_str(l->keytab, dc->keytab))
         return "it was made with another keytab";
-    if (!same_str(l->acceptor, key.principal))
+    if (!same_str(l->acceptor, dc->service_principal))
         return "it was made for another NegotiateServicePrincipal";
     if (strcmp(l->mech, "basic") == 0 && !dc->basic_fallback)
         return "it was a Basic login and this location offers Negotiate "
@@ -195,19 +193,25 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
     conn_rec *c = r->connection;
     n8443_conn *nc;
     n8443_login *kept;
+    apr_size_t len;
 
     if (is_http2_stream(r, 1))
         return;
     nc = n8443_conn_get(c);
     if (proxied(r, nc))
         return;
-    kept = apr_pcalloc(c->pool, sizeof(*kept));
-    kept->principal = apr_pstrdup(c->pool, l->principal);
-    kept->mech = l->mech;           /* a literal */
-    kept->bound = l->bound;
-    kept->server = l->server;
-    kept->keytab = l->keytab;       /* configuration memory */
-    kept->acceptor = l->acceptor ? apr_pstrdup(c->pool, l->acceptor) : NULL;
+    /* One record per connection, its name buffer grown only when a
+     * longer name comes: a long keep-alive connection of many logins
+     * does not grow its pool with each. */
+    kept = &nc->kept;
+    len = strlen(l->principal) + 1;
+    if (len > nc->name_size) {
+        nc->name = apr_palloc(c->pool, len);
+        nc->name_size = len;
+    }
+    memcpy(nc->name, l->principal, len);
+    *kept = *l;
+    kept->principal = nc->name;
     /* Never beyond the ticket's end. */
     kept->expires = lifetime == GSS_C_INDEFINITE
                     ? 0 : apr_time_now() + apr_time_from_sec(lifetime);
@@ -234,7 +238,8 @@ const n8443_login *n8443_conn_resume(request_rec *r,
     if (is_http2_stream(r, 0))
         return NULL;
     nc = n8443_conn_get(r->connection);
-    if (proxied(r, nc) || nc->login == NULL)
+    /* Nothing to refuse (and so nothing to log) without a login. */
+    if (nc->login == NULL || proxied(r, nc))
         return NULL;
     l = nc->login;
     if (l->expires != 0 && apr_time_now() >= l->expires) {

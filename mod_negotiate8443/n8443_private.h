@@ -112,8 +112,8 @@ typedef struct {
     const char *mech;           /* "krb5" or "basic" */
     int bound;                  /* bound to this TLS channel */
     server_rec *server;         /* the vhost */
-    const char *keytab;         /* the credential set, as */
-    const char *acceptor;       /*  n8443_cred_key_for resolved it */
+    const char *keytab;         /* the credential set: NegotiateKeytab */
+    const char *acceptor;       /*  and NegotiateServicePrincipal */
     apr_time_t expires;         /* connection logins: the ticket's end */
 } n8443_login;
 
@@ -124,7 +124,10 @@ typedef struct {
     int cb_state;               /* 0 unknown, 1 have, -1 none possible */
     unsigned char cb_data[128];
     size_t cb_len;
-    const n8443_login *login;   /* NULL until a login on this connection */
+    const n8443_login *login;   /* NULL, or &kept while a login holds */
+    n8443_login kept;
+    char *name;                 /* kept.principal, reused */
+    apr_size_t name_size;
     int proxied;                /* a proxy's: never keeps a login */
 } n8443_conn;
 
