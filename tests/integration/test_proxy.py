@@ -25,7 +25,7 @@ import pytest
 import harness
 from conftest import negotiate, start_httpd
 
-ROUNDS = 6
+ROUNDS = 10
 
 
 def body(cgi):
