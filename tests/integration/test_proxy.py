@@ -28,7 +28,7 @@ from conftest import negotiate, start_httpd
 ROUNDS = 10
 
 
-def body(cgi):
+def body(cgi, keytab2):
     return """
   NegotiateTrustedProxy 127.0.0.2
   Protocols h2 http/1.1
@@ -60,6 +60,12 @@ def body(cgi):
     AuthType Negotiate
     NegotiateConnectionAuth On
     NegotiateServicePrincipal HTTP/localhost@TEST.N8443
+    Require valid-user
+  </Location>
+  <Location /conn-kt>
+    AuthType Negotiate
+    NegotiateConnectionAuth On
+    NegotiateKeytab {keytab2}
     Require valid-user
   </Location>
   <Location /session>
@@ -111,7 +117,7 @@ def body(cgi):
     NegotiateServicePrincipal HTTP/localhost@TEST.N8443
     Require valid-user
   </Location>
-""".format(cgi=cgi)
+""".format(cgi=cgi, keytab2=keytab2)
 
 
 # A CGI that redirects internally (a local Location with no Status) to
@@ -158,8 +164,13 @@ NegotiateSessionKeyFile {key}
 </VirtualHost>
 """.format(key=key, port=port, cert=certs.cert, ckey=certs.key,
            moddir=harness.apxs("LIBEXECDIR"))
+    # The same keys under another name: another credential set.
+    keytab2 = os.path.join(base_dir, "proxy-second.keytab")
+    shutil.copyfile(keytab, keytab2)
+    harness.chown_to_httpd(keytab2)
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
-                        body(cgi), name=name, port=port, extra_global=other)
+                        body(cgi, keytab2), name=name, port=port,
+                        extra_global=other)
     srv.ca = certs.ca
     path = os.path.join(cgi, "redir")
     with open(path, "w") as f:
@@ -540,6 +551,8 @@ def test_connection_login_keeps_its_scope(pserver, alice):
         st, h, _ = c.get("/conn-req/")
         assert st == 401 and user_of(h) is None
         st, h, _ = c.get("/conn-spn/")
+        assert st == 401 and user_of(h) is None
+        st, h, _ = c.get("/conn-kt/")
         assert st == 401 and user_of(h) is None
         st, h, _ = c.get("/conn/", host="other.test.n8443")
         assert st == 401 and user_of(h) is None
