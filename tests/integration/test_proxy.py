@@ -31,6 +31,8 @@ ROUNDS = 10
 def body(cgi, keytab2):
     return """
   NegotiateTrustedProxy 127.0.0.2
+  # Which backend connection (its client port) carried whose request.
+  CustomLog {cgi}/../conns.log "%{{remote}}p %{{X-Test-Sender}}i"
   Protocols h2 http/1.1
   Header always set X-Backend-User "expr=%{{REMOTE_USER}}"
   ScriptAlias /fb/ {cgi}/
@@ -189,16 +191,19 @@ NegotiateSessionKeyFile {key}
 class Conn:
     """One keep-alive TLS connection (to httpd or to a proxy)."""
 
-    def __init__(self, port, ca, host_port=None):
+    def __init__(self, port, ca, sender=None):
         ctx = ssl.create_default_context(cafile=ca)
         ctx.check_hostname = False
         self.c = http.client.HTTPSConnection("127.0.0.1", port,
                                              context=ctx, timeout=20)
-        self.host_port = host_port or port
+        self.host_port = port
+        self.sender = sender
 
     def get(self, path, headers=(), host="localhost"):
         self.c.putrequest("GET", path, skip_host=True)
         self.c.putheader("Host", "%s:%d" % (host, self.host_port))
+        if self.sender:
+            self.c.putheader("X-Test-Sender", self.sender)
         for k, v in headers:
             self.c.putheader(k, v)
         self.c.endheaders()
@@ -296,9 +301,25 @@ def interleave(port, ca, alice, bob, path, rounds=ROUNDS):
     turn: Alice logs in once and goes on without a token, Bob sends no
     token, then his own, then none again.  Returns every (sender, status,
     user) seen."""
-    a, b = Conn(port, ca), Conn(port, ca)
+    a, b = Conn(port, ca, "alice"), Conn(port, ca, "bob")
     seen = []
     try:
+        # Alice logs in on connections she closes at once: their backend
+        # connections go back to the proxy's idle pool, where even
+        # http-reuse safe may hand them to a later request of Bob's (not
+        # his first: a public page that asks for no login).
+        b.get("/")
+        for _ in range(4):
+            c = Conn(port, ca, "alice")
+            st, h, _ = c.get(path, [negotiate(alice.token()[1])])
+            seen.append(("alice", st, user_of(h)))
+            c.close()
+            time.sleep(0.05)
+            st, h, _ = b.get(path)
+            seen.append(("bob", st, user_of(h)))
+            b.close()
+            b = Conn(port, ca, "bob")
+            b.get("/")
         st, h, _ = a.get(path, [negotiate(alice.token()[1])])
         seen.append(("alice", st, user_of(h)))
         for i in range(rounds):
@@ -315,6 +336,24 @@ def interleave(port, ca, alice, bob, path, rounds=ROUNDS):
     return seen
 
 
+def conns_mark(srv):
+    path = os.path.join(srv.dir, "conns.log")
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def shared_backend_connections(srv, mark):
+    """How many backend connections carried both Alice's and Bob's
+    requests (from the backend's access log)."""
+    time.sleep(0.2)
+    senders = {}
+    with open(os.path.join(srv.dir, "conns.log")) as f:
+        f.seek(mark)
+        for line in f:
+            port, _, sender = line.strip().partition(" ")
+            senders.setdefault(port, set()).add(sender)
+    return sum(1 for v in senders.values() if {"alice", "bob"} <= v)
+
+
 def assert_nobody_else(seen):
     for sender, st, user in seen:
         assert user in (None, sender + "@TEST.N8443"), seen
@@ -323,8 +362,13 @@ def assert_nobody_else(seen):
 @pytest.mark.parametrize("mode", HAPROXY_MODES)
 def test_haproxy_reuse_never_mixes_users(pserver, haproxy, alice, bob,
                                          mode):
-    mark = pserver.log_mark()
+    mark, cmark = pserver.log_mark(), conns_mark(pserver)
     seen = interleave(haproxy.ports[mode], pserver.ca, alice, bob, "/conn/")
+    shared = shared_backend_connections(pserver, cmark)
+    print("http-reuse %s: %d backend connection(s) carried both users"
+          % (mode, shared))
+    # The test means something only if the proxy did mix them.
+    assert shared >= 1
     assert_nobody_else(seen)
     # The first request of each sender with a token logs in; every request
     # without one asks for a token: through a proxy no connection login.
@@ -342,9 +386,10 @@ def test_haproxy_without_headers_from_a_trusted_proxy(pserver, haproxy,
                                                       alice, bob):
     """No forwarding header at all (HAProxy's default): the address in
     NegotiateTrustedProxy tells that the connection is a proxy's."""
-    mark = pserver.log_mark()
+    mark, cmark = pserver.log_mark(), conns_mark(pserver)
     seen = interleave(haproxy.ports["bare"], pserver.ca, alice, bob,
                       "/conn/")
+    assert shared_backend_connections(pserver, cmark) >= 1
     assert_nobody_else(seen)
     assert seen[0] == ("alice", 404, "alice@TEST.N8443")
     assert [s for s in seen[1:] if s[2] is None and s[1] != 401] == []
@@ -357,8 +402,8 @@ def test_haproxy_sessions_stay_with_their_user(pserver, haproxy, alice,
     """NegotiateSession through the same HAProxy, interleaved: a cookie is
     only ever set in answer to its own user's token, and each user's cookie
     gives that user."""
-    a, b = Conn(haproxy.ports[mode], pserver.ca), \
-        Conn(haproxy.ports[mode], pserver.ca)
+    a, b = Conn(haproxy.ports[mode], pserver.ca, "alice"), \
+        Conn(haproxy.ports[mode], pserver.ca, "bob")
     cookies = {}
     try:
         for i in range(ROUNDS):
@@ -416,8 +461,9 @@ def front(base_dir, module_path, realm, certs, keytab, pserver):
 
 
 def test_mod_proxy_reuse_never_mixes_users(pserver, front, alice, bob):
-    mark = pserver.log_mark()
+    mark, cmark = pserver.log_mark(), conns_mark(pserver)
     seen = interleave(front.port, pserver.ca, alice, bob, "/conn/")
+    assert shared_backend_connections(pserver, cmark) >= 1
     assert_nobody_else(seen)
     assert seen[0] == ("alice", 404, "alice@TEST.N8443")
     for sender, st, user in seen[1:]:
