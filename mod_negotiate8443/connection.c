@@ -52,9 +52,10 @@ void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
     l->mech = mech;
     l->bound = bound;
     l->server = r->server;
-    /* The configured values (configuration memory, which outlives the
-     * connections of its generation): within one vhost they resolve to
-     * the same credentials (n8443_cred_key_for) exactly when equal. */
+    /* The configured values: within one vhost they resolve to the same
+     * credentials (n8443_cred_key_for) exactly when equal.  Not copied:
+     * the record lives no longer than the request and its configuration
+     * (also one from .htaccess); n8443_conn_remember copies. */
     l->keytab = dc->keytab;
     l->acceptor = dc->service_principal;
     ap_set_module_config(r->request_config, &negotiate8443_module, l);
@@ -210,8 +211,18 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
         nc->name_size = len;
     }
     memcpy(nc->name, l->principal, len);
-    *kept = *l;
+    /* The credential set may come from .htaccess, which lives in the
+     * request's pool: copied, unless the one kept before (also after it
+     * was forgotten) is the same already. */
+    if (kept->server == NULL || !same_str(kept->keytab, l->keytab))
+        kept->keytab = l->keytab ? apr_pstrdup(c->pool, l->keytab) : NULL;
+    if (kept->server == NULL || !same_str(kept->acceptor, l->acceptor))
+        kept->acceptor = l->acceptor ? apr_pstrdup(c->pool, l->acceptor)
+                                     : NULL;
     kept->principal = nc->name;
+    kept->mech = l->mech;           /* a literal */
+    kept->bound = l->bound;
+    kept->server = l->server;
     /* Never beyond the ticket's end. */
     kept->expires = lifetime == GSS_C_INDEFINITE
                     ? 0 : apr_time_now() + apr_time_from_sec(lifetime);
