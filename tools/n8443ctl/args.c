@@ -6,8 +6,10 @@
  * refuses the others by name, so that `render --dry-run` is a usage error
  * (exit 2) and not silently ignored.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "msgs.h"
@@ -35,7 +37,14 @@ enum {
     OPT_CERT = 1 << 18,
     OPT_KEY = 1 << 19,
     OPT_CHAIN = 1 << 20,
-    OPT_REALM = 1 << 21
+    OPT_REALM = 1 << 21,
+    OPT_AS = 1 << 22,
+    OPT_BROWSER = 1 << 23,
+    OPT_NO_LOGIN = 1 << 24,
+    OPT_TRACE = 1 << 25,
+    OPT_CA = 1 << 26,
+    OPT_TIMEOUT = 1 << 27,
+    OPT_ADDRESS = 1 << 28
 };
 
 /* check's options without a site file, and those it may repeat. */
@@ -58,7 +67,14 @@ enum {
     VAL_CERT,
     VAL_KEY,
     VAL_CHAIN,
-    VAL_REALM
+    VAL_REALM,
+    VAL_AS,
+    VAL_BROWSER,
+    VAL_NO_LOGIN,
+    VAL_TRACE,
+    VAL_CA,
+    VAL_TIMEOUT,
+    VAL_ADDRESS
 };
 
 struct command_spec {
@@ -77,6 +93,9 @@ static const struct command_spec specs[] = {
     {"check", N8443_CMD_CHECK,
      OPT_ONLINE | OPT_FORMAT | OPT_ONLY | OPT_STRICT | OPT_HTTPD_USER
      | OPT_CCACHE | OPTS_NO_SITE},
+    {"probe", N8443_CMD_PROBE,
+     OPT_AS | OPT_CCACHE | OPT_BROWSER | OPT_NO_LOGIN | OPT_FORMAT
+     | OPT_TRACE | OPT_CA | OPT_TIMEOUT | OPT_ADDRESS},
     {NULL, N8443_CMD_NONE, 0}
 };
 
@@ -105,6 +124,13 @@ static const struct option long_options[] = {
     {"key", required_argument, NULL, VAL_KEY},
     {"chain", required_argument, NULL, VAL_CHAIN},
     {"realm", required_argument, NULL, VAL_REALM},
+    {"as", required_argument, NULL, VAL_AS},
+    {"browser", required_argument, NULL, VAL_BROWSER},
+    {"no-login", no_argument, NULL, VAL_NO_LOGIN},
+    {"trace", no_argument, NULL, VAL_TRACE},
+    {"ca", required_argument, NULL, VAL_CA},
+    {"timeout", required_argument, NULL, VAL_TIMEOUT},
+    {"address", required_argument, NULL, VAL_ADDRESS},
     {NULL, 0, NULL, 0}
 };
 
@@ -226,6 +252,56 @@ static int finish_check(struct n8443_args *args, unsigned given, int argc,
 }
 
 /*
+ * The rest of `probe`: one https URL (probe.c reads it), --as or
+ * --ccache (not both), a known --browser and --format, a --timeout of
+ * 1 to 600 seconds.
+ */
+static int finish_probe(struct n8443_args *args, const char *timeout,
+                        int argc, char **argv)
+{
+    char *end = NULL;
+
+    if (optind >= argc) {
+        n8443_error("probe: missing URL");
+        return usage_error("probe");
+    }
+    if (optind + 1 < argc) {
+        n8443_error("probe: unexpected argument '%s'", argv[optind + 1]);
+        return usage_error("probe");
+    }
+    args->url = argv[optind];
+    if (args->as_principal != NULL && args->ccache != NULL) {
+        n8443_error("probe: --as and --ccache contradict each other: "
+                    "give one");
+        return usage_error("probe");
+    }
+    if (args->browser != NULL && strcmp(args->browser, "chrome") != 0
+        && strcmp(args->browser, "firefox") != 0
+        && strcmp(args->browser, "curl") != 0) {
+        n8443_error("probe: --browser must be chrome, firefox or curl, got "
+                    "'%s'", args->browser);
+        return usage_error("probe");
+    }
+    if (args->format != NULL && strcmp(args->format, "text") != 0
+        && strcmp(args->format, "json") != 0) {
+        n8443_error("probe: --format must be text or json, got '%s'",
+                    args->format);
+        return usage_error("probe");
+    }
+    if (timeout != NULL) {
+        errno = 0;
+        args->timeout = strtol(timeout, &end, 10);
+        if (errno != 0 || end == timeout || *end != '\0'
+            || args->timeout < 1 || args->timeout > 600) {
+            n8443_error("probe: --timeout '%s' is not a number of seconds "
+                        "from 1 to 600", timeout);
+            return usage_error("probe");
+        }
+    }
+    return N8443_OK;
+}
+
+/*
  * Fill *args_out from ARGV.  Prints the reason and returns N8443_USAGE on
  * a bad command line; --help and --version anywhere turn the command
  * into HELP (for this command) or VERSION.
@@ -235,6 +311,7 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
     const struct command_spec *spec;
     struct n8443_args args;
     unsigned given = 0;
+    const char *timeout = NULL;
     const char *hint;
     int opt;
     int rc;
@@ -385,6 +462,27 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
         case VAL_REALM:
             args.realm = optarg;
             break;
+        case VAL_AS:
+            args.as_principal = optarg;
+            break;
+        case VAL_BROWSER:
+            args.browser = optarg;
+            break;
+        case VAL_NO_LOGIN:
+            args.no_login = 1;
+            break;
+        case VAL_TRACE:
+            args.trace = 1;
+            break;
+        case VAL_CA:
+            args.ca_file = optarg;
+            break;
+        case VAL_TIMEOUT:
+            timeout = optarg;
+            break;
+        case VAL_ADDRESS:
+            args.address = optarg;
+            break;
         default:
             break;
         }
@@ -393,6 +491,13 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
     optind += 1;
     if (args.command == N8443_CMD_CHECK) {
         rc = finish_check(&args, given, argc, argv);
+        if (rc == N8443_OK) {
+            *args_out = args;
+        }
+        return rc;
+    }
+    if (args.command == N8443_CMD_PROBE) {
+        rc = finish_probe(&args, timeout, argc, argv);
         if (rc == N8443_OK) {
             *args_out = args;
         }

@@ -25,7 +25,9 @@
 enum n8443_severity {
     N8443_SEV_OK = 0,
     N8443_SEV_WARNING,
-    N8443_SEV_ERROR
+    N8443_SEV_ERROR,
+    N8443_SEV_SKIPPED       /* probe: a step that could not run (the
+                               reason says why); fails nothing */
 };
 
 struct n8443_detail {
@@ -209,6 +211,10 @@ int n8443_check_gssproxy(struct n8443_check_ctx *ctx);
 int n8443_check_keytab(struct n8443_check_ctx *ctx);
 int n8443_check_cert(struct n8443_check_ctx *ctx);
 int n8443_check_dns(struct n8443_check_ctx *ctx);
+
+/* The target of NAME's DNS CNAME record into BUF: 0, or -1 if none
+ * (check_dns.c; probe uses it too). */
+int n8443_dns_cname(const char *name, char *buf, size_t len);
 int n8443_check_online(struct n8443_check_ctx *ctx);
 
 #endif /* N8443CTL_CHECK_H */

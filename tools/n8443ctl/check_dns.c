@@ -25,9 +25,10 @@
  * The target of NAME's CNAME record in DNS, into BUF; 0 if there is
  * one, -1 if not (or DNS does not answer: getaddrinfo has the last word
  * on resolution).  A private resolver state with short timeouts keeps a
- * dead name server from stalling the check.
+ * dead name server from stalling the check.  probe follows the chain
+ * with it too.
  */
-static int dns_cname(const char *name, char *buf, size_t len)
+int n8443_dns_cname(const char *name, char *buf, size_t len)
 {
     unsigned char answer[NS_PACKETSZ * 4];
     struct __res_state state;
@@ -122,7 +123,7 @@ static void check_name(struct n8443_check_ctx *ctx, const char *name)
     if (!n8443_report_wants(ctx->rep, "dns.canonical")) {
         return;
     }
-    have_cname = dns_cname(name, cname, sizeof(cname)) == 0;
+    have_cname = n8443_dns_cname(name, cname, sizeof(cname)) == 0;
     if (same_host(canon, name)) {
         rec = n8443_report_add(ctx->rep, "dns.canonical", N8443_SEV_OK,
                                "%s is its own canonical name: browsers ask "

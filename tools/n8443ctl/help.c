@@ -21,6 +21,8 @@ static const char general[] =
     "failure\n"
     "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
     "                                 keytab, certificate, DNS, clock\n"
+    "  probe URL [--as PRINC]         diagnose a site from a client: name,\n"
+    "                                 TLS, HTTP, ticket, login, replay\n"
     "  help COMMAND                   options of one command\n"
     "\n"
     "Options:\n"
@@ -119,6 +121,32 @@ static const struct command_help commands[] = {
      "Exit status: 0 all ok (warnings allowed unless --strict), 1 a check\n"
      "failed, 2 usage error, 3 invalid site file, 4 a file or service could\n"
      "not be read or reached.\n"},
+    {"probe",
+     "Usage: " N8443_PROG " probe URL [--as PRINC | --ccache NAME]\n"
+     "                [--browser chrome|firefox|curl] [--no-login]\n"
+     "                [--format text|json] [--trace] [--ca FILE]\n"
+     "                [--timeout S] [--address ADDR]\n"
+     "\n"
+     "Diagnose a Kerberos (SPNEGO) site from the client's side, step by\n"
+     "step: name (DNS, the SPN each browser asks for), TLS (chain, names,\n"
+     "expiry, channel binding, HSTS), HTTP (challenges, proxies), ticket\n"
+     "(a service ticket for each SPN) and login (with and without channel\n"
+     "binding, mutual authentication, a replay that must be refused).\n"
+     "\n"
+     "      --as PRINC         get a ticket as PRINC (password prompt)\n"
+     "      --ccache NAME      the ticket cache (default: $KRB5CCNAME)\n"
+     "      --browser NAME     only the SPN this client asks for\n"
+     "      --no-login         stop before sending a token\n"
+     "      --format FORMAT    text (default) or json\n"
+     "      --trace            every request and response on stderr, the\n"
+     "                         tokens decoded (never a secret)\n"
+     "      --ca FILE          trust the CAs in FILE, not the system's\n"
+     "      --timeout S        per connection and read (default: 10)\n"
+     "      --address ADDR     connect to ADDR (one server behind a load\n"
+     "                         balancer), the URL's name for all else\n"
+     "\n"
+     "Exit status: 0 all steps ok (warnings allowed), 1 a step failed,\n"
+     "2 usage error, 4 the site could not be reached.\n"},
     {NULL, NULL}
 };
 

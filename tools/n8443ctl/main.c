@@ -35,6 +35,8 @@ int main(int argc, char **argv)
         return n8443_cmd_install(&args);
     case N8443_CMD_CHECK:
         return n8443_cmd_check(&args);
+    case N8443_CMD_PROBE:
+        return n8443_cmd_probe(&args);
     default:
         return N8443_USAGE;
     }

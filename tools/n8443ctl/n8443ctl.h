@@ -47,7 +47,8 @@ enum n8443_command {
     N8443_CMD_RENDER,
     N8443_CMD_DIFF,
     N8443_CMD_INSTALL,
-    N8443_CMD_CHECK
+    N8443_CMD_CHECK,
+    N8443_CMD_PROBE
 };
 
 /* check --alias may be given this many times. */
@@ -79,6 +80,15 @@ struct n8443_args {
     const char *key;
     const char *chain;
     const char *realm;
+    /* probe */
+    const char *url;
+    const char *as_principal;   /* --as: a password prompt */
+    const char *browser;        /* chrome | firefox | curl, NULL: all */
+    const char *ca_file;        /* --ca: trust these, not the system's */
+    const char *address;        /* --address: connect here, not to DNS's */
+    long timeout;               /* --timeout seconds (0: default) */
+    int no_login;
+    int trace;
 };
 
 int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out);
@@ -160,5 +170,9 @@ int n8443_cmd_install(const struct n8443_args *args);
 /* ------------------------------------------------------------ check.c */
 
 int n8443_cmd_check(const struct n8443_args *args);
+
+/* ------------------------------------------------------------ probe.c */
+
+int n8443_cmd_probe(const struct n8443_args *args);
 
 #endif /* N8443CTL_H */

@@ -444,6 +444,8 @@ const char *n8443_severity_name(enum n8443_severity severity)
         return "ok";
     case N8443_SEV_WARNING:
         return "warning";
+    case N8443_SEV_SKIPPED:
+        return "skipped";
     default:
         return "error";
     }
@@ -541,6 +543,7 @@ struct counts {
     size_t ok;
     size_t warning;
     size_t error;
+    size_t skipped;
 };
 
 static void count(const struct n8443_report *rep, struct counts *c)
@@ -555,6 +558,9 @@ static void count(const struct n8443_report *rep, struct counts *c)
             break;
         case N8443_SEV_WARNING:
             c->warning++;
+            break;
+        case N8443_SEV_SKIPPED:
+            c->skipped++;
             break;
         default:
             c->error++;
@@ -633,9 +639,14 @@ int n8443_report_text(const struct n8443_report *rep, int strict,
         }
     }
     count(rep, &c);
-    n8443_buf_printf(out, "%zu ok, %zu warning%s, %zu error%s%s\n", c.ok,
+    n8443_buf_printf(out, "%zu ok, %zu warning%s, %zu error%s", c.ok,
                      c.warning, c.warning == 1 ? "" : "s", c.error,
-                     c.error == 1 ? "" : "s",
+                     c.error == 1 ? "" : "s");
+    /* Only probe skips steps: check's summary stays as it was. */
+    if (c.skipped > 0) {
+        n8443_buf_printf(out, ", %zu skipped", c.skipped);
+    }
+    n8443_buf_printf(out, "%s\n",
                      strict && c.warning > 0 ? " (--strict: warnings fail)"
                                              : "");
     return out->failed ? N8443_IO : N8443_OK;
@@ -683,9 +694,12 @@ int n8443_report_json(const struct n8443_report *rep, int strict,
     count(rep, &c);
     n8443_buf_printf(out,
                      "%s],\n  \"summary\": {\"ok\": %zu, \"warning\": %zu, "
-                     "\"error\": %zu, \"strict\": %s, \"exit_status\": %d}\n"
-                     "}\n",
-                     rep->n > 0 ? "\n  " : "", c.ok, c.warning, c.error,
+                     "\"error\": %zu, ",
+                     rep->n > 0 ? "\n  " : "", c.ok, c.warning, c.error);
+    if (c.skipped > 0) {
+        n8443_buf_printf(out, "\"skipped\": %zu, ", c.skipped);
+    }
+    n8443_buf_printf(out, "\"strict\": %s, \"exit_status\": %d}\n}\n",
                      strict ? "true" : "false",
                      n8443_report_exit_status(rep, strict));
     return out->failed ? N8443_IO : N8443_OK;

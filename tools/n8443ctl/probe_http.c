@@ -1,0 +1,608 @@
+/*
+ * n8443ctl probe - HTTP over TLS, and the unauthenticated request.
+ *
+ * One request per connection, "Connection: close", as simple as a
+ * client can be: a login that works only on a kept-alive connection
+ * (NegotiateConnectionAuth) is not what the probe looks for.  Every
+ * connect and every read is bounded by --timeout, so a server that
+ * accepts and never answers is reported, not waited for.  The
+ * certificate is not enforced here: probe_tls.c judges it, and
+ * probe_login.c sends no token unless it was trusted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "probe.h"
+
+#define MAX_REDIRECTS 5
+
+/* The TLS context of the run: the system's trust store, or --ca. */
+static int make_ctx(struct n8443_probe *p, char *err, size_t errlen)
+{
+    SSL_CTX *ctx;
+    int ok;
+
+    if (p->ssl_ctx != NULL) {
+        return 0;
+    }
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* Verified, but not enforced during the handshake: the TLS step
+     * reports what is wrong rather than a bare handshake failure. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (p->args->ca_file != NULL) {
+        ok = SSL_CTX_load_verify_locations(ctx, p->args->ca_file, NULL);
+    }
+    else {
+        ok = SSL_CTX_set_default_verify_paths(ctx);
+    }
+    if (ok != 1) {
+        snprintf(err, errlen, "cannot load the trusted CAs%s%s",
+                 p->args->ca_file ? " from " : "",
+                 p->args->ca_file ? p->args->ca_file : "");
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    p->ssl_ctx = ctx;
+    return 0;
+}
+
+/* A TCP connection to ADDR within the timeout; the fd, or -1 with the
+ * reason in ERR. */
+static int tcp_connect(const struct sockaddr *addr, socklen_t len,
+                       int timeout, char *err, size_t errlen)
+{
+    struct timeval tv;
+    struct pollfd pfd;
+    socklen_t elen = sizeof(int);
+    int soerr = 0;
+    int fd;
+    int rc;
+
+    fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    rc = connect(fd, addr, len);
+    if (rc != 0 && errno == EINPROGRESS) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        do {
+            rc = poll(&pfd, 1, timeout * 1000);
+        } while (rc < 0 && errno == EINTR);
+        if (rc == 0) {
+            snprintf(err, errlen, "no answer to the connection within %d s",
+                     timeout);
+            close(fd);
+            return -1;
+        }
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen);
+        rc = soerr ? -1 : 0;
+        errno = soerr;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    tv.tv_sec = timeout;
+    tv.tv_usec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* The reason of a failed TLS call, a timeout named as one. */
+static void tls_error(SSL *ssl, int ret, int timeout, char *err,
+                      size_t errlen)
+{
+    int code = SSL_get_error(ssl, ret);
+    unsigned long e = ERR_get_error();
+
+    if ((code == SSL_ERROR_SYSCALL || code == SSL_ERROR_WANT_READ
+         || code == SSL_ERROR_WANT_WRITE)
+        && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        snprintf(err, errlen, "no answer within %d s (the server accepted "
+                 "the connection and then said nothing)", timeout);
+    }
+    else if (e != 0) {
+        ERR_error_string_n(e, err, errlen);
+    }
+    else if (code == SSL_ERROR_SYSCALL && errno != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+    }
+    else {
+        snprintf(err, errlen, "the server closed the connection");
+    }
+    ERR_clear_error();
+}
+
+int n8443_probe_connect(struct n8443_probe *p, SSL **ssl_out, char *err,
+                        size_t errlen)
+{
+    SSL *ssl = NULL;
+    size_t tries;
+    int fd = -1;
+    int ret;
+
+    if (make_ctx(p, err, errlen) != 0) {
+        return -1;
+    }
+    snprintf(err, errlen, "no address to connect to");
+    /* The address that answered before first, then the others. */
+    for (tries = 0; tries < p->naddrs; tries++) {
+        size_t i = (p->good_addr + tries) % p->naddrs;
+
+        fd = tcp_connect((const struct sockaddr *)&p->addrs[i],
+                         p->addrlens[i], p->timeout, err, errlen);
+        if (fd >= 0) {
+            p->good_addr = i;
+            break;
+        }
+    }
+    if (fd < 0) {
+        return -1;
+    }
+    ssl = SSL_new(p->ssl_ctx);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        snprintf(err, errlen, "cannot set up TLS");
+        goto fail;
+    }
+    if (!p->url.host_is_ip) {
+        SSL_set_tlsext_host_name(ssl, p->url.host);
+    }
+    errno = 0;
+    ret = SSL_connect(ssl);
+    if (ret != 1) {
+        tls_error(ssl, ret, p->timeout, err, errlen);
+        goto fail;
+    }
+    *ssl_out = ssl;
+    return 0;
+
+fail:
+    if (ssl != NULL) {
+        SSL_free(ssl);
+    }
+    close(fd);
+    return -1;
+}
+
+void n8443_probe_disconnect(SSL *ssl)
+{
+    int fd;
+
+    if (ssl == NULL) {
+        return;
+    }
+    fd = SSL_get_fd(ssl);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+void n8443_probe_response_free(struct probe_response *resp)
+{
+    free(resp->raw);
+    memset(resp, 0, sizeof(*resp));
+}
+
+const char *n8443_probe_header(const struct probe_response *resp,
+                               const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < resp->nheaders; i++) {
+        if (strcasecmp(resp->headers[i].name, name) == 0) {
+            return resp->headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* NEEDLE in HAY, case ignored (strcasestr is a GNU extension). */
+static const char *find_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *hay != '\0'; hay++) {
+        if (strncasecmp(hay, needle, n) == 0) {
+            return hay;
+        }
+    }
+    return NULL;
+}
+
+/* Has BUF[0..len) a complete response (headers, and the body
+ * Content-Length announces, or the last chunk)? */
+static int response_complete(const char *buf, size_t len)
+{
+    const char *end = strstr(buf, "\r\n\r\n");
+    const char *cl;
+    size_t head;
+
+    if (end == NULL) {
+        return 0;
+    }
+    head = (size_t)(end - buf) + 4;
+    cl = find_nocase(buf, "\r\nContent-Length:");
+    if (cl != NULL && cl < end) {
+        return len - head >= (size_t)strtoul(cl + 17, NULL, 10);
+    }
+    if (find_nocase(buf, "\r\nTransfer-Encoding: chunked") != NULL) {
+        return strstr(end, "\r\n0\r\n\r\n") != NULL;
+    }
+    return 0;
+}
+
+/* Split the raw response into status, headers and body, in place. */
+static int parse_response(struct probe_response *resp)
+{
+    char *line = resp->raw;
+    char *end = strstr(resp->raw, "\r\n\r\n");
+    char *next;
+
+    if (end == NULL || strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ') {
+        return -1;
+    }
+    *end = '\0';
+    resp->body = end + 4;
+    resp->bodylen = resp->rawlen - (size_t)(resp->body - resp->raw);
+    resp->status = (int)strtol(line + 9, &next, 10);
+    if (next != line + 12 || resp->status < 100 || resp->status > 599) {
+        return -1;
+    }
+    resp->reason = next + (*next == ' ');
+    for (line = strstr(line, "\r\n"); line != NULL; line = next) {
+        char *colon;
+
+        *line = '\0';
+        line += 2;
+        next = strstr(line, "\r\n");
+        if (next != NULL) {
+            *next = '\0';
+        }
+        colon = strchr(line, ':');
+        if (colon != NULL && resp->nheaders < PROBE_MAX_HEADERS) {
+            *colon = '\0';
+            colon++;
+            colon += strspn(colon, " \t");
+            resp->headers[resp->nheaders].name = line;
+            resp->headers[resp->nheaders].value = colon;
+            resp->nheaders++;
+        }
+        if (next != NULL) {
+            *next = '\r';   /* the loop cuts it again */
+        }
+    }
+    return 0;
+}
+
+int n8443_probe_request(struct n8443_probe *p, const char *label,
+                        const char *path, const char *authz,
+                        struct probe_response *resp, char *err,
+                        size_t errlen)
+{
+    struct n8443_buf req;
+    SSL *ssl = NULL;
+    size_t cap = 16384;
+    size_t len = 0;
+    char *buf = NULL;
+    int rc = -1;
+    int ret;
+
+    memset(resp, 0, sizeof(*resp));
+    n8443_buf_init(&req);
+    n8443_buf_printf(&req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: n8443ctl/"
+                     PACKAGE_VERSION " probe\r\nAccept: */*\r\n"
+                     "Connection: close\r\n",
+                     path, p->url.hostport);
+    if (authz != NULL) {
+        n8443_buf_printf(&req, "Authorization: %s\r\n", authz);
+    }
+    n8443_buf_puts(&req, "\r\n");
+    if (req.failed) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    if (n8443_probe_connect(p, &ssl, err, errlen) != 0) {
+        goto cleanup;
+    }
+    if (p->trace) {
+        n8443_probe_trace(label, ">", req.data, req.len);
+    }
+    errno = 0;
+    ret = SSL_write(ssl, req.data, (int)req.len);
+    if (ret <= 0) {
+        tls_error(ssl, ret, p->timeout, err, errlen);
+        goto cleanup;
+    }
+    buf = malloc(cap + 1);
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    for (;;) {
+        if (len == cap) {
+            char *grown;
+
+            if (cap >= PROBE_MAX_RESPONSE) {
+                break;
+            }
+            grown = realloc(buf, 2 * cap + 1);
+            if (grown == NULL) {
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        errno = 0;
+        ret = SSL_read(ssl, buf + len, (int)(cap - len));
+        if (ret <= 0) {
+            int code = SSL_get_error(ssl, ret);
+
+            if (code != SSL_ERROR_ZERO_RETURN && len == 0) {
+                tls_error(ssl, ret, p->timeout, err, errlen);
+                goto cleanup;
+            }
+            ERR_clear_error();
+            break;
+        }
+        len += (size_t)ret;
+        buf[len] = '\0';
+        if (response_complete(buf, len)) {
+            break;
+        }
+    }
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        /* NUL bytes: the body is binary, the headers are what counts. */
+        len = strlen(buf);
+    }
+    resp->raw = buf;
+    resp->rawlen = len;
+    buf = NULL;
+    if (p->trace) {
+        const char *end = strstr(resp->raw, "\r\n\r\n");
+
+        n8443_probe_trace(label, "<", resp->raw,
+                          end ? (size_t)(end - resp->raw) + 4 : resp->rawlen);
+    }
+    if (parse_response(resp) != 0) {
+        snprintf(err, errlen, "the answer is not an HTTP/1.x response");
+        n8443_probe_response_free(resp);
+        goto cleanup;
+    }
+    rc = 0;
+
+cleanup:
+    free(buf);
+    n8443_probe_disconnect(ssl);
+    n8443_buf_free(&req);
+    return rc;
+}
+
+/* Which schemes the WWW-Authenticate fields offer, as "Negotiate,
+ * Basic", into OUT. */
+static void challenges(const struct probe_response *resp,
+                       struct n8443_buf *out, int *negotiate, int *basic)
+{
+    size_t i;
+
+    *negotiate = 0;
+    *basic = 0;
+    for (i = 0; i < resp->nheaders; i++) {
+        const char *v = resp->headers[i].value;
+
+        if (strcasecmp(resp->headers[i].name, "WWW-Authenticate") != 0) {
+            continue;
+        }
+        /* The first word of each comma-separated part that has no '='
+         * before its first space is a scheme (RFC 7235 challenge). */
+        while (*v != '\0') {
+            size_t word;
+
+            v += strspn(v, " ,");
+            word = strcspn(v, " ,=");
+            if (word > 0 && v[word] != '=') {
+                if (word == 9 && strncasecmp(v, "Negotiate", 9) == 0) {
+                    *negotiate = 1;
+                }
+                if (word == 5 && strncasecmp(v, "Basic", 5) == 0) {
+                    *basic = 1;
+                }
+                n8443_buf_printf(out, "%s%.*s", out->len ? ", " : "",
+                                 (int)word, v);
+            }
+            v += word;
+            v += strcspn(v, ",");
+        }
+    }
+}
+
+/* The path a redirect leads to, if it stays on this site; else NULL. */
+static const char *same_site(const struct n8443_probe *p, const char *loc,
+                             char *buf, size_t len)
+{
+    char prefix[PROBE_MAX_HOST + 32];
+    size_t n;
+
+    if (loc[0] == '/' && loc[1] != '/') {
+        snprintf(buf, len, "%s", loc);
+        return buf;
+    }
+    n = (size_t)snprintf(prefix, sizeof(prefix), "https://%s/",
+                         p->url.hostport);
+    if (strncasecmp(loc, prefix, n - 1) == 0
+        && (loc[n - 1] == '/' || loc[n - 1] == '\0')) {
+        snprintf(buf, len, "%s", loc[n - 1] ? loc + n - 1 : "/");
+        return buf;
+    }
+    return NULL;
+}
+
+/* tls.hsts and http.proxy, from the first answer. */
+static void report_headers(struct n8443_probe *p,
+                           const struct probe_response *resp)
+{
+    const char *hsts = n8443_probe_header(resp, "Strict-Transport-Security");
+    const char *via = n8443_probe_header(resp, "Via");
+    const char *server = n8443_probe_header(resp, "Server");
+    struct n8443_record *rec;
+
+    if (hsts != NULL) {
+        rec = n8443_report_add(p->rep, "tls.hsts", N8443_SEV_OK,
+                               "HSTS: %s", hsts);
+    }
+    else {
+        rec = n8443_report_add(
+            p->rep, "tls.hsts", N8443_SEV_WARNING,
+            "no Strict-Transport-Security header: a browser that once "
+            "follows an http:// link can be kept off TLS, where channel "
+            "binding cannot protect the login. Add: Header always set "
+            "Strict-Transport-Security \"max-age=31536000\"");
+    }
+    (void)rec;
+    if (via != NULL) {
+        p->via_proxy = 1;
+        rec = n8443_report_add(
+            p->rep, "http.proxy", N8443_SEV_WARNING,
+            "a proxy answers in between (Via: %s): it must pass the "
+            "Authorization and WWW-Authenticate headers through unchanged, "
+            "must not share a connection between users, and a proxy that "
+            "ends TLS breaks channel binding (its certificate is not the "
+            "server's)",
+            via);
+    }
+    else {
+        rec = n8443_report_add(p->rep, "http.proxy", N8443_SEV_OK,
+                               "no proxy announced itself (no Via header)");
+    }
+    if (server != NULL) {
+        n8443_record_detail(p->rep, rec, "server", "%s", server);
+    }
+}
+
+/*
+ * The step: an unauthenticated GET, redirects within the site followed,
+ * and what the answer offers.
+ */
+void n8443_probe_http(struct n8443_probe *p)
+{
+    struct probe_response resp;
+    struct n8443_record *rec;
+    struct n8443_buf schemes;
+    char path[PROBE_MAX_PATH];
+    char err[512];
+    const char *loc;
+    const char *marker;
+    int negotiate = 0;
+    int basic = 0;
+    int hops;
+
+    n8443_buf_init(&schemes);
+    snprintf(path, sizeof(path), "%s", p->url.path);
+    memset(&resp, 0, sizeof(resp));
+    for (hops = 0;; hops++) {
+        if (n8443_probe_request(p, "unauthenticated", path, NULL, &resp, err,
+                                sizeof(err)) != 0) {
+            rec = n8443_report_add(p->rep, "http.status", N8443_SEV_ERROR,
+                                   "GET %s failed: %s", path, err);
+            n8443_record_unusable(rec);
+            p->unreachable = 1;
+            goto cleanup;
+        }
+        if (hops == 0) {
+            report_headers(p, &resp);
+        }
+        loc = n8443_probe_header(&resp, "Location");
+        if (resp.status < 300 || resp.status > 308 || loc == NULL
+            || hops == MAX_REDIRECTS
+            || same_site(p, loc, path, sizeof(path)) == NULL) {
+            break;
+        }
+        n8443_probe_response_free(&resp);
+    }
+    snprintf(p->login_path, sizeof(p->login_path), "%s", path);
+    challenges(&resp, &schemes, &negotiate, &basic);
+    p->offers_negotiate = negotiate;
+    if (resp.status >= 300 && resp.status <= 308) {
+        rec = n8443_report_add(
+            p->rep, "http.status", N8443_SEV_WARNING,
+            "GET %s: %d, a redirect to %s, off this site: probe that URL",
+            path, resp.status, loc ? loc : "nowhere");
+    }
+    else {
+        rec = n8443_report_add(p->rep, "http.status", N8443_SEV_OK,
+                               "GET %s without credentials: %d %s%s", path,
+                               resp.status, resp.reason,
+                               hops ? " (after redirects)" : "");
+    }
+    n8443_record_detail_num(p->rep, rec, "status", resp.status);
+
+    if (negotiate) {
+        rec = n8443_report_add(p->rep, "http.challenge", N8443_SEV_OK,
+                               "the server offers Negotiate (%s)",
+                               schemes.data);
+    }
+    else if (basic) {
+        rec = n8443_report_add(
+            p->rep, "http.challenge", N8443_SEV_ERROR,
+            "the server offers only Basic (%s), not Negotiate: browsers "
+            "prompt for a password. This location has AuthType Basic; for "
+            "Kerberos logins use AuthType Negotiate (with "
+            "NegotiateBasicFallback On to keep the password prompt as a "
+            "fallback)",
+            schemes.data);
+    }
+    else if (resp.status == 401) {
+        rec = n8443_report_add(
+            p->rep, "http.challenge", N8443_SEV_ERROR,
+            "401 without a Negotiate challenge (offered: %s): browsers "
+            "never send a Kerberos ticket here. Check AuthType Negotiate "
+            "for this location, and that nothing in between rewrites "
+            "WWW-Authenticate",
+            schemes.len ? schemes.data : "nothing");
+    }
+    else {
+        rec = n8443_report_add(
+            p->rep, "http.challenge", N8443_SEV_ERROR,
+            "%s answered %d without asking for a login: no Negotiate "
+            "challenge, so no browser sends a ticket. If it should need "
+            "one, the location lacks AuthType Negotiate and Require (or a "
+            "session or another module let the request through)",
+            path, resp.status);
+    }
+    n8443_record_detail(p->rep, rec, "path", "%s", path);
+    marker = resp.body ? strstr(resp.body, "NEGOTIATE_ERROR") : NULL;
+    if (marker != NULL) {
+        n8443_record_detail(p->rep, rec, "negotiate_error", "%.*s",
+                            (int)strcspn(marker, "\r\n<"), marker);
+    }
+
+cleanup:
+    n8443_probe_response_free(&resp);
+    n8443_buf_free(&schemes);
+}
