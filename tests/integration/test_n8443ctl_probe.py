@@ -83,7 +83,8 @@ def probe_keytab(realm, base_dir):
 
 @pytest.fixture(scope="module")
 def site(base_dir, module_path, realm, certs, probe_keytab):
-    crt, key = issue(certs, "probe-site", ["localhost", NOSPN, STALE])
+    crt, key = issue(certs, "probe-site", ["localhost", NOSPN, STALE],
+                     days=365)
     port = harness.free_port()
     moddir = harness.apxs("LIBEXECDIR")
     body = """
@@ -195,7 +196,7 @@ def test_text_output_and_trace(site, user, certs):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
     print(res.stdout)
-    assert res.stdout.splitlines()[-1].startswith("18 ok, 0 warnings, 0 "
+    assert res.stdout.splitlines()[-1].startswith("19 ok, 0 warnings, 0 "
                                                   "errors")
     trace = res.stderr
     print(trace)
@@ -222,9 +223,11 @@ def test_browser_and_no_login(site, user, certs):
 def test_as_principal_password_on_stdin(site, realm, certs):
     env = dict(realm.env)
     env.pop("KRB5CCNAME", None)
-    rc, doc, _ = probe(site.url("/protected/"), "--ca", certs.ca, "--as",
-                       "bob", env=env, stdin="bob-pw-2\n")
+    rc, doc, err = probe(site.url("/protected/"), "--ca", certs.ca, "--as",
+                         "bob", env=env, stdin="bob-pw-2\n")
     assert rc == 0, doc
+    assert "Password for bob@TEST.N8443: " in err
+    assert "bob-pw-2" not in err
     assert one(doc, "ticket.client")["details"]["client"] == "bob@TEST.N8443"
 
 

@@ -463,7 +463,7 @@ static const char *same_site(const struct n8443_probe *p, const char *loc,
     return NULL;
 }
 
-/* tls.hsts and http.proxy, from the first answer. */
+/* tls.hsts and http.proxy, from the answer. */
 static void report_headers(struct n8443_probe *p,
                            const struct probe_response *resp)
 {
@@ -534,9 +534,6 @@ void n8443_probe_http(struct n8443_probe *p)
             p->unreachable = 1;
             goto cleanup;
         }
-        if (hops == 0) {
-            report_headers(p, &resp);
-        }
         loc = n8443_probe_header(&resp, "Location");
         if (resp.status < 300 || resp.status > 308 || loc == NULL
             || hops == MAX_REDIRECTS
@@ -561,6 +558,7 @@ void n8443_probe_http(struct n8443_probe *p)
                                hops ? " (after redirects)" : "");
     }
     n8443_record_detail_num(p->rep, rec, "status", resp.status);
+    report_headers(p, &resp);
 
     if (negotiate) {
         rec = n8443_report_add(p->rep, "http.challenge", N8443_SEV_OK,

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "probe.h"
 
@@ -171,6 +173,59 @@ cleanup:
     return rc;
 }
 
+/*
+ * The password prompt of --as: the prompt on stderr (stdout carries the
+ * report), the answer from stdin, not echoed on a terminal.  A pipe
+ * works too, as for kinit.
+ */
+static krb5_error_code prompter(krb5_context kctx, void *data,
+                                const char *name, const char *banner,
+                                int num_prompts, krb5_prompt prompts[])
+{
+    struct termios saved;
+    struct termios quiet;
+    int tty = isatty(STDIN_FILENO);
+    krb5_error_code code = 0;
+    int i;
+
+    (void)kctx;
+    (void)data;
+    if (name != NULL) {
+        fprintf(stderr, "%s\n", name);
+    }
+    if (banner != NULL) {
+        fprintf(stderr, "%s\n", banner);
+    }
+    for (i = 0; i < num_prompts && code == 0; i++) {
+        krb5_data *reply = prompts[i].reply;
+        size_t len;
+
+        fprintf(stderr, "%s: ", prompts[i].prompt);
+        fflush(stderr);
+        if (tty && prompts[i].hidden && tcgetattr(STDIN_FILENO, &saved) == 0) {
+            quiet = saved;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
+        else {
+            tty = 0;
+        }
+        if (fgets(reply->data, (int)reply->length, stdin) == NULL) {
+            code = KRB5_LIBOS_CANTREADPWD;
+        }
+        if (tty) {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+            fputc('\n', stderr);
+        }
+        if (code == 0) {
+            len = strcspn(reply->data, "\r\n");
+            reply->data[len] = '\0';
+            reply->length = (unsigned int)len;
+        }
+    }
+    return code;
+}
+
 /* --as: a password prompt (never a password on the command line). */
 static int client_from_password(struct n8443_probe *p, const char *name)
 {
@@ -187,7 +242,7 @@ static int client_from_password(struct n8443_probe *p, const char *name)
     code = krb5_parse_name(kctx, name, &princ);
     if (code == 0) {
         code = krb5_get_init_creds_password(kctx, &creds, princ, NULL,
-                                            krb5_prompter_posix, NULL, 0,
+                                            prompter, NULL, 0,
                                             NULL, NULL);
     }
     if (code == 0) {

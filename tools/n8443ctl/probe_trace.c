@@ -437,7 +437,7 @@ void n8443_probe_trace(const char *label, const char *direction,
             const char *tok = strchr(line, ' ') + 1 + 10;
 
             n8443_buf_printf(&out, "%s %.*s <token, not shown>\n", direction,
-                             (int)(tok - line), line);
+                             (int)(tok - line - 1), line);
             decode_header_token(tok, &out);
         }
         else if (strncasecmp(line, "Authorization:", 14) == 0
