@@ -3,9 +3,10 @@
  *
  * probe looks at a Kerberos site from a client machine, the way an
  * administrator would by hand: the name (probe_name.c), TLS
- * (probe_tls.c), an unauthenticated request (probe_http.c), a service
- * ticket (probe_ticket.c) and a login (probe_login.c).  Each step adds
- * records to the same report engine as `check` (report.c); a later step
+ * (probe_tls.c), an unauthenticated request (probe_challenge.c), a
+ * service ticket (probe_ticket.c) and a login (probe_login.c);
+ * probe_http.c carries every request.  Each step adds records to the
+ * same report engine as `check` (report.c); a later step
  * reads what an earlier one found from struct n8443_probe.  --trace
  * prints every request and response with the tokens decoded
  * (probe_trace.c), never a secret.
@@ -148,6 +149,8 @@ const char *n8443_probe_header(const struct probe_response *resp,
 int n8443_probe_connect(struct n8443_probe *p, SSL **ssl_out, char *err,
                         size_t errlen);
 void n8443_probe_disconnect(SSL *ssl);
+
+/* ------------------------------------------------- probe_challenge.c */
 
 void n8443_probe_http(struct n8443_probe *p);
 
