@@ -483,3 +483,18 @@ def test_server_that_hangs(user, certs):
     rec = one(doc, "tls.connect")
     assert rec["severity"] == "error"
     assert "no answer within 2 s" in rec["message"]
+
+
+def test_example_output(site, user, certs):
+    """The example in README and n8443ctl-probe(8): print with -s."""
+    for url, extra in ((site.url("/protected/"), []),
+                       (site.url("/proxied/"), []),
+                       (site.url("/protected/", host=STALE),
+                        ["--address", "127.0.0.1"])):
+        res = subprocess.run([tool(), "probe", url, "--ca", certs.ca,
+                              *extra], env=user.env, capture_output=True,
+                             text=True, timeout=60)
+        print("$ n8443ctl probe %s%s\n%s(exit %d)" % (
+            url, "".join(" " + a for a in extra), res.stdout,
+            res.returncode))
+        assert res.returncode in (0, 1)

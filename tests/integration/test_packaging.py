@@ -429,7 +429,7 @@ def test_man_page_documents_every_directive():
 
 
 @pytest.mark.parametrize("page", ["mod_negotiate8443.8", "n8443ctl.8",
-                                  "n8443-site.yaml.5"])
+                                  "n8443ctl-probe.8", "n8443-site.yaml.5"])
 def test_man_page_formats_without_warnings(page):
     path = os.path.join(SRCDIR, "docs", page)
     if not os.path.exists(path):

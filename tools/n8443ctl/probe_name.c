@@ -305,7 +305,7 @@ void n8443_probe_name(struct n8443_probe *p)
         freeaddrinfo(res);
     }
 
-    if (!p->url.host_is_ip) {
+    if (!p->url.host_is_ip && gai == 0) {
         if (cname_chain(p->url.host, chain, sizeof(chain)) > 0) {
             rec = n8443_report_add(p->rep, "name.cname", N8443_SEV_OK,
                                    "DNS aliases: %s", chain);
