@@ -498,3 +498,23 @@ def test_example_output(site, user, certs):
             url, "".join(" " + a for a in extra), res.stdout,
             res.returncode))
         assert res.returncode in (0, 1)
+
+
+def test_ed25519_certificate_has_no_binding(user, certs):
+    d = certs.dir
+    crt, key = os.path.join(d, "probe-ed.pem"), os.path.join(d, "probe-ed.key")
+    harness.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes",
+                 "-keyout", key, "-out", crt, "-days", "2", "-subj",
+                 "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+    srv = TLSServer(crt, key)
+    try:
+        rc, doc, _ = probe(srv.url("/protected/"), "--ca", crt, "--no-login",
+                           env=user.env)
+    finally:
+        srv.close()
+    assert rc == 0, doc
+    rec = one(doc, "tls.binding")
+    assert rec["severity"] == "warning"
+    assert "Ed25519" in rec["message"]
+    assert "NegotiateChannelBinding require" in rec["message"]
+    assert one(doc, "tls.chain")["severity"] == "ok"
