@@ -35,6 +35,10 @@ from conftest import Client, build_dir, start_httpd
 
 STALE = "stale-probe.test.n8443"
 NOSPN = "nospn.test.n8443"
+# An alias and its canonical name, from a hosts file of the probe's own
+# (bind-mounted in a private mount namespace): only the target has an SPN.
+TARGET = "cname-target.test.n8443"
+ALIAS = "cname-alias.test.n8443"
 
 
 def tool():
@@ -74,8 +78,10 @@ def probe_keytab(realm, base_dir):
     """HTTP/localhost and a stale key of HTTP/stale-probe: exported at
     kvno 1, then the KDC's key changed (kvno 2)."""
     realm.add_service("HTTP/" + STALE)
+    realm.add_service("HTTP/" + TARGET)
     path = os.path.join(base_dir, "probe.keytab")
-    realm.export_keytab(path, ["HTTP/localhost", "HTTP/" + STALE])
+    realm.export_keytab(path, ["HTTP/localhost", "HTTP/" + STALE,
+                               "HTTP/" + TARGET])
     realm.kadmin("cpw -randkey HTTP/" + STALE)
     harness.chown_to_httpd(path)
     return path
@@ -83,8 +89,8 @@ def probe_keytab(realm, base_dir):
 
 @pytest.fixture(scope="module")
 def site(base_dir, module_path, realm, certs, probe_keytab):
-    crt, key = issue(certs, "probe-site", ["localhost", NOSPN, STALE],
-                     days=365)
+    crt, key = issue(certs, "probe-site",
+                     ["localhost", NOSPN, STALE, TARGET, ALIAS], days=365)
     port = harness.free_port()
     moddir = harness.apxs("LIBEXECDIR")
     body = """
@@ -259,6 +265,53 @@ def test_stale_kvno_on_the_server(site, user, certs, realm):
     assert "kvno %d" % kvno in rec["message"]
     assert "n8443ctl check SITE.yaml --online" in rec["message"]
     assert one(doc, "login.unbound")["severity"] == "error"
+
+
+@pytest.fixture(scope="module")
+def alias_hosts(base_dir):
+    """A prefix that runs a command with /etc/hosts replaced, for it
+    alone: ALIAS is an alias of TARGET there, as a CNAME would make it."""
+    path = os.path.join(base_dir, "probe-hosts")
+    with open(path, "w") as f:
+        f.write("127.0.0.1 localhost\n127.0.0.1 %s %s\n" % (TARGET, ALIAS))
+    prefix = ["unshare", "-m", "sh", "-c",
+              'mount --bind "$0" /etc/hosts && exec "$@"', path]
+    res = subprocess.run(prefix + ["getent", "hosts", ALIAS],
+                         capture_output=True, text=True)
+    if res.returncode != 0 or TARGET not in res.stdout:
+        pytest.skip("cannot replace /etc/hosts in a mount namespace: %s"
+                    % res.stderr.strip())
+    return prefix
+
+
+def test_spn_only_for_the_canonical_name(site, user, certs, alias_hosts):
+    url = site.url("/protected/", host=ALIAS)
+    rc, doc, _ = run_ok(user, certs, url, prefix=alias_hosts)
+    assert rc == 1, doc
+    spn = one(doc, "name.spn")
+    assert spn["severity"] == "warning"
+    assert spn["details"]["Chrome/Edge"] == "HTTP/" + TARGET
+    assert spn["details"]["Firefox"] == "HTTP/" + ALIAS
+    tickets = {r["details"]["principal"]: r
+               for r in records(doc, "ticket.spn")}
+    good = tickets["HTTP/%s@TEST.N8443" % TARGET]
+    bad = tickets["HTTP/%s@TEST.N8443" % ALIAS]
+    assert good["severity"] == "ok"
+    assert good["details"]["asked_for_by"] == "Chrome/Edge"
+    assert bad["severity"] == "error"
+    assert bad["details"]["asked_for_by"] == "Firefox, curl"
+    assert "no service principal HTTP/%s" % ALIAS in bad["message"]
+    # The login goes to Chrome's SPN, which works.
+    assert one(doc, "login.bound")["severity"] == "ok"
+
+    rc, doc, _ = run_ok(user, certs, url, "--browser", "chrome",
+                        prefix=alias_hosts)
+    assert rc == 0, doc
+    rc, doc, _ = run_ok(user, certs, url, "--browser", "firefox",
+                        prefix=alias_hosts)
+    assert rc == 1, doc
+    assert one(doc, "ticket.spn")["severity"] == "error"
+    assert one(doc, "login.bound")["severity"] == "skipped"
 
 
 def test_expired_ccache(site, user, certs):

@@ -117,6 +117,9 @@ struct n8443_probe {
 
 /* ------------------------------------------------------ probe_name.c */
 
+/* "Chrome/Edge", "Firefox", "curl", by enum probe_browser. */
+extern const char *const n8443_probe_browser_names[PROBE_NBROWSERS];
+
 void n8443_probe_name(struct n8443_probe *p);
 
 /* ------------------------------------------------------- probe_tls.c */

@@ -21,7 +21,7 @@
 
 #include "probe.h"
 
-static const char *const browser_names[PROBE_NBROWSERS] = {
+const char *const n8443_probe_browser_names[PROBE_NBROWSERS] = {
     "Chrome/Edge", "Firefox", "curl"
 };
 
@@ -175,7 +175,8 @@ static void report_spn(struct n8443_probe *p)
     }
     else if (p->browser >= 0) {
         rec = n8443_report_add(p->rep, "name.spn", N8443_SEV_OK,
-                               "%s asks for HTTP/%s", browser_names[p->browser],
+                               "%s asks for HTTP/%s",
+                               n8443_probe_browser_names[p->browser],
                                p->spn_host[p->browser]);
     }
     else if (same_host(p->canonical, p->url.host)) {
@@ -195,8 +196,8 @@ static void report_spn(struct n8443_probe *p)
     }
     for (b = 0; b < PROBE_NBROWSERS; b++) {
         if (p->browser < 0 || p->browser == b) {
-            n8443_record_detail(p->rep, rec, browser_names[b], "HTTP/%s",
-                                p->spn_host[b]);
+            n8443_record_detail(p->rep, rec, n8443_probe_browser_names[b],
+                                "HTTP/%s", p->spn_host[b]);
         }
     }
     n8443_record_detail(p->rep, rec, "dns_canonicalize_hostname", "%s",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -341,6 +342,25 @@ static void enctype_text(krb5_enctype e, char *buf, size_t len)
     }
 }
 
+/* The clients (of those probed) that ask for HTTP/HOST, "Firefox,
+ * curl", into BUF. */
+static void clients_of(const struct n8443_probe *p, const char *host,
+                       char *buf, size_t len)
+{
+    size_t used = 0;
+    int b;
+
+    buf[0] = '\0';
+    for (b = 0; b < PROBE_NBROWSERS && used < len; b++) {
+        if ((p->browser < 0 || p->browser == b)
+            && strcasecmp(p->spn_host[b], host) == 0) {
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     used ? ", " : "",
+                                     n8443_probe_browser_names[b]);
+        }
+    }
+}
+
 /* One service ticket, for HTTP/HOST. */
 static void ticket_for(struct n8443_probe *p, const char *host,
                        struct probe_ticket *t)
@@ -351,10 +371,12 @@ static void ticket_for(struct n8443_probe *p, const char *host,
     krb5_ticket *tkt = NULL;
     krb5_error_code code;
     krb5_creds in;
+    char clients[64];
     char realm[256];
     char msg[256];
 
     memset(&in, 0, sizeof(in));
+    clients_of(p, host, clients, sizeof(clients));
     host_realm(p, host, realm, sizeof(realm));
     snprintf(t->principal, sizeof(t->principal), "HTTP/%s@%s", host, realm);
     in.client = p->client;
@@ -366,12 +388,13 @@ static void ticket_for(struct n8443_probe *p, const char *host,
         rec = n8443_report_add(
             p->rep, "ticket.spn", N8443_SEV_ERROR,
             "the KDC has no service principal %s (Server not found in "
-            "Kerberos database): browsers get no ticket and fall back to "
-            "NTLM or a password prompt. Register the SPN for the server's "
-            "account and export its key into the keytab: MIT: kadmin -q "
+            "Kerberos database): the clients that ask for it (%s) get no "
+            "ticket and fall back to NTLM or a password prompt. Register "
+            "the SPN for the server's account and export its key into the "
+            "keytab: MIT: kadmin -q "
             "'addprinc -randkey %s' and 'ktadd -k FILE %s'; AD: setspn -S "
             "HTTP/%s ACCOUNT; FreeIPA: ipa service-add HTTP/%s",
-            t->principal, t->principal, t->principal, host, host);
+            t->principal, clients, t->principal, t->principal, host, host);
     }
     else if (code != 0) {
         rec = n8443_report_add(p->rep, "ticket.spn", N8443_SEV_ERROR,
@@ -402,6 +425,7 @@ static void ticket_for(struct n8443_probe *p, const char *host,
                             t->session_enctype);
     }
     n8443_record_detail(p->rep, rec, "principal", "%s", t->principal);
+    n8443_record_detail(p->rep, rec, "asked_for_by", "%s", clients);
     if (tkt != NULL) {
         krb5_free_ticket(kctx, tkt);
     }
