@@ -318,8 +318,8 @@ static void test_exit_status(void **state)
 static void test_id_table(void **state)
 {
     static const char *const families[] = {"site.", "krb5.", "keytab.",
-                                           "cert.", "dns.", "online.",
-                                           NULL};
+                                           "cert.", "dns.", "selinux.",
+                                           "online.", NULL};
     size_t i;
     size_t j;
 

@@ -311,6 +311,9 @@ static int check_site(const struct n8443_check_opts *opts,
     if (rc == N8443_OK) {
         rc = n8443_check_dns(&ctx);
     }
+    if (rc == N8443_OK) {
+        rc = n8443_check_selinux(&ctx);
+    }
     if (rc == N8443_OK && opts->online) {
         rc = n8443_check_online(&ctx);
     }

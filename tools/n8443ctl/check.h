@@ -212,6 +212,29 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx);
 int n8443_check_cert(struct n8443_check_ctx *ctx);
 int n8443_check_dns(struct n8443_check_ctx *ctx);
 
+int n8443_check_selinux(struct n8443_check_ctx *ctx);
+
+/* -------------------------------------------------- check_selinux.c */
+
+/* What the policy lets httpd_t do with a file of a given type. */
+enum n8443_se_verdict {
+    N8443_SE_OK = 0,
+    N8443_SE_EXPOSED,       /* readable, but labelled as web content */
+    N8443_SE_DENIED
+};
+
+/* The type field of a context ("system_u:object_r:TYPE:s0") into TYPE;
+ * 0, or -1 if it has none. */
+int n8443_se_context_type(const char *context, char *type, size_t len);
+enum n8443_se_verdict n8443_se_keytab_verdict(const char *type);
+enum n8443_se_verdict n8443_se_writable_verdict(const char *type);
+/* NAME in `getsebool -a` output: 1 on, 0 off, -1 not listed. */
+int n8443_se_getsebool(const char *out, const char *name);
+/* Is PORT/PROTO of TYPE in `semanage port -l` output?  1 yes, 0 no, -1
+ * TYPE/PROTO not listed at all. */
+int n8443_se_port_has(const char *out, const char *type, const char *proto,
+                      long port);
+
 /* The target of NAME's DNS CNAME record into BUF: 0, or -1 if none
  * (check_dns.c; probe uses it too). */
 int n8443_dns_cname(const char *name, char *buf, size_t len);

@@ -41,6 +41,11 @@ const struct n8443_check_id n8443_check_ids[] = {
     {"cert.channel-binding", 0},
     {"dns.resolve", 0},
     {"dns.canonical", 0},
+    {"selinux.enabled", 0},
+    {"selinux.keytab", 0},
+    {"selinux.writable", 0},
+    {"selinux.boolean", 0},
+    {"selinux.port", 0},
     {"online.client", 1},
     {"online.clock", 1},
     {"online.kvno", 1},
@@ -156,8 +161,9 @@ static const char *const *only_words(void)
 {
     static const char *words[sizeof(n8443_check_ids)
                              / sizeof(n8443_check_ids[0]) + 8];
-    static const char *const families[] = {"site", "krb5", "keytab", "cert",
-                                           "dns", "online", NULL};
+    static const char *const families[] = {"site", "krb5", "keytab",
+                                           "cert", "dns", "selinux",
+                                           "online", NULL};
     size_t n = 0;
     size_t i;
 
