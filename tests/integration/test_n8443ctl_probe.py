@@ -394,7 +394,13 @@ class TLSServer:
     """A TLS server on loopback that answers every request with a 401
     Negotiate challenge (or never answers, with hang=True)."""
 
-    def __init__(self, cert, key, hang=False):
+    ANSWER = (b"HTTP/1.1 401 Unauthorized\r\n"
+              b"WWW-Authenticate: Negotiate\r\n"
+              b"Content-Length: 0\r\n"
+              b"Connection: close\r\n\r\n")
+
+    def __init__(self, cert, key, hang=False, answer=None):
+        self.answer = answer or self.ANSWER
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -420,10 +426,7 @@ class TLSServer:
             try:
                 with self.ctx.wrap_socket(conn, server_side=True) as s:
                     s.recv(65536)
-                    s.sendall(b"HTTP/1.1 401 Unauthorized\r\n"
-                              b"WWW-Authenticate: Negotiate\r\n"
-                              b"Content-Length: 0\r\n"
-                              b"Connection: close\r\n\r\n")
+                    s.sendall(self.answer)
             except (OSError, ssl.SSLError):
                 pass
 
@@ -571,3 +574,31 @@ def test_ed25519_certificate_has_no_binding(user, certs):
     assert "Ed25519" in rec["message"]
     assert "NegotiateChannelBinding require" in rec["message"]
     assert one(doc, "tls.chain")["severity"] == "ok"
+
+
+def test_hostile_headers_reach_no_terminal(user, certs):
+    """Escape sequences from the server are not printed, in the report
+    or in the trace; a NEGOTIATE_ERROR line in the page is shown."""
+    body = b"<p>NEGOTIATE_ERROR: no key for kvno 7\x1b[2J</p>"
+    answer = (b"HTTP/1.1 401 \x1b]0;pwned\x07Unauthorized\r\n"
+              b"Via: 1.1 \x1b[31mproxy\x9b\r\n"
+              b"WWW-Authenticate: Negotiate\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+              % (len(body), body))
+    srv = TLSServer(certs.cert, certs.key, answer=answer)
+    try:
+        res = subprocess.run([tool(), "probe", srv.url("/"), "--ca",
+                              certs.ca, "--no-login", "--trace"],
+                             env=user.env, capture_output=True, timeout=60)
+        rc, doc, _ = run_ok(user, certs, srv.url("/"), "--no-login")
+    finally:
+        srv.close()
+    assert res.returncode == 0, res.stdout
+    for out in (res.stdout, res.stderr):
+        assert b"\x1b" not in out and b"\x07" not in out
+        assert b"\x9b" not in out
+    assert b"Via: 1.1 ?[31mproxy?" in res.stderr
+    assert one(doc, "http.proxy")["message"].startswith(
+        "a proxy answers in between (Via: 1.1 ?[31mproxy?)")
+    assert one(doc, "http.challenge")["details"]["negotiate_error"] == \
+        "NEGOTIATE_ERROR: no key for kvno 7?[2J"

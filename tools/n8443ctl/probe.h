@@ -141,6 +141,10 @@ int n8443_probe_request(struct n8443_probe *p, const char *label,
                         size_t errlen);
 void n8443_probe_response_free(struct probe_response *resp);
 
+/* Replace control and non-ASCII bytes of S[0..len) with '?', in place
+ * (text from the server, on its way to a terminal). */
+void n8443_probe_printable(char *s, size_t len);
+
 /* The value of the first header NAME (no case), or NULL. */
 const char *n8443_probe_header(const struct probe_response *resp,
                                const char *name);

@@ -208,8 +208,12 @@ void n8443_probe_http(struct n8443_probe *p)
     n8443_record_detail(p->rep, rec, "path", "%s", path);
     marker = resp.body ? strstr(resp.body, "NEGOTIATE_ERROR") : NULL;
     if (marker != NULL) {
-        n8443_record_detail(p->rep, rec, "negotiate_error", "%.*s",
-                            (int)strcspn(marker, "\r\n<"), marker);
+        char line[512];
+
+        snprintf(line, sizeof(line), "%.*s",
+                 (int)strcspn(marker, "\r\n<"), marker);
+        n8443_probe_printable(line, strlen(line));
+        n8443_record_detail(p->rep, rec, "negotiate_error", "%s", line);
     }
 
 cleanup:

@@ -254,6 +254,33 @@ static int response_complete(const char *buf, size_t len)
     return 0;
 }
 
+/*
+ * The server's header lines end up on a terminal (the report, --trace):
+ * a control byte or a non-ASCII one (an 8-bit CSI) in them becomes '?',
+ * so that a hostile server cannot send escape sequences.  The body is
+ * left alone; only the NEGOTIATE_ERROR line is shown from it, cleaned
+ * the same way.
+ */
+void n8443_probe_printable(char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len && s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c >= 0x7f) {
+            s[i] = '?';
+        }
+    }
+}
+
+static void printable_head(char *raw)
+{
+    const char *end = strstr(raw, "\r\n\r\n");
+
+    n8443_probe_printable(raw, end ? (size_t)(end - raw) : strlen(raw));
+}
+
 /* Split the raw response into status, headers and body, in place. */
 static int parse_response(struct probe_response *resp)
 {
@@ -382,6 +409,7 @@ int n8443_probe_request(struct n8443_probe *p, const char *label,
     resp->raw = buf;
     resp->rawlen = len;
     buf = NULL;
+    printable_head(resp->raw);
     if (p->trace) {
         const char *end = strstr(resp->raw, "\r\n\r\n");
 
