@@ -248,6 +248,7 @@ def test_tools_package_files_and_modes(build):
     expected = {
         "/usr/sbin/n8443ctl": (0o100755, ""),
         man_path(8, "n8443ctl"): (0o100644, "d"),
+        man_path(8, "n8443ctl-probe"): (0o100644, "d"),
         man_path(5, "n8443-site.yaml"): (0o100644, "d"),
         lic: (0o40755, ""),
         lic + "/LICENSE": (0o100644, "l"),
