@@ -89,6 +89,16 @@ static int check_password(request_rec *r, const n8443_dir_conf *dc,
         return HTTP_UNAUTHORIZED;
     }
     u = apr_pstrmemdup(r->pool, user, user_len);
+    /* Refused before the KDC is asked: mod_auth_basic makes the typed name
+     * r->user for the authn provider. */
+    if (memchr(user, '\0', user_len) != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(231)
+                      "login refused (basic): the user name \"%s\" is "
+                      "followed by a NUL byte", u);
+        return HTTP_UNAUTHORIZED;
+    }
+    if (!n8443_principal_clean(r, u, "basic"))
+        return HTTP_UNAUTHORIZED;
     pw = apr_pstrmemdup(r->pool, pass, pass_len);
     n8443_cred_key_for(r, dc, sc, &key);
     res = n8443_password_check(u, pw, key.keytab, key.principal, &principal,
@@ -107,6 +117,9 @@ static int check_password(request_rec *r, const n8443_dir_conf *dc,
     }
     *principal_out = apr_pstrdup(r->pool, principal);
     free(principal);
+    /* The KDC's name for it (canonicalised) must be clean as well. */
+    if (!n8443_principal_clean(r, *principal_out, "basic"))
+        return HTTP_UNAUTHORIZED;
     return OK;
 }
 
@@ -154,8 +167,14 @@ static authn_status provider_check_password(request_rec *r, const char *user,
     const char *principal;
 
     if (check_password(r, dc, user, strlen(user), password,
-                       strlen(password), &principal) != OK)
+                       strlen(password), &principal) != OK) {
+        /* mod_auth_basic has made the typed name r->user already, and it
+         * stays there for the 401 (logs, "Header always" expressions):
+         * a name with control bytes must not. */
+        if (r->user != NULL && !n8443_name_has_no_control(r->user))
+            r->user = NULL;
         return AUTH_DENIED;
+    }
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "basic");
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");

@@ -337,6 +337,15 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     n8443_creds_release(creds);
     bound = have_cb && (res.ret_flags & GSS_C_CHANNEL_BOUND_FLAG);
 
+    /* A name with control bytes goes nowhere: not into REMOTE_USER, a
+     * header, a cookie or a log line (both paths, GSS-API and fast). */
+    if (rc == 0 && !n8443_principal_clean(r, res.principal,
+                                          fast ? "krb5, fast path" : "krb5")) {
+        count_failure(N8443_CAUSE_OTHER);
+        n8443_accept_result_clear(&res);
+        return challenge(r);
+    }
+
     if (rc == 0 && dc->channel_binding == N8443_CB_REQUIRE && !bound) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
                       "login refused (bad_bindings): %s sent no channel "

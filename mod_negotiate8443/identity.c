@@ -5,7 +5,13 @@
  *   short      alice when the realm is this host's default realm, the full
  *              principal otherwise (so two realms never collide);
  *   local      krb5's auth_to_local rules (krb5.conf), the full principal
- *              where no rule maps it.
+ *              where no rule maps it (or a rule gives a name with '@',
+ *              which could be another realm's principal).
+ *
+ * Every name returned lives in r->pool: the principal passed in may belong
+ * to an accept result or a stack frame that is gone before the handler
+ * runs.  Names with control bytes never get this far: see
+ * n8443_principal_clean().
  */
 #include "n8443_private.h"
 
@@ -59,27 +65,68 @@ static const char *realm_of(const char *principal)
     return at;
 }
 
+/*
+ * Does the name hold a control character: C0 (0x00-0x1f), DEL (0x7f), or
+ * C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8)?  MIT accepts them inside a
+ * principal and krb5_unparse_name passes CR and most others through
+ * unescaped; in REMOTE_USER they end up in headers (a CR starts a second
+ * header at many backends), in log lines and in applications.
+ */
+int n8443_name_has_no_control(const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return 0;
+    }
+    return 1;
+}
+
+/* The name goes into the message as it is: httpd escapes every error log
+ * message (ap_escape_errorlog_item: "\r", "\x01", "\\"), and escaping it
+ * here as well would show the administrator "\\r". */
+int n8443_principal_clean(request_rec *r, const char *name, const char *how)
+{
+    if (name != NULL && n8443_name_has_no_control(name))
+        return 1;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(230)
+                  "login refused (%s): the name \"%s\" contains control "
+                  "characters (CR, LF, other C0, DEL or C1), which no user "
+                  "name, header or log line may carry; rename the principal",
+                  how, name ? name : "(none)");
+    return 0;
+}
+
 static const char *map_local(request_rec *r, const char *principal)
 {
     krb5_context ctx = NULL;
     krb5_principal princ = NULL;
     char lname[256];
-    const char *user = principal;
+    /* Unmapped: the full principal, copied, as every other outcome is. */
+    const char *user = NULL;
 
     /* A context per call: MIT contexts must not be shared between threads,
      * and this mode is chosen for its rules, not its speed. */
     if (krb5_init_context(&ctx) != 0)
-        return principal;
+        return apr_pstrdup(r->pool, principal);
     if (krb5_parse_name(ctx, principal, &princ) != 0)
         goto cleanup;
-    if (krb5_aname_to_localname(ctx, princ, sizeof(lname) - 1, lname) == 0)
+    /* MIT's DEFAULT rule gives "carol@OTHER" for the one-component
+     * principal carol\@OTHER@HERE: a local name with '@' could be another
+     * realm's full principal, so the full principal stands instead. */
+    memset(lname, 0, sizeof(lname));
+    if (krb5_aname_to_localname(ctx, princ, sizeof(lname) - 1, lname) == 0
+        && lname[0] != '\0' && strchr(lname, '@') == NULL)
         user = apr_pstrdup(r->pool, lname);
 
 cleanup:
     if (princ != NULL)
         krb5_free_principal(ctx, princ);
     krb5_free_context(ctx);
-    return user;
+    return user != NULL ? user : apr_pstrdup(r->pool, principal);
 }
 
 const char *n8443_map_user(request_rec *r, const char *principal,

@@ -177,9 +177,16 @@ void n8443_log_keytab_contents(request_rec *r, const char *keytab,
 
 /* ---------------------------------------------------------------- identity */
 
-/* Map the client's principal to r->user according to the mode. */
+/* Map the client's principal to r->user according to the mode; the
+ * result is always in r->pool (never the pointer passed in). */
 const char *n8443_map_user(request_rec *r, const char *principal,
                            n8443_user_name_mode mode);
+/* 1 when name has no control characters (C0, DEL, C1); otherwise logs
+ * N8443230 with the name escaped ("how": which login path) and returns 0:
+ * the caller refuses the login. */
+int n8443_principal_clean(request_rec *r, const char *name, const char *how);
+/* The same test, without the log line. */
+int n8443_name_has_no_control(const char *s);
 apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* ------------------------------------------------- channel binding, Basic */

@@ -79,6 +79,10 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
                       : "does not open (tampered, truncated or another key)");
         return DECLINED;
     }
+    /* A cookie sealed under the farm key by a server that let such a name
+     * in is refused like a fresh login; the client is asked anew. */
+    if (!n8443_principal_clean(r, s.principal, "session cookie"))
+        return DECLINED;
     r->user = (char *)n8443_map_user(r, s.principal, dc->user_name);
     r->ap_auth_type = N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL",
