@@ -258,6 +258,67 @@ static void test_control_characters_never_pass(void **state)
     expect_diag(&diags, 0, 8, 5, "unknown key 'a?b'");
 }
 
+/* Issue 23: values are rendered as literals, so nothing httpd would
+ * interpret (an expression variable in Require/AuthName, a ${} when the
+ * configuration is read, a regex back-reference) may pass, in any value,
+ * and the message points at the value. */
+static void test_httpd_expressions_never_pass(void **state)
+{
+    static const struct {
+        const char *text;
+        int line;
+        int col;
+        const char *msg;
+    } cases[] = {
+        {SITE "    auth_name: '%{file:/etc/shadow}'\n", 8, 16,
+         "'auth_name' must not contain '%{': httpd would read it as an "
+         "expression variable, not as text"},
+        {SITE "    auth_name: \"Portal %{:reqenv('X'):}\"\n", 8, 16,
+         "'auth_name' must not contain '%{': httpd would read it as an "
+         "expression variable, not as text"},
+        {SITE "    auth_name: 'Portal ${HOME}'\n", 8, 16,
+         "'auth_name' must not contain '${': httpd would replace it with a "
+         "variable when it reads the configuration"},
+        {SITE "    locations:\n      - path: /a\n"
+              "        require: {users: ['%{HTTP:X}']}\n", 10, 27,
+         "'users[0]' must not contain '%{': httpd would read it as an "
+         "expression variable, not as text"},
+        {SITE "    locations:\n      - path: /a\n"
+              "        require: {users: [alice, 'bob$1']}\n", 10, 34,
+         "'users[1]' must not contain '$1': httpd would read it as a "
+         "regular expression back-reference"},
+        {SITE "    locations:\n      - path: /a\n"
+              "        require: {groups: ['x%{REMOTE_USER}']}\n"
+              "        group_file: /etc/g\n", 10, 28,
+         "'groups[0]' must not contain '%{': httpd would read it as an "
+         "expression variable, not as text"},
+        {SITE "    locations:\n      - path: /a\n"
+              "        require: {groups: [admins]}\n"
+              "        group_file: '/etc/${G}'\n", 11, 21,
+         "'group_file' must not contain '${': httpd would replace it with a "
+         "variable when it reads the configuration"},
+        {SITE "    kerberos: {keytab: '/etc/%{HTTP:K}.keytab'}\n", 8, 24,
+         "'keytab' must not contain '%{': httpd would read it as an "
+         "expression variable, not as text"},
+        {SITE "    kerberos: {service_principal: 'HTTP/a.example@${R}'}\n",
+         8, 35,
+         "'service_principal' must not contain '${': httpd would replace it "
+         "with a variable when it reads the configuration"},
+        {SITE "    kerberos: {realm: '${REALM}'}\n", 8, 23,
+         "'realm' must not contain '${': httpd would replace it with a "
+         "variable when it reads the configuration"},
+    };
+    struct n8443_diags diags;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        load_bad(cases[i].text, &diags);
+        assert_int_equal(diags.n, 1);
+        expect_diag(&diags, 0, cases[i].line, cases[i].col, cases[i].msg);
+    }
+}
+
 static void test_clock_skew_is_instance_wide(void **state)
 {
     struct n8443_diags diags;
@@ -342,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_key_and_names),
         cmocka_unit_test(test_bad_value_not_also_missing),
         cmocka_unit_test(test_control_characters_never_pass),
+        cmocka_unit_test(test_httpd_expressions_never_pass),
         cmocka_unit_test(test_clock_skew_is_instance_wide),
         cmocka_unit_test(test_diagnostics_are_capped),
         cmocka_unit_test(test_syntax_error_position),

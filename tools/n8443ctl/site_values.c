@@ -256,6 +256,47 @@ void n8443_ld_set_str(struct n8443_str *out, const ynode *v)
 #define MAX_TEXT 1024
 
 /*
+ * Every value is rendered as a literal, but httpd reads some sequences in
+ * it as something else: "${NAME}" in any directive is replaced with a
+ * Define or an environment variable when the configuration is read, and
+ * AuthName and Require user/group are string expressions (ap_expr), where
+ * "%{...}" is a variable or a function of the request (%{HTTP:X} lets the
+ * client choose the required user, %{file:/path} sends a file to every
+ * client) and "$0".."$9" a regex back-reference ('\' escapes and quotes are
+ * refused by the callers that quote).  None of them has a use in a site
+ * file, so they are refused in every value, with the value's position.
+ */
+static int interpreted_by_httpd(struct n8443_ld *c, const ynode *v,
+                                const char *key)
+{
+    const char *p;
+
+    for (p = v->text; p < v->text + v->len; p++) {
+        if (p[0] == '%' && p[1] == '{') {
+            n8443_ld_diag(c, v,
+                          "'%s' must not contain '%%{': httpd would read "
+                          "it as an expression variable, not as text", key);
+            return 1;
+        }
+        if (p[0] == '$' && p[1] == '{') {
+            n8443_ld_diag(c, v,
+                          "'%s' must not contain '${': httpd would replace "
+                          "it with a variable when it reads the "
+                          "configuration", key);
+            return 1;
+        }
+        if (p[0] == '$' && p[1] >= '0' && p[1] <= '9') {
+            n8443_ld_diag(c, v,
+                          "'%s' must not contain '$%c': httpd would read it "
+                          "as a regular expression back-reference", key,
+                          p[1]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * A scalar that can stand for text: quoted, or plain but neither empty
  * nor a boolean (a plain number is fine text: `name: 2024`), without
  * control characters (a line break would end the httpd directive and
@@ -294,7 +335,7 @@ static int want_text(struct n8443_ld *c, const ynode *v, const char *key,
                       MAX_TEXT);
         return 0;
     }
-    return 1;
+    return !interpreted_by_httpd(c, v, key);
 }
 
 /* Text that goes into a quoted httpd argument: no '"' and no '\', which
