@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "msgs.h"
@@ -64,40 +66,62 @@ cleanup:
 }
 
 /*
- * PATH read by read_fd.  A missing PATH is not an error here: *exists_out
- * is 0 and the data empty.  *mode_out (if given) gets the permission
- * bits, for a replacement that keeps them.  Prints why on failure.
+ * NAME in the directory DIRFD (AT_FDCWD: NAME is a path), read by read_fd;
+ * LABEL names it in messages.  A missing file is not an error here:
+ * *exists_out is 0 and the data empty.  *mode_out (if given) gets the
+ * permission bits, for a replacement that keeps them.
+ *
+ * Only a regular file is read, and nothing can make the read block or go
+ * elsewhere: the type is checked before opening (a FIFO would block open
+ * itself, a device could be anything), the open never follows a final
+ * symbolic link when NOFOLLOW and never waits (O_NONBLOCK), and the opened
+ * file is checked again.  Prints why on failure.
  */
-static int read_path(const char *path, size_t max, char **data_out,
-                     size_t *len_out, int *exists_out, mode_t *mode_out)
+static int read_at(int dirfd, const char *name, const char *label,
+                   int nofollow, size_t max, char **data_out,
+                   size_t *len_out, int *exists_out, mode_t *mode_out)
 {
     struct stat st;
     char *data = NULL;
     size_t len = 0;
-    int fd;
+    int fd = -1;
     int rc = N8443_IO;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        *data_out = NULL;
-        *len_out = 0;
-        *exists_out = 0;
-        return N8443_OK;
+    if (fstatat(dirfd, name, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0) {
+        if (errno == ENOENT) {
+            *data_out = NULL;
+            *len_out = 0;
+            *exists_out = 0;
+            return N8443_OK;
+        }
+        n8443_error("cannot read %s: %s", label, strerror(errno));
+        return N8443_IO;
     }
+    if (nofollow && S_ISLNK(st.st_mode)) {
+        n8443_error("cannot read %s: a symbolic link", label);
+        return N8443_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        n8443_error("cannot read %s: not a regular file", label);
+        return N8443_IO;
+    }
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+                             | (nofollow ? O_NOFOLLOW : 0));
     if (fd < 0) {
-        n8443_error("cannot read %s: %s", path, strerror(errno));
+        n8443_error("cannot read %s: %s", label,
+                    errno == ELOOP ? "a symbolic link" : strerror(errno));
         return N8443_IO;
     }
     if (fstat(fd, &st) != 0) {
-        n8443_error("cannot read %s: %s", path, strerror(errno));
+        n8443_error("cannot read %s: %s", label, strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        n8443_error("cannot read %s: not a regular file", path);
+        n8443_error("cannot read %s: not a regular file", label);
         goto cleanup;
     }
     if (read_fd(fd, max, &data, &len) != 0) {
-        n8443_error("cannot read %s: %s", path, strerror(errno));
+        n8443_error("cannot read %s: %s", label, strerror(errno));
         goto cleanup;
     }
     if (mode_out != NULL) {
@@ -113,6 +137,13 @@ cleanup:
     free(data);
     close(fd);
     return rc;
+}
+
+static int read_path(const char *path, size_t max, char **data_out,
+                     size_t *len_out, int *exists_out, mode_t *mode_out)
+{
+    return read_at(AT_FDCWD, path, path, 0, max, data_out, len_out,
+                   exists_out, mode_out);
 }
 
 /*
@@ -150,16 +181,30 @@ int n8443_read_file_optional(const char *path, size_t max, char **data_out,
                              size_t *len_out, int *exists_out,
                              mode_t *mode_out)
 {
+    return n8443_read_file_at(AT_FDCWD, path, path, max, data_out, len_out,
+                              exists_out, mode_out);
+}
+
+/*
+ * As n8443_read_file_optional for NAME in the directory DIRFD, never
+ * following a symbolic link at NAME (when DIRFD is AT_FDCWD, links are
+ * followed: NAME is the user's own path).  LABEL names it in messages.
+ */
+int n8443_read_file_at(int dirfd, const char *name, const char *label,
+                       size_t max, char **data_out, size_t *len_out,
+                       int *exists_out, mode_t *mode_out)
+{
     char *data = NULL;
     size_t len = 0;
     int rc;
 
-    rc = read_path(path, max, &data, &len, exists_out, mode_out);
+    rc = read_at(dirfd, name, label, dirfd != AT_FDCWD, max, &data, &len,
+                 exists_out, mode_out);
     if (rc != N8443_OK) {
         return rc;
     }
     if (len > max) {
-        n8443_error("cannot read %s: larger than %zu bytes", path, max);
+        n8443_error("cannot read %s: larger than %zu bytes", label, max);
         free(data);
         return N8443_IO;
     }
@@ -185,74 +230,99 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-/*
- * Replace PATH with DATA so that a reader (httpd reloading, a crash, a
- * power cut) sees either the old or the new file, never half of one:
- * write a temporary file in the same directory, fsync it, rename it over
- * PATH and fsync the directory so that the rename itself is on disk.
- *
- * The temporary name ".NAME.XXXXXX" starts with a dot and does not end in
- * ".conf", so an Include of "*.conf" never picks it up.
- * Returns N8443_OK, or N8443_IO after printing why (PATH untouched).
- */
-int n8443_write_atomic(const char *path, const char *data, size_t len,
-                       mode_t mode)
+/* A temporary name ".NAME.XXXXXX" with six random letters. */
+static void temp_name(char *buf, size_t size, const char *name)
 {
-    char *dir_copy = NULL;
-    char *base_copy = NULL;
+    static const char letters[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char rnd[6];
+    char suffix[7];
+    size_t i;
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        unsigned long v = (unsigned long)getpid() ^ (unsigned long)time(NULL)
+                          ^ (unsigned long)clock();
+
+        for (i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (unsigned char)(v >> (i * 5));
+        }
+    }
+    for (i = 0; i < sizeof(rnd); i++) {
+        suffix[i] = letters[rnd[i] % (sizeof(letters) - 1)];
+    }
+    suffix[6] = '\0';
+    snprintf(buf, size, ".%s.%s", name, suffix);
+}
+
+/*
+ * Replace NAME in the directory DIRFD with DATA so that a reader (httpd
+ * reloading, a crash, a power cut) sees either the old or the new file,
+ * never half of one: write a temporary file in the same directory, fsync
+ * it, rename it over NAME and fsync the directory so that the rename
+ * itself is on disk.  DIR_LABEL names the directory in messages.
+ *
+ * The temporary file is created with O_EXCL | O_NOFOLLOW (a name someone
+ * else made in the meantime, also a link, is never opened: another name
+ * is tried), and the rename replaces the directory entry NAME itself,
+ * never what a link there points to.  Its name ".NAME.XXXXXX" starts with
+ * a dot and does not end in ".conf", so an Include of "*.conf" never picks
+ * it up.  Returns N8443_OK, or N8443_IO after printing why (NAME
+ * untouched).
+ */
+int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
+                          const char *data, size_t len, mode_t mode)
+{
     char *tmp = NULL;
-    const char *dir;
-    size_t tmp_size;
+    size_t tmp_size = strlen(name) + 16;
     int fd = -1;
-    int dir_fd = -1;
+    int tries;
     int rc = N8443_IO;
 
-    dir_copy = strdup(path);
-    base_copy = strdup(path);
-    if (dir_copy == NULL || base_copy == NULL) {
-        n8443_error("out of memory");
-        goto cleanup;
-    }
-    dir = dirname(dir_copy);
-    tmp_size = strlen(dir) + strlen(path) + 16;
     tmp = malloc(tmp_size);
     if (tmp == NULL) {
         n8443_error("out of memory");
-        goto cleanup;
+        return N8443_IO;
     }
-    snprintf(tmp, tmp_size, "%s/.%s.XXXXXX", dir, basename(base_copy));
-
-    fd = mkstemp(tmp);
+    for (tries = 0; tries < 100; tries++) {
+        temp_name(tmp, tmp_size, name);
+        fd = openat(dirfd, tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0600);
+        if (fd >= 0 || errno != EEXIST) {
+            break;
+        }
+    }
     if (fd < 0) {
-        n8443_error("cannot create a file in %s: %s", dir, strerror(errno));
+        n8443_error("cannot create a file in %s: %s", dir_label,
+                    strerror(errno));
         free(tmp);
-        tmp = NULL;
-        goto cleanup;
+        return N8443_IO;
     }
     if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0
         || fsync(fd) != 0) {
-        n8443_error("cannot write %s: %s", tmp, strerror(errno));
+        n8443_error("cannot write %s/%s: %s", dir_label, tmp,
+                    strerror(errno));
         goto cleanup;
     }
     if (close(fd) != 0) {
         fd = -1;
-        n8443_error("cannot write %s: %s", tmp, strerror(errno));
+        n8443_error("cannot write %s/%s: %s", dir_label, tmp,
+                    strerror(errno));
         goto cleanup;
     }
     fd = -1;
-    if (rename(tmp, path) != 0) {
-        n8443_error("cannot rename %s to %s: %s", tmp, path,
-                    strerror(errno));
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
+        n8443_error("cannot rename %s/%s to %s/%s: %s", dir_label, tmp,
+                    dir_label, name, strerror(errno));
         goto cleanup;
     }
     free(tmp);
     tmp = NULL;
-
-    dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0 || fsync(dir_fd) != 0) {
+    if (fsync(dirfd) != 0) {
         /* The file is in place; only its durability across a crash is in
          * doubt, which the caller cannot undo either. */
-        n8443_warn("cannot sync directory %s: %s", dir, strerror(errno));
+        n8443_warn("cannot sync directory %s: %s", dir_label,
+                   strerror(errno));
     }
     rc = N8443_OK;
 
@@ -261,9 +331,36 @@ cleanup:
         close(fd);
     }
     if (tmp != NULL) {
-        unlink(tmp);
+        unlinkat(dirfd, tmp, 0);
         free(tmp);
     }
+    return rc;
+}
+
+/* n8443_write_atomic_at for PATH (render -o): its directory as named. */
+int n8443_write_atomic(const char *path, const char *data, size_t len,
+                       mode_t mode)
+{
+    char *dir_copy = strdup(path);
+    char *base_copy = strdup(path);
+    const char *dir;
+    int dir_fd = -1;
+    int rc = N8443_IO;
+
+    if (dir_copy == NULL || base_copy == NULL) {
+        n8443_error("out of memory");
+        goto cleanup;
+    }
+    dir = dirname(dir_copy);
+    dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+        n8443_error("cannot create a file in %s: %s", dir, strerror(errno));
+        goto cleanup;
+    }
+    rc = n8443_write_atomic_at(dir_fd, dir, basename(base_copy), data, len,
+                               mode);
+
+cleanup:
     if (dir_fd >= 0) {
         close(dir_fd);
     }

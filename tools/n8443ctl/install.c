@@ -219,106 +219,285 @@ cleanup:
     return ok;
 }
 
-/* Whether PATH's directory exists: a missing one is a setup problem
- * (exit 4), not a write that failed half-way. */
-static int parent_is_dir(const char *path)
-{
-    struct stat st;
-    char *copy = strdup(path);
-    const char *dir;
-    int ok = 0;
+/*
+ * The target, as install uses it: the directory, opened once and checked,
+ * and the file's name in it.  Every later step (read, .prev, write,
+ * rename, rollback) works relative to the open directory, so nothing that
+ * changes in the path after the checks can redirect a write.
+ */
+struct target {
+    int dir_fd;
+    char *dir;      /* the directory as given, for messages */
+    char *name;     /* the file's name in it */
+    char *path;     /* dir/name, for messages */
+};
 
-    if (copy == NULL) {
-        n8443_error("out of memory");
+static void target_close(struct target *t)
+{
+    if (t->dir_fd >= 0) {
+        close(t->dir_fd);
+    }
+    free(t->dir);
+    free(t->name);
+    free(t->path);
+    memset(t, 0, sizeof(*t));
+    t->dir_fd = -1;
+}
+
+/* Owned by root or by whoever runs the tool: nobody else can replace an
+ * entry in it or change its mode. */
+static int trusted_owner(const struct stat *st)
+{
+    return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/* Writable by someone other than its owner (and root's group)? */
+static int writable_by_others(const struct stat *st)
+{
+    return (st->st_mode & S_IWOTH) != 0
+           || ((st->st_mode & S_IWGRP) != 0 && st->st_gid != 0);
+}
+
+/*
+ * A directory on the way to the target: a trusted owner, and writable by
+ * nobody else unless it is sticky (/tmp: others cannot rename or remove
+ * what they do not own).
+ */
+static int check_ancestor(const char *dir, const struct stat *st)
+{
+    if (!trusted_owner(st)) {
+        n8443_error("refusing to install below %s: owned by uid %ld, not "
+                    "root", dir, (long)st->st_uid);
         return 0;
     }
-    dir = dirname(copy);
-    if (stat(dir, &st) != 0) {
-        n8443_error("cannot use %s: %s", dir, strerror(errno));
+    if (writable_by_others(st) && !(st->st_mode & S_ISVTX)) {
+        n8443_error("refusing to install below %s: writable by others "
+                    "(mode %04o), who could replace what is in it", dir,
+                    (unsigned)(st->st_mode & 07777));
+        return 0;
     }
-    else if (!S_ISDIR(st.st_mode)) {
+    return 1;
+}
+
+/* The target's own directory: no sticky exception, a file in it would be
+ * created next to files of others. */
+static int check_target_dir(const char *dir, const struct stat *st)
+{
+    if (!S_ISDIR(st->st_mode)) {
         n8443_error("cannot use %s: not a directory", dir);
+        return 0;
     }
-    else {
-        ok = 1;
+    if (!trusted_owner(st)) {
+        n8443_error("refusing to install into %s: owned by uid %ld, not "
+                    "root", dir, (long)st->st_uid);
+        return 0;
     }
-    free(copy);
+    if (writable_by_others(st)) {
+        n8443_error("refusing to install into %s: writable by others (mode "
+                    "%04o), who could plant a link or a file in the "
+                    "target's place; use a directory only root can write",
+                    dir, (unsigned)(st->st_mode & 07777));
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Every directory from / down to DIR (absolute) passes check_ancestor as
+ * the holder of the next entry, and every symbolic link on the way is
+ * owned by root or us (in a directory that passed: else someone could
+ * point it elsewhere).  DIR itself is checked by the caller, on the open
+ * directory.
+ */
+static int check_path_chain(const char *dir)
+{
+    size_t n = strlen(dir);
+    char *prefix = malloc(n + 1);
+    char *parent = malloc(n + 2);
+    struct stat st;
+    size_t i;
+    size_t j;
+    int ok = 0;
+
+    if (prefix == NULL || parent == NULL) {
+        n8443_error("out of memory");
+        goto cleanup;
+    }
+    for (i = 1; i <= n; i++) {
+        if ((i < n && dir[i] != '/') || dir[i - 1] == '/') {
+            continue;
+        }
+        memcpy(prefix, dir, i);
+        prefix[i] = '\0';
+        for (j = i - 1; j > 0 && prefix[j] != '/'; j--) {
+        }
+        memcpy(parent, prefix, j == 0 ? 1 : j);
+        parent[j == 0 ? 1 : j] = '\0';
+        if (stat(parent, &st) != 0) {
+            n8443_error("cannot use %s: %s", parent, strerror(errno));
+            goto cleanup;
+        }
+        if (!check_ancestor(parent, &st)) {
+            goto cleanup;
+        }
+        if (lstat(prefix, &st) != 0) {
+            n8443_error("cannot use %s: %s", prefix, strerror(errno));
+            goto cleanup;
+        }
+        if (S_ISLNK(st.st_mode) && !trusted_owner(&st)) {
+            n8443_error("refusing to install below %s: a symbolic link "
+                        "owned by uid %ld, not root", prefix,
+                        (long)st.st_uid);
+            goto cleanup;
+        }
+    }
+    ok = 1;
+
+cleanup:
+    free(prefix);
+    free(parent);
     return ok;
 }
 
 /*
- * Where to write: the file TARGET names.  When TARGET is a symbolic link
- * (Debian's sites-enabled/x.conf -> ../sites-available/x.conf), the
- * link's destination is replaced, so that the link stays a link.
+ * Open the target's directory and check the target: not a symbolic link
+ * (root following a link that someone else planted would overwrite any
+ * file, and keep its old contents in .prev), not a FIFO, device or
+ * directory (checked before anything opens it), in a directory that only
+ * root (or the user running the tool) can write, reached through
+ * directories and links nobody else controls.  Also takes the install
+ * lock: flock(2) on the directory serialises installs into it (two at
+ * once could keep each other's file as .prev or roll back to a file the
+ * other wrote), needs no lock file and ends with the process.
  */
-static int resolve_target(const char *target, char **path_out)
+static int target_open(const char *target, struct target *t)
 {
+    char *dcopy = strdup(target);
+    char *bcopy = strdup(target);
+    char cwd[PATH_MAX];
+    char *absdir = NULL;
+    char *real = NULL;
     struct stat st;
-    char *path;
+    int rc = N8443_IO;
 
-    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
-        path = realpath(target, NULL);
-        if (path == NULL) {
-            n8443_error("cannot follow the link %s: %s", target,
-                        strerror(errno));
-            return N8443_IO;
+    memset(t, 0, sizeof(*t));
+    t->dir_fd = -1;
+    if (dcopy == NULL || bcopy == NULL) {
+        n8443_error("out of memory");
+        goto cleanup;
+    }
+    t->dir = strdup(dirname(dcopy));
+    t->name = strdup(basename(bcopy));
+    t->path = strdup(target);
+    if (t->dir == NULL || t->name == NULL || t->path == NULL) {
+        n8443_error("out of memory");
+        goto cleanup;
+    }
+    if (target[0] == '\0' || target[strlen(target) - 1] == '/'
+        || strcmp(t->name, ".") == 0 || strcmp(t->name, "..") == 0) {
+        n8443_error("cannot use %s: not a file name", target);
+        goto cleanup;
+    }
+    if (t->dir[0] == '/') {
+        absdir = strdup(t->dir);
+    }
+    else if (getcwd(cwd, sizeof(cwd)) != NULL) {
+        size_t size = strlen(cwd) + strlen(t->dir) + 2;
+
+        absdir = malloc(size);
+        if (absdir != NULL) {
+            snprintf(absdir, size, "%s/%s", cwd, t->dir);
         }
     }
     else {
-        path = strdup(target);
-        if (path == NULL) {
-            n8443_error("out of memory");
-            return N8443_IO;
-        }
+        n8443_error("cannot use %s: %s", t->dir, strerror(errno));
+        goto cleanup;
     }
-    if (!parent_is_dir(path)) {
-        free(path);
-        return N8443_IO;
-    }
-    *path_out = path;
-    return N8443_OK;
-}
-
-/*
- * Serialise installs into one directory: two at once could otherwise keep
- * each other's file as .prev, or roll back to a file the other one wrote.
- * flock(2) on the directory itself needs no lock file and is released
- * when the process ends, however it ends.  Returns the locked fd.
- */
-static int lock_directory(const char *path, int *fd_out)
-{
-    char *copy = strdup(path);
-    const char *dir;
-    int fd;
-
-    if (copy == NULL) {
+    if (absdir == NULL) {
         n8443_error("out of memory");
-        return N8443_IO;
+        goto cleanup;
     }
-    dir = dirname(copy);
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
-        n8443_error("cannot lock %s: %s", dir, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
+    if (stat(t->dir, &st) != 0) {
+        n8443_error("cannot use %s: %s", t->dir, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        n8443_error("cannot use %s: not a directory", t->dir);
+        goto cleanup;
+    }
+    /* The path as given (its links), then where it leads. */
+    if (!check_path_chain(absdir)) {
+        goto cleanup;
+    }
+    real = realpath(absdir, NULL);
+    if (real == NULL) {
+        n8443_error("cannot use %s: %s", t->dir, strerror(errno));
+        goto cleanup;
+    }
+    if (strcmp(real, absdir) != 0 && !check_path_chain(real)) {
+        goto cleanup;
+    }
+    t->dir_fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (t->dir_fd < 0 || fstat(t->dir_fd, &st) != 0) {
+        n8443_error("cannot use %s: %s", t->dir, strerror(errno));
+        goto cleanup;
+    }
+    if (!check_target_dir(t->dir, &st)) {
+        goto cleanup;
+    }
+    if (flock(t->dir_fd, LOCK_EX) != 0) {
+        n8443_error("cannot lock %s: %s", t->dir, strerror(errno));
+        goto cleanup;
+    }
+    /* Under the lock, as everything that follows. */
+    if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            char dest[PATH_MAX];
+            ssize_t n = readlinkat(t->dir_fd, t->name, dest,
+                                   sizeof(dest) - 1);
+
+            dest[n > 0 ? n : 0] = '\0';
+            n8443_error("refusing to install to %s: it is a symbolic link "
+                        "(to %s); pass the file itself as --target", target,
+                        n > 0 ? dest : "?");
+            goto cleanup;
         }
-        free(copy);
-        return N8443_IO;
+        if (!S_ISREG(st.st_mode)) {
+            n8443_error("refusing to install to %s: not a regular file (%s)",
+                        target, S_ISFIFO(st.st_mode) ? "a FIFO"
+                        : S_ISDIR(st.st_mode) ? "a directory"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                        : "a device");
+            goto cleanup;
+        }
     }
-    free(copy);
-    *fd_out = fd;
-    return N8443_OK;
+    else if (errno != ENOENT) {
+        n8443_error("cannot use %s: %s", target, strerror(errno));
+        goto cleanup;
+    }
+    rc = N8443_OK;
+
+cleanup:
+    free(real);
+    free(absdir);
+    free(dcopy);
+    free(bcopy);
+    if (rc != N8443_OK) {
+        target_close(t);
+    }
+    return rc;
 }
 
-/* Put OLD back in PATH (or remove PATH when it did not exist before). */
-static int restore(const char *path, int existed, const char *old,
+/* Put OLD back (or remove the target when it did not exist before). */
+static int restore(const struct target *t, int existed, const char *old,
                    size_t old_len, mode_t mode)
 {
     if (existed) {
-        return n8443_write_atomic(path, old, old_len, mode);
+        return n8443_write_atomic_at(t->dir_fd, t->dir, t->name, old,
+                                     old_len, mode);
     }
-    if (unlink(path) != 0) {
-        n8443_error("cannot remove %s: %s", path, strerror(errno));
+    if (unlinkat(t->dir_fd, t->name, 0) != 0) {
+        n8443_error("cannot remove %s: %s", t->path, strerror(errno));
         return N8443_IO;
     }
     return N8443_OK;
@@ -358,14 +537,14 @@ int n8443_cmd_install(const struct n8443_args *args)
     struct command configtest;
     struct command reload;
     char *target = NULL;
-    char *path = NULL;
+    struct target t = {-1, NULL, NULL, NULL};
+    const char *path;
     char *prev = NULL;
     char *old = NULL;
     size_t old_len = 0;
     size_t prev_size;
     mode_t mode = 0644;
     int existed = 0;
-    int lock_fd = -1;
     int ok;
     int rc;
 
@@ -390,21 +569,18 @@ int n8443_cmd_install(const struct n8443_args *args)
     if (rc != N8443_OK) {
         goto cleanup;
     }
-    rc = resolve_target(target, &path);
+    rc = target_open(target, &t);
     if (rc != N8443_OK) {
         goto cleanup;
     }
-    rc = lock_directory(path, &lock_fd);
-    if (rc != N8443_OK) {
-        goto cleanup;
-    }
+    path = t.path;
     rc = n8443_render(cfg, &rendered);
     if (rc != N8443_OK) {
         n8443_error("out of memory");
         goto cleanup;
     }
-    rc = n8443_read_file_optional(path, N8443_MAX_CONF_FILE, &old, &old_len,
-                                  &existed, &mode);
+    rc = n8443_read_file_at(t.dir_fd, t.name, path, N8443_MAX_CONF_FILE,
+                            &old, &old_len, &existed, &mode);
     if (rc != N8443_OK) {
         goto cleanup;
     }
@@ -443,16 +619,19 @@ int n8443_cmd_install(const struct n8443_args *args)
             rc = N8443_IO;
             goto cleanup;
         }
+        /* NAME.prev: the path for messages, the name for the write. */
         snprintf(prev, prev_size, "%s.prev", path);
-        if (n8443_write_atomic(prev, old, old_len, mode) != N8443_OK) {
+        if (n8443_write_atomic_at(t.dir_fd, t.dir,
+                                  prev + strlen(path) - strlen(t.name), old,
+                                  old_len, mode) != N8443_OK) {
             n8443_error("nothing installed: could not keep the previous "
                         "file as %s", prev);
             rc = N8443_IO;
             goto cleanup;
         }
     }
-    if (n8443_write_atomic(path, rendered.data, rendered.len, mode)
-        != N8443_OK) {
+    if (n8443_write_atomic_at(t.dir_fd, t.dir, t.name, rendered.data,
+                              rendered.len, mode) != N8443_OK) {
         n8443_error("nothing installed: %s is unchanged", path);
         rc = N8443_ROLLED_BACK;
         goto cleanup;
@@ -462,7 +641,7 @@ int n8443_cmd_install(const struct n8443_args *args)
         n8443_note("running the config test: %s", configtest.label);
         ok = command_run(&configtest);
         if (ok != 1) {
-            if (restore(path, existed, old, old_len, mode) != N8443_OK) {
+            if (restore(&t, existed, old, old_len, mode) != N8443_OK) {
                 n8443_error("the config test failed and %s could not be "
                             "restored%s%s", path,
                             prev ? "; the previous file is in " : "",
@@ -496,14 +675,11 @@ int n8443_cmd_install(const struct n8443_args *args)
     rc = N8443_OK;
 
 cleanup:
-    if (lock_fd >= 0) {
-        close(lock_fd);
-    }
+    target_close(&t);
     command_free(&configtest);
     command_free(&reload);
     free(prev);
     free(old);
-    free(path);
     free(target);
     n8443_buf_free(&rendered);
     n8443_config_free(cfg);

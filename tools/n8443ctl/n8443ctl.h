@@ -144,8 +144,13 @@ int n8443_read_file(const char *path, size_t max, char **data_out,
 int n8443_read_file_optional(const char *path, size_t max, char **data_out,
                              size_t *len_out, int *exists_out,
                              mode_t *mode_out);
+int n8443_read_file_at(int dirfd, const char *name, const char *label,
+                       size_t max, char **data_out, size_t *len_out,
+                       int *exists_out, mode_t *mode_out);
 int n8443_write_atomic(const char *path, const char *data, size_t len,
                        mode_t mode);
+int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
+                          const char *data, size_t len, mode_t mode);
 
 /* ----------------------------------------------------------- render.c */
 
