@@ -334,6 +334,23 @@ def test_unmapped_local_session_resume(isrv, realm, principals, who):
 
 
 @pytest.mark.parametrize("who", sorted(UNMAPPED))
+def test_unmapped_local_sealed_cookie(isrv, session_key, principals, who):
+    """The resume on its own (a cookie sealed with the farm key, no login
+    first): REMOTE_USER pointed into n8443_session_resume()'s stack frame,
+    which ASan sees with detect_stack_use_after_return (run-asan-subset)."""
+    full = principals[who] + "@" + REALM
+    cookie = seal(session_key[1], full)
+    for path in ("/cgi-bin/env", "/local-session/"):
+        st, h, body = https_request(isrv, path,
+                                    [("Cookie", "n8443_session=" + cookie)])
+        assert st in (200, 404), body
+        assert h["X-Remote-User"] == full
+        if st == 200:
+            assert cgi_env(body)["REMOTE_USER"] == full
+    no_child_died(isrv)
+
+
+@pytest.mark.parametrize("who", sorted(UNMAPPED))
 def test_unmapped_local_connection_login(isrv, realm, principals, who):
     full = principals[who] + "@" + REALM
     ctx = ssl.create_default_context(cafile=isrv.ca)
