@@ -9,7 +9,8 @@ line and column (tests/unit/test_site_load.c and
 tests/n8443ctl/bad/62-expression-user.yaml have every value); here:
 
 * each hostile form is refused by `n8443ctl render` (exit 3), so it never
-  reaches httpd;
+  reaches httpd, and the Require line render wrote for one of them before
+  is shown to be live: bob gets in by sending `X-Who: bob`;
 * issue 23 item 2 against this rendered configuration: a principal with
   a CR, created in the test KDC, is refused at the proxied location, and
   the backend, which gets the user in `X-Remote-User` (`RequestHeader set
@@ -139,6 +140,36 @@ def test_required_user_is_the_one_written(lsite, alice, bob):
                     [basic("bob", PASSWORDS["bob"]), ("X-Who", "bob")]):
         st, _, _, _ = request(lsite, vh, "/alice-only/index.html", headers)
         assert st == 401
+
+
+def test_refused_forms_are_live_in_httpd(base_dir, module_path, realm, certs,
+                                         bob):
+    """Why the loader refuses them: the file n8443ctl rendered before the
+    fix for `users: ['%{HTTP:X-Who}']` (the same text with the Require
+    line as it was written then) lets anyone in who names himself in a
+    header."""
+    src = os.path.join(base_dir, "literals-live-src")
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, "literals.yaml"), "w") as f:
+        f.write(SITE_YAML)
+    site = LiteralSite(src, base_dir, module_path, realm, certs)
+    try:
+        site.prepare()
+        with open(site.included) as f:
+            text = f.read()
+        assert "Require user alice\n" in text
+        with open(site.included, "w") as f:
+            f.write(text.replace("Require user alice\n",
+                                 "Require user %{HTTP:X-Who}\n"))
+        site.start()
+        vh = site.vhost(0)
+        name = vh["names"][0]
+        st, _, _, _ = request(site, vh, "/alice-only/index.html",
+                              [negotiate(token(site, bob, name)[1]),
+                               ("X-Who", "bob")])
+        assert st == 200
+    finally:
+        site.stop()
 
 
 EVIL = "evil-render\rX-Remote-User: admin"
