@@ -2,11 +2,11 @@
  * n8443ctl - the `install` command.
  *
  * Order of work, each step undoable until the config test passes:
- *   0. check the target (target_open: a regular file or none, in a
- *      directory only root can write, reached through nothing anyone else
- *      controls), open its directory once and lock it: every later step
- *      works relative to that directory;
- *   1. load and render (nothing touched yet);
+ *   1. load the site file; check the target (target_open: a regular file
+ *      or none, in a directory only root can write, reached through
+ *      nothing anyone else controls), open its directory once and lock
+ *      it, every later step works relative to that directory; render
+ *      (nothing touched yet);
  *   2. same bytes as installed: "unchanged", done;
  *   3. keep the installed file as TARGET.prev (atomic);
  *   4. replace TARGET (atomic: temp file, fsync, rename, fsync dir);
