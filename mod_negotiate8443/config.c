@@ -107,6 +107,16 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                : base->delegation_dir;
     conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
                                                  : base->trusted_proxies;
+    conf->delegation_perms.mode_set = add->delegation_perms.mode_set
+                                      || base->delegation_perms.mode_set;
+    conf->delegation_perms.mode = add->delegation_perms.mode_set
+                                  ? add->delegation_perms.mode
+                                  : base->delegation_perms.mode;
+    conf->delegation_perms.group_set = add->delegation_perms.group_set
+                                       || base->delegation_perms.group_set;
+    conf->delegation_perms.group = add->delegation_perms.group_set
+                                   ? add->delegation_perms.group
+                                   : base->delegation_perms.group;
     return conf;
 }
 
@@ -319,6 +329,16 @@ static const char *set_delegation_dir(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_delegation_perms(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+
+    return n8443_delegation_set_perms(cmd, &conf->delegation_perms, arg);
+}
+
 static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
@@ -459,11 +479,15 @@ const command_rec n8443_cmds[] = {
                  "On (default): plain Kerberos logins are checked with krb5 "
                  "directly; Off: every login goes through GSS-API"),
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
-                  RSRC_CONF, "Directory (0700, httpd user) for the "
-                  "applications' credential caches"),
+                  RSRC_CONF, "Directory (0711 or 0700, root's) for the "
+                  "applications' credential caches, one directory per "
+                  "vhost"),
     AP_INIT_ITERATE("NegotiateTrustedProxy", n8443_set_trusted_proxy, NULL,
                     RSRC_CONF, "Addresses (ADDR or ADDR/BITS) of proxies "
                     "in front: no connection login on their connections"),
+    AP_INIT_ITERATE("NegotiateDelegationPerms", set_delegation_perms, NULL,
+                    RSRC_CONF, "mode:OCTAL group:NAME - the credential "
+                    "caches' mode (default 0600) and group"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

@@ -1279,8 +1279,13 @@ def test_no_basic_without_fallback(golden, site, vh, path):
 
 
 def caches(vh):
+    """The caches under delegation_dir, as paths relative to it (each
+    vhost has its own directory in it)."""
     d = vh["deleg_dir"]
-    return sorted(os.listdir(d)) if d and os.path.isdir(d) else []
+    if not d or not os.path.isdir(d):
+        return []
+    return sorted(os.path.relpath(os.path.join(top, n), d)
+                  for top, _, names in os.walk(d) for n in names)
 
 
 @pytest.mark.parametrize("golden,vh,path",
@@ -1294,7 +1299,8 @@ def test_forwarded_delegation(golden, site, vh, path, users):
     _, tok = token(site, client, v["names"][0], delegate=True)
     st, _, _, _ = request(site, v, probe_path(loc), [negotiate(tok)])
     assert st == 200
-    new = [n for n in caches(v) if n.startswith("n8443cc_")]
+    new = [n for n in caches(v)
+           if os.path.basename(n).startswith("n8443cc_")]
     assert new, os.listdir(v["deleg_dir"])
     found = False
     for n in new:
