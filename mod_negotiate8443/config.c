@@ -417,6 +417,21 @@ static const char *set_replay_cache_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_replay_cache_quota(cmd_parms *cmd, void *dconf,
+                                          const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err != NULL)
+        return err;
+    err = parse_count(cmd, arg, 1, 100000000L, &v);
+    if (err != NULL)
+        return err;
+    n8443_instance.quota = (apr_uint64_t)v;
+    return NULL;
+}
+
 static const char *set_clock_skew(cmd_parms *cmd, void *dconf,
                                   const char *arg)
 {
@@ -495,6 +510,10 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
                   RSRC_CONF, "Entries in the shared-memory replay cache "
                   "(global)"),
+    AP_INIT_TAKE1("NegotiateReplayCacheQuota", set_replay_cache_quota, NULL,
+                  RSRC_CONF, "Logins one principal may have in the replay "
+                  "cache at once (global; default 1% of its size, at least "
+                  "16); more are refused with 429"),
     AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
                   "Allowed clock skew in seconds, for the whole instance "
                   "(global)"),

@@ -19,6 +19,7 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     n8443_instance.clock_skew = 300;
     n8443_instance.clock_skew_set = 0;
     n8443_instance.size = 0;
+    n8443_instance.quota = 0;
     n8443_delegation_pre_config();
     return n8443_rcache_pre_config(pconf);
 }
@@ -143,6 +144,7 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(n8443_delegation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(n8443_rcache_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     n8443_basic_register(p);
     ap_hook_handler(n8443_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
