@@ -39,8 +39,21 @@ static int check_delegation(server_rec *s, n8443_server_conf *sc,
                              || (ldc->constrained_delegation_set
                                  && ldc->constrained_delegation));
     }
-    if (!on)
+    if (!on) {
+        /* Delegation may still be switched on where this cannot see it
+         * (<Directory>, .htaccess): give the vhost its directory anyway,
+         * but a problem with it does not stop httpd here. */
+        if (sc->delegation_dir != NULL
+            && n8443_delegation_check_dir(s->process->pconf,
+                                          sc->delegation_dir) == NULL
+            && (err = n8443_delegation_prepare(s->process->pconf, s, sc))
+               != NULL)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(258)
+                         "NegotiateDelegationDir in server %s:%u: %s",
+                         s->server_hostname ? s->server_hostname : "?",
+                         (unsigned)s->port, err);
         return OK;
+    }
     if (sc->delegation_dir == NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(113)
                      "NegotiateDelegation/NegotiateConstrainedDelegation "
