@@ -40,13 +40,14 @@
  */
 #include "n8443_private.h"
 
-#include "apr_file_info.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "mod_unixd.h"
 #include "unixd.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -90,61 +91,91 @@ static const char *cache_file_name(apr_pool_t *p, const char *principal)
     return apr_pstrcat(p, CC_PREFIX, hex, NULL);
 }
 
-/* Remove the caches in dir whose credentials have ended (mtime = end
- * time), and temporary files left behind.  Quietly does nothing where dir
- * cannot be listed (a child under root's 0730 directory). */
-static void sweep_one(apr_pool_t *p, const char *dir, apr_time_t now)
+/* Remove the caches in the directory open as dfd whose credentials have
+ * ended (mtime = end time), and temporary files left behind.  Everything
+ * is relative to dfd and no link is followed: the parent runs this as
+ * root in directories the httpd user may write to. */
+static void sweep_fd(int dfd, apr_time_t now)
 {
-    apr_dir_t *d;
-    apr_finfo_t fi;
+    DIR *d = fdopendir(dfd);
+    struct dirent *de;
+    struct stat sb;
 
-    if (apr_dir_open(&d, dir, p) != APR_SUCCESS)
+    if (d == NULL) {
+        close(dfd);
         return;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_MTIME | APR_FINFO_TYPE,
-                        d) == APR_SUCCESS) {
-        if (fi.filetype != APR_REG
-            || strncmp(fi.name, CC_PREFIX, sizeof(CC_PREFIX) - 1) != 0)
-            continue;
-        if (strstr(fi.name, TMP_INFIX) != NULL ? fi.mtime > now - TMP_MAX_AGE
-                                               : fi.mtime > now)
-            continue;
-        apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
     }
-    apr_dir_close(d);
+    while ((de = readdir(d)) != NULL) {
+        apr_time_t mtime;
+
+        if (strncmp(de->d_name, CC_PREFIX, sizeof(CC_PREFIX) - 1) != 0
+            || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0
+            || !S_ISREG(sb.st_mode))
+            continue;
+        mtime = apr_time_from_sec(sb.st_mtime);
+        if (strstr(de->d_name, TMP_INFIX) != NULL ? mtime > now - TMP_MAX_AGE
+                                                  : mtime > now)
+            continue;
+        unlinkat(dfd, de->d_name, 0);
+    }
+    closedir(d);                /* closes dfd */
+}
+
+/* Open a directory without following a link in its last component;
+ * -1 where it cannot be (a child under root's 0730 directory cannot
+ * read it: then there is nothing for it to sweep). */
+static int open_dir_at(int at, const char *name)
+{
+    return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void sweep_one(const char *dir, apr_time_t now)
+{
+    int dfd = open_dir_at(AT_FDCWD, dir);
+
+    if (dfd >= 0)
+        sweep_fd(dfd, now);
 }
 
 /* The caches of every vhost directory under base (also of vhosts that are
  * gone from the configuration), and any left directly in base by older
  * versions. */
-static void sweep_base(apr_pool_t *p, const char *base, apr_time_t now)
+static void sweep_base(const char *base, apr_time_t now)
 {
-    apr_dir_t *d;
-    apr_finfo_t fi;
+    int bfd = open_dir_at(AT_FDCWD, base), sfd;
+    DIR *d;
+    struct dirent *de;
 
-    sweep_one(p, base, now);
-    if (apr_dir_open(&d, base, p) != APR_SUCCESS)
+    if (bfd < 0)
         return;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
-           == APR_SUCCESS) {
-        if (fi.filetype == APR_DIR && fi.name[0] != '.')
-            sweep_one(p, apr_pstrcat(p, base, "/", fi.name, NULL), now);
+    d = fdopendir(bfd);
+    if (d == NULL) {
+        close(bfd);
+        return;
     }
-    apr_dir_close(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, CC_PREFIX, sizeof(CC_PREFIX) - 1) == 0
+            || de->d_name[0] == '.')
+            continue;
+        sfd = open_dir_at(bfd, de->d_name);
+        if (sfd >= 0)
+            sweep_fd(sfd, now);
+    }
+    closedir(d);                /* closes bfd */
+    /* Caches directly in base (older versions put them there). */
+    sweep_one(base, now);
 }
 
 /* The parent's sweep (monitor hook: root, so it may list every directory). */
 int n8443_delegation_monitor(apr_pool_t *p, server_rec *s)
 {
-    apr_pool_t *tmp;
     apr_time_t now = apr_time_now();
     int i;
 
-    if (sweep_dirs == NULL || sweep_dirs->nelts == 0
-        || apr_pool_create(&tmp, p) != APR_SUCCESS)
+    if (sweep_dirs == NULL)
         return DECLINED;
     for (i = 0; i < sweep_dirs->nelts; i++)
-        sweep_base(tmp, APR_ARRAY_IDX(sweep_dirs, i, const char *), now);
-    apr_pool_destroy(tmp);
+        sweep_base(APR_ARRAY_IDX(sweep_dirs, i, const char *), now);
     return DECLINED;
 }
 
@@ -177,7 +208,7 @@ const char *n8443_delegation_store(request_rec *r,
     if (sc->delegation_vhost_dir == NULL)
         return NULL;
     if (!vhost_dir_intact(sc)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, N8443LOGNO(256)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(256)
                       "%s is not the directory made at start-up (owner "
                       "%ld, mode %04o): no credentials stored for %s",
                       sc->delegation_vhost_dir, (long)sc->delegation_dir_uid,
@@ -234,7 +265,7 @@ const char *n8443_delegation_store(request_rec *r,
      * directory, and the parent's sweep may not run (-X). */
     if (r->request_time - last_sweep >= SWEEP_INTERVAL) {
         last_sweep = r->request_time;
-        sweep_one(r->pool, sc->delegation_vhost_dir, apr_time_now());
+        sweep_one(sc->delegation_vhost_dir, apr_time_now());
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(112)
                   "credentials of %s stored for the application (%s)",

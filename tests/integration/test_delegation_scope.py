@@ -210,11 +210,21 @@ def test_parent_sweeps_expired_caches(dserver_login, alice):
     assert os.path.exists(path)
     past = time.time() - 10
     os.utime(path, (past, past))
+    # The httpd user (who owns this base) plants a link to a directory of
+    # root's with an expired-looking cache name in it: the sweep, which
+    # runs as root, must not follow it.
+    outside = os.path.join(srv.dir, "not-a-cache-dir")
+    os.makedirs(outside)
+    bait = os.path.join(outside, "n8443cc_bait")
+    open(bait, "w").close()
+    os.utime(bait, (past, past))
+    os.symlink(outside, os.path.join(srv.ccdir, "planted-link"))
     # The parent's monitor hook runs about every 10 s.
     deadline = time.monotonic() + 40
     while os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(1)
     assert not os.path.exists(path)
+    assert os.path.exists(bait)
 
 
 def test_replaced_vhost_dir_gets_no_caches(dserver_login, alice):
