@@ -267,9 +267,10 @@ const char *n8443_delegation_store(request_rec *r,
         last_sweep = r->request_time;
         sweep_one(sc->delegation_vhost_dir, apr_time_now());
     }
+    /* Not the file's name: it goes to the application alone. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(112)
-                  "credentials of %s stored for the application (%s)",
-                  principal, name);
+                  "credentials of %s stored for the application in %s",
+                  principal, sc->delegation_vhost_dir);
     return apr_pstrcat(r->pool, "FILE:", final, NULL);
 }
 

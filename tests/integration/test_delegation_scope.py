@@ -181,6 +181,12 @@ def dserver_login(dsrv, alice):
     return dsrv, path, sub
 
 
+def test_cache_name_is_not_logged(dserver_login):
+    """KRB5CCNAME is the one place the name is given."""
+    srv, path, _ = dserver_login
+    assert os.path.basename(path) not in srv.output()
+
+
 def test_s4u_evidence_not_listable_either(dserver_login, bob):
     srv, _, sub = dserver_login
     _, tok = bob.token(delegate=False)
