@@ -54,6 +54,11 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 {
     apr_uint64_t entries = n8443_instance.size;
     server_rec *vs;
+    apr_hash_t *asked = apr_hash_make(ptemp);
+    /* httpd reads the configuration twice at start-up; memcached is
+     * asked in the pass that goes on to serve. */
+    int dry_run = ap_state_query(AP_SQ_MAIN_STATE)
+                  == AP_SQ_MS_CREATE_PRE_CONFIG;
 
     if (entries == 0)
         entries = (apr_uint64_t)N8443_RC_DEFAULT_RATE * 2
@@ -73,8 +78,14 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          "replayed for as long as the clock skew allows",
                          vs->server_hostname ? vs->server_hostname : "?",
                          (unsigned)vs->port);
-        else if (sc->rc.backend == N8443_RC_MEMCACHE)
+        else if (sc->rc.backend == N8443_RC_MEMCACHE && !dry_run
+                 && apr_hash_get(asked, sc->rc.memcache_servers,
+                                 APR_HASH_KEY_STRING) == NULL) {
+            /* Once per memcached list, not per vhost that shares it. */
+            apr_hash_set(asked, sc->rc.memcache_servers,
+                         APR_HASH_KEY_STRING, "");
             n8443_rc_memcache_watch(ptemp, vs, &sc->rc, 1);
+        }
     }
     return OK;
 }
@@ -86,18 +97,25 @@ int n8443_rcache_monitor(apr_pool_t *p, server_rec *s)
     static apr_time_t last;
     apr_time_t now = apr_time_now();
     apr_pool_t *tmp;
+    apr_hash_t *asked;
     server_rec *vs;
 
     if (now - last < apr_time_from_sec(60)
         || apr_pool_create(&tmp, p) != APR_SUCCESS)
         return DECLINED;
     last = now;
+    asked = apr_hash_make(tmp);
     for (vs = s; vs != NULL; vs = vs->next) {
         const n8443_server_conf *sc =
             ap_get_module_config(vs->module_config, &negotiate8443_module);
 
-        if (sc->rc.backend == N8443_RC_MEMCACHE)
-            n8443_rc_memcache_watch(tmp, vs, &sc->rc, 0);
+        if (sc->rc.backend != N8443_RC_MEMCACHE
+            || apr_hash_get(asked, sc->rc.memcache_servers,
+                            APR_HASH_KEY_STRING) != NULL)
+            continue;
+        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
+                     "");
+        n8443_rc_memcache_watch(tmp, vs, &sc->rc, 0);
     }
     apr_pool_destroy(tmp);
     return DECLINED;
