@@ -399,6 +399,25 @@ static const char *vhost_dir_name(apr_pool_t *p, server_rec *s)
                         d[2], d[3]);
 }
 
+/* What the layout still leaves open, said at start-up. */
+static void warn_about_layout(server_rec *s, const char *base, int root)
+{
+    struct stat sb;
+
+    if (!root)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(259)
+                     "httpd was not started as root: the credential caches "
+                     "under %s are open to everything that runs as uid %ld",
+                     base, (long)geteuid());
+    else if (stat(base, &sb) == 0 && sb.st_uid == ap_unixd_config.user_id
+             && sb.st_uid != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(257)
+                     "NegotiateDelegationDir %s belongs to the httpd user, "
+                     "who can therefore rename the vhosts' directories in "
+                     "it: make it root's (chown root: %s; chmod 0711 %s)",
+                     base, base, base);
+}
+
 /* The name key: one per parent (kept across graceful restarts in the
  * process pool), so that every child names a user's cache alike. */
 static int make_name_key(server_rec *s)
@@ -469,19 +488,6 @@ const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
     if (chmod(dir, mode) != 0)
         return apr_psprintf(pconf, "cannot chmod %s: %s", dir,
                             strerror(errno));
-    if (root && stat(sc->delegation_dir, &sb) == 0
-        && sb.st_uid == ap_unixd_config.user_id && sb.st_uid != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(257)
-                     "NegotiateDelegationDir %s belongs to the httpd user, "
-                     "who can therefore rename the vhosts' directories in "
-                     "it: make it root's (chown root: %s; chmod 0711 %s)",
-                     sc->delegation_dir, sc->delegation_dir,
-                     sc->delegation_dir);
-    if (!root)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(259)
-                     "httpd was not started as root: the credential caches "
-                     "in %s are open to everything that runs as uid %ld",
-                     dir, (long)uid);
     sc->delegation_vhost_dir = dir;
     sc->delegation_dir_uid = uid;
     sc->delegation_dir_mode = mode;
@@ -493,6 +499,9 @@ const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
                    sc->delegation_dir) == 0)
             return NULL;
     APR_ARRAY_PUSH(sweep_dirs, const char *) = sc->delegation_dir;
+    /* Once per base, in the configuration pass that goes on to serve. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        warn_about_layout(s, sc->delegation_dir, root);
     return NULL;
 }
 
