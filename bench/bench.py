@@ -49,6 +49,10 @@ OPEN = "/index.html"
 # handshake per 1000 requests.
 MPM_GLOBAL = """
 LogLevel warn
+<IfModule negotiate8443_module>
+  # One principal makes every login of a run: no per-principal share.
+  NegotiateReplayCacheQuota 100000000
+</IfModule>
 <Directory />
   AllowOverride None
 </Directory>

@@ -107,6 +107,16 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                : base->delegation_dir;
     conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
                                                  : base->trusted_proxies;
+    conf->delegation_perms.mode_set = add->delegation_perms.mode_set
+                                      || base->delegation_perms.mode_set;
+    conf->delegation_perms.mode = add->delegation_perms.mode_set
+                                  ? add->delegation_perms.mode
+                                  : base->delegation_perms.mode;
+    conf->delegation_perms.group_set = add->delegation_perms.group_set
+                                       || base->delegation_perms.group_set;
+    conf->delegation_perms.group = add->delegation_perms.group_set
+                                   ? add->delegation_perms.group
+                                   : base->delegation_perms.group;
     return conf;
 }
 
@@ -319,6 +329,16 @@ static const char *set_delegation_dir(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_delegation_perms(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    n8443_server_conf *conf =
+        ap_get_module_config(cmd->server->module_config,
+                             &negotiate8443_module);
+
+    return n8443_delegation_set_perms(cmd, &conf->delegation_perms, arg);
+}
+
 static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
@@ -397,6 +417,21 @@ static const char *set_replay_cache_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_replay_cache_quota(cmd_parms *cmd, void *dconf,
+                                          const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err != NULL)
+        return err;
+    err = parse_count(cmd, arg, 1, 100000000L, &v);
+    if (err != NULL)
+        return err;
+    n8443_instance.quota = (apr_uint64_t)v;
+    return NULL;
+}
+
 static const char *set_clock_skew(cmd_parms *cmd, void *dconf,
                                   const char *arg)
 {
@@ -459,11 +494,15 @@ const command_rec n8443_cmds[] = {
                  "On (default): plain Kerberos logins are checked with krb5 "
                  "directly; Off: every login goes through GSS-API"),
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
-                  RSRC_CONF, "Directory (0700, httpd user) for the "
-                  "applications' credential caches"),
+                  RSRC_CONF, "Directory (0711 or 0700, root's) for the "
+                  "applications' credential caches, one directory per "
+                  "vhost"),
     AP_INIT_ITERATE("NegotiateTrustedProxy", n8443_set_trusted_proxy, NULL,
                     RSRC_CONF, "Addresses (ADDR or ADDR/BITS) of proxies "
                     "in front: no connection login on their connections"),
+    AP_INIT_ITERATE("NegotiateDelegationPerms", set_delegation_perms, NULL,
+                    RSRC_CONF, "mode:OCTAL group:NAME - the credential "
+                    "caches' mode (default 0600) and group"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,
@@ -471,6 +510,10 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
                   RSRC_CONF, "Entries in the shared-memory replay cache "
                   "(global)"),
+    AP_INIT_TAKE1("NegotiateReplayCacheQuota", set_replay_cache_quota, NULL,
+                  RSRC_CONF, "Logins one principal may have in the replay "
+                  "cache at once (global; default 1% of its size, at least "
+                  "16); more are refused with 429"),
     AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
                   "Allowed clock skew in seconds, for the whole instance "
                   "(global)"),

@@ -236,7 +236,7 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    switch (n8443_rcache_check_and_store(r, &sc->rc, key)) {
+    switch (n8443_rcache_check_and_store(r, &sc->rc, key, principal)) {
     case N8443_RC_FRESH:
         return OK;
     case N8443_RC_REPLAY:
@@ -246,6 +246,12 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
                       principal, (long)apr_time_sec(n8443_rc_retention()));
         count_failure(N8443_CAUSE_REPLAY);
         return challenge(r);
+    case N8443_RC_QUOTA:
+        /* Logged (once a minute per principal) by the replay cache. */
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%ld",
+                                    n8443_rc_quota_retry_after()));
+        return HTTP_TOO_MANY_REQUESTS;
     case N8443_RC_FULL:
     case N8443_RC_UNAVAILABLE:
     default:

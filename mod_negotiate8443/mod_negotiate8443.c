@@ -7,6 +7,7 @@
 #include "n8443_private.h"
 
 #include "mod_auth.h"
+#include "mpm_common.h"
 
 #include <stdlib.h>
 
@@ -18,11 +19,13 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     n8443_instance.clock_skew = 300;
     n8443_instance.clock_skew_set = 0;
     n8443_instance.size = 0;
+    n8443_instance.quota = 0;
+    n8443_delegation_pre_config();
     return n8443_rcache_pre_config(pconf);
 }
 
 /* Delegation needs a directory, and the directory must be private. */
-static int check_delegation(server_rec *s, const n8443_server_conf *sc,
+static int check_delegation(server_rec *s, n8443_server_conf *sc,
                             const n8443_dir_conf *dc, ap_conf_vector_t **sec,
                             int nsec)
 {
@@ -36,8 +39,21 @@ static int check_delegation(server_rec *s, const n8443_server_conf *sc,
                              || (ldc->constrained_delegation_set
                                  && ldc->constrained_delegation));
     }
-    if (!on)
+    if (!on) {
+        /* Delegation may still be switched on where this cannot see it
+         * (<Directory>, .htaccess): give the vhost its directory anyway,
+         * but a problem with it does not stop httpd here. */
+        if (sc->delegation_dir != NULL
+            && n8443_delegation_check_dir(s->process->pconf,
+                                          sc->delegation_dir) == NULL
+            && (err = n8443_delegation_prepare(s->process->pconf, s, sc))
+               != NULL)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(258)
+                         "NegotiateDelegationDir in server %s:%u: %s",
+                         s->server_hostname ? s->server_hostname : "?",
+                         (unsigned)s->port, err);
         return OK;
+    }
     if (sc->delegation_dir == NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(113)
                      "NegotiateDelegation/NegotiateConstrainedDelegation "
@@ -60,6 +76,14 @@ static int check_delegation(server_rec *s, const n8443_server_conf *sc,
                      "NegotiateDelegationDir: %s", err);
         return !OK;
     }
+    err = n8443_delegation_prepare(s->process->pconf, s, sc);
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(255)
+                     "NegotiateDelegationDir in server %s:%u: %s",
+                     s->server_hostname ? s->server_hostname : "?",
+                     (unsigned)s->port, err);
+        return !OK;
+    }
     return OK;
 }
 
@@ -67,7 +91,7 @@ static int check_delegation(server_rec *s, const n8443_server_conf *sc,
 static int check_sessions(server_rec *s)
 {
     for (; s != NULL; s = s->next) {
-        const n8443_server_conf *sc =
+        n8443_server_conf *sc =
             ap_get_module_config(s->module_config, &negotiate8443_module);
         const n8443_dir_conf *dc =
             ap_get_module_config(s->lookup_defaults, &negotiate8443_module);
@@ -132,6 +156,8 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(n8443_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(n8443_delegation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(n8443_rcache_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     n8443_basic_register(p);
     ap_hook_handler(n8443_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,

@@ -90,6 +90,14 @@ typedef struct {
     unsigned int fast_path_set:1;
 } n8443_dir_conf;
 
+/* NegotiateDelegationPerms: what the credential caches are given. */
+typedef struct {
+    mode_t mode;
+    gid_t group;
+    unsigned int mode_set:1;
+    unsigned int group_set:1;
+} n8443_deleg_perms;
+
 /* Per-server configuration ("server, vhost" directives). */
 typedef struct {
     apr_size_t max_token_size;      /* decoded bytes */
@@ -100,6 +108,12 @@ typedef struct {
     unsigned int session_key_set:1;
     const char *delegation_dir;     /* NegotiateDelegationDir */
     apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
+    n8443_deleg_perms delegation_perms;
+    /* Set in post_config (delegation.c): this vhost's own directory under
+     * delegation_dir, and the owner and mode it was made with. */
+    const char *delegation_vhost_dir;
+    uid_t delegation_dir_uid;
+    mode_t delegation_dir_mode;
 } n8443_server_conf;
 
 #define N8443_DEFAULT_SESSION_MAX_AGE 3600
@@ -252,6 +266,15 @@ const char *n8443_delegation_store(request_rec *r,
                                    const n8443_server_conf *sc,
                                    const char *principal, gss_cred_id_t cred);
 const char *n8443_delegation_check_dir(apr_pool_t *p, const char *dir);
+const char *n8443_delegation_set_perms(cmd_parms *cmd,
+                                       n8443_deleg_perms *perms,
+                                       const char *arg);
+/* post_config: this vhost's directory; NULL or why httpd must not start. */
+const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
+                                     n8443_server_conf *sc);
+void n8443_delegation_pre_config(void);
+/* Monitor hook (parent): remove expired caches. */
+int n8443_delegation_monitor(apr_pool_t *p, server_rec *s);
 
 /* ------------------------------------------------------------------ status */
 

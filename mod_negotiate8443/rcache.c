@@ -7,7 +7,7 @@
 
 #include "apr_atomic.h"
 
-n8443_instance_conf n8443_instance = { 300, 0, 0 };
+n8443_instance_conf n8443_instance = { 300, 0, 0, 0 };
 
 /* Logins per second the default size is made for (the contract). */
 #define N8443_RC_DEFAULT_RATE 1000
@@ -31,6 +31,19 @@ const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc)
     return rc->backend == N8443_RC_KRB5 ? rc->krb5_name : "none:";
 }
 
+/* The shm table's capacity this generation (the default quota is 1%). */
+static apr_uint64_t table_entries;
+
+apr_uint64_t n8443_rc_quota(void)
+{
+    apr_uint64_t q;
+
+    if (n8443_instance.quota != 0)
+        return n8443_instance.quota;
+    q = table_entries / 100;
+    return q < 16 ? 16 : q;
+}
+
 int n8443_rcache_pre_config(apr_pool_t *pconf)
 {
     return n8443_rc_shm_register_mutex(pconf);
@@ -41,6 +54,11 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 {
     apr_uint64_t entries = n8443_instance.size;
     server_rec *vs;
+    apr_hash_t *asked = apr_hash_make(ptemp);
+    /* httpd reads the configuration twice at start-up; memcached is
+     * asked in the pass that goes on to serve. */
+    int dry_run = ap_state_query(AP_SQ_MAIN_STATE)
+                  == AP_SQ_MS_CREATE_PRE_CONFIG;
 
     if (entries == 0)
         entries = (apr_uint64_t)N8443_RC_DEFAULT_RATE * 2
@@ -48,6 +66,7 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     /* Always created: it also holds the instance's counters. */
     if (n8443_rc_shm_create(s->process->pool, s, entries) != APR_SUCCESS)
         return !OK;
+    table_entries = entries;
 
     for (vs = s; vs != NULL; vs = vs->next) {
         const n8443_server_conf *sc =
@@ -59,8 +78,47 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          "replayed for as long as the clock skew allows",
                          vs->server_hostname ? vs->server_hostname : "?",
                          (unsigned)vs->port);
+        else if (sc->rc.backend == N8443_RC_MEMCACHE && !dry_run
+                 && apr_hash_get(asked, sc->rc.memcache_servers,
+                                 APR_HASH_KEY_STRING) == NULL) {
+            /* Once per memcached list, not per vhost that shares it. */
+            apr_hash_set(asked, sc->rc.memcache_servers,
+                         APR_HASH_KEY_STRING, "");
+            n8443_rc_memcache_watch(ptemp, vs, &sc->rc, 1);
+        }
     }
     return OK;
+}
+
+/* Monitor hook (parent, about every 10 s): look at memcached once a
+ * minute - does it evict, and did it? */
+int n8443_rcache_monitor(apr_pool_t *p, server_rec *s)
+{
+    static apr_time_t last;
+    apr_time_t now = apr_time_now();
+    apr_pool_t *tmp;
+    apr_hash_t *asked;
+    server_rec *vs;
+
+    if (now - last < apr_time_from_sec(60)
+        || apr_pool_create(&tmp, p) != APR_SUCCESS)
+        return DECLINED;
+    last = now;
+    asked = apr_hash_make(tmp);
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+
+        if (sc->rc.backend != N8443_RC_MEMCACHE
+            || apr_hash_get(asked, sc->rc.memcache_servers,
+                            APR_HASH_KEY_STRING) != NULL)
+            continue;
+        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
+                     "");
+        n8443_rc_memcache_watch(tmp, vs, &sc->rc, 0);
+    }
+    apr_pool_destroy(tmp);
+    return DECLINED;
 }
 
 void n8443_rcache_child_init(apr_pool_t *pchild, server_rec *s)
@@ -87,16 +145,39 @@ void n8443_rcache_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* A principal over its quota: 429, and a line naming it (not more than
+ * once a minute per principal, across the instance). */
+static void log_quota(request_rec *r, const char *principal)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(261)
+                  "replay cache: %s made %" APR_UINT64_T_FMT " logins "
+                  "within %ld s (NegotiateReplayCacheQuota): its further "
+                  "logins are refused (429) until older ones expire, so "
+                  "that it cannot fill the cache for everybody; counted "
+                  "in the status page's quota_refused",
+                  principal, n8443_rc_quota(),
+                  (long)apr_time_sec(n8443_rc_retention()));
+}
+
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
-                                             const unsigned char *key)
+                                             const unsigned char *key,
+                                             const char *principal)
 {
     apr_time_t now = apr_time_now();
     n8443_rc_result res;
+    n8443_rc_who who;
+    int do_log = 0;
 
-    switch (rc->backend) {
-    case N8443_RC_SHM:
-        res = n8443_rc_shm_add(r, key, now, now + n8443_rc_retention());
+    if (rc->backend != N8443_RC_SHM && rc->backend != N8443_RC_MEMCACHE)
+        return N8443_RC_FRESH;  /* MIT's cache checked it, or nothing is */
+    if (!n8443_rc_shm_who(principal, &who)) {
+        apr_atomic_inc32(&n8443_stats_get()->backend_errors);
+        return N8443_RC_UNAVAILABLE;
+    }
+    if (rc->backend == N8443_RC_SHM) {
+        res = n8443_rc_shm_add(r, key, &who, n8443_rc_quota(), now,
+                               now + n8443_rc_retention(), &do_log);
         if (res == N8443_RC_FULL)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
                           "replay cache full of live entries: login "
@@ -106,19 +187,27 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                           "logins per second x %ld",
                           (long)apr_time_sec(n8443_rc_retention()),
                           (long)apr_time_sec(n8443_rc_retention()));
-        break;
-    case N8443_RC_MEMCACHE:
-        res = n8443_rc_memcache_add(r, rc, key, n8443_rc_retention());
-        break;
-    case N8443_RC_KRB5:
-    case N8443_RC_NONE:
-    default:
-        /* MIT's cache already checked it, or nothing is to check. */
-        return N8443_RC_FRESH;
+    }
+    else {
+        /* memcached answers replays; the quota (counted here, per
+         * instance) keeps one principal from pushing others' entries
+         * out of a memcached that evicts. */
+        res = n8443_rc_shm_quota_check(r, &who, n8443_rc_quota(), now,
+                                       &do_log);
+        if (res == N8443_RC_FRESH) {
+            res = n8443_rc_memcache_add(r, rc, key, n8443_rc_retention());
+            if (res == N8443_RC_FRESH)
+                n8443_rc_shm_quota_count(r, &who, now);
+        }
     }
     if (res == N8443_RC_UNAVAILABLE)
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
     else if (res == N8443_RC_FULL)
         apr_atomic_inc32(&n8443_stats_get()->full);
+    else if (res == N8443_RC_QUOTA) {
+        apr_atomic_inc32(&n8443_stats_get()->quota_refused);
+        if (do_log)
+            log_quota(r, principal);
+    }
     return res;
 }

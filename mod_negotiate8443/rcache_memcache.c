@@ -13,7 +13,11 @@
 #include "rcache.h"
 
 #include "apr_memcache.h"
+#include "apr_lib.h"
+#include "apr_network_io.h"
 #include "ap_mpm.h"
+
+#include <stdlib.h>
 
 /* Parse "host:port[,host:port...]"; NULL when every entry is good. */
 const char *n8443_rc_memcache_parse(apr_pool_t *p, const char *servers)
@@ -109,4 +113,131 @@ n8443_rc_result n8443_rc_memcache_add(request_rec *r, n8443_rc_conf *rc,
                   "replay cache: memcached (%s) did not answer; login "
                   "refused (503) until it does", rc->memcache_servers);
     return N8443_RC_UNAVAILABLE;
+}
+
+/* ------------------------------------------------ eviction watch (-M) */
+
+/* One memcached's answer to "stats settings" + "stats": evictions_on is
+ * 1 (evicts), 0 (-M) or -1 (no answer); evictions is its counter. */
+static void probe_one(apr_pool_t *p, const char *hostport, int *evictions_on,
+                      apr_uint64_t *evictions)
+{
+    static const char cmd[] = "stats settings\r\nstats\r\n";
+    char *host = NULL, *scope = NULL, buf[16384];
+    apr_port_t port = 0;
+    apr_sockaddr_t *sa;
+    apr_socket_t *sock;
+    apr_size_t len = sizeof(cmd) - 1, got = 0, n;
+    int ends = 0;
+    char *line, *last;
+
+    *evictions_on = -1;
+    *evictions = 0;
+    if (apr_parse_addr_port(&host, &scope, &port, hostport, p)
+            != APR_SUCCESS || host == NULL
+        || apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p)
+            != APR_SUCCESS
+        || apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP,
+                             p) != APR_SUCCESS)
+        return;
+    apr_socket_timeout_set(sock, apr_time_from_sec(1));
+    if (apr_socket_connect(sock, sa) != APR_SUCCESS
+        || apr_socket_send(sock, cmd, &len) != APR_SUCCESS) {
+        apr_socket_close(sock);
+        return;
+    }
+    /* Two answers, each ending in "END\r\n". */
+    while (ends < 2 && got < sizeof(buf) - 1) {
+        n = sizeof(buf) - 1 - got;
+        if (apr_socket_recv(sock, buf + got, &n) != APR_SUCCESS || n == 0)
+            break;
+        got += n;
+        buf[got] = '\0';
+        ends = 0;
+        for (line = buf; (line = strstr(line, "END\r\n")) != NULL; line++)
+            ends++;
+    }
+    apr_socket_close(sock);
+    buf[got] = '\0';
+    if (ends < 2)
+        return;
+    for (line = apr_strtok(buf, "\r\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\r\n", &last)) {
+        if (strcmp(line, "STAT evictions on") == 0)
+            *evictions_on = 1;
+        else if (strcmp(line, "STAT evictions off") == 0)
+            *evictions_on = 0;
+        else if (strncmp(line, "STAT evictions ", 15) == 0
+                 && apr_isdigit(line[15]))
+            *evictions = (apr_uint64_t)apr_strtoi64(line + 15, NULL, 10);
+    }
+}
+
+void n8443_rc_memcache_probe(apr_pool_t *p, const char *servers,
+                             int *evictions_on, apr_uint64_t *evictions)
+{
+    char *list = apr_pstrdup(p, servers), *tok, *last;
+
+    *evictions_on = 0;
+    *evictions = 0;
+    for (tok = apr_strtok(list, ",", &last); tok != NULL;
+         tok = apr_strtok(NULL, ",", &last)) {
+        int on;
+        apr_uint64_t ev;
+
+        probe_one(p, tok, &on, &ev);
+        if (on == 1 || (on == -1 && *evictions_on == 0))
+            *evictions_on = on;
+        *evictions += ev;
+    }
+}
+
+void n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
+                             const n8443_rc_conf *rc, int startup)
+{
+    /* Per memcached list (parent only): evictions seen last time, and
+     * when the last warning about it was logged. */
+    static apr_hash_t *seen;
+    typedef struct {
+        apr_uint64_t evictions;
+        apr_time_t warned;
+    } watch_state;
+    watch_state *ws;
+    apr_time_t now = apr_time_now();
+    apr_uint64_t ev;
+    int on;
+
+    if (seen == NULL)
+        seen = apr_hash_make(s->process->pool);
+    ws = apr_hash_get(seen, rc->memcache_servers, APR_HASH_KEY_STRING);
+    if (ws == NULL) {
+        ws = apr_pcalloc(s->process->pool, sizeof(*ws));
+        apr_hash_set(seen, apr_pstrdup(s->process->pool,
+                                       rc->memcache_servers),
+                     APR_HASH_KEY_STRING, ws);
+    }
+    n8443_rc_memcache_probe(p, rc->memcache_servers, &on, &ev);
+    if (on == 1 && (startup || now - ws->warned >= apr_time_from_sec(3600))) {
+        ws->warned = now;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(262)
+                     "replay cache: memcached (%s) evicts items when its "
+                     "memory is full (it runs without -M): a flood of "
+                     "logins can push out the entry of a token that is "
+                     "still valid, and that token would be accepted "
+                     "again. Start memcached with -M and enough -m",
+                     rc->memcache_servers);
+    }
+    else if (on == -1 && startup)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(264)
+                     "replay cache: memcached (%s) did not answer "
+                     "\"stats settings\"; whether it evicts is not known "
+                     "yet", rc->memcache_servers);
+    if (!startup && ev > ws->evictions)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(263)
+                     "replay cache: memcached (%s) evicted %" APR_UINT64_T_FMT
+                     " items since the last look: tokens whose entries were "
+                     "among them could be replayed", rc->memcache_servers,
+                     ev - ws->evictions);
+    if (on != -1)
+        ws->evictions = ev;
 }

@@ -11,7 +11,13 @@
  * Layout of the segment:
  *
  *   +-------------------------------+
- *   | rc_header                     |  magic, geometry, shared counters
+ *   | rc_header                     |  magic, geometry, shared counters,
+ *   |                               |  name key, quota log
+ *   +-------------------------------+
+ *   | rc_quota                      |  per-principal counts: a count-min
+ *   |   epoch[8]                    |  sketch (4 rows x 2048 cells) per
+ *   |   cell[8][4][2048]            |  time window, 8 windows covering the
+ *   |                               |  retention
  *   +-------------------------------+
  *   | bucket 0: rc_slot[8]          |  rc_slot = { key[16], expires }
  *   | bucket 1: rc_slot[8]          |  expires == 0: never used
@@ -26,6 +32,16 @@
  * cache is full of live entries: the caller fails closed (503) and the log
  * says how to size it, because evicting a live entry would let its token be
  * replayed.
+ *
+ * So that one principal cannot fill the table (and lock everybody out),
+ * each login is also counted for its principal, and a principal that made
+ * NegotiateReplayCacheQuota logins within the retention is refused (429)
+ * before it takes a slot - nobody's entry is ever evicted.  The counts are
+ * a count-min sketch keyed with a random key: never below the true count,
+ * above it only when every one of four cells is shared with heavy users,
+ * and not steerable by someone who picks principal names.  The sketch has
+ * one plane per time window (retention / 7 seconds); the planes of the
+ * last 8 windows cover every entry that can still be live.
  */
 #include "n8443_private.h"
 #include "rcache.h"
@@ -33,8 +49,28 @@
 #include "apr_atomic.h"
 #include "util_mutex.h"
 
-#define RC_MAGIC          0x4e384443u   /* "N8DC" */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#define RC_MAGIC          0x4e384444u   /* "N8DD" (with the quota sketch) */
 #define RC_SLOTS          8
+
+#define RC_QWINDOWS       8
+#define RC_QROWS          4
+#define RC_QWIDTH         2048          /* 11 bits of the digest per row */
+#define RC_QLOG           64            /* quota log lines remembered */
+#define RC_QLOG_INTERVAL  60            /* s between two lines per principal */
+
+typedef struct {
+    apr_int64_t epoch[RC_QWINDOWS];     /* window number a plane counts */
+    apr_uint32_t cell[RC_QWINDOWS][RC_QROWS][RC_QWIDTH];
+} rc_quota;
+
+typedef struct {
+    apr_uint64_t tag;
+    apr_int64_t logged;                 /* seconds */
+} rc_quota_log;
 
 typedef struct {
     unsigned char key[N8443_RC_KEY_LEN];
@@ -46,11 +82,14 @@ typedef struct {
     apr_uint32_t nbuckets;
     apr_uint64_t capacity;
     n8443_stats stats;
+    unsigned char who_key[32];          /* keys the principal digest */
+    rc_quota_log qlog[RC_QLOG];
 } rc_header;
 
 #define RC_MUTEX_TYPE "negotiate8443-rcache"
 
 static rc_header *table;        /* in the shared segment */
+static rc_quota *quota;
 static rc_slot *slots;
 static apr_global_mutex_t *table_lock;
 static const char *table_lock_file;
@@ -139,7 +178,8 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
         shm = data;
         table = apr_shm_baseaddr_get(shm);
         if (table->magic == RC_MAGIC && table->nbuckets == nbuckets) {
-            slots = (rc_slot *)(table + 1);
+            quota = (rc_quota *)(table + 1);
+            slots = (rc_slot *)(quota + 1);
             return APR_SUCCESS;      /* graceful restart: keep the entries */
         }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
@@ -152,8 +192,8 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
 
     if (nbuckets > APR_UINT32_MAX)
         return APR_ENOMEM;
-    bytes = sizeof(rc_header) + (apr_size_t)nbuckets * RC_SLOTS
-                                * sizeof(rc_slot);
+    bytes = sizeof(rc_header) + sizeof(rc_quota)
+            + (apr_size_t)nbuckets * RC_SLOTS * sizeof(rc_slot);
     rv = apr_shm_create(&shm, bytes, NULL, process_pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(051)
@@ -166,8 +206,13 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
     memset(table, 0, bytes);
     table->nbuckets = (apr_uint32_t)nbuckets;
     table->capacity = nbuckets * RC_SLOTS;
+    if (RAND_bytes(table->who_key, sizeof(table->who_key)) != 1) {
+        table = NULL;
+        return APR_EGENERAL;
+    }
     table->magic = RC_MAGIC;
-    slots = (rc_slot *)(table + 1);
+    quota = (rc_quota *)(table + 1);
+    slots = (rc_slot *)(quota + 1);
     apr_pool_userdata_set(shm, userdata_key, apr_pool_cleanup_null,
                           process_pool);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(053)
@@ -204,28 +249,161 @@ static int bucket_scan(rc_slot *b, const unsigned char *key, apr_time_t now,
     return 0;
 }
 
-n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
-                                 apr_time_t now, apr_time_t expires)
+/* ------------------------------------------------ per-principal quota */
+
+int n8443_rc_shm_who(const char *principal, n8443_rc_who *who)
 {
-    rc_slot *b1, *b2, *free1 = NULL, *free2 = NULL, *target;
-    int n1 = 0, n2 = 0;
-    n8443_rc_result result;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int i;
+
+    if (table == NULL
+        || HMAC(EVP_sha256(), table->who_key, sizeof(table->who_key),
+                (const unsigned char *)principal, strlen(principal), md,
+                &n) == NULL || n < 16)
+        return 0;
+    for (i = 0; i < RC_QROWS; i++)
+        who->idx[i] = (((apr_uint32_t)md[2 * i] << 8) | md[2 * i + 1])
+                      % RC_QWIDTH;
+    who->tag = 0;
+    for (i = 8; i < 16; i++)
+        who->tag = (who->tag << 8) | md[i];
+    return 1;
+}
+
+/* Seconds per window: 8 windows of this length cover the retention. */
+static apr_int64_t window_len(void)
+{
+    apr_int64_t ret = apr_time_sec(n8443_rc_retention());
+    apr_int64_t len = (ret + RC_QWINDOWS - 2) / (RC_QWINDOWS - 1);
+
+    return len > 0 ? len : 1;
+}
+
+long n8443_rc_quota_retry_after(void)
+{
+    return (long)window_len();
+}
+
+/* The logins of who that may still be live (caller holds the lock). */
+static apr_uint64_t quota_estimate(const n8443_rc_who *who, apr_time_t now)
+{
+    apr_int64_t wn = apr_time_sec(now) / window_len();
+    apr_uint64_t best = 0;
+    int row, w;
+
+    for (row = 0; row < RC_QROWS; row++) {
+        apr_uint64_t sum = 0;
+
+        for (w = 0; w < RC_QWINDOWS; w++)
+            if (quota->epoch[w] > wn - RC_QWINDOWS && quota->epoch[w] <= wn)
+                sum += quota->cell[w][row][who->idx[row]];
+        if (row == 0 || sum < best)
+            best = sum;
+    }
+    return best;
+}
+
+/* Count one stored login of who (caller holds the lock). */
+static void quota_add(const n8443_rc_who *who, apr_time_t now)
+{
+    apr_int64_t wn = apr_time_sec(now) / window_len();
+    int w = (int)(wn % RC_QWINDOWS), row;
+
+    if (quota->epoch[w] != wn) {
+        memset(quota->cell[w], 0, sizeof(quota->cell[w]));
+        quota->epoch[w] = wn;
+    }
+    for (row = 0; row < RC_QROWS; row++)
+        if (quota->cell[w][row][who->idx[row]] < APR_UINT32_MAX)
+            quota->cell[w][row][who->idx[row]]++;
+}
+
+/* Over quota: should this refusal be logged (once per principal per
+ * RC_QLOG_INTERVAL, across all children)?  Caller holds the lock. */
+static int quota_log_due(const n8443_rc_who *who, apr_time_t now)
+{
+    rc_quota_log *l = &table->qlog[who->tag % RC_QLOG];
+    apr_int64_t sec = apr_time_sec(now);
+
+    if (l->tag == who->tag && sec - l->logged < RC_QLOG_INTERVAL)
+        return 0;
+    l->tag = who->tag;
+    l->logged = sec;
+    return 1;
+}
+
+static n8443_rc_result lock_table(request_rec *r)
+{
     apr_status_t rv;
 
     if (table == NULL || table_lock == NULL)
         return N8443_RC_UNAVAILABLE;
-    b1 = slots + (apr_size_t)bucket_of(key, 0) * RC_SLOTS;
-    b2 = slots + (apr_size_t)bucket_of(key, 1) * RC_SLOTS;
-
     rv = apr_global_mutex_lock(table_lock);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(054)
                       "cannot lock the replay cache: login refused");
         return N8443_RC_UNAVAILABLE;
     }
+    return N8443_RC_FRESH;
+}
+
+n8443_rc_result n8443_rc_shm_quota_check(request_rec *r,
+                                         const n8443_rc_who *who,
+                                         apr_uint64_t q, apr_time_t now,
+                                         int *log_quota)
+{
+    n8443_rc_result result;
+
+    *log_quota = 0;
+    if (lock_table(r) != N8443_RC_FRESH)
+        return N8443_RC_UNAVAILABLE;
+    result = N8443_RC_FRESH;
+    if (quota_estimate(who, now) >= q) {
+        result = N8443_RC_QUOTA;
+        *log_quota = quota_log_due(who, now);
+    }
+    apr_global_mutex_unlock(table_lock);
+    return result;
+}
+
+void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
+                              apr_time_t now)
+{
+    if (lock_table(r) != N8443_RC_FRESH)
+        return;
+    quota_add(who, now);
+    apr_global_mutex_unlock(table_lock);
+}
+
+/*
+ * Under one lock: a replay is refused (and not counted against the
+ * principal, so that replaying someone's token cannot lock them out); a
+ * principal over its quota is refused without taking a slot; else the key
+ * is stored, or the table is full of live entries.
+ */
+n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
+                                 const n8443_rc_who *who, apr_uint64_t q,
+                                 apr_time_t now, apr_time_t expires,
+                                 int *log_quota)
+{
+    rc_slot *b1, *b2, *free1 = NULL, *free2 = NULL, *target;
+    int n1 = 0, n2 = 0;
+    n8443_rc_result result;
+
+    *log_quota = 0;
+    result = lock_table(r);
+    if (result != N8443_RC_FRESH)
+        return result;
+    b1 = slots + (apr_size_t)bucket_of(key, 0) * RC_SLOTS;
+    b2 = slots + (apr_size_t)bucket_of(key, 1) * RC_SLOTS;
     if (bucket_scan(b1, key, now, &free1, &n1)
         || (b2 != b1 && bucket_scan(b2, key, now, &free2, &n2))) {
         result = N8443_RC_REPLAY;
+    }
+    else if (quota_estimate(who, now) >= q) {
+        result = N8443_RC_QUOTA;
+        *log_quota = quota_log_due(who, now);
     }
     else {
         target = n2 > n1 ? free2 : free1;
@@ -237,6 +415,7 @@ n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
         else {
             memcpy(target->key, key, N8443_RC_KEY_LEN);
             target->expires = expires;
+            quota_add(who, now);
             result = N8443_RC_FRESH;
         }
     }

@@ -51,11 +51,24 @@ int n8443_status_handler(request_rec *r)
     ap_rprintf(r, "},\"replay_cache\":{\"backend\":\"%s\",\"entries\":%"
                APR_UINT64_T_FMT ",\"capacity\":%" APR_UINT64_T_FMT
                ",\"full\":%u,\"backend_errors\":%u,"
-               "\"retention_seconds\":%ld},\"clock_skew\":%ld}\n",
+               "\"retention_seconds\":%ld,\"quota_per_principal\":%"
+               APR_UINT64_T_FMT ",\"quota_refused\":%u",
                backend_name(sc->rc.backend), live, capacity,
                apr_atomic_read32(&st->full),
                apr_atomic_read32(&st->backend_errors),
-               (long)apr_time_sec(n8443_rc_retention()),
-               n8443_instance.clock_skew);
+               (long)apr_time_sec(n8443_rc_retention()), n8443_rc_quota(),
+               apr_atomic_read32(&st->quota_refused));
+    if (sc->rc.backend == N8443_RC_MEMCACHE) {
+        /* Asked now (1 s timeout per server): does it evict, and how
+         * many items has it evicted since it started? */
+        int on;
+        apr_uint64_t ev;
+
+        n8443_rc_memcache_probe(r->pool, sc->rc.memcache_servers, &on, &ev);
+        ap_rprintf(r, ",\"memcache_evictions_on\":%s,"
+                   "\"memcache_evictions\":%" APR_UINT64_T_FMT,
+                   on == 1 ? "true" : on == 0 ? "false" : "null", ev);
+    }
+    ap_rprintf(r, "},\"clock_skew\":%ld}\n", n8443_instance.clock_skew);
     return OK;
 }

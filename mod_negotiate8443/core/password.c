@@ -4,14 +4,102 @@
  * Every error on this path is a refusal: the function answers N8443_PW_OK
  * only after krb5_verify_init_creds() has decrypted a service ticket with
  * our own key.
+ *
+ * A refusal must not tell whether the user exists.  For a known user the
+ * KDC asks for pre-authentication, the client derives the key from the
+ * password (PBKDF2, thousands of rounds) and asks again; for an unknown
+ * one the KDC answers the first request at once.  Measured through httpd
+ * on loopback that was 6.2 ms against 0.6 ms (median).  So an unknown
+ * principal gets the same key derivation, and every refusal is held until
+ * N8443_PW_REFUSAL_FLOOR_MS have passed since the check began, which
+ * also covers the second round trip to the KDC and is a small brake on
+ * guessing.  Successes are not held: they say the user exists anyway.
  */
 #include "password.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <krb5/krb5.h>
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1000.0
+           + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* Sleep until floor_ms have passed since start (through signals). */
+static void hold_until(const struct timespec *start, long floor_ms)
+{
+    struct timespec until, now;
+
+    until = *start;
+    until.tv_sec += floor_ms / 1000;
+    until.tv_nsec += (floor_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        struct timespec left;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > until.tv_sec
+            || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+            return;
+        left.tv_sec = until.tv_sec - now.tv_sec;
+        left.tv_nsec = until.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (nanosleep(&left, NULL) != 0 && errno != EINTR)
+            return;
+    }
+}
+
+/* What the client does for a known user after the KDC asked for
+ * pre-authentication: derive the key from the password with the first
+ * enctype it would use and the principal's default salt.  The result is
+ * thrown away; only the time it takes matters. */
+static void derive_key_anyway(krb5_context ctx, krb5_principal client,
+                              const char *password)
+{
+    krb5_enctype *etypes = NULL;
+    krb5_data pw, salt = { 0 };
+    krb5_keyblock key;
+
+    memset(&key, 0, sizeof(key));
+    if (krb5_get_permitted_enctypes(ctx, &etypes) != 0 || etypes == NULL
+        || etypes[0] == ENCTYPE_NULL)
+        goto cleanup;
+    if (krb5_principal2salt(ctx, client, &salt) != 0)
+        goto cleanup;
+    pw.magic = KV5M_DATA;
+    pw.data = (char *)password;
+    pw.length = (unsigned int)strlen(password);
+    if (krb5_c_string_to_key(ctx, etypes[0], &pw, &salt, &key) == 0)
+        krb5_free_keyblock_contents(ctx, &key);
+cleanup:
+    krb5_free_data_contents(ctx, &salt);
+    if (etypes != NULL)
+        krb5_free_enctypes(ctx, etypes);
+}
+
+/* Append text to err (as much as fits). */
+static void err_append(char *err, size_t errlen, const char *text)
+{
+    size_t n = strlen(err);
+
+    if (n < errlen)
+        snprintf(err + n, errlen - n, "%s", text);
+}
 
 static void set_err(krb5_context ctx, krb5_error_code code, char *err,
                     size_t errlen, const char *what)
@@ -66,13 +154,16 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
     int have_creds = 0;
     char *name = NULL;
     n8443_pw_result result = N8443_PW_ERROR;
+    struct timespec start;
 
+    clock_gettime(CLOCK_MONOTONIC, &start);
     memset(&creds, 0, sizeof(creds));
     if (errlen > 0)
         err[0] = '\0';
     code = krb5_init_context(&ctx);
     if (code != 0) {
         snprintf(err, errlen, "cannot make a krb5 context (%d)", (int)code);
+        hold_until(&start, N8443_PW_REFUSAL_FLOOR_MS);
         return N8443_PW_ERROR;
     }
     /* Enterprise names and aliases are the KDC's business; the name is
@@ -122,6 +213,12 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
             set_err(ctx, code, err, errlen, "KDC unreachable");
             result = N8443_PW_KDC_UNREACHABLE;
             break;
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            set_err(ctx, code, err, errlen, "KDC refused the password");
+            derive_key_anyway(ctx, client, password);
+            err_append(err, errlen, " [key derived as for a known user]");
+            result = N8443_PW_REFUSED;
+            break;
         default:
             set_err(ctx, code, err, errlen, "KDC refused the password");
             result = N8443_PW_REFUSED;
@@ -149,6 +246,13 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
     result = *principal_out ? N8443_PW_OK : N8443_PW_ERROR;
 
 cleanup:
+    if (result != N8443_PW_OK) {
+        char held[96];
+
+        snprintf(held, sizeof(held), " [refusal held to %d ms; took %.1f "
+                 "ms]", N8443_PW_REFUSAL_FLOOR_MS, elapsed_ms(&start));
+        err_append(err, errlen, held);
+    }
     if (name != NULL)
         krb5_free_unparsed_name(ctx, name);
     if (have_creds)
@@ -162,5 +266,7 @@ cleanup:
     if (kt != NULL)
         krb5_kt_close(ctx, kt);
     krb5_free_context(ctx);
+    if (result != N8443_PW_OK)
+        hold_until(&start, N8443_PW_REFUSAL_FLOOR_MS);
     return result;
 }

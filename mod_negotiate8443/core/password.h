@@ -19,12 +19,18 @@ typedef enum {
     N8443_PW_ERROR          /* anything else: also a refusal */
 } n8443_pw_result;
 
+/* Every refusal takes at least this long, whatever its reason, so that
+ * its timing does not tell a known user from an unknown one. */
+#define N8443_PW_REFUSAL_FLOOR_MS 200
+
 /*
  * Check user (a principal name; the default realm if it has none) and
  * password.  keytab NULL means the default keytab; server_principal NULL
  * means the first key in the keytab of the user's realm.  On N8443_PW_OK
  * *principal_out is the canonical client principal (free() it); on every
- * result err holds a sentence for the log.
+ * result err holds a sentence for the log.  A refusal returns no sooner
+ * than N8443_PW_REFUSAL_FLOOR_MS after the call (the calling thread
+ * sleeps).
  */
 n8443_pw_result n8443_password_check(const char *user, const char *password,
                                      const char *keytab,

@@ -63,7 +63,8 @@ def dserver(base_dir, module_path, realm, certs, keytab):
 
 
 def check_cache_file(srv, path):
-    assert os.path.dirname(path) == srv.ccdir
+    # One directory per vhost under NegotiateDelegationDir.
+    assert os.path.dirname(os.path.dirname(path)) == srv.ccdir
     name = os.path.basename(path)
     assert name.startswith("n8443cc_") and len(name) == 8 + 32
     st = os.stat(path)
@@ -114,7 +115,8 @@ def test_hostile_principal_stays_inside_dir(dserver, realm, certs):
             if l.startswith("KRB5CCNAME=")][0].split("FILE:", 1)[1]
     check_cache_file(dserver, path)
     assert not os.path.exists("/tmp/n8443-evil")
-    assert all(n.startswith("n8443cc_") for n in os.listdir(dserver.ccdir))
+    assert all(n.startswith("n8443cc_")
+               for n in os.listdir(os.path.dirname(path)))
 
 
 def test_missing_delegation_dir_fails_at_startup(base_dir, module_path,

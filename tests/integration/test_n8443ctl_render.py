@@ -114,11 +114,19 @@ def parse_conf(text):
             vh = {"label": label, "port": int(m.group(1)), "names": [],
                   "hsts": False, "protocol": None, "ciphers": None,
                   "replay": ["shm"], "session_key": None, "deleg_dir": None,
-                  "early_unset": [], "locations": [], "cert": None}
+                  "early_unset": [], "locations": [], "cert": None,
+                  "status": None}
             conf["vhosts"].append(vh)
             continue
         if line == "</VirtualHost>":
             vh = None
+            continue
+        if line == '<Location "/negotiate8443-status">':
+            # The status handler render adds to every vhost: not a site
+            # location.
+            loc = {"path": "/negotiate8443-status", "handler": None,
+                   "require": []}
+            vh["status"] = loc
             continue
         m = re.match(r'<Location "(.*)">$', line)
         if m:
@@ -161,6 +169,11 @@ def parse_conf(text):
             elif d == "RequestHeader" and args[0] == "unset" \
                     and args[2:] == ["early"]:
                 vh["early_unset"].append(args[1])
+        elif "handler" in loc:
+            if d == "SetHandler":
+                loc["handler"] = args[0]
+            elif d == "Require":
+                loc["require"].append(args)
         else:
             if d == "AuthName":
                 loc["authname"] = args[0]
@@ -1279,8 +1292,13 @@ def test_no_basic_without_fallback(golden, site, vh, path):
 
 
 def caches(vh):
+    """The caches under delegation_dir, as paths relative to it (each
+    vhost has its own directory in it)."""
     d = vh["deleg_dir"]
-    return sorted(os.listdir(d)) if d and os.path.isdir(d) else []
+    if not d or not os.path.isdir(d):
+        return []
+    return sorted(os.path.relpath(os.path.join(top, n), d)
+                  for top, _, names in os.walk(d) for n in names)
 
 
 @pytest.mark.parametrize("golden,vh,path",
@@ -1294,7 +1312,8 @@ def test_forwarded_delegation(golden, site, vh, path, users):
     _, tok = token(site, client, v["names"][0], delegate=True)
     st, _, _, _ = request(site, v, probe_path(loc), [negotiate(tok)])
     assert st == 200
-    new = [n for n in caches(v) if n.startswith("n8443cc_")]
+    new = [n for n in caches(v)
+           if os.path.basename(n).startswith("n8443cc_")]
     assert new, os.listdir(v["deleg_dir"])
     found = False
     for n in new:
@@ -1340,6 +1359,21 @@ def test_constrained_delegation(golden, site, vh, path, users):
         if "%s@%s" % (client.user, REALM) in out:
             found = True
     assert found, (caches(v), log)
+
+
+@pytest.mark.parametrize("golden,vh", vhost_cases())
+def test_status_handler_local_only(golden, site, vh):
+    """Every vhost gets the module's status handler, for local clients
+    only (the handler has no access control of its own), and a local
+    client reads it without a login even under a "/" location."""
+    v = site.vhost(vh)
+    assert v["status"] == {"path": "/negotiate8443-status",
+                           "handler": "negotiate8443-status",
+                           "require": [["local"]]}
+    st, _, body, _ = request(site, v, "/negotiate8443-status")
+    assert st == 200, body
+    doc = json.loads(body)
+    assert "logins" in doc and "replay_cache" in doc
 
 
 @pytest.mark.parametrize("golden,vh", vhost_cases())

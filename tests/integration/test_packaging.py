@@ -466,3 +466,9 @@ def test_tmpfiles_entry_makes_the_runtime_dir(build, base_dir):
     st = os.stat(os.path.join(root, "run", "httpd", "negotiate8443"))
     assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == \
         (oct(0o700), 48, 48)
+    # NegotiateDelegationDir: root's, so that the per-vhost directories
+    # httpd makes in it cannot be renamed by the apache user.
+    st = os.stat(os.path.join(root, "run", "httpd", "negotiate8443",
+                              "ccache"))
+    assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == \
+        (oct(0o711), 0, 0)

@@ -101,7 +101,8 @@ static void render_header(const struct n8443_config *cfg,
                    "\n"
                    "# httpd modules this file needs, loaded before it is "
                    "included:\n"
-                   "#   ssl negotiate8443 authn_core authz_core authz_user\n");
+                   "#   ssl negotiate8443 authn_core authz_core authz_user "
+                   "authz_host\n");
     if (needs->headers || needs->proxy || needs->groupfile) {
         n8443_buf_printf(out, "#  %s%s%s\n",
                          needs->headers ? " headers" : "",
@@ -117,6 +118,7 @@ static void render_header(const struct n8443_config *cfg,
     require_module(out, "authn_core_module", "mod_authn_core");
     require_module(out, "authz_core_module", "mod_authz_core");
     require_module(out, "authz_user_module", "mod_authz_user");
+    require_module(out, "authz_host_module", "mod_authz_host");
     if (needs->headers) {
         require_module(out, "headers_module", "mod_headers");
     }
@@ -447,6 +449,16 @@ static int render_site(const struct n8443_site *site, struct n8443_buf *out)
     for (i = 0; i < site->nlocations; i++) {
         render_location(site, order[i], out);
     }
+    /* Last, so that it wins over a "/" location: the handler has no
+     * access control of its own, and its counters are for the
+     * administrator on this host only. */
+    n8443_buf_puts(out,
+                   "\n"
+                   INDENT1 "# The module's counters (JSON): this host only.\n"
+                   INDENT1 "<Location \"/negotiate8443-status\">\n"
+                   INDENT2 "SetHandler negotiate8443-status\n"
+                   INDENT2 "Require local\n"
+                   INDENT1 "</Location>\n");
     n8443_buf_puts(out, "</VirtualHost>\n");
     free(order);
     free(emitted);
