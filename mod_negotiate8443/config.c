@@ -53,6 +53,8 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->connection_auth_set = add->connection_auth_set
                                 || base->connection_auth_set;
     conf->session = add->session_set ? add->session : base->session;
+    conf->session_path = add->session_set ? add->session_path
+                                          : base->session_path;
     conf->session_set = add->session_set || base->session_set;
     conf->session_max_age = add->session_max_age_set ? add->session_max_age
                                                      : base->session_max_age;
@@ -92,15 +94,13 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     /* The replay cache setting is one unit: backend and its argument. */
     conf->rc = add->rc.backend_set ? add->rc : base->rc;
     conf->rc.memcache = NULL;       /* each vhost gets its own client */
-    if (add->session_key_set) {
-        memcpy(conf->session_key, add->session_key, sizeof(conf->session_key));
-        conf->session_key_file = add->session_key_file;
-        conf->session_key_set = 1;
-    }
-    else if (base->session_key_set) {
-        memcpy(conf->session_key, base->session_key,
-               sizeof(conf->session_key));
-        conf->session_key_file = base->session_key_file;
+    /* The keys are one unit: current and previous together. */
+    if (add->session_key_set || base->session_key_set) {
+        const n8443_server_conf *from = add->session_key_set ? add : base;
+
+        memcpy(conf->session_keys, from->session_keys,
+               sizeof(conf->session_keys));
+        conf->session_nkeys = from->session_nkeys;
         conf->session_key_set = 1;
     }
     conf->delegation_dir = add->delegation_dir ? add->delegation_dir
@@ -249,6 +249,29 @@ static const char *set_basic_fallback(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+/*
+ * The narrowest Path the session cookie can have: the URL of the plain
+ * <Location> that says NegotiateSession On.  A <LocationMatch>, a regex
+ * <Location ~>, a <Directory> (a file system path, not a URL) or a path
+ * with characters we would have to quote get NULL: "Path=/".
+ */
+static const char *cookie_path(cmd_parms *cmd)
+{
+    const ap_directive_t *sect = cmd->directive ? cmd->directive->parent
+                                                : NULL;
+    const char *p = cmd->path;
+
+    if (sect == NULL || strcasecmp(sect->directive, "<Location") != 0
+        || sect->args == NULL || *sect->args == '~' || p == NULL
+        || p[0] != '/')
+        return NULL;
+    for (; *p; p++) {
+        if (!apr_isalnum(*p) && ap_strchr_c("/-._~%", *p) == NULL)
+            return NULL;
+    }
+    return cmd->path;
+}
+
 static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
 {
     n8443_dir_conf *conf = dconf;
@@ -272,6 +295,7 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
     }
     else {
         conf->session = flag;
+        conf->session_path = flag ? cookie_path(cmd) : NULL;
         conf->session_set = 1;
     }
     return NULL;
@@ -292,24 +316,37 @@ static const char *set_session_max_age(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* NegotiateSessionKeyFile CURRENT [PREVIOUS]: new cookies are sealed
+ * with CURRENT; cookies sealed with PREVIOUS still open, so that a key
+ * can be rotated without logging everyone out. */
 static const char *set_session_key_file(cmd_parms *cmd, void *dconf,
-                                        const char *arg)
+                                        const char *current,
+                                        const char *previous)
 {
     n8443_server_conf *conf =
         ap_get_module_config(cmd->server->module_config,
                              &negotiate8443_module);
-    const char *file = ap_server_root_relative(cmd->pool, arg);
-    const char *err;
+    const char *args[2] = { current, previous };
+    n8443_session_key keys[2];
+    int i, n = previous != NULL ? 2 : 1;
 
-    if (file == NULL)
-        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
-                            cmd->cmd->name, arg);
-    /* Read now, as the user httpd starts as: the key file can then be
-     * readable by root alone. */
-    err = n8443_session_read_key(cmd->pool, file, conf->session_key);
-    if (err != NULL)
-        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
-    conf->session_key_file = file;
+    for (i = 0; i < n; i++) {
+        const char *file = ap_server_root_relative(cmd->pool, args[i]);
+        const char *err;
+
+        if (file == NULL || *args[i] == '\0')
+            return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                                cmd->cmd->name, args[i]);
+        /* Read now, as the user httpd starts as (root): the key file is
+         * then readable by root alone. */
+        err = n8443_session_read_key(cmd->pool, file, &keys[i]);
+        if (err != NULL)
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if (n == 2 && memcmp(keys[0].key, keys[1].key, sizeof(keys[0].key)) == 0)
+        n = 1;      /* the same key twice: nothing to rotate from */
+    memcpy(conf->session_keys, keys, sizeof(keys));
+    conf->session_nkeys = n;
     conf->session_key_set = 1;
     return NULL;
 }
@@ -451,12 +488,21 @@ static const char *set_clock_skew(cmd_parms *cmd, void *dconf,
 }
 
 #define DIR_OR_SERVER (RSRC_CONF | ACCESS_CONF | OR_AUTHCFG)
+/* Settings that decide whose keys prove a login, or that hand a login
+ * beyond its request (sessions, connection logins, delegated tickets):
+ * the server configuration only, never .htaccess.  A user who may write
+ * an .htaccess (AllowOverride AuthConfig, Debian's userdir) could else
+ * name a keytab of their own KDC and mint any identity for the whole
+ * server.  httpd answers 500 for such an .htaccess and logs
+ * "<directive> not allowed here". */
+#define DIR_OR_SERVER_NO_HTACCESS (RSRC_CONF | ACCESS_CONF)
 
 const command_rec n8443_cmds[] = {
-    AP_INIT_TAKE1("NegotiateKeytab", set_keytab, NULL, DIR_OR_SERVER,
+    AP_INIT_TAKE1("NegotiateKeytab", set_keytab, NULL,
+                  DIR_OR_SERVER_NO_HTACCESS,
                   "Keytab with the service keys (default: Kerberos' own)"),
     AP_INIT_TAKE1("NegotiateServicePrincipal", set_service_principal, NULL,
-                  DIR_OR_SERVER,
+                  DIR_OR_SERVER_NO_HTACCESS,
                   "any | {HOSTNAME} | HTTP/host[@REALM]: which keys may "
                   "accept logins"),
     AP_INIT_FLAG("NegotiateRequireTLS", set_require_tls, NULL, DIR_OR_SERVER,
@@ -470,24 +516,23 @@ const command_rec n8443_cmds[] = {
     AP_INIT_FLAG("NegotiateBasicFallback", set_basic_fallback, NULL,
                  ACCESS_CONF | OR_AUTHCFG,
                  "On: also offer Basic, checked with the KDC and keytab"),
-    AP_INIT_FLAG("NegotiateConnectionAuth", set_flag, NULL,
-                 ACCESS_CONF | OR_AUTHCFG,
+    AP_INIT_FLAG("NegotiateConnectionAuth", set_flag, NULL, ACCESS_CONF,
                  "On: a login holds for the rest of its TLS connection"),
-    AP_INIT_FLAG("NegotiateSession", set_flag, NULL, ACCESS_CONF | OR_AUTHCFG,
+    AP_INIT_FLAG("NegotiateSession", set_flag, NULL, ACCESS_CONF,
                  "On: a login is kept in a sealed session cookie"),
     AP_INIT_TAKE1("NegotiateSessionMaxAge", set_session_max_age, NULL,
-                  ACCESS_CONF | OR_AUTHCFG,
+                  ACCESS_CONF,
                   "Seconds a session lasts at most (never beyond the "
                   "ticket's end)"),
-    AP_INIT_TAKE1("NegotiateSessionKeyFile", set_session_key_file, NULL,
-                  RSRC_CONF, "File with the 32-byte key that seals session "
-                  "cookies (shared by a farm)"),
-    AP_INIT_FLAG("NegotiateDelegation", set_flag, NULL,
-                 ACCESS_CONF | OR_AUTHCFG,
+    AP_INIT_TAKE12("NegotiateSessionKeyFile", set_session_key_file, NULL,
+                   RSRC_CONF, "CURRENT [PREVIOUS]: files with the 32-byte "
+                   "keys that seal (current) and open (both) session "
+                   "cookies, shared by a farm; root's, 0600"),
+    AP_INIT_FLAG("NegotiateDelegation", set_flag, NULL, ACCESS_CONF,
                  "On: keep the ticket a client delegated for the "
                  "application (KRB5CCNAME)"),
     AP_INIT_FLAG("NegotiateConstrainedDelegation", set_flag, NULL,
-                 ACCESS_CONF | OR_AUTHCFG,
+                 ACCESS_CONF,
                  "On: S4U2Proxy credentials for the application when the "
                  "client did not delegate"),
     AP_INIT_FLAG("NegotiateFastPath", set_flag, NULL, DIR_OR_SERVER,

@@ -467,7 +467,7 @@ n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
  * process that takes on that user's identity and tries, so that groups,
  * ACLs and directory permissions all count, as they will at run time.
  */
-static int readable_by_httpd_user(const char *file)
+int n8443_readable_by_httpd_user(const char *file)
 {
     pid_t pid;
     int status;
@@ -519,7 +519,7 @@ static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
                          "or cannot be reached", file, where);
             return !OK;
         }
-        if (!readable_by_httpd_user(file)) {
+        if (!n8443_readable_by_httpd_user(file)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(041)
                          "NegotiateKeytab %s (%s): not readable by the "
                          "httpd user '%s' (uid %ld); give that user read "

@@ -154,11 +154,17 @@ static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
 static void n8443_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(n8443_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(n8443_session_check_keys, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(n8443_delegation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(n8443_rcache_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     n8443_basic_register(p);
+    /* Before any other module sees the request: the session cookie is
+     * ours, never the application's. */
+    ap_hook_post_read_request(n8443_session_strip, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
     ap_hook_handler(n8443_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);

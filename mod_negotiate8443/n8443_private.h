@@ -80,6 +80,8 @@ typedef struct {
     unsigned int connection_auth_set:1;
     int session;
     unsigned int session_set:1;
+    const char *session_path;       /* cookie Path: the <Location> of
+                                     * NegotiateSession On, or NULL: "/" */
     long session_max_age;           /* seconds */
     unsigned int session_max_age_set:1;
     int delegation;
@@ -98,13 +100,24 @@ typedef struct {
     unsigned int group_set:1;
 } n8443_deleg_perms;
 
+/* One session key and what its file looked like when it was read (as
+ * root, at start-up), for the ownership checks that need the User. */
+typedef struct {
+    unsigned char key[32];
+    const char *file;
+    long uid, gid;
+    unsigned int mode;
+} n8443_session_key;
+
 /* Per-server configuration ("server, vhost" directives). */
 typedef struct {
     apr_size_t max_token_size;      /* decoded bytes */
     unsigned int max_token_size_set:1;
     n8443_rc_conf rc;               /* NegotiateReplayCache */
-    unsigned char session_key[32];  /* NegotiateSessionKeyFile */
-    const char *session_key_file;
+    /* NegotiateSessionKeyFile CURRENT [PREVIOUS]: seal with [0], open
+     * with either. */
+    n8443_session_key session_keys[2];
+    int session_nkeys;
     unsigned int session_key_set:1;
     const char *delegation_dir;     /* NegotiateDelegationDir */
     apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
@@ -185,6 +198,9 @@ n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
  * configuration names is there, readable by the httpd user, and holds a key
  * for the principal.  Returns !OK (after logging why) to stop httpd. */
 int n8443_creds_check_config(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+/* Can the User httpd's children run as open file?  (Asked by a child
+ * process that becomes that user, so groups and ACLs count.) */
+int n8443_readable_by_httpd_user(const char *file);
 /* Log which keys the keytab holds for the principal a client asked for. */
 void n8443_log_keytab_contents(request_rec *r, const char *keytab,
                                const char *asked_principal);
@@ -249,8 +265,18 @@ void n8443_conn_check_config(server_rec *s);
 
 /* ------------------------------------------------------------ sessions */
 
+/* Read a NegotiateSessionKeyFile (no symlink, a regular file of 32
+ * bytes, not group/world-writable, not world-readable); NULL or why not. */
 const char *n8443_session_read_key(apr_pool_t *p, const char *file,
-                                   unsigned char *key);
+                                   n8443_session_key *key);
+/* check_config: every key file is root's and out of the httpd user's
+ * and group's reach.  !OK (after logging why) stops httpd. */
+int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s);
+/* post_read_request: take our cookie out of the request, in every
+ * spelling, before anything else sees it; kept in r->notes for
+ * n8443_session_resume. */
+int n8443_session_strip(request_rec *r);
 /* OK when a valid session cookie put an identity on r, else DECLINED. */
 int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc);

@@ -9,11 +9,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
-#define VERSION 1
+/* 2: scope and channel sealed in; version 1 cookies no longer open. */
+#define VERSION 2
 #define NONCE_LEN 12
 #define TAG_LEN 16
-#define HEAD_LEN 17     /* expires + issued + flags */
+/* expires + issued + flags + scope + channel */
+#define HEAD_LEN (17 + 2 * N8443_COOKIE_DIGEST_LEN)
 #define MAX_PLAIN (HEAD_LEN + N8443_COOKIE_MAX_PRINCIPAL)
 #define MAX_RAW (1 + NONCE_LEN + MAX_PLAIN + TAG_LEN)
 
@@ -122,6 +125,9 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
     put64(plain, s->expires);
     put64(plain + 8, s->issued);
     plain[16] = (unsigned char)s->flags;
+    memcpy(plain + 17, s->scope, N8443_COOKIE_DIGEST_LEN);
+    memcpy(plain + 17 + N8443_COOKIE_DIGEST_LEN, s->channel,
+           N8443_COOKIE_DIGEST_LEN);
     memcpy(plain + HEAD_LEN, s->principal, plen);
 
     raw[0] = VERSION;
@@ -194,6 +200,9 @@ n8443_cookie_status n8443_cookie_open(
     s->expires = get64(plain);
     s->issued = get64(plain + 8);
     s->flags = plain[16];
+    memcpy(s->scope, plain + 17, N8443_COOKIE_DIGEST_LEN);
+    memcpy(s->channel, plain + 17 + N8443_COOKIE_DIGEST_LEN,
+           N8443_COOKIE_DIGEST_LEN);
     memcpy(s->principal, plain + HEAD_LEN, plen);
     s->principal[plen] = '\0';
     st = N8443_COOKIE_OK;
@@ -202,4 +211,49 @@ cleanup:
     OPENSSL_cleanse(plain, sizeof(plain));
     EVP_CIPHER_CTX_free(ctx);
     return st;
+}
+
+int n8443_cookie_digest(const char *const *parts, size_t n,
+                        unsigned char out[N8443_COOKIE_DIGEST_LEN])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH], len[5];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t i, l;
+    int ret = -1;
+
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto cleanup;
+    for (i = 0; i < n; i++) {
+        /* A marker byte (absent or present) and the length, then the
+         * bytes: ("ab", "c") and ("a", "bc") differ, and so do NULL
+         * and "". */
+        l = parts[i] ? strlen(parts[i]) : 0;
+        len[0] = parts[i] ? 1 : 0;
+        len[1] = (unsigned char)(l >> 24);
+        len[2] = (unsigned char)(l >> 16);
+        len[3] = (unsigned char)(l >> 8);
+        len[4] = (unsigned char)l;
+        if (EVP_DigestUpdate(ctx, len, sizeof(len)) != 1
+            || (l > 0 && EVP_DigestUpdate(ctx, parts[i], l) != 1))
+            goto cleanup;
+    }
+    if (EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+        goto cleanup;
+    memcpy(out, md, N8443_COOKIE_DIGEST_LEN);
+    ret = 0;
+
+cleanup:
+    EVP_MD_CTX_free(ctx);
+    return ret;
+}
+
+int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
+                              unsigned char out[N8443_COOKIE_DIGEST_LEN])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1)
+        return -1;
+    memcpy(out, md, N8443_COOKIE_DIGEST_LEN);
+    return 0;
 }

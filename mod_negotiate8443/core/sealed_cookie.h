@@ -6,11 +6,18 @@
  *
  * Wire form (base64url, no padding):
  *   version (1) | nonce (12) | ciphertext | GCM tag (16)
- * plaintext:
+ * plaintext (version 2):
  *   expires (8, big-endian Unix seconds) | issued (8) | flags (1) |
- *   principal (rest, UTF-8, no NUL)
+ *   scope (16) | channel (16) | principal (rest, UTF-8, no NUL)
  * The version byte is also authenticated (AAD), so a cookie cannot be
- * re-labelled.
+ * re-labelled; a cookie of another version (version 1 had no scope) is
+ * simply not ours.
+ *
+ * scope and channel are digests (n8443_cookie_digest) that the module
+ * compares when it resumes a session: scope names where the login was
+ * proven (virtual host, keytab, acceptor principal), channel the TLS
+ * server certificate's tls-server-end-point binding of a channel-bound
+ * login (zero otherwise).
  *
  * Pure C over OpenSSL 3; no httpd.
  */
@@ -25,13 +32,21 @@
 /* Enough for the longest principal, base64url-encoded, plus NUL. */
 #define N8443_COOKIE_MAX 800
 
+#define N8443_COOKIE_DIGEST_LEN 16
+
 #define N8443_SESSION_BOUND 0x01    /* the login was channel-bound */
 #define N8443_SESSION_BASIC 0x02    /* the login was a Basic password */
+/* The issuing location's NegotiateChannelBinding (bits 2-3): recorded
+ * for the log; what a resume may rely on is BOUND and the channel. */
+#define N8443_SESSION_CB_SHIFT 2
+#define N8443_SESSION_CB_MASK 0x0c
 
 typedef struct {
     int64_t expires;
     int64_t issued;
     unsigned int flags;
+    unsigned char scope[N8443_COOKIE_DIGEST_LEN];
+    unsigned char channel[N8443_COOKIE_DIGEST_LEN];
     char principal[N8443_COOKIE_MAX_PRINCIPAL + 1];
 } n8443_session;
 
@@ -50,5 +65,16 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
 n8443_cookie_status n8443_cookie_open(
     const unsigned char key[N8443_COOKIE_KEY_LEN], const char *value,
     size_t len, int64_t now, n8443_session *s);
+
+/* A digest of n strings (NULL counts as absent, distinct from ""), each
+ * length-prefixed so that no two lists collide: SHA-256, first
+ * N8443_COOKIE_DIGEST_LEN bytes.  Returns 0, or -1 when the crypto
+ * library fails. */
+int n8443_cookie_digest(const char *const *parts, size_t n,
+                        unsigned char out[N8443_COOKIE_DIGEST_LEN]);
+
+/* The same over one byte string (a channel binding). */
+int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
+                              unsigned char out[N8443_COOKIE_DIGEST_LEN]);
 
 #endif /* N8443_SEALED_COOKIE_H */

@@ -7,7 +7,9 @@ import base64
 import http.client
 import json
 import os
+import pwd
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -120,8 +122,9 @@ def test_session_cookie_is_issued_and_accepted(sserver, alice):
     cookie = session_cookie(h)
     assert cookie is not None
     attrs = [a.strip() for a in cookie.split(";")]
+    # Path: the <Location> that switched sessions on, not the whole site.
     assert "Secure" in attrs and "HttpOnly" in attrs \
-        and "SameSite=Lax" in attrs and "Path=/" in attrs
+        and "SameSite=Lax" in attrs and "Path=/session" in attrs
     max_age = [a for a in attrs if a.startswith("Max-Age=")]
     # min(NegotiateSessionMaxAge 3600, the ticket's remaining life)
     assert max_age and 3500 < int(max_age[0].split("=")[1]) <= 3600
@@ -214,23 +217,107 @@ def test_session_without_key_fails_at_startup(base_dir, module_path, realm,
     assert "N8443103: NegotiateSession On in server" in srv.output()
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"short", "holds 5 bytes, not 32 random bytes"),
-    (None, "is readable by everyone"),
-])
-def test_bad_key_file(base_dir, module_path, realm, certs, keytab, content,
-                      message):
-    path = write_key(os.path.join(base_dir, "bad-%d.key" % len(
-        content or b"")), content)
-    if content is None:
+def key_case(base_dir, case):
+    """A key file set up the way `case` says; returns its path."""
+    path = os.path.join(base_dir, "key-%s" % case)
+    if case == "symlink":
+        target = write_key(path + ".real")
+        os.symlink(target, path)
+        return path
+    write_key(path, b"short" if case == "short" else None)
+    user = harness.ensure_user()
+    pw = pwd.getpwnam(user) if user else None
+    if case == "world-readable":
         os.chmod(path, 0o644)
+    elif case == "group-writable":
+        os.chmod(path, 0o620)
+    elif case == "owned-by-httpd-user":
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    elif case == "httpd-group-readable":
+        os.chown(path, 0, pw.pw_gid)
+        os.chmod(path, 0o640)
+    elif case == "fifo":
+        os.unlink(path)
+        os.mkfifo(path, 0o600)
+    return path
+
+
+@pytest.mark.parametrize("case,message", [
+    ("short", "holds 5 bytes, not 32 random bytes"),
+    ("world-readable", "is readable by everyone"),
+    ("group-writable", "is writable by its group or by everyone (mode 0620)"),
+    ("symlink", "is a symbolic link"),
+    ("fifo", "is not a regular file"),
+    ("owned-by-httpd-user", "not root"),
+    ("httpd-group-readable", "can be read through its group by the httpd "
+                             "user 'n8443test'"),
+])
+def test_bad_key_file(base_dir, module_path, realm, certs, keytab, case,
+                      message):
+    """The key is read at start-up as root; the httpd user (any CGI or
+    application running as it) must not be able to read or change it, so
+    httpd -t and the start-up refuse, naming the file (and the user)."""
+    if os.geteuid() != 0 and case in ("owned-by-httpd-user",
+                                      "httpd-group-readable"):
+        pytest.skip("needs root (a User to keep out)")
+    path = key_case(base_dir, case)
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
-                        name="httpd-badkey-%d" % len(content or b""),
+                        name="httpd-badkey-%s" % case,
                         extra_global="NegotiateSessionKeyFile %s" % path)
-    res = srv.configtest()
-    assert res.returncode != 0
-    assert "NegotiateSessionKeyFile: " + path in res.stdout + res.stderr
-    assert message in res.stdout + res.stderr
+    try:
+        # A timeout: a FIFO at the key's path must not hang start-up.
+        res = subprocess.run([srv.binary, "-t", "-f", srv.conf],
+                             env=srv.env, capture_output=True, text=True,
+                             timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("httpd -t hangs on the key file")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "NegotiateSessionKeyFile" in out and path in out, out
+    assert message in out, out
+    # And the server itself does not start.
+    assert srv.start(expect_fail=True) != 0
+
+
+def test_key_rotation(base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateSessionKeyFile NEW OLD: cookies sealed with OLD still
+    open, new ones are sealed with NEW; once OLD is dropped, its cookies
+    no longer open."""
+    old = write_key(os.path.join(base_dir, "rot-old.key"))
+    new = write_key(os.path.join(base_dir, "rot-new.key"))
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-rot-1",
+                      extra_global="NegotiateSessionKeyFile %s" % old)
+    try:
+        old_cookie = fresh_cookie(srv, alice)
+    finally:
+        srv.stop()
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-rot-2",
+                      extra_global="NegotiateSessionKeyFile %s %s" % (new,
+                                                                      old))
+    try:
+        st, h, _ = https_request(srv, "/session/",
+                                 [("Cookie", "n8443_session=" + old_cookie)])
+        assert st == 404 and h["X-Remote-User"] == "alice@TEST.N8443"
+        new_cookie = fresh_cookie(srv, alice)
+    finally:
+        srv.stop()
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-rot-3",
+                      extra_global="NegotiateSessionKeyFile %s" % new)
+    try:
+        st, h, _ = https_request(srv, "/session/",
+                                 [("Cookie", "n8443_session=" + new_cookie)])
+        assert st == 404 and h["X-Remote-User"] == "alice@TEST.N8443"
+        mark = srv.log_mark()
+        st, _, _ = https_request(srv, "/session/",
+                                 [("Cookie", "n8443_session=" + old_cookie)])
+        assert st == 401
+        assert "N8443100: session cookie does not open" in \
+            srv.log_since(mark)
+    finally:
+        srv.stop()
 
 
 def status(srv):
