@@ -158,7 +158,7 @@ int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
                 why = "can be read (ACL) by";
             if (why == NULL)
                 continue;
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(244)
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(241)
                          "NegotiateSessionKeyFile %s %s the httpd user "
                          "'%s' (uid %ld, gid %ld): any code running as that "
                          "user could read the key and forge sessions. httpd "

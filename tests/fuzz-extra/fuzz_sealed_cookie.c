@@ -9,7 +9,8 @@
  *         The seeds are genuine cookies sealed with that key (see
  *         make_cookie_seeds.c), so libFuzzer starts from values that get
  *         all the way through GCM and mutates them from there.
- *   odd   a session (expires, issued, flags, principal) that is sealed
+ *   odd   a session (expires, issued, flags, scope and channel digests,
+ *         principal) that is sealed
  *         with the real n8443_cookie_seal(), then opened back, then
  *         damaged the way an attacker would (one character changed, cut
  *         short, grown, opened with another key or after it expired).
@@ -142,6 +143,10 @@ static void fuzz_seal(const uint8_t *data, size_t size)
     plen = size - 20;
     if (plen > N8443_COOKIE_MAX_PRINCIPAL)
         plen = N8443_COOKIE_MAX_PRINCIPAL;
+    /* The scope and channel digests are opaque to the cookie: derived
+     * from the input so that their round trip is checked too. */
+    memset(in.scope, data[16], sizeof(in.scope));
+    memset(in.channel, what, sizeof(in.channel));
     memcpy(in.principal, data + 20, plen);
     in.principal[plen] = '\0';
     plen = strlen(in.principal);
@@ -167,6 +172,8 @@ static void fuzz_seal(const uint8_t *data, size_t size)
     if (in.expires > NOW) {
         if (st != N8443_COOKIE_OK || out.expires != in.expires
             || out.issued != in.issued || out.flags != in.flags
+            || memcmp(out.scope, in.scope, sizeof(in.scope)) != 0
+            || memcmp(out.channel, in.channel, sizeof(in.channel)) != 0
             || strcmp(out.principal, in.principal) != 0)
             abort();
         check_ok_session(&out, NOW);

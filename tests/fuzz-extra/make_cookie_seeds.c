@@ -62,6 +62,9 @@ static void seeds_for(const char *name, const char *principal,
     s.expires = expires;
     s.issued = NOW - 60;
     s.flags = flags;
+    /* As the fuzzer's seal mode derives them (see fuzz_sealed_cookie.c). */
+    memset(s.scope, (int)flags, sizeof(s.scope));
+    memset(s.channel, 1, sizeof(s.channel));
     memcpy(s.principal, principal, plen + 1);
     if (n8443_cookie_seal(farm_key, &s, cookie, sizeof(cookie)) != 0) {
         fprintf(stderr, "make_cookie_seeds: cannot seal %s\n", name);

@@ -1214,7 +1214,7 @@ def session_cookie(headers):
                          location_cases(lambda vh, loc: loc["session"]))
 def test_session_cookie(golden, site, vh, path, users):
     """session: true: a login sets n8443_session (Secure, HttpOnly,
-    SameSite=Lax, Path=/, Max-Age up to session_max_age); the cookie alone
+    SameSite=Lax, Path=<the Location>, Max-Age up to session_max_age); the cookie alone
     then logs in, without a new cookie; an application never sees it."""
     v = site.vhost(vh)
     loc = site.location(vh, path)
@@ -1225,7 +1225,10 @@ def test_session_cookie(golden, site, vh, path, users):
     cookie = session_cookie(h)
     assert cookie is not None, h
     attrs = [a.strip() for a in cookie.split(";")]
-    assert {"Secure", "HttpOnly", "SameSite=Lax", "Path=/"} <= set(attrs)
+    assert {"Secure", "HttpOnly", "SameSite=Lax"} <= set(attrs)
+    # Path: the <Location> that issued it, so the browser sends it there.
+    cpath = [a[5:] for a in attrs if a.startswith("Path=")]
+    assert len(cpath) == 1 and probe_path(loc).startswith(cpath[0]), attrs
     age = int([a for a in attrs if a.startswith("Max-Age=")][0][8:])
     assert loc["max_age"] - 120 < age <= loc["max_age"], cookie
     value = attrs[0].split("=", 1)[1]

@@ -23,6 +23,8 @@ static void sample(n8443_session *s, int64_t expires)
     s->expires = expires;
     s->issued = 1000;
     s->flags = N8443_SESSION_BOUND;
+    memset(s->scope, 0x5c, sizeof(s->scope));
+    memset(s->channel, 0xc5, sizeof(s->channel));
     strcpy(s->principal, "alice@TEST.N8443");
 }
 
@@ -40,6 +42,53 @@ static void test_round_trip(void **state)
     assert_int_equal(out.expires, 5000);
     assert_int_equal(out.issued, 1000);
     assert_int_equal(out.flags, N8443_SESSION_BOUND);
+    assert_memory_equal(out.scope, in.scope, sizeof(in.scope));
+    assert_memory_equal(out.channel, in.channel, sizeof(in.channel));
+}
+
+/* The version byte: 2 since the scope is sealed in; the version is also
+ * the AAD, so relabelling a cookie breaks the tag. */
+static void test_version(void **state)
+{
+    n8443_session in, out;
+    char cookie[N8443_COOKIE_MAX];
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int v;
+
+    sample(&in, 5000);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
+    /* Byte 0 is 0x02: the first character holds its top 6 bits (0), the
+     * second its low 2 bits (10) and the nonce's first 4. */
+    assert_int_equal(cookie[0], 'A');
+    v = (int)(strchr(b64, cookie[1]) - b64);
+    assert_int_equal(v >> 4, 2);
+    cookie[1] = b64[(1 << 4) | (v & 15)];   /* version 1, same nonce */
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10,
+                                       &out), N8443_COOKIE_BAD);
+}
+
+/* The scope digest: length-prefixed, so lists that concatenate alike
+ * differ, and NULL (absent) differs from "". */
+static void test_digest(void **state)
+{
+    const char *ab_c[] = { "ab", "c" }, *a_bc[] = { "a", "bc" };
+    const char *with_null[] = { "x", NULL }, *with_empty[] = { "x", "" };
+    unsigned char d1[N8443_COOKIE_DIGEST_LEN], d2[N8443_COOKIE_DIGEST_LEN];
+
+    assert_int_equal(n8443_cookie_digest(ab_c, 2, d1), 0);
+    assert_int_equal(n8443_cookie_digest(ab_c, 2, d2), 0);
+    assert_memory_equal(d1, d2, sizeof(d1));
+    assert_int_equal(n8443_cookie_digest(a_bc, 2, d2), 0);
+    assert_memory_not_equal(d1, d2, sizeof(d1));
+    assert_int_equal(n8443_cookie_digest(with_null, 2, d1), 0);
+    assert_int_equal(n8443_cookie_digest(with_empty, 2, d2), 0);
+    assert_memory_not_equal(d1, d2, sizeof(d1));
+    assert_int_equal(n8443_cookie_digest_bytes((const unsigned char *)"ab",
+                                               2, d1), 0);
+    assert_int_equal(n8443_cookie_digest_bytes((const unsigned char *)"ac",
+                                               2, d2), 0);
+    assert_memory_not_equal(d1, d2, sizeof(d1));
 }
 
 static void test_two_seals_differ(void **state)
@@ -136,6 +185,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_two_seals_differ),
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_other_key),
