@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,11 +70,15 @@ const char *n8443_session_read_key(apr_pool_t *p, const char *file,
         err = apr_psprintf(p, "%s holds %ld bytes, not %d random bytes "
                            "(make one with: openssl rand -out %s 32)", file,
                            (long)st.st_size, N8443_COOKIE_KEY_LEN, file);
-    else if (geteuid() == 0 && st.st_uid != 0)
-        err = apr_psprintf(p, "%s is owned by uid %ld, not root: its owner "
-                           "can read it and forge sessions (chown root:root "
-                           "%s; chmod 0600 %s)", file, (long)st.st_uid, file,
-                           file);
+    else if (geteuid() == 0 && st.st_uid != 0) {
+        struct passwd *pw = getpwuid(st.st_uid);
+
+        err = apr_psprintf(p, "%s is owned by '%s' (uid %ld), not root: "
+                           "code running as that user could read it and "
+                           "forge sessions (chown root:root %s; chmod 0600 "
+                           "%s)", file, pw ? pw->pw_name : "?",
+                           (long)st.st_uid, file, file);
+    }
     else if (st.st_mode & (S_IWGRP | S_IWOTH))
         err = apr_psprintf(p, "%s is writable by its group or by everyone "
                            "(mode %04o): chmod 0600 %s", file,

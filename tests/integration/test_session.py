@@ -248,7 +248,7 @@ def key_case(base_dir, case):
     ("group-writable", "is writable by its group or by everyone (mode 0620)"),
     ("symlink", "is a symbolic link"),
     ("fifo", "is not a regular file"),
-    ("owned-by-httpd-user", "not root"),
+    ("owned-by-httpd-user", "is owned by 'n8443test'"),
     ("httpd-group-readable", "can be read through its group by the httpd "
                              "user 'n8443test'"),
 ])
