@@ -21,7 +21,6 @@
  */
 #include "n8443_private.h"
 
-#include "apr_lib.h"
 #include "util_cookies.h"
 #include "sealed_cookie.h"
 #include "unixd.h"
@@ -182,94 +181,24 @@ int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* ------------------------------------------------ the cookie on the way in */
 
-/*
- * Would some parser of the application read name (len bytes, no leading
- * blanks) as our cookie's name?  Any case, %XX decoded, '.', ' ' and '['
- * read as '_' (PHP's mangling of names), trailing blanks ignored.
- */
-static int is_our_name(const char *name, size_t len)
+/* Collects the values of our cookie for n8443_session_strip. */
+typedef struct {
+    request_rec *r;
+    const char *values;         /* space-separated */
+    int n;
+} found_values;
+
+static void keep_value(void *arg, const char *value, size_t len)
 {
-    static const char want[] = COOKIE_NAME;
-    size_t i, w = 0;
-    int c;
+    found_values *fv = arg;
 
-    while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
-        len--;
-    for (i = 0; i < len; i++) {
-        c = (unsigned char)name[i];
-        if (c == '%' && i + 2 < len && apr_isxdigit(name[i + 1])
-            && apr_isxdigit(name[i + 2])) {
-            char hex[3] = { name[i + 1], name[i + 2], '\0' };
-            c = (int)strtol(hex, NULL, 16);
-            i += 2;
-        }
-        if (c == '.' || c == ' ' || c == '[')
-            c = '_';
-        if (w >= sizeof(want) - 1 || apr_tolower(c) != want[w])
-            return 0;
-        w++;
-    }
-    return w == sizeof(want) - 1;
-}
-
-/*
- * One Cookie field without our cookie.  Pairs are split at ';' and also
- * at ',' (how httpd joins repeated fields, and how some parsers read
- * them); the other pairs keep their text and separators.  Values of the
- * exact name are appended (space-separated) to *values.  Returns the
- * field, or NULL when nothing of ours was in it.
- */
-static char *strip_field(request_rec *r, const char *field,
-                         const char **values, int *nvalues)
-{
-    char *out = apr_palloc(r->pool, strlen(field) + 1), *o = out;
-    const char *p = field;
-    int found = 0;
-
-    while (*p != '\0') {
-        const char *end = p + strcspn(p, ";,"), *name = p, *eq;
-        size_t nlen;
-
-        while (name < end && (*name == ' ' || *name == '\t'))
-            name++;
-        eq = memchr(name, '=', (size_t)(end - name));
-        nlen = (size_t)((eq ? eq : end) - name);
-        if (nlen > 0 && is_our_name(name, nlen)) {
-            found = 1;
-            if (eq != NULL && nlen == sizeof(COOKIE_NAME) - 1
-                && memcmp(name, COOKIE_NAME, nlen) == 0
-                && *nvalues < MAX_COOKIES) {
-                const char *v = eq + 1, *ve = end;
-
-                while (v < ve && (*v == ' ' || *v == '\t'))
-                    v++;
-                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                    ve--;
-                if (ve > v && memchr(v, ' ', (size_t)(ve - v)) == NULL) {
-                    *values = apr_pstrcat(r->pool, *values,
-                                          **values ? " " : "",
-                                          apr_pstrmemdup(r->pool, v,
-                                                         ve - v), NULL);
-                    (*nvalues)++;
-                }
-            }
-            p = *end ? end + 1 : end;       /* drop it and its separator */
-            continue;
-        }
-        memcpy(o, p, (size_t)(end - p) + (*end ? 1 : 0));
-        o += (end - p) + (*end ? 1 : 0);
-        p = *end ? end + 1 : end;
-    }
-    *o = '\0';
-    if (!found)
-        return NULL;
-    /* What a removed first or last pair leaves behind. */
-    while (o > out && (o[-1] == ' ' || o[-1] == '\t' || o[-1] == ';'
-                       || o[-1] == ','))
-        *--o = '\0';
-    while (*out == ' ' || *out == '\t')
-        out++;
-    return out;
+    /* Cookie values of ours are base64url: one with a blank is not. */
+    if (fv->n >= MAX_COOKIES || memchr(value, ' ', len) != NULL
+        || memchr(value, '\t', len) != NULL)
+        return;
+    fv->values = apr_pstrcat(fv->r->pool, fv->values, *fv->values ? " " : "",
+                             apr_pstrmemdup(fv->r->pool, value, len), NULL);
+    fv->n++;
 }
 
 int n8443_session_strip(request_rec *r)
@@ -277,8 +206,8 @@ int n8443_session_strip(request_rec *r)
     const apr_array_header_t *arr = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     apr_array_header_t *fields = apr_array_make(r->pool, 2, sizeof(char *));
-    const char *values = "";
-    int i, nvalues = 0, changed = 0;
+    found_values fv = { r, "", 0 };
+    int i, changed = 0;
 
     if (apr_table_get(r->notes, COOKIE_NOTE) != NULL)
         return DECLINED;            /* done for this request */
@@ -287,11 +216,10 @@ int n8443_session_strip(request_rec *r)
 
         if (e[i].key == NULL || strcasecmp(e[i].key, "Cookie") != 0)
             continue;
-        kept = strip_field(r, e[i].val, &values, &nvalues);
-        if (kept != NULL)
+        kept = apr_palloc(r->pool, strlen(e[i].val) + 1);
+        if (n8443_cookie_strip(e[i].val, COOKIE_NAME, kept, keep_value,
+                               &fv) > 0)
             changed = 1;
-        else
-            kept = e[i].val;
         if (*kept != '\0')
             APR_ARRAY_PUSH(fields, char *) = kept;
     }
@@ -302,7 +230,7 @@ int n8443_session_strip(request_rec *r)
                            APR_ARRAY_IDX(fields, i, char *));
     }
     /* Also when there was none: the note says "stripped". */
-    apr_table_setn(r->notes, COOKIE_NOTE, values);
+    apr_table_setn(r->notes, COOKIE_NOTE, fv.values);
     return DECLINED;
 }
 

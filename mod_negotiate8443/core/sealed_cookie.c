@@ -257,3 +257,92 @@ int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
     memcpy(out, md, N8443_COOKIE_DIGEST_LEN);
     return 0;
 }
+
+/* ------------------------------------------------ the Cookie request field */
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Would some parser read the len bytes at p (no blanks around) as
+ * `name` (lower case)? */
+static int reads_as(const char *p, size_t len, const char *name)
+{
+    size_t i, w = 0, wlen = strlen(name);
+    int c;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char)p[i];
+        if (c == '%' && i + 2 < len && hex_value(p[i + 1]) >= 0
+            && hex_value(p[i + 2]) >= 0) {
+            c = hex_value(p[i + 1]) * 16 + hex_value(p[i + 2]);
+            i += 2;
+        }
+        if (c == '.' || c == ' ' || c == '[')
+            c = '_';
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (w >= wlen || c != (unsigned char)name[w])
+            return 0;
+        w++;
+    }
+    return w == wlen;
+}
+
+int n8443_cookie_strip(const char *field, const char *name, char *out,
+                       n8443_cookie_value_fn fn, void *arg)
+{
+    const char *p = field;
+    char *o = out, *start;
+    size_t nlen_want = strlen(name);
+    int removed = 0;
+
+    while (*p != '\0') {
+        const char *end = p + strcspn(p, ";,"), *n = p, *ne, *eq;
+        size_t seglen = (size_t)(end - p) + (*end != '\0');
+
+        while (n < end && is_blank(*n))
+            n++;
+        eq = memchr(n, '=', (size_t)(end - n));
+        ne = eq != NULL ? eq : end;
+        while (ne > n && is_blank(ne[-1]))
+            ne--;
+        if (ne > n && reads_as(n, (size_t)(ne - n), name)) {
+            removed++;
+            if (fn != NULL && eq != NULL && (size_t)(ne - n) == nlen_want
+                && memcmp(n, name, nlen_want) == 0) {
+                const char *v = eq + 1, *ve = end;
+
+                while (v < ve && is_blank(*v))
+                    v++;
+                while (ve > v && is_blank(ve[-1]))
+                    ve--;
+                if (ve > v)
+                    fn(arg, v, (size_t)(ve - v));
+            }
+        }
+        else {
+            memcpy(o, p, seglen);       /* the pair and its separator */
+            o += seglen;
+        }
+        p += seglen;
+    }
+    *o = '\0';
+    if (removed == 0)
+        return 0;
+    while (o > out && (is_blank(o[-1]) || o[-1] == ';' || o[-1] == ','))
+        *--o = '\0';
+    for (start = out; is_blank(*start); start++)
+        ;
+    memmove(out, start, strlen(start) + 1);
+    return removed;
+}

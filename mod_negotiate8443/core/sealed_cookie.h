@@ -77,4 +77,23 @@ int n8443_cookie_digest(const char *const *parts, size_t n,
 int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
                               unsigned char out[N8443_COOKIE_DIGEST_LEN]);
 
+/* Called with each value of a pair named exactly like the cookie. */
+typedef void (*n8443_cookie_value_fn)(void *arg, const char *value,
+                                      size_t len);
+
+/*
+ * Take the cookie `name` (lower case) out of one Cookie field, so that
+ * the application never sees it.  Pairs are split at ';' and also at ','
+ * (how httpd joins repeated fields, and how some parsers read them).  A
+ * pair goes when its name reads as `name` to some parser: any case, %XX
+ * decoded, '.', ' ' and '[' taken for '_' (PHP's mangling), blanks around
+ * it ignored.  The other pairs keep their text and separators; blanks and
+ * separators a removed first or last pair leaves are trimmed.  The value
+ * (blanks trimmed, not empty) of each pair whose name is exactly `name`
+ * goes to fn (if not NULL).  out needs strlen(field) + 1 bytes.  Returns
+ * how many pairs were removed (0: out is a copy of field).
+ */
+int n8443_cookie_strip(const char *field, const char *name, char *out,
+                       n8443_cookie_value_fn fn, void *arg);
+
 #endif /* N8443_SEALED_COOKIE_H */

@@ -5,7 +5,7 @@
  *
  * The first input byte picks what the rest is:
  *
- *   even  a cookie value as a client sends it, opened with the farm key.
+ *   0     (mod 4) a cookie value as a client sends it, opened with the farm key.
  *         The seeds are genuine cookies sealed with that key (see
  *         make_cookie_seeds.c), so libFuzzer starts from values that get
  *         all the way through GCM and mutates them from there.
@@ -14,6 +14,11 @@
  *         with the real n8443_cookie_seal(), then opened back, then
  *         damaged the way an attacker would (one character changed, cut
  *         short, grown, opened with another key or after it expired).
+ *
+ *   2     (mod 4) a Cookie request field, stripped of n8443_session
+ *         (n8443_cookie_strip): what is left holds nothing of ours
+ *         (stripping it again removes nothing) and is no longer than
+ *         the field; the values found are trimmed, non-empty, one pair's.
  *
  * Beyond memory safety (ASan, UBSan), abort() marks a broken property:
  *   - opening never says OK for a value that did not come out of seal()
@@ -205,11 +210,47 @@ static void fuzz_seal(const uint8_t *data, size_t size)
     free(bad);
 }
 
+static void check_value(void *arg, const char *value, size_t len)
+{
+    (void)arg;
+    if (len == 0 || value[0] == ' ' || value[0] == '\t'
+        || value[len - 1] == ' ' || value[len - 1] == '\t'
+        || memchr(value, ';', len) != NULL || memchr(value, ',', len) != NULL)
+        abort();
+}
+
+/* Mode 2 (mod 4): a Cookie field, stripped of n8443_session. */
+static void fuzz_strip(const uint8_t *data, size_t size)
+{
+    char *field = malloc(size + 1), *out = malloc(size + 1);
+    char *again = malloc(size + 1);
+    int removed;
+
+    if (field == NULL || out == NULL || again == NULL)
+        abort();
+    memcpy(field, data, size);
+    field[size] = '\0';
+    removed = n8443_cookie_strip(field, "n8443_session", out, check_value,
+                                 NULL);
+    if (removed < 0 || strlen(out) > strlen(field)
+        || (removed == 0 && strcmp(out, field) != 0))
+        abort();
+    /* Nothing of ours is left: stripping again removes nothing. */
+    if (n8443_cookie_strip(out, "n8443_session", again, check_value, NULL)
+        != 0 || strcmp(again, out) != 0)
+        abort();
+    free(field);
+    free(out);
+    free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    if (data[0] & 1)
+    if ((data[0] & 3) == 2)
+        fuzz_strip(data + 1, size - 1);
+    else if (data[0] & 1)
         fuzz_seal(data + 1, size - 1);
     else
         fuzz_open(data + 1, size - 1);

@@ -168,6 +168,60 @@ static void test_garbage_and_limits(void **state)
                      -1);
 }
 
+/* ----------------------------------------- the Cookie field, stripped */
+
+static void collect(void *arg, const char *value, size_t len)
+{
+    char *acc = arg;
+
+    strncat(acc, "[", 255 - strlen(acc));
+    strncat(acc, value, len < 255 - strlen(acc) ? len : 255 - strlen(acc));
+    strncat(acc, "]", 255 - strlen(acc));
+}
+
+static void test_strip_table(void **state)
+{
+    static const struct {
+        const char *field, *kept, *values;
+        int removed;
+    } cases[] = {
+        { "a=1; n8443_session=V; b=2", "a=1; b=2", "[V]", 1 },
+        { "n8443_session=V", "", "[V]", 1 },
+        { "n8443_session=V; keep=1", "keep=1", "[V]", 1 },
+        { "keep=1; n8443_session=V", "keep=1", "[V]", 1 },
+        { "keep=1;n8443_session=V;", "keep=1", "[V]", 1 },
+        { "  n8443_session = V  ; k=1", "k=1", "[V]", 1 },
+        /* Other spellings go, but are not ours to read. */
+        { "N8443_SESSION=x; n8443.session=y; n8443%5Fsession=z; "
+          "n8443%5fsession=z; n8443[session=w; n8443 session =u; k=1",
+          "k=1", "", 6 },
+        /* ',' separates too (httpd's join of repeated fields). */
+        { "x=1, n8443_session=V", "x=1", "[V]", 1 },
+        { "n8443_session=A; n8443_session=B", "", "[A][B]", 2 },
+        { "n8443_session", "", "", 1 },
+        { "n8443_session=", "", "", 1 },
+        /* Names that only look alike stay. */
+        { "n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
+          "n8443%5session=V",
+          "n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
+          "n8443%5session=V", "", 0 },
+        { "", "", "", 0 },
+        { "a=b=c; n8443_session=V=W", "a=b=c", "[V=W]", 1 },
+        { ";;, ;", ";;, ;", "", 0 },
+    };
+    char out[256], values[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        values[0] = '\0';
+        assert_int_equal(n8443_cookie_strip(cases[i].field, "n8443_session",
+                                            out, collect, values),
+                         cases[i].removed);
+        assert_string_equal(out, cases[i].kept);
+        assert_string_equal(values, cases[i].values);
+    }
+}
+
 /* Channel binding of a certificate with no signature hash, and garbage. */
 static void test_channel_binding_bad_input(void **state)
 {
@@ -192,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_other_key),
         cmocka_unit_test(test_every_change_refused),
         cmocka_unit_test(test_garbage_and_limits),
+        cmocka_unit_test(test_strip_table),
         cmocka_unit_test(test_channel_binding_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
