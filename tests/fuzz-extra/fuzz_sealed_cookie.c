@@ -5,8 +5,8 @@
  *
  * The first input byte picks what the rest is:
  *
- *   0     (mod 4) a cookie value as a client sends it, opened with the farm key.
- *         The seeds are genuine cookies sealed with that key (see
+ *   0     (mod 4) a cookie value as a client sends it, opened with the
+ *         farm key.  The seeds are genuine cookies sealed with that key (see
  *         make_cookie_seeds.c), so libFuzzer starts from values that get
  *         all the way through GCM and mutates them from there.
  *   odd   a session (expires, issued, flags, scope and channel digests,
