@@ -248,11 +248,9 @@ static const char *cookie_values(request_rec *r)
 
 /* ---------------------------------------------------------------- scope */
 
-/* The digest of where a login here is proven: virtual host, keytab and
- * acceptor principal (the credential set).  0, or -1. */
-static int scope_of(request_rec *r, const n8443_dir_conf *dc,
-                    const n8443_server_conf *sc,
-                    unsigned char out[N8443_COOKIE_DIGEST_LEN])
+/* N8443_COOKIE_DIGEST_LEN bytes to out; see n8443_private.h. */
+int n8443_login_scope(request_rec *r, const n8443_dir_conf *dc,
+                      const n8443_server_conf *sc, unsigned char *out)
 {
     n8443_cred_key key;
     const char *parts[4];
@@ -341,7 +339,7 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
         return DECLINED;
     values = cookie_values(r);
     if (values == NULL || *values == '\0'
-        || scope_of(r, dc, sc, scope) != 0)
+        || n8443_login_scope(r, dc, sc, scope) != 0)
         return DECLINED;
     now = (int64_t)apr_time_sec(apr_time_now());
     for (v = apr_strtok(apr_pstrdup(r->pool, values), " ", &last);
@@ -412,7 +410,7 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
         return;
     }
     apr_cpystrn(s.principal, principal, sizeof(s.principal));
-    if (scope_of(r, dc, sc, s.scope) != 0
+    if (n8443_login_scope(r, dc, sc, s.scope) != 0
         || n8443_cookie_seal(sc->session_keys[0].key, &s, value,
                              sizeof(value)) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(102)
