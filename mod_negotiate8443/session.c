@@ -214,7 +214,8 @@ int n8443_session_strip(request_rec *r)
     for (i = 0; i < arr->nelts; i++) {
         char *kept;
 
-        if (e[i].key == NULL || strcasecmp(e[i].key, "Cookie") != 0)
+        if (e[i].key == NULL || e[i].val == NULL
+            || strcasecmp(e[i].key, "Cookie") != 0)
             continue;
         kept = apr_palloc(r->pool, strlen(e[i].val) + 1);
         if (n8443_cookie_strip(e[i].val, COOKIE_NAME, kept, keep_value,
