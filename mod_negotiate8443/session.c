@@ -293,36 +293,45 @@ static n8443_cookie_status open_any(const n8443_server_conf *sc,
     return st;
 }
 
-/* Why an opened cookie does not hold at this location, or NULL. */
+/* Why an opened cookie does not hold at this location, or NULL.  What a
+ * cookie adds to a login record (the scope as a digest, its age, the
+ * certificate) is checked here; the rest is the rule of every login
+ * kept beyond its request (n8443_login_misfit). */
 static const char *does_not_hold(request_rec *r, const n8443_dir_conf *dc,
+                                 const n8443_server_conf *sc,
                                  const n8443_session *s,
                                  const unsigned char *scope, int64_t now,
                                  int *bound)
 {
     unsigned char chan[N8443_COOKIE_DIGEST_LEN];
+    n8443_login l;
+    const char *why;
 
     if (memcmp(s->scope, scope, N8443_COOKIE_DIGEST_LEN) != 0)
-        return "was issued for another virtual host, keytab or service "
-               "principal";
-    if ((s->flags & N8443_SESSION_BASIC) && !dc->basic_fallback)
-        return "is of a Basic login, and this location has no "
-               "NegotiateBasicFallback";
+        return "it was issued for another virtual host, keytab or "
+               "service principal";
     /* The stricter of the issuing location's age (its expiry) and this
      * one's NegotiateSessionMaxAge. */
     if (s->issued > now + 60 || now - s->issued >= dc->session_max_age)
-        return apr_psprintf(r->pool, "is %ld s old, at or over this "
+        return apr_psprintf(r->pool, "it is %ld s old, at or over this "
                             "location's NegotiateSessionMaxAge %ld",
                             (long)(now - s->issued), dc->session_max_age);
     *bound = (s->flags & N8443_SESSION_BOUND)
              && dc->channel_binding != N8443_CB_OFF && channel_of(r, chan)
              && memcmp(chan, s->channel, N8443_COOKIE_DIGEST_LEN) == 0;
-    if (dc->channel_binding == N8443_CB_REQUIRE && !*bound)
-        return (s->flags & N8443_SESSION_BOUND)
-               ? "was channel-bound to another TLS certificate, and "
-                 "NegotiateChannelBinding is require"
-               : "is of a login without channel binding, and "
-                 "NegotiateChannelBinding is require";
-    return NULL;
+    /* The scope matched: within this vhost, keytab and acceptor. */
+    memset(&l, 0, sizeof(l));
+    l.principal = s->principal;
+    l.mech = (s->flags & N8443_SESSION_BASIC) ? "basic" : "krb5";
+    l.bound = *bound;
+    l.server = r->server;
+    l.keytab = dc->keytab;
+    l.acceptor = dc->service_principal;
+    why = n8443_login_misfit(r, dc, sc, &l);
+    if (why != NULL && (s->flags & N8443_SESSION_BOUND) && !*bound)
+        why = apr_pstrcat(r->pool, why, " (its login was bound to another "
+                          "TLS certificate)", NULL);
+    return why;
 }
 
 int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
@@ -354,12 +363,12 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
                             "key or an older format)");
             continue;
         }
-        why = does_not_hold(r, dc, &s, scope, now, &bound);
+        why = does_not_hold(r, dc, sc, &s, scope, now, &bound);
         if (why != NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(240)
-                          "session cookie of %s %s: falling back to "
-                          "Negotiate", ap_escape_logitem(r->pool,
-                                                         s.principal), why);
+                          "session cookie of %s does not hold here (%s): "
+                          "falling back to Negotiate",
+                          ap_escape_logitem(r->pool, s.principal), why);
             OPENSSL_cleanse(&s, sizeof(s));
             continue;
         }
