@@ -86,6 +86,9 @@ BODY = """
     NegotiateSession On
     Require user admin@TEST.N8443
   </Location>
+  <Location /redir>
+    ErrorDocument 404 /cgi-bin/cookies
+  </Location>
   <Directory {htdocs}/eve>
     AllowOverride AuthConfig
   </Directory>
@@ -416,6 +419,15 @@ def test_public_location_never_sees_the_cookie(srv, live, header, kept):
         ("Cookie", header.format(v=live))])
     assert st == 200
     assert seen_cookies(body) == kept
+
+
+def test_internal_redirect_never_sees_the_cookie(srv, live):
+    """An ErrorDocument's internal redirect to a CGI: the redirected
+    request's headers are the stripped ones."""
+    st, _, body = https_request(srv, "/redir/missing", [
+        ("Cookie", "a=1; n8443_session=" + live)])
+    assert st == 404
+    assert seen_cookies(body) == "a=1"
 
 
 def test_two_cookie_fields(srv, live):
