@@ -277,11 +277,6 @@ int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
  * spelling, before anything else sees it; kept in r->notes for
  * n8443_session_resume. */
 int n8443_session_strip(request_rec *r);
-/* The digest (16 bytes) of where a login at r is proven: virtual host,
- * keytab and acceptor principal (the credential set).  A login kept
- * beyond its request holds only where this is the same.  0, or -1. */
-int n8443_login_scope(request_rec *r, const n8443_dir_conf *dc,
-                      const n8443_server_conf *sc, unsigned char *out);
 /* OK when a valid session cookie put an identity on r, else DECLINED. */
 int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc);

@@ -249,9 +249,12 @@ static const char *cookie_values(request_rec *r)
 
 /* ---------------------------------------------------------------- scope */
 
-/* N8443_COOKIE_DIGEST_LEN bytes to out; see n8443_private.h. */
-int n8443_login_scope(request_rec *r, const n8443_dir_conf *dc,
-                      const n8443_server_conf *sc, unsigned char *out)
+/* The digest of where a login at r is proven, for a cookie that leaves
+ * the process (a farm shares the key): virtual host name, keytab and
+ * acceptor principal, the credential set.  0, or -1. */
+static int login_scope(request_rec *r, const n8443_dir_conf *dc,
+                       const n8443_server_conf *sc,
+                       unsigned char out[N8443_COOKIE_DIGEST_LEN])
 {
     n8443_cred_key key;
     const char *parts[4];
@@ -349,7 +352,7 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
         return DECLINED;
     values = cookie_values(r);
     if (values == NULL || *values == '\0'
-        || n8443_login_scope(r, dc, sc, scope) != 0)
+        || login_scope(r, dc, sc, scope) != 0)
         return DECLINED;
     now = (int64_t)apr_time_sec(apr_time_now());
     for (v = apr_strtok(apr_pstrdup(r->pool, values), " ", &last);
@@ -420,7 +423,7 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
         return;
     }
     apr_cpystrn(s.principal, principal, sizeof(s.principal));
-    if (n8443_login_scope(r, dc, sc, s.scope) != 0
+    if (login_scope(r, dc, sc, s.scope) != 0
         || n8443_cookie_seal(sc->session_keys[0].key, &s, value,
                              sizeof(value)) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(102)
