@@ -396,16 +396,8 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         long code = n8443_diagnose_apreq(key.keytab, key.principal,
                                          info.apreq.data, info.apreq.len,
                                          krb5_text, sizeof(krb5_text));
-        if (code == N8443_DIAG_UNAVAILABLE) {
-            char gsstext[512];
-
-            n8443_gss_error_text(res.major, res.minor, gsstext,
-                                 sizeof(gsstext));
-            code = n8443_krb5_code_from_text(gsstext);
-            /* Nothing recognised: not a replay by default. */
-            if (code == 0)
-                code = -1;
-        }
+        /* Nothing recognised (krb5 alone accepts it): never "replay". */
+        code = n8443_refusal_code(res.major, res.minor, code);
         cause = n8443_accept_cause(res.major, code);
         if (cause == N8443_CAUSE_MALFORMED) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)

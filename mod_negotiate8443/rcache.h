@@ -49,7 +49,7 @@ typedef struct {
 /* ------------------------------------------------ shared counters (status) */
 
 /* Failure buckets of the status handler; n8443_cause values index them. */
-#define N8443_STAT_CAUSES 9
+#define N8443_STAT_CAUSES 11
 
 typedef struct {
     apr_uint32_t logins;

@@ -7,6 +7,7 @@
  * to change).
  */
 #include "acceptor.h"
+#include "token_walk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@ const char *n8443_cause_name(n8443_cause cause)
     case N8443_CAUSE_MALFORMED:       return "malformed";
     case N8443_CAUSE_EXPIRED:         return "expired";
     case N8443_CAUSE_OTHER:           return "other";
+    case N8443_CAUSE_ETYPE:           return "etype";
+    case N8443_CAUSE_ANONYMOUS:       return "anonymous";
     }
     return "other";
 }
@@ -240,6 +243,7 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
     krb5_data req;
     krb5_error_code code;
     const char *msg;
+    int ret_text_set = 0;
 
     if (textlen > 0)
         text[0] = '\0';
@@ -272,9 +276,29 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
     req.length = (unsigned int)len;
     req.data = (char *)apreq;
     code = krb5_rd_req(ctx, &ac, &req, server, kt, NULL, &ticket);
+    if (code == 0) {
+        /* What GSS-API checks besides krb5_rd_req that krb5 alone does
+         * not: the etype field its replay-cache tag is computed from. */
+        n8443_apreq_info info;
+        unsigned int cksum_len;
+        krb5_enctype sess = ticket->enc_part2->session->enctype;
+
+        if (n8443_apreq_walk(apreq, len, &info) == N8443_TOK_KRB5
+            && (info.authenticator_etype != sess
+                || krb5_c_crypto_length(ctx, info.authenticator_etype,
+                                        KRB5_CRYPTO_TYPE_CHECKSUM,
+                                        &cksum_len) != 0)) {
+            if (textlen > 0)
+                snprintf(text, textlen, "the authenticator's etype field "
+                         "(%ld) is not the session key's enctype (%ld)",
+                         (long)info.authenticator_etype, (long)sess);
+            code = KRB5_BAD_ENCTYPE;
+            ret_text_set = 1;
+        }
+    }
 
 cleanup:
-    if (code != 0 && textlen > 0) {
+    if (code != 0 && textlen > 0 && !ret_text_set) {
         msg = krb5_get_error_message(ctx, code);
         snprintf(text, textlen, "%s", msg);
         krb5_free_error_message(ctx, msg);
@@ -310,6 +334,18 @@ long n8443_krb5_code_from_text(const char *gss_text)
     return 0;
 }
 
+long n8443_refusal_code(OM_uint32 major, OM_uint32 minor, long diag_code)
+{
+    char text[512];
+    long code;
+
+    if (diag_code != 0 && diag_code != N8443_DIAG_UNAVAILABLE)
+        return diag_code;
+    n8443_gss_error_text(major, minor, text, sizeof(text));
+    code = n8443_krb5_code_from_text(text);
+    return code != 0 ? code : -1;
+}
+
 n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code)
 {
     if (GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS)
@@ -319,8 +355,13 @@ n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code)
 
     switch ((krb5_error_code)krb5_code) {
     case 0:
-        /* krb5 itself is content: GSS-API's replay cache said no. */
-        return N8443_CAUSE_REPLAY;
+        /* krb5 itself is content with the AP-REQ, and nothing else was
+         * found: GSS-API refused it for its framing (DEFECTIVE_TOKEN,
+         * below) or for a reason not known here.  Not a replay: a replay
+         * caught by MIT's cache names itself (KRB5KRB_AP_ERR_REPEAT). */
+        break;
+    case KRB5_BAD_ENCTYPE:
+        return N8443_CAUSE_ETYPE;
     case KRB5KRB_AP_ERR_REPEAT:
         return N8443_CAUSE_REPLAY;
     case KRB5KRB_AP_ERR_SKEW:

@@ -22,7 +22,10 @@ typedef enum {
     N8443_CAUSE_NTLM,            /* client fell back to NTLM */
     N8443_CAUSE_MALFORMED,       /* not a token we can read */
     N8443_CAUSE_EXPIRED,         /* ticket expired / not yet valid */
-    N8443_CAUSE_OTHER
+    N8443_CAUSE_OTHER,
+    N8443_CAUSE_ETYPE,           /* the authenticator's etype field is not
+                                    the session key's enctype */
+    N8443_CAUSE_ANONYMOUS        /* an anonymous ticket, not allowed */
 } n8443_cause;
 
 const char *n8443_cause_name(n8443_cause cause);
@@ -76,9 +79,12 @@ void n8443_accept_result_clear(n8443_accept_result *res);
  * mechanism's minor codes, so the minor status alone cannot tell a clock
  * skew from a missing key.  This re-reads the AP-REQ with krb5 directly
  * (same keytab and principal, no replay cache) and returns the krb5 error
- * code, or 0 if krb5 accepts it: then the only thing that differed was
- * GSS-API's replay cache or channel bindings.  Writes krb5's message into
- * text.  For the failure path only: it opens a krb5 context.
+ * code; KRB5_BAD_ENCTYPE when krb5 accepts it but the authenticator's
+ * etype field is not the session key's enctype (MIT decrypts it anyway,
+ * then GSS-API's replay-cache tag fails); or 0 if krb5 accepts it: then
+ * GSS-API refused for something else (framing, bindings, its replay
+ * cache: see n8443_refusal_code).  Writes the reason into text.  For the
+ * failure path only: it opens a krb5 context.
  */
 long n8443_diagnose_apreq(const char *keytab, const char *principal,
                           const void *apreq, size_t len, char *text,
@@ -92,6 +98,14 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
  * cannot be consulted: the mechanism (or gssproxy) puts krb5's standard
  * message into the minor status text.  0 if none is recognised. */
 long n8443_krb5_code_from_text(const char *gss_text);
+
+/*
+ * The krb5 error behind a refusal: diag_code (from n8443_diagnose_apreq)
+ * when it names one; when it is 0 or N8443_DIAG_UNAVAILABLE, the one
+ * GSS-API's own text names (a replay caught by MIT's replay cache, with
+ * NegotiateReplayCache krb5), else -1 (unknown: never "replay").
+ */
+long n8443_refusal_code(OM_uint32 major, OM_uint32 minor, long diag_code);
 
 /* Map a refused accept to a cause, from the GSS major status and the krb5
  * error code n8443_diagnose_apreq found (0 if it found none). */

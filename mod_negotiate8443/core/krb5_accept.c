@@ -78,6 +78,29 @@ token_is_plain(const n8443_apreq_info *info)
 }
 
 /*
+ * MIT decrypts an authenticator whose etype field is ENCTYPE_UNKNOWN with
+ * the session key, as if it said the session key's enctype; but GSS-API
+ * then stores the authenticator in its replay cache (also "none:"), whose
+ * tag is the checksum at the cipher's end, and for an etype without a
+ * checksum length that fails: GSS-API refuses the token.  So only the
+ * session key's own enctype, and a cipher long enough to hold the tag.
+ */
+static int
+authenticator_etype_ok(krb5_context ctx, const n8443_apreq_info *info,
+                       const krb5_ticket *ticket)
+{
+    unsigned int cksum_len;
+
+    if (ticket->enc_part2 == NULL || ticket->enc_part2->session == NULL
+        || info->authenticator_etype != ticket->enc_part2->session->enctype)
+        return 0;
+    if (krb5_c_crypto_length(ctx, info->authenticator_etype,
+                             KRB5_CRYPTO_TYPE_CHECKSUM, &cksum_len) != 0)
+        return 0;
+    return info->authenticator.len >= cksum_len;
+}
+
+/*
  * Compare the client's binding hash with ours.  1: bound, 0: the client
  * bound nothing (or we have no bindings, which MIT does not check), -1:
  * different (or cannot be computed).
@@ -279,6 +302,8 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     req.length = (unsigned int)info->apreq.len;
     req.data = (char *)info->apreq.data;
     if (krb5_rd_req(ctx, &ac, &req, server, kt, &ap_options, &ticket) != 0)
+        goto cleanup;
+    if (!authenticator_etype_ok(ctx, info, ticket))
         goto cleanup;
     if (krb5_auth_con_getauthenticator(ctx, ac, &auth) != 0)
         goto cleanup;

@@ -12,10 +12,11 @@
 /*
  * Domain separation: the same cipher bytes hashed for another purpose (or
  * by a later, different key layout, which bumps the version) never give a
- * key that collides with this one.  The NUL is part of the label, so the
- * label and the fixed-size etype that follows are unambiguous.
+ * key that collides with this one.  v1 also hashed the etype field, which
+ * no checksum covers (an etype-rewritten copy got a fresh key); v2 hashes
+ * the cipher alone.
  */
-static const char replay_key_label[] = "mod_negotiate8443 replay key v1";
+static const char replay_key_label[] = "mod_negotiate8443 replay key v2";
 
 /*
  * SHA-256 fetched from the provider once per process: EVP_sha256() makes
@@ -36,9 +37,7 @@ n8443_replay_key(const n8443_apreq_info *info,
                  unsigned char key[N8443_REPLAY_KEY_LEN])
 {
     EVP_MD_CTX *ctx = NULL;
-    unsigned char etype_be[4];
     unsigned int md_len = 0;
-    uint32_t etype;
     int ret = -1;
 
     if (key == NULL)
@@ -46,12 +45,6 @@ n8443_replay_key(const n8443_apreq_info *info,
     if (info == NULL || info->authenticator.data == NULL
         || info->authenticator.len == 0)
         goto cleanup;
-
-    etype = (uint32_t)info->authenticator_etype;
-    etype_be[0] = (unsigned char)(etype >> 24);
-    etype_be[1] = (unsigned char)(etype >> 16);
-    etype_be[2] = (unsigned char)(etype >> 8);
-    etype_be[3] = (unsigned char)etype;
 
     pthread_once(&sha256_once, fetch_sha256);
     ctx = EVP_MD_CTX_new();
@@ -61,7 +54,6 @@ n8443_replay_key(const n8443_apreq_info *info,
                            NULL) != 1
         || EVP_DigestUpdate(ctx, replay_key_label,
                             sizeof(replay_key_label)) != 1
-        || EVP_DigestUpdate(ctx, etype_be, sizeof(etype_be)) != 1
         || EVP_DigestUpdate(ctx, info->authenticator.data,
                             info->authenticator.len) != 1
         || EVP_DigestFinal_ex(ctx, key, &md_len) != 1

@@ -595,6 +595,30 @@ cleanup:
     return st;
 }
 
+n8443_tok_status
+n8443_apreq_walk(const unsigned char *apreq, size_t len,
+                 n8443_apreq_info *info)
+{
+    n8443_apreq_info found;
+    n8443_tok_status st = N8443_TOK_MALFORMED;
+    der_cursor cur;
+
+    memset(&found, 0, sizeof(found));
+    found.ticket_kvno = -1;
+    if (apreq != NULL && len >= 2) {
+        cur.p = apreq;
+        cur.end = apreq + len;
+        st = walk_ap_req(&cur, &found);
+    }
+    if (info != NULL) {
+        if (st == N8443_TOK_KRB5)
+            *info = found;
+        else
+            memset(info, 0, sizeof(*info));
+    }
+    return st;
+}
+
 const char *
 n8443_tok_status_str(n8443_tok_status st)
 {

@@ -88,6 +88,13 @@ typedef struct {
 n8443_tok_status n8443_token_walk(const unsigned char *tok, size_t len,
                                   n8443_apreq_info *info);
 
+/*
+ * Walk a bare AP-REQ (info->apreq of an earlier walk, say): the same
+ * checks, framing N8443_FRAME_NONE and no mechanism OIDs.
+ */
+n8443_tok_status n8443_apreq_walk(const unsigned char *apreq, size_t len,
+                                  n8443_apreq_info *info);
+
 /* Human-readable name of a status, for log lines. */
 const char *n8443_tok_status_str(n8443_tok_status st);
 

@@ -16,6 +16,7 @@ import gssapi
 import pytest
 
 import harness
+import tokedit
 from conftest import (KRB5, SPNEGO, Client, challenge_tokens, https_request,
                       negotiate)
 
@@ -44,10 +45,27 @@ BODY = """
     Require valid-user
     Header always set X-Remote-User "expr=%{REMOTE_USER}"
   </Location>
+  <Location /fast-session>
+    AuthType Negotiate
+    NegotiateSession On
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
+  <Location /gss-session>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    NegotiateSession On
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
   <Location /negotiate8443-status>
     SetHandler negotiate8443-status
   </Location>
 """
+
+# Each hostile token is sent to the fast path (On) and to GSS-API alone
+# (Off): the two must answer alike.
+ON_OFF = [("/fast/", "/gss/"), ("/fast-session/", "/gss-session/")]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +75,13 @@ def fsrv(base_dir, module_path, realm, certs, keytab):
     ccdir = os.path.join(srv.dir, "ccaches")
     os.makedirs(ccdir)
     harness.chown_to_httpd(ccdir, 0o700)
+    key = os.path.join(srv.dir, "session.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
     srv.write_conf(module_path, certs, keytab, BODY, "event",
-                   "NegotiateDelegationDir %s" % ccdir)
+                   "NegotiateDelegationDir %s\nNegotiateSessionKeyFile %s"
+                   % (ccdir, key))
     srv.ca = certs.ca
     srv.start()
     yield srv
@@ -263,3 +286,54 @@ def test_default_keytab_is_copied_and_watched(base_dir, module_path, realm,
         assert "by the fast path" in log
     finally:
         srv.stop()
+
+
+def cookie_max_age(headers):
+    """Max-Age of the session cookie set, or None without one."""
+    for v in headers.get_all("Set-Cookie") or []:
+        for part in v.split(";"):
+            k, _, val = part.strip().partition("=")
+            if k.lower() == "max-age":
+                return int(val)
+    return None
+
+
+def send(srv, path, tok):
+    mark = srv.log_mark()
+    st, headers, _ = https_request(srv, path, [negotiate(tok)])
+    return st, headers, srv.log_since(mark)
+
+
+# ------------------------------------------------- issue 15: hostile tokens
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+@pytest.mark.parametrize("on,off", ON_OFF, ids=["plain", "session"])
+def test_etype_rewritten_replay_is_refused(fsrv, alice, mech, on, off):
+    """An accepted token replayed with its authenticator's etype field
+    rewritten 18 -> 511 (MIT still decrypts it with the session key): a
+    replay on both paths, no login and no cookie."""
+    for path in (on, off):
+        tok = alice.context(mech=mech).step()
+        st, headers, log = send(fsrv, path, tok)
+        assert st == 404, log
+        for etype in (511, 17, 23):
+            bad = tokedit.with_auth_etype(tok, etype)
+            st, headers, log = send(fsrv, path, bad)
+            assert st == 401, (path, etype, log)
+            assert cookie_max_age(headers) is None
+            assert headers.get("X-Remote-User", "") in ("", "(null)")
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+def test_etype_rewritten_fresh_token_same_on_and_off(fsrv, alice, mech):
+    """Never used before, but its etype field is not the session key's:
+    GSS-API refuses it (MIT's replay-cache tag needs the enctype's
+    checksum length), so the fast path must leave it to GSS-API, and the
+    refusal is not called a replay."""
+    for path in ("/fast/", "/gss/"):
+        tok = tokedit.with_auth_etype(alice.context(mech=mech).step(), 511)
+        st, _, log = send(fsrv, path, tok)
+        assert st == 401, (path, log)
+        assert "by the fast path" not in log
+        assert "(replay)" not in log, log
+        assert "N8443020: login refused (etype)" in log, log

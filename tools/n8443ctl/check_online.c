@@ -727,6 +727,7 @@ static void check_replay(struct online *on, gss_cred_id_t acred,
         code = n8443_diagnose_apreq(ctx->kt.name, principal,
                                     info->apreq.data, info->apreq.len,
                                     krb5_text, sizeof(krb5_text));
+        code = n8443_refusal_code(res.major, res.minor, code);
         cause = n8443_accept_cause(res.major, code);
         if (cause == N8443_CAUSE_REPLAY) {
             rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_OK,
@@ -819,6 +820,7 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
         code = n8443_diagnose_apreq(ctx->kt.name, acceptor_principal,
                                     info.apreq.data, info.apreq.len,
                                     krb5_text, sizeof(krb5_text));
+        code = n8443_refusal_code(res.major, res.minor, code);
         cause = n8443_accept_cause(res.major, code);
         n8443_gss_error_text(res.major, res.minor, err, sizeof(err));
         rec = n8443_report_add(
