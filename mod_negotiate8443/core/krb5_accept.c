@@ -67,6 +67,11 @@ store_le32(unsigned char *p, uint32_t v)
 static int
 token_is_plain(const n8443_apreq_info *info)
 {
+    /* Encodings MIT's GSS headers and SPNEGO parser refuse (a long-form
+     * OID length, reqFlags in another form) are not taken here; nor any
+     * other non-minimal DER, which no real client sends. */
+    if (!info->der_canonical || info->req_flags == N8443_REQFLAGS_OTHER)
+        return 0;
     if (!bytes_are(&info->token_oid, oid_krb5, sizeof(oid_krb5)))
         return 0;
     if (info->framing == N8443_FRAME_GSS_KRB5)

@@ -88,6 +88,7 @@ static const unsigned char oid_ntlm[] = {
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
+    int *noncanonical;  /* set to 1 when a length is not minimal DER */
 } der_cursor;
 
 /* How a mechanism OID (or the token that goes with it) is treated. */
@@ -139,6 +140,12 @@ der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
         len = 0;
         for (i = 0; i < nlen; i++)
             len = (len << 8) | p[i];
+        /* BER lets a length be longer than it needs to be (a leading
+         * zero octet, or the long form for less than 0x80); MIT's GSS
+         * headers refuse some of those, so they are noted (not refused:
+         * GSS-API may still take them, and is asked). */
+        if (p[0] == 0 || len < 0x80)
+            *cur->noncanonical = 1;
         p += nlen;
         avail -= nlen;
     }
@@ -146,6 +153,7 @@ der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
         return -1;
     val->p = p;
     val->end = p + len;
+    val->noncanonical = cur->noncanonical;
     cur->p = p + len;
     return 0;
 }
@@ -175,6 +183,10 @@ der_int32_value(const der_cursor *val, int32_t *out)
 
     if (len < 1 || len > 4)
         return -1;
+    /* DER: no leading octet that only repeats the sign of the next. */
+    if (len > 1 && ((val->p[0] == 0x00 && val->p[1] < 0x80)
+                    || (val->p[0] == 0xff && val->p[1] >= 0x80)))
+        *val->noncanonical = 1;
     /* Two's complement: the first octet carries the sign. */
     v = val->p[0] >= 0x80 ? (int64_t)val->p[0] - 256 : (int64_t)val->p[0];
     for (i = 1; i < len; i++)
@@ -460,9 +472,16 @@ walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
         return N8443_TOK_MALFORMED;
 
     if (der_next_is(&seq, TAG_CTX(1))) {
+        const unsigned char *start = seq.p;
+
         if (der_take_explicit(&seq, TAG_CTX(1), TAG_BIT_STRING, &val) != 0
             || der_bit_string_ok(&val) != 0)
             return N8443_TOK_MALFORMED;
+        /* MIT reads reqFlags only as a1 04 03 02 01 XX (one octet of
+         * flags, one unused bit) and refuses every other encoding. */
+        info->req_flags = seq.p - start == 6 && start[1] == 0x04
+                          && start[3] == 0x02 && start[4] == 0x01
+                          ? N8443_REQFLAGS_MIT : N8443_REQFLAGS_OTHER;
     }
     if (der_next_is(&seq, TAG_CTX(2))) {
         if (der_take_explicit(&seq, TAG_CTX(2), TAG_OCTET_STRING,
@@ -563,6 +582,7 @@ n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
     n8443_apreq_info found;
     n8443_tok_status st;
     der_cursor cur;
+    int noncanonical = 0;
 
     memset(&found, 0, sizeof(found));
     found.ticket_kvno = -1;
@@ -573,6 +593,7 @@ n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
     }
     cur.p = tok;
     cur.end = tok + len;
+    cur.noncanonical = &noncanonical;
 
     if (is_ntlmssp(&cur)) {
         st = N8443_TOK_NTLM;
@@ -586,6 +607,7 @@ n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
     }
 
 cleanup:
+    found.der_canonical = !noncanonical;
     if (info != NULL) {
         if (st == N8443_TOK_KRB5)
             *info = found;
@@ -602,14 +624,17 @@ n8443_apreq_walk(const unsigned char *apreq, size_t len,
     n8443_apreq_info found;
     n8443_tok_status st = N8443_TOK_MALFORMED;
     der_cursor cur;
+    int noncanonical = 0;
 
     memset(&found, 0, sizeof(found));
     found.ticket_kvno = -1;
     if (apreq != NULL && len >= 2) {
         cur.p = apreq;
         cur.end = apreq + len;
+        cur.noncanonical = &noncanonical;
         st = walk_ap_req(&cur, &found);
     }
+    found.der_canonical = !noncanonical;
     if (info != NULL) {
         if (st == N8443_TOK_KRB5)
             *info = found;

@@ -49,8 +49,22 @@ typedef struct {
     size_t len;
 } n8443_bytes;
 
+/* How a NegTokenInit's reqFlags were encoded. */
+typedef enum {
+    N8443_REQFLAGS_ABSENT = 0,
+    N8443_REQFLAGS_MIT,         /* a1 04 03 02 01 XX: the one form MIT's
+                                   SPNEGO reads */
+    N8443_REQFLAGS_OTHER        /* any other (valid DER) BIT STRING: MIT
+                                   refuses the token */
+} n8443_reqflags_form;
+
 typedef struct {
     n8443_framing framing;
+    /* Canonical form, for the fast path, which takes only the encodings
+     * MIT's GSS-API takes: every length walked (framing and AP-REQ) is
+     * minimal DER and every INTEGER minimal; and how reqFlags came. */
+    int der_canonical;
+    n8443_reqflags_form req_flags;
     /* The mechanism OID (DER contents) the AP-REQ came under: SPNEGO's
      * first mechType (krb5 or Microsoft's alias of it), or krb5 for a raw
      * token; and whether the NegTokenInit carried a mechListMIC.  What

@@ -337,3 +337,74 @@ def test_etype_rewritten_fresh_token_same_on_and_off(fsrv, alice, mech):
         assert "by the fast path" not in log
         assert "(replay)" not in log, log
         assert "N8443020: login refused (etype)" in log, log
+
+
+def _spnego_from(tok, **kw):
+    """The SPNEGO token's krb5 token re-sent in a NegTokenInit built with
+    tokedit.spnego_init(**kw) (krb5 first, as MIT lists it)."""
+    inner = tokedit.spnego_mech_token(tok)
+    if "inner" in kw:
+        inner = kw.pop("inner")(inner)
+    return tokedit.spnego_init([tokedit.KRB5_OID, tokedit.KRB5_OLD_OID],
+                               inner, **kw)
+
+
+def _krb5_rebuilt(raw, **kw):
+    oid, tok_id, apreq = tokedit.krb5_parts(raw)
+    return tokedit.build_krb5(apreq, oid, tok_id, **kw)
+
+
+# name: (mechanism of the fresh token, its rewrite, may the fast path take
+# it).  The fast path takes only MIT's exact forms; everything else is
+# GSS-API's to accept or refuse.
+FRAMINGS = {
+    "reqflags-a10303": (SPNEGO, lambda t: _spnego_from(
+        t, req_flags=bytes.fromhex("a10303010" + "0")), False),
+    "reqflags-zero-padding": (SPNEGO, lambda t: _spnego_from(
+        t, req_flags=bytes.fromhex("a104030200" + "00")), False),
+    "reqflags-two-octets": (SPNEGO, lambda t: _spnego_from(
+        t, req_flags=bytes.fromhex("a10503030000" + "00")), False),
+    "reqflags-long-length": (SPNEGO, lambda t: _spnego_from(
+        t, req_flags=bytes.fromhex("a18104030201" + "00")), False),
+    "reqflags-mit-form": (SPNEGO, lambda t: _spnego_from(
+        t, req_flags=bytes.fromhex("a10403020100")), True),
+    "spnego-oid-long": (SPNEGO, lambda t: _spnego_from(t, oid_width=1),
+                        False),
+    "spnego-mech-oids-long": (SPNEGO, lambda t: _spnego_from(
+        t, mech_oid_width=1), False),
+    "spnego-lengths-long": (SPNEGO, lambda t: _spnego_from(t, width=3),
+                            False),
+    "spnego-outer-long": (SPNEGO, lambda t: _spnego_from(
+        t, outer_width=3), False),
+    "spnego-inner-krb5-oid-long": (SPNEGO, lambda t: _spnego_from(
+        t, inner=lambda r: _krb5_rebuilt(r, oid_width=1)), False),
+    "spnego-inner-krb5-outer-long": (SPNEGO, lambda t: _spnego_from(
+        t, inner=lambda r: _krb5_rebuilt(r, outer_width=3)), False),
+    "spnego-canonical-rebuilt": (SPNEGO, lambda t: _spnego_from(t), True),
+    "krb5-oid-long": (KRB5, lambda t: _krb5_rebuilt(t, oid_width=1), False),
+    "krb5-oid-long-2": (KRB5, lambda t: _krb5_rebuilt(t, oid_width=2),
+                        False),
+    "krb5-outer-long": (KRB5, lambda t: _krb5_rebuilt(t, outer_width=3),
+                        False),
+    "krb5-apreq-lengths-long": (KRB5, lambda t: _krb5_rebuilt(
+        t, apreq_width=3), False),
+    "krb5-canonical-rebuilt": (KRB5, lambda t: _krb5_rebuilt(t), True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FRAMINGS))
+def test_framing_same_on_and_off(fsrv, alice, name):
+    """Framings MIT refuses (reqFlags not in its exact form, long-form OID
+    lengths in the SPNEGO, inner krb5 or raw krb5 header) and other
+    non-minimal DER: the fast path leaves them to GSS-API, so On and Off
+    answer alike."""
+    mech, rewrite, fast_may = FRAMINGS[name]
+    results = []
+    for path in ("/fast/", "/gss/"):
+        tok = rewrite(alice.context(mech=mech).step())
+        st, headers, log = send(fsrv, path, tok)
+        results.append((st, headers.get("X-Remote-User", "")))
+        if path == "/fast/" and not fast_may:
+            assert "by the fast path" not in log, log
+        assert "(replay)" not in log, log
+    assert results[0] == results[1], results

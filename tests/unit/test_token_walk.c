@@ -1055,6 +1055,94 @@ test_principal_string(void **state)
     fixture_free(&fx);
 }
 
+/*
+ * Issue 15: the fast path takes only the encodings MIT's GSS-API takes,
+ * so the walker notes non-minimal DER (a long-form OID length in the GSS
+ * header, a padded length) and how reqFlags were written.
+ */
+static void
+test_canonical_form(void **state)
+{
+    fixture fx = fixture_load("krb5_raw.bin");
+    const unsigned char *mechs[] = { OID_KRB5 };
+    const size_t mech_lens[] = { sizeof(OID_KRB5) };
+    n8443_apreq_info info;
+    unsigned char *tok;
+    der_buf sp;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(n8443_token_walk(fx.data, fx.len, &info),
+                     N8443_TOK_KRB5);
+    assert_int_equal(info.der_canonical, 1);
+    assert_int_equal(info.req_flags, N8443_REQFLAGS_ABSENT);
+    assert_int_equal(n8443_apreq_walk(info.apreq.data, info.apreq.len,
+                                      &info), N8443_TOK_KRB5);
+    assert_int_equal(info.der_canonical, 1);
+
+    /* 60 82 02 b4 06 09 ... -> 60 82 02 b5 06 81 09 ... */
+    assert_int_equal(fx.data[4], 0x06);
+    assert_int_equal(fx.data[5], 0x09);
+    n = fx.len + 1;
+    tok = malloc(n);
+    assert_non_null(tok);
+    memcpy(tok, fx.data, 5);
+    tok[5] = 0x81;
+    memcpy(tok + 6, fx.data + 5, fx.len - 5);
+    tok[3] = (unsigned char)(tok[3] + 1);
+    assert_int_equal(n8443_token_walk(tok, n, &info), N8443_TOK_KRB5);
+    assert_int_equal(info.der_canonical, 0);
+
+    /* 60 82 02 b4 -> 60 83 00 02 b4: a leading zero octet */
+    memcpy(tok, "\x60\x83\x00", 3);
+    memcpy(tok + 3, fx.data + 2, fx.len - 2);
+    assert_int_equal(n8443_token_walk(tok, n, &info), N8443_TOK_KRB5);
+    assert_int_equal(info.der_canonical, 0);
+    free(tok);
+
+    /* reqFlags: MIT's one form, and others */
+    {
+        static const struct {
+            const char *bytes;
+            size_t len;
+            n8443_reqflags_form form;
+        } rf[] = {
+            { "\xa1\x04\x03\x02\x01\x00", 6, N8443_REQFLAGS_MIT },
+            { "\xa1\x04\x03\x02\x01\x7e", 6, N8443_REQFLAGS_MIT },
+            { "\xa1\x03\x03\x01\x00", 5, N8443_REQFLAGS_OTHER },
+            { "\xa1\x04\x03\x02\x00\x00", 6, N8443_REQFLAGS_OTHER },
+            { "\xa1\x05\x03\x03\x00\x00\x00", 7, N8443_REQFLAGS_OTHER },
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(rf) / sizeof(rf[0]); i++) {
+            der_buf init = { .len = 0 }, types = { .len = 0 };
+
+            der_append_tlv(&types, 0x06, OID_KRB5, sizeof(OID_KRB5));
+            der_wrap(&types, 0x30);
+            der_wrap(&types, 0xa0);
+            der_append(&init, types.buf, types.len);
+            der_append(&init, rf[i].bytes, rf[i].len);
+            der_append_explicit(&init, 0xa2, 0x04, fx.data, fx.len);
+            der_wrap(&init, 0x30);
+            der_wrap(&init, 0xa0);
+            sp.len = 0;
+            der_append_tlv(&sp, 0x06, OID_SPNEGO, sizeof(OID_SPNEGO));
+            der_append(&sp, init.buf, init.len);
+            der_wrap(&sp, 0x60);
+            assert_int_equal(n8443_token_walk(sp.buf, sp.len, &info),
+                             N8443_TOK_KRB5);
+            assert_int_equal(info.req_flags, rf[i].form);
+            assert_int_equal(info.der_canonical, 1);
+        }
+    }
+    build_spnego_init(&sp, mechs, mech_lens, 1, fx.data, fx.len);
+    assert_int_equal(n8443_token_walk(sp.buf, sp.len, &info),
+                     N8443_TOK_KRB5);
+    assert_int_equal(info.req_flags, N8443_REQFLAGS_ABSENT);
+    fixture_free(&fx);
+}
+
 int
 main(void)
 {
@@ -1081,6 +1169,7 @@ main(void)
         cmocka_unit_test(test_built_apreq_fields),
         cmocka_unit_test(test_built_apreq_rejects),
         cmocka_unit_test(test_status_str),
+        cmocka_unit_test(test_canonical_form),
         cmocka_unit_test(test_principal_string),
     };
 
