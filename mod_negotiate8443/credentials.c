@@ -453,7 +453,8 @@ n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
     /* A handle of this thread's context on the shared copy (which c's own
      * handle keeps alive while c is in use). */
     if (krb5_kt_resolve(sc->ctx, c->kt_name, &kt) == 0) {
-        st = n8443_krb5_accept(sc->ctx, kt, c->server, info, cb, res);
+        st = n8443_krb5_accept(sc->ctx, kt, c->server, info, cb,
+                               (krb5_deltat)n8443_instance.clock_skew, res);
         krb5_kt_close(sc->ctx, kt);
     }
     give_context(sc);

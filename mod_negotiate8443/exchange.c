@@ -367,11 +367,15 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (rc == 0) {
         status = check_replay(r, sc, &info, res.principal);
         if (status == OK) {
+            /* Both paths report MIT's lifetime, with the skew's grace:
+             * a connection login or session ends with the ticket. */
+            OM_uint32 left = n8443_ticket_left(res.lifetime,
+                                               n8443_instance.clock_skew);
+
             set_identity(r, dc, sc, res.principal, "krb5", bound);
             if (dc->connection_auth && connection_is_tls(r))
-                n8443_conn_remember(r, n8443_login_of(r), res.lifetime);
-            n8443_session_issue(r, dc, sc, res.principal, res.lifetime,
-                                bound);
+                n8443_conn_remember(r, n8443_login_of(r), left);
+            n8443_session_issue(r, dc, sc, res.principal, left, bound);
             hand_over_credentials(r, dc, sc, &res);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
                           "login of %s accepted (krb5)%s", res.principal,

@@ -334,6 +334,15 @@ long n8443_krb5_code_from_text(const char *gss_text)
     return 0;
 }
 
+OM_uint32 n8443_ticket_left(OM_uint32 gss_lifetime, long skew)
+{
+    if (gss_lifetime == GSS_C_INDEFINITE)
+        return gss_lifetime;
+    if (skew < 0 || (unsigned long)gss_lifetime <= (unsigned long)skew)
+        return 0;
+    return gss_lifetime - (OM_uint32)skew;
+}
+
 long n8443_refusal_code(OM_uint32 major, OM_uint32 minor, long diag_code)
 {
     char text[512];

@@ -111,6 +111,14 @@ long n8443_refusal_code(OM_uint32 major, OM_uint32 minor, long diag_code);
  * error code n8443_diagnose_apreq found (0 if it found none). */
 n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code);
 
+/*
+ * Seconds left on the ticket, from the lifetime GSS-API reports (MIT:
+ * the ticket's end - now + the clock skew, a grace period a session must
+ * not get): gss_lifetime - skew, 0 for a ticket already past its end,
+ * GSS_C_INDEFINITE unchanged.
+ */
+OM_uint32 n8443_ticket_left(OM_uint32 gss_lifetime, long skew);
+
 /* GSS major and mechanism minor status as one line of text. */
 void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
                           size_t buflen);

@@ -33,6 +33,12 @@
 #define GSS_CHECKSUM_LEN 24
 #define GSS_BINDINGS_HASH_LEN 16
 
+/* The initiator's flags MIT's acceptor keeps (accept_sec_context.c) */
+#define INITIATOR_FLAGS (GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG               \
+                         | GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG          \
+                         | GSS_C_SEQUENCE_FLAG | GSS_C_DCE_STYLE          \
+                         | GSS_C_IDENTIFY_FLAG | GSS_C_EXTENDED_ERROR_FLAG)
+
 static const unsigned char oid_krb5[] = {
     0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02
 };
@@ -276,7 +282,8 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
 n8443_kacc_status
 n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
                   krb5_const_principal server, const n8443_apreq_info *info,
-                  gss_channel_bindings_t cb, n8443_accept_result *res)
+                  gss_channel_bindings_t cb, krb5_deltat skew,
+                  n8443_accept_result *res)
 {
     krb5_auth_context ac = NULL;
     krb5_authenticator *auth = NULL;
@@ -354,16 +361,21 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
         goto cleanup;
     res->output_malloced = 1;
 
-    /* krb5 timestamps are unsigned 32-bit and wrap (MIT's ts_delta). */
+    /* krb5 timestamps are unsigned 32-bit and wrap (MIT's ts_delta);
+     * MIT adds the clock skew as a grace period (and krb5_rd_req took a
+     * ticket up to skew seconds past its end, so this is not negative). */
     left = (int32_t)((uint32_t)ticket->enc_part2->times.endtime
-                     - (uint32_t)now);
+                     - (uint32_t)now) + skew;
     res->lifetime = left > 0 ? (OM_uint32)left : 0;
     res->major = GSS_S_COMPLETE;
     res->mech = (gss_OID)gss_mech_krb5;
-    res->ret_flags = (mutual ? GSS_C_MUTUAL_FLAG : 0)
+    /* MIT's flags: the initiator's that it keeps, TRANS always,
+     * CHANNEL_BOUND for matching bindings, PROT_READY with an AP-REP,
+     * which SPNEGO then clears. */
+    res->ret_flags = (flags & INITIATOR_FLAGS) | GSS_C_TRANS_FLAG
                      | (bound ? GSS_C_CHANNEL_BOUND_FLAG : 0)
-                     | (flags & (GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG
-                                 | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG));
+                     | (mutual && info->framing == N8443_FRAME_GSS_KRB5
+                        ? GSS_C_PROT_READY_FLAG : 0);
     st = N8443_KACC_ACCEPTED;
 
 cleanup:

@@ -36,9 +36,13 @@ typedef enum {
  * No replay cache is consulted: the caller checks the authenticator
  * against its own cache afterwards, as it does after GSS-API.
  *
- * On ACCEPTED res holds the client principal, the lifetime left on the
- * ticket, GSS_C_CHANNEL_BOUND_FLAG when the client's bindings matched cb,
- * GSS_C_MUTUAL_FLAG when it asked for mutual authentication, and in
+ * On ACCEPTED res holds what MIT's GSS-API would report for the token:
+ * the client principal; the lifetime as MIT counts it, the ticket's end
+ * minus now plus the clock skew (skew: the one ctx was made with, which
+ * mod_negotiate8443 fixes at start for both paths; see
+ * n8443_ticket_left); the flags (GSS_C_CHANNEL_BOUND_FLAG when the
+ * client's bindings matched cb, the initiator's flags MIT keeps, TRANS,
+ * and PROT_READY with mutual authentication); and in
  * res->output the token for the client (SPNEGO's answer with the AP-REP
  * for a SPNEGO token, the bare krb5 token for a raw one); release it with
  * n8443_accept_result_clear.  On DEFER *res is zeroed.
@@ -47,6 +51,7 @@ n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
                                     krb5_const_principal server,
                                     const n8443_apreq_info *info,
                                     gss_channel_bindings_t cb,
+                                    krb5_deltat skew,
                                     n8443_accept_result *res);
 
 #endif /* N8443_KRB5_ACCEPT_H */

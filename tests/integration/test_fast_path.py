@@ -408,3 +408,102 @@ def test_framing_same_on_and_off(fsrv, alice, name):
             assert "by the fast path" not in log, log
         assert "(replay)" not in log, log
     assert results[0] == results[1], results
+
+
+# ------------------------------------------------- issue 15: lifetime, skew
+
+def short_client(realm, certs, lifetime):
+    """alice with a TGT (and so service tickets) of `lifetime` (kinit -l)."""
+    c = Client(realm, certs, "alice")
+    harness.run(["kinit", "-l", lifetime, "alice"], env=c.env,
+                input="alice-pw-1\n")
+    return c
+
+
+def ticket_end(client):
+    """The end time of the client's TGT, as a Unix time (klist)."""
+    import datetime
+    out = harness.run(["klist"], env=client.env).stdout
+    for line in out.splitlines():
+        if "krbtgt/" in line:
+            f = line.split()
+            end = datetime.datetime.strptime(f[2] + " " + f[3],
+                                             "%m/%d/%y %H:%M:%S")
+            return end.timestamp()
+    raise AssertionError(out)
+
+
+def test_session_ends_with_a_short_ticket(fsrv, realm, certs):
+    """A 4-minute ticket: the cookie lives at most 240 s on both paths
+    (GSS-API reports end - now + skew; the skew is a grace period for the
+    ticket, not for the session)."""
+    c = short_client(realm, certs, "4m")
+    ages = []
+    for path in ("/fast-session/", "/gss-session/"):
+        tok = c.context().step()
+        st, headers, log = send(fsrv, path, tok)
+        assert st == 404, log
+        assert ("by the fast path" in log) == (path == "/fast-session/")
+        ages.append(cookie_max_age(headers))
+    assert all(a is not None and 225 <= a <= 240 for a in ages), ages
+    assert abs(ages[0] - ages[1]) <= 2, ages
+
+
+def test_expired_ticket_gets_no_cookie(fsrv, realm, certs):
+    """A ticket past its end (but within the clock skew, so Kerberos still
+    takes it): the login goes through on both paths, with no cookie."""
+    c = short_client(realm, certs, "8s")
+    toks = [c.context().step() for _ in range(2)]
+    end = ticket_end(c)
+    import time
+    time.sleep(max(0, end - time.time()) + 3)
+    for path, tok in zip(("/fast-session/", "/gss-session/"), toks):
+        st, headers, log = send(fsrv, path, tok)
+        assert st == 404, log
+        assert headers["X-Remote-User"] == "alice@TEST.N8443"
+        assert cookie_max_age(headers) is None, (path, headers)
+
+
+@pytest.mark.parametrize("at_start,edited,offset,expected", [
+    (300, 60, "+150s", 404),
+    (20, 300, "+100s", 401),
+], ids=["300-to-60", "20-to-300"])
+def test_krb5_conf_edit_at_run_time_changes_neither_path(
+        base_dir, module_path, realm, certs, keytab, at_start, edited,
+        offset, expected):
+    """The clock skew is fixed when httpd starts, for both paths, and
+    logged once; editing krb5.conf while httpd runs changes neither, and
+    the replay cache's retention stays 2 x the skew in force."""
+    from test_replay import skewed_token
+    conf = os.path.join(base_dir, "krb5-edit-%d.conf" % at_start)
+    realm.write_krb5_conf(conf, " clockskew = %d\n" % at_start)
+    os.chmod(conf, 0o644)
+    body = BODY[:BODY.index("  <Location /spn>")] + """
+  <Location /negotiate8443-status>
+    SetHandler negotiate8443-status
+  </Location>
+"""
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, body,
+                        name="httpd-fast-skew-edit-%d" % at_start,
+                        env_extra={"KRB5_CONFIG": conf})
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        log = srv.output()
+        # once per start (httpd's two configuration passes included)
+        assert log.count("N8443071") == 1, log
+        assert "clock skew %d s (krb5.conf)" % at_start in log
+        realm.write_krb5_conf(conf, " clockskew = %d\n" % edited)
+        os.chmod(conf, 0o644)
+        client = Client(realm, certs, "alice")
+        for path in ("/fast/", "/gss/"):
+            tok = skewed_token(client, offset)
+            st, _, log = send(srv, path, tok)
+            assert st == expected, (path, log)
+            if expected == 401:
+                assert "N8443020: login refused (skew)" in log
+        doc = status(srv)
+        assert doc["clock_skew"] == at_start
+        assert doc["replay_cache"]["retention_seconds"] == 2 * at_start
+    finally:
+        srv.stop()
