@@ -70,6 +70,10 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                        || base->constrained_delegation_set;
     conf->fast_path = add->fast_path_set ? add->fast_path : base->fast_path;
     conf->fast_path_set = add->fast_path_set || base->fast_path_set;
+    conf->allow_anonymous = add->allow_anonymous_set ? add->allow_anonymous
+                                                     : base->allow_anonymous;
+    conf->allow_anonymous_set = add->allow_anonymous_set
+                                || base->allow_anonymous_set;
     return conf;
 }
 
@@ -292,6 +296,10 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
     else if (strcasecmp(name, "NegotiateFastPath") == 0) {
         conf->fast_path = flag;
         conf->fast_path_set = 1;
+    }
+    else if (strcasecmp(name, "NegotiateAllowAnonymous") == 0) {
+        conf->allow_anonymous = flag;
+        conf->allow_anonymous_set = 1;
     }
     else {
         conf->session = flag;
@@ -538,6 +546,9 @@ const command_rec n8443_cmds[] = {
     AP_INIT_FLAG("NegotiateFastPath", set_flag, NULL, DIR_OR_SERVER,
                  "On (default): plain Kerberos logins are checked with krb5 "
                  "directly; Off: every login goes through GSS-API"),
+    AP_INIT_FLAG("NegotiateAllowAnonymous", set_flag, NULL, DIR_OR_SERVER,
+                 "On: anonymous Kerberos tickets (WELLKNOWN/ANONYMOUS) log "
+                 "in; Off (default): they are refused"),
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
                   RSRC_CONF, "Directory (0711 or 0700, root's) for the "
                   "applications' credential caches, one directory per "

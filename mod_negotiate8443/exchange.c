@@ -352,6 +352,17 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         return challenge(r);
     }
 
+    if (rc == 0 && !dc->allow_anonymous
+        && n8443_login_is_anonymous(res.principal, res.ret_flags)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(200)
+                      "login refused (anonymous): %s is an anonymous "
+                      "ticket, and NegotiateAllowAnonymous is Off",
+                      res.principal);
+        count_failure(N8443_CAUSE_ANONYMOUS);
+        n8443_accept_result_clear(&res);
+        return challenge(r);
+    }
+
     if (rc == 0 && dc->channel_binding == N8443_CB_REQUIRE && !bound) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
                       "login refused (bad_bindings): %s sent no channel "

@@ -90,6 +90,8 @@ typedef struct {
     unsigned int constrained_delegation_set:1;
     int fast_path;                  /* NegotiateFastPath, default On */
     unsigned int fast_path_set:1;
+    int allow_anonymous;            /* NegotiateAllowAnonymous, default Off */
+    unsigned int allow_anonymous_set:1;
 } n8443_dir_conf;
 
 /* NegotiateDelegationPerms: what the credential caches are given. */

@@ -334,6 +334,16 @@ long n8443_krb5_code_from_text(const char *gss_text)
     return 0;
 }
 
+int n8443_login_is_anonymous(const char *principal, OM_uint32 ret_flags)
+{
+    static const char anon[] = "WELLKNOWN/ANONYMOUS@";
+
+    if (ret_flags & GSS_C_ANON_FLAG)
+        return 1;
+    return principal != NULL
+           && strncmp(principal, anon, sizeof(anon) - 1) == 0;
+}
+
 OM_uint32 n8443_ticket_left(OM_uint32 gss_lifetime, long skew)
 {
     if (gss_lifetime == GSS_C_INDEFINITE)

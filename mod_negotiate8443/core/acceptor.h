@@ -119,6 +119,10 @@ n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code);
  */
 OM_uint32 n8443_ticket_left(OM_uint32 gss_lifetime, long skew);
 
+/* Is this an anonymous login (RFC 8062: WELLKNOWN/ANONYMOUS in any realm,
+ * or GSS-API's anonymous flag)? */
+int n8443_login_is_anonymous(const char *principal, OM_uint32 ret_flags);
+
 /* GSS major and mechanism minor status as one line of text. */
 void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
                           size_t buflen);

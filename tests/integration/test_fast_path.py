@@ -58,6 +58,12 @@ BODY = """
     Require valid-user
     Header always set X-Remote-User "expr=%{REMOTE_USER}"
   </Location>
+  <Location /anon>
+    AuthType Negotiate
+    NegotiateAllowAnonymous On
+    Require valid-user
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  </Location>
   <Location /negotiate8443-status>
     SetHandler negotiate8443-status
   </Location>
@@ -507,3 +513,35 @@ def test_krb5_conf_edit_at_run_time_changes_neither_path(
         assert doc["replay_cache"]["retention_seconds"] == 2 * at_start
     finally:
         srv.stop()
+
+
+# ------------------------------------------------- issue 15: anonymous
+
+def forged(realm, keytab, client):
+    """A raw krb5 token for a ticket made with the service key for client
+    (tests/diff/n8443_diff --forge)."""
+    from test_differential import driver
+    res = subprocess.run([driver(), "--forge", keytab, client],
+                         capture_output=True, text=True, env=realm.env,
+                         check=True)
+    return base64.b64decode(res.stdout.strip())
+
+
+@pytest.mark.parametrize("client", [
+    "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS",
+    "WELLKNOWN/ANONYMOUS@TEST.N8443",
+], ids=["anonymous", "realm-anonymous"])
+def test_anonymous_is_refused_unless_allowed(fsrv, realm, keytab, client):
+    # The forge makes real logins: alice's is taken.
+    st, headers, log = send(fsrv, "/fast/",
+                            forged(realm, keytab, "alice@TEST.N8443"))
+    assert st == 404 and headers["X-Remote-User"] == "alice@TEST.N8443"
+    before = status(fsrv)["failures"]["anonymous"]
+    for path in ("/fast/", "/gss/"):
+        st, headers, log = send(fsrv, path, forged(realm, keytab, client))
+        assert st == 401, log
+        assert "N8443200: login refused (anonymous): %s" % client in log
+    assert status(fsrv)["failures"]["anonymous"] == before + 2
+    st, headers, log = send(fsrv, "/anon/", forged(realm, keytab, client))
+    assert st == 404, log
+    assert headers["X-Remote-User"] == client

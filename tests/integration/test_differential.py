@@ -1,0 +1,127 @@
+"""The differential test of the fast path (issue 15): the fast path may only
+accept what MIT's GSS-API acceptor accepts, and then must say the same
+thing about it.  This module makes the corpus, real tokens from the
+clients at hand and their framing mutations (tokedit), and runs
+tests/diff/n8443_diff on it, which adds the mutations of every field of the
+ticket and the authenticator (it has the service key) and compares the two
+paths on each, under three kinds of acceptor channel bindings.  No httpd.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+import tokedit
+from conftest import KRB5, SPNEGO, build_dir
+
+# The acceptor bindings the driver uses (tests/diff/diff_core.h).
+CB_APP = b"tls-server-end-point:" + bytes([0x11]) * 32
+
+
+def driver():
+    path = os.path.join(build_dir(), "tests", "diff", "n8443_diff")
+    if not os.path.exists(path):
+        pytest.fail("n8443_diff not built: run make check (or make "
+                    "tests/diff/n8443_diff) first")
+    return path
+
+
+def real_tokens(alice):
+    """python-gssapi (MIT) tokens: SPNEGO and raw, mutual or not, with and
+    without bindings, with and without delegation."""
+    import gssapi
+    out = {}
+    for mech, m in ((SPNEGO, "spnego"), (KRB5, "krb5")):
+        for mutual in (True, False):
+            for cb in (None, CB_APP):
+                for deleg in (False, True):
+                    bindings = None if cb is None else \
+                        gssapi.raw.ChannelBindings(application_data=cb)
+                    ctx = alice.context(mech=mech, mutual=mutual,
+                                        delegate=deleg,
+                                        channel_bindings=bindings)
+                    name = "real-mit-%s-%s-%s-%s" % (
+                        m, "mutual" if mutual else "nomutual",
+                        "cb" if cb else "nocb",
+                        "deleg" if deleg else "nodeleg")
+                    out[name] = ctx.step()
+    return out
+
+
+def framings(spnego, raw):
+    """The envelope around one krb5 token, every way a client or an
+    attacker may write it."""
+    from test_fast_path import FRAMINGS
+    inner = tokedit.spnego_mech_token(spnego)
+    oid, tok_id, apreq = tokedit.krb5_parts(inner)
+    out = {}
+    for name, (mech, rewrite, _) in FRAMINGS.items():
+        out["frame-" + name] = rewrite(spnego if mech == SPNEGO else raw)
+
+    def krb5(**kw):
+        args = {"oid": oid, "tok_id": tok_id}
+        args.update(kw)
+        return tokedit.build_krb5(apreq, **args)
+
+    init = tokedit.spnego_init
+    out.update({
+        "frame-mechlist-ms-first": init([tokedit.KRB5_MS_OID,
+                                         tokedit.KRB5_OID], inner),
+        "frame-mechlist-old-first": init([tokedit.KRB5_OLD_OID], inner),
+        "frame-mechlist-ntlm-first": init([tokedit.NTLM_OID,
+                                           tokedit.KRB5_OID], inner),
+        "frame-mechlist-krb5-only": init([tokedit.KRB5_OID], inner),
+        "frame-mechlistmic": init([tokedit.KRB5_OID], inner,
+                                  mic=b"\x00" * 28),
+        "frame-negtokenresp-first": tokedit.spnego_resp(token=inner),
+        "frame-negtokenresp-mech": tokedit.spnego_resp(
+            neg_state=1, mech=tokedit.KRB5_OID, token=inner),
+        "frame-raw-old-oid": krb5(oid=tokedit.KRB5_OLD_OID),
+        "frame-raw-ms-oid": krb5(oid=tokedit.KRB5_MS_OID),
+        "frame-raw-tokid-0200": krb5(tok_id=b"\x02\x00"),
+        "frame-raw-trailer": krb5(trailer=b"\x00"),
+        "frame-inner-ms-oid": init([tokedit.KRB5_OID],
+                                   krb5(oid=tokedit.KRB5_MS_OID)),
+        "frame-bare-apreq": apreq.enc(),
+    })
+    for etype in (511, 17, 23, 0):
+        a = tokedit.ApReq(apreq.enc())
+        a.set_auth_etype(etype)
+        out["frame-auth-etype-%d" % etype] = \
+            tokedit.build_krb5(a, oid, tok_id)
+    for kvno in (0, 7):
+        a = tokedit.ApReq(apreq.enc())
+        a.set_auth_kvno(kvno)
+        out["frame-auth-kvno-%d" % kvno] = tokedit.build_krb5(a, oid, tok_id)
+        a = tokedit.ApReq(apreq.enc())
+        a.set_ticket_kvno(kvno)
+        out["frame-ticket-kvno-%d" % kvno] = \
+            tokedit.build_krb5(a, oid, tok_id)
+    for bits in (b"\x00\x00\x00\x00\x00", b"\x00\x60\x00\x00\x00",
+                 b"\x07\x20", b"\x00"):
+        a = tokedit.ApReq(apreq.enc())
+        a.set_ap_options(bits)
+        out["frame-ap-options-%s" % bits.hex()] = \
+            tokedit.build_krb5(a, oid, tok_id)
+    return out
+
+
+def test_fast_path_and_gssapi_agree_on_the_corpus(tmp_path, alice, keytab,
+                                                  realm):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    real = real_tokens(alice)
+    spnego = real["real-mit-spnego-mutual-nocb-nodeleg"]
+    raw = real["real-mit-krb5-mutual-nocb-nodeleg"]
+    toks = dict(real)
+    toks.update(framings(spnego, raw))
+    for name, tok in toks.items():
+        (corpus / (name + ".tok")).write_bytes(tok)
+    res = subprocess.run([driver(), keytab, str(corpus)],
+                         capture_output=True, text=True, timeout=900,
+                         env=realm.env)
+    print(res.stdout)
+    print(res.stderr[-20000:])
+    assert res.returncode == 0, res.stderr[-5000:]
+    assert "differences 0" in res.stdout
