@@ -125,3 +125,29 @@ def test_fast_path_and_gssapi_agree_on_the_corpus(tmp_path, alice, keytab,
     print(res.stderr[-20000:])
     assert res.returncode == 0, res.stderr[-5000:]
     assert "differences 0" in res.stdout
+
+
+def test_fuzzer_runs_briefly(tmp_path, alice, keytab, realm):
+    """libFuzzer mutates real tokens: the fast path accepting anything
+    GSS-API refuses (or reports differently) aborts it."""
+    import shutil
+    if not (os.environ.get("FUZZ_CC") or shutil.which("clang-14")
+            or shutil.which("clang")):
+        pytest.skip("no clang with libFuzzer")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    real = real_tokens(alice)
+    toks = dict(real)
+    toks.update(framings(real["real-mit-spnego-mutual-nocb-nodeleg"],
+                         real["real-mit-krb5-mutual-nocb-nodeleg"]))
+    for name, tok in toks.items():
+        (seeds / (name + ".tok")).write_bytes(tok)
+    script = os.path.join(os.path.dirname(__file__), "..", "diff",
+                          "run-fuzzer")
+    env = dict(realm.env)
+    env["FUZZ_ARTIFACTS"] = str(tmp_path / "artifacts")
+    res = subprocess.run(["bash", script, keytab, str(seeds), "15"],
+                         capture_output=True, text=True, timeout=600,
+                         env=env)
+    print(res.stdout, res.stderr)
+    assert res.returncode == 0, res.stdout + res.stderr
