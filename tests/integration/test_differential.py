@@ -49,6 +49,65 @@ def real_tokens(alice):
     return out
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIFF_SRC = os.path.join(HERE, "..", "diff")
+
+
+def heimdal_tokens(tmp_path, alice):
+    """Heimdal's GSS-API (libgssapi3-heimdal) as the client, reading the
+    MIT ccache: the same combinations as real_tokens.  {} without it."""
+    import shutil
+    try:
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs",
+                                "heimdal-gssapi"], capture_output=True,
+                               text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    exe = str(tmp_path / "heimdal_token")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    subprocess.run([cc, "-o", exe, os.path.join(DIFF_SRC,
+                                                "heimdal_token.c")] + flags,
+                   check=True, capture_output=True)
+    out = {}
+    for mech in ("spnego", "krb5"):
+        for mutual in (True, False):
+            for cb in (None, CB_APP):
+                for deleg in (False, True):
+                    f = 0x04 | 0x08 | 0x10 | 0x20 | (0x02 if mutual else 0) \
+                        | (0x01 if deleg else 0)
+                    args = [exe, "localhost", mech, str(f)]
+                    if cb:
+                        args.append(cb.hex())
+                    res = subprocess.run(args, env=alice.env,
+                                         capture_output=True)
+                    assert res.returncode == 0, res.stderr
+                    out["real-heimdal-%s-%s-%s-%s" % (
+                        mech, "mutual" if mutual else "nomutual",
+                        "cb" if cb else "nocb",
+                        "deleg" if deleg else "nodeleg")] = res.stdout
+    return out
+
+
+def java_tokens(tmp_path, alice, realm):
+    """OpenJDK's JGSS as the client.  {} without a JDK."""
+    import shutil
+    java = shutil.which("java")
+    if java is None:
+        return {}
+    out_dir = tmp_path / "java"
+    out_dir.mkdir()
+    env = dict(alice.env)
+    env["KRB5CCNAME"] = alice.ccache.replace("FILE:", "")
+    res = subprocess.run(
+        [java, "-Djava.security.krb5.conf=" + realm.krb5_conf,
+         "-Djavax.security.auth.useSubjectCredsOnly=false",
+         os.path.join(DIFF_SRC, "JgssToken.java"), str(out_dir),
+         "localhost", CB_APP.hex()],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return {p.stem: p.read_bytes() for p in out_dir.iterdir()}
+
+
 def framings(spnego, raw):
     """The envelope around one krb5 token, every way a client or an
     attacker may write it."""
@@ -116,6 +175,12 @@ def test_fast_path_and_gssapi_agree_on_the_corpus(tmp_path, alice, keytab,
     raw = real["real-mit-krb5-mutual-nocb-nodeleg"]
     toks = dict(real)
     toks.update(framings(spnego, raw))
+    heimdal = heimdal_tokens(tmp_path, alice)
+    java = java_tokens(tmp_path, alice, realm)
+    print("tokens: %d python-gssapi (MIT), %d Heimdal, %d Java"
+          % (len(real), len(heimdal), len(java)))
+    toks.update(heimdal)
+    toks.update(java)
     for name, tok in toks.items():
         (corpus / (name + ".tok")).write_bytes(tok)
     res = subprocess.run([driver(), keytab, str(corpus)],
