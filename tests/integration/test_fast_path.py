@@ -17,6 +17,7 @@ import pytest
 
 import harness
 import tokedit
+from test_replay import memcached  # noqa: F401  (a fixture)
 from conftest import (KRB5, SPNEGO, Client, challenge_tokens, https_request,
                       negotiate)
 
@@ -545,3 +546,46 @@ def test_anonymous_is_refused_unless_allowed(fsrv, realm, keytab, client):
     st, headers, log = send(fsrv, "/anon/", forged(realm, keytab, client))
     assert st == 404, log
     assert headers["X-Remote-User"] == client
+
+
+def test_etype_rewritten_replay_memcache_and_bindings_required(
+        base_dir, module_path, realm, certs, keytab, alice, memcached):
+    """The same replay under NegotiateReplayCache memcache and
+    NegotiateChannelBinding require (the token carries the right
+    bindings): refused On and Off."""
+    port, _, _ = memcached
+    body = """
+  <Location /fast>
+    AuthType Negotiate
+    NegotiateChannelBinding require
+    Require valid-user
+  </Location>
+  <Location /gss>
+    AuthType Negotiate
+    NegotiateChannelBinding require
+    NegotiateFastPath Off
+    Require valid-user
+  </Location>
+"""
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, body,
+                        name="httpd-fast-etype-memcache",
+                        extra_global="NegotiateReplayCache memcache "
+                        "127.0.0.1:%d" % port)
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        der_cert = subprocess.run(["openssl", "x509", "-in", certs.cert,
+                                   "-outform", "DER"], capture_output=True,
+                                  check=True).stdout
+        cb = gssapi.raw.ChannelBindings(
+            application_data=b"tls-server-end-point:"
+            + hashlib.sha256(der_cert).digest())
+        for path in ("/fast/", "/gss/"):
+            tok = alice.context(channel_bindings=cb).step()
+            st, _, log = send(srv, path, tok)
+            assert st == 404, log
+            assert ("by the fast path" in log) == (path == "/fast/")
+            st, _, log = send(srv, path, tokedit.with_auth_etype(tok, 511))
+            assert st == 401, (path, log)
+    finally:
+        srv.stop()
