@@ -33,6 +33,9 @@
 #define GSS_CHECKSUM_LEN 24
 #define GSS_BINDINGS_HASH_LEN 16
 
+/* MS-KILE: the client supports channel binding (AP options authdata) */
+#define KERB_AP_OPTIONS_CBT 0x4000
+
 /* The initiator's flags MIT's acceptor keeps (accept_sec_context.c) */
 #define INITIATOR_FLAGS (GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG               \
                          | GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG          \
@@ -109,6 +112,35 @@ authenticator_etype_ok(krb5_context ctx, const n8443_apreq_info *info,
                              KRB5_CRYPTO_TYPE_CHECKSUM, &cksum_len) != 0)
         return 0;
     return info->authenticator.len >= cksum_len;
+}
+
+/*
+ * MIT's check_cbt (accept_sec_context.c): AD-AUTH-DATA-AP-OPTIONS (143)
+ * anywhere in the authenticator's authorization data (krb5_find_authdata
+ * looks inside AD-IF-RELEVANT, as MIT does).  1: the client asserts
+ * KERB_AP_OPTIONS_CBT; 0: it does not; -1: MIT refuses the token (more
+ * than one element, or not four octets), or the search failed.
+ */
+static int
+authenticator_cbt(krb5_context ctx, const krb5_authenticator *auth)
+{
+    krb5_authdata **ad = NULL;
+    int ret;
+
+    if (auth->authorization_data == NULL
+        || auth->authorization_data[0] == NULL)
+        return 0;
+    if (krb5_find_authdata(ctx, NULL, auth->authorization_data,
+                           KRB5_AUTHDATA_AP_OPTIONS, &ad) != 0)
+        return -1;
+    if (ad == NULL)
+        return 0;
+    if (ad[1] != NULL || ad[0]->length != 4)
+        ret = -1;
+    else
+        ret = (load_le32(ad[0]->contents) & KERB_AP_OPTIONS_CBT) != 0;
+    krb5_free_authdata(ctx, ad);
+    return ret;
 }
 
 /*
@@ -295,7 +327,7 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     uint32_t flags;
     int32_t left;
     char *name = NULL;
-    int bound, mutual;
+    int bound, mutual, cbt;
     n8443_kacc_status st = N8443_KACC_DEFER;
 
     memset(res, 0, sizeof(*res));
@@ -320,11 +352,12 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     if (krb5_auth_con_getauthenticator(ctx, ac, &auth) != 0)
         goto cleanup;
 
-    /* Authorization data in the authenticator (Windows' restrictions and
-     * AP options, which can demand channel bindings) is GSS-API's to
-     * interpret. */
-    if (auth->authorization_data != NULL
-        && auth->authorization_data[0] != NULL)
+    /* Authorization data in the authenticator (Windows and Heimdal send
+     * etype negotiation, restriction entries, KERB-LOCAL, AP options):
+     * krb5_rd_req has processed it as for GSS-API; what MIT's GSS layer
+     * adds is its check_cbt, done here the same way. */
+    cbt = authenticator_cbt(ctx, auth);
+    if (cbt < 0)
         goto cleanup;
     sum = auth->checksum;
     if (sum == NULL || sum->checksum_type != GSS_CHECKSUM_TYPE
@@ -341,6 +374,10 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
         goto cleanup;
     bound = check_bindings(ctx, sum->contents + 4, cb);
     if (bound < 0)
+        goto cleanup;
+    /* The client said it binds (KERB_AP_OPTIONS_CBT): MIT then requires
+     * matching bindings when the acceptor has any. */
+    if (cbt && cb != NULL && bound != 1)
         goto cleanup;
 
     /* MIT answers with an AP-REP when the GSS flags ask for mutual

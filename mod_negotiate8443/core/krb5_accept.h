@@ -8,11 +8,17 @@
  * It accepts only what it fully understands and leaves everything else to
  * GSS-API (n8443_accept_once), which stays the reference: any refusal by
  * krb5, a checksum other than the plain RFC 4121 one, delegation, DCE
- * style, checksum extensions, authenticator authorization data, channel
- * bindings that do not match (or carry addresses), GSS flags and AP
- * options that disagree about mutual authentication, an anonymous client,
- * a NegTokenResp or a mechListMIC.  So every failure is still
- * diagnosed and logged by the one GSS-API path.
+ * style, checksum extensions, an authenticator etype field that is not
+ * the session key's enctype, channel bindings that do not match (or carry
+ * addresses, or are missing where the client's AP-options authdata says
+ * it binds), GSS flags and AP options that disagree about mutual
+ * authentication, an anonymous client, non-canonical DER or SPNEGO
+ * reqFlags MIT would refuse, a NegTokenResp or a mechListMIC.  So every
+ * failure is still diagnosed and logged by the one GSS-API path.
+ * Authenticator authorization data (Windows, Heimdal) is taken: krb5_rd_req
+ * handles it as for GSS-API, and MIT's one GSS-level check of it
+ * (check_cbt) is made here too.  That the two paths agree is tested by
+ * tests/diff/n8443_diff.
  */
 #ifndef N8443_KRB5_ACCEPT_H
 #define N8443_KRB5_ACCEPT_H

@@ -589,3 +589,30 @@ def test_etype_rewritten_replay_memcache_and_bindings_required(
             assert st == 401, (path, log)
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("mech", ["spnego", "krb5"])
+def test_heimdal_client_with_authenticator_authdata(fsrv, alice, tmp_path,
+                                                    mech):
+    """Heimdal's client puts authorization data (etype negotiation) in
+    the authenticator: the fast path takes it now (krb5_rd_req handles it,
+    MIT's check_cbt is made alike), with the same answer as GSS-API."""
+    from test_differential import DIFF_SRC
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs",
+                            "heimdal-gssapi"], capture_output=True,
+                           text=True)
+    if flags.returncode != 0:
+        pytest.skip("no Heimdal GSS-API (libgssapi3-heimdal)")
+    exe = str(tmp_path / "heimdal_token")
+    subprocess.run(["cc", "-o", exe, os.path.join(DIFF_SRC,
+                                                  "heimdal_token.c")]
+                   + flags.stdout.split(), check=True)
+    for path in ("/fast/", "/gss/"):
+        tok = subprocess.run([exe, "localhost", mech, "0x3e"],
+                             env=alice.env, capture_output=True,
+                             check=True).stdout
+        st, headers, log = send(fsrv, path, tok)
+        assert st == 404, log
+        assert headers["X-Remote-User"] == "alice@TEST.N8443"
+        assert ("by the fast path" in log) == (path == "/fast/"), log
+        assert answer(headers)
