@@ -199,6 +199,10 @@ static void log_refusal(request_rec *r, const n8443_cred_key *key,
     case N8443_CAUSE_BAD_BINDINGS:
         advice = "the channel bindings do not match this TLS connection";
         break;
+    case N8443_CAUSE_ETYPE:
+        advice = "the authenticator's etype field was rewritten (a "
+                 "tampered or replayed token) or the client is broken";
+        break;
     default:
         advice = "Kerberos refused the token";
         break;
