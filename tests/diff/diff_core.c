@@ -127,6 +127,84 @@ cipher_is_krb5s(diff_env *e, const n8443_apreq_info *info)
     return same;
 }
 
+/* One DER header at p (within end): tag, content start and length. */
+static int
+der_hdr_read(const unsigned char *p, const unsigned char *end,
+             unsigned char *tag, const unsigned char **content, size_t *len)
+{
+    size_t n, k;
+
+    if (end - p < 2)
+        return -1;
+    *tag = p[0];
+    n = p[1];
+    p += 2;
+    if (n & 0x80) {
+        k = n & 0x7f;
+        if (k == 0 || k > 3 || (size_t)(end - p) < k)
+            return -1;
+        for (n = 0; k > 0; k--)
+            n = (n << 8) | *p++;
+    }
+    if ((size_t)(end - p) < n)
+        return -1;
+    *content = p;
+    *len = n;
+    return 0;
+}
+
+/*
+ * The answer's shape without the AP-REP (whose acceptor subkey MIT adds
+ * and the fast path does not): for SPNEGO, negState and supportedMech and
+ * whether a responseToken and a mechListMIC are present; for a raw krb5
+ * answer, its GSS header's OID and TOK_ID.
+ */
+static void
+answer_shape(const gss_buffer_desc *b, char *out, size_t outlen)
+{
+    const unsigned char *p = b->value, *end = p + b->length, *c, *f;
+    unsigned char tag, ftag;
+    size_t n, fl, i, pos = 0;
+
+    out[0] = '\0';
+    if (b->length == 0)
+        return;
+    if (der_hdr_read(p, end, &tag, &c, &n) != 0) {
+        snprintf(out, outlen, "unreadable");
+        return;
+    }
+    if (tag == 0x60) {
+        /* OID, then TOK_ID */
+        if (der_hdr_read(c, c + n, &ftag, &f, &fl) == 0
+            && f + fl + 2 <= c + n) {
+            for (i = 0; i < fl && pos + 3 < outlen; i++)
+                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x",
+                                        f[i]);
+            snprintf(out + pos, outlen - pos, " tok %02x%02x", f[fl],
+                     f[fl + 1]);
+        }
+        return;
+    }
+    if (tag != 0xa1 || der_hdr_read(c, c + n, &tag, &c, &n) != 0)
+        return;
+    end = c + n;
+    while (c < end && der_hdr_read(c, end, &tag, &f, &fl) == 0) {
+        const unsigned char *v;
+        size_t vl;
+
+        c = f + fl;
+        if (der_hdr_read(f, f + fl, &ftag, &v, &vl) != 0)
+            break;
+        pos += (size_t)snprintf(out + pos, outlen - pos, "[%d]", tag & 0x1f);
+        if (tag == 0xa0 || tag == 0xa1)
+            for (i = 0; i < vl && pos + 3 < outlen; i++)
+                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x",
+                                        v[i]);
+        if (pos + 2 >= outlen)
+            break;
+    }
+}
+
 static void
 violation(diff_env *e, const char *name, diff_cb_kind cb, const char *what,
           const char *detail)
@@ -196,6 +274,15 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
             snprintf(text, sizeof(text), "fast %zu octets, GSS-API %zu",
                      f.output.length, g.output.length);
             violation(e, name, cb_kind, "answer token", text);
+        } else {
+            char fs[160], gs[160];
+
+            answer_shape(&f.output, fs, sizeof(fs));
+            answer_shape(&g.output, gs, sizeof(gs));
+            if (strcmp(fs, gs) != 0) {
+                snprintf(text, sizeof(text), "fast %s, GSS-API %s", fs, gs);
+                violation(e, name, cb_kind, "answer's shape", text);
+            }
         }
     }
     if (rc == 0) {
@@ -212,11 +299,16 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
     else if (!fast) {
         e->both_refused++;
     }
-    if (e->verbose)
+    if (e->verbose) {
+        char gs[160] = "";
+
+        if (rc == 0)
+            answer_shape(&g.output, gs, sizeof(gs));
         fprintf(stderr, "%-40s cb%d walk=%s fast=%s gss=%s %s\n", name,
                 (int)cb_kind, n8443_tok_status_str(st),
                 fast ? "accept" : "defer", rc == 0 ? "accept" : "refuse",
-                rc == 0 ? "" : text);
+                rc == 0 ? gs : text);
+    }
 
 done:
     n8443_accept_result_clear(&f);

@@ -4,8 +4,10 @@
  * (n8443_accept_once, core/acceptor.c) with the same keytab and channel
  * bindings, must give the same answer wherever the fast path answers at
  * all: accepted by both, same principal, same flags, same lifetime, no
- * delegated credential, an answer token in both or neither, and a replay
- * key over exactly the authenticator cipher krb5 decrypted.
+ * delegated credential, an answer token in both or neither and of the
+ * same shape (SPNEGO's negState, supportedMech and fields; the krb5
+ * header), and a replay key over exactly the authenticator cipher krb5
+ * decrypted.
  *
  * And the forge that makes the corpus' mutations: given the service key
  * (the keytab), any ticket and any authenticator can be written, so every
