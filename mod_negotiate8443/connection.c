@@ -10,7 +10,10 @@
  * The rule for both kinds of reuse: a login is only good where the same
  * vhost, the same credential set (keytab and acceptor principal), a
  * mechanism the location offers and a channel binding at least as strong
- * as the location asks for apply.  Everything else asks for a new token.
+ * as the location asks for apply; a login made without a token on its
+ * request (the connection's, a session cookie's, a password) only where
+ * the location offers that kind of login too.  Everything else asks for
+ * a new token.
  *
  * A connection from a proxy is shared by the proxy's clients (HAProxy's
  * http-reuse, mod_proxy's pool), so a login on it would let the next
@@ -44,12 +47,13 @@ static int same_str(const char *a, const char *b)
 
 void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
                       const n8443_server_conf *sc, const char *principal,
-                      const char *mech, int bound)
+                      const char *mech, int bound, n8443_login_via via)
 {
     n8443_login *l = apr_pcalloc(r->pool, sizeof(*l));
 
     l->principal = apr_pstrdup(r->pool, principal);
     l->mech = mech;
+    l->via = via;
     l->bound = bound;
     l->server = r->server;
     /* The configured values: within one vhost they resolve to the same
@@ -76,6 +80,25 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
         return "it was made with another keytab";
     if (!same_str(l->acceptor, dc->service_principal))
         return "it was made for another NegotiateServicePrincipal";
+    /* A login that came without a token: only where a request without
+     * one would have got in the same way. */
+    switch (l->via) {
+    case N8443_VIA_TOKEN:
+    case N8443_VIA_BASIC:           /* by its mechanism, below */
+        break;
+    case N8443_VIA_CONNECTION:
+        if (!dc->connection_auth)
+            return "it was a connection login and this location does not "
+                   "have NegotiateConnectionAuth On";
+        break;
+    case N8443_VIA_SESSION:
+        if (!dc->session || !sc->session_key_set)
+            return "it came from a session cookie and this location does "
+                   "not have NegotiateSession On";
+        break;
+    default:
+        return "it was made in a way this location does not know";
+    }
     if (strcmp(l->mech, "basic") == 0 && !dc->basic_fallback)
         return "it was a Basic login and this location offers Negotiate "
                "only";
@@ -221,6 +244,7 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
                                      : NULL;
     kept->principal = nc->name;
     kept->mech = l->mech;           /* a literal */
+    kept->via = N8443_VIA_CONNECTION;
     kept->bound = l->bound;
     kept->server = l->server;
     /* Never beyond the ticket's end. */
@@ -236,6 +260,33 @@ void n8443_conn_forget(conn_rec *c)
 
     if (nc != NULL)
         nc->login = NULL;
+}
+
+/*
+ * Any Authorization ends the connection's login, also at a location the
+ * module does not guard (a public page, AuthType Basic): whoever sends
+ * credentials on a connection is not taken for the one who logged in on
+ * it before.  Only for requests read from the connection: an internal
+ * redirect runs this hook again with the same headers, and must not end
+ * the login its own request has just made.  A table lookup per request.
+ */
+int n8443_conn_end_on_authorization(request_rec *r)
+{
+    n8443_conn *nc;
+
+    if (r->prev != NULL || r->main != NULL
+        || r->connection->master != NULL
+        || apr_table_get(r->headers_in, "Authorization") == NULL)
+        return DECLINED;
+    nc = ap_get_module_config(r->connection->conn_config,
+                              &negotiate8443_module);
+    if (nc == NULL || nc->login == NULL)
+        return DECLINED;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(226)
+                  "connection login of %s ended: this request carries an "
+                  "Authorization header", nc->login->principal);
+    nc->login = NULL;
+    return DECLINED;
 }
 
 const n8443_login *n8443_conn_resume(request_rec *r,

@@ -29,7 +29,7 @@ void n8443_exchange_post_config(void)
 
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound);
+                         const char *mech, int bound, n8443_login_via via);
 
 static void count_failure(n8443_cause cause)
 {
@@ -77,7 +77,10 @@ static int count_field(void *rec, const char *key, const char *value)
  * on the first pass and would be refused as a replay on a second.  Only
  * where the login is good for this location too (same vhost and
  * credential set, a mechanism it offers, the channel binding it asks
- * for), and mapped with this location's NegotiateUserName; else 401.
+ * for; a login that came without a token only where this location offers
+ * that kind: connection auth, sessions, Basic), and mapped with this
+ * location's NegotiateUserName; else 401.  The reused login keeps the
+ * way it was made, for the redirects of this request.
  * DECLINED when no earlier request of this one logged in.
  */
 static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
@@ -101,7 +104,7 @@ static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
                           r->uri, misfit);
             return challenge(r);
         }
-        set_identity(r, dc, sc, l->principal, l->mech, l->bound);
+        set_identity(r, dc, sc, l->principal, l->mech, l->bound, l->via);
         return OK;
     }
     return DECLINED;
@@ -123,7 +126,8 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
     l = n8443_conn_resume(r, dc, sc);
     if (l == NULL)
         return 0;
-    set_identity(r, dc, sc, l->principal, l->mech, l->bound);
+    set_identity(r, dc, sc, l->principal, l->mech, l->bound,
+                 N8443_VIA_CONNECTION);
     return 1;
 }
 
@@ -289,7 +293,7 @@ static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
  * scope of this location for redirects and sub-requests of it. */
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound)
+                         const char *mech, int bound, n8443_login_via via)
 {
     int basic = strcmp(mech, "basic") == 0;
 
@@ -299,7 +303,7 @@ static void set_identity(request_rec *r, const n8443_dir_conf *dc,
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", mech);
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
                   bound ? "true" : "false");
-    n8443_login_note(r, dc, sc, principal, mech, bound);
+    n8443_login_note(r, dc, sc, principal, mech, bound, via);
 }
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
@@ -387,7 +391,8 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             OM_uint32 left = n8443_ticket_left(res.lifetime,
                                                n8443_instance.clock_skew);
 
-            set_identity(r, dc, sc, res.principal, "krb5", bound);
+            set_identity(r, dc, sc, res.principal, "krb5", bound,
+                         N8443_VIA_TOKEN);
             if (dc->connection_auth && connection_is_tls(r))
                 n8443_conn_remember(r, n8443_login_of(r), left);
             n8443_session_issue(r, dc, sc, res.principal, left, bound);
@@ -446,19 +451,23 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     return status;
 }
 
-/* Note a login that session.c or basic.c put on the request. */
+/* Note a login that session.c or basic.c put on the request, and how
+ * it was made. */
 static void note_login_from_env(request_rec *r, const n8443_dir_conf *dc,
                                 const n8443_server_conf *sc,
-                                const char *mech)
+                                n8443_login_via via)
 {
     const char *principal = apr_table_get(r->subprocess_env,
                                           "NEGOTIATE_PRINCIPAL");
+    const char *mech = apr_table_get(r->subprocess_env, "NEGOTIATE_MECH");
     const char *bound = apr_table_get(r->subprocess_env,
                                       "NEGOTIATE_CHANNEL_BOUND");
 
     if (principal != NULL)
-        n8443_login_note(r, dc, sc, principal, mech,
-                         bound != NULL && strcmp(bound, "true") == 0);
+        n8443_login_note(r, dc, sc, principal,
+                         mech != NULL && strcmp(mech, "basic") == 0
+                         ? "basic" : "krb5",
+                         bound != NULL && strcmp(bound, "true") == 0, via);
 }
 
 static int negotiate(request_rec *r)
@@ -495,7 +504,7 @@ static int negotiate(request_rec *r)
         /* The cookie first: it is the client's own, where a connection
          * may be shared. */
         if (n8443_session_resume(r, dc, sc) == OK) {
-            note_login_from_env(r, dc, sc, "krb5");
+            note_login_from_env(r, dc, sc, N8443_VIA_SESSION);
             return OK;
         }
         if (resume_connection_login(r, dc, sc))
@@ -504,7 +513,8 @@ static int negotiate(request_rec *r)
     }
     /* Whoever sends credentials on a connection is not taken for the one
      * who logged in on it before: the login ends here, whatever becomes
-     * of these credentials. */
+     * of these credentials (n8443_conn_end_on_authorization ended it for
+     * the request read from the connection already). */
     n8443_conn_forget(r->connection);
     if (fields > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(015)
@@ -521,7 +531,7 @@ static int negotiate(request_rec *r)
             int st = n8443_basic_login(r, dc, authz.param, authz.param_len);
 
             if (st == OK)
-                note_login_from_env(r, dc, sc, "basic");
+                note_login_from_env(r, dc, sc, N8443_VIA_BASIC);
             /* A refused password is a 401 like any other: offer both
              * schemes again (RFC 7235 3.1), so the browser asks anew. */
             return st == HTTP_UNAUTHORIZED ? challenge(r) : st;

@@ -133,12 +133,23 @@ typedef struct {
 
 #define N8443_DEFAULT_SESSION_MAX_AGE 3600
 
+/* How a request's login was made.  An internal redirect or sub-request
+ * reuses it only where the target offers that kind of login (a token
+ * login wherever its scope fits). */
+typedef enum {
+    N8443_VIA_TOKEN = 0,        /* a Negotiate token on the request */
+    N8443_VIA_BASIC,            /* a password: NegotiateBasicFallback */
+    N8443_VIA_CONNECTION,       /* the connection's: ConnectionAuth */
+    N8443_VIA_SESSION           /* a cookie: NegotiateSession */
+} n8443_login_via;
+
 /* A login and the scope it was proven in (connection.c): kept on the
  * request (request_config) for its internal redirects and sub-requests,
  * and on the connection under NegotiateConnectionAuth. */
 typedef struct {
     const char *principal;
     const char *mech;           /* "krb5" or "basic" */
+    n8443_login_via via;
     int bound;                  /* bound to this TLS channel */
     server_rec *server;         /* the vhost */
     const char *keytab;         /* the credential set: NegotiateKeytab */
@@ -242,7 +253,7 @@ n8443_conn *n8443_conn_get(conn_rec *c);
 /* Record r's login with the scope of r's configuration. */
 void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
                       const n8443_server_conf *sc, const char *principal,
-                      const char *mech, int bound);
+                      const char *mech, int bound, n8443_login_via via);
 const n8443_login *n8443_login_of(const request_rec *r);
 /* NULL when login l is good for r under dc, else why not (for the log). */
 const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
@@ -257,6 +268,9 @@ const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
 void n8443_conn_remember(request_rec *r, const n8443_login *l,
                          apr_uint32_t lifetime);
 void n8443_conn_forget(conn_rec *c);
+/* post_read_request: a request that carries Authorization, wherever it
+ * goes, ends its connection's login. */
+int n8443_conn_end_on_authorization(request_rec *r);
 /* The connection's login when it is good for r, else NULL. */
 const n8443_login *n8443_conn_resume(request_rec *r,
                                      const n8443_dir_conf *dc,
