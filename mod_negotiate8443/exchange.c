@@ -29,6 +29,9 @@ void n8443_exchange_post_config(void)
 
 static void set_identity(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
+                         const char *mech, int bound);
+static void put_identity(request_rec *r, const n8443_dir_conf *dc,
+                         const n8443_server_conf *sc, const char *principal,
                          const char *mech, int bound, n8443_login_via via);
 
 static void count_failure(n8443_cause cause)
@@ -104,7 +107,7 @@ static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
                           r->uri, misfit);
             return challenge(r);
         }
-        set_identity(r, dc, sc, l->principal, l->mech, l->bound, l->via);
+        put_identity(r, dc, sc, l->principal, l->mech, l->bound, l->via);
         return OK;
     }
     return DECLINED;
@@ -126,7 +129,7 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
     l = n8443_conn_resume(r, dc, sc);
     if (l == NULL)
         return 0;
-    set_identity(r, dc, sc, l->principal, l->mech, l->bound,
+    put_identity(r, dc, sc, l->principal, l->mech, l->bound,
                  N8443_VIA_CONNECTION);
     return 1;
 }
@@ -289,9 +292,10 @@ static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
         apr_table_set(r->subprocess_env, "KRB5CCNAME", ccname);
 }
 
-/* Put the client's identity on the request, and note the login with the
- * scope of this location for redirects and sub-requests of it. */
-static void set_identity(request_rec *r, const n8443_dir_conf *dc,
+/* Put the client's identity on the request, and note the login, how it
+ * was made and the scope of this location for redirects and sub-requests
+ * of it. */
+static void put_identity(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
                          const char *mech, int bound, n8443_login_via via)
 {
@@ -304,6 +308,14 @@ static void set_identity(request_rec *r, const n8443_dir_conf *dc,
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
                   bound ? "true" : "false");
     n8443_login_note(r, dc, sc, principal, mech, bound, via);
+}
+
+/* The same for a login with this request's own token. */
+static void set_identity(request_rec *r, const n8443_dir_conf *dc,
+                         const n8443_server_conf *sc, const char *principal,
+                         const char *mech, int bound)
+{
+    put_identity(r, dc, sc, principal, mech, bound, N8443_VIA_TOKEN);
 }
 
 /* Accept a decoded Negotiate token; returns OK or an HTTP status. */
@@ -391,8 +403,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             OM_uint32 left = n8443_ticket_left(res.lifetime,
                                                n8443_instance.clock_skew);
 
-            set_identity(r, dc, sc, res.principal, "krb5", bound,
-                         N8443_VIA_TOKEN);
+            set_identity(r, dc, sc, res.principal, "krb5", bound);
             if (dc->connection_auth && connection_is_tls(r))
                 n8443_conn_remember(r, n8443_login_of(r), left);
             n8443_session_issue(r, dc, sc, res.principal, left, bound);
