@@ -328,3 +328,36 @@ def test_ssi_page_with_a_token_keeps_the_login(rs, alice):
         assert st == 200 and h["X-Backend-User"] == ALICE
     finally:
         c.close()
+
+
+def test_pipelined_authorization_at_a_public_page(rs, alice):
+    """A login and three more requests in one write (HTTP/1.1
+    pipelining): the third, to a page the module does not guard, carries
+    another scheme's Authorization; the fourth is not alice's."""
+    import re
+    import socket
+    import ssl
+    ctx = ssl.create_default_context(cafile=rs.ca)
+    ctx.check_hostname = False
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", rs.port),
+                                                 timeout=10))
+    host = "Host: localhost:%d\r\n" % rs.port
+    reqs = ("GET /conn/env HTTP/1.1\r\n" + host
+            + "%s: %s\r\n\r\n" % negotiate(alice.token()[1])
+            + "GET /conn/env HTTP/1.1\r\n" + host + "\r\n"
+            + "GET / HTTP/1.1\r\n" + host + "Authorization: Bearer x\r\n\r\n"
+            + "GET /conn/env HTTP/1.1\r\n" + host
+            + "Connection: close\r\n\r\n")
+    try:
+        s.sendall(reqs.encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    statuses = re.findall(r"HTTP/1\.1 (\d\d\d) ", data.decode(errors="replace"))
+    assert len(statuses) == 4, data
+    assert statuses[0:2] == ["200", "200"] and statuses[3] == "401", data
