@@ -266,16 +266,29 @@ def session_cookie(headers):
     return None
 
 
-def seal(key, principal, expires=None, flags=0):
-    """A session cookie as core/sealed_cookie.c seals it (see its header
-    for the format), under the server's own key."""
+def seal(key, keytab, principal, expires=None, flags=0):
+    """A session cookie as core/sealed_cookie.c seals it (format 2, see its
+    header), under the server's own key, scoped as session.c scopes a
+    login in this file's server: vhost localhost, the harness keytab, no
+    service principal, not channel-bound."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     import base64
+    import hashlib
+
+    def digest(parts):
+        h = hashlib.sha256()
+        for p in parts:
+            b = p.encode() if p is not None else b""
+            h.update(bytes([p is not None]) + struct.pack(">I", len(b)) + b)
+        return h.digest()[:16]
+
     now = int(time.time())
+    scope = digest(["negotiate8443 session scope 2", "localhost", keytab,
+                    None])
     plain = struct.pack(">qqB", expires or now + 600, now, flags) \
-        + principal.encode("utf-8")
+        + scope + bytes(16) + principal.encode("utf-8")
     nonce = os.urandom(12)
-    raw = b"\x01" + nonce + AESGCM(key).encrypt(nonce, plain, b"\x01")
+    raw = b"\x02" + nonce + AESGCM(key).encrypt(nonce, plain, b"\x02")
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -334,12 +347,13 @@ def test_unmapped_local_session_resume(isrv, realm, principals, who):
 
 
 @pytest.mark.parametrize("who", sorted(UNMAPPED))
-def test_unmapped_local_sealed_cookie(isrv, session_key, principals, who):
+def test_unmapped_local_sealed_cookie(isrv, session_key, keytab, principals,
+                                      who):
     """The resume on its own (a cookie sealed with the farm key, no login
     first): REMOTE_USER pointed into n8443_session_resume()'s stack frame,
     which ASan sees with detect_stack_use_after_return (run-asan-subset)."""
     full = principals[who] + "@" + REALM
-    cookie = seal(session_key[1], full)
+    cookie = seal(session_key[1], keytab, full)
     for path in ("/cgi-bin/env", "/local-session/"):
         st, h, body = https_request(isrv, path,
                                     [("Cookie", "n8443_session=" + cookie)])
@@ -450,13 +464,14 @@ SEALED_ONLY = {
 
 
 @pytest.mark.parametrize("who", sorted(HOSTILE) + sorted(SEALED_ONLY))
-def test_control_bytes_session_cookie(isrv, session_key, backend, who):
+def test_control_bytes_session_cookie(isrv, session_key, keytab, backend,
+                                      who):
     """A cookie sealed with the farm key (by an older server, or one that
     let such a name in) is refused too."""
     name, rendering = dict(HOSTILE, **SEALED_ONLY)[who]
     before = len(backend.requests)
     mark = isrv.log_mark()
-    cookie = seal(session_key[1], name + "@" + REALM)
+    cookie = seal(session_key[1], keytab, name + "@" + REALM)
     st, h, _ = https_request(isrv, "/app/",
                              [("Cookie", "n8443_session=" + cookie)])
     assert st == 401
@@ -466,13 +481,13 @@ def test_control_bytes_session_cookie(isrv, session_key, backend, who):
 
 
 def test_backend_gets_one_user_header(isrv, realm, alice, backend,
-                                      session_key):
+                                      session_key, keytab):
     """The control case for the proxy: a genuine login (token, cookie)
     reaches the backend with exactly one X-Remote-User, and the forged
     copy a client sends is dropped."""
     for headers in ([negotiate(alice.token()[1])],
                     [("Cookie", "n8443_session="
-                      + seal(session_key[1], "alice@" + REALM))]):
+                      + seal(session_key[1], keytab, "alice@" + REALM))]):
         before = len(backend.requests)
         st, _, body = https_request(isrv, "/app/x",
                                     headers + [("X-Remote-User", "admin")])
