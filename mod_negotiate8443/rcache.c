@@ -21,9 +21,16 @@ n8443_stats *n8443_stats_get(void)
     return st ? st : &local_stats;
 }
 
+/*
+ * How long a replay key is kept: Kerberos takes an authenticator while
+ * |now - ctime| <= skew in whole seconds, both ends included, so one first
+ * seen at the start of its earliest good second (ctime = now + skew) is
+ * good until the end of second ctime + skew: 2 x skew + 1 s after that
+ * first use.  One more second covers memcached's once-a-second clock.
+ */
 apr_interval_time_t n8443_rc_retention(void)
 {
-    return apr_time_from_sec(2 * n8443_instance.clock_skew);
+    return apr_time_from_sec(2 * n8443_instance.clock_skew + 2);
 }
 
 const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc)

@@ -325,7 +325,6 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     krb5_timestamp now;
     const krb5_checksum *sum;
     uint32_t flags;
-    int32_t left;
     char *name = NULL;
     int bound, mutual, cbt;
     n8443_kacc_status st = N8443_KACC_DEFER;
@@ -399,11 +398,13 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     res->output_malloced = 1;
 
     /* krb5 timestamps are unsigned 32-bit and wrap (MIT's ts_delta);
-     * MIT adds the clock skew as a grace period (and krb5_rd_req took a
-     * ticket up to skew seconds past its end, so this is not negative). */
-    left = (int32_t)((uint32_t)ticket->enc_part2->times.endtime
-                     - (uint32_t)now) + skew;
-    res->lifetime = left > 0 ? (OM_uint32)left : 0;
+     * MIT adds the clock skew as a grace period and hands the sum out as
+     * an OM_uint32, so an end more than 2^31 s away is still a long
+     * lifetime: the same sum in unsigned arithmetic (krb5_rd_req took a
+     * ticket up to skew seconds past its end, so it does not go below
+     * zero). */
+    res->lifetime = (OM_uint32)((uint32_t)ticket->enc_part2->times.endtime
+                                - (uint32_t)now + (uint32_t)skew);
     res->major = GSS_S_COMPLETE;
     res->mech = (gss_OID)gss_mech_krb5;
     /* MIT's flags: the initiator's that it keeps, TRANS always,

@@ -10,7 +10,7 @@
  *   n8443_diff [-v] KEYTAB DIR      every DIR/ *.tok (a token, binary),
  *                                   under each kind of acceptor bindings,
  *                                   and the forge's mutations of each
- *   n8443_diff --forge KEYTAB CLIENT [SECONDS]
+ *   n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME]]
  *                                   print a raw krb5 token (base64) for
  *                                   a ticket made here for CLIENT
  * Exit status: 0 when the paths agree on everything, 1 on any difference,
@@ -603,6 +603,32 @@ static void mutate(diff_env *e, const char *base, const unsigned char *apreq,
     }
 }
 
+/* Tickets whose end is near and past 2^31 s away: MIT hands the lifetime
+ * out as an OM_uint32 sum that wraps, which the fast path must match. */
+static void far_lifetimes(diff_env *e)
+{
+    static const long ends[] = {0x7ffffe00L, 0x80000000L, 0x80001000L,
+                                0x90000000L};
+    char name[64];
+    unsigned char *tok;
+    size_t i, tlen;
+    diff_login l;
+
+    for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        if (diff_login_forged(e, NULL, ends[i], &l) != 0) {
+            fprintf(stderr, "n8443_diff: cannot forge a ticket\n");
+            e->violations++;
+            return;
+        }
+        snprintf(name, sizeof(name), "forged/lifetime-%#lx", ends[i]);
+        if (diff_login_token(e, &l, &tok, &tlen) == 0) {
+            compare_all(e, name, tok, tlen, 1);
+            free(tok);
+        }
+        diff_login_free(e, &l);
+    }
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -653,6 +679,7 @@ static int run_corpus(diff_env *e, const char *dir)
     free(names);
     /* And on a ticket made here from scratch. */
     mutate(e, "forged", NULL, 0);
+    far_lifetimes(e);
     printf("n8443_diff: %zu corpus files (%zu real tokens mutated), %lu "
            "comparisons: fast path accepted %lu, GSS-API accepted %lu (of "
            "them %lu the fast path left to it), both refused %lu; "
@@ -662,7 +689,9 @@ static int run_corpus(diff_env *e, const char *dir)
     return e->violations == 0 ? 0 : 1;
 }
 
-static int forge(diff_env *e, const char *client, long lifetime)
+/* A raw krb5 token for client, base64 on stdout; ctime, when not 0, is
+ * the authenticator's time (cusec 0). */
+static int forge(diff_env *e, const char *client, long lifetime, long ctime)
 {
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -670,8 +699,15 @@ static int forge(diff_env *e, const char *client, long lifetime)
     unsigned char *tok;
     size_t len, i;
 
-    if (diff_login_forged(e, client, lifetime, &l) != 0
-        || diff_login_token(e, &l, &tok, &len) != 0) {
+    if (diff_login_forged(e, client, lifetime, &l) != 0) {
+        fprintf(stderr, "n8443_diff: cannot forge a token for %s\n", client);
+        return 2;
+    }
+    if (ctime != 0) {
+        l.auth.ctime = (krb5_timestamp)ctime;
+        l.auth.cusec = 0;
+    }
+    if (diff_login_token(e, &l, &tok, &len) != 0) {
         fprintf(stderr, "n8443_diff: cannot forge a token for %s\n", client);
         return 2;
     }
@@ -703,13 +739,14 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "--forge") == 0) {
         if (diff_env_init(&e, argv[2]) != 0)
             return 2;
-        ret = forge(&e, argv[3], argc > 4 ? atol(argv[4]) : 36000);
+        ret = forge(&e, argv[3], argc > 4 ? atol(argv[4]) : 36000,
+                    argc > 5 ? atol(argv[5]) : 0);
         diff_env_free(&e);
         return ret;
     }
     if (argc != 3) {
         fprintf(stderr, "usage: n8443_diff [-v] KEYTAB DIR\n"
-                "       n8443_diff --forge KEYTAB CLIENT [SECONDS]\n");
+                "       n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME]]\n");
         return 2;
     }
     if (diff_env_init(&e, argv[1]) != 0)

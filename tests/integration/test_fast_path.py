@@ -471,6 +471,29 @@ def test_expired_ticket_gets_no_cookie(fsrv, realm, certs):
         assert cookie_max_age(headers) is None, (path, headers)
 
 
+def test_ticket_ending_past_2_31_seconds_same_cookie(fsrv, realm, keytab):
+    """From an outside review: a ticket ending more than 2^31 s from now
+    (forged with the service key, as a KDC without a lifetime cap would
+    issue it).  MIT hands end - now + skew out as an OM_uint32 that wraps
+    to the long lifetime; the fast path once clamped the negative int32
+    to 0, so GSS-API set a cookie and the fast path none."""
+    from test_differential import driver
+    ages = {}
+    for path in ("/fast-session/", "/gss-session/"):
+        res = subprocess.run([driver(), "--forge", keytab,
+                              "alice@TEST.N8443", str(0x80001000)],
+                             capture_output=True, text=True, env=realm.env,
+                             check=True)
+        tok = base64.b64decode(res.stdout.strip())
+        st, headers, log = send(fsrv, path, tok)
+        assert st == 404, log
+        assert headers["X-Remote-User"] == "alice@TEST.N8443"
+        assert ("by the fast path" in log) == (path == "/fast-session/")
+        ages[path] = cookie_max_age(headers)
+    assert ages["/fast-session/"] is not None, ages
+    assert ages["/fast-session/"] == ages["/gss-session/"], ages
+
+
 @pytest.mark.parametrize("at_start,edited,offset,expected", [
     (300, 60, "+150s", 404),
     (20, 300, "+100s", 401),
@@ -480,7 +503,7 @@ def test_krb5_conf_edit_at_run_time_changes_neither_path(
         offset, expected):
     """The clock skew is fixed when httpd starts, for both paths, and
     logged once; editing krb5.conf while httpd runs changes neither, and
-    the replay cache's retention stays 2 x the skew in force."""
+    the replay cache's retention stays 2 x the skew in force (+ 2 s)."""
     from test_replay import skewed_token
     conf = os.path.join(base_dir, "krb5-edit-%d.conf" % at_start)
     realm.write_krb5_conf(conf, " clockskew = %d\n" % at_start)
@@ -511,7 +534,7 @@ def test_krb5_conf_edit_at_run_time_changes_neither_path(
                 assert "N8443020: login refused (skew)" in log
         doc = status(srv)
         assert doc["clock_skew"] == at_start
-        assert doc["replay_cache"]["retention_seconds"] == 2 * at_start
+        assert doc["replay_cache"]["retention_seconds"] == 2 * at_start + 2
     finally:
         srv.stop()
 
