@@ -287,7 +287,7 @@ class Bench:
     def start_memcached(self):
         port = harness.free_port()
         cmd = ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0",
-               "-m", "512", "-t", "2"]
+               "-m", "512", "-t", "2", "-M"]
         if os.geteuid() == 0:
             cmd += ["-u", "nobody"]
         self.memcached = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,

@@ -171,6 +171,11 @@ static authn_status provider_check_password(request_rec *r, const char *user,
             r->user = NULL;
         return AUTH_DENIED;
     }
+    /* mod_auth_basic leaves r->user as the provider sets it: make it the
+     * verified principal mapped with NegotiateUserName, as the fallback
+     * does, so that "Require (not) user" and REMOTE_USER see the same name
+     * however the client typed it ("alice" or "alice@REALM"). */
+    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "basic");
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");

@@ -239,6 +239,8 @@ void n8443_binding_child_init(apr_pool_t *pchild);
 /* This connection's tls-server-end-point bindings; 0 when there are none
  * (plain HTTP, or a certificate whose signature has no hash). */
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb);
+/* Does c run over TLS (mod_ssl)?  0 without mod_ssl. */
+int n8443_conn_is_tls(conn_rec *c);
 int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
 
 /* Basic credentials (the token68 of "Basic ...") under

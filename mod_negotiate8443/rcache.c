@@ -56,6 +56,56 @@ int n8443_rcache_pre_config(apr_pool_t *pconf)
     return n8443_rc_shm_register_mutex(pconf);
 }
 
+/* The memcache_refuse[] word of rc's memcached list: one per distinct
+ * list (asked: list -> slot + 1). */
+static int slot_of(apr_hash_t *asked, const n8443_rc_conf *rc)
+{
+    long n = (long)apr_hash_get(asked, rc->memcache_servers,
+                                APR_HASH_KEY_STRING);
+
+    if (n == 0) {
+        n = (long)apr_hash_count(asked) + 1;
+        apr_hash_set(asked, rc->memcache_servers, APR_HASH_KEY_STRING,
+                     (void *)n);
+    }
+    return (int)((n - 1) % N8443_MC_SLOTS);
+}
+
+/*
+ * Ask every memcached list once (not once per vhost that shares it)
+ * whether it evicts, and publish the answers for the children in the
+ * shared segment: a memcached that evicts could drop the entry of a
+ * token that is still valid, so logins through it are refused (503)
+ * while it does.  Lists that share a word share a refusal.
+ */
+static void watch_memcached(apr_pool_t *p, server_rec *s, int startup)
+{
+    apr_uint32_t words[N8443_MC_SLOTS];
+    n8443_stats *st = n8443_stats_get();
+    apr_hash_t *asked = apr_hash_make(p);
+    server_rec *vs;
+    int i;
+
+    memset(words, 0, sizeof(words));
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        apr_uint32_t w;
+
+        if (sc->rc.backend != N8443_RC_MEMCACHE
+            || apr_hash_get(asked, sc->rc.memcache_servers,
+                            APR_HASH_KEY_STRING) != NULL)
+            continue;
+        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
+                     "");
+        w = n8443_rc_memcache_watch(p, vs, &sc->rc, startup);
+        if (words[sc->rc.memcache_slot] == 0)
+            words[sc->rc.memcache_slot] = w;
+    }
+    for (i = 0; i < N8443_MC_SLOTS; i++)
+        apr_atomic_set32(&st->memcache_refuse[i], words[i]);
+}
+
 int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                              server_rec *s)
 {
@@ -76,7 +126,7 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     table_entries = entries;
 
     for (vs = s; vs != NULL; vs = vs->next) {
-        const n8443_server_conf *sc =
+        n8443_server_conf *sc =
             ap_get_module_config(vs->module_config, &negotiate8443_module);
         if (sc->rc.backend == N8443_RC_NONE)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, N8443LOGNO(055)
@@ -85,15 +135,13 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          "replayed for as long as the clock skew allows",
                          vs->server_hostname ? vs->server_hostname : "?",
                          (unsigned)vs->port);
-        else if (sc->rc.backend == N8443_RC_MEMCACHE && !dry_run
-                 && apr_hash_get(asked, sc->rc.memcache_servers,
-                                 APR_HASH_KEY_STRING) == NULL) {
-            /* Once per memcached list, not per vhost that shares it. */
-            apr_hash_set(asked, sc->rc.memcache_servers,
-                         APR_HASH_KEY_STRING, "");
-            n8443_rc_memcache_watch(ptemp, vs, &sc->rc, 1);
-        }
+        else if (sc->rc.backend == N8443_RC_MEMCACHE)
+            sc->rc.memcache_slot = slot_of(asked, &sc->rc);
     }
+    /* Before the first child: logins are refused from the first request
+     * on if a memcached evicts. */
+    if (!dry_run)
+        watch_memcached(ptemp, s, 1);
     return OK;
 }
 
@@ -104,26 +152,12 @@ int n8443_rcache_monitor(apr_pool_t *p, server_rec *s)
     static apr_time_t last;
     apr_time_t now = apr_time_now();
     apr_pool_t *tmp;
-    apr_hash_t *asked;
-    server_rec *vs;
 
     if (now - last < apr_time_from_sec(60)
         || apr_pool_create(&tmp, p) != APR_SUCCESS)
         return DECLINED;
     last = now;
-    asked = apr_hash_make(tmp);
-    for (vs = s; vs != NULL; vs = vs->next) {
-        const n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
-
-        if (sc->rc.backend != N8443_RC_MEMCACHE
-            || apr_hash_get(asked, sc->rc.memcache_servers,
-                            APR_HASH_KEY_STRING) != NULL)
-            continue;
-        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
-                     "");
-        n8443_rc_memcache_watch(tmp, vs, &sc->rc, 0);
-    }
+    watch_memcached(tmp, s, 0);
     apr_pool_destroy(tmp);
     return DECLINED;
 }

@@ -44,12 +44,16 @@ typedef struct {
     const char *memcache_servers;   /* "h:p,h:p" as configured */
     const char *krb5_name;          /* MIT rcache name for N8443_RC_KRB5 */
     void *memcache;                 /* apr_memcache_t *, per child */
+    int memcache_slot;              /* its word in memcache_refuse[] */
 } n8443_rc_conf;
 
 /* ------------------------------------------------ shared counters (status) */
 
 /* Failure buckets of the status handler; n8443_cause values index them. */
 #define N8443_STAT_CAUSES 11
+/* Distinct memcached lists whose state the parent shares with the
+ * children; more lists share words (a refusal then covers them all). */
+#define N8443_MC_SLOTS 64
 
 typedef struct {
     apr_uint32_t logins;
@@ -58,7 +62,14 @@ typedef struct {
     apr_uint32_t backend_errors;
     apr_uint32_t full;
     apr_uint32_t quota_refused;     /* N8443_RC_QUOTA answers */
+    /* Per memcached list (n8443_rc_conf.memcache_slot), written by the
+     * parent's probe: 0, or why its logins are refused (503) - a
+     * N8443_MC_* reason << 16 | the index of the server in the list. */
+    apr_uint32_t memcache_refuse[N8443_MC_SLOTS];
 } n8443_stats;
+
+#define N8443_MC_EVICTS   1u        /* "evictions on": runs without -M */
+#define N8443_MC_EVICTED  2u        /* its "evictions" counter grew */
 
 /* The instance's counters (in shared memory once post_config has run;
  * a process-local dummy before that, so callers never check for NULL). */
@@ -146,11 +157,11 @@ n8443_rc_result n8443_rc_memcache_add(request_rec *r, n8443_rc_conf *rc,
                                       const unsigned char *key,
                                       apr_interval_time_t retention);
 /* Ask each memcached of rc whether it evicts ("stats settings") and how
- * many items it evicted ("stats"); warns (log) when it may evict, and
- * keeps the numbers for the status handler.  From post_config and the
- * monitor hook (the parent). */
-void n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
-                             const n8443_rc_conf *rc, int startup);
+ * many items it evicted ("stats"), and log when that changes.  Returns
+ * the word for memcache_refuse[]: 0 when logins may use the list.  From
+ * post_config and the monitor hook (the parent). */
+apr_uint32_t n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
+                                     const n8443_rc_conf *rc, int startup);
 /* What the memcached of servers say now: evictions_on 1 when one of them
  * evicts, 0 when none does, -1 when one did not answer; evictions summed. */
 void n8443_rc_memcache_probe(apr_pool_t *p, const char *servers,

@@ -16,6 +16,7 @@
 #include "apr_lib.h"
 #include "apr_network_io.h"
 #include "ap_mpm.h"
+#include "apr_atomic.h"
 
 #include <stdlib.h>
 
@@ -81,6 +82,8 @@ apr_status_t n8443_rc_memcache_child_init(apr_pool_t *pchild, server_rec *s,
     return APR_SUCCESS;
 }
 
+static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc);
+
 n8443_rc_result n8443_rc_memcache_add(request_rec *r, n8443_rc_conf *rc,
                                       const unsigned char *key,
                                       apr_interval_time_t retention)
@@ -91,7 +94,7 @@ n8443_rc_result n8443_rc_memcache_add(request_rec *r, n8443_rc_conf *rc,
     apr_status_t rv;
     int i;
 
-    if (rc->memcache == NULL)
+    if (rc->memcache == NULL || refused_for_evictions(r, rc))
         return N8443_RC_UNAVAILABLE;
     p = mkey;
     memcpy(p, "n8443rc:", 8);
@@ -192,52 +195,130 @@ void n8443_rc_memcache_probe(apr_pool_t *p, const char *servers,
     }
 }
 
-void n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
-                             const n8443_rc_conf *rc, int startup)
-{
-    /* Per memcached list (parent only): evictions seen last time, and
-     * when the last warning about it was logged. */
-    static apr_hash_t *seen;
-    typedef struct {
-        apr_uint64_t evictions;
-        apr_time_t warned;
-    } watch_state;
-    watch_state *ws;
-    apr_time_t now = apr_time_now();
-    apr_uint64_t ev;
-    int on;
+/* What the parent knows of one memcached (by "host:port", whichever
+ * lists name it). */
+typedef struct {
+    int probed;                 /* it answered once */
+    apr_uint64_t evictions;     /* its counter at the last answer */
+    apr_time_t hold_until;      /* refused until then: it evicted */
+    apr_time_t warned;          /* last N8443262 */
+    apr_uint32_t why;           /* N8443_MC_*, 0: logins may use it */
+} watch_state;
 
-    if (seen == NULL)
+apr_uint32_t n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
+                                     const n8443_rc_conf *rc, int startup)
+{
+    /* Parent only; in the process pool, so that what is known survives
+     * graceful restarts (which reload the module). */
+    static const char seen_key[] = "negotiate8443-memcache-watch";
+    apr_hash_t *seen;
+    void *data;
+    char *list = apr_pstrdup(p, rc->memcache_servers), *tok, *last;
+    apr_time_t now = apr_time_now();
+    apr_uint32_t word = 0, i = 0;
+
+    apr_pool_userdata_get(&data, seen_key, s->process->pool);
+    seen = data;
+    if (seen == NULL) {
         seen = apr_hash_make(s->process->pool);
-    ws = apr_hash_get(seen, rc->memcache_servers, APR_HASH_KEY_STRING);
-    if (ws == NULL) {
-        ws = apr_pcalloc(s->process->pool, sizeof(*ws));
-        apr_hash_set(seen, apr_pstrdup(s->process->pool,
-                                       rc->memcache_servers),
-                     APR_HASH_KEY_STRING, ws);
+        apr_pool_userdata_set(seen, seen_key, apr_pool_cleanup_null,
+                              s->process->pool);
     }
-    n8443_rc_memcache_probe(p, rc->memcache_servers, &on, &ev);
-    if (on == 1 && (startup || now - ws->warned >= apr_time_from_sec(3600))) {
-        ws->warned = now;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(262)
-                     "replay cache: memcached (%s) evicts items when its "
-                     "memory is full (it runs without -M): a flood of "
-                     "logins can push out the entry of a token that is "
-                     "still valid, and that token would be accepted "
-                     "again. Start memcached with -M and enough -m",
-                     rc->memcache_servers);
+    for (tok = apr_strtok(list, ",", &last); tok != NULL;
+         tok = apr_strtok(NULL, ",", &last), i++) {
+        watch_state *ws = apr_hash_get(seen, tok, APR_HASH_KEY_STRING);
+        apr_uint32_t why;
+        apr_uint64_t ev;
+        int on;
+
+        if (ws == NULL) {
+            ws = apr_pcalloc(s->process->pool, sizeof(*ws));
+            apr_hash_set(seen, apr_pstrdup(s->process->pool, tok),
+                         APR_HASH_KEY_STRING, ws);
+        }
+        probe_one(p, tok, &on, &ev);
+        if (on == -1) {
+            /* Not probed: its own errors (N8443060) speak for it; what
+             * was known of it stands. */
+            if (startup)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(264)
+                             "replay cache: memcached (%s) did not answer "
+                             "\"stats settings\"; whether it evicts is not "
+                             "known yet", tok);
+        }
+        else {
+            if (ws->probed && ev > ws->evictions) {
+                ws->hold_until = now + n8443_rc_retention();
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(263)
+                             "replay cache: memcached (%s) evicted %"
+                             APR_UINT64_T_FMT " items since the last look: "
+                             "tokens whose entries were among them could be "
+                             "replayed, so logins that use it are refused "
+                             "(503) for the next %ld s. Start it with "
+                             "memcached -M and enough -m", tok,
+                             ev - ws->evictions,
+                             (long)apr_time_sec(n8443_rc_retention()));
+            }
+            ws->probed = 1;
+            ws->evictions = ev;
+            why = on == 1 ? N8443_MC_EVICTS
+                  : now < ws->hold_until ? N8443_MC_EVICTED : 0;
+            if (why == N8443_MC_EVICTS
+                && (ws->why != N8443_MC_EVICTS
+                    || now - ws->warned >= apr_time_from_sec(3600))) {
+                ws->warned = now;
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(262)
+                             "replay cache: memcached (%s) evicts items "
+                             "when its memory is full (it runs without -M): "
+                             "a flood of logins could push out the entry of "
+                             "a token that is still valid, and that token "
+                             "would be accepted again. Logins that use it "
+                             "are refused (503) until it runs as memcached "
+                             "-M with enough -m", tok);
+            }
+            else if (why == 0 && ws->why != 0)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(288)
+                             "replay cache: memcached (%s) no longer "
+                             "evicts: logins use it again", tok);
+            ws->why = why;
+        }
+        if (word == 0 && ws->why != 0)
+            word = ws->why << 16 | (i & 0xffff);
     }
-    else if (on == -1 && startup)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(264)
-                     "replay cache: memcached (%s) did not answer "
-                     "\"stats settings\"; whether it evicts is not known "
-                     "yet", rc->memcache_servers);
-    if (!startup && ev > ws->evictions)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(263)
-                     "replay cache: memcached (%s) evicted %" APR_UINT64_T_FMT
-                     " items since the last look: tokens whose entries were "
-                     "among them could be replayed", rc->memcache_servers,
-                     ev - ws->evictions);
-    if (on != -1)
-        ws->evictions = ev;
+    return word;
+}
+
+/* The server at index i of list, or the list (a shared slot). */
+static const char *nth_server(apr_pool_t *p, const char *list,
+                              apr_uint32_t i)
+{
+    char *copy = apr_pstrdup(p, list), *tok, *last;
+
+    for (tok = apr_strtok(copy, ",", &last); tok != NULL && i > 0; i--)
+        tok = apr_strtok(NULL, ",", &last);
+    return tok != NULL ? tok : list;
+}
+
+/* Does the parent's last look at memcached forbid logins through rc?
+ * Then say why (for each refused login: the administrator greps for
+ * it) and return 1. */
+static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc)
+{
+    n8443_stats *st = n8443_stats_get();
+    apr_uint32_t word;
+
+    if (rc->memcache_slot < 0 || rc->memcache_slot >= N8443_MC_SLOTS)
+        return 0;
+    word = apr_atomic_read32(&st->memcache_refuse[rc->memcache_slot]);
+    if (word == 0)
+        return 0;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(289)
+                  "replay cache: memcached (%s) %s: a token whose entry it "
+                  "dropped could be replayed, so the login is refused (503). "
+                  "Run it as memcached -M with enough -m",
+                  nth_server(r->pool, rc->memcache_servers, word & 0xffff),
+                  (word >> 16) == N8443_MC_EVICTS
+                  ? "evicts items when its memory is full (runs without -M)"
+                  : "evicted items lately");
+    return 1;
 }

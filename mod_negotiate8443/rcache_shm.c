@@ -53,7 +53,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define RC_MAGIC          0x4e384444u   /* "N8DD" (with the quota sketch) */
+#define RC_MAGIC          0x4e384445u   /* "N8DE" (+ memcache_refuse) */
 #define RC_SLOTS          8
 
 #define RC_QWINDOWS       8
@@ -183,8 +183,8 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
             return APR_SUCCESS;      /* graceful restart: keep the entries */
         }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
-                     "NegotiateReplayCacheSize changed: the replay cache "
-                     "starts empty");
+                     "NegotiateReplayCacheSize (or the module's layout) "
+                     "changed: the replay cache starts empty");
         /* The old segment stays mapped until the process pool goes: old
          * children may still use it.  A restart that changes the size is
          * rare; this costs one segment. */

@@ -18,12 +18,18 @@
  * each against the resuming location, with the stricter of the two
  * NegotiateSessionMaxAge values.  The cookie itself never reaches the
  * application: n8443_session_strip takes it out of every request.
+ *
+ * A cookie is a bearer credential good for its whole life, unlike the
+ * one-time Kerberos token: it is issued only over TLS (and marked
+ * Secure), and taken only over TLS, even where NegotiateRequireTLS Off
+ * lets a location log in over plain HTTP.
  */
 #include "n8443_private.h"
 
 #include "util_cookies.h"
 #include "sealed_cookie.h"
 #include "unixd.h"
+#include "apr_atomic.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -351,8 +357,17 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
     if (!dc->session || !sc->session_key_set)
         return DECLINED;
     values = cookie_values(r);
-    if (values == NULL || *values == '\0'
-        || login_scope(r, dc, sc, scope) != 0)
+    if (values == NULL || *values == '\0')
+        return DECLINED;
+    /* Sent in the clear, it may have been read on the way: whoever sent
+     * it logs in with Negotiate instead. */
+    if (!n8443_conn_is_tls(r->connection)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(287)
+                      "session cookie ignored over plain HTTP (cookies are "
+                      "only taken over TLS): falling back to Negotiate");
+        return DECLINED;
+    }
+    if (login_scope(r, dc, sc, scope) != 0)
         return DECLINED;
     now = (int64_t)apr_time_sec(apr_time_now());
     for (v = apr_strtok(apr_pstrdup(r->pool, values), " ", &last);
@@ -393,6 +408,9 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
     return DECLINED;
 }
 
+/* Has this process said why a plain-HTTP login gets no cookie? */
+static apr_uint32_t plain_said;
+
 void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
                          const n8443_server_conf *sc, const char *principal,
                          apr_uint32_t ticket_lifetime, int bound)
@@ -404,6 +422,19 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
 
     if (!dc->session || !sc->session_key_set)
         return;
+    if (!n8443_conn_is_tls(r->connection)) {
+        /* Said once per process at info, then at debug. */
+        if (apr_atomic_cas32(&plain_said, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(285)
+                          "no session cookie for a login over plain HTTP "
+                          "(NegotiateSession at a location with "
+                          "NegotiateRequireTLS Off): a cookie is only "
+                          "issued over TLS; said once per process");
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(286)
+                          "no session cookie for a login over plain HTTP");
+        return;
+    }
     /* Never beyond the ticket's end: a session must not outlive the
      * Kerberos credentials it stands for. */
     if (ticket_lifetime != GSS_C_INDEFINITE && (long)ticket_lifetime < age)

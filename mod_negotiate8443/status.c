@@ -65,9 +65,15 @@ int n8443_status_handler(request_rec *r)
         apr_uint64_t ev;
 
         n8443_rc_memcache_probe(r->pool, sc->rc.memcache_servers, &on, &ev);
+        /* And the parent's verdict that the children follow: logins
+         * refused (503) because it evicts or evicted. */
         ap_rprintf(r, ",\"memcache_evictions_on\":%s,"
-                   "\"memcache_evictions\":%" APR_UINT64_T_FMT,
-                   on == 1 ? "true" : on == 0 ? "false" : "null", ev);
+                   "\"memcache_evictions\":%" APR_UINT64_T_FMT
+                   ",\"memcache_refusing\":%s",
+                   on == 1 ? "true" : on == 0 ? "false" : "null", ev,
+                   apr_atomic_read32(&st->memcache_refuse[
+                       sc->rc.memcache_slot % N8443_MC_SLOTS]) != 0
+                   ? "true" : "false");
     }
     ap_rprintf(r, "},\"clock_skew\":%ld}\n", n8443_instance.clock_skew);
     return OK;

@@ -26,6 +26,23 @@ BODY = """
     AuthBasicProvider negotiate8443
     Require valid-user
   </Location>
+  <Location /provider-principal>
+    AuthType Basic
+    AuthName "n8443 provider"
+    AuthBasicProvider negotiate8443
+    NegotiateUserName principal
+    Require valid-user
+  </Location>
+  <Location /provider-short-not-alice>
+    AuthType Basic
+    AuthName "n8443 provider"
+    AuthBasicProvider negotiate8443
+    NegotiateUserName short
+    <RequireAll>
+      Require valid-user
+      Require not user alice
+    </RequireAll>
+  </Location>
 """
 
 
@@ -62,6 +79,29 @@ def test_right_password(bserver, path):
     if path == "/fallback/":
         assert "N8443083: login of alice@TEST.N8443 accepted (basic, " \
             "verified with the keytab)" in bserver.log_since(mark)
+
+
+@pytest.mark.parametrize("typed", ["alice", "alice@TEST.N8443"])
+def test_provider_remote_user_is_the_mapped_principal(bserver, typed):
+    # REMOTE_USER is the verified principal mapped with NegotiateUserName,
+    # as for the fallback, not the name the client typed.
+    st, headers, _ = https_request(bserver, "/provider-principal/",
+                                   [basic(typed, PASSWORDS["alice"])])
+    assert st == 404
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
+
+
+@pytest.mark.parametrize("typed", ["alice", "alice@TEST.N8443"])
+def test_provider_require_not_user_sees_the_mapped_name(bserver, typed):
+    # Typing the realm must not get alice past 'Require not user alice'.
+    st, headers, _ = https_request(bserver, "/provider-short-not-alice/",
+                                   [basic(typed, PASSWORDS["alice"])])
+    assert st in (401, 403)
+    st, headers, _ = https_request(bserver, "/provider-short-not-alice/",
+                                   [basic("bob@TEST.N8443",
+                                          PASSWORDS["bob"])])
+    assert st == 404
+    assert headers["X-Remote-User"] == "bob"
 
 
 def test_negotiate_still_works_on_fallback_location(bserver, alice):

@@ -405,7 +405,7 @@ def test_memcached_killed_and_restarted_mid_load(base_dir, module_path,
     def start_memcached():
         p = subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p",
                               str(port), "-U", "0", "-u", "nobody", "-m",
-                              "16"], stdout=subprocess.DEVNULL,
+                              "16", "-M"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         procs.append(p)
         assert harness.wait_port(port, p)

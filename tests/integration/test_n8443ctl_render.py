@@ -604,7 +604,8 @@ class Site:
         for family, port in self.adapter.memcacheds:
             host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
             p = subprocess.Popen(["memcached", "-l", host, "-p", str(port),
-                                  "-U", "0", "-u", "nobody", "-m", "16"],
+                                  "-U", "0", "-u", "nobody", "-m", "16",
+                                  "-M"],
                                  stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
             self.procs.append(p)

@@ -126,7 +126,8 @@ def memcached():
 
     def start():
         p = subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(port),
-                              "-U", "0", "-u", "nobody", "-m", "16"],
+                              "-U", "0", "-u", "nobody", "-m", "16",
+                              "-M"],
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         procs.append(p)

@@ -3,13 +3,15 @@ fresh logins must not fill the shared-memory table for everybody: past its
 share (NegotiateReplayCacheQuota, default 1% of the table, at least 16) the
 flooder gets 429 - no live entry is ever evicted - with one log line naming
 it, while another user still logs in and a replay is still refused.  A
-memcached that evicts (no -M) is warned about, and the status page shows
-the refusals and memcached's evictions.  The floods are bounded: a table of
+memcached that evicts (no -M), or whose eviction counter grew, could drop
+a live token's entry: logins through it are refused (503) while it does,
+and the status page shows it.  The floods are bounded: a table of
 1000 entries, at most 1100 logins."""
 
 import json
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -115,28 +117,31 @@ def test_bad_quota_is_refused(base_dir, module_path, realm, certs, keytab,
     assert message in res.stdout + res.stderr
 
 
-def start_memcached(extra):
-    port = harness.free_port()
+def start_memcached_on(port, extra, memory="16"):
     p = subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(port),
-                          "-U", "0", "-u", "nobody", "-m", "16"] + extra,
+                          "-U", "0", "-u", "nobody"]
+                         + (["-m", memory] if memory else []) + extra,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert harness.wait_port(port, p)
-    return port, p
+    return p
 
 
-def fill_memcached(port, items=60, size=900000):
-    """Store more than -m 16 holds: memcached without -M evicts."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        f = s.makefile("rb")
-        for i in range(items):
-            s.sendall(b"set filler%d 0 0 %d\r\n" % (i, size)
-                      + b"x" * size + b"\r\n")
-            f.readline()
+def start_memcached(extra):
+    port = harness.free_port()
+    return port, start_memcached_on(port, extra)
+
+
+def stop_memcached(mc):
+    mc.terminate()
+    mc.wait(10)
 
 
 @pytest.mark.parametrize("evicts", [True, False])
-def test_memcached_eviction_is_checked(base_dir, module_path, realm, certs,
-                                       keytab, alice, evicts):
+def test_memcached_that_evicts_refuses_logins(base_dir, module_path, realm,
+                                              certs, keytab, alice, evicts):
+    """memcached's LRU (no -M) can drop the entry of a live token, which
+    would then be accepted again: logins through it are refused (503),
+    from the first request on, until it runs with -M."""
     port, mc = start_memcached([] if evicts else ["-M"])
     srv = None
     try:
@@ -150,26 +155,157 @@ def test_memcached_eviction_is_checked(base_dir, module_path, realm, certs,
         # Once, though three server records share this memcached and
         # httpd reads its configuration twice at start-up.
         assert srv.output().count(warning) == (1 if evicts else 0)
-        assert login(srv, alice.token()[1])[0] == 200
+        mark = srv.log_mark()
+        _, tok = alice.token()
+        st, _ = login(srv, tok)
         doc = status_json(srv)["replay_cache"]
         assert doc["backend"] == "memcache"
         assert doc["memcache_evictions_on"] is evicts
         assert doc["memcache_evictions"] == 0
+        assert doc["memcache_refusing"] is evicts
         if not evicts:
+            assert st == 200
+            assert login(srv, tok)[0] == 401
             return
-        # The parent looks about 10 s after start, then once a minute.
+        assert st == 503
+        assert "N8443289: replay cache: memcached (127.0.0.1:%d) evicts " \
+            "items when its memory is full (runs without -M): a token " \
+            "whose entry it dropped could be replayed, so the login is " \
+            "refused (503). Run it as memcached -M" % port \
+            in srv.log_since(mark)
+        # Restarted with -M on the same port: a graceful restart (or the
+        # parent's next look, once a minute) lets logins in again.
+        stop_memcached(mc)
+        mc = start_memcached_on(port, ["-M"])
         mark = srv.log_mark()
-        fill_memcached(port)
-        doc = status_json(srv)["replay_cache"]
-        assert doc["memcache_evictions"] > 0
+        srv.graceful()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and \
+                login(srv, alice.token()[1])[0] != 200:
+            time.sleep(0.5)
+        assert login(srv, tok)[0] == 200     # never stored: fresh
+        assert login(srv, tok)[0] == 401
+        assert "N8443288: replay cache: memcached (127.0.0.1:%d) no longer " \
+            "evicts" % port in srv.log_since(mark)
+        assert status_json(srv)["replay_cache"]["memcache_refusing"] is False
+    finally:
+        if srv is not None:
+            srv.stop()
+        stop_memcached(mc)
+
+
+def test_flood_cannot_push_a_token_out_of_a_small_memcached(
+        base_dir, module_path, realm, certs, keytab, alice):
+    """The red team's case: a 1 MB memcached without -M evicted alice's
+    entry under a flood and her captured token was accepted again.  Now
+    nothing is accepted through it, so nothing can be pushed out."""
+    port = harness.free_port()
+    mc = start_memcached_on(port, ["-m", "1", "-I", "512k", "-n", "1000"],
+                            memory=None)
+    srv = None
+    try:
+        srv = start_httpd(base_dir, module_path, realm, certs, keytab,
+                          MINIMAL_BODY, name="httpd-rc-mc-small",
+                          extra_global="NegotiateReplayCache memcache "
+                                       "127.0.0.1:%d" % port)
+        _, captured = alice.token()
+        assert login(srv, captured)[0] == 503
+        for _ in range(20):
+            assert login(srv, alice.token()[1])[0] == 503
+        assert login(srv, captured)[0] == 503
+    finally:
+        if srv is not None:
+            srv.stop()
+        stop_memcached(mc)
+
+
+class FakeMemcached(threading.Thread):
+    """Speaks enough of memcached's text protocol for the module (add,
+    version, stats settings, stats) and reports "evictions off" with an
+    evictions counter the test sets: what a memcached that evicted
+    without saying so in its settings looks like."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.evictions = 0
+        self.keys = set()
+        self.lock = threading.Lock()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,),
+                             daemon=True).start()
+
+    def serve(self, conn):
+        f = conn.makefile("rb")
+        try:
+            for line in f:
+                words = line.split()
+                if not words:
+                    continue
+                if words[0] == b"add":
+                    f.read(int(words[4]) + 2)
+                    with self.lock:
+                        new = words[1] not in self.keys
+                        self.keys.add(words[1])
+                    conn.sendall(b"STORED\r\n" if new
+                                 else b"NOT_STORED\r\n")
+                elif words[:2] == [b"stats", b"settings"]:
+                    conn.sendall(b"STAT evictions off\r\nEND\r\n")
+                elif words[0] == b"stats":
+                    conn.sendall(b"STAT evictions %d\r\nEND\r\n"
+                                 % self.evictions)
+                elif words[0] == b"version":
+                    conn.sendall(b"VERSION 1.6.18\r\n")
+                else:
+                    conn.sendall(b"ERROR\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_memcached_whose_evictions_grow_refuses_logins(
+        base_dir, module_path, realm, certs, keytab, alice):
+    fake = FakeMemcached()
+    fake.start()
+    srv = None
+    try:
+        srv = start_httpd(base_dir, module_path, realm, certs, keytab,
+                          MINIMAL_BODY + STATUS, name="httpd-rc-mc-grow",
+                          extra_global="NegotiateReplayCache memcache "
+                                       "127.0.0.1:%d" % fake.port)
+        assert login(srv, alice.token()[1])[0] == 200
+        mark = srv.log_mark()
+        # Before the parent's first look (about 10 s after start).
+        fake.evictions = 7
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and \
                 "N8443263" not in srv.log_since(mark):
             time.sleep(1)
-        assert "N8443263: replay cache: memcached (127.0.0.1:%d) evicted " \
-            % port in srv.log_since(mark)
+        log = srv.log_since(mark)
+        assert "N8443263: replay cache: memcached (127.0.0.1:%d) evicted 7 " \
+            "items since the last look" % fake.port in log
+        assert "are refused (503) for the next 600 s" in log
+        mark = srv.log_mark()
+        assert login(srv, alice.token()[1])[0] == 503
+        assert "N8443289: replay cache: memcached (127.0.0.1:%d) evicted " \
+            "items lately" % fake.port in srv.log_since(mark)
+        doc = status_json(srv)["replay_cache"]
+        assert doc["memcache_evictions_on"] is False
+        assert doc["memcache_refusing"] is True
     finally:
         if srv is not None:
             srv.stop()
-        mc.terminate()
-        mc.wait(10)
+        fake.close()

@@ -38,6 +38,12 @@ BODY = """
     AuthType Negotiate
     Require valid-user
   </Location>
+  <Location /notls-session>
+    AuthType Negotiate
+    NegotiateRequireTLS Off
+    NegotiateSession On
+    Require valid-user
+  </Location>
   <Location /negotiate8443-status>
     SetHandler negotiate8443-status
     Require ip 127.0.0.1
@@ -134,6 +140,42 @@ def test_session_cookie_is_issued_and_accepted(sserver, alice):
     assert st == 404
     assert h["X-Remote-User"] == "alice@TEST.N8443"
     assert session_cookie(h) is None     # no new cookie without a login
+
+
+def test_no_session_cookie_over_plain_http(sserver, alice):
+    # A cookie is a reusable bearer credential: never sent in the clear,
+    # where anyone on the path could take it to the TLS vhost.
+    mark = sserver.log_mark()
+    for _ in range(4):
+        st, h, _ = https_request(sserver, "/notls-session/",
+                                 [negotiate(alice.token()[1])], plain=True)
+        assert st == 404
+        assert h["X-Remote-User"] == "alice@TEST.N8443"
+        assert session_cookie(h) is None
+    log = sserver.log_since(mark)
+    # Said once per child (StartServers 2) at info, not on every login.
+    assert 1 <= log.count("N8443285: ") <= 2, log
+    # The same location over TLS does issue one.
+    st, h, _ = https_request(sserver, "/notls-session/",
+                             [negotiate(alice.token()[1])])
+    assert st == 404 and session_cookie(h) is not None
+
+
+def test_session_cookie_not_accepted_over_plain_http(sserver, alice):
+    st, h, _ = https_request(sserver, "/notls-session/",
+                             [negotiate(alice.token()[1])])
+    value = session_cookie(h).split(";")[0].split("=", 1)[1]
+    # Control: it holds over TLS.
+    st, h, _ = https_request(sserver, "/notls-session/",
+                             [("Cookie", "n8443_session=" + value)])
+    assert st == 404 and h["X-Remote-User"] == "alice@TEST.N8443"
+    mark = sserver.log_mark()
+    st, h, _ = https_request(sserver, "/notls-session/",
+                             [("Cookie", "n8443_session=" + value)],
+                             plain=True)
+    assert st == 401
+    assert "N8443287: session cookie ignored over plain HTTP" in \
+        sserver.log_since(mark)
 
 
 def fresh_cookie(sserver, alice, path="/session/"):

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,4 +368,121 @@ cleanup:
     free(dir_copy);
     free(base_copy);
     return rc;
+}
+
+/* ------------------------------------------------------------ POSIX ACLs */
+
+/* The kernel's xattr form of an access ACL (linux/posix_acl_xattr.h),
+ * little-endian whatever the machine: a 4-byte version, then 8-byte
+ * entries (tag, perm, id).  No libacl needed to read it. */
+#define ACL_XATTR_VERSION 2
+#define ACL_USER_OBJ      0x01
+#define ACL_USER          0x02
+#define ACL_GROUP_OBJ     0x04
+#define ACL_GROUP         0x08
+#define ACL_MASK          0x10
+#define ACL_OTHER         0x20
+#define ACL_PERM_WRITE    0x02
+
+static unsigned long get_le(const unsigned char *p, int n)
+{
+    unsigned long v = 0;
+
+    while (n-- > 0) {
+        v = (v << 8) | p[n];
+    }
+    return v;
+}
+
+int n8443_acl_write_others(const unsigned char *acl, size_t len,
+                           uid_t self, gid_t owner_gid, char *who,
+                           size_t who_size)
+{
+    unsigned long mask = 7;
+    size_t i;
+
+    if (len < 4 || (len - 4) % 8 != 0
+        || get_le(acl, 4) != ACL_XATTR_VERSION) {
+        snprintf(who, who_size, "an ACL this tool cannot read");
+        return 1;
+    }
+    /* A mask limits every entry but the owner's and other's. */
+    for (i = 4; i < len; i += 8) {
+        if (get_le(acl + i, 2) == ACL_MASK) {
+            mask = get_le(acl + i + 2, 2);
+        }
+    }
+    for (i = 4; i < len; i += 8) {
+        unsigned long tag = get_le(acl + i, 2);
+        unsigned long perm = get_le(acl + i + 2, 2);
+        unsigned long id = get_le(acl + i + 4, 4);
+
+        switch (tag) {
+        case ACL_USER_OBJ:      /* the owner: checked on its own */
+        case ACL_MASK:
+            break;
+        case ACL_USER:
+            if ((perm & mask & ACL_PERM_WRITE) && id != 0
+                && id != (unsigned long)self) {
+                snprintf(who, who_size, "user %lu", id);
+                return 1;
+            }
+            break;
+        case ACL_GROUP_OBJ:     /* with a mask, the mode shows the mask */
+            if ((perm & mask & ACL_PERM_WRITE) && owner_gid != 0) {
+                snprintf(who, who_size, "group %lu",
+                         (unsigned long)owner_gid);
+                return 1;
+            }
+            break;
+        case ACL_GROUP:
+            if ((perm & mask & ACL_PERM_WRITE) && id != 0) {
+                snprintf(who, who_size, "group %lu", id);
+                return 1;
+            }
+            break;
+        case ACL_OTHER:
+            if (perm & ACL_PERM_WRITE) {
+                snprintf(who, who_size, "everyone");
+                return 1;
+            }
+            break;
+        default:
+            snprintf(who, who_size, "an ACL entry this tool cannot read "
+                     "(tag 0x%lx)", tag);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int n8443_acl_dir_write_others(const char *path, int fd, gid_t owner_gid,
+                               char *who, size_t who_size)
+{
+    /* The largest extended attribute Linux stores. */
+    size_t size = 65536;
+    unsigned char *buf = malloc(size);
+    ssize_t n;
+    int res;
+
+    if (buf == NULL) {
+        snprintf(who, who_size, "its ACL: out of memory");
+        return 1;
+    }
+    n = fd >= 0 ? fgetxattr(fd, "system.posix_acl_access", buf, size)
+                : getxattr(path, "system.posix_acl_access", buf, size);
+    if (n < 0) {
+        /* No ACL, or a file system without them: the mode says it all. */
+        res = errno == ENODATA || errno == ENOTSUP ? 0 : 1;
+        if (res) {
+            snprintf(who, who_size, "its ACL cannot be read: %s",
+                     strerror(errno));
+        }
+    }
+    else {
+        res = n8443_acl_write_others(buf, (size_t)n, geteuid(), owner_gid,
+                                     who, who_size);
+    }
+    free(buf);
+    return res;
 }

@@ -269,15 +269,29 @@ static int writable_by_others(const struct stat *st)
  */
 static int check_ancestor(const char *dir, const struct stat *st)
 {
+    char who[128];
+
     if (!trusted_owner(st)) {
         n8443_error("refusing to install below %s: owned by uid %ld, not "
                     "root", dir, (long)st->st_uid);
         return 0;
     }
-    if (writable_by_others(st) && !(st->st_mode & S_ISVTX)) {
+    if (st->st_mode & S_ISVTX) {
+        return 1;
+    }
+    if (writable_by_others(st)) {
         n8443_error("refusing to install below %s: writable by others "
                     "(mode %04o), who could replace what is in it", dir,
                     (unsigned)(st->st_mode & 07777));
+        return 0;
+    }
+    /* The mode does not tell all: an ACL entry can give write to
+     * another user or group (while the mode reads 0775 root:root). */
+    if (n8443_acl_dir_write_others(dir, -1, st->st_gid, who,
+                                   sizeof(who))) {
+        n8443_error("refusing to install below %s: writable by others "
+                    "(ACL: %s), who could replace what is in it; remove "
+                    "the entry (setfacl -b %s)", dir, who, dir);
         return 0;
     }
     return 1;
@@ -285,8 +299,10 @@ static int check_ancestor(const char *dir, const struct stat *st)
 
 /* The target's own directory: no sticky exception, a file in it would be
  * created next to files of others. */
-static int check_target_dir(const char *dir, const struct stat *st)
+static int check_target_dir(const char *dir, int fd, const struct stat *st)
 {
+    char who[128];
+
     if (!S_ISDIR(st->st_mode)) {
         n8443_error("cannot use %s: not a directory", dir);
         return 0;
@@ -301,6 +317,13 @@ static int check_target_dir(const char *dir, const struct stat *st)
                     "%04o), who could plant a link or a file in the "
                     "target's place; use a directory only root can write",
                     dir, (unsigned)(st->st_mode & 07777));
+        return 0;
+    }
+    if (n8443_acl_dir_write_others(dir, fd, st->st_gid, who, sizeof(who))) {
+        n8443_error("refusing to install into %s: writable by others (ACL: "
+                    "%s), who could plant a link or a file in the target's "
+                    "place; remove the entry (setfacl -b %s)", dir, who,
+                    dir);
         return 0;
     }
     return 1;
@@ -446,7 +469,7 @@ static int target_open(const char *target, struct target *t)
         n8443_error("cannot use %s: %s", t->dir, strerror(errno));
         goto cleanup;
     }
-    if (!check_target_dir(t->dir, &st)) {
+    if (!check_target_dir(t->dir, t->dir_fd, &st)) {
         goto cleanup;
     }
     if (flock(t->dir_fd, LOCK_EX) != 0) {

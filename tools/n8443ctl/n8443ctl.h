@@ -151,6 +151,16 @@ int n8443_write_atomic(const char *path, const char *data, size_t len,
                        mode_t mode);
 int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
                           const char *data, size_t len, mode_t mode);
+/* Does the POSIX access ACL ACL (its xattr form, LEN bytes) let anyone but
+ * root, SELF and a root-owned group write?  1 with WHO naming one ("user
+ * 65534"), also for an ACL it cannot read; else 0. */
+int n8443_acl_write_others(const unsigned char *acl, size_t len,
+                           uid_t self, gid_t owner_gid, char *who,
+                           size_t who_size);
+/* The same for the directory FD (or PATH when FD < 0), group OWNER_GID:
+ * 0 when it has no ACL or one that gives nobody else write. */
+int n8443_acl_dir_write_others(const char *path, int fd, gid_t owner_gid,
+                               char *who, size_t who_size);
 
 /* ----------------------------------------------------------- render.c */
 
