@@ -113,6 +113,17 @@ LABELS = {
 }
 
 
+def mix_text(share):
+    """How the token mix reads in the table, the JSON and the plot."""
+    if not share:
+        return "mit: every token from MIT's GSS-API (python-gssapi)"
+    return ("heimdal: %.0f%% of the tokens from Heimdal's GSS-API "
+            "(authenticator authorization data: AD-IF-RELEVANT with etype "
+            "negotiation 129), %.0f%% from MIT's (python-gssapi, no "
+            "authenticator authdata), interleaved" % (
+                100 * share, 100 * (1 - share)))
+
+
 def log(msg):
     print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
@@ -242,6 +253,7 @@ class Bench:
         self.memcached = None
         self.results = {}
         self.notes = []
+        self.heimdal_exe = None
 
     # .................................................................
     def setup(self):
@@ -266,6 +278,11 @@ class Bench:
         os.environ["KRB5CCNAME"] = self.client_env["KRB5CCNAME"]
         # Get the service ticket into the ccache once.
         gen_tokens.generate("localhost", 1, procs=1)
+        self.heimdal_exe = None
+        if a.heimdal_share:
+            self.heimdal_exe = gen_tokens.build_heimdal(self.base)
+            gen_tokens.generate("localhost", 1, procs=1, heimdal_share=1.0,
+                                heimdal_exe=self.heimdal_exe)
         self.session_key = os.path.join(self.base, "session.key")
         with open(self.session_key, "wb") as f:
             f.write(os.urandom(32))
@@ -355,6 +372,8 @@ class Bench:
         # costs every krb5 context an open() and a write() per trace line:
         # no production server runs with it.
         srv.env.pop("KRB5_TRACE", None)
+        srv.has_status = kind != "gssapi" and status
+        srv.fast_path = "NegotiateFastPath Off" not in extra
         return srv
 
     def start_server(self, srv):
@@ -393,20 +412,65 @@ class Bench:
         return resp.status, resp.headers
 
     def check_login(self, srv, path=PROTECTED):
-        """One login with a fresh token: must be 200 as alice."""
-        tok = gen_tokens.generate("localhost", 1, procs=1)[0]
-        status, hdrs = self.https(srv, path, [("Authorization", tok)])
-        user = hdrs.get("X-Remote-User", "")
-        if status != 200 or (path == PROTECTED and user != PRINCIPAL):
-            raise RuntimeError("check login on %s: status %d, "
-                               "X-Remote-User %r\n%s" % (
-                                   srv.dir, status, user,
-                                   srv.output()[-3000:]))
+        """One login with a fresh token: must be 200 as alice.  With a
+        Heimdal mix, one login with a Heimdal token as well; on our
+        module's servers each must also be counted as a fast-path login
+        (status JSON logins_fast_path) when the fast path is On."""
+        kinds = [("MIT", 0.0)]
+        if self.heimdal_exe:
+            kinds.append(("Heimdal", 1.0))
+        for kind, share in kinds:
+            tok = gen_tokens.generate("localhost", 1, procs=1,
+                                      heimdal_share=share,
+                                      heimdal_exe=self.heimdal_exe)[0]
+            st0 = self.n8443_status(srv)
+            status, hdrs = self.https(srv, path, [("Authorization", tok)])
+            user = hdrs.get("X-Remote-User", "")
+            if status != 200 or (path == PROTECTED and user != PRINCIPAL):
+                raise RuntimeError("check login (%s token) on %s: status "
+                                   "%d, X-Remote-User %r\n%s" % (
+                                       kind, srv.dir, status, user,
+                                       srv.output()[-3000:]))
+            if st0 is None or path != PROTECTED:
+                continue
+            st1 = self.n8443_status(srv)
+            fast = st1["logins_fast_path"] - st0["logins_fast_path"]
+            want = 1 if srv.fast_path else 0
+            if st1["logins"] - st0["logins"] != 1 or fast != want:
+                msg = ("check login (%s token) on %s: %d logins, %d by the "
+                       "fast path (expected 1 and %d)" % (
+                           kind, os.path.basename(srv.dir),
+                           st1["logins"] - st0["logins"], fast, want))
+                log("  WARNING: " + msg)
+                self.notes.append(msg)
+
+    def n8443_status(self, srv):
+        """The module's status counters (None where there is no status
+        handler: mod_auth_gssapi)."""
+        if not getattr(srv, "has_status", False):
+            return None
+        ctx = ssl.create_default_context(cafile=self.certs.ca)
+        ctx.check_hostname = False
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.port,
+                                           context=ctx, timeout=20)
+        try:
+            conn.request("GET", "/n8443-status",
+                         headers={"Host": "localhost:%d" % srv.port})
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise RuntimeError("/n8443-status: %d" % resp.status)
+        return json.loads(body)
 
     # ........................................................ tokens
     def make_tokens(self, tag, n):
         t0 = time.monotonic()
-        toks = gen_tokens.generate("localhost", n, procs=self.args.gen_procs)
+        toks = gen_tokens.generate("localhost", n, procs=self.args.gen_procs,
+                                   heimdal_share=self.args.heimdal_share,
+                                   heimdal_exe=self.heimdal_exe,
+                                   parts=self.args.wrk_threads)
         prefix = os.path.join(self.tokdir, tag)
         gen_tokens.write_parts(toks, prefix, self.args.wrk_threads)
         dt = time.monotonic() - t0
@@ -496,8 +560,21 @@ class Bench:
     def measure(self, key, srv, path, mode, prefix, duration,
                 extra_pids=(), tag=None):
         mark = srv.log_mark()
+        st0 = self.n8443_status(srv) if path == PROTECTED else None
         r = self.summarize(self.wrk(srv, path, mode, prefix, duration,
                                     extra_pids, tag=tag or key))
+        if st0 is not None:
+            # What the module counted over the run: every login, and how
+            # many of them the fast path took (all of them, the Heimdal
+            # share included, when NegotiateFastPath is On).
+            st1 = self.n8443_status(srv)
+            r["n8443_logins"] = st1["logins"] - st0["logins"]
+            r["n8443_logins_fast_path"] = (st1["logins_fast_path"]
+                                           - st0["logins_fast_path"])
+            r["n8443_failures"] = {
+                k: v - st0["failures"].get(k, 0)
+                for k, v in st1["failures"].items()
+                if v - st0["failures"].get(k, 0)}
         if r["non_200"] or r["errors"]["read"] or r["errors"]["connect"]:
             time.sleep(0.3)
             r["error_log"] = self.errlog_since(srv, mark)
@@ -508,6 +585,11 @@ class Bench:
                 r["server_cpu_us_per_req"], r["complete"], r["tokens_sent"],
                 r["non_200"], r["status_200_authenticated"],
                 r["other_load_pct"]))
+        if "n8443_logins" in r:
+            log("  module counters: %d logins, %d by the fast path%s" % (
+                r["n8443_logins"], r["n8443_logins_fast_path"],
+                ", failures %s" % r["n8443_failures"]
+                if r["n8443_failures"] else ""))
         return r
 
     def round_module(self, rnd, out):
@@ -901,8 +983,10 @@ def fmt(v, f="%.0f"):
     return "-" if v is None else f % v
 
 
-def print_table(res, ratios, soak):
+def print_table(res, ratios, soak, mix=None, notes=()):
     lines = []
+    if mix:
+        lines.append("token mix: " + mix)
     hdr = "%-34s %7s %7s %7s %7s %7s %9s %9s %8s %7s %8s %6s" % (
         "scenario", "req/s", "median", "cpu-est", "p50 ms", "p99 ms",
         "srv us/rq", "cli us/rq", "requests", "non-200", "auth 200",
@@ -944,6 +1028,17 @@ def print_table(res, ratios, soak):
     for k in sorted(bad):
         lines.append("  %s: non-200 responses %s" % (
             LABELS[k], res[k].get("statuses")))
+    for k in "abx":
+        r = res.get(k) or {}
+        if "n8443_logins" in r:
+            lines.append("  %s: the module counted %d logins, %d by the "
+                         "fast path (status JSON, best round)%s" % (
+                             LABELS[k], r["n8443_logins"],
+                             r["n8443_logins_fast_path"],
+                             "; failures %s" % r["n8443_failures"]
+                             if r.get("n8443_failures") else ""))
+    for n in notes:
+        lines.append("  WARNING: " + n)
     lines.append("")
     lines.append("limit 1/(1/(e) + (f)/%d cores) = %s req/s (medians; "
                  "best rounds: %s)" % (ratios["cores"],
@@ -995,7 +1090,7 @@ def print_table(res, ratios, soak):
     return text
 
 
-def plot(res, ratios, soak, path):
+def plot(res, ratios, soak, path, mix=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -1107,8 +1202,10 @@ def plot(res, ratios, soak, path):
         ax.legend(fontsize=8, loc="lower right")
     else:
         ax.text(0.5, 0.5, "soak not run", ha="center")
-    fig.suptitle("mod_negotiate8443 benchmark, %s" %
-                 time.strftime("%Y-%m-%d %H:%M"))
+    fig.suptitle("mod_negotiate8443 benchmark, %s%s" % (
+        time.strftime("%Y-%m-%d %H:%M"),
+        "" if not mix or mix.startswith("mit") else
+        "\ntoken mix: " + mix.split(" (")[0]))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -1188,11 +1285,15 @@ def report_only(path):
         if key not in res:
             res[key] = r
     ratios = compute_ratios(res, out["environment"].get("host_cpus") or 2)
-    text = print_table(res, ratios, out.get("soak"))
-    out.update({"scenarios": res, "ratios": ratios, "table": text})
+    mix = out.get("token_mix") or mix_text(0.0)
+    text = print_table(res, ratios, out.get("soak"), mix,
+                       out.get("notes", ()))
+    out.update({"scenarios": res, "ratios": ratios, "table": text,
+                "token_mix": mix})
     with open(path, "w") as f:
         json.dump(out, f, indent=1, default=str)
-    plot(res, ratios, out.get("soak"), os.path.splitext(path)[0] + ".png")
+    plot(res, ratios, out.get("soak"), os.path.splitext(path)[0] + ".png",
+         mix)
 
 
 def main():
@@ -1229,6 +1330,14 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="also perf-record a scenario (a) run into "
                     "results/profile_a_perf.txt")
+    ap.add_argument("--mix", choices=("mit", "heimdal"), default="mit",
+                    help="token mix of every scenario: mit (python-gssapi "
+                    "only) or heimdal (--heimdal-share of the tokens, 0.5 "
+                    "unless given, from Heimdal's GSS-API, whose "
+                    "authenticators carry authorization data)")
+    ap.add_argument("--heimdal-share", type=float, default=None,
+                    help="share of Heimdal tokens (0..1; implies --mix "
+                    "heimdal when > 0)")
     ap.add_argument("--only", default="abcdefghx",
                     help="scenarios to run (letters)")
     ap.add_argument("--out", default=os.path.join(HERE, "results",
@@ -1238,6 +1347,12 @@ def main():
                     "recorded result file (rewritten with the current "
                     "report code)")
     args = ap.parse_args()
+    if args.heimdal_share is None:
+        args.heimdal_share = 0.5 if args.mix == "heimdal" else 0.0
+    if not 0.0 <= args.heimdal_share <= 1.0:
+        ap.error("--heimdal-share: not within 0..1")
+    args.mix = "heimdal" if args.heimdal_share > 0 else "mit"
+    mix = mix_text(args.heimdal_share)
 
     if args.report:
         report_only(args.report)
@@ -1302,17 +1417,22 @@ def main():
     cores = os.cpu_count() or 2
     ratios = compute_ratios(res, cores)
     print()
-    text = print_table(res, ratios, soak)
+    text = print_table(res, ratios, soak, mix, b.notes)
     out = {
         "environment": env,
         "parameters": vars(args),
+        "token_mix": mix,
+        "notes": b.notes,
         "method": {
             "client": "wrk %d threads, %d keep-alive TLS connections, one "
-                      "fresh SPNEGO token (python-gssapi, %s, mutual "
+                      "fresh SPNEGO token (%s, mutual "
                       "auth) per request, each used once; a run ends when "
                       "the first wrk thread has used up its tokens "
                       "(no request without a token is ever sent)" % (
-                          args.wrk_threads, args.connections, PRINCIPAL),
+                          args.wrk_threads, args.connections,
+                          "python-gssapi, " + PRINCIPAL
+                          if not args.heimdal_share else
+                          "%s; %s" % (PRINCIPAL, mix)),
             "server": "system httpd, event MPM, StartServers = ServerLimit "
                       "= 2, ThreadsPerChild %d, KeepAlive On "
                       "(MaxKeepAliveRequests 0), TLS (RSA 2048 cert), "
@@ -1350,7 +1470,7 @@ def main():
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1, default=str)
     png = os.path.splitext(args.out)[0] + ".png"
-    plot(res, ratios, soak, png)
+    plot(res, ratios, soak, png, mix)
     print("\nwrote %s and %s (%.0f s)" % (args.out, png,
                                          time.monotonic() - t_start))
 
