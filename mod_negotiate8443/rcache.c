@@ -223,7 +223,7 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
                           "replay cache full of live entries: login "
                           "refused (503). Each login is kept for %ld s "
-                          "(2 x NegotiateClockSkew); set "
+                          "(2 x NegotiateClockSkew + 2 s); set "
                           "NegotiateReplayCacheSize to at least peak "
                           "logins per second x %ld",
                           (long)apr_time_sec(n8443_rc_retention()),

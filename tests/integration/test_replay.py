@@ -208,9 +208,9 @@ def test_full_cache_fails_closed_with_sizing_advice(
         assert login(srv, alice.token()[1]) == 503
         log = srv.log_since(mark)
         assert "N8443058: replay cache full of live entries: login refused " \
-            "(503). Each login is kept for 600 s (2 x NegotiateClockSkew); " \
-            "set NegotiateReplayCacheSize to at least peak logins per " \
-            "second x 600" in log
+            "(503). Each login is kept for 602 s (2 x NegotiateClockSkew + " \
+            "2 s); set NegotiateReplayCacheSize to at least peak logins " \
+            "per second x 602" in log
     finally:
         srv.stop()
 

@@ -60,7 +60,7 @@ def test_flood_by_one_user_does_not_lock_out_others(small, alice, bob):
             break
     # 1% of 1000 is 10: the floor of 16 applies.
     assert statuses == [200] * 16 + [429], statuses[-5:]
-    assert headers["Retry-After"] == "86"    # 600 s / 7, rounded up
+    assert headers["Retry-After"] == "86"    # 602 s / 7, rounded up
     # Further attempts are refused too, and not logged again.
     for _ in range(3):
         assert login(small, bob.token()[1])[0] == 429
@@ -68,7 +68,7 @@ def test_flood_by_one_user_does_not_lock_out_others(small, alice, bob):
     lines = [l for l in log.splitlines() if "N8443261" in l]
     assert len(lines) == 1, lines
     assert "N8443261: replay cache: bob@TEST.N8443 made 16 logins within " \
-        "600 s (NegotiateReplayCacheQuota)" in lines[0]
+        "602 s (NegotiateReplayCacheQuota)" in lines[0]
     # The flooder's replayed token is a replay (401), checked first.
     assert login(small, first)[0] == 401
     # Everybody else still logs in; a replay is still a replay.
@@ -297,7 +297,7 @@ def test_memcached_whose_evictions_grow_refuses_logins(
         log = srv.log_since(mark)
         assert "N8443263: replay cache: memcached (127.0.0.1:%d) evicted 7 " \
             "items since the last look" % fake.port in log
-        assert "are refused (503) for the next 600 s" in log
+        assert "are refused (503) for the next 602 s" in log
         mark = srv.log_mark()
         assert login(srv, alice.token()[1])[0] == 503
         assert "N8443289: replay cache: memcached (127.0.0.1:%d) evicted " \
