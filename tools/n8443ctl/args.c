@@ -15,43 +15,8 @@
 #include "msgs.h"
 #include "n8443ctl.h"
 
-enum {
-    OPT_OUTPUT = 1 << 0,
-    OPT_TARGET = 1 << 1,
-    OPT_DRY_RUN = 1 << 2,
-    OPT_NO_CONFIGTEST = 1 << 3,
-    OPT_RELOAD = 1 << 4,
-    OPT_CONFIGTEST_CMD = 1 << 5,
-    OPT_RELOAD_CMD = 1 << 6,
-    OPT_HELP = 1 << 7,
-    OPT_VERSION = 1 << 8,
-    OPT_ONLINE = 1 << 9,
-    OPT_FORMAT = 1 << 10,
-    OPT_ONLY = 1 << 11,
-    OPT_STRICT = 1 << 12,
-    OPT_HTTPD_USER = 1 << 13,
-    OPT_CCACHE = 1 << 14,
-    OPT_KEYTAB = 1 << 15,
-    OPT_HOST = 1 << 16,
-    OPT_ALIAS = 1 << 17,
-    OPT_CERT = 1 << 18,
-    OPT_KEY = 1 << 19,
-    OPT_CHAIN = 1 << 20,
-    OPT_REALM = 1 << 21,
-    OPT_AS = 1 << 22,
-    OPT_BROWSER = 1 << 23,
-    OPT_NO_LOGIN = 1 << 24,
-    OPT_TRACE = 1 << 25,
-    OPT_CA = 1 << 26,
-    OPT_TIMEOUT = 1 << 27,
-    OPT_ADDRESS = 1 << 28
-};
-
-/* check's options without a site file, and those it may repeat. */
-#define OPTS_NO_SITE                                                          \
-    (OPT_KEYTAB | OPT_HOST | OPT_ALIAS | OPT_CERT | OPT_KEY | OPT_CHAIN       \
-     | OPT_REALM)
-#define OPTS_REPEATABLE OPT_ALIAS
+/* check's options that may be given more than once. */
+#define OPTS_REPEATABLE N8443_OPT_ALIAS
 
 /* getopt values of the long-only options. */
 enum {
@@ -77,100 +42,74 @@ enum {
     VAL_ADDRESS
 };
 
-struct command_spec {
-    const char *name;
-    enum n8443_command command;
-    unsigned options;
+/* Every option: its getopt spelling and its bit, side by side. */
+struct option_spec {
+    struct option getopt;
+    unsigned bit;
 };
 
-static const struct command_spec specs[] = {
-    {"render", N8443_CMD_RENDER, OPT_OUTPUT},
-    {"diff", N8443_CMD_DIFF, OPT_TARGET},
-    {"install", N8443_CMD_INSTALL,
-     OPT_TARGET | OPT_DRY_RUN | OPT_NO_CONFIGTEST | OPT_RELOAD
-     | OPT_CONFIGTEST_CMD | OPT_RELOAD_CMD},
-    {"help", N8443_CMD_HELP, 0},
-    {"check", N8443_CMD_CHECK,
-     OPT_ONLINE | OPT_FORMAT | OPT_ONLY | OPT_STRICT | OPT_HTTPD_USER
-     | OPT_CCACHE | OPTS_NO_SITE},
-    {"probe", N8443_CMD_PROBE,
-     OPT_AS | OPT_CCACHE | OPT_BROWSER | OPT_NO_LOGIN | OPT_FORMAT
-     | OPT_TRACE | OPT_CA | OPT_TIMEOUT | OPT_ADDRESS},
-    {NULL, N8443_CMD_NONE, 0}
+static const struct option_spec options[] = {
+    {{"output", required_argument, NULL, 'o'}, N8443_OPT_OUTPUT},
+    {{"target", required_argument, NULL, 't'}, N8443_OPT_TARGET},
+    {{"dry-run", no_argument, NULL, 'n'}, N8443_OPT_DRY_RUN},
+    {{"no-configtest", no_argument, NULL, 'N'}, N8443_OPT_NO_CONFIGTEST},
+    {{"reload", no_argument, NULL, 'r'}, N8443_OPT_RELOAD},
+    {{"configtest-cmd", required_argument, NULL, 'C'},
+     N8443_OPT_CONFIGTEST_CMD},
+    {{"reload-cmd", required_argument, NULL, 'R'}, N8443_OPT_RELOAD_CMD},
+    {{"help", no_argument, NULL, 'h'}, N8443_OPT_HELP},
+    {{"version", no_argument, NULL, 'V'}, N8443_OPT_VERSION},
+    {{"online", no_argument, NULL, VAL_ONLINE}, N8443_OPT_ONLINE},
+    {{"format", required_argument, NULL, VAL_FORMAT}, N8443_OPT_FORMAT},
+    {{"only", required_argument, NULL, VAL_ONLY}, N8443_OPT_ONLY},
+    {{"strict", no_argument, NULL, VAL_STRICT}, N8443_OPT_STRICT},
+    {{"httpd-user", required_argument, NULL, VAL_HTTPD_USER},
+     N8443_OPT_HTTPD_USER},
+    {{"ccache", required_argument, NULL, VAL_CCACHE}, N8443_OPT_CCACHE},
+    {{"keytab", required_argument, NULL, VAL_KEYTAB}, N8443_OPT_KEYTAB},
+    {{"host", required_argument, NULL, VAL_HOST}, N8443_OPT_HOST},
+    {{"alias", required_argument, NULL, VAL_ALIAS}, N8443_OPT_ALIAS},
+    {{"cert", required_argument, NULL, VAL_CERT}, N8443_OPT_CERT},
+    {{"key", required_argument, NULL, VAL_KEY}, N8443_OPT_KEY},
+    {{"chain", required_argument, NULL, VAL_CHAIN}, N8443_OPT_CHAIN},
+    {{"realm", required_argument, NULL, VAL_REALM}, N8443_OPT_REALM},
+    {{"as", required_argument, NULL, VAL_AS}, N8443_OPT_AS},
+    {{"browser", required_argument, NULL, VAL_BROWSER}, N8443_OPT_BROWSER},
+    {{"no-login", no_argument, NULL, VAL_NO_LOGIN}, N8443_OPT_NO_LOGIN},
+    {{"trace", no_argument, NULL, VAL_TRACE}, N8443_OPT_TRACE},
+    {{"ca", required_argument, NULL, VAL_CA}, N8443_OPT_CA},
+    {{"timeout", required_argument, NULL, VAL_TIMEOUT}, N8443_OPT_TIMEOUT},
+    {{"address", required_argument, NULL, VAL_ADDRESS}, N8443_OPT_ADDRESS}
 };
 
-/* In the order of the OPT_* bits: option_bit() derives one from the
- * other. */
-static const struct option long_options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"target", required_argument, NULL, 't'},
-    {"dry-run", no_argument, NULL, 'n'},
-    {"no-configtest", no_argument, NULL, 'N'},
-    {"reload", no_argument, NULL, 'r'},
-    {"configtest-cmd", required_argument, NULL, 'C'},
-    {"reload-cmd", required_argument, NULL, 'R'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {"online", no_argument, NULL, VAL_ONLINE},
-    {"format", required_argument, NULL, VAL_FORMAT},
-    {"only", required_argument, NULL, VAL_ONLY},
-    {"strict", no_argument, NULL, VAL_STRICT},
-    {"httpd-user", required_argument, NULL, VAL_HTTPD_USER},
-    {"ccache", required_argument, NULL, VAL_CCACHE},
-    {"keytab", required_argument, NULL, VAL_KEYTAB},
-    {"host", required_argument, NULL, VAL_HOST},
-    {"alias", required_argument, NULL, VAL_ALIAS},
-    {"cert", required_argument, NULL, VAL_CERT},
-    {"key", required_argument, NULL, VAL_KEY},
-    {"chain", required_argument, NULL, VAL_CHAIN},
-    {"realm", required_argument, NULL, VAL_REALM},
-    {"as", required_argument, NULL, VAL_AS},
-    {"browser", required_argument, NULL, VAL_BROWSER},
-    {"no-login", no_argument, NULL, VAL_NO_LOGIN},
-    {"trace", no_argument, NULL, VAL_TRACE},
-    {"ca", required_argument, NULL, VAL_CA},
-    {"timeout", required_argument, NULL, VAL_TIMEOUT},
-    {"address", required_argument, NULL, VAL_ADDRESS},
-    {NULL, 0, NULL, 0}
-};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* Option bit and the name messages use, by getopt value. */
 static unsigned option_bit(int opt, const char **name_out)
 {
     size_t i;
 
-    for (i = 0; long_options[i].name != NULL; i++) {
-        if (long_options[i].val == opt) {
-            *name_out = long_options[i].name;
-            return 1u << i;
+    for (i = 0; i < NOPTIONS; i++) {
+        if (options[i].getopt.val == opt) {
+            *name_out = options[i].getopt.name;
+            return options[i].bit;
         }
     }
     *name_out = "?";
     return 0;
 }
 
-static const struct command_spec *find_command(const char *name)
+static const struct n8443_command *
+find_command(const struct n8443_command *commands, const char *name)
 {
     size_t i;
 
-    for (i = 0; specs[i].name != NULL; i++) {
-        if (strcmp(specs[i].name, name) == 0) {
-            return &specs[i];
+    for (i = 0; commands[i].name != NULL; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
         }
     }
     return NULL;
-}
-
-const char *const *n8443_command_names(void)
-{
-    static const char *names[sizeof(specs) / sizeof(specs[0])];
-    size_t i;
-
-    for (i = 0; specs[i].name != NULL; i++) {
-        names[i] = specs[i].name;
-    }
-    names[i] = NULL;
-    return names;
 }
 
 static int usage_error(const char *command)
@@ -185,7 +124,9 @@ static int usage_error(const char *command)
 }
 
 /* Top-level options: --help [COMMAND], --version. */
-static int parse_global(int argc, char **argv, struct n8443_args *args)
+static int parse_global(int argc, char **argv,
+                        const struct n8443_command *commands,
+                        struct n8443_args *args)
 {
     const char *first = argv[1];
 
@@ -194,7 +135,7 @@ static int parse_global(int argc, char **argv, struct n8443_args *args)
             n8443_error("unexpected argument '%s'", argv[3]);
             return usage_error(NULL);
         }
-        args->command = N8443_CMD_HELP;
+        args->command = find_command(commands, "help");
         args->help_topic = argc == 3 ? argv[2] : NULL;
         return N8443_OK;
     }
@@ -203,7 +144,7 @@ static int parse_global(int argc, char **argv, struct n8443_args *args)
             n8443_error("unexpected argument '%s'", argv[2]);
             return usage_error(NULL);
         }
-        args->command = N8443_CMD_VERSION;
+        args->command = &n8443_command_version;
         return N8443_OK;
     }
     n8443_error("unknown option '%s'", first);
@@ -222,7 +163,7 @@ static int finish_check(struct n8443_args *args, unsigned given, int argc,
         return usage_error("check");
     }
     args->site_path = optind < argc ? argv[optind] : NULL;
-    if (args->site_path != NULL && (given & OPTS_NO_SITE)) {
+    if (args->site_path != NULL && (given & N8443_OPTS_NO_SITE)) {
         n8443_error("check: --keytab, --host, --alias, --cert, --key, "
                     "--chain and --realm describe a site without a site "
                     "file: give them or SITE.yaml, not both");
@@ -306,31 +247,36 @@ static int finish_probe(struct n8443_args *args, const char *timeout,
  * a bad command line; --help and --version anywhere turn the command
  * into HELP (for this command) or VERSION.
  */
-int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
+int n8443_args_parse(int argc, char **argv,
+                     const struct n8443_command *commands,
+                     struct n8443_args *args_out)
 {
-    const struct command_spec *spec;
+    struct option long_options[NOPTIONS + 1];
+    const struct n8443_command *spec;
     struct n8443_args args;
     unsigned given = 0;
     const char *timeout = NULL;
     const char *hint;
+    size_t i;
     int opt;
     int rc;
 
     memset(&args, 0, sizeof(args));
+    args.commands = commands;
     if (argc < 2) {
-        n8443_help_general(1);
+        n8443_help_general(commands, 1);
         return N8443_USAGE;
     }
     if (argv[1][0] == '-') {
-        rc = parse_global(argc, argv, &args);
+        rc = parse_global(argc, argv, commands, &args);
         if (rc == N8443_OK) {
             *args_out = args;
         }
         return rc;
     }
-    spec = find_command(argv[1]);
+    spec = find_command(commands, argv[1]);
     if (spec == NULL) {
-        hint = n8443_suggest(argv[1], n8443_command_names());
+        hint = n8443_command_suggest(commands, argv[1]);
         if (hint != NULL) {
             n8443_error("unknown command '%s' (did you mean '%s'?)", argv[1],
                         hint);
@@ -340,18 +286,22 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
         }
         return usage_error(NULL);
     }
-    if (spec->command == N8443_CMD_HELP) {
+    if (spec->operands == N8443_OPERANDS_TOPIC) {
         if (argc > 3) {
-            n8443_error("help: unexpected argument '%s'", argv[3]);
+            n8443_error("%s: unexpected argument '%s'", spec->name, argv[3]);
             return usage_error(NULL);
         }
-        args.command = N8443_CMD_HELP;
+        args.command = spec;
         args.help_topic = argc == 3 ? argv[2] : NULL;
         *args_out = args;
         return N8443_OK;
     }
 
-    args.command = spec->command;
+    for (i = 0; i < NOPTIONS; i++) {
+        long_options[i] = options[i].getopt;
+    }
+    memset(&long_options[NOPTIONS], 0, sizeof(long_options[NOPTIONS]));
+    args.command = spec;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc - 1, argv + 1, ":ho:", long_options,
@@ -375,14 +325,14 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
             return usage_error(spec->name);
         }
         bit = option_bit(opt, &name);
-        if (bit == OPT_HELP) {
-            args.command = N8443_CMD_HELP;
+        if (bit == N8443_OPT_HELP) {
+            args.command = find_command(commands, "help");
             args.help_topic = spec->name;
             *args_out = args;
             return N8443_OK;
         }
-        if (bit == OPT_VERSION) {
-            args.command = N8443_CMD_VERSION;
+        if (bit == N8443_OPT_VERSION) {
+            args.command = &n8443_command_version;
             *args_out = args;
             return N8443_OK;
         }
@@ -489,14 +439,14 @@ int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out)
     }
     /* getopt counted from argv + 1. */
     optind += 1;
-    if (args.command == N8443_CMD_CHECK) {
+    if (spec->operands == N8443_OPERANDS_CHECK) {
         rc = finish_check(&args, given, argc, argv);
         if (rc == N8443_OK) {
             *args_out = args;
         }
         return rc;
     }
-    if (args.command == N8443_CMD_PROBE) {
+    if (spec->operands == N8443_OPERANDS_URL) {
         rc = finish_probe(&args, timeout, argc, argv);
         if (rc == N8443_OK) {
             *args_out = args;

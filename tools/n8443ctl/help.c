@@ -1,6 +1,7 @@
 /*
- * n8443ctl - --help and `help COMMAND` texts.  n8443ctl(8) has the long
- * form; these are what fits on a screen.
+ * n8443ctl - --help, `help COMMAND` and --version.  The texts of the
+ * commands are in the command table (commands.c); here is the frame
+ * around them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,22 +9,15 @@
 #include "msgs.h"
 #include "n8443ctl.h"
 
-static const char general[] =
+static const char general_head[] =
     "Usage: " N8443_PROG " COMMAND [OPTIONS] SITE.yaml\n"
     "\n"
     "Turn a site description into httpd configuration for Kerberos (SPNEGO)\n"
     "logins with mod_negotiate8443, and install it safely.\n"
     "\n"
-    "Commands:\n"
-    "  render SITE.yaml [-o FILE]     write the httpd configuration\n"
-    "  diff SITE.yaml [--target FILE] show what install would change\n"
-    "  install SITE.yaml [...]        write it, test it, roll back on "
-    "failure\n"
-    "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
-    "                                 keytab, certificate, DNS, clock\n"
-    "  probe URL [--as PRINC]         diagnose a site from a client: name,\n"
-    "                                 TLS, HTTP, ticket, login, replay\n"
-    "  help COMMAND                   options of one command\n"
+    "Commands:\n";
+
+static const char general_tail[] =
     "\n"
     "Options:\n"
     "  -h, --help                     this text\n"
@@ -35,141 +29,56 @@ static const char general[] =
     "rolled back.\n"
     "See n8443ctl(8) and n8443-site.yaml(5).\n";
 
-struct command_help {
-    const char *name;
-    const char *text;
-};
-
-static const struct command_help commands[] = {
-    {"render",
-     "Usage: " N8443_PROG " render SITE.yaml [-o FILE]\n"
-     "\n"
-     "Write the httpd configuration for SITE.yaml (\"-\" reads stdin) to\n"
-     "stdout, or atomically to FILE.  The same input always gives the same\n"
-     "bytes: the header names the tool version and the input's SHA-256.\n"
-     "\n"
-     "  -o, --output FILE   write to FILE instead of stdout\n"
-     "\n"
-     "Exit status: 0 written, 3 invalid site file, 4 a file could not be\n"
-     "read or written.\n"},
-    {"diff",
-     "Usage: " N8443_PROG " diff SITE.yaml [--target FILE]\n"
-     "\n"
-     "Print a unified diff from the installed configuration to what render\n"
-     "would write now.  A missing target counts as empty.\n"
-     "\n"
-     "      --target FILE   the installed file (default: n8443-NAME.conf\n"
-     "                      in the httpd configuration directory, for a\n"
-     "                      site file with one site)\n"
-     "\n"
-     "Exit status, as diff(1): 0 no differences, 1 differences, 2 trouble\n"
-     "(usage, unreadable file); 3 invalid site file.\n"},
-    {"install",
-     "Usage: " N8443_PROG " install SITE.yaml [--target FILE] [--dry-run]\n"
-     "                [--no-configtest] [--configtest-cmd CMD]\n"
-     "                [--reload [--reload-cmd CMD]]\n"
-     "\n"
-     "Write the configuration atomically, keep the previous file as\n"
-     "FILE.prev, run the httpd config test and put the previous file back\n"
-     "if the test fails.  Same bytes as installed: \"unchanged\".\n"
-     "\n"
-     "      --target FILE         the file to write (see diff)\n"
-     "      --dry-run             print the diff, write nothing\n"
-     "      --no-configtest       skip the config test\n"
-     "      --configtest-cmd CMD  config test, run with /bin/sh -c\n"
-     "                            (default: $N8443CTL_CONFIGTEST, else\n"
-     "                            \"apachectl configtest\" from PATH)\n"
-     "      --reload              graceful restart after a passed test\n"
-     "      --reload-cmd CMD      restart command (default:\n"
-     "                            $N8443CTL_RELOAD, else \"apachectl "
-     "graceful\")\n"
-     "\n"
-     "Exit status: 0 installed or unchanged, 2 usage error, 3 invalid site\n"
-     "file, 4 a file or service could not be used (also: reload failed),\n"
-     "5 writing or the config test failed and the previous file is back.\n"},
-    {"help",
-     "Usage: " N8443_PROG " help [COMMAND]\n"
-     "\n"
-     "Show the options of COMMAND, or the list of commands.\n"},
-    {"check",
-     "Usage: " N8443_PROG " check SITE.yaml [--online] [--format text|json]\n"
-     "                [--only IDS] [--strict] [--httpd-user USER]\n"
-     "                [--ccache NAME]\n"
-     "       " N8443_PROG " check --keytab FILE --host NAME [--alias NAME]...\n"
-     "                [--cert FILE --key FILE [--chain FILE]] [--realm R]\n"
-     "                [...same options]\n"
-     "\n"
-     "Find what would make Kerberos logins fail: service principals,\n"
-     "keytab, certificate, DNS, clock, replay cache, SELinux labels,\n"
-     "booleans and port (where SELinux is on).  Each check has an id,\n"
-     "a severity (ok, warning, error) and says what to do.\n"
-     "\n"
-     "      --online           also ask the KDC: kvno, a ticket decrypted\n"
-     "                         with the keytab, the clock offset, a full\n"
-     "                         SPNEGO login and a replay that must fail\n"
-     "      --format FORMAT    text (default) or json\n"
-     "      --only IDS         only these checks: ids or families, comma-\n"
-     "                         separated (keytab,online.kvno)\n"
-     "      --strict           warnings fail too (exit 1)\n"
-     "      --httpd-user USER  who must read the keytab (default: apache,\n"
-     "                         else www-data)\n"
-     "      --ccache NAME      client tickets for --online (default:\n"
-     "                         $KRB5CCNAME, else the service key itself)\n"
-     "      --keytab FILE      without a site file: the keytab,\n"
-     "      --host NAME        the server name, --alias NAME more names,\n"
-     "      --cert, --key, --chain FILE   the TLS files, --realm REALM\n"
-     "\n"
-     "Exit status: 0 all ok (warnings allowed unless --strict), 1 a check\n"
-     "failed, 2 usage error, 3 invalid site file, 4 a file or service could\n"
-     "not be read or reached.\n"},
-    {"probe",
-     "Usage: " N8443_PROG " probe URL [--as PRINC | --ccache NAME]\n"
-     "                [--browser chrome|firefox|curl] [--no-login]\n"
-     "                [--format text|json] [--trace] [--ca FILE]\n"
-     "                [--timeout S] [--address ADDR]\n"
-     "\n"
-     "Diagnose a Kerberos (SPNEGO) site from the client's side, step by\n"
-     "step: name (DNS, the SPN each browser asks for), TLS (chain, names,\n"
-     "expiry, channel binding, HSTS), HTTP (challenges, proxies), ticket\n"
-     "(a service ticket for each SPN) and login (with and without channel\n"
-     "binding, mutual authentication, a replay that must be refused).\n"
-     "\n"
-     "      --as PRINC         get a ticket as PRINC (password prompt)\n"
-     "      --ccache NAME      the ticket cache (default: $KRB5CCNAME)\n"
-     "      --browser NAME     only the SPN this client asks for\n"
-     "      --no-login         stop before sending a token\n"
-     "      --format FORMAT    text (default) or json\n"
-     "      --trace            every request and response on stderr, the\n"
-     "                         tokens decoded (never a secret)\n"
-     "      --ca FILE          trust the CAs in FILE, not the system's\n"
-     "      --timeout S        per connection and read (default: 10)\n"
-     "      --address ADDR     connect to ADDR (one server behind a load\n"
-     "                         balancer), the URL's name for all else\n"
-     "\n"
-     "Exit status: 0 all steps ok (warnings allowed), 1 a step failed,\n"
-     "2 usage error, 4 the site could not be reached.\n"},
-    {NULL, NULL}
-};
-
-void n8443_help_general(int to_stderr)
+/* The general help: the frame, and each command's summary in the order
+ * of the table. */
+void n8443_help_general(const struct n8443_command *commands, int to_stderr)
 {
-    fputs(general, to_stderr ? stderr : stdout);
+    FILE *out = to_stderr ? stderr : stdout;
+    size_t i;
+
+    fputs(general_head, out);
+    for (i = 0; commands[i].name != NULL; i++) {
+        fputs(commands[i].summary, out);
+    }
+    fputs(general_tail, out);
 }
 
-/* Print the help of NAME.  Returns N8443_OK, or N8443_USAGE for a command
- * that does not exist. */
-int n8443_help_command(const char *name, int to_stderr)
+const char *n8443_command_suggest(const struct n8443_command *commands,
+                                  const char *word)
 {
+    const char *names[16];
+    size_t i;
+
+    for (i = 0; commands[i].name != NULL && i + 1 < 16; i++) {
+        names[i] = commands[i].name;
+    }
+    names[i] = NULL;
+    return n8443_suggest(word, names);
+}
+
+/*
+ * `help [COMMAND]` (and --help): the general help, or the usage of
+ * COMMAND.  Returns N8443_OK, or N8443_USAGE for a command that does not
+ * exist.
+ */
+int n8443_cmd_help(const struct n8443_args *args)
+{
+    const struct n8443_command *commands = args->commands;
+    const char *name = args->help_topic;
     const char *hint;
     size_t i;
 
+    if (name == NULL) {
+        n8443_help_general(commands, 0);
+        return N8443_OK;
+    }
     for (i = 0; commands[i].name != NULL; i++) {
         if (strcmp(commands[i].name, name) == 0) {
-            fputs(commands[i].text, to_stderr ? stderr : stdout);
+            fputs(commands[i].usage, stdout);
             return N8443_OK;
         }
     }
-    hint = n8443_suggest(name, n8443_command_names());
+    hint = n8443_command_suggest(commands, name);
     if (hint != NULL) {
         n8443_error("help: unknown command '%s' (did you mean '%s'?)", name,
                     hint);
@@ -178,4 +87,11 @@ int n8443_help_command(const char *name, int to_stderr)
         n8443_error("help: unknown command '%s'", name);
     }
     return N8443_USAGE;
+}
+
+int n8443_cmd_version(const struct n8443_args *args)
+{
+    (void)args;
+    printf("n8443ctl %s\n", PACKAGE_VERSION);
+    return N8443_OK;
 }

@@ -38,24 +38,88 @@ enum n8443_rc {
     N8443_ROLLED_BACK = 5   /* writing or the config test failed; undone */
 };
 
-/* ------------------------------------------------------------ args.c */
+/* ------------------------------------------------------- commands.c */
 
-enum n8443_command {
-    N8443_CMD_NONE = 0,
-    N8443_CMD_HELP,
-    N8443_CMD_VERSION,
-    N8443_CMD_RENDER,
-    N8443_CMD_DIFF,
-    N8443_CMD_INSTALL,
-    N8443_CMD_CHECK,
-    N8443_CMD_PROBE
+/*
+ * The options, one bit each.  The bits are written here, once, and not
+ * derived from the order of a table: args.c's option table names the bit
+ * of each option, and commands.c says which bits each command accepts.
+ */
+enum n8443_opt {
+    N8443_OPT_OUTPUT = 1u << 0,
+    N8443_OPT_TARGET = 1u << 1,
+    N8443_OPT_DRY_RUN = 1u << 2,
+    N8443_OPT_NO_CONFIGTEST = 1u << 3,
+    N8443_OPT_RELOAD = 1u << 4,
+    N8443_OPT_CONFIGTEST_CMD = 1u << 5,
+    N8443_OPT_RELOAD_CMD = 1u << 6,
+    N8443_OPT_HELP = 1u << 7,
+    N8443_OPT_VERSION = 1u << 8,
+    N8443_OPT_ONLINE = 1u << 9,
+    N8443_OPT_FORMAT = 1u << 10,
+    N8443_OPT_ONLY = 1u << 11,
+    N8443_OPT_STRICT = 1u << 12,
+    N8443_OPT_HTTPD_USER = 1u << 13,
+    N8443_OPT_CCACHE = 1u << 14,
+    N8443_OPT_KEYTAB = 1u << 15,
+    N8443_OPT_HOST = 1u << 16,
+    N8443_OPT_ALIAS = 1u << 17,
+    N8443_OPT_CERT = 1u << 18,
+    N8443_OPT_KEY = 1u << 19,
+    N8443_OPT_CHAIN = 1u << 20,
+    N8443_OPT_REALM = 1u << 21,
+    N8443_OPT_AS = 1u << 22,
+    N8443_OPT_BROWSER = 1u << 23,
+    N8443_OPT_NO_LOGIN = 1u << 24,
+    N8443_OPT_TRACE = 1u << 25,
+    N8443_OPT_CA = 1u << 26,
+    N8443_OPT_TIMEOUT = 1u << 27,
+    N8443_OPT_ADDRESS = 1u << 28
 };
+
+/* check's options without a site file. */
+#define N8443_OPTS_NO_SITE                                                    \
+    (N8443_OPT_KEYTAB | N8443_OPT_HOST | N8443_OPT_ALIAS | N8443_OPT_CERT     \
+     | N8443_OPT_KEY | N8443_OPT_CHAIN | N8443_OPT_REALM)
+
+struct n8443_args;
+
+/* What a command takes besides its options. */
+enum n8443_operands {
+    N8443_OPERANDS_SITE = 0,    /* SITE.yaml */
+    N8443_OPERANDS_CHECK,       /* SITE.yaml, or --keytab and --host */
+    N8443_OPERANDS_URL,         /* one https URL */
+    N8443_OPERANDS_TOPIC        /* [COMMAND], and no options */
+};
+
+/*
+ * One command: what main() runs, what the argument parser accepts and
+ * what the help prints, written once (as curl's tool_getparam.c and
+ * tool_help.c read one option table).  main.c hands the table to the
+ * parser; the help finds it in struct n8443_args.
+ */
+struct n8443_command {
+    const char *name;
+    unsigned options;       /* N8443_OPT_* bits it accepts */
+    enum n8443_operands operands;
+    const char *summary;    /* its lines in the general help's list */
+    const char *usage;      /* `help NAME` */
+    int (*run)(const struct n8443_args *args);
+};
+
+/* The commands, ended by a NULL name (commands.c). */
+extern const struct n8443_command n8443_commands[];
+/* --version: a command that no name on the command line selects. */
+extern const struct n8443_command n8443_command_version;
+
+/* ------------------------------------------------------------ args.c */
 
 /* check --alias may be given this many times. */
 #define N8443_MAX_ALIASES 32
 
 struct n8443_args {
-    enum n8443_command command;
+    const struct n8443_command *command;    /* what main() runs */
+    const struct n8443_command *commands;   /* the table, for help */
     const char *site_path;      /* SITE.yaml, "-" for stdin */
     const char *help_topic;     /* help COMMAND, or the command of --help */
     const char *output;         /* render -o */
@@ -91,13 +155,19 @@ struct n8443_args {
     int trace;
 };
 
-int n8443_args_parse(int argc, char **argv, struct n8443_args *args_out);
+int n8443_args_parse(int argc, char **argv,
+                     const struct n8443_command *commands,
+                     struct n8443_args *args_out);
 
 /* ------------------------------------------------------------ help.c */
 
-void n8443_help_general(int to_stderr);
-int n8443_help_command(const char *name, int to_stderr);
-const char *const *n8443_command_names(void);
+void n8443_help_general(const struct n8443_command *commands,
+                        int to_stderr);
+int n8443_cmd_help(const struct n8443_args *args);
+int n8443_cmd_version(const struct n8443_args *args);
+/* The nearest name in COMMANDS to WORD (n8443_suggest), or NULL. */
+const char *n8443_command_suggest(const struct n8443_command *commands,
+                                  const char *word);
 
 /* ------------------------------------------------------------ util.c */
 
