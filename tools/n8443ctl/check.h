@@ -187,6 +187,8 @@ struct n8443_check_ctx {
     size_t cb_len;
 };
 
+/* -------------------------------------------------------- check_ctx.c */
+
 /* "FILE:LINE:COL" of a value in the site file, in BUF; NULL if it did
  * not come from the file. */
 const char *n8443_check_where(const struct n8443_check_ctx *ctx,
@@ -236,7 +238,7 @@ int n8443_se_port_has(const char *out, const char *type, const char *proto,
                       long port);
 
 /* The target of NAME's DNS CNAME record into BUF: 0, or -1 if none
- * (check_dns.c; probe uses it too). */
+ * (dns.c; check_dns.c and probe use it). */
 int n8443_dns_cname(const char *name, char *buf, size_t len);
 int n8443_check_online(struct n8443_check_ctx *ctx);
 

@@ -238,12 +238,15 @@ struct n8443_config;
 int n8443_render(const struct n8443_config *config, struct n8443_buf *out);
 int n8443_cmd_render(const struct n8443_args *args);
 
-/* ------------------------------------------------------------- diff.c */
+/* ------------------------------------------------------------ udiff.c */
 
 int n8443_diff_unified(const char *old_data, size_t old_len,
                        const char *new_data, size_t new_len,
                        const char *old_label, const char *new_label,
                        struct n8443_buf *out, int *differs_out);
+
+/* ------------------------------------------------------------- diff.c */
+
 int n8443_cmd_diff(const struct n8443_args *args);
 
 /* ---------------------------------------------------------- install.c */
