@@ -192,21 +192,6 @@ static long krb5_conf_skew(krb5_context kctx)
     return v > 0 ? v : 300;
 }
 
-static void keytab_free(struct n8443_keytab *kt)
-{
-    size_t i;
-
-    for (i = 0; i < kt->n; i++) {
-        free(kt->entries[i].principal);
-        free(kt->entries[i].service);
-        free(kt->entries[i].host);
-        free(kt->entries[i].realm);
-    }
-    free(kt->entries);
-    free(kt->name);
-    memset(kt, 0, sizeof(*kt));
-}
-
 /* All checks of one site, into REP. */
 static int check_site(const struct n8443_check_opts *opts,
                       struct n8443_report *rep, krb5_context kctx,
@@ -262,7 +247,7 @@ static int check_site(const struct n8443_check_opts *opts,
 
 cleanup:
     rep->site = NULL;
-    keytab_free(&ctx.kt);
+    n8443_keytab_free(&ctx.kt);
     free(ctx.realm);
     free(ctx.gssproxy_keytab);
     free(ctx.names);

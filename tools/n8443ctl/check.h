@@ -12,6 +12,7 @@
 #define N8443CTL_CHECK_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <krb5/krb5.h>
@@ -187,6 +188,27 @@ struct n8443_check_ctx {
     size_t cb_len;
 };
 
+/* ----------------------------------------------------------- keytab.c */
+
+/* The file behind a keytab name ("FILE:x", "WRFILE:x", or a name
+ * without a type, which krb5 reads as a file); NULL for other types. */
+const char *n8443_keytab_file(const char *name);
+/* Read every entry of NAME into KT.  Returns 0 or a krb5 error code;
+ * ENOMEM when memory ran out. */
+krb5_error_code n8443_keytab_read(krb5_context kctx, const char *name,
+                                  struct n8443_keytab *kt);
+void n8443_keytab_free(struct n8443_keytab *kt);
+/* E's name ("aes256-cts-hmac-sha1-96"), or "enctype N", into BUF. */
+const char *n8443_enctype_name(krb5_enctype e, char *buf, size_t len);
+
+/* Is there a key for SERVICE/HOST@REALM in the keytab?  (Exact match.) */
+int n8443_keytab_has(const struct n8443_keytab *kt, const char *service,
+                     const char *host, const char *realm);
+
+/* The newest kvno of PRINCIPAL in the keytab; 0 if none. */
+krb5_kvno n8443_keytab_newest_kvno(const struct n8443_keytab *kt,
+                                   const char *principal);
+
 /* -------------------------------------------------------- check_ctx.c */
 
 /* "FILE:LINE:COL" of a value in the site file, in BUF; NULL if it did
@@ -198,13 +220,14 @@ const char *n8443_check_where(const struct n8443_check_ctx *ctx,
 const char *n8443_check_acceptor_principal(const struct n8443_check_ctx *ctx,
                                            char *buf, size_t len);
 
-/* Is there a key for SERVICE/HOST@REALM in the keytab?  (Exact match.) */
-int n8443_keytab_has(const struct n8443_keytab *kt, const char *service,
-                     const char *host, const char *realm);
+/* ------------------------------------------------------ the families */
 
-/* The newest kvno of PRINCIPAL in the keytab; 0 if none. */
-krb5_kvno n8443_keytab_newest_kvno(const struct n8443_keytab *kt,
-                                   const char *principal);
+/* keytab.permissions and keytab.httpd-user for FILE (check_keytab_file.c,
+ * run by check_keytab.c). */
+void n8443_check_keytab_permissions(struct n8443_check_ctx *ctx,
+                                    const char *file, const struct stat *st);
+void n8443_check_keytab_httpd_user(struct n8443_check_ctx *ctx,
+                                   const char *file, const struct stat *st);
 
 /* The families.  Each returns N8443_OK, or N8443_IO when memory ran
  * out; what they find goes into ctx->rep. */

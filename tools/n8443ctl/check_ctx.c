@@ -33,35 +33,3 @@ const char *n8443_check_acceptor_principal(const struct n8443_check_ctx *ctx,
     }
     return spn;
 }
-
-int n8443_keytab_has(const struct n8443_keytab *kt, const char *service,
-                     const char *host, const char *realm)
-{
-    size_t i;
-
-    for (i = 0; i < kt->n; i++) {
-        const struct n8443_kt_entry *e = &kt->entries[i];
-
-        if (e->service != NULL && strcmp(e->service, service) == 0
-            && strcmp(e->host, host) == 0
-            && (realm == NULL || strcmp(e->realm, realm) == 0)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-krb5_kvno n8443_keytab_newest_kvno(const struct n8443_keytab *kt,
-                                   const char *principal)
-{
-    krb5_kvno newest = 0;
-    size_t i;
-
-    for (i = 0; i < kt->n; i++) {
-        if (strcmp(kt->entries[i].principal, principal) == 0
-            && kt->entries[i].kvno > newest) {
-            newest = kt->entries[i].kvno;
-        }
-    }
-    return newest;
-}

@@ -2,8 +2,9 @@
  * n8443ctl check - the keytab, offline: the file, who can read it, a key
  * for every name of the site, and keys the acceptor can use.
  *
- * Like `klist -k -e`, the entries are read once with krb5_kt_*; the
- * online checks then compare them with what the KDC says.
+ * Like `klist -k -e`, the entries are read once (keytab.c); the online
+ * checks then compare them with what the KDC says.  Who may read the
+ * file is check_keytab_file.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,312 +32,6 @@ static int strong_enctype(krb5_enctype e)
            || e == ENCTYPE_AES256_CTS_HMAC_SHA384_192
            || e == ENCTYPE_CAMELLIA128_CTS_CMAC
            || e == ENCTYPE_CAMELLIA256_CTS_CMAC;
-}
-
-static const char *enctype_name(krb5_enctype e, char *buf, size_t len)
-{
-    if (krb5_enctype_to_name(e, FALSE, buf, len) != 0) {
-        snprintf(buf, len, "enctype %d", (int)e);
-    }
-    return buf;
-}
-
-/* The file behind a keytab name ("FILE:x", "WRFILE:x", or a name
- * without a type, which krb5 reads as a file); NULL for other types. */
-static const char *keytab_file(const char *name)
-{
-    const char *colon = strchr(name, ':');
-    const char *slash = strchr(name, '/');
-
-    if (strncmp(name, "FILE:", 5) == 0) {
-        return name + 5;
-    }
-    if (strncmp(name, "WRFILE:", 7) == 0) {
-        return name + 7;
-    }
-    return colon == NULL || (slash != NULL && slash < colon) ? name : NULL;
-}
-
-static char *component(const krb5_data *d)
-{
-    char *s = malloc(d->length + 1);
-
-    if (s != NULL) {
-        memcpy(s, d->data, d->length);
-        s[d->length] = '\0';
-    }
-    return s;
-}
-
-/* Append one entry's names to KT.  Returns 0, or -1 without memory. */
-static int add_entry(krb5_context kctx, struct n8443_keytab *kt,
-                     const krb5_keytab_entry *entry, size_t *cap)
-{
-    struct n8443_kt_entry *e;
-    krb5_principal p = entry->principal;
-
-    if (kt->n == *cap) {
-        size_t grown_cap = *cap ? *cap * 2 : 16;
-        struct n8443_kt_entry *grown =
-            realloc(kt->entries, grown_cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            return -1;
-        }
-        kt->entries = grown;
-        *cap = grown_cap;
-    }
-    e = &kt->entries[kt->n];
-    memset(e, 0, sizeof(*e));
-    if (krb5_unparse_name(kctx, p, &e->principal) != 0) {
-        return -1;
-    }
-    /* Freed with free(): keep our own copy. */
-    {
-        char *copy = strdup(e->principal);
-
-        krb5_free_unparsed_name(kctx, e->principal);
-        e->principal = copy;
-    }
-    e->realm = component(&p->realm);
-    if (p->length == 2) {
-        e->service = component(&p->data[0]);
-        e->host = component(&p->data[1]);
-    }
-    e->kvno = entry->vno;
-    e->enctype = entry->key.enctype;
-    kt->n++;
-    if (e->principal == NULL || e->realm == NULL
-        || (p->length == 2 && (e->service == NULL || e->host == NULL))) {
-        return -1;
-    }
-    return 0;
-}
-
-/* Read every entry of NAME into KT.  Returns 0 or a krb5 error code;
- * ENOMEM when memory ran out. */
-static krb5_error_code read_keytab(krb5_context kctx, const char *name,
-                                   struct n8443_keytab *kt)
-{
-    krb5_keytab keytab = NULL;
-    krb5_kt_cursor cursor;
-    krb5_keytab_entry entry;
-    krb5_error_code code;
-    int started = 0;
-    size_t cap = 0;
-
-    code = krb5_kt_resolve(kctx, name, &keytab);
-    if (code != 0) {
-        goto cleanup;
-    }
-    code = krb5_kt_start_seq_get(kctx, keytab, &cursor);
-    if (code != 0) {
-        goto cleanup;
-    }
-    started = 1;
-    while ((code = krb5_kt_next_entry(kctx, keytab, &entry, &cursor)) == 0) {
-        int failed = add_entry(kctx, kt, &entry, &cap);
-
-        krb5_free_keytab_entry_contents(kctx, &entry);
-        if (failed) {
-            code = ENOMEM;
-            goto cleanup;
-        }
-    }
-    if (code == KRB5_KT_END) {
-        code = 0;
-    }
-
-cleanup:
-    if (started) {
-        krb5_kt_end_seq_get(kctx, keytab, &cursor);
-    }
-    if (keytab != NULL) {
-        krb5_kt_close(kctx, keytab);
-    }
-    return code;
-}
-
-/*
- * Can USER open FILE for reading?  As root, a child process becomes the
- * user (groups included) and tries, as mod_negotiate8443 does at start-up;
- * otherwise the answer comes from the file mode (*how_out says which).
- * Returns 1 or 0, or -1 when it could not be found out.
- */
-static int readable_by(const struct n8443_httpd_user *user, const char *file,
-                       const struct stat *st, const char **how_out)
-{
-    gid_t groups[256];
-    int ngroups = 256;
-    int status;
-    pid_t pid;
-    int i;
-
-    if (geteuid() == 0) {
-        *how_out = "tried as that user";
-        pid = fork();
-        if (pid < 0) {
-            return -1;
-        }
-        if (pid == 0) {
-            int fd;
-
-            if (initgroups(user->name, user->gid) != 0
-                || setgid(user->gid) != 0 || setuid(user->uid) != 0) {
-                _exit(2);
-            }
-            fd = open(file, O_RDONLY | O_CLOEXEC);
-            _exit(fd >= 0 ? 0 : 1);
-        }
-        while (waitpid(pid, &status, 0) < 0) {
-            if (errno != EINTR) {
-                return -1;
-            }
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1) {
-            return -1;
-        }
-        return WEXITSTATUS(status) == 0;
-    }
-    if (geteuid() == user->uid) {
-        *how_out = "tried as that user";
-        return access(file, R_OK) == 0;
-    }
-    /* Not root: the mode bits, without directories or ACLs. */
-    *how_out = "estimated from the file mode (run as root to try it)";
-    if (st->st_uid == user->uid) {
-        return (st->st_mode & S_IRUSR) != 0;
-    }
-    if (getgrouplist(user->name, user->gid, groups, &ngroups) >= 0) {
-        for (i = 0; i < ngroups; i++) {
-            if (groups[i] == st->st_gid) {
-                return (st->st_mode & S_IRGRP) != 0;
-            }
-        }
-    }
-    return (st->st_mode & S_IROTH) != 0;
-}
-
-static const char *owner_name(uid_t uid, char *buf, size_t len)
-{
-    const struct passwd *pw = getpwuid(uid);
-
-    if (pw != NULL) {
-        snprintf(buf, len, "%s", pw->pw_name);
-    }
-    else {
-        snprintf(buf, len, "%ld", (long)uid);
-    }
-    return buf;
-}
-
-static const char *group_name(gid_t gid, char *buf, size_t len)
-{
-    const struct group *gr = getgrgid(gid);
-
-    if (gr != NULL) {
-        snprintf(buf, len, "%s", gr->gr_name);
-    }
-    else {
-        snprintf(buf, len, "%ld", (long)gid);
-    }
-    return buf;
-}
-
-/* Mode bits that let others than owner and group near the key. */
-static void check_permissions(struct n8443_check_ctx *ctx, const char *file,
-                              const struct stat *st)
-{
-    struct n8443_record *rec;
-    char owner[64];
-    char group[64];
-    unsigned mode = (unsigned)(st->st_mode & 07777);
-
-    owner_name(st->st_uid, owner, sizeof(owner));
-    group_name(st->st_gid, group, sizeof(group));
-    if (st->st_mode & (S_IROTH | S_IWOTH)) {
-        rec = n8443_report_add(
-            ctx->rep, "keytab.permissions", N8443_SEV_ERROR,
-            "%s is %s by every user on this host (mode %04o): the keytab "
-            "is the service's password, anyone who reads it can pose as "
-            "the site or decrypt its tickets. chmod 0640 %s (owner %s, "
-            "group of the httpd user), and since it was exposed, change "
-            "the key on the KDC and export it again",
-            file, (st->st_mode & S_IROTH) ? "readable" : "writable", mode,
-            file, owner);
-        n8443_record_detail(ctx->rep, rec, "file", "%s", file);
-        n8443_record_detail(ctx->rep, rec, "mode", "%04o", mode);
-        n8443_record_detail(ctx->rep, rec, "owner", "%s", owner);
-        n8443_record_detail(ctx->rep, rec, "group", "%s", group);
-        return;
-    }
-    rec = n8443_report_add(ctx->rep, "keytab.permissions", N8443_SEV_OK,
-                           "%s: mode %04o, owner %s, group %s; no one else "
-                           "can read it",
-                           file, mode, owner, group);
-    n8443_record_detail(ctx->rep, rec, "mode", "%04o", mode);
-}
-
-/*
- * Without GSS-Proxy the httpd user must read the keytab (or httpd starts
- * and every login fails); with GSS-Proxy it must not (that is the point).
- */
-static void check_httpd_user(struct n8443_check_ctx *ctx, const char *file,
-                             const struct stat *st)
-{
-    const struct n8443_httpd_user *user = &ctx->user;
-    int gssproxy = ctx->site->kerberos.gssproxy.v;
-    struct n8443_record *rec;
-    const char *how = "";
-    int readable;
-
-    if (user->name == NULL) {
-        n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_WARNING,
-                         "no httpd user found (neither apache nor "
-                         "www-data exists): pass --httpd-user USER to check "
-                         "that httpd can read %s",
-                         file);
-        return;
-    }
-    readable = readable_by(user, file, st, &how);
-    if (readable < 0) {
-        rec = n8443_report_add(ctx->rep, "keytab.httpd-user",
-                               N8443_SEV_WARNING,
-                               "could not find out whether %s can read %s",
-                               user->name, file);
-        n8443_record_detail(ctx->rep, rec, "user", "%s", user->name);
-        return;
-    }
-    if (gssproxy && readable) {
-        rec = n8443_report_add(
-            ctx->rep, "keytab.httpd-user", N8443_SEV_WARNING,
-            "the httpd user %s can read %s, which only gssproxy (root) "
-            "should: with gssproxy: true a compromised httpd child could "
-            "copy the keys. chown root:root %s; chmod 0400 %s",
-            user->name, file, file, file);
-    }
-    else if (gssproxy) {
-        rec = n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_OK,
-                               "the httpd user %s cannot read %s: only "
-                               "gssproxy holds the keys",
-                               user->name, file);
-    }
-    else if (!readable) {
-        rec = n8443_report_add(
-            ctx->rep, "keytab.httpd-user", N8443_SEV_ERROR,
-            "the httpd user %s (uid %ld) cannot read %s: httpd refuses to "
-            "start (or, after a key rotation, every login fails). chgrp "
-            "%s %s; chmod 0640 %s (and make the directories searchable)",
-            user->name, (long)user->uid, file, user->name, file, file);
-    }
-    else {
-        rec = n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_OK,
-                               "the httpd user %s can read %s", user->name,
-                               file);
-    }
-    n8443_record_detail(ctx->rep, rec, "user", "%s", user->name);
-    n8443_record_detail(ctx->rep, rec, "user_from", "%s", user->how);
-    n8443_record_detail(ctx->rep, rec, "method", "%s", how);
 }
 
 /* Does HOST name NAME, with a port after it ("name:8443")? */
@@ -538,7 +233,7 @@ static void check_enctypes_of(struct n8443_check_ctx *ctx,
         if (strcmp(e->principal, principal) != 0) {
             continue;
         }
-        enctype_name(e->enctype, name, sizeof(name));
+        n8443_enctype_name(e->enctype, name, sizeof(name));
         if (e->kvno == newest) {
             n8443_buf_printf(&have, "%s%s", have.len ? ", " : "", name);
             if (strong_enctype(e->enctype)) {
@@ -692,7 +387,7 @@ static int keytab_name(struct n8443_check_ctx *ctx, const char **how_out)
     if (ctx->kt.name == NULL) {
         return N8443_IO;
     }
-    ctx->kt.file = keytab_file(ctx->kt.name);
+    ctx->kt.file = n8443_keytab_file(ctx->kt.name);
     ctx->keytab_name = ctx->kt.name;
     return N8443_OK;
 }
@@ -743,7 +438,7 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx)
         n8443_record_unusable(rec);
         goto after_file;
     }
-    code = read_keytab(ctx->kctx, ctx->kt.name, &ctx->kt);
+    code = n8443_keytab_read(ctx->kctx, ctx->kt.name, &ctx->kt);
     if (code == ENOMEM) {
         return N8443_IO;
     }
@@ -771,10 +466,10 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx)
 after_file:
     if (file != NULL) {
         if (n8443_report_wants(ctx->rep, "keytab.permissions")) {
-            check_permissions(ctx, file, &st);
+            n8443_check_keytab_permissions(ctx, file, &st);
         }
         if (n8443_report_wants(ctx->rep, "keytab.httpd-user")) {
-            check_httpd_user(ctx, file, &st);
+            n8443_check_keytab_httpd_user(ctx, file, &st);
         }
     }
     if (!ctx->kt.loaded) {

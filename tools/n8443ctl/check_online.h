@@ -35,7 +35,6 @@ struct online {
 /* The text of CODE into BUF. */
 const char *n8443_online_kerr(struct online *on, krb5_error_code code,
                               char *buf, size_t len);
-const char *n8443_online_enctype_name(krb5_enctype e, char *buf, size_t len);
 int n8443_online_kdc_unreachable(krb5_error_code code);
 void n8443_online_note_kdc_time(struct online *on, krb5_timestamp t,
                                 time_t before, time_t after);

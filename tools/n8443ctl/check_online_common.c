@@ -18,14 +18,6 @@ const char *n8443_online_kerr(struct online *on, krb5_error_code code,
     return buf;
 }
 
-const char *n8443_online_enctype_name(krb5_enctype e, char *buf, size_t len)
-{
-    if (krb5_enctype_to_name(e, FALSE, buf, len) != 0) {
-        snprintf(buf, len, "enctype %d", (int)e);
-    }
-    return buf;
-}
-
 /* Errors that mean "no KDC answered": a service not reached, exit 4. */
 int n8443_online_kdc_unreachable(krb5_error_code code)
 {

@@ -100,7 +100,7 @@ void n8443_online_check_spn(struct online *on, const char *principal)
         goto cleanup;
     }
     kvno = tkt->enc_part.kvno;
-    n8443_online_enctype_name(tkt->enc_part.enctype, ename, sizeof(ename));
+    n8443_enctype_name(tkt->enc_part.enctype, ename, sizeof(ename));
 
     if (kvno == newest) {
         rec = n8443_report_add(ctx->rep, "online.kvno", N8443_SEV_OK,
