@@ -145,7 +145,3 @@ const struct n8443_command n8443_commands[] = {
      n8443_cmd_help},
     {NULL, 0, N8443_OPERANDS_SITE, NULL, NULL, NULL}
 };
-
-const struct n8443_command n8443_command_version = {
-    "version", 0, N8443_OPERANDS_TOPIC, NULL, NULL, n8443_cmd_version
-};

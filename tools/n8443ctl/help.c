@@ -95,3 +95,9 @@ int n8443_cmd_version(const struct n8443_args *args)
     printf("n8443ctl %s\n", PACKAGE_VERSION);
     return N8443_OK;
 }
+
+/* --version is an option, not a name on the command line: its command
+ * is here, outside the table, next to its handler. */
+const struct n8443_command n8443_command_version = {
+    "version", 0, N8443_OPERANDS_TOPIC, NULL, NULL, n8443_cmd_version
+};

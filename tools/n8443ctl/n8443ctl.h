@@ -109,7 +109,8 @@ struct n8443_command {
 
 /* The commands, ended by a NULL name (commands.c). */
 extern const struct n8443_command n8443_commands[];
-/* --version: a command that no name on the command line selects. */
+/* --version: a command that no name on the command line selects
+ * (help.c). */
 extern const struct n8443_command n8443_command_version;
 
 /* ------------------------------------------------------------ args.c */
