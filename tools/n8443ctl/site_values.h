@@ -1,6 +1,7 @@
 /*
- * n8443ctl - site file loader internals shared by site_values.c (one
- * value at a time) and site_load.c (sections, defaults, cross checks).
+ * n8443ctl - site file loader internals shared by site_values.c and
+ * site_fields.c (one value at a time), and the passes: site_sections.c,
+ * site_defaults.c, site_checks.c, run by site_load.c.
  *
  * Each n8443_ld_get_* checks one node for one key and fills *out only
  * when the value is good; otherwise it adds a diagnostic that names the
@@ -52,6 +53,23 @@ void n8443_ld_get_bool(struct n8443_ld *c, const ynode *v, const char *key,
                        struct n8443_bool *out);
 void n8443_ld_get_enum(struct n8443_ld *c, const ynode *v, const char *key,
                        const char *const *names, struct n8443_enum *out);
+/* Text for KEY: quoted, or plain but neither empty nor a boolean, no
+ * control characters; 1, or 0 after a diagnostic naming EXPECTED. */
+int n8443_ld_want_text(struct n8443_ld *c, const ynode *v, const char *key,
+                       const char *expected);
+
+/* Item checks for n8443_ld_get_list: 1 when good, 0 after a diagnostic. */
+typedef int (*n8443_ld_item_check)(struct n8443_ld *c, const ynode *v,
+                                   const char *key);
+void n8443_ld_get_list(struct n8443_ld *c, const ynode *v, const char *key,
+                       n8443_ld_item_check check, int allow_empty,
+                       struct n8443_list *out);
+
+/* ------------------------------------------------------ site_fields.c */
+
+int n8443_ld_check_host(struct n8443_ld *c, const ynode *v, const char *key);
+int n8443_ld_check_account(struct n8443_ld *c, const ynode *v,
+                           const char *key);
 void n8443_ld_get_host(struct n8443_ld *c, const ynode *v, const char *key,
                        struct n8443_str *out);
 void n8443_ld_get_site_name(struct n8443_ld *c, const ynode *v,
@@ -67,14 +85,31 @@ void n8443_ld_get_proxy(struct n8443_ld *c, const ynode *v,
 void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
                               struct n8443_str *out);
 
-/* Item checks for n8443_ld_get_list: 1 when good, 0 after a diagnostic. */
-typedef int (*n8443_ld_item_check)(struct n8443_ld *c, const ynode *v,
-                                   const char *key);
-int n8443_ld_check_host(struct n8443_ld *c, const ynode *v, const char *key);
-int n8443_ld_check_account(struct n8443_ld *c, const ynode *v,
-                           const char *key);
-void n8443_ld_get_list(struct n8443_ld *c, const ynode *v, const char *key,
-                       n8443_ld_item_check check, int allow_empty,
-                       struct n8443_list *out);
+/* -------------------------------------------------------- the passes */
+
+/* Built-in defaults: what the module does without the directive. */
+#define N8443_LD_DEFAULT_PORT 8443
+#define N8443_LD_DEFAULT_CLOCK_SKEW 300
+
+/* site_sections.c: pass 1. */
+extern const char *const n8443_ld_delegation_names[];
+int n8443_ld_want_map(struct n8443_ld *c, const ynode *v, const char *key);
+void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
+                         struct n8443_site *site, int in_defaults);
+
+/* site_defaults.c: pass 2. */
+void n8443_ld_merge_defaults(struct n8443_site *site,
+                             const struct n8443_site *defs);
+int n8443_ld_apply_builtin_defaults(struct n8443_ld *c,
+                                    struct n8443_site *site);
+
+/* site_checks.c: pass 3. */
+void n8443_ld_check_site(struct n8443_ld *c, struct n8443_site *site,
+                         int own_tls);
+void n8443_ld_check_host_names(struct n8443_ld *c,
+                               const struct n8443_config *cfg);
+void n8443_ld_check_site_names(struct n8443_ld *c,
+                               const struct n8443_config *cfg);
+void n8443_ld_check_clock_skew(struct n8443_ld *c, struct n8443_config *cfg);
 
 #endif /* N8443CTL_SITE_VALUES_H */

@@ -1,0 +1,390 @@
+/*
+ * n8443ctl - site file loader, pass 1: each section (a site, its `tls`,
+ * `kerberos` and `locations` blocks) walked against its table of keys,
+ * every value checked by site_values.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "msgs.h"
+#include "site_values.h"
+
+static const char *const profile_names[] = {"system", "intermediate", "modern",
+                                            NULL};
+static const char *const cb_names[] = {"off", "optional", "require", NULL};
+static const char *const user_name_names[] = {"principal", "short", "local",
+                                              NULL};
+const char *const n8443_ld_delegation_names[] = {"none", "forwarded",
+                                                 "constrained", NULL};
+
+int n8443_ld_want_map(struct n8443_ld *c, const ynode *v, const char *key)
+{
+    char described[DESCRIBE_BUF];
+
+    if (v->kind != N8443_YMAP) {
+        n8443_ld_diag(c, v, "'%s' must be a mapping, got %s", key,
+                      n8443_ld_describe(described, v));
+        return 0;
+    }
+    return 1;
+}
+
+enum { TLS_CERT, TLS_KEY, TLS_CHAIN, TLS_PROFILE, TLS_HSTS, TLS_N };
+static const char *const tls_keys[] = {"certificate", "key",  "chain",
+                                       "profile",     "hsts", NULL};
+
+/* The `tls:` block.  Its required keys are checked after merging
+ * (n8443_ld_check_site): `defaults` may carry a certificate that all
+ * sites share. */
+static void parse_tls(struct n8443_ld *c, const ynode *map,
+                      struct n8443_tls *tls)
+{
+    const ynode *seen[TLS_N] = {NULL};
+    size_t i;
+
+    tls->seen = 1;
+    if (!n8443_ld_want_map(c, map, "tls")) {
+        return;
+    }
+    tls->present = 1;
+    tls->pos = n8443_ld_pos(map);
+    for (i = 0; i + 1 < map->nitems; i += 2) {
+        const ynode *v = map->items[i + 1];
+
+        switch (n8443_ld_key_index(c, map->items[i], tls_keys, seen)) {
+        case TLS_CERT:
+            n8443_ld_get_path(c, v, "certificate", &tls->certificate);
+            break;
+        case TLS_KEY:
+            n8443_ld_get_path(c, v, "key", &tls->key);
+            break;
+        case TLS_CHAIN:
+            n8443_ld_get_path(c, v, "chain", &tls->chain);
+            break;
+        case TLS_PROFILE:
+            n8443_ld_get_enum(c, v, "profile", profile_names, &tls->profile);
+            break;
+        case TLS_HSTS:
+            n8443_ld_get_bool(c, v, "hsts", &tls->hsts);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+enum {
+    K_REALM,
+    K_KEYTAB,
+    K_SPN,
+    K_GSSPROXY,
+    K_RCACHE,
+    K_SKEW,
+    K_CB,
+    K_BASIC,
+    K_USER,
+    K_SESSION,
+    K_SESSION_KEY,
+    K_SESSION_AGE,
+    K_DELEG,
+    K_DELEG_DIR,
+    K_N
+};
+static const char *const kerberos_keys[] = {
+    "realm",           "keytab",           "service_principal",
+    "gssproxy",        "replay_cache",     "clock_skew",
+    "channel_binding", "basic_fallback",   "user_name",
+    "session",         "session_key_file", "session_max_age",
+    "delegation",      "delegation_dir",   NULL};
+
+/* The `kerberos:` block.  No key is required; a key that needs a
+ * companion (session -> session_key_file) is checked after merging, when
+ * both may have come from different places. */
+static void parse_kerberos(struct n8443_ld *c, const ynode *map,
+                           struct n8443_kerberos *krb)
+{
+    const ynode *seen[K_N] = {NULL};
+    size_t i;
+
+    if (!n8443_ld_want_map(c, map, "kerberos")) {
+        return;
+    }
+    krb->present = 1;
+    krb->pos = n8443_ld_pos(map);
+    for (i = 0; i + 1 < map->nitems; i += 2) {
+        const ynode *v = map->items[i + 1];
+
+        switch (n8443_ld_key_index(c, map->items[i], kerberos_keys, seen)) {
+        case K_REALM:
+            if (n8443_ld_want_word(c, v, "realm", "a realm name")) {
+                n8443_ld_set_str(&krb->realm, v);
+            }
+            break;
+        case K_KEYTAB:
+            n8443_ld_get_path(c, v, "keytab", &krb->keytab);
+            break;
+        case K_SPN:
+            n8443_ld_get_service_principal(c, v, &krb->service_principal);
+            break;
+        case K_GSSPROXY:
+            n8443_ld_get_bool(c, v, "gssproxy", &krb->gssproxy);
+            break;
+        case K_RCACHE:
+            n8443_ld_get_replay_cache(c, v, &krb->replay_cache);
+            break;
+        case K_SKEW:
+            n8443_ld_get_int(c, v, "clock_skew", 1, 86400,
+                             "a number of seconds", &krb->clock_skew);
+            break;
+        case K_CB:
+            n8443_ld_get_enum(c, v, "channel_binding", cb_names,
+                              &krb->channel_binding);
+            break;
+        case K_BASIC:
+            n8443_ld_get_bool(c, v, "basic_fallback", &krb->basic_fallback);
+            break;
+        case K_USER:
+            n8443_ld_get_enum(c, v, "user_name", user_name_names,
+                              &krb->user_name);
+            break;
+        case K_SESSION:
+            n8443_ld_get_bool(c, v, "session", &krb->session);
+            break;
+        case K_SESSION_KEY:
+            n8443_ld_get_path(c, v, "session_key_file",
+                              &krb->session_key_file);
+            break;
+        case K_SESSION_AGE:
+            n8443_ld_get_int(c, v, "session_max_age", 60, 604800,
+                             "a number of seconds", &krb->session_max_age);
+            break;
+        case K_DELEG:
+            n8443_ld_get_enum(c, v, "delegation", n8443_ld_delegation_names,
+                              &krb->delegation);
+            break;
+        case K_DELEG_DIR:
+            n8443_ld_get_path(c, v, "delegation_dir", &krb->delegation_dir);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+enum { R_USERS, R_GROUPS, R_N };
+static const char *const require_keys[] = {"users", "groups", NULL};
+
+/*
+ * require: valid-user, or a mapping with `users` and/or `groups`.  Each
+ * name becomes its own Require line, and several Require lines admit
+ * whoever matches any of them (httpd's implicit <RequireAny>).
+ */
+static void parse_require(struct n8443_ld *c, const ynode *v,
+                          struct n8443_location *loc)
+{
+    static const char *const words[] = {"valid-user", NULL};
+    const ynode *seen[R_N] = {NULL};
+    char described[DESCRIBE_BUF];
+    const char *hint;
+    size_t i;
+
+    if (v->kind == N8443_YSCALAR && !n8443_ld_is_null(v)) {
+        if (strcmp(v->text, "valid-user") == 0) {
+            return;
+        }
+        hint = n8443_suggest(v->text, words);
+        n8443_ld_diag(c, v,
+                      "'require' must be valid-user or a mapping with 'users' "
+                      "and/or 'groups', got %s%s",
+                      n8443_ld_describe(described, v),
+                      hint ? " (did you mean 'valid-user'?)" : "");
+        return;
+    }
+    if (v->kind != N8443_YMAP || v->nitems == 0) {
+        n8443_ld_diag(c, v,
+                      "'require' must be valid-user or a mapping with 'users' "
+                      "and/or 'groups', got %s",
+                      n8443_ld_describe(described, v));
+        return;
+    }
+    for (i = 0; i + 1 < v->nitems; i += 2) {
+        const ynode *value = v->items[i + 1];
+
+        switch (n8443_ld_key_index(c, v->items[i], require_keys, seen)) {
+        case R_USERS:
+            n8443_ld_get_list(c, value, "users", n8443_ld_check_account, 0,
+                              &loc->users);
+            break;
+        case R_GROUPS:
+            n8443_ld_get_list(c, value, "groups", n8443_ld_check_account, 0,
+                              &loc->groups);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+enum { L_PATH, L_REQUIRE, L_GROUP_FILE, L_PROXY, L_USER_HEADER, L_N };
+static const char *const location_keys[] = {
+    "path", "require", "group_file", "proxy", "user_header", NULL};
+
+/* One entry of `locations`.  Rules between its keys (user_header needs
+ * proxy) wait for check_location, which sees the whole entry. */
+static void parse_location(struct n8443_ld *c, const ynode *map,
+                           struct n8443_location *loc)
+{
+    const ynode *seen[L_N] = {NULL};
+    size_t i;
+
+    loc->pos = n8443_ld_pos(map);
+    for (i = 0; i + 1 < map->nitems; i += 2) {
+        const ynode *v = map->items[i + 1];
+
+        switch (n8443_ld_key_index(c, map->items[i], location_keys, seen)) {
+        case L_PATH:
+            n8443_ld_get_location_path(c, v, &loc->path);
+            break;
+        case L_REQUIRE:
+            parse_require(c, v, loc);
+            break;
+        case L_GROUP_FILE:
+            n8443_ld_get_path(c, v, "group_file", &loc->group_file);
+            break;
+        case L_PROXY:
+            n8443_ld_get_proxy(c, v, &loc->proxy);
+            break;
+        case L_USER_HEADER:
+            n8443_ld_get_user_header(c, v, &loc->user_header);
+            break;
+        default:
+            break;
+        }
+    }
+    if (seen[L_PATH] == NULL) {
+        n8443_ld_diag(c, map, "missing required key 'path'");
+    }
+}
+
+/* `locations:`.  An explicit empty list is refused rather than read as
+ * "no login anywhere": leaving the key out means one location "/". */
+static void parse_locations(struct n8443_ld *c, const ynode *v,
+                            struct n8443_site *site)
+{
+    char described[DESCRIBE_BUF];
+    size_t i;
+
+    if (v->kind != N8443_YSEQ) {
+        n8443_ld_diag(c, v, "'locations' must be a list, got %s",
+                      n8443_ld_describe(described, v));
+        return;
+    }
+    if (v->nitems == 0) {
+        n8443_ld_diag(c, v,
+                      "'locations' must not be an empty list (leave it out "
+                      "for one location '/' that needs a login)");
+        return;
+    }
+    site->locations =
+        n8443_arena_alloc(c->arena, v->nitems * sizeof(*site->locations));
+    if (site->locations == NULL) {
+        c->oom = 1;
+        return;
+    }
+    site->nlocations = v->nitems;
+    site->locations_set = 1;
+    for (i = 0; i < v->nitems; i++) {
+        if (v->items[i]->kind != N8443_YMAP) {
+            n8443_ld_diag(c, v->items[i],
+                          "each entry of 'locations' must be a "
+                          "mapping with a 'path', got %s",
+                          n8443_ld_describe(described, v->items[i]));
+            continue;
+        }
+        parse_location(c, v->items[i], &site->locations[i]);
+    }
+}
+
+enum {
+    S_NAME,
+    S_SERVER_NAME,
+    S_ALIASES,
+    S_LISTEN,
+    S_AUTH_NAME,
+    S_TLS,
+    S_KERBEROS,
+    S_LOCATIONS,
+    S_N
+};
+static const char *const site_keys[] = {"name",     "server_name", "aliases",
+                                        "listen",   "auth_name",   "tls",
+                                        "kerberos", "locations",   NULL};
+
+/*
+ * One entry of `sites`, or `defaults` (IN_DEFAULTS), which takes the same
+ * keys except those that can only differ from site to site.
+ */
+void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
+                         struct n8443_site *site, int in_defaults)
+{
+    const ynode *seen[S_N] = {NULL};
+    size_t i;
+
+    site->pos = n8443_ld_pos(map);
+    for (i = 0; i + 1 < map->nitems; i += 2) {
+        const ynode *v = map->items[i + 1];
+        int idx = n8443_ld_key_index(c, map->items[i], site_keys, seen);
+
+        if (in_defaults
+            && (idx == S_NAME || idx == S_SERVER_NAME || idx == S_ALIASES
+                || idx == S_LOCATIONS)) {
+            n8443_ld_diag(c, map->items[i],
+                          "'%s' cannot be set in 'defaults': it "
+                          "belongs to each site",
+                          site_keys[idx]);
+            continue;
+        }
+        switch (idx) {
+        case S_NAME:
+            n8443_ld_get_site_name(c, v, &site->name);
+            break;
+        case S_SERVER_NAME:
+            n8443_ld_get_host(c, v, "server_name", &site->server_name);
+            break;
+        case S_ALIASES:
+            n8443_ld_get_list(c, v, "aliases", n8443_ld_check_host, 1,
+                              &site->aliases);
+            break;
+        case S_LISTEN:
+            n8443_ld_get_int(c, v, "listen", 1, 65535, "a port number",
+                             &site->listen);
+            break;
+        case S_AUTH_NAME:
+            if (n8443_ld_want_quotable(c, v, "auth_name", "a string")) {
+                n8443_ld_set_str(&site->auth_name, v);
+            }
+            break;
+        case S_TLS:
+            parse_tls(c, v, &site->tls);
+            break;
+        case S_KERBEROS:
+            parse_kerberos(c, v, &site->kerberos);
+            break;
+        case S_LOCATIONS:
+            parse_locations(c, v, site);
+            break;
+        default:
+            break;
+        }
+    }
+    if (!in_defaults) {
+        if (seen[S_NAME] == NULL) {
+            n8443_ld_diag(c, map, "missing required key 'name'");
+        }
+        if (seen[S_SERVER_NAME] == NULL) {
+            n8443_ld_diag(c, map, "missing required key 'server_name'");
+        }
+    }
+}
