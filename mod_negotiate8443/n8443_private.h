@@ -30,6 +30,7 @@
 
 #include "acceptor.h"
 #include "krb5_accept.h"
+#include "modes.h"
 #include "rcache.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
@@ -46,17 +47,8 @@ APLOG_USE_MODULE(negotiate8443);
 
 /* ------------------------------------------------------------------ config */
 
-typedef enum {
-    N8443_CB_OFF = 0,           /* no bindings passed to Kerberos */
-    N8443_CB_OPTIONAL,          /* checked when the client sends them */
-    N8443_CB_REQUIRE            /* a login without them is refused */
-} n8443_cb_mode;
-
-typedef enum {
-    N8443_USER_PRINCIPAL = 0,   /* alice@EXAMPLE.COM */
-    N8443_USER_SHORT,           /* alice, when the realm is the default */
-    N8443_USER_LOCAL            /* krb5 auth_to_local */
-} n8443_user_name_mode;
+/* n8443_cb_mode, n8443_user_name_mode: core/modes.h, shared with
+ * n8443ctl. */
 
 #define N8443_DEFAULT_MAX_TOKEN 65536
 

@@ -17,12 +17,7 @@
 #include "apr_global_mutex.h"
 #include "apr_shm.h"
 
-typedef enum {
-    N8443_RC_SHM = 0,
-    N8443_RC_MEMCACHE,
-    N8443_RC_KRB5,
-    N8443_RC_NONE
-} n8443_rc_backend;
+#include "modes.h"      /* n8443_rc_backend, shared with n8443ctl */
 
 typedef enum {
     N8443_RC_FRESH = 0,     /* not seen before; now recorded */

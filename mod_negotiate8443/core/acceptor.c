@@ -7,6 +7,7 @@
  * to change).
  */
 #include "acceptor.h"
+#include "oids.h"
 #include "token_walk.h"
 
 #include <stdio.h>
@@ -20,10 +21,13 @@
 
 /* The Kerberos OIDs a client may put on the wire: RFC 1964's, the
  * pre-RFC one, and the one Microsoft's SSPI has always sent. */
+static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
+static const unsigned char oid_krb5_old[] = { N8443_OID_KRB5_OLD };
+static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
 static const gss_OID_desc krb5_oids[] = {
-    { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" },
-    { 5, (void *)"\x2b\x05\x01\x05\x02" },
-    { 9, (void *)"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02" },
+    { sizeof(oid_krb5), (void *)oid_krb5 },
+    { sizeof(oid_krb5_old), (void *)oid_krb5_old },
+    { sizeof(oid_krb5_ms), (void *)oid_krb5_ms },
 };
 
 int n8443_mech_is_krb5(gss_const_OID mech)

@@ -27,6 +27,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "krb5_accept.h"
+#include "oids.h"
 
 /* RFC 4121 4.1.1 */
 #define GSS_CHECKSUM_TYPE 0x8003
@@ -42,12 +43,8 @@
                          | GSS_C_SEQUENCE_FLAG | GSS_C_DCE_STYLE          \
                          | GSS_C_IDENTIFY_FLAG | GSS_C_EXTENDED_ERROR_FLAG)
 
-static const unsigned char oid_krb5[] = {
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02
-};
-static const unsigned char oid_krb5_ms[] = {
-    0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02
-};
+static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
+static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
 
 static int
 bytes_are(const n8443_bytes *b, const unsigned char *v, size_t len)

@@ -40,6 +40,7 @@
  */
 #include <string.h>
 
+#include "oids.h"
 #include "token_walk.h"
 
 /* DER identifier octets used by the grammar above. */
@@ -65,24 +66,11 @@
 #define NTLMSSP_SIG_LEN     8
 
 /* OID contents (without tag and length) of the mechanisms we recognise. */
-static const unsigned char oid_spnego[] = {
-    0x2b, 0x06, 0x01, 0x05, 0x05, 0x02                  /* 1.3.6.1.5.5.2 */
-};
-static const unsigned char oid_krb5[] = {
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02
-                                            /* 1.2.840.113554.1.2.2 */
-};
-static const unsigned char oid_krb5_old[] = {
-    0x2b, 0x05, 0x01, 0x05, 0x02                        /* 1.3.5.1.5.2 */
-};
-static const unsigned char oid_krb5_ms[] = {
-    0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02
-                                            /* 1.2.840.48018.1.2.2 */
-};
-static const unsigned char oid_ntlm[] = {
-    0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a
-                                            /* 1.3.6.1.4.1.311.2.2.10 */
-};
+static const unsigned char oid_spnego[] = { N8443_OID_SPNEGO };
+static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
+static const unsigned char oid_krb5_old[] = { N8443_OID_KRB5_OLD };
+static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
+static const unsigned char oid_ntlm[] = { N8443_OID_NTLM };
 
 /* A window [p, end) of the caller's buffer that the walk has not read yet. */
 typedef struct {

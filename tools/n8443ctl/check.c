@@ -180,16 +180,16 @@ static int site_from_args(const struct n8443_args *args,
 static long krb5_conf_skew(krb5_context kctx)
 {
     profile_t profile = NULL;
-    int v = 300;
+    int v = N8443_DEFAULT_CLOCK_SKEW;
 
     if (krb5_get_profile(kctx, &profile) == 0) {
         if (profile_get_integer(profile, "libdefaults", "clockskew", NULL,
-                                300, &v) != 0) {
-            v = 300;
+                                N8443_DEFAULT_CLOCK_SKEW, &v) != 0) {
+            v = N8443_DEFAULT_CLOCK_SKEW;
         }
         profile_release(profile);
     }
-    return v > 0 ? v : 300;
+    return v > 0 ? v : N8443_DEFAULT_CLOCK_SKEW;
 }
 
 /* All checks of one site, into REP. */

@@ -144,7 +144,7 @@ static void check_clock_skew(struct n8443_check_ctx *ctx)
     profile_t profile = NULL;
     char *value = NULL;
     char where[300];
-    long conf_skew = 300;
+    long conf_skew = N8443_DEFAULT_CLOCK_SKEW;
 
     if (config == NULL) {
         config = "/etc/krb5.conf";
@@ -164,7 +164,8 @@ static void check_clock_skew(struct n8443_check_ctx *ctx)
             value);
         n8443_record_detail(ctx->rep, rec, "krb5_config", "%s", config);
         n8443_record_detail(ctx->rep, rec, "clockskew", "%s", value);
-        n8443_record_detail_num(ctx->rep, rec, "effective", 300);
+        n8443_record_detail_num(ctx->rep, rec, "effective",
+                                N8443_DEFAULT_CLOCK_SKEW);
         goto cleanup;
     }
     if (value != NULL) {

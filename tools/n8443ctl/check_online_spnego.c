@@ -13,12 +13,14 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "oids.h"
 #include "replay_key.h"
 #include "token_walk.h"
 
 #include "check_online.h"
 
-static gss_OID_desc spnego_oid = {6, (void *)"\x2b\x06\x01\x05\x05\x02"};
+static const unsigned char spnego_bytes[] = {N8443_OID_SPNEGO};
+static gss_OID_desc spnego_oid = {sizeof(spnego_bytes), (void *)spnego_bytes};
 
 /* Channel bindings as the module builds them from the same certificate
  * (binding.c), unless the site switches them off. */

@@ -24,9 +24,11 @@
 
 #include "acceptor.h"
 #include "authz_header.h"
+#include "oids.h"
 #include "probe.h"
 
-static gss_OID_desc spnego_oid = {6, (void *)"\x2b\x06\x01\x05\x05\x02"};
+static const unsigned char spnego_bytes[] = {N8443_OID_SPNEGO};
+static gss_OID_desc spnego_oid = {sizeof(spnego_bytes), (void *)spnego_bytes};
 
 #define REQ_FLAGS (GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG)
 

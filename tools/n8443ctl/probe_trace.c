@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "authz_header.h"
+#include "oids.h"
 #include "probe.h"
 #include "token_walk.h"
 
@@ -102,17 +103,24 @@ static long der_int(const struct tlv *t)
     return v;
 }
 
+static const unsigned char oid_krb5[] = {N8443_OID_KRB5};
+static const unsigned char oid_krb5_ms[] = {N8443_OID_KRB5_MS};
+static const unsigned char oid_ntlm[] = {N8443_OID_NTLM};
+static const unsigned char oid_negoex[] = {N8443_OID_NEGOEX};
+static const unsigned char oid_iakerb[] = {N8443_OID_IAKERB};
+static const unsigned char oid_spnego[] = {N8443_OID_SPNEGO};
+
 static const struct {
-    const char *der;
+    const unsigned char *der;
     size_t len;
     const char *name;
 } known_oids[] = {
-    {"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 9, "krb5"},
-    {"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02", 9, "krb5 (Microsoft's OID)"},
-    {"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a", 10, "NTLM"},
-    {"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x1e", 10, "NegoEx"},
-    {"\x2b\x06\x01\x05\x02\x05", 6, "IAKERB"},
-    {"\x2b\x06\x01\x05\x05\x02", 6, "SPNEGO"},
+    {oid_krb5, sizeof(oid_krb5), "krb5"},
+    {oid_krb5_ms, sizeof(oid_krb5_ms), "krb5 (Microsoft's OID)"},
+    {oid_ntlm, sizeof(oid_ntlm), "NTLM"},
+    {oid_negoex, sizeof(oid_negoex), "NegoEx"},
+    {oid_iakerb, sizeof(oid_iakerb), "IAKERB"},
+    {oid_spnego, sizeof(oid_spnego), "SPNEGO"},
     {NULL, 0, NULL}
 };
 
@@ -361,7 +369,8 @@ int n8443_probe_decode_token(const unsigned char *tok, size_t len,
     n8443_buf_puts(out, "  GSS token, mechanism ");
     oid_text(&oid, out);
     n8443_buf_puts(out, "\n");
-    if (oid.len == 6 && memcmp(oid.v, "\x2b\x06\x01\x05\x05\x02", 6) == 0) {
+    if (oid.len == sizeof(oid_spnego)
+        && memcmp(oid.v, oid_spnego, sizeof(oid_spnego)) == 0) {
         if (der_next(&p, t.v + t.len, &init) != 0 || init.tag != 0xa0) {
             n8443_buf_puts(out, "  SPNEGO: not a NegTokenInit\n");
             return -1;

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "modes.h"
 #include "n8443ctl.h"
 
 struct n8443_pos {
@@ -66,17 +67,10 @@ enum n8443_profile {
     N8443_PROFILE_MODERN
 };
 
-enum n8443_channel_binding {
-    N8443_CB_OFF,
-    N8443_CB_OPTIONAL,
-    N8443_CB_REQUIRE
-};
-
-enum n8443_user_name {
-    N8443_USER_PRINCIPAL,
-    N8443_USER_SHORT,
-    N8443_USER_LOCAL
-};
+/* The channel binding and user name modes (n8443_cb_mode,
+ * n8443_user_name_mode) and the replay cache kinds (n8443_rc_backend)
+ * are the module's: core/modes.h.  The name tables of the loader follow
+ * their order. */
 
 enum n8443_delegation {
     N8443_DELEG_NONE,
@@ -84,17 +78,10 @@ enum n8443_delegation {
     N8443_DELEG_CONSTRAINED
 };
 
-enum n8443_replay_kind {
-    N8443_RC_SHM,
-    N8443_RC_NONE,
-    N8443_RC_MEMCACHE,
-    N8443_RC_KRB5
-};
-
 /* replay_cache: the YAML spelling (memcache://h:p,h:p or krb5:NAME) is
  * parsed once; `arg` already has the directive's form ("h:p,h:p", NAME). */
 struct n8443_replay {
-    enum n8443_replay_kind kind;
+    n8443_rc_backend kind;
     const char *arg;
     struct n8443_pos pos;
     int set;
@@ -119,9 +106,9 @@ struct n8443_kerberos {
     struct n8443_bool gssproxy;
     struct n8443_replay replay_cache;
     struct n8443_int clock_skew;
-    struct n8443_enum channel_binding;  /* enum n8443_channel_binding */
+    struct n8443_enum channel_binding;  /* n8443_cb_mode */
     struct n8443_bool basic_fallback;
-    struct n8443_enum user_name;        /* enum n8443_user_name */
+    struct n8443_enum user_name;        /* n8443_user_name_mode */
     struct n8443_bool session;
     struct n8443_str session_key_file;
     struct n8443_int session_max_age;

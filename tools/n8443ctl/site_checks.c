@@ -330,5 +330,5 @@ void n8443_ld_check_clock_skew(struct n8443_ld *c, struct n8443_config *cfg)
                               first->pos.col);
         }
     }
-    cfg->clock_skew = first ? first->v : N8443_LD_DEFAULT_CLOCK_SKEW;
+    cfg->clock_skew = first ? first->v : N8443_DEFAULT_CLOCK_SKEW;
 }

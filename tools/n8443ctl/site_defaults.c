@@ -70,7 +70,7 @@ int n8443_ld_apply_builtin_defaults(struct n8443_ld *c,
         krb->replay_cache.kind = N8443_RC_SHM;
     }
     if (!krb->clock_skew.set) {
-        krb->clock_skew.v = N8443_LD_DEFAULT_CLOCK_SKEW;
+        krb->clock_skew.v = N8443_DEFAULT_CLOCK_SKEW;
     }
     if (!krb->channel_binding.set) {
         krb->channel_binding.v = N8443_CB_OPTIONAL;

@@ -87,9 +87,8 @@ void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
 
 /* -------------------------------------------------------- the passes */
 
-/* Built-in defaults: what the module does without the directive. */
+/* Built-in default of `listen` (the clock skew's is core/modes.h's). */
 #define N8443_LD_DEFAULT_PORT 8443
-#define N8443_LD_DEFAULT_CLOCK_SKEW 300
 
 /* site_sections.c: pass 1. */
 extern const char *const n8443_ld_delegation_names[];
