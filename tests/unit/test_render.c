@@ -1,6 +1,6 @@
 /*
  * Unit tests for n8443ctl's renderer and unified diff
- * (tools/n8443ctl/render.c, diff.c): structure of the output, placement
+ * (tools/n8443ctl/render.c, udiff.c): structure of the output, placement
  * of instance-wide and per-vhost directives, purity, and exact diff text.
  * The golden files in tests/n8443ctl/golden pin whole outputs.
  */

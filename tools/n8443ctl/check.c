@@ -8,7 +8,8 @@
  * settings (they decide the realm), GSS-Proxy (it may name the keytab),
  * the keytab (its entries are needed by DNS and online), the
  * certificate, DNS, and with --online the KDC.  Each family only adds
- * records; report.c prints them and turns them into the exit status.
+ * records; report_print.c prints them and turns them into the exit
+ * status.
  */
 #include <errno.h>
 #include <pwd.h>

@@ -3,10 +3,11 @@
  *
  * Every finding is a record (report.c): a stable id, a severity, a
  * sentence that says what to do, and details as key/value pairs.  The
- * families (check_krb5.c, check_keytab.c, check_cert.c, check_dns.c,
- * check_online.c) only add records; check.c runs them for each site and
- * report.c turns the same records into text or JSON and into the exit
- * status.  n8443ctl(8) lists every id.
+ * families (check_krb5.c, check_gssproxy.c, check_keytab.c, check_cert.c,
+ * check_dns.c, check_selinux.c, check_online.c) only add records, using
+ * the libraries below them (check_ctx.c, keytab.c, dns.c); check.c runs
+ * them for each site and report_print.c turns the same records into text
+ * or JSON and into the exit status.  n8443ctl(8) lists every id.
  */
 #ifndef N8443CTL_CHECK_H
 #define N8443CTL_CHECK_H
@@ -21,7 +22,7 @@
 #include "n8443ctl.h"
 #include "site.h"
 
-/* ----------------------------------------------------------- report.c */
+/* ------------------------------------------ report.c, report_print.c */
 
 enum n8443_severity {
     N8443_SEV_OK = 0,
@@ -125,7 +126,7 @@ int n8443_report_json(const struct n8443_report *rep, int strict,
  * file is invalid, 4 a file or service could not be used. */
 int n8443_report_exit_status(const struct n8443_report *rep, int strict);
 
-/* ------------------------------------------------------------ check.c */
+/* ------------------------------------------------- the check context */
 
 /* One keytab entry, as klist -k -e -t shows it. */
 struct n8443_kt_entry {
