@@ -31,12 +31,17 @@ AD_DOMAIN = "ADN8443"
 ADMIN_PW = "Adm1n-Pw-8443!"
 SERVICE = "svc-web"
 SPNS = ("HTTP/localhost", "HTTP/alias.ad.n8443.test")
+# A second account, for a wrong SPN and a key rotation that do not disturb
+# svc-web.
+OTHER_SERVICE = "svc-rotate"
+OTHER_SPN = "HTTP/rotate.ad.n8443.test"
 PASSWORDS = {"alice": "Alice-pw-8443!", "bob": "Bob-pw-8443!",
              "carol": "Carol-pw-8443!", "dave": "Dave-pw-8443!"}
 # alice: plain member of web-users; bob: member of ops, which is a member
-# of web-admins (nested); carol: member of BIG_GROUPS groups; dave: only
+# of web-admins (nested); carol: member of BIG_GROUPS groups (her token
+# is over 8 KB: each group RID is 8 bytes of the PAC); dave: only
 # his primary group (Domain Users).
-BIG_GROUPS = 420
+BIG_GROUPS = 1000
 SAMBA_PY = "/usr/bin/python3"
 
 
@@ -208,9 +213,9 @@ class AdRealm:
         self.harness.run(["samba-tool", "domain", "exportkeytab", path,
                           "--principal=" + principal, "-s", self.smb_conf])
 
-    def rotate_service_key(self):
+    def rotate_service_key(self, account=OTHER_SERVICE):
         """A new password for the service account: its kvno goes up."""
-        self.tool(["user", "setpassword", SERVICE, "--random-password"])
+        self.tool(["user", "setpassword", account, "--random-password"])
 
     def client_env(self, user, password=None, ccache_name=None):
         env = dict(self.env)
@@ -254,17 +259,18 @@ def provision(d, setup):
                   session_info=system_session(), lp=lp)
     for user, pw in PASSWORDS.items():
         samdb.newuser(user, pw)
-    samdb.newuser(SERVICE, "Svc-web-pw-8443!" + os.urandom(8).hex())
-    dn = samdb.search(expression="(sAMAccountName=%s)" % SERVICE,
-                      attrs=[])[0].dn
-    m = ldb.Message(dn)
-    m["servicePrincipalName"] = ldb.MessageElement(
-        list(SPNS), ldb.FLAG_MOD_ADD, "servicePrincipalName")
-    # AES only (the AD default for an account without the attribute is
-    # RC4).
-    m["msDS-SupportedEncryptionTypes"] = ldb.MessageElement(
-        "24", ldb.FLAG_MOD_REPLACE, "msDS-SupportedEncryptionTypes")
-    samdb.modify(m)
+    for account, spns in ((SERVICE, SPNS), (OTHER_SERVICE, (OTHER_SPN,))):
+        samdb.newuser(account, "Svc-pw-8443!" + os.urandom(8).hex())
+        dn = samdb.search(expression="(sAMAccountName=%s)" % account,
+                          attrs=[])[0].dn
+        m = ldb.Message(dn)
+        m["servicePrincipalName"] = ldb.MessageElement(
+            list(spns), ldb.FLAG_MOD_ADD, "servicePrincipalName")
+        # AES only (the AD default for an account without the attribute
+        # is RC4).
+        m["msDS-SupportedEncryptionTypes"] = ldb.MessageElement(
+            "24", ldb.FLAG_MOD_REPLACE, "msDS-SupportedEncryptionTypes")
+        samdb.modify(m)
 
     def group(name, members):
         samdb.newgroup(name)
