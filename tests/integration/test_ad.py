@@ -275,7 +275,10 @@ def test_the_accepted_context_carries_a_pac(ad, ad_keytab, clients):
         name = acc.initiator_name
         attrs = graw.inquire_name(name).attrs
         assert b"urn:mspac:" in attrs
-        pac = graw.get_name_attribute(name, b"urn:mspac:").values[0]
+        attr = graw.get_name_attribute(name, b"urn:mspac:")
+        # Verified by MIT (the KDC's and the server's signatures).
+        assert attr.authenticated
+        pac = attr.values[0]
         info = graw.get_name_attribute(
             name, b"urn:mspac:logon-info").values[0]
         assert info in pac
