@@ -36,11 +36,13 @@ SPNS = ("HTTP/localhost", "HTTP/alias.ad.n8443.test")
 OTHER_SERVICE = "svc-rotate"
 OTHER_SPN = "HTTP/rotate.ad.n8443.test"
 PASSWORDS = {"alice": "Alice-pw-8443!", "bob": "Bob-pw-8443!",
-             "carol": "Carol-pw-8443!", "dave": "Dave-pw-8443!"}
+             "carol": "Carol-pw-8443!", "dave": "Dave-pw-8443!",
+             "erin": "Erin-pw-8443!"}
 # alice: plain member of web-users; bob: member of ops, which is a member
 # of web-admins (nested); carol: member of BIG_GROUPS groups (her token
 # is over 8 KB: each group RID is 8 bytes of the PAC); dave: only
-# his primary group (Domain Users).
+# his primary group (Domain Users); erin: web-users is her primary group
+# (primaryGroupID, not a member link), and she is in Domain Users.
 BIG_GROUPS = 1000
 SAMBA_PY = "/usr/bin/python3"
 
@@ -252,13 +254,16 @@ def provision(d, setup):
 
     import ldb
     from samba.auth import system_session
+    from samba.dcerpc import security
+    from samba.ndr import ndr_unpack
     from samba.samdb import SamDB
     lp = samba.param.LoadParm()
     lp.load(os.path.join(d, "etc", "smb.conf"))
     samdb = SamDB(url=os.path.join(d, "private", "sam.ldb"),
                   session_info=system_session(), lp=lp)
     for user, pw in PASSWORDS.items():
-        samdb.newuser(user, pw)
+        if user != "erin":
+            samdb.newuser(user, pw)
     for account, spns in ((SERVICE, SPNS), (OTHER_SERVICE, (OTHER_SPN,))):
         samdb.newuser(account, "Svc-pw-8443!" + os.urandom(8).hex())
         dn = samdb.search(expression="(sAMAccountName=%s)" % account,
@@ -288,6 +293,20 @@ def provision(d, setup):
         samdb.transaction_cancel()
         raise
     samdb.transaction_commit()
+
+    # Created last, so that the other accounts' RIDs stay where the unit
+    # tests' PAC fixtures have them.
+    samdb.newuser("erin", PASSWORDS["erin"])
+    samdb.add_remove_group_members("web-users", ["erin"],
+                                   add_members_operation=True)
+    rid = str(ndr_unpack(security.dom_sid, samdb.search(
+        expression="(sAMAccountName=web-users)",
+        attrs=["objectSid"])[0]["objectSid"][0])).rsplit("-", 1)[1]
+    dn = samdb.search(expression="(sAMAccountName=erin)", attrs=[])[0].dn
+    m = ldb.Message(dn)
+    m["primaryGroupID"] = ldb.MessageElement(rid, ldb.FLAG_MOD_REPLACE,
+                                             "primaryGroupID")
+    samdb.modify(m)
 
 
 def query(d, expression, attr):

@@ -118,7 +118,7 @@ def test_ad_realm_is_up(ad):
 @pytest.mark.parametrize("path,fast", [("/fast/", True), ("/gss/", False)],
                          ids=["fast-path-on", "fast-path-off"])
 @pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
-@pytest.mark.parametrize("user", ["alice", "bob", "dave"])
+@pytest.mark.parametrize("user", ["alice", "bob", "dave", "erin"])
 def test_ad_ticket_logs_in(adsrv, clients, user, mech, path, fast):
     st, headers, ctx, log = login(adsrv, clients(user), path, mech=mech)
     assert st == 404                        # authenticated; no such file
@@ -268,7 +268,7 @@ def test_the_accepted_context_carries_a_pac(ad, ad_keytab, clients):
     creds = gssapi.Credentials(usage="accept",
                                store={"keytab": ad_keytab})
     save = os.environ.get("N8443_SAVE_PACS")
-    for user in ("alice", "bob", "carol", "dave"):
+    for user in ("alice", "bob", "carol", "dave", "erin"):
         _, tok = clients(user).token(mech=KRB5)
         acc = gssapi.SecurityContext(creds=creds, usage="accept")
         acc.step(tok)

@@ -2,13 +2,14 @@
  * test_pac.c - the PAC decoder (core/pac.c) on real PACs from Samba's AD
  * DC and on hostile variations of them.
  *
- * tests/unit/data/pac_{alice,bob,carol,dave}.bin are whole PACs as MIT's
+ * tests/unit/data/pac_{alice,bob,carol,dave,erin}.bin are whole PACs as MIT's
  * acceptor handed them out (name attribute "urn:mspac:") for users of the
  * AD.N8443.TEST domain that tests/integration/ad_realm.py provisions: the
  * integration test test_the_accepted_context_carries_a_pac saves them
  * with N8443_SAVE_PACS=DIR.  RIDs: alice 1102 (web-users 1108), bob 1103
  * (ops 1109, and web-admins 1110 through ops), carol 1104 (bulk-000 to
- * bulk-999: 1111 to 2110), dave 1105 (only Domain Users, 513).  Samba
+ * bulk-999: 1111 to 2110), dave 1105 (only Domain Users, 513), erin 2111
+ * (primary group web-users 1108, and Domain Users 513).  Samba
  * adds the extra SID S-1-18-1 (authentication authority asserted
  * identity).
  */
@@ -21,7 +22,7 @@
 #include "pac.h"
 #include "fixture.h"
 
-#define DOMAIN "S-1-5-21-1646728107-4109848522-2554929121"
+#define DOMAIN "S-1-5-21-3638735613-577288692-2752473655"
 #define MAX_SEEN 1100
 
 typedef struct {
@@ -133,6 +134,20 @@ test_dave_primary_group_only(void **state)
     assert_int_equal(li.user_rid, 1105);
     assert_int_equal(li.group_count, 1);
     assert_int_equal(s.n, 4);                   /* user, 513 twice, 18-1 */
+}
+
+static void
+test_erin_primary_group(void **state)
+{
+    static seen s;
+    n8443_logon_info li;
+
+    (void)state;
+    decode_user("pac_erin.bin", &s, &li);
+    assert_int_equal(li.user_rid, 2111);
+    assert_int_equal(li.primary_group_rid, 1108);
+    assert_string_equal(s.sids[1], DOMAIN "-1108");
+    assert_true(has(&s, DOMAIN "-513"));
 }
 
 static void
@@ -493,6 +508,7 @@ main(void)
         cmocka_unit_test(test_alice_plain_group),
         cmocka_unit_test(test_bob_nested_group),
         cmocka_unit_test(test_dave_primary_group_only),
+        cmocka_unit_test(test_erin_primary_group),
         cmocka_unit_test(test_carol_1000_groups),
         cmocka_unit_test(test_callback_stops_the_walk),
         cmocka_unit_test(test_truncations_refused),
