@@ -10,9 +10,12 @@
  * offset and pointer is checked against the bytes that are there before
  * anything is read, nothing is allocated, and a buffer is either decoded
  * in full or refused (-1).  It does not check the PAC's signatures: the
- * Kerberos library does that (MIT verifies the server signature when it
- * accepts the ticket) before the PAC is handed out as the name attribute
- * "urn:mspac:".
+ * caller must decode only a PAC the Kerberos library verified.  MIT does
+ * not refuse a ticket whose PAC fails verification: it hands the PAC out
+ * as the name attribute "urn:mspac:" all the same, marked not
+ * authenticated (mspac_verify in MIT's pac.c), so a caller of
+ * gss_get_name_attribute must require authenticated == 1, and the fast
+ * path must call krb5_pac_verify itself.
  *
  * Pure C: no httpd, no APR, no Kerberos library.  Not used by the module
  * yet.
