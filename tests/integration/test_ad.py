@@ -1,6 +1,6 @@
 """Active Directory as the KDC (Samba's AD DC, ad_realm.py): MIT clients
-(python-gssapi, curl --negotiate) log in with AD tickets, which carry a
-PAC, over SPNEGO and raw krb5, with the fast path On and Off; the refusals
+(python-gssapi, curl --negotiate) and Heimdal's log in with AD tickets,
+which carry a PAC, over SPNEGO and raw krb5, with the fast path On and Off; the refusals
 the suite checks with MIT (wrong SPN, stale kvno, clock skew, replay) give
 the same log causes; a user in 1000 groups logs in once httpd takes a field
 that long.  The module is unchanged: it does not read the PAC yet."""
@@ -287,3 +287,36 @@ def test_the_accepted_context_carries_a_pac(ad, ad_keytab, clients):
                 f.write(pac)
             with open(os.path.join(save, "sids_%s.txt" % user), "w") as f:
                 f.write(ad.sid_of(user) + "\n")
+
+
+@pytest.fixture(scope="module")
+def heimdal_token(tmp_path_factory):
+    """tests/diff/heimdal_token.c, Heimdal's GSS-API initiator."""
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs",
+                            "heimdal-gssapi"], capture_output=True,
+                           text=True)
+    if flags.returncode != 0:
+        pytest.skip("no Heimdal GSS-API (libgssapi3-heimdal)")
+    exe = str(tmp_path_factory.mktemp("heimdal") / "heimdal_token")
+    src = os.path.join(os.path.dirname(__file__), "..", "diff",
+                       "heimdal_token.c")
+    subprocess.run(["cc", "-o", exe, src] + flags.stdout.split(),
+                   check=True)
+    return exe
+
+
+@pytest.mark.parametrize("mech", ["spnego", "krb5"])
+def test_heimdal_client_with_an_ad_ticket(adsrv, clients, heimdal_token,
+                                          mech):
+    """Heimdal's initiator, from the same ccache (it puts authorization
+    data in the authenticator): both paths take the AD ticket."""
+    for path in ("/fast/", "/gss/"):
+        tok = subprocess.run([heimdal_token, "localhost", mech, "0x3e"],
+                             env=clients("bob").env, capture_output=True,
+                             check=True).stdout
+        mark = adsrv.log_mark()
+        st, headers, _ = https_request(adsrv, path, [negotiate(tok)])
+        log = adsrv.log_since(mark)
+        assert st == 404, log
+        assert headers["X-Remote-User"] == "bob@" + REALM
+        assert ("by the fast path" in log) == (path == "/fast/"), log
