@@ -1,9 +1,10 @@
 """Active Directory as the KDC (Samba's AD DC, ad_realm.py): MIT clients
 (python-gssapi, curl --negotiate) and Heimdal's log in with AD tickets,
-which carry a PAC, over SPNEGO and raw krb5, with the fast path On and Off; the refusals
-the suite checks with MIT (wrong SPN, stale kvno, clock skew, replay) give
-the same log causes; a user in 1000 groups logs in once httpd takes a field
-that long.  The module is unchanged: it does not read the PAC yet."""
+which carry a PAC, over SPNEGO and raw krb5, with the fast path On and
+Off; the refusals the suite checks with MIT (wrong SPN, stale kvno, clock
+skew, replay) give the same log causes; a user in 1000 groups logs in
+once httpd takes a field that long.  The module is unchanged: it does not
+read the PAC yet."""
 
 import base64
 import os
