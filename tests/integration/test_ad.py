@@ -1,10 +1,10 @@
 """Active Directory as the KDC (Samba's AD DC, ad_realm.py): MIT clients
-(python-gssapi, curl --negotiate) and Heimdal's log in with AD tickets,
-which carry a PAC, over SPNEGO and raw krb5, with the fast path On and
-Off; the refusals the suite checks with MIT (wrong SPN, stale kvno, clock
-skew, replay) give the same log causes; a user in 1000 groups logs in
-once httpd takes a field that long.  The module is unchanged: it does not
-read the PAC yet."""
+(python-gssapi, curl --negotiate), Heimdal's and OpenJDK's log in with AD
+tickets, which carry a PAC, over SPNEGO and raw krb5, with the fast path
+On and Off; the refusals the suite checks with MIT (wrong SPN, stale
+kvno, clock skew, replay) give the same log causes; a user in 1000 groups
+logs in once httpd takes a field that long.  The module is unchanged: it
+does not read the PAC yet."""
 
 import base64
 import os
@@ -321,3 +321,32 @@ def test_heimdal_client_with_an_ad_ticket(adsrv, clients, heimdal_token,
         assert st == 404, log
         assert headers["X-Remote-User"] == "bob@" + REALM
         assert ("by the fast path" in log) == (path == "/fast/"), log
+
+
+def test_openjdk_client_with_an_ad_ticket(adsrv, ad, clients, tmp_path):
+    """OpenJDK's JGSS (tests/diff/JgssToken.java) gets its service ticket
+    from the AD DC with dave's TGT: both paths take it."""
+    import shutil
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no JDK (openjdk-17-jdk-headless)")
+    env = dict(clients("dave").env)
+    env["KRB5CCNAME"] = env["KRB5CCNAME"].replace("FILE:", "")
+    res = subprocess.run(
+        [java, "-Djava.security.krb5.conf=" + ad.krb5_conf,
+         "-Djavax.security.auth.useSubjectCredsOnly=false",
+         os.path.join(os.path.dirname(__file__), "..", "diff",
+                      "JgssToken.java"), str(tmp_path), "localhost", "00"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for name, path in (("spnego-mutual", "/fast/"), ("krb5-mutual", "/gss/"),
+                       ("krb5-nomutual", "/fast/"),
+                       ("spnego-nomutual", "/gss/")):
+        tok = (tmp_path / ("real-java-%s-nocb-nodeleg.tok" % name)
+               ).read_bytes()
+        mark = adsrv.log_mark()
+        st, headers, _ = https_request(adsrv, path, [negotiate(tok)])
+        log = adsrv.log_since(mark)
+        assert st == 404, (name, log)
+        assert headers["X-Remote-User"] == "dave@" + REALM
+        assert ("by the fast path" in log) == (path == "/fast/"), (name, log)
