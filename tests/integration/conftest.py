@@ -228,3 +228,18 @@ def server(request, base_dir, module_path, realm, certs, keytab):
                       extra_global="NegotiateMaxTokenSize 4096")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def ad_realm(base_dir):
+    """Samba's AD DC (tests/integration/ad_realm.py), provisioned and
+    started once per run; skipped where Samba's AD packages are missing."""
+    import ad_realm as ad
+    why = ad.missing()
+    if why is not None:
+        pytest.skip(why)
+    r = ad.AdRealm(base_dir)
+    try:
+        yield r
+    finally:
+        r.close()

@@ -1,0 +1,87 @@
+/*
+ * fuzz_pac.c - libFuzzer target: the PAC decoder (core/pac.c) on hostile
+ * bytes.  The input is a whole PAC (the seeds are real ones from Samba's
+ * AD DC); its logon info buffer, when the table has one, is decoded, and
+ * the raw input is also decoded as a logon info buffer directly, so that
+ * the NDR decoder sees bytes the table check would have stopped.
+ *
+ * Beyond memory safety (the sanitizers), checked with abort(): the buffer
+ * found lies inside the PAC; SIDs are handed out only for a buffer that
+ * decodes in full (a refused buffer never reached the callback), their
+ * number is what the counts say, and every SID converts to a string that
+ * starts "S-1-".
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pac.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct {
+    size_t sids;
+} walk;
+
+static int
+count_sid(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
+          uint32_t attributes)
+{
+    walk *w = ctx;
+    char text[N8443_SID_STRING_MAX];
+    int n;
+
+    (void)attributes;
+    if (kind > N8443_PAC_SID_RESOURCE)
+        abort();
+    n = n8443_sid_to_string(sid, text, sizeof(text));
+    if (n < 5 || (size_t)n >= sizeof(text) || strncmp(text, "S-1-", 4) != 0
+        || strlen(text) != (size_t)n)
+        abort();
+    w->sids++;
+    return 0;
+}
+
+/* Decode from an exact-size heap copy, so that ASan sees any read past
+ * the end. */
+static void
+decode(const unsigned char *buf, size_t len)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+    n8443_logon_info li;
+    walk w = { 0 };
+    int rc;
+
+    if (copy == NULL)
+        abort();
+    memcpy(copy, buf, len);
+    rc = n8443_pac_logon_info(copy, len, &li, count_sid, &w);
+    if (rc != 0) {
+        if (rc != -1 || w.sids != 0)
+            abort();
+    } else if (w.sids != 2 + (size_t)li.group_count + li.extra_sid_count
+               + li.resource_group_count) {
+        abort();
+    }
+    free(copy);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const unsigned char *buf;
+    size_t len;
+    int rc;
+
+    rc = n8443_pac_find_buffer(data, size, N8443_PAC_LOGON_INFO, &buf,
+                               &len);
+    if (rc == 0) {
+        if (buf < data || len > size || buf + len > data + size)
+            abort();
+        decode(buf, len);
+    } else if (rc != 1 && rc != -1) {
+        abort();
+    }
+    decode(data, size);
+    return 0;
+}
