@@ -120,7 +120,8 @@ static int check_password(request_rec *r, const n8443_dir_conf *dc,
 }
 
 int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
-                      const char *param, apr_size_t param_len)
+                      const n8443_server_conf *sc, const char *param,
+                      apr_size_t param_len)
 {
     unsigned char *buf;
     apr_size_t len;
@@ -142,11 +143,7 @@ int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
     memset(buf, 0, len);
     if (status != OK)
         return status;
-    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
-    r->ap_auth_type = "Basic";
-    apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "basic");
-    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");
+    n8443_identity_set(r, dc, sc, principal, "basic", 0, N8443_VIA_BASIC);
     apr_atomic_inc32(&n8443_stats_get()->logins);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(083)
                   "login of %s accepted (basic, verified with the keytab)",
@@ -175,10 +172,7 @@ static authn_status provider_check_password(request_rec *r, const char *user,
      * verified principal mapped with NegotiateUserName, as the fallback
      * does, so that "Require (not) user" and REMOTE_USER see the same name
      * however the client typed it ("alice" or "alice@REALM"). */
-    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", "basic");
-    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND", "false");
+    n8443_identity_set(r, dc, NULL, principal, "basic", 0, N8443_VIA_BASIC);
     apr_atomic_inc32(&n8443_stats_get()->logins);
     return AUTH_GRANTED;
 }

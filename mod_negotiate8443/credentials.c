@@ -286,11 +286,6 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s)
     return APR_SUCCESS;
 }
 
-gss_cred_id_t n8443_creds_handle(const n8443_creds *c)
-{
-    return c->cred;
-}
-
 /*
  * A new set for key: the keytab copied for the fast path, and GSS
  * credentials over the same copy (so the GSS-API path reads no file per
@@ -336,7 +331,40 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
     return c;
 }
 
-n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
+/* A context (with its list node, kept so that a login allocates none). */
+static spare_context *take_context(void)
+{
+    spare_context *sc = NULL;
+
+    if (apr_thread_mutex_lock(spare_lock) == APR_SUCCESS) {
+        sc = spare_contexts;
+        if (sc != NULL)
+            spare_contexts = sc->next;
+        apr_thread_mutex_unlock(spare_lock);
+    }
+    if (sc != NULL)
+        return sc;
+    sc = malloc(sizeof(*sc));
+    if (sc != NULL && krb5_init_context(&sc->ctx) != 0) {
+        free(sc);
+        sc = NULL;
+    }
+    return sc;
+}
+
+static void give_context(spare_context *sc)
+{
+    if (apr_thread_mutex_lock(spare_lock) != APR_SUCCESS) {
+        krb5_free_context(sc->ctx);
+        free(sc);
+        return;
+    }
+    sc->next = spare_contexts;
+    spare_contexts = sc;
+    apr_thread_mutex_unlock(spare_lock);
+}
+
+static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
 {
     const char *name;
     cred_slot *slot;
@@ -395,70 +423,62 @@ n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key)
     return c;
 }
 
-void n8443_creds_release(n8443_creds *c)
+/*
+ * The keys for one login (core/login.h): the GSS credentials and, where
+ * the fast path is wanted and the keytab was copied, a context of this
+ * thread's own with a handle on the shared copy (which c's own handle
+ * keeps alive while c is in use).  Without one, keys->ctx is NULL and
+ * GSS-API does the login.
+ */
+static void fill_keys(n8443_creds *c, const n8443_cred_key *key,
+                      int fast_path, n8443_login_keys *keys)
 {
+    spare_context *sc;
+
+    memset(keys, 0, sizeof(*keys));
+    keys->cred = c->cred;
+    keys->keytab = key->keytab;
+    keys->principal = key->principal;
+    keys->skew = (long)n8443_instance.clock_skew;
+    if (!fast_path || c->kt_ctx == NULL)
+        return;
+    sc = take_context();
+    if (sc == NULL)
+        return;
+    if (krb5_kt_resolve(sc->ctx, c->kt_name, &keys->kt) != 0) {
+        give_context(sc);
+        return;
+    }
+    keys->ctx = sc->ctx;
+    keys->server = c->server;
+    keys->baton = sc;
+}
+
+n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key,
+                             int fast_path, n8443_login_keys *keys)
+{
+    n8443_creds *c = get_set(r, key);
+
+    if (c != NULL)
+        fill_keys(c, key, fast_path, keys);
+    return c;
+}
+
+void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys)
+{
+    spare_context *sc = keys->baton;
+
+    if (sc != NULL) {
+        krb5_kt_close(sc->ctx, keys->kt);
+        give_context(sc);
+        keys->baton = NULL;
+        keys->ctx = NULL;
+        keys->kt = NULL;
+    }
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS)
         return;     /* leak one reference rather than risk a double free */
     creds_unref_locked(c);
     apr_thread_mutex_unlock(slots_lock);
-}
-
-/* A context (with its list node, kept so that a login allocates none). */
-static spare_context *take_context(void)
-{
-    spare_context *sc = NULL;
-
-    if (apr_thread_mutex_lock(spare_lock) == APR_SUCCESS) {
-        sc = spare_contexts;
-        if (sc != NULL)
-            spare_contexts = sc->next;
-        apr_thread_mutex_unlock(spare_lock);
-    }
-    if (sc != NULL)
-        return sc;
-    sc = malloc(sizeof(*sc));
-    if (sc != NULL && krb5_init_context(&sc->ctx) != 0) {
-        free(sc);
-        sc = NULL;
-    }
-    return sc;
-}
-
-static void give_context(spare_context *sc)
-{
-    if (apr_thread_mutex_lock(spare_lock) != APR_SUCCESS) {
-        krb5_free_context(sc->ctx);
-        free(sc);
-        return;
-    }
-    sc->next = spare_contexts;
-    spare_contexts = sc;
-    apr_thread_mutex_unlock(spare_lock);
-}
-
-n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
-                                          const n8443_apreq_info *info,
-                                          gss_channel_bindings_t cb,
-                                          n8443_accept_result *res)
-{
-    n8443_kacc_status st = N8443_KACC_DEFER;
-    spare_context *sc;
-    krb5_keytab kt;
-
-    if (c->kt_ctx == NULL)
-        return N8443_KACC_DEFER;
-    sc = take_context();
-    if (sc == NULL)
-        return N8443_KACC_DEFER;
-    /* A handle of this thread's context on the shared copy (which c's own
-     * handle keeps alive while c is in use). */
-    if (krb5_kt_resolve(sc->ctx, c->kt_name, &kt) == 0) {
-        st = n8443_krb5_accept(sc->ctx, kt, c->server, info, cb,
-                               (krb5_deltat)n8443_instance.clock_skew, res);
-        krb5_kt_close(sc->ctx, kt);
-    }
-    give_context(sc);
-    return st;
 }
 
 /* ------------------------------------------------------ start-up checks */

@@ -1,7 +1,12 @@
 /*
- * exchange.c - one request through RFC 4559:
+ * exchange.c - one request through RFC 4559, each step entered once:
  *
- *   Authorization header -> token walker -> GSS accept -> identity,
+ *   Authorization header (core/authz_header.c)
+ *     -> base64 decode, size limits
+ *     -> login: keys (credentials.c) and core/login.c (token walk, fast
+ *        path or GSS-API, the rules a login must pass, the diagnosis)
+ *     -> replay check (rcache.c)
+ *     -> identity (identity.c: n8443_identity_set)
  *
  * or the status the contract gives for each way it can go wrong:
  * 400 for input that is not a token, 401 (with the challenge) for
@@ -14,7 +19,6 @@
 #include "mod_ssl.h"
 #include "apr_base64.h"
 #include "authz_header.h"
-#include "token_walk.h"
 #include "replay_key.h"
 #include "apr_atomic.h"
 
@@ -26,13 +30,6 @@ void n8443_exchange_post_config(void)
 {
     is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
 }
-
-static void set_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound);
-static void put_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound, n8443_login_via via);
 
 static void count_failure(n8443_cause cause)
 {
@@ -107,7 +104,8 @@ static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
                           r->uri, misfit);
             return challenge(r);
         }
-        put_identity(r, dc, sc, l->principal, l->mech, l->bound, l->via);
+        n8443_identity_set(r, dc, sc, l->principal, l->mech, l->bound,
+                           l->via);
         return OK;
     }
     return DECLINED;
@@ -129,12 +127,13 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
     l = n8443_conn_resume(r, dc, sc);
     if (l == NULL)
         return 0;
-    put_identity(r, dc, sc, l->principal, l->mech, l->bound,
-                 N8443_VIA_CONNECTION);
+    n8443_identity_set(r, dc, sc, l->principal, l->mech, l->bound,
+                       N8443_VIA_CONNECTION);
     return 1;
 }
 
-/* A short, stable reason for a walker status, for log lines. */
+/* A token without Kerberos in it (the walker's status st): the log line
+ * that says why, and the status. */
 static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 {
     /* Malformed tokens are counted with every other 400, by the caller. */
@@ -173,59 +172,27 @@ static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 }
 
 /* The log line for a token that Kerberos refused. */
-static void log_refusal(request_rec *r, const n8443_cred_key *key,
-                        const n8443_apreq_info *info,
-                        const n8443_accept_result *res, n8443_cause cause,
-                        const char *krb5_text)
+static void log_refusal(request_rec *r, const n8443_login_keys *keys,
+                        const n8443_login_result *lr)
 {
     char asked[512], gsstext[512];
-    const char *advice;
 
-    n8443_gss_error_text(res->major, res->minor, gsstext, sizeof(gsstext));
-    if (n8443_apreq_principal(info, asked, sizeof(asked)) == 0)
+    n8443_gss_error_text(lr->acc.major, lr->acc.minor, gsstext,
+                         sizeof(gsstext));
+    if (n8443_apreq_principal(&lr->info, asked, sizeof(asked)) == 0)
         apr_cpystrn(asked, "(unreadable)", sizeof(asked));
-
-    switch (cause) {
-    case N8443_CAUSE_WRONG_PRINCIPAL:
-        advice = "the keytab has no matching key for the service "
-                 "principal and key version the ticket was issued for: "
-                 "export the current key (kvno) of that principal into the "
-                 "keytab, or check that clients use a name that has an SPN";
-        break;
-    case N8443_CAUSE_SKEW:
-        advice = "clock skew: the client's and this server's clocks differ "
-                 "by more than the allowed skew; synchronise both with NTP";
-        break;
-    case N8443_CAUSE_REPLAY:
-        advice = "replayed: this authenticator was presented before";
-        break;
-    case N8443_CAUSE_EXPIRED:
-        advice = "the ticket has expired or is not yet valid; the client "
-                 "must get a new one (kinit), or clocks are off";
-        break;
-    case N8443_CAUSE_BAD_BINDINGS:
-        advice = "the channel bindings do not match this TLS connection";
-        break;
-    case N8443_CAUSE_ETYPE:
-        advice = "the authenticator's etype field was rewritten (a "
-                 "tampered or replayed token) or the client is broken";
-        break;
-    default:
-        advice = "Kerberos refused the token";
-        break;
-    }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(020)
                   "login refused (%s): client asked for %s kvno %d "
                   "(enctype %d), keytab %s, acceptor %s: %s [%s%s%s]",
-                  n8443_cause_name(cause), asked, (int)info->ticket_kvno,
-                  (int)info->ticket_etype,
-                  key->keytab ? key->keytab : "(default)",
-                  key->principal ? key->principal : "any",
-                  advice, gsstext, *krb5_text ? "; krb5: " : "", krb5_text);
-    if (cause == N8443_CAUSE_WRONG_PRINCIPAL)
-        n8443_log_keytab_contents(r, key->keytab, asked);
+                  n8443_cause_name(lr->cause), asked,
+                  (int)lr->info.ticket_kvno, (int)lr->info.ticket_etype,
+                  keys->keytab ? keys->keytab : "(default)",
+                  keys->principal ? keys->principal : "any",
+                  lr->advice, gsstext, *lr->krb5_text ? "; krb5: " : "",
+                  lr->krb5_text);
+    if (lr->cause == N8443_CAUSE_WRONG_PRINCIPAL)
+        n8443_log_keytab_contents(r, keys->keytab, asked);
 }
-
 
 /*
  * The replay check, after Kerberos accepted the token: the key is the
@@ -292,193 +259,142 @@ static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
         apr_table_set(r->subprocess_env, "KRB5CCNAME", ccname);
 }
 
-/* Put the client's identity on the request, and note the login, how it
- * was made and the scope of this location for redirects and sub-requests
- * of it. */
-static void put_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound, n8443_login_via via)
+/* The answer to a login core/login.c did not accept: the log line that
+ * names the rule, and the status. */
+static int refuse_login(request_rec *r, const n8443_login_keys *keys,
+                        const n8443_login_result *lr, int have_cb)
 {
-    int basic = strcmp(mech, "basic") == 0;
-
-    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
-    r->ap_auth_type = basic ? "Basic" : N8443_AUTH_TYPE;
-    apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", mech);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
-                  bound ? "true" : "false");
-    n8443_login_note(r, dc, sc, principal, mech, bound, via);
+    switch (lr->verdict) {
+    case N8443_LOGIN_UNUSABLE:
+        return refuse_unusable_token(r, lr->tok);
+    case N8443_LOGIN_MALFORMED:
+        if (lr->tok != N8443_TOK_KRB5)
+            return refuse_unusable_token(r, lr->tok);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)
+                      "Negotiate token is not a valid Kerberos token: "
+                      "400");
+        return HTTP_BAD_REQUEST;
+    case N8443_LOGIN_CONTINUE:
+        /* SPNEGO asked for another leg; we keep no state between requests,
+         * and with Kerberos there is no reason for a second leg. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(021)
+                      "SPNEGO asked for another round trip, which this "
+                      "server does not keep state for: refused");
+        if (lr->acc.output.length == 0)
+            challenge(r);
+        return HTTP_UNAUTHORIZED;
+    case N8443_LOGIN_UNCLEAN_NAME:
+        /* Logs N8443230. */
+        n8443_principal_clean(r, lr->principal,
+                              lr->fast ? "krb5, fast path" : "krb5");
+        break;
+    case N8443_LOGIN_ANONYMOUS:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(200)
+                      "login refused (anonymous): %s is an anonymous "
+                      "ticket, and NegotiateAllowAnonymous is Off",
+                      lr->principal);
+        break;
+    case N8443_LOGIN_UNBOUND:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
+                      "login refused (bad_bindings): %s sent no channel "
+                      "binding for this TLS connection%s, and "
+                      "NegotiateChannelBinding is require",
+                      lr->principal, have_cb ? "" : " (none can be derived "
+                      "from this connection or certificate)");
+        break;
+    case N8443_LOGIN_REFUSED:
+    default:
+        log_refusal(r, keys, lr);
+        break;
+    }
+    count_failure(lr->cause);
+    return challenge(r);
 }
 
-/* The same for a login with this request's own token. */
-static void set_identity(request_rec *r, const n8443_dir_conf *dc,
-                         const n8443_server_conf *sc, const char *principal,
-                         const char *mech, int bound)
+/* Mutual authentication: the client gets the AP-REP (or SPNEGO's answer)
+ * if the mechanism produced one.  A refusal (also a replay) sends none:
+ * the client learns only the 401. */
+static void send_output(request_rec *r, const gss_buffer_desc *output)
 {
-    put_identity(r, dc, sc, principal, mech, bound, N8443_VIA_TOKEN);
+    char *b64;
+
+    if (output->length == 0)
+        return;
+    b64 = apr_palloc(r->pool, apr_base64_encode_len((int)output->length));
+    apr_base64_encode_binary(b64, output->value, (int)output->length);
+    apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                  apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
 }
 
-/* Accept a decoded Negotiate token; returns OK or an HTTP status. */
+/*
+ * Accept a decoded Negotiate token: the login (core/login.c) with this
+ * location's keys and rules, then the replay check, then the identity.
+ * Returns OK or an HTTP status.
+ */
 static int accept_token(request_rec *r, const n8443_dir_conf *dc,
                         n8443_server_conf *sc, const unsigned char *tok,
                         apr_size_t len)
 {
-    n8443_apreq_info info;
-    n8443_tok_status st;
     n8443_cred_key key;
     n8443_creds *creds;
-    n8443_accept_result res;
-    n8443_cause cause;
+    n8443_login_keys keys;
+    n8443_login_result lr;
     struct gss_channel_bindings_struct cb;
-    int rc, status, have_cb, bound, fast;
+    int status, have_cb, mode = 0;
 
-    st = n8443_token_walk(tok, len, &info);
-    if (st != N8443_TOK_KRB5)
-        return refuse_unusable_token(r, st);
+    /* S4U2Proxy evidence and MIT's own replay cache are GSS-API's alone. */
+    if (dc->fast_path && !dc->constrained_delegation
+        && sc->rc.backend != N8443_RC_KRB5)
+        mode |= N8443_LOGIN_FAST_PATH;
+    if (dc->channel_binding == N8443_CB_REQUIRE)
+        mode |= N8443_LOGIN_REQUIRE_BINDING;
+    if (dc->allow_anonymous)
+        mode |= N8443_LOGIN_ALLOW_ANONYMOUS;
 
     n8443_cred_key_for(r, dc, sc, &key);
-    creds = n8443_creds_get(r, &key);
+    creds = n8443_creds_get(r, &key, mode & N8443_LOGIN_FAST_PATH, &keys);
     if (creds == NULL) {
         /* No keys to check the login with (keytab gone, GSS-Proxy down):
          * logged by n8443_creds_get; the client may try again later. */
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-
     have_cb = dc->channel_binding != N8443_CB_OFF
               && n8443_binding_for(r, &cb);
-    /* The fast path, where it can answer as GSS-API would; GSS-API for
-     * everything else: S4U2Proxy evidence and MIT's own replay cache are
-     * GSS-API's alone, and every refusal is diagnosed there. */
-    fast = dc->fast_path && !dc->constrained_delegation
-           && sc->rc.backend != N8443_RC_KRB5
-           && n8443_creds_fast_accept(creds, &info, have_cb ? &cb : NULL,
-                                      &res) == N8443_KACC_ACCEPTED;
-    if (fast)
-        rc = 0;
-    else
-        rc = n8443_accept_once(n8443_creds_handle(creds), tok, len,
-                               have_cb ? &cb : GSS_C_NO_CHANNEL_BINDINGS,
-                               &res);
-    n8443_creds_release(creds);
-    bound = have_cb && (res.ret_flags & GSS_C_CHANNEL_BOUND_FLAG);
+    n8443_login_accept(&keys, tok, len, have_cb ? &cb : NULL, mode, &lr);
+    n8443_creds_release(creds, &keys);
 
-    /* A name with control bytes goes nowhere: not into REMOTE_USER, a
-     * header, a cookie or a log line (both paths, GSS-API and fast). */
-    if (rc == 0 && !n8443_principal_clean(r, res.principal,
-                                          fast ? "krb5, fast path" : "krb5")) {
-        count_failure(N8443_CAUSE_OTHER);
-        n8443_accept_result_clear(&res);
-        return challenge(r);
+    if (lr.verdict != N8443_LOGIN_ACCEPTED) {
+        status = refuse_login(r, &keys, &lr, have_cb);
+        if (lr.verdict == N8443_LOGIN_CONTINUE)
+            send_output(r, &lr.acc.output);
+        n8443_login_result_clear(&lr);
+        return status;
     }
 
-    if (rc == 0 && !dc->allow_anonymous
-        && n8443_login_is_anonymous(res.principal, res.ret_flags)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(200)
-                      "login refused (anonymous): %s is an anonymous "
-                      "ticket, and NegotiateAllowAnonymous is Off",
-                      res.principal);
-        count_failure(N8443_CAUSE_ANONYMOUS);
-        n8443_accept_result_clear(&res);
-        return challenge(r);
-    }
+    status = check_replay(r, sc, &lr.info, lr.principal);
+    if (status == OK) {
+        /* Both paths report MIT's lifetime, with the skew's grace:
+         * a connection login or session ends with the ticket. */
+        OM_uint32 left = n8443_ticket_left(lr.acc.lifetime,
+                                           n8443_instance.clock_skew);
 
-    if (rc == 0 && dc->channel_binding == N8443_CB_REQUIRE && !bound) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
-                      "login refused (bad_bindings): %s sent no channel "
-                      "binding for this TLS connection%s, and "
-                      "NegotiateChannelBinding is require",
-                      res.principal, have_cb ? "" : " (none can be derived "
-                      "from this connection or certificate)");
-        count_failure(N8443_CAUSE_BAD_BINDINGS);
-        n8443_accept_result_clear(&res);
-        return challenge(r);
+        n8443_identity_set(r, dc, sc, lr.principal, "krb5", lr.bound,
+                           N8443_VIA_TOKEN);
+        if (dc->connection_auth && connection_is_tls(r))
+            n8443_conn_remember(r, n8443_login_of(r), left);
+        n8443_session_issue(r, dc, sc, lr.principal, left, lr.bound);
+        hand_over_credentials(r, dc, sc, &lr.acc);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
+                      "login of %s accepted (krb5)%s", lr.principal,
+                      lr.fast ? " by the fast path" : "");
+        apr_atomic_inc32(&n8443_stats_get()->logins);
+        if (lr.fast)
+            apr_atomic_inc32(&n8443_stats_get()->logins_fast_path);
+        send_output(r, &lr.acc.output);
     }
-
-    if (rc == 0) {
-        status = check_replay(r, sc, &info, res.principal);
-        if (status == OK) {
-            /* Both paths report MIT's lifetime, with the skew's grace:
-             * a connection login or session ends with the ticket. */
-            OM_uint32 left = n8443_ticket_left(res.lifetime,
-                                               n8443_instance.clock_skew);
-
-            set_identity(r, dc, sc, res.principal, "krb5", bound);
-            if (dc->connection_auth && connection_is_tls(r))
-                n8443_conn_remember(r, n8443_login_of(r), left);
-            n8443_session_issue(r, dc, sc, res.principal, left, bound);
-            hand_over_credentials(r, dc, sc, &res);
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
-                          "login of %s accepted (krb5)%s", res.principal,
-                          fast ? " by the fast path" : "");
-            apr_atomic_inc32(&n8443_stats_get()->logins);
-            if (fast)
-                apr_atomic_inc32(&n8443_stats_get()->logins_fast_path);
-        }
-    }
-    else if (rc == 1) {
-        /* SPNEGO asked for another leg; we keep no state between requests,
-         * and with Kerberos there is no reason for a second leg. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(021)
-                      "SPNEGO asked for another round trip, which this "
-                      "server does not keep state for: refused");
-        status = HTTP_UNAUTHORIZED;
-        if (res.output.length == 0)
-            challenge(r);
-    }
-    else {
-        char krb5_text[256];
-        long code = n8443_diagnose_apreq(key.keytab, key.principal,
-                                         info.apreq.data, info.apreq.len,
-                                         krb5_text, sizeof(krb5_text));
-        /* Nothing recognised (krb5 alone accepts it): never "replay". */
-        code = n8443_refusal_code(res.major, res.minor, code);
-        cause = n8443_accept_cause(res.major, code);
-        if (cause == N8443_CAUSE_MALFORMED) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)
-                          "Negotiate token is not a valid Kerberos token: "
-                          "400");
-            status = HTTP_BAD_REQUEST;
-        }
-        else {
-            log_refusal(r, &key, &info, &res, cause, krb5_text);
-            status = challenge(r);
-            count_failure(cause);
-        }
-    }
-    /* Mutual authentication: whatever the final status, the client gets
-     * the AP-REP (or SPNEGO's answer) if the mechanism produced one.  A
-     * refusal (also a replay) sends none: the client learns only the 401. */
-    if ((status == OK || rc == 1) && res.output.length > 0) {
-        char *b64 = apr_palloc(r->pool, apr_base64_encode_len(
-                                            (int)res.output.length));
-        apr_base64_encode_binary(b64, res.output.value,
-                                 (int)res.output.length);
-        apr_table_add(r->err_headers_out, "WWW-Authenticate",
-                      apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
-    }
-
-    n8443_accept_result_clear(&res);
+    n8443_login_result_clear(&lr);
     return status;
-}
-
-/* Note a login that session.c or basic.c put on the request, and how
- * it was made. */
-static void note_login_from_env(request_rec *r, const n8443_dir_conf *dc,
-                                const n8443_server_conf *sc,
-                                n8443_login_via via)
-{
-    const char *principal = apr_table_get(r->subprocess_env,
-                                          "NEGOTIATE_PRINCIPAL");
-    const char *mech = apr_table_get(r->subprocess_env, "NEGOTIATE_MECH");
-    const char *bound = apr_table_get(r->subprocess_env,
-                                      "NEGOTIATE_CHANNEL_BOUND");
-
-    if (principal != NULL)
-        n8443_login_note(r, dc, sc, principal,
-                         mech != NULL && strcmp(mech, "basic") == 0
-                         ? "basic" : "krb5",
-                         bound != NULL && strcmp(bound, "true") == 0, via);
 }
 
 static int negotiate(request_rec *r)
@@ -514,10 +430,8 @@ static int negotiate(request_rec *r)
     if (fields == 0) {
         /* The cookie first: it is the client's own, where a connection
          * may be shared. */
-        if (n8443_session_resume(r, dc, sc) == OK) {
-            note_login_from_env(r, dc, sc, N8443_VIA_SESSION);
+        if (n8443_session_resume(r, dc, sc) == OK)
             return OK;
-        }
         if (resume_connection_login(r, dc, sc))
             return OK;
         return challenge(r);
@@ -539,10 +453,9 @@ static int negotiate(request_rec *r)
         break;
     case N8443_AUTHZ_BASIC:
         if (dc->basic_fallback) {
-            int st = n8443_basic_login(r, dc, authz.param, authz.param_len);
+            int st = n8443_basic_login(r, dc, sc, authz.param,
+                                       authz.param_len);
 
-            if (st == OK)
-                note_login_from_env(r, dc, sc, N8443_VIA_BASIC);
             /* A refused password is a 401 like any other: offer both
              * schemes again (RFC 7235 3.1), so the browser asks anew. */
             return st == HTTP_UNAUTHORIZED ? challenge(r) : st;

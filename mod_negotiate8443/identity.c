@@ -65,26 +65,6 @@ static const char *realm_of(const char *principal)
     return at;
 }
 
-/*
- * Does the name hold a control character: C0 (0x00-0x1f), DEL (0x7f), or
- * C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8)?  MIT accepts them inside a
- * principal and krb5_unparse_name passes CR and most others through
- * unescaped; in REMOTE_USER they end up in headers (a CR starts a second
- * header at many backends), in log lines and in applications.
- */
-int n8443_name_has_no_control(const char *s)
-{
-    const unsigned char *p;
-
-    for (p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return 0;
-        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            return 0;
-    }
-    return 1;
-}
-
 /* The name goes into the message as it is: httpd escapes every error log
  * message (ap_escape_errorlog_item: "\r", "\x01", "\\"), and escaping it
  * here as well would show the administrator "\\r". */
@@ -147,4 +127,34 @@ const char *n8443_map_user(request_rec *r, const char *principal,
     default:
         return apr_pstrdup(r->pool, principal);
     }
+}
+
+/*
+ * Put a login on the request: r->user (mapped with NegotiateUserName),
+ * the auth type, NEGOTIATE_PRINCIPAL, NEGOTIATE_MECH and
+ * NEGOTIATE_CHANNEL_BOUND; and, where sc is given, note the login, how it
+ * was made and the scope of this location for the redirects and
+ * sub-requests of this request (connection.c).  sc NULL: a login for
+ * mod_auth_basic (the authn provider), which sets the auth type itself
+ * and whose logins are not reused.  A session is AuthType Negotiate's,
+ * whichever login made it.
+ */
+void n8443_identity_set(request_rec *r, const n8443_dir_conf *dc,
+                        const n8443_server_conf *sc, const char *principal,
+                        const char *mech, int bound, n8443_login_via via)
+{
+    int basic = strcmp(mech, "basic") == 0;
+
+    r->user = (char *)n8443_map_user(r, principal, dc->user_name);
+    if (sc != NULL)
+        r->ap_auth_type = basic && via != N8443_VIA_SESSION
+                          ? "Basic" : N8443_AUTH_TYPE;
+    apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
+    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", basic ? "basic"
+                                                             : "krb5");
+    apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
+                  bound ? "true" : "false");
+    if (sc != NULL)
+        n8443_login_note(r, dc, sc, principal, basic ? "basic" : "krb5",
+                         bound, via);
 }

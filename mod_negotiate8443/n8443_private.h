@@ -31,6 +31,7 @@
 #include "acceptor.h"
 #include "krb5_accept.h"
 #include "modes.h"
+#include "login.h"
 #include "rcache.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
@@ -189,16 +190,12 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
 /* GSS_USE_PROXY set to a true value: the keys are gssproxy's. */
 int n8443_gssproxy_in_use(void);
 /* Borrow the process' credentials for key (acquiring or refreshing them
- * when needed); give them back with n8443_creds_release. */
-n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key);
-gss_cred_id_t n8443_creds_handle(const n8443_creds *c);
-void n8443_creds_release(n8443_creds *c);
-/* The fast path (core/krb5_accept.c) with c's keys; DEFER when c has none
- * of its own (GSS-Proxy) or the token is not for it. */
-n8443_kacc_status n8443_creds_fast_accept(n8443_creds *c,
-                                          const n8443_apreq_info *info,
-                                          gss_channel_bindings_t cb,
-                                          n8443_accept_result *res);
+ * when needed), with the keys for one login (core/login.h): the fast
+ * path's only where fast_path is set and the keytab could be copied
+ * (not under GSS-Proxy).  Give them back with n8443_creds_release. */
+n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key,
+                             int fast_path, n8443_login_keys *keys);
+void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys);
 /* Start-up checks: every keytab and service principal that a
  * configuration names is there, readable by the httpd user, and holds a key
  * for the principal.  Returns !OK (after logging why) to stop httpd. */
@@ -220,9 +217,15 @@ const char *n8443_map_user(request_rec *r, const char *principal,
  * N8443230 with the name escaped ("how": which login path) and returns 0:
  * the caller refuses the login. */
 int n8443_principal_clean(request_rec *r, const char *name, const char *how);
-/* The same test, without the log line. */
-int n8443_name_has_no_control(const char *s);
+/* The same test without the log line: n8443_name_has_no_control
+ * (core/login.h). */
 apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s);
+/* The one place a login becomes the request's identity: r->user, the auth
+ * type, the NEGOTIATE_* variables and, where sc is given, the login
+ * record for redirects (identity.c). */
+void n8443_identity_set(request_rec *r, const n8443_dir_conf *dc,
+                        const n8443_server_conf *sc, const char *principal,
+                        const char *mech, int bound, n8443_login_via via);
 
 /* ------------------------------------------------- channel binding, Basic */
 
@@ -238,7 +241,8 @@ int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
 /* Basic credentials (the token68 of "Basic ...") under
  * NegotiateBasicFallback: OK, 400 or 401. */
 int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
-                      const char *param, apr_size_t param_len);
+                      const n8443_server_conf *sc, const char *param,
+                      apr_size_t param_len);
 void n8443_basic_register(apr_pool_t *p);
 
 /* -------------------------------- logins beyond a request (connection.c) */

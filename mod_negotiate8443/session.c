@@ -395,14 +395,10 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
          * anew. */
         if (!n8443_principal_clean(r, s.principal, "session cookie"))
             continue;
-        r->user = (char *)n8443_map_user(r, s.principal, dc->user_name);
-        r->ap_auth_type = N8443_AUTH_TYPE;
-        apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL",
-                      apr_pstrdup(r->pool, s.principal));
-        apr_table_set(r->subprocess_env, "NEGOTIATE_MECH",
-                      (s.flags & N8443_SESSION_BASIC) ? "basic" : "krb5");
-        apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
-                      bound ? "true" : "false");
+        n8443_identity_set(r, dc, sc, s.principal,
+                           (s.flags & N8443_SESSION_BASIC) ? "basic"
+                                                           : "krb5",
+                           bound, N8443_VIA_SESSION);
         return OK;
     }
     return DECLINED;
