@@ -12,16 +12,10 @@
  */
 #include "n8443_private.h"
 
-#include "mod_unixd.h"
-#include "unixd.h"
-
-#include <errno.h>
-#include <grp.h>
 #include <krb5/krb5.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 struct n8443_creds {
@@ -102,7 +96,7 @@ void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
 }
 
 /* The file behind a keytab name, or NULL for non-file keytab types. */
-static const char *keytab_file(const char *keytab)
+const char *n8443_keytab_file(const char *keytab)
 {
     if (keytab == NULL) {
         keytab = getenv("KRB5_KTNAME");
@@ -120,7 +114,7 @@ static const char *keytab_file(const char *keytab)
 
 static void stamp_keytab(const char *keytab, keytab_stamp *st)
 {
-    const char *file = keytab_file(keytab);
+    const char *file = n8443_keytab_file(keytab);
     struct stat sb;
 
     memset(st, 0, sizeof(*st));
@@ -193,7 +187,7 @@ static int copy_keytab(n8443_creds *c, const n8443_cred_key *key)
 
     /* Only a keytab whose file is watched (stamp_keytab) may be copied:
      * a copy of anything else would never see a new key. */
-    if (n8443_gssproxy_in_use() || keytab_file(key->keytab) == NULL)
+    if (n8443_gssproxy_in_use() || n8443_keytab_file(key->keytab) == NULL)
         return 0;
     if (krb5_init_context(&ctx) != 0)
         return 0;
@@ -307,7 +301,7 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
     }
     if (copy_keytab(c, key) < 0) {
         snprintf(err, errlen, "keytab %s could not be read to its end "
-                 "(being rewritten?)", keytab_file(key->keytab));
+                 "(being rewritten?)", n8443_keytab_file(key->keytab));
         creds_free(c);
         return NULL;
     }
@@ -479,187 +473,4 @@ void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys)
         return;     /* leak one reference rather than risk a double free */
     creds_unref_locked(c);
     apr_thread_mutex_unlock(slots_lock);
-}
-
-/* ------------------------------------------------------ start-up checks */
-
-/*
- * Can the user httpd's children run as open the file?  Answered by a child
- * process that takes on that user's identity and tries, so that groups,
- * ACLs and directory permissions all count, as they will at run time.
- */
-int n8443_readable_by_httpd_user(const char *file)
-{
-    pid_t pid;
-    int status;
-
-    if (geteuid() != 0 || ap_unixd_config.user_id == 0)
-        return access(file, R_OK) == 0;
-
-    pid = fork();
-    if (pid < 0)
-        return access(file, R_OK) == 0;
-    if (pid == 0) {
-        FILE *f;
-        if (initgroups(ap_unixd_config.user_name,
-                       ap_unixd_config.group_id) != 0
-            || setgid(ap_unixd_config.group_id) != 0
-            || setuid(ap_unixd_config.user_id) != 0)
-            _exit(2);
-        f = fopen(file, "r");
-        _exit(f != NULL ? 0 : 1);
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/* Check one (keytab, principal) pair of a configuration section. */
-static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
-                      const char *principal, const char *where)
-{
-    n8443_acceptor_opts opts = { keytab, principal, NULL, NULL };
-    const char *file = keytab_file(keytab);
-    gss_cred_id_t cred;
-    OM_uint32 min;
-    struct stat sb;
-    char err[1024];
-
-    /* With GSS-Proxy holding the keys, httpd never sees a keytab. */
-    if (keytab == NULL && n8443_gssproxy_in_use())
-        return OK;
-
-    if (principal != NULL && strcmp(principal, "{HOSTNAME}") == 0)
-        principal = opts.principal =
-            apr_pstrcat(ptemp, "HTTP/", s->server_hostname, NULL);
-
-    if (file != NULL) {
-        if (stat(file, &sb) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, N8443LOGNO(040)
-                         "NegotiateKeytab %s (%s): the file does not exist "
-                         "or cannot be reached", file, where);
-            return !OK;
-        }
-        if (!n8443_readable_by_httpd_user(file)) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(041)
-                         "NegotiateKeytab %s (%s): not readable by the "
-                         "httpd user '%s' (uid %ld); give that user read "
-                         "access (e.g. chgrp %s + mode 0640), and no one "
-                         "else", file, where,
-                         ap_unixd_config.user_name
-                         ? ap_unixd_config.user_name : "?",
-                         (long)ap_unixd_config.user_id,
-                         ap_unixd_config.user_name
-                         ? ap_unixd_config.user_name : "<group>");
-            return !OK;
-        }
-    }
-    if (n8443_acceptor_acquire(&opts, &cred, err, sizeof(err)) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(042)
-                     "%s (%s)", err, where);
-        return !OK;
-    }
-    gss_release_cred(&min, &cred);
-    return OK;
-}
-
-/* Check the Negotiate settings of one section (server or <Location>). */
-static int check_section(apr_pool_t *ptemp, server_rec *s,
-                         const n8443_dir_conf *server_dc,
-                         const n8443_dir_conf *dc, const char *where)
-{
-    const char *keytab, *principal;
-
-    if (dc == NULL || (!dc->keytab_set && !dc->service_principal_set))
-        return OK;
-    keytab = dc->keytab_set ? dc->keytab : server_dc->keytab;
-    principal = dc->service_principal_set ? dc->service_principal
-                                          : server_dc->service_principal;
-    return check_pair(ptemp, s, keytab, principal, where);
-}
-
-int n8443_creds_check_config(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
-{
-    for (; s != NULL; s = s->next) {
-        const n8443_dir_conf *server_dc =
-            ap_get_module_config(s->lookup_defaults, &negotiate8443_module);
-        core_server_config *core =
-            ap_get_core_module_config(s->module_config);
-        const char *host = apr_psprintf(ptemp, "server %s:%u",
-                                        s->server_hostname
-                                        ? s->server_hostname : "?",
-                                        (unsigned)s->port);
-        apr_array_header_t *arrays[2];
-        int a, i;
-
-        if (check_section(ptemp, s, server_dc, server_dc, host) != OK)
-            return !OK;
-        arrays[0] = core->sec_dir;
-        arrays[1] = core->sec_url;
-        for (a = 0; a < 2; a++) {
-            ap_conf_vector_t **sec = (ap_conf_vector_t **)arrays[a]->elts;
-            for (i = 0; i < arrays[a]->nelts; i++) {
-                const n8443_dir_conf *dc =
-                    ap_get_module_config(sec[i], &negotiate8443_module);
-                core_dir_config *cd = ap_get_core_module_config(sec[i]);
-                const char *where = apr_psprintf(ptemp, "%s, <%s %s>", host,
-                                                 a ? "Location" : "Directory",
-                                                 cd->d ? cd->d : "?");
-                if (check_section(ptemp, s, server_dc, dc, where) != OK)
-                    return !OK;
-            }
-        }
-    }
-    return OK;
-}
-
-/* --------------------------------------------- keytab contents for logs */
-
-void n8443_log_keytab_contents(request_rec *r, const char *keytab,
-                               const char *asked_principal)
-{
-    krb5_context ctx = NULL;
-    krb5_keytab kt = NULL;
-    krb5_kt_cursor cursor;
-    krb5_keytab_entry entry;
-    int have_cursor = 0;
-    char *pname = NULL;
-    char etype[64];
-    const char *held = "";
-    int n = 0;
-
-    if (krb5_init_context(&ctx) != 0)
-        return;
-    if ((keytab ? krb5_kt_resolve(ctx, keytab, &kt)
-                : krb5_kt_default(ctx, &kt)) != 0)
-        goto cleanup;
-    if (krb5_kt_start_seq_get(ctx, kt, &cursor) != 0)
-        goto cleanup;
-    have_cursor = 1;
-    /* Bounded: a log line, not a dump of a 10,000-key keytab. */
-    while (n < 32 && krb5_kt_next_entry(ctx, kt, &entry, &cursor) == 0) {
-        if (krb5_unparse_name(ctx, entry.principal, &pname) == 0) {
-            if (krb5_enctype_to_name(entry.key.enctype, 1, etype,
-                                     sizeof(etype)) != 0)
-                apr_snprintf(etype, sizeof(etype), "%d",
-                             (int)entry.key.enctype);
-            held = apr_psprintf(r->pool, "%s%s%s kvno %u %s", held,
-                                *held ? ", " : "", pname,
-                                (unsigned)entry.vno, etype);
-            krb5_free_unparsed_name(ctx, pname);
-            n++;
-        }
-        krb5_free_keytab_entry_contents(ctx, &entry);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(034)
-                  "client asked for %s; keytab %s holds: %s",
-                  asked_principal, keytab ? keytab : "(default)",
-                  *held ? held : "no keys");
-
-cleanup:
-    if (have_cursor)
-        krb5_kt_end_seq_get(ctx, kt, &cursor);
-    if (kt != NULL)
-        krb5_kt_close(ctx, kt);
-    krb5_free_context(ctx);
 }

@@ -196,10 +196,14 @@ int n8443_gssproxy_in_use(void);
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key,
                              int fast_path, n8443_login_keys *keys);
 void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys);
-/* Start-up checks: every keytab and service principal that a
- * configuration names is there, readable by the httpd user, and holds a key
- * for the principal.  Returns !OK (after logging why) to stop httpd. */
-int n8443_creds_check_config(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+/* The file behind a keytab name (NULL: the default one), or NULL for
+ * non-file keytab types. */
+const char *n8443_keytab_file(const char *keytab);
+/* Start-up checks, in one walk over the merged configuration (startup.c):
+ * keytabs and service principals, session keys, delegation directories,
+ * the channel binding's certificates.  Returns !OK (after logging why) to
+ * stop httpd. */
+int n8443_startup_check(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
 /* Can the User httpd's children run as open file?  (Asked by a child
  * process that becomes that user, so groups and ACLs count.) */
 int n8443_readable_by_httpd_user(const char *file);
@@ -275,7 +279,6 @@ const n8443_login *n8443_conn_resume(request_rec *r,
                                      const n8443_server_conf *sc);
 /* Start-up: NegotiateConnectionAuth in a vhost with NegotiateTrustedProxy
  * is logged (a warning, not an error). */
-void n8443_conn_check_config(server_rec *s);
 
 /* ------------------------------------------------------------ sessions */
 
