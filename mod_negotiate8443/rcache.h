@@ -18,6 +18,7 @@
 #include "apr_shm.h"
 
 #include "modes.h"      /* n8443_rc_backend, shared with n8443ctl */
+#include "rc_table.h"
 
 typedef enum {
     N8443_RC_FRESH = 0,     /* not seen before; now recorded */
@@ -30,7 +31,7 @@ typedef enum {
 
 /* Length of the stored key: the first half of the SHA-256 replay key.
  * 128 bits leave no room for an accidental collision. */
-#define N8443_RC_KEY_LEN 16
+#define N8443_RC_KEY_LEN N8443_RC_TABLE_KEY_LEN
 
 /* Per-vhost replay cache settings (part of n8443_server_conf). */
 typedef struct {

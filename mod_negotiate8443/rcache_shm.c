@@ -25,10 +25,8 @@
  *   | bucket nbuckets-1             |
  *   +-------------------------------+
  *
- * A key may live in one of two buckets (chosen from two independent parts
- * of the digest); it goes into the emptier one.  With two choices a table
- * fills almost completely before any bucket overflows, and a lookup reads
- * at most 16 slots.  When neither bucket has a free or expired slot the
+ * The buckets are core/rc_table.c's (two choices per key, nothing live
+ * evicted).  When neither bucket of a key has a free or expired slot the
  * cache is full of live entries: the caller fails closed (503) and the log
  * says how to size it, because evicting a live entry would let its token be
  * replayed.
@@ -45,6 +43,7 @@
  */
 #include "n8443_private.h"
 #include "rcache.h"
+#include "rc_table.h"
 
 #include "apr_atomic.h"
 #include "util_mutex.h"
@@ -54,7 +53,7 @@
 #include <openssl/rand.h>
 
 #define RC_MAGIC          0x4e384445u   /* "N8DE" (+ memcache_refuse) */
-#define RC_SLOTS          8
+#define RC_SLOTS          N8443_RC_TABLE_SLOTS
 
 #define RC_QWINDOWS       8
 #define RC_QROWS          4
@@ -73,11 +72,6 @@ typedef struct {
 } rc_quota_log;
 
 typedef struct {
-    unsigned char key[N8443_RC_KEY_LEN];
-    apr_time_t expires;
-} rc_slot;
-
-typedef struct {
     apr_uint32_t magic;
     apr_uint32_t nbuckets;
     apr_uint64_t capacity;
@@ -90,30 +84,15 @@ typedef struct {
 
 static rc_header *table;        /* in the shared segment */
 static rc_quota *quota;
-static rc_slot *slots;
+static n8443_rc_table buckets;  /* slots: after rc_quota */
 static apr_global_mutex_t *table_lock;
 static const char *table_lock_file;
-
-static apr_uint32_t bucket_of(const unsigned char *key, int which)
-{
-    const unsigned char *p = key + (which ? 8 : 0);
-    apr_uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return (apr_uint32_t)(v % table->nbuckets);
-}
 
 n8443_stats *n8443_rc_shm_stats(void)
 {
     return table ? &table->stats : NULL;
 }
 
-/*
- * Create the segment for `entries` entries, or keep the one a previous
- * generation created if its size is still right.
- */
 /*
  * The mutex lives as long as the segment, in the process pool: httpd
  * unloads and reloads DSO modules between configuration passes, so a
@@ -169,9 +148,7 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
     if (rv != APR_SUCCESS)
         return rv;
 
-    nbuckets = (entries + RC_SLOTS - 1) / RC_SLOTS;
-    if (nbuckets == 0)
-        nbuckets = 1;
+    nbuckets = n8443_rc_table_buckets(entries);
 
     apr_pool_userdata_get(&data, userdata_key, process_pool);
     if (data != NULL) {
@@ -179,7 +156,8 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
         table = apr_shm_baseaddr_get(shm);
         if (table->magic == RC_MAGIC && table->nbuckets == nbuckets) {
             quota = (rc_quota *)(table + 1);
-            slots = (rc_slot *)(quota + 1);
+            buckets.nbuckets = table->nbuckets;
+            buckets.slots = (n8443_rc_slot *)(quota + 1);
             return APR_SUCCESS;      /* graceful restart: keep the entries */
         }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
@@ -193,7 +171,7 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
     if (nbuckets > APR_UINT32_MAX)
         return APR_ENOMEM;
     bytes = sizeof(rc_header) + sizeof(rc_quota)
-            + (apr_size_t)nbuckets * RC_SLOTS * sizeof(rc_slot);
+            + (apr_size_t)nbuckets * RC_SLOTS * sizeof(n8443_rc_slot);
     rv = apr_shm_create(&shm, bytes, NULL, process_pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(051)
@@ -212,7 +190,8 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
     }
     table->magic = RC_MAGIC;
     quota = (rc_quota *)(table + 1);
-    slots = (rc_slot *)(quota + 1);
+    buckets.nbuckets = table->nbuckets;
+    buckets.slots = (n8443_rc_slot *)(quota + 1);
     apr_pool_userdata_set(shm, userdata_key, apr_pool_cleanup_null,
                           process_pool);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(053)
@@ -227,26 +206,6 @@ apr_status_t n8443_rc_shm_child_init(apr_pool_t *pchild, server_rec *s)
     if (table_lock == NULL)
         return APR_SUCCESS;
     return apr_global_mutex_child_init(&table_lock, table_lock_file, pchild);
-}
-
-/* Look for key in one bucket; remember a free slot on the way. */
-static int bucket_scan(rc_slot *b, const unsigned char *key, apr_time_t now,
-                       rc_slot **free_slot, int *free_count)
-{
-    int i;
-
-    for (i = 0; i < RC_SLOTS; i++) {
-        if (b[i].expires > now) {
-            if (memcmp(b[i].key, key, N8443_RC_KEY_LEN) == 0)
-                return 1;
-        }
-        else {
-            if (*free_slot == NULL)
-                *free_slot = &b[i];
-            (*free_count)++;
-        }
-    }
-    return 0;
 }
 
 /* ------------------------------------------------ per-principal quota */
@@ -387,37 +346,27 @@ n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
                                  apr_time_t now, apr_time_t expires,
                                  int *log_quota)
 {
-    rc_slot *b1, *b2, *free1 = NULL, *free2 = NULL, *target;
-    int n1 = 0, n2 = 0;
+    n8443_rc_slot *target;
     n8443_rc_result result;
 
     *log_quota = 0;
     result = lock_table(r);
     if (result != N8443_RC_FRESH)
         return result;
-    b1 = slots + (apr_size_t)bucket_of(key, 0) * RC_SLOTS;
-    b2 = slots + (apr_size_t)bucket_of(key, 1) * RC_SLOTS;
-    if (bucket_scan(b1, key, now, &free1, &n1)
-        || (b2 != b1 && bucket_scan(b2, key, now, &free2, &n2))) {
+    if (n8443_rc_table_lookup(&buckets, key, now, &target)) {
         result = N8443_RC_REPLAY;
     }
     else if (quota_estimate(who, now) >= q) {
         result = N8443_RC_QUOTA;
         *log_quota = quota_log_due(who, now);
     }
+    else if (target == NULL) {
+        result = N8443_RC_FULL;
+    }
     else {
-        target = n2 > n1 ? free2 : free1;
-        if (target == NULL)
-            target = free1 ? free1 : free2;
-        if (target == NULL) {
-            result = N8443_RC_FULL;
-        }
-        else {
-            memcpy(target->key, key, N8443_RC_KEY_LEN);
-            target->expires = expires;
-            quota_add(who, now);
-            result = N8443_RC_FRESH;
-        }
+        n8443_rc_table_store(target, key, expires);
+        quota_add(who, now);
+        result = N8443_RC_FRESH;
     }
     apr_global_mutex_unlock(table_lock);
     return result;
@@ -425,20 +374,13 @@ n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
 
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity)
 {
-    apr_time_t now = apr_time_now();
-    apr_uint64_t i, n = 0, total;
-
     *live = 0;
     *capacity = 0;
     if (table == NULL)
         return;
-    total = table->capacity;
     /* Unlocked: a count for a status page may be off by one or two. */
-    for (i = 0; i < total; i++)
-        if (slots[i].expires > now)
-            n++;
-    *live = n;
-    *capacity = total;
+    *live = n8443_rc_table_live(&buckets, apr_time_now());
+    *capacity = table->capacity;
 }
 
 int n8443_rc_shm_register_mutex(apr_pool_t *pconf)
