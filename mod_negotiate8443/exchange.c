@@ -206,7 +206,7 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
 {
     unsigned char key[32];
 
-    if (sc->rc.backend == N8443_RC_NONE || sc->rc.backend == N8443_RC_KRB5)
+    if (!n8443_rcache_checks(&sc->rc))
         return OK;
     if (n8443_replay_key(info, key) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(024)

@@ -16,10 +16,7 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     /* Instance-wide settings start from their defaults in every
      * generation: a directive removed before a graceful restart is gone. */
-    n8443_instance.clock_skew = 300;
-    n8443_instance.clock_skew_set = 0;
-    n8443_instance.size = 0;
-    n8443_instance.quota = 0;
+    n8443_instance_defaults();
     n8443_delegation_pre_config();
     return n8443_rcache_pre_config(pconf);
 }

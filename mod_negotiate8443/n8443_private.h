@@ -32,7 +32,9 @@
 #include "krb5_accept.h"
 #include "modes.h"
 #include "login.h"
+#include "instance.h"
 #include "rcache.h"
+#include "stats.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
  * administrator can grep for the line that bit them. */

@@ -10,7 +10,7 @@
  * a restart once memcached is back.  While it is away, logins fail closed.
  */
 #include "n8443_private.h"
-#include "rcache.h"
+#include "rcache_provider.h"
 
 #include "apr_memcache.h"
 #include "apr_lib.h"
@@ -41,8 +41,7 @@ const char *n8443_rc_memcache_parse(apr_pool_t *p, const char *servers)
     return NULL;
 }
 
-apr_status_t n8443_rc_memcache_child_init(apr_pool_t *pchild, server_rec *s,
-                                          n8443_rc_conf *rc)
+static apr_status_t client_init(apr_pool_t *pchild, n8443_rc_conf *rc)
 {
     char *list = apr_pstrdup(pchild, rc->memcache_servers), *tok, *last;
     apr_memcache_t *mc;
@@ -84,9 +83,9 @@ apr_status_t n8443_rc_memcache_child_init(apr_pool_t *pchild, server_rec *s,
 
 static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc);
 
-n8443_rc_result n8443_rc_memcache_add(request_rec *r, n8443_rc_conf *rc,
-                                      const unsigned char *key,
-                                      apr_interval_time_t retention)
+static n8443_rc_result memcache_add(request_rec *r, n8443_rc_conf *rc,
+                                    const unsigned char *key,
+                                    apr_interval_time_t retention)
 {
     static const char hex[] = "0123456789abcdef";
     char mkey[sizeof("n8443rc:") + 2 * N8443_RC_KEY_LEN];
@@ -176,8 +175,10 @@ static void probe_one(apr_pool_t *p, const char *hostport, int *evictions_on,
     }
 }
 
-void n8443_rc_memcache_probe(apr_pool_t *p, const char *servers,
-                             int *evictions_on, apr_uint64_t *evictions)
+/* What the memcached of servers say now: evictions_on 1 when one of them
+ * evicts, 0 when none does, -1 when one did not answer; evictions summed. */
+static void probe(apr_pool_t *p, const char *servers, int *evictions_on,
+                  apr_uint64_t *evictions)
 {
     char *list = apr_pstrdup(p, servers), *tok, *last;
 
@@ -205,8 +206,12 @@ typedef struct {
     apr_uint32_t why;           /* N8443_MC_*, 0: logins may use it */
 } watch_state;
 
-apr_uint32_t n8443_rc_memcache_watch(apr_pool_t *p, server_rec *s,
-                                     const n8443_rc_conf *rc, int startup)
+/* Ask each memcached of rc whether it evicts ("stats settings") and how
+ * many items it evicted ("stats"), and log when that changes.  Returns
+ * the word for memcache_refuse[]: 0 when logins may use the list.  From
+ * post_config and the monitor hook (the parent). */
+static apr_uint32_t watch_list(apr_pool_t *p, server_rec *s,
+                               const n8443_rc_conf *rc, int startup)
 {
     /* Parent only; in the process pool, so that what is known survives
      * graceful restarts (which reload the module). */
@@ -322,3 +327,162 @@ static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc)
                   : "evicted items lately");
     return 1;
 }
+
+/* ------------------------------------------------------------ provider */
+
+/* The memcache_refuse[] word of rc's memcached list: one per distinct
+ * list (asked: list -> slot + 1). */
+static int slot_of(apr_hash_t *asked, const n8443_rc_conf *rc)
+{
+    long n = (long)apr_hash_get(asked, rc->memcache_servers,
+                                APR_HASH_KEY_STRING);
+
+    if (n == 0) {
+        n = (long)apr_hash_count(asked) + 1;
+        apr_hash_set(asked, rc->memcache_servers, APR_HASH_KEY_STRING,
+                     (void *)n);
+    }
+    return (int)((n - 1) % N8443_MC_SLOTS);
+}
+
+/*
+ * Ask every memcached list once (not once per vhost that shares it)
+ * whether it evicts, and publish the answers for the children in the
+ * shared segment: a memcached that evicts could drop the entry of a
+ * token that is still valid, so logins through it are refused (503)
+ * while it does.  Lists that share a word share a refusal.
+ */
+static void watch_memcached(apr_pool_t *p, server_rec *s, int startup)
+{
+    apr_uint32_t words[N8443_MC_SLOTS];
+    n8443_stats *st = n8443_stats_get();
+    apr_hash_t *asked = apr_hash_make(p);
+    server_rec *vs;
+    int i;
+
+    memset(words, 0, sizeof(words));
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        apr_uint32_t w;
+
+        if (sc->rc.backend != N8443_RC_MEMCACHE
+            || apr_hash_get(asked, sc->rc.memcache_servers,
+                            APR_HASH_KEY_STRING) != NULL)
+            continue;
+        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
+                     "");
+        w = watch_list(p, vs, &sc->rc, startup);
+        if (words[sc->rc.memcache_slot] == 0)
+            words[sc->rc.memcache_slot] = w;
+    }
+    for (i = 0; i < N8443_MC_SLOTS; i++)
+        apr_atomic_set32(&st->memcache_refuse[i], words[i]);
+}
+
+static int memcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                server_rec *s, apr_uint64_t entries)
+{
+    apr_hash_t *asked = apr_hash_make(ptemp);
+    server_rec *vs;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+
+        if (sc->rc.backend == N8443_RC_MEMCACHE)
+            sc->rc.memcache_slot = slot_of(asked, &sc->rc);
+    }
+    /* httpd reads the configuration twice at start-up; memcached is
+     * asked in the pass that goes on to serve, before the first child:
+     * logins are refused from the first request on if a memcached
+     * evicts. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        watch_memcached(ptemp, s, 1);
+    return OK;
+}
+
+/* Monitor hook (parent, about every 10 s): look at memcached once a
+ * minute - does it evict, and did it? */
+void n8443_rc_memcache_monitor(apr_pool_t *p, server_rec *s)
+{
+    static apr_time_t last;
+    apr_time_t now = apr_time_now();
+    apr_pool_t *tmp;
+
+    if (now - last < apr_time_from_sec(60)
+        || apr_pool_create(&tmp, p) != APR_SUCCESS)
+        return;
+    last = now;
+    watch_memcached(tmp, s, 0);
+    apr_pool_destroy(tmp);
+}
+
+static void memcache_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *vs;
+    apr_status_t rv;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+
+        if (sc->rc.backend != N8443_RC_MEMCACHE || sc->rc.memcache != NULL)
+            continue;
+        rv = client_init(pchild, &sc->rc);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, N8443LOGNO(057)
+                         "cannot set up the memcached client for %s",
+                         sc->rc.memcache_servers);
+    }
+}
+
+/* memcached answers replays; the quota (counted in the shm segment, per
+ * instance) keeps one principal from pushing others' entries out of a
+ * memcached that evicts. */
+static n8443_rc_result memcache_check_and_store(request_rec *r,
+                                                n8443_rc_conf *rc,
+                                                const unsigned char *key,
+                                                const n8443_rc_who *who,
+                                                apr_uint64_t quota,
+                                                apr_time_t now,
+                                                int *log_quota)
+{
+    n8443_rc_result res = n8443_rc_shm_quota_check(r, who, quota, now,
+                                                   log_quota);
+
+    if (res == N8443_RC_FRESH) {
+        res = memcache_add(r, rc, key, n8443_rc_retention());
+        if (res == N8443_RC_FRESH)
+            n8443_rc_shm_quota_count(r, who, now);
+    }
+    return res;
+}
+
+/* Asked now (1 s timeout per server): does it evict, and how many items
+ * has it evicted since it started?  And the parent's verdict that the
+ * children follow: logins refused (503) because it evicts or evicted. */
+static void memcache_status(request_rec *r, const n8443_rc_conf *rc)
+{
+    n8443_stats *st = n8443_stats_get();
+    apr_uint64_t ev;
+    int on;
+
+    probe(r->pool, rc->memcache_servers, &on, &ev);
+    ap_rprintf(r, ",\"memcache_evictions_on\":%s,"
+               "\"memcache_evictions\":%" APR_UINT64_T_FMT
+               ",\"memcache_refusing\":%s",
+               on == 1 ? "true" : on == 0 ? "false" : "null", ev,
+               apr_atomic_read32(&st->memcache_refuse[
+                   rc->memcache_slot % N8443_MC_SLOTS]) != 0
+               ? "true" : "false");
+}
+
+const n8443_rc_provider n8443_rc_memcache_provider = {
+    "memcache",
+    NULL,
+    memcache_post_config,
+    memcache_child_init,
+    memcache_check_and_store,
+    memcache_status
+};

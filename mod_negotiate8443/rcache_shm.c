@@ -42,7 +42,7 @@
  * last 8 windows cover every entry that can still be live.
  */
 #include "n8443_private.h"
-#include "rcache.h"
+#include "rcache_provider.h"
 #include "rc_table.h"
 
 #include "apr_atomic.h"
@@ -88,11 +88,6 @@ static n8443_rc_table buckets;  /* slots: after rc_quota */
 static apr_global_mutex_t *table_lock;
 static const char *table_lock_file;
 
-n8443_stats *n8443_rc_shm_stats(void)
-{
-    return table ? &table->stats : NULL;
-}
-
 /*
  * The mutex lives as long as the segment, in the process pool: httpd
  * unloads and reloads DSO modules between configuration passes, so a
@@ -134,8 +129,8 @@ static apr_status_t attach_lock(apr_pool_t *process_pool, server_rec *s)
  * Create the segment for `entries` entries, or keep the one a previous
  * generation created if its size is still right.
  */
-apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
-                                 apr_uint64_t entries)
+static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
+                               apr_uint64_t entries)
 {
     static const char userdata_key[] = "negotiate8443-rcache-shm";
     apr_shm_t *shm = NULL;
@@ -201,11 +196,27 @@ apr_status_t n8443_rc_shm_create(apr_pool_t *process_pool, server_rec *s,
     return APR_SUCCESS;
 }
 
-apr_status_t n8443_rc_shm_child_init(apr_pool_t *pchild, server_rec *s)
+/* Always created: it also holds the instance's counters and the quota. */
+static int shm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                           server_rec *s, apr_uint64_t entries)
 {
+    apr_status_t rv = shm_create(s->process->pool, s, entries);
+
+    n8443_stats_attach(table != NULL ? &table->stats : NULL);
+    return rv == APR_SUCCESS ? OK : !OK;
+}
+
+static void shm_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
     if (table_lock == NULL)
-        return APR_SUCCESS;
-    return apr_global_mutex_child_init(&table_lock, table_lock_file, pchild);
+        return;
+    rv = apr_global_mutex_child_init(&table_lock, table_lock_file, pchild);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, N8443LOGNO(056)
+                     "cannot attach the replay cache mutex; logins in this "
+                     "process will be refused (503)");
 }
 
 /* ------------------------------------------------ per-principal quota */
@@ -239,7 +250,7 @@ static apr_int64_t window_len(void)
     return len > 0 ? len : 1;
 }
 
-long n8443_rc_quota_retry_after(void)
+long n8443_rc_shm_window(void)
 {
     return (long)window_len();
 }
@@ -341,10 +352,10 @@ void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
  * principal over its quota is refused without taking a slot; else the key
  * is stored, or the table is full of live entries.
  */
-n8443_rc_result n8443_rc_shm_add(request_rec *r, const unsigned char *key,
-                                 const n8443_rc_who *who, apr_uint64_t q,
-                                 apr_time_t now, apr_time_t expires,
-                                 int *log_quota)
+static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
+                               const n8443_rc_who *who, apr_uint64_t q,
+                               apr_time_t now, apr_time_t expires,
+                               int *log_quota)
 {
     n8443_rc_slot *target;
     n8443_rc_result result;
@@ -383,8 +394,38 @@ void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity)
     *capacity = table->capacity;
 }
 
-int n8443_rc_shm_register_mutex(apr_pool_t *pconf)
+static int shm_pre_config(apr_pool_t *pconf)
 {
     return ap_mutex_register(pconf, RC_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT,
                              0) == APR_SUCCESS ? OK : !OK;
 }
+
+static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
+                                           const unsigned char *key,
+                                           const n8443_rc_who *who,
+                                           apr_uint64_t q, apr_time_t now,
+                                           int *log_quota)
+{
+    n8443_rc_result res = shm_add(r, key, who, q, now,
+                                  now + n8443_rc_retention(), log_quota);
+
+    if (res == N8443_RC_FULL)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
+                      "replay cache full of live entries: login "
+                      "refused (503). Each login is kept for %ld s "
+                      "(2 x NegotiateClockSkew + 2 s); set "
+                      "NegotiateReplayCacheSize to at least peak "
+                      "logins per second x %ld",
+                      (long)apr_time_sec(n8443_rc_retention()),
+                      (long)apr_time_sec(n8443_rc_retention()));
+    return res;
+}
+
+const n8443_rc_provider n8443_rc_shm_provider = {
+    "shm",
+    shm_pre_config,
+    shm_post_config,
+    shm_child_init,
+    shm_check_and_store,
+    NULL
+};

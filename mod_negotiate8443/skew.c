@@ -15,7 +15,6 @@
  * wins), and logged once.  Everything else in krb5.conf is read as before.
  */
 #include "n8443_private.h"
-#include "rcache.h"
 
 #include "apr_file_io.h"
 
@@ -40,14 +39,14 @@ static void krb5_conf_read(krb5_conf_values *v)
     profile_t profile;
     int i;
 
-    v->skew = 300;
+    v->skew = N8443_DEFAULT_CLOCK_SKEW;
     v->allow_weak_crypto = 0;
     v->ignore_acceptor_hostname = 0;
     if (krb5_init_context(&ctx) != 0)
         return;
     if (krb5_get_profile(ctx, &profile) == 0) {
         if (profile_get_integer(profile, "libdefaults", "clockskew", NULL,
-                                300, &i) == 0 && i > 0)
+                                N8443_DEFAULT_CLOCK_SKEW, &i) == 0 && i > 0)
             v->skew = i;
         if (profile_get_boolean(profile, "libdefaults", "allow_weak_crypto",
                                 NULL, 0, &i) == 0)

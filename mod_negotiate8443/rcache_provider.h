@@ -1,0 +1,68 @@
+/*
+ * rcache_provider.h - what a replay cache backend provides (shaped like
+ * httpd's ap_socache_provider_t), and what the shm segment offers every
+ * backend: the per-principal quota.  Private to rcache*.c.
+ */
+#ifndef N8443_RCACHE_PROVIDER_H
+#define N8443_RCACHE_PROVIDER_H
+
+#include "httpd.h"
+
+#include "rcache.h"
+
+/* Per-principal accounting, kept in the shm segment for every backend:
+ * a digest of the principal, and the logins it made within the retention
+ * (a time-windowed count-min sketch: never less than the truth). */
+typedef struct {
+    apr_uint32_t idx[4];
+    apr_uint64_t tag;
+} n8443_rc_who;
+
+typedef struct n8443_rc_provider {
+    const char *name;
+    /* Each hook once per instance, for every vhost that uses the backend;
+     * NULL: nothing to do.  pre_config: register what must be registered
+     * before the configuration is read. */
+    int (*pre_config)(apr_pool_t *pconf);
+    /* Parent, after the configuration is read; entries: the shm table's
+     * capacity. */
+    int (*post_config)(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                       apr_uint64_t entries);
+    void (*child_init)(apr_pool_t *pchild, server_rec *s);
+    /* Atomic check-and-store of key for who (quota: the entries who may
+     * hold; *log_quota set when a QUOTA answer should be logged now).
+     * NULL: the backend makes no check of ours (krb5, none). */
+    n8443_rc_result (*check_and_store)(request_rec *r, n8443_rc_conf *rc,
+                                       const unsigned char *key,
+                                       const n8443_rc_who *who,
+                                       apr_uint64_t quota, apr_time_t now,
+                                       int *log_quota);
+    /* Extra fields of the status handler's "replay_cache" object, each
+     * starting with ",".  NULL: none. */
+    void (*status)(request_rec *r, const n8443_rc_conf *rc);
+} n8443_rc_provider;
+
+extern const n8443_rc_provider n8443_rc_shm_provider;
+extern const n8443_rc_provider n8443_rc_memcache_provider;
+
+/* ------------------------------------------ the shm segment (all backends) */
+
+/* The segment also holds the instance's counters and the quota: it is
+ * created (n8443_rc_shm_provider.post_config) whatever the backends. */
+int n8443_rc_shm_who(const char *principal, n8443_rc_who *who);
+n8443_rc_result n8443_rc_shm_quota_check(request_rec *r,
+                                         const n8443_rc_who *who,
+                                         apr_uint64_t quota, apr_time_t now,
+                                         int *log_quota);
+void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
+                              apr_time_t now);
+void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
+/* Seconds per quota window (a refused principal's Retry-After). */
+long n8443_rc_shm_window(void);
+
+/* --------------------------------------------------------------- memcache */
+
+/* Monitor hook (parent): does a memcached evict, and did it? */
+void n8443_rc_memcache_monitor(apr_pool_t *p, server_rec *s);
+
+#endif /* N8443_RCACHE_PROVIDER_H */
