@@ -276,36 +276,33 @@ static const char *cookie_path(cmd_parms *cmd)
     return cmd->path;
 }
 
-static const char *set_flag(cmd_parms *cmd, void *dconf, int flag)
+/* On|Off directives: one handler per field, which also marks it set
+ * (so that the merge knows it was given here). */
+#define N8443_FLAG_HANDLER(field)                                         \
+    static const char *set_##field(cmd_parms *cmd, void *dconf, int flag) \
+    {                                                                     \
+        n8443_dir_conf *conf = dconf;                                     \
+                                                                          \
+        (void)cmd;                                                        \
+        conf->field = flag;                                               \
+        conf->field##_set = 1;                                            \
+        return NULL;                                                      \
+    }
+
+N8443_FLAG_HANDLER(connection_auth)
+N8443_FLAG_HANDLER(delegation)
+N8443_FLAG_HANDLER(constrained_delegation)
+N8443_FLAG_HANDLER(fast_path)
+N8443_FLAG_HANDLER(allow_anonymous)
+
+/* NegotiateSession: also the cookie's path, from the section. */
+static const char *set_session(cmd_parms *cmd, void *dconf, int flag)
 {
     n8443_dir_conf *conf = dconf;
-    const char *name = cmd->cmd->name;
 
-    if (strcasecmp(name, "NegotiateConnectionAuth") == 0) {
-        conf->connection_auth = flag;
-        conf->connection_auth_set = 1;
-    }
-    else if (strcasecmp(name, "NegotiateDelegation") == 0) {
-        conf->delegation = flag;
-        conf->delegation_set = 1;
-    }
-    else if (strcasecmp(name, "NegotiateConstrainedDelegation") == 0) {
-        conf->constrained_delegation = flag;
-        conf->constrained_delegation_set = 1;
-    }
-    else if (strcasecmp(name, "NegotiateFastPath") == 0) {
-        conf->fast_path = flag;
-        conf->fast_path_set = 1;
-    }
-    else if (strcasecmp(name, "NegotiateAllowAnonymous") == 0) {
-        conf->allow_anonymous = flag;
-        conf->allow_anonymous_set = 1;
-    }
-    else {
-        conf->session = flag;
-        conf->session_path = flag ? cookie_path(cmd) : NULL;
-        conf->session_set = 1;
-    }
+    conf->session = flag;
+    conf->session_path = flag ? cookie_path(cmd) : NULL;
+    conf->session_set = 1;
     return NULL;
 }
 
@@ -524,9 +521,10 @@ const command_rec n8443_cmds[] = {
     AP_INIT_FLAG("NegotiateBasicFallback", set_basic_fallback, NULL,
                  ACCESS_CONF | OR_AUTHCFG,
                  "On: also offer Basic, checked with the KDC and keytab"),
-    AP_INIT_FLAG("NegotiateConnectionAuth", set_flag, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("NegotiateConnectionAuth", set_connection_auth, NULL,
+                 ACCESS_CONF,
                  "On: a login holds for the rest of its TLS connection"),
-    AP_INIT_FLAG("NegotiateSession", set_flag, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("NegotiateSession", set_session, NULL, ACCESS_CONF,
                  "On: a login is kept in a sealed session cookie"),
     AP_INIT_TAKE1("NegotiateSessionMaxAge", set_session_max_age, NULL,
                   ACCESS_CONF,
@@ -536,17 +534,18 @@ const command_rec n8443_cmds[] = {
                    RSRC_CONF, "CURRENT [PREVIOUS]: files with the 32-byte "
                    "keys that seal (current) and open (both) session "
                    "cookies, shared by a farm; root's, 0600"),
-    AP_INIT_FLAG("NegotiateDelegation", set_flag, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("NegotiateDelegation", set_delegation, NULL, ACCESS_CONF,
                  "On: keep the ticket a client delegated for the "
                  "application (KRB5CCNAME)"),
-    AP_INIT_FLAG("NegotiateConstrainedDelegation", set_flag, NULL,
-                 ACCESS_CONF,
+    AP_INIT_FLAG("NegotiateConstrainedDelegation",
+                 set_constrained_delegation, NULL, ACCESS_CONF,
                  "On: S4U2Proxy credentials for the application when the "
                  "client did not delegate"),
-    AP_INIT_FLAG("NegotiateFastPath", set_flag, NULL, DIR_OR_SERVER,
+    AP_INIT_FLAG("NegotiateFastPath", set_fast_path, NULL, DIR_OR_SERVER,
                  "On (default): plain Kerberos logins are checked with krb5 "
                  "directly; Off: every login goes through GSS-API"),
-    AP_INIT_FLAG("NegotiateAllowAnonymous", set_flag, NULL, DIR_OR_SERVER,
+    AP_INIT_FLAG("NegotiateAllowAnonymous", set_allow_anonymous, NULL,
+                 DIR_OR_SERVER,
                  "On: anonymous Kerberos tickets (WELLKNOWN/ANONYMOUS) log "
                  "in; Off (default): they are refused"),
     AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,

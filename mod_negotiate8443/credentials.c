@@ -293,7 +293,7 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
     n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache,
                                  key->s4u_ccache };
     n8443_creds *c = calloc(1, sizeof(*c));
-    int rc = -1;
+    int ret = -1;
 
     if (c == NULL) {
         apr_cpystrn(err, "out of memory", errlen);
@@ -307,16 +307,16 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
     }
     if (c->kt_ctx != NULL) {
         opts.keytab = c->kt_name;
-        rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
+        ret = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
         opts.keytab = key->keytab;
     }
-    if (rc != 0) {
+    if (ret != 0) {
         /* Both paths must use the same keys: without the copy, GSS-API
          * alone, from the keytab as configured. */
         drop_copy(c);
-        rc = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
+        ret = n8443_acceptor_acquire(&opts, &c->cred, err, errlen);
     }
-    if (rc != 0) {
+    if (ret != 0) {
         c->cred = GSS_C_NO_CREDENTIAL;
         creds_free(c);
         return NULL;

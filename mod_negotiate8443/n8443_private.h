@@ -4,12 +4,24 @@
  * The module is split one concern per file:
  *   mod_negotiate8443.c  module record and hook registration
  *   config.c             directives, create/merge of the configs
- *   exchange.c           one request: header -> accept -> identity or status
- *   credentials.c        per-process acceptor credentials, keytab refresh,
- *                        start-up checks of keytab and principal
- *   identity.c           principal -> r->user (principal/short/local)
- * The pure-C pieces (token walker, header parsing, GSS acceptor step) live
- * in core/ and are shared with n8443ctl, the unit tests and the fuzzers.
+ *   instance.c           instance-wide settings (skew, cache sizes)
+ *   startup.c            start-up checks, one walk over the configs
+ *   exchange.c           one request: header -> decode -> login ->
+ *                        replay -> identity, or the status
+ *   credentials.c        per-process acceptor credentials, keytab refresh
+ *   keytab_dump.c        a keytab's keys in a log line
+ *   identity.c           principal -> r->user; n8443_identity_set
+ *   basic.c              Basic fallback and the authn provider
+ *   session.c            sealed session cookies
+ *   connection.c         logins kept on a request or TLS connection
+ *   binding.c            TLS channel bindings
+ *   delegation.c         delegated and S4U2Proxy credentials
+ *   skew.c               krb5 settings fixed at start (clock skew)
+ *   rcache*.c            the replay cache (rcache.h) and its providers
+ *   stats.c, status.c    the counters and their status handler
+ * The pure-C pieces (token walker, header parsing, the login, the GSS
+ * acceptor step, the fast path, the replay table) live in core/ and are
+ * shared with n8443ctl, the unit tests and the fuzzers.
  */
 #ifndef N8443_PRIVATE_H
 #define N8443_PRIVATE_H
