@@ -507,6 +507,22 @@ static int negotiate(request_rec *r)
     return accept_token(r, dc, sc, tok, toklen);
 }
 
+/*
+ * note_auth_failure hook (as mod_auth_basic has one): a 401 decided after
+ * the login (mod_authz_core, for a Require the client does not meet)
+ * carries the challenge too, so the client is asked for another login.
+ * The answer of a login that does not count (mutual authentication's
+ * AP-REP) is dropped: the 401 has the challenge alone.
+ */
+int n8443_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, N8443_AUTH_TYPE) != 0)
+        return DECLINED;
+    apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    challenge(r);
+    return OK;
+}
+
 int n8443_check_user_id(request_rec *r)
 {
     int status = negotiate(r);
