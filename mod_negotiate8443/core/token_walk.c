@@ -40,11 +40,11 @@
  */
 #include <string.h>
 
+#include "der.h"
 #include "oids.h"
 #include "token_walk.h"
 
 /* DER identifier octets used by the grammar above. */
-#define TAG_INTEGER         0x02
 #define TAG_BIT_STRING      0x03
 #define TAG_OCTET_STRING    0x04
 #define TAG_OID             0x06
@@ -54,7 +54,6 @@
 #define TAG_GSS_FRAMING     0x60    /* [APPLICATION 0] constructed */
 #define TAG_TICKET          0x61    /* [APPLICATION 1] constructed */
 #define TAG_AP_REQ          0x6e    /* [APPLICATION 14] constructed */
-#define TAG_CTX(n)          (0xa0 | (n))  /* [n] constructed (explicit) */
 
 #define KRB5_PVNO           5
 #define KRB5_MSG_AP_REQ     14
@@ -72,13 +71,6 @@ static const unsigned char oid_krb5_old[] = { N8443_OID_KRB5_OLD };
 static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
 static const unsigned char oid_ntlm[] = { N8443_OID_NTLM };
 
-/* A window [p, end) of the caller's buffer that the walk has not read yet. */
-typedef struct {
-    const unsigned char *p;
-    const unsigned char *end;
-    int *noncanonical;  /* set to 1 when a length is not minimal DER */
-} der_cursor;
-
 /* How a mechanism OID (or the token that goes with it) is treated. */
 typedef enum {
     MECH_KRB5,      /* any of the three krb5 OIDs */
@@ -86,150 +78,6 @@ typedef enum {
     MECH_OTHER,
     MECH_UNKNOWN    /* NegTokenResp without supportedMech: judge by token */
 } mech_kind;
-
-static int
-der_at_end(const der_cursor *cur)
-{
-    return cur->p == cur->end;
-}
-
-static int
-der_next_is(const der_cursor *cur, unsigned char tag)
-{
-    return cur->p < cur->end && cur->p[0] == tag;
-}
-
-/*
- * Take the value with identifier octet `tag` at the cursor: on success *val
- * covers its contents, the cursor moves past it, and 0 is returned.  -1 (and
- * nothing moved) when the tag differs, the length is indefinite, longer than
- * four octets, or runs past the end of the enclosing value.  Comparing whole
- * identifier octets also rejects high tag numbers and constructed strings.
- */
-static int
-der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
-{
-    size_t avail, len, nlen, i;
-    const unsigned char *p = cur->p;
-
-    avail = (size_t)(cur->end - p);
-    if (avail < 2 || p[0] != tag)
-        return -1;
-    p += 2;
-    avail -= 2;
-    if (cur->p[1] < 0x80) {
-        len = cur->p[1];
-    } else {
-        /* 0x80 is BER's indefinite form; five or more length octets cannot
-         * describe anything that fits in a header-sized token. */
-        nlen = cur->p[1] & 0x7f;
-        if (nlen == 0 || nlen > 4 || nlen > avail)
-            return -1;
-        len = 0;
-        for (i = 0; i < nlen; i++)
-            len = (len << 8) | p[i];
-        /* BER lets a length be longer than it needs to be (a leading
-         * zero octet, or the long form for less than 0x80); MIT's GSS
-         * headers refuse some of those, so they are noted (not refused:
-         * GSS-API may still take them, and is asked). */
-        if (p[0] == 0 || len < 0x80)
-            *cur->noncanonical = 1;
-        p += nlen;
-        avail -= nlen;
-    }
-    if (len > avail)
-        return -1;
-    val->p = p;
-    val->end = p + len;
-    val->noncanonical = cur->noncanonical;
-    cur->p = p + len;
-    return 0;
-}
-
-/* Take an explicitly tagged value: [ctx] { inner }, with nothing else inside
- * the [ctx] wrapper. */
-static int
-der_take_explicit(der_cursor *cur, unsigned char ctx, unsigned char inner,
-                  der_cursor *val)
-{
-    der_cursor wrapper;
-
-    if (der_take(cur, ctx, &wrapper) != 0)
-        return -1;
-    if (der_take(&wrapper, inner, val) != 0 || !der_at_end(&wrapper))
-        return -1;
-    return 0;
-}
-
-/* Contents of an INTEGER or ENUMERATED as int32; -1 if empty or wider than
- * four octets. */
-static int
-der_int32_value(const der_cursor *val, int32_t *out)
-{
-    size_t len = (size_t)(val->end - val->p), i;
-    int64_t v;
-
-    if (len < 1 || len > 4)
-        return -1;
-    /* DER: no leading octet that only repeats the sign of the next. */
-    if (len > 1 && ((val->p[0] == 0x00 && val->p[1] < 0x80)
-                    || (val->p[0] == 0xff && val->p[1] >= 0x80)))
-        *val->noncanonical = 1;
-    /* Two's complement: the first octet carries the sign. */
-    v = val->p[0] >= 0x80 ? (int64_t)val->p[0] - 256 : (int64_t)val->p[0];
-    for (i = 1; i < len; i++)
-        v = v * 256 + val->p[i];
-    *out = (int32_t)v;
-    return 0;
-}
-
-/* [ctx] INTEGER that fits int32. */
-static int
-der_take_int32(der_cursor *cur, unsigned char ctx, int32_t *out)
-{
-    der_cursor val;
-
-    if (der_take_explicit(cur, ctx, TAG_INTEGER, &val) != 0)
-        return -1;
-    return der_int32_value(&val, out);
-}
-
-/*
- * A BIT STRING's contents: the unused-bits octet (0-7, and 0 when there are
- * no bits at all) followed by the bits.
- */
-static int
-der_bit_string_ok(const der_cursor *val)
-{
-    size_t len = (size_t)(val->end - val->p);
-
-    if (len < 1 || val->p[0] > 7)
-        return -1;
-    if (len == 1 && val->p[0] != 0)
-        return -1;
-    return 0;
-}
-
-/*
- * An OID's contents must be non-empty, end on a final sub-identifier octet,
- * and use no 0x80 padding octet at the start of a sub-identifier.  Only the
- * shape is checked: OIDs we do not know are never interpreted.
- */
-static int
-der_oid_ok(const der_cursor *val)
-{
-    const unsigned char *q;
-    int at_start = 1;
-
-    if (val->p == val->end || (val->end[-1] & 0x80) != 0)
-        return -1;
-    for (q = val->p; q < val->end; q++) {
-        if (at_start && *q == 0x80)
-            return -1;
-        at_start = (*q & 0x80) == 0;
-    }
-    return 0;
-}
 
 static int
 oid_is(const der_cursor *val, const unsigned char *oid, size_t oid_len)
