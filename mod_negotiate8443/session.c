@@ -331,7 +331,7 @@ static const char *does_not_hold(request_rec *r, const n8443_dir_conf *dc,
     /* The scope matched: within this vhost, keytab and acceptor. */
     memset(&l, 0, sizeof(l));
     l.principal = s->principal;
-    l.mech = (s->flags & N8443_SESSION_BASIC) ? "basic" : "krb5";
+    l.mech = "krb5";
     l.bound = *bound;
     l.server = r->server;
     l.keytab = dc->keytab;
@@ -395,10 +395,8 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
          * anew. */
         if (!n8443_principal_clean(r, s.principal, "session cookie"))
             continue;
-        n8443_identity_set(r, dc, sc, s.principal,
-                           (s.flags & N8443_SESSION_BASIC) ? "basic"
-                                                           : "krb5",
-                           bound, N8443_VIA_SESSION);
+        n8443_identity_set(r, dc, sc, s.principal, "krb5", bound,
+                           N8443_VIA_SESSION);
         return OK;
     }
     return DECLINED;

@@ -35,7 +35,7 @@
 #define N8443_COOKIE_DIGEST_LEN 16
 
 #define N8443_SESSION_BOUND 0x01    /* the login was channel-bound */
-#define N8443_SESSION_BASIC 0x02    /* the login was a Basic password */
+/* 0x02 is not used: only a login with a Kerberos token gets a cookie. */
 /* The issuing location's NegotiateChannelBinding (bits 2-3): recorded
  * for the log; what a resume may rely on is BOUND and the channel. */
 #define N8443_SESSION_CB_SHIFT 2

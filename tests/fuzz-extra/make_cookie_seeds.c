@@ -103,8 +103,8 @@ int main(int argc, char **argv)
     seeds_for("alice", "alice@TEST.N8443", NOW + 3600, 0);
     seeds_for("bob_bound", "bob@TEST.N8443", NOW + 600,
               N8443_SESSION_BOUND);
-    seeds_for("alice_basic", "alice@TEST.N8443", NOW + 3600,
-              N8443_SESSION_BASIC);
+    /* A flag bit no issuer sets (0x02, once "basic"). */
+    seeds_for("alice_basic", "alice@TEST.N8443", NOW + 3600, 0x02);
     seeds_for("service", "HTTP/portal.example.com@EXAMPLE.COM", NOW + 36000,
               N8443_SESSION_BOUND);
     seeds_for("utf8", "j\xc3\xbcrgen.m\xc3\xbcller@EXAMPLE.COM", NOW + 60,
