@@ -136,8 +136,7 @@ const char *n8443_map_user(request_rec *r, const char *principal,
  * was made and the scope of this location for the redirects and
  * sub-requests of this request (connection.c).  sc NULL: a login for
  * mod_auth_basic (the authn provider), which sets the auth type itself
- * and whose logins are not reused.  A session is AuthType Negotiate's,
- * whichever login made it.
+ * and whose logins are not reused.
  */
 void n8443_identity_set(request_rec *r, const n8443_dir_conf *dc,
                         const n8443_server_conf *sc, const char *principal,
@@ -147,8 +146,7 @@ void n8443_identity_set(request_rec *r, const n8443_dir_conf *dc,
 
     r->user = (char *)n8443_map_user(r, principal, dc->user_name);
     if (sc != NULL)
-        r->ap_auth_type = basic && via != N8443_VIA_SESSION
-                          ? "Basic" : N8443_AUTH_TYPE;
+        r->ap_auth_type = basic ? "Basic" : N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
     apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", basic ? "basic"
                                                              : "krb5");
