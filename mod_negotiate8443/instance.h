@@ -11,8 +11,7 @@
 #include "apr.h"
 #include "apr_time.h"
 
-/* Kerberos' own default clock skew, in seconds. */
-#define N8443_DEFAULT_CLOCK_SKEW 300
+#include "modes.h"      /* N8443_DEFAULT_CLOCK_SKEW */
 
 typedef struct {
     long clock_skew;                 /* seconds */
