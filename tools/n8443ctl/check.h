@@ -264,6 +264,9 @@ int n8443_se_port_has(const char *out, const char *type, const char *proto,
 /* The target of NAME's DNS CNAME record into BUF: 0, or -1 if none
  * (dns.c; check_dns.c and probe use it). */
 int n8443_dns_cname(const char *name, char *buf, size_t len);
+
+/* The same host name: no case, no trailing dot (dns.c). */
+int n8443_same_host(const char *a, const char *b);
 int n8443_check_online(struct n8443_check_ctx *ctx);
 
 #endif /* N8443CTL_CHECK_H */

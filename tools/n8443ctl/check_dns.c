@@ -19,21 +19,6 @@
 
 #include "check.h"
 
-/* Compare host names: no case, no trailing dot. */
-static int same_host(const char *a, const char *b)
-{
-    size_t la = strlen(a);
-    size_t lb = strlen(b);
-
-    if (la > 0 && a[la - 1] == '.') {
-        la--;
-    }
-    if (lb > 0 && b[lb - 1] == '.') {
-        lb--;
-    }
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 static void check_name(struct n8443_check_ctx *ctx, const char *name)
 {
     struct addrinfo hints;
@@ -74,7 +59,7 @@ static void check_name(struct n8443_check_ctx *ctx, const char *name)
         return;
     }
     have_cname = n8443_dns_cname(name, cname, sizeof(cname)) == 0;
-    if (same_host(canon, name)) {
+    if (n8443_same_host(canon, name)) {
         rec = n8443_report_add(ctx->rep, "dns.canonical", N8443_SEV_OK,
                                "%s is its own canonical name: browsers ask "
                                "for HTTP/%s",

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <resolv.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check.h"
 
@@ -55,4 +56,19 @@ int n8443_dns_cname(const char *name, char *buf, size_t len)
 cleanup:
     res_nclose(&state);
     return rc;
+}
+
+/* The same host name: no case, no trailing dot. */
+int n8443_same_host(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+
+    if (la > 0 && a[la - 1] == '.') {
+        la--;
+    }
+    if (lb > 0 && b[lb - 1] == '.') {
+        lb--;
+    }
+    return la == lb && strncasecmp(a, b, la) == 0;
 }

@@ -25,20 +25,6 @@ const char *const n8443_probe_browser_names[PROBE_NBROWSERS] = {
     "Chrome/Edge", "Firefox", "curl"
 };
 
-static int same_host(const char *a, const char *b)
-{
-    size_t la = strlen(a);
-    size_t lb = strlen(b);
-
-    if (la > 0 && a[la - 1] == '.') {
-        la--;
-    }
-    if (lb > 0 && b[lb - 1] == '.') {
-        lb--;
-    }
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t buflen)
 {
@@ -137,7 +123,7 @@ static void add_name(struct n8443_probe *p, const char *name)
     size_t i;
 
     for (i = 0; i < p->nnames; i++) {
-        if (same_host(p->names[i], name)) {
+        if (n8443_same_host(p->names[i], name)) {
             return;
         }
     }
@@ -179,7 +165,7 @@ static void report_spn(struct n8443_probe *p)
                                n8443_probe_browser_names[p->browser],
                                p->spn_host[p->browser]);
     }
-    else if (same_host(p->canonical, p->url.host)) {
+    else if (n8443_same_host(p->canonical, p->url.host)) {
         rec = n8443_report_add(p->rep, "name.spn", N8443_SEV_OK,
                                "every client asks for HTTP/%s (the port "
                                "never goes into the SPN)",
@@ -223,7 +209,7 @@ static void report_reverse(struct n8443_probe *p)
             "then ask for HTTP/%s. Add a PTR record",
             addr, addr);
     }
-    else if (same_host(host, p->canonical) || same_host(host, p->url.host)) {
+    else if (n8443_same_host(host, p->canonical) || n8443_same_host(host, p->url.host)) {
         rec = n8443_report_add(p->rep, "name.reverse", N8443_SEV_OK,
                                "%s points back to %s", addr, host);
     }
@@ -311,7 +297,7 @@ void n8443_probe_name(struct n8443_probe *p)
             rec = n8443_report_add(p->rep, "name.cname", N8443_SEV_OK,
                                    "DNS aliases: %s", chain);
         }
-        else if (!same_host(p->canonical, p->url.host)) {
+        else if (!n8443_same_host(p->canonical, p->url.host)) {
             rec = n8443_report_add(p->rep, "name.cname", N8443_SEV_OK,
                                    "%s is an alias of %s (hosts file or "
                                    "resolver)",
