@@ -209,7 +209,8 @@ static void report_reverse(struct n8443_probe *p)
             "then ask for HTTP/%s. Add a PTR record",
             addr, addr);
     }
-    else if (n8443_same_host(host, p->canonical) || n8443_same_host(host, p->url.host)) {
+    else if (n8443_same_host(host, p->canonical)
+             || n8443_same_host(host, p->url.host)) {
         rec = n8443_report_add(p->rep, "name.reverse", N8443_SEV_OK,
                                "%s points back to %s", addr, host);
     }
