@@ -16,7 +16,6 @@
  */
 #include "n8443_private.h"
 
-#include "mod_ssl.h"
 #include "apr_base64.h"
 #include "authz_header.h"
 #include "replay_key.h"
@@ -24,22 +23,10 @@
 
 #include <stdlib.h>
 
-static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https_fn;
-
-void n8443_exchange_post_config(void)
-{
-    is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
-}
-
 static void count_failure(n8443_cause cause)
 {
     if ((unsigned)cause < N8443_STAT_CAUSES)
         apr_atomic_inc32(&n8443_stats_get()->failures[cause]);
-}
-
-static int connection_is_tls(request_rec *r)
-{
-    return is_https_fn != NULL && is_https_fn(r->connection);
 }
 
 /* Ask for a (new) token: 401 with the Negotiate challenge, and Basic's
@@ -122,7 +109,7 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
 {
     const n8443_login *l;
 
-    if (!dc->connection_auth || !connection_is_tls(r))
+    if (!dc->connection_auth || !n8443_conn_is_tls(r->connection))
         return 0;
     l = n8443_conn_resume(r, dc, sc);
     if (l == NULL)
@@ -381,7 +368,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
 
         n8443_identity_set(r, dc, sc, lr.principal, "krb5", lr.bound,
                            N8443_VIA_TOKEN);
-        if (dc->connection_auth && connection_is_tls(r))
+        if (dc->connection_auth && n8443_conn_is_tls(r->connection))
             n8443_conn_remember(r, n8443_login_of(r), left);
         n8443_session_issue(r, dc, sc, lr.principal, left, lr.bound);
         hand_over_credentials(r, dc, sc, &lr.acc);
@@ -415,7 +402,7 @@ static int negotiate(request_rec *r)
     sc = ap_get_module_config(r->server->module_config,
                               &negotiate8443_module);
 
-    if (dc->require_tls && !connection_is_tls(r)) {
+    if (dc->require_tls && !n8443_conn_is_tls(r->connection)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(002)
                       "Negotiate over plain HTTP refused (403): "
                       "NegotiateRequireTLS is On; use https://");

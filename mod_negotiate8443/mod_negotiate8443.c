@@ -24,7 +24,6 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    n8443_exchange_post_config();
     n8443_binding_post_config();
     /* The skew first: every krb5 context made after this sees it. */
     if (n8443_skew_apply(p, s) != OK)

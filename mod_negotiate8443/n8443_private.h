@@ -346,6 +346,5 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s);
 /* note_auth_failure hook: a later 401 carries the challenge. */
 int n8443_note_auth_failure(request_rec *r, const char *auth_type);
 int n8443_check_user_id(request_rec *r);
-void n8443_exchange_post_config(void);
 
 #endif /* N8443_PRIVATE_H */
