@@ -2,12 +2,12 @@
  * replay_key.c - digest of the encrypted authenticator, the replay-cache
  * key (see replay_key.h for why the authenticator and not the token).
  */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "replay_key.h"
+#include "sha256.h"
 
 /*
  * Domain separation: the same cipher bytes hashed for another purpose (or
@@ -17,20 +17,6 @@
  * the cipher alone.
  */
 static const char replay_key_label[] = "mod_negotiate8443 replay key v2";
-
-/*
- * SHA-256 fetched from the provider once per process: EVP_sha256() makes
- * OpenSSL 3 fetch it again on every EVP_DigestInit_ex2.  Kept for the
- * process' life; where the fetch fails, EVP_sha256() still works.
- */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void
-fetch_sha256(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
 
 int
 n8443_replay_key(const n8443_apreq_info *info,
@@ -46,12 +32,10 @@ n8443_replay_key(const n8443_apreq_info *info,
         || info->authenticator.len == 0)
         goto cleanup;
 
-    pthread_once(&sha256_once, fetch_sha256);
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         goto cleanup;
-    if (EVP_DigestInit_ex2(ctx, sha256_md ? sha256_md : EVP_sha256(),
-                           NULL) != 1
+    if (EVP_DigestInit_ex2(ctx, n8443_sha256(), NULL) != 1
         || EVP_DigestUpdate(ctx, replay_key_label,
                             sizeof(replay_key_label)) != 1
         || EVP_DigestUpdate(ctx, info->authenticator.data,
