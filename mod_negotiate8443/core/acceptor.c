@@ -7,7 +7,6 @@
  * to change).
  */
 #include "acceptor.h"
-#include "oids.h"
 #include "token_walk.h"
 
 #include <stdio.h>
@@ -18,32 +17,6 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 #include <com_err.h>
-
-/* The Kerberos OIDs a client may put on the wire: RFC 1964's, the
- * pre-RFC one, and the one Microsoft's SSPI has always sent. */
-static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
-static const unsigned char oid_krb5_old[] = { N8443_OID_KRB5_OLD };
-static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
-static const gss_OID_desc krb5_oids[] = {
-    { sizeof(oid_krb5), (void *)oid_krb5 },
-    { sizeof(oid_krb5_old), (void *)oid_krb5_old },
-    { sizeof(oid_krb5_ms), (void *)oid_krb5_ms },
-};
-
-int n8443_mech_is_krb5(gss_const_OID mech)
-{
-    size_t i;
-
-    if (mech == GSS_C_NO_OID)
-        return 0;
-    for (i = 0; i < sizeof(krb5_oids) / sizeof(krb5_oids[0]); i++) {
-        if (mech->length == krb5_oids[i].length
-            && memcmp(mech->elements, krb5_oids[i].elements,
-                      mech->length) == 0)
-            return 1;
-    }
-    return 0;
-}
 
 const char *n8443_cause_name(n8443_cause cause)
 {

@@ -127,7 +127,4 @@ int n8443_login_is_anonymous(const char *principal, OM_uint32 ret_flags);
 void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
                           size_t buflen);
 
-/* Is the mechanism Kerberos 5 (any of its OIDs)? */
-int n8443_mech_is_krb5(gss_const_OID mech);
-
 #endif /* N8443_ACCEPTOR_H */
