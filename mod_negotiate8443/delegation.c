@@ -83,7 +83,7 @@ static const char *cache_file_name(apr_pool_t *p, const char *principal)
     char hex[33];
     int i;
 
-    if (HMAC(n8443_sha256(), name_key, sizeof(name_key),
+    if (HMAC(n8443_sha256_md(), name_key, sizeof(name_key),
              (const unsigned char *)principal, strlen(principal), md,
              &n) == NULL || n < 16)
         return NULL;
@@ -376,7 +376,7 @@ static const char *vhost_dir_name(apr_pool_t *p, server_rec *s)
     for (c = safe; *c; c++)
         if (!apr_isalnum(*c) && *c != '.' && *c != '-')
             *c = '_';
-    if (!EVP_DigestInit_ex(md, n8443_sha256(), NULL)
+    if (!EVP_DigestInit_ex(md, n8443_sha256_md(), NULL)
         || !EVP_DigestUpdate(md, host, strlen(host) + 1)) {
         EVP_MD_CTX_free(md);
         return NULL;

@@ -229,7 +229,7 @@ int n8443_rc_shm_who(const char *principal, n8443_rc_who *who)
     int i;
 
     if (table == NULL
-        || HMAC(n8443_sha256(), table->who_key, sizeof(table->who_key),
+        || HMAC(n8443_sha256_md(), table->who_key, sizeof(table->who_key),
                 (const unsigned char *)principal, strlen(principal), md,
                 &n) == NULL || n < 16)
         return 0;

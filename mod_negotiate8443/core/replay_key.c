@@ -35,7 +35,7 @@ n8443_replay_key(const n8443_apreq_info *info,
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         goto cleanup;
-    if (EVP_DigestInit_ex2(ctx, n8443_sha256(), NULL) != 1
+    if (EVP_DigestInit_ex2(ctx, n8443_sha256_md(), NULL) != 1
         || EVP_DigestUpdate(ctx, replay_key_label,
                             sizeof(replay_key_label)) != 1
         || EVP_DigestUpdate(ctx, info->authenticator.data,

@@ -222,7 +222,7 @@ int n8443_cookie_digest(const char *const *parts, size_t n,
     size_t i, l;
     int ret = -1;
 
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, n8443_sha256(), NULL) != 1)
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, n8443_sha256_md(), NULL) != 1)
         goto cleanup;
     for (i = 0; i < n; i++) {
         /* A marker byte (absent or present) and the length, then the
@@ -253,7 +253,7 @@ int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
 
-    if (EVP_Digest(data, len, md, NULL, n8443_sha256(), NULL) != 1)
+    if (EVP_Digest(data, len, md, NULL, n8443_sha256_md(), NULL) != 1)
         return -1;
     memcpy(out, md, N8443_COOKIE_DIGEST_LEN);
     return 0;

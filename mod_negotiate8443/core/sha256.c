@@ -13,7 +13,7 @@ static void fetch_sha256(void)
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-const EVP_MD *n8443_sha256(void)
+const EVP_MD *n8443_sha256_md(void)
 {
     pthread_once(&sha256_once, fetch_sha256);
     return sha256_md != NULL ? sha256_md : EVP_sha256();

@@ -13,6 +13,6 @@
 
 /* The fetched SHA-256, kept for the process' life; EVP_sha256() where
  * the fetch failed (it still works, only slower).  Thread-safe. */
-const EVP_MD *n8443_sha256(void);
+const EVP_MD *n8443_sha256_md(void);
 
 #endif
