@@ -270,6 +270,37 @@ def test_healthy_site_offline_and_online(ck, good_keytab):
         "message"]
 
 
+def test_online_login_takes_the_module_path(ck, good_keytab):
+    """check --online logs in through core/login.c as the module does:
+    the fast path first (what most logins take), the replay refused by
+    the module's replay key, not by MIT's replay cache (which is off, as
+    in the module, unless replay_cache is krb5:)."""
+    rc, doc, _ = ck.run(ck.site(good_keytab), "--online", "--only",
+                        "online")
+    spnego = one(doc, "online.spnego")
+    assert spnego["severity"] == "ok"
+    assert spnego["details"]["path"] == "fast"
+    assert "accepted by the fast path" in spnego["message"]
+    replay = one(doc, "online.replay")
+    assert replay["severity"] == "ok"
+    assert replay["details"]["cause"] == "replay"
+    assert "the module's replay cache key found it" in replay["message"]
+    assert rc == 0
+    # MIT's replay cache as the replay cache: GSS-API alone, and MIT
+    # refuses the replay.
+    rc, doc, _ = ck.run(ck.site(good_keytab, kerberos={
+        "replay_cache": "krb5:file2:%s" % ck.path(ck.unique("rc"))}),
+        "--online", "--only", "online")
+    spnego = one(doc, "online.spnego")
+    assert spnego["details"]["path"] == "gss-api"
+    assert "accepted by GSS-API" in spnego["message"]
+    replay = one(doc, "online.replay")
+    assert replay["severity"] == "ok"
+    assert replay["details"]["cause"] == "replay"
+    assert "replay cache key" not in replay["message"]
+    assert rc == 0
+
+
 def test_healthy_site_with_a_user_ticket(ck, good_keytab, alice_ccache):
     site = ck.site(good_keytab)
     rc, doc, _ = ck.run(site, "--online", "--ccache", alice_ccache)

@@ -13,6 +13,10 @@
 #include <time.h>
 
 #include "check.h"
+#include "rc_table.h"
+
+/* Buckets of the replay table of one run: a few logins. */
+#define N8443_ONLINE_RC_BUCKETS 4
 
 /* The state of one site's online checks. */
 struct online {
@@ -28,6 +32,9 @@ struct online {
     long offset;                /* KDC time - local time, seconds */
     int have_offset;
     int clock_reported;
+    char acceptor_buf[512];     /* the acceptor principal, as rendered */
+    /* The module's replay table (core/rc_table.c), for this run. */
+    n8443_rc_slot rc_slots[N8443_ONLINE_RC_BUCKETS * N8443_RC_TABLE_SLOTS];
 };
 
 /* --------------------------------------------- check_online_common.c */

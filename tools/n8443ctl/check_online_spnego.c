@@ -1,8 +1,9 @@
 /*
  * n8443ctl check --online - a full SPNEGO round trip to each name,
- * accepted by core/acceptor.c with the module's settings, and the first
- * token presented again, which must be refused as a replay
- * (online.spnego, online.replay).
+ * accepted as the module accepts it (core/login.c: the fast path, then
+ * GSS-API, with the module's settings), and the first token presented
+ * again, which the module's replay check must refuse (online.spnego,
+ * online.replay).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "login.h"
 #include "oids.h"
+#include "rc_table.h"
 #include "replay_key.h"
 #include "token_walk.h"
 
@@ -101,91 +104,250 @@ static int acquire_acceptor(struct online *on, const char *rcache,
 }
 
 /*
- * The same token once more.  The module's replay cache keys a login by
- * its authenticator (core/replay_key.c); here MIT's replay cache stands
- * in for it, and the key is computed to show the module can file it.
+ * The login mode the module renders for this site (exchange.c): the fast
+ * path unless GSS-Proxy holds the keys, S4U2Proxy evidence is wanted or
+ * MIT's own replay cache is the replay cache (all GSS-API's alone).
  */
-static void check_replay(struct online *on, gss_cred_id_t acred,
-                         const gss_buffer_desc *token,
-                         gss_channel_bindings_t cb,
-                         const n8443_apreq_info *info)
+static int login_mode(const struct n8443_check_ctx *ctx)
+{
+    const struct n8443_kerberos *k = &ctx->site->kerberos;
+    int mode = 0;
+
+    if (!k->gssproxy.v && k->delegation.v != N8443_DELEG_CONSTRAINED
+        && k->replay_cache.kind != N8443_RC_KRB5) {
+        mode |= N8443_LOGIN_FAST_PATH;
+    }
+    if (k->channel_binding.v == N8443_CB_REQUIRE) {
+        mode |= N8443_LOGIN_REQUIRE_BINDING;
+    }
+    return mode;
+}
+
+/*
+ * The keys of one login (core/login.h) as the module fills them
+ * (credentials.c): the acceptor credentials and, for the fast path, a
+ * krb5 context of our own with a handle on the keytab, the acceptor
+ * principal (NULL: any key) and the skew the module applies.  Without a
+ * context every login goes through GSS-API.
+ */
+static void release_keys(n8443_login_keys *keys);
+
+static void fill_keys(struct online *on, gss_cred_id_t acred, int mode,
+                      n8443_login_keys *keys)
 {
     struct n8443_check_ctx *ctx = on->ctx;
-    int none = ctx->site->kerberos.replay_cache.kind == N8443_RC_NONE;
+    krb5_principal server = NULL;
+
+    memset(keys, 0, sizeof(*keys));
+    keys->cred = acred;
+    keys->keytab = ctx->kt.name;
+    keys->principal = n8443_check_acceptor_principal(
+        ctx, on->acceptor_buf, sizeof(on->acceptor_buf));
+    keys->skew = ctx->clock_skew;
+    if (!(mode & N8443_LOGIN_FAST_PATH)
+        || krb5_init_context(&keys->ctx) != 0) {
+        keys->ctx = NULL;
+        return;
+    }
+    if ((ctx->kt.name != NULL
+             ? krb5_kt_resolve(keys->ctx, ctx->kt.name, &keys->kt)
+             : krb5_kt_default(keys->ctx, &keys->kt)) != 0
+        || (keys->principal != NULL
+            && krb5_parse_name(keys->ctx, keys->principal, &server) != 0)) {
+        release_keys(keys);
+        return;
+    }
+    keys->server = server;
+}
+
+static void release_keys(n8443_login_keys *keys)
+{
+    if (keys->ctx == NULL) {
+        return;
+    }
+    if (keys->server != NULL) {
+        krb5_free_principal(keys->ctx, (krb5_principal)keys->server);
+    }
+    if (keys->kt != NULL) {
+        krb5_kt_close(keys->ctx, keys->kt);
+    }
+    krb5_free_context(keys->ctx);
+    keys->ctx = NULL;
+    keys->kt = NULL;
+    keys->server = NULL;
+}
+
+/*
+ * The module's replay check (rcache.c) on a table of the tool's own:
+ * the same key (core/replay_key.c) in the same bucket table
+ * (core/rc_table.c) the shm backend keeps in shared memory.  Returns 1
+ * for a replay, 0 for a fresh key (now stored), -1 when it cannot tell.
+ */
+static int replay_check_and_store(struct online *on,
+                                  const unsigned char *key)
+{
+    n8443_rc_table t = {N8443_ONLINE_RC_BUCKETS, on->rc_slots};
+    n8443_rc_slot *slot;
+    int64_t now = (int64_t)time(NULL);
+
+    if (n8443_rc_table_lookup(&t, key, now, &slot)) {
+        return 1;
+    }
+    if (slot == NULL) {
+        return -1;
+    }
+    n8443_rc_table_store(slot, key, now + 2 * on->ctx->clock_skew);
+    return 0;
+}
+
+/* "the fast path" or "GSS-API": which one accepted a login. */
+static const char *path_name(const n8443_login_result *lr)
+{
+    return lr->fast ? "the fast path" : "GSS-API";
+}
+
+/*
+ * The same token once more, through the same login as the module: a
+ * replay cache of the module's own (shm, memcache) must find the key
+ * of the first login; MIT's (krb5:) must refuse it inside GSS-API; none
+ * lets it in.
+ */
+static void check_replay(struct online *on, const n8443_login_keys *keys,
+                         int mode, const gss_buffer_desc *token,
+                         gss_channel_bindings_t cb)
+{
+    struct n8443_check_ctx *ctx = on->ctx;
+    n8443_rc_backend kind = ctx->site->kerberos.replay_cache.kind;
     unsigned char key[N8443_REPLAY_KEY_LEN];
     char hex[2 * N8443_REPLAY_KEY_LEN + 1];
-    char principal_buf[512];
-    const char *principal;
-    n8443_accept_result res;
     struct n8443_record *rec;
-    char krb5_text[256];
-    char gss_text[512];
-    n8443_cause cause;
-    long code;
-    int rc;
+    n8443_login_result lr;
+    n8443_verdict v;
+    int seen = 0;
 
-    if (n8443_replay_key(info, key) != 0) {
+    v = n8443_login_accept(keys, token->value, token->length, cb, mode,
+                           &lr);
+    if (v == N8443_LOGIN_ACCEPTED && n8443_replay_key(&lr.info, key) != 0) {
         n8443_report_add(ctx->rep, "online.replay", N8443_SEV_ERROR,
                          "the module cannot compute a replay-cache key for "
                          "this login (no authenticator found): it would "
                          "refuse it");
+        n8443_login_result_clear(&lr);
         return;
     }
-    n8443_replay_key_hex(key, hex);
-    rc = n8443_accept_once(acred, token->value, token->length, cb, &res);
-    if (rc == 0 && none) {
+    if (v == N8443_LOGIN_ACCEPTED && kind != N8443_RC_NONE
+        && kind != N8443_RC_KRB5) {
+        seen = replay_check_and_store(on, key);
+    }
+    if (v == N8443_LOGIN_ACCEPTED && kind == N8443_RC_NONE) {
         rec = n8443_report_add(
             ctx->rep, "online.replay", N8443_SEV_WARNING,
             "the replayed token was accepted as %s, as replay_cache: none "
             "allows: anyone holding a captured token logs in with it. Use "
             "replay_cache: shm (or memcache)",
-            res.principal);
+            lr.principal);
     }
-    else if (rc == 0) {
+    else if (v == N8443_LOGIN_ACCEPTED && seen == 1) {
+        rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_OK,
+                               "the same token presented again was "
+                               "refused as a replay (%s took it, the "
+                               "module's replay cache key found it)",
+                               path_name(&lr));
+        n8443_record_detail(ctx->rep, rec, "cause", "%s",
+                            n8443_cause_name(N8443_CAUSE_REPLAY));
+    }
+    else if (v == N8443_LOGIN_ACCEPTED) {
         rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_ERROR,
-                               "a replayed token was accepted: the acceptor "
-                               "did not detect the replay");
+                               "a replayed token was accepted: %s took "
+                               "it and the replay cache did not detect it",
+                               path_name(&lr));
+    }
+    else if (lr.cause == N8443_CAUSE_REPLAY) {
+        rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_OK,
+                               "the same token presented again was "
+                               "refused as a replay");
+        n8443_record_detail(ctx->rep, rec, "cause", "%s",
+                            n8443_cause_name(lr.cause));
     }
     else {
-        principal = n8443_check_acceptor_principal(ctx, principal_buf,
-                                                   sizeof(principal_buf));
-        code = n8443_diagnose_apreq(ctx->kt.name, principal,
-                                    info->apreq.data, info->apreq.len,
-                                    krb5_text, sizeof(krb5_text));
-        code = n8443_refusal_code(res.major, res.minor, code);
-        cause = n8443_accept_cause(res.major, code);
-        if (cause == N8443_CAUSE_REPLAY) {
-            rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_OK,
-                                   "the same token presented again was "
-                                   "refused as a replay");
-        }
-        else {
-            n8443_gss_error_text(res.major, res.minor, gss_text,
-                                 sizeof(gss_text));
-            rec = n8443_report_add(ctx->rep, "online.replay",
-                                   N8443_SEV_ERROR,
-                                   "the replayed token was refused, but as "
-                                   "'%s', not as a replay: %s",
-                                   n8443_cause_name(cause), gss_text);
-        }
+        rec = n8443_report_add(ctx->rep, "online.replay", N8443_SEV_ERROR,
+                               "the replayed token was refused, but as "
+                               "'%s', not as a replay%s%s",
+                               n8443_cause_name(lr.cause),
+                               lr.krb5_text[0] ? ": " : "", lr.krb5_text);
         n8443_record_detail(ctx->rep, rec, "cause", "%s",
-                            n8443_cause_name(cause));
+                            n8443_cause_name(lr.cause));
     }
-    n8443_record_detail(ctx->rep, rec, "replay_key", "%s", hex);
-    n8443_accept_result_clear(&res);
+    if (n8443_replay_key(&lr.info, key) == 0) {
+        n8443_replay_key_hex(key, hex);
+        n8443_record_detail(ctx->rep, rec, "replay_key", "%s", hex);
+    }
+    n8443_login_result_clear(&lr);
+}
+
+/* A refusal of n8443_login_accept, as the module would log it. */
+static struct n8443_record *report_refusal(struct online *on,
+                                           const char *name,
+                                           const n8443_login_result *lr)
+{
+    struct n8443_check_ctx *ctx = on->ctx;
+    struct n8443_record *rec;
+    char err[512];
+
+    switch (lr->verdict) {
+    case N8443_LOGIN_CONTINUE:
+        return n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
+                                "the acceptor asked for a second round "
+                                "trip for %s, which the module does not "
+                                "keep state for: the login fails",
+                                name);
+    case N8443_LOGIN_UNBOUND:
+        return n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
+                                "a login to %s was not bound to the TLS "
+                                "channel, and channel_binding: require "
+                                "refuses it (see cert.channel-binding)",
+                                name);
+    case N8443_LOGIN_MALFORMED:
+    case N8443_LOGIN_UNUSABLE:
+        return n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
+                                "the client's SPNEGO token for %s is one "
+                                "the module refuses (%s)",
+                                name, n8443_tok_status_str(lr->tok));
+    case N8443_LOGIN_UNCLEAN_NAME:
+    case N8443_LOGIN_ANONYMOUS:
+        return n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
+                                "a login to %s was refused (%s): the "
+                                "module takes no such client name",
+                                name, n8443_cause_name(lr->cause));
+    default:
+        break;
+    }
+    n8443_gss_error_text(lr->acc.major, lr->acc.minor, err, sizeof(err));
+    rec = n8443_report_add(
+        ctx->rep, "online.spnego", N8443_SEV_ERROR,
+        "a login to %s was refused (%s, as the module would log it): "
+        "%s. GSS-API: %s%s%s",
+        name, n8443_cause_name(lr->cause), cause_advice(lr->cause), err,
+        lr->krb5_text[0] ? "; Kerberos: " : "", lr->krb5_text);
+    n8443_record_detail(ctx->rep, rec, "cause", "%s",
+                        n8443_cause_name(lr->cause));
+    n8443_record_detail_num(ctx->rep, rec, "ticket_kvno",
+                            lr->info.ticket_kvno);
+    return rec;
 }
 
 /*
- * One full login to NAME: the client's token, the module's acceptor,
- * the client completing on the answer; for the first login accepted
- * (*REPLAY_PENDING) also the replay.
+ * One full login to NAME: the client's token, the module's login
+ * (core/login.c: the fast path, then GSS-API), the module's replay
+ * check, the client completing on the answer; for the first login
+ * accepted (*REPLAY_PENDING) also the replay.
  */
 static void round_trip(struct online *on, gss_cred_id_t icred,
-                       gss_cred_id_t acred, const char *name,
+                       const n8443_login_keys *keys, const char *name,
                        int *replay_pending)
 {
     struct n8443_check_ctx *ctx = on->ctx;
-    int mode = ctx->site->kerberos.channel_binding.v;
+    int mode = login_mode(ctx);
     struct gss_channel_bindings_struct cb_buf;
     gss_channel_bindings_t cb = bindings(ctx, &cb_buf);
     gss_buffer_desc token = GSS_C_EMPTY_BUFFER;
@@ -193,21 +355,18 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
     gss_buffer_desc namebuf;
     gss_ctx_id_t ictx = GSS_C_NO_CONTEXT;
     gss_name_t target = GSS_C_NO_NAME;
-    n8443_accept_result res;
-    n8443_apreq_info info;
-    n8443_tok_status st;
+    n8443_rc_backend kind = ctx->site->kerberos.replay_cache.kind;
+    unsigned char key[N8443_REPLAY_KEY_LEN];
+    n8443_login_result lr;
     struct n8443_record *rec = NULL;
     char principal[600];
-    char accept_buf[512];
-    const char *acceptor_principal;
     char err[512];
-    char krb5_text[256];
     OM_uint32 maj;
     OM_uint32 min;
     int accepted = 0;
-    int rc;
 
-    memset(&res, 0, sizeof(res));
+    memset(&lr, 0, sizeof(lr));
+    lr.acc.delegated = GSS_C_NO_CREDENTIAL;
     snprintf(principal, sizeof(principal), "HTTP/%s@%s", name, ctx->realm);
     namebuf.value = principal;
     namebuf.length = strlen(principal);
@@ -227,59 +386,25 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
                                principal, err);
         goto done;
     }
-    st = n8443_token_walk(token.value, token.length, &info);
-    if (st != N8443_TOK_KRB5) {
-        rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
-                               "the client's SPNEGO token for %s is one the "
-                               "module refuses (%s)",
-                               principal, n8443_tok_status_str(st));
+    if (n8443_login_accept(keys, token.value, token.length,
+                           cb != GSS_C_NO_CHANNEL_BINDINGS ? cb : NULL, mode,
+                           &lr)
+        != N8443_LOGIN_ACCEPTED) {
+        rec = report_refusal(on, name, &lr);
         goto done;
     }
-    rc = n8443_accept_once(acred, token.value, token.length, cb, &res);
-    if (rc < 0) {
-        n8443_cause cause;
-        long code;
-
-        acceptor_principal = n8443_check_acceptor_principal(
-            ctx, accept_buf, sizeof(accept_buf));
-        code = n8443_diagnose_apreq(ctx->kt.name, acceptor_principal,
-                                    info.apreq.data, info.apreq.len,
-                                    krb5_text, sizeof(krb5_text));
-        code = n8443_refusal_code(res.major, res.minor, code);
-        cause = n8443_accept_cause(res.major, code);
-        n8443_gss_error_text(res.major, res.minor, err, sizeof(err));
-        rec = n8443_report_add(
-            ctx->rep, "online.spnego", N8443_SEV_ERROR,
-            "a login to %s was refused (%s, as the module would log it): "
-            "%s. GSS-API: %s%s%s",
-            name, n8443_cause_name(cause), cause_advice(cause), err,
-            krb5_text[0] ? "; Kerberos: " : "", krb5_text);
-        n8443_record_detail(ctx->rep, rec, "cause", "%s",
-                            n8443_cause_name(cause));
-        n8443_record_detail_num(ctx->rep, rec, "ticket_kvno",
-                                info.ticket_kvno);
-        goto done;
-    }
-    if (rc > 0) {
+    /* The module files every accepted login in its replay cache. */
+    if (kind != N8443_RC_NONE && kind != N8443_RC_KRB5
+        && n8443_replay_key(&lr.info, key) == 0
+        && replay_check_and_store(on, key) == 1) {
         rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
-                               "the acceptor asked for a second round trip "
-                               "for %s, which the module does not keep "
-                               "state for: the login fails",
-                               name);
-        goto done;
-    }
-    if (mode == N8443_CB_REQUIRE
-        && !(cb != GSS_C_NO_CHANNEL_BINDINGS
-             && (res.ret_flags & GSS_C_CHANNEL_BOUND_FLAG))) {
-        rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
-                               "a login to %s was not bound to the TLS "
-                               "channel, and channel_binding: require "
-                               "refuses it (see cert.channel-binding)",
+                               "a fresh login to %s was taken for a "
+                               "replay by the module's replay cache",
                                name);
         goto done;
     }
     accepted = 1;
-    maj = initiate(icred, &ictx, target, cb, &res.output, &final, err,
+    maj = initiate(icred, &ictx, target, cb, &lr.acc.output, &final, err,
                    sizeof(err));
     if (maj != GSS_S_COMPLETE) {
         rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
@@ -291,22 +416,22 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
         goto done;
     }
     rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_OK,
-                           "SPNEGO login to %s as %s: accepted with the "
-                           "module's settings, mutual authentication "
-                           "complete%s",
-                           name, res.principal,
-                           (res.ret_flags & GSS_C_CHANNEL_BOUND_FLAG)
-                               ? ", bound to the TLS certificate"
-                               : "");
+                           "SPNEGO login to %s as %s: accepted by %s "
+                           "with the module's settings, mutual "
+                           "authentication complete%s",
+                           name, lr.principal, path_name(&lr),
+                           lr.bound ? ", bound to the TLS certificate" : "");
+    n8443_record_detail(ctx->rep, rec, "path", "%s",
+                        lr.fast ? "fast" : "gss-api");
 
 done:
     n8443_record_detail(ctx->rep, rec, "name", "%s", name);
     if (accepted && *replay_pending
         && n8443_report_wants(ctx->rep, "online.replay")) {
-        check_replay(on, acred, &token, cb, &info);
+        check_replay(on, keys, mode, &token, cb);
         *replay_pending = 0;
     }
-    n8443_accept_result_clear(&res);
+    n8443_login_result_clear(&lr);
     if (ictx != GSS_C_NO_CONTEXT) {
         gss_delete_sec_context(&min, &ictx, GSS_C_NO_BUFFER);
     }
@@ -326,6 +451,7 @@ void n8443_online_check_spnego(struct online *on)
     gss_key_value_set_desc store;
     gss_cred_id_t icred = GSS_C_NO_CREDENTIAL;
     gss_cred_id_t acred = GSS_C_NO_CREDENTIAL;
+    n8443_login_keys keys;
     struct n8443_record *rec;
     const char *rcache;
     char err[1024];
@@ -334,10 +460,10 @@ void n8443_online_check_spnego(struct online *on)
     int replay_pending = 1;
     size_t i;
 
-    /* replay_cache none: the module switches MIT's cache off too, so the
-     * replay shows what it would do. */
-    rcache = ctx->site->kerberos.replay_cache.kind == N8443_RC_NONE
-                 ? "none:" : on->rcache_name;
+    /* As the module (rcache.c): MIT's replay cache is off unless it is
+     * the replay cache (krb5:NAME, here a private one in its place). */
+    rcache = ctx->site->kerberos.replay_cache.kind == N8443_RC_KRB5
+                 ? on->rcache_name : "none:";
     if (acquire_acceptor(on, rcache, &acred, err, sizeof(err)) != 0) {
         rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
                                "%s: httpd would fail the same way", err);
@@ -358,9 +484,11 @@ void n8443_online_check_spnego(struct online *on)
         n8443_record_detail(ctx->rep, rec, "ccache", "%s", on->ccache_name);
         goto cleanup;
     }
+    fill_keys(on, acred, login_mode(ctx), &keys);
     for (i = 0; i < ctx->nnames; i++) {
-        round_trip(on, icred, acred, ctx->names[i], &replay_pending);
+        round_trip(on, icred, &keys, ctx->names[i], &replay_pending);
     }
+    release_keys(&keys);
 
 cleanup:
     if (icred != GSS_C_NO_CREDENTIAL) {
