@@ -39,6 +39,7 @@
  * files given to their group (NegotiateDelegationPerms), or GSS-Proxy.
  */
 #include "n8443_private.h"
+#include "encode.h"
 #include "sha256.h"
 
 #include "apr_lib.h"
@@ -81,14 +82,12 @@ static const char *cache_file_name(apr_pool_t *p, const char *principal)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     char hex[33];
-    int i;
 
     if (HMAC(n8443_sha256_md(), name_key, sizeof(name_key),
              (const unsigned char *)principal, strlen(principal), md,
              &n) == NULL || n < 16)
         return NULL;
-    for (i = 0; i < 16; i++)
-        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    n8443_hex_encode(md, 16, hex, sizeof(hex));
     return apr_pstrcat(p, CC_PREFIX, hex, NULL);
 }
 
@@ -201,6 +200,7 @@ const char *n8443_delegation_store(request_rec *r,
     OM_uint32 maj, min, lifetime = 0;
     const char *name, *final, *tmp;
     unsigned char rnd[8];
+    char rnd_hex[2 * sizeof(rnd) + 1];
     struct timeval tv[2];
     char text[512];
     mode_t mode = sc->delegation_perms.mode_set ? sc->delegation_perms.mode
@@ -220,10 +220,8 @@ const char *n8443_delegation_store(request_rec *r,
     if (name == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1)
         return NULL;
     final = apr_pstrcat(r->pool, sc->delegation_vhost_dir, "/", name, NULL);
-    tmp = apr_psprintf(r->pool, "%s" TMP_INFIX
-                       "%02x%02x%02x%02x%02x%02x%02x%02x",
-                       final, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-                       rnd[6], rnd[7]);
+    n8443_hex_encode(rnd, sizeof(rnd), rnd_hex, sizeof(rnd_hex));
+    tmp = apr_pstrcat(r->pool, final, TMP_INFIX, rnd_hex, NULL);
 
     el.key = "ccache";
     el.value = apr_pstrcat(r->pool, "FILE:", tmp, NULL);
@@ -365,6 +363,7 @@ static const char *vhost_dir_name(apr_pool_t *p, server_rec *s)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char d[EVP_MAX_MD_SIZE];
+    char d_hex[9];
     unsigned int n = 0;
     const char *host = s->server_hostname ? s->server_hostname : "default";
     char *safe = apr_pstrdup(p, host), *c;
@@ -396,8 +395,8 @@ static const char *vhost_dir_name(apr_pool_t *p, server_rec *s)
         return NULL;
     }
     EVP_MD_CTX_free(md);
-    return apr_psprintf(p, "%s_%u_%02x%02x%02x%02x", safe, port, d[0], d[1],
-                        d[2], d[3]);
+    n8443_hex_encode(d, 4, d_hex, sizeof(d_hex));
+    return apr_psprintf(p, "%s_%u_%s", safe, port, d_hex);
 }
 
 /* What the layout still leaves open, said at start-up. */

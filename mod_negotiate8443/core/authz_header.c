@@ -248,43 +248,6 @@ n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
     return 0;
 }
 
-size_t
-n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
-                    size_t outcap)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t groups = inlen / 3 + (inlen % 3 != 0), i, o = 0;
-    uint32_t group;
-
-    if (out == NULL || outcap == 0 || (in == NULL && inlen != 0))
-        return 0;
-    /* 4 characters per group plus the NUL, without overflowing size_t. */
-    if (groups > (SIZE_MAX - 1) / 4 || groups * 4 + 1 > outcap) {
-        out[0] = '\0';
-        return 0;
-    }
-    for (i = 0; i + 2 < inlen; i += 3) {
-        group = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8)
-                | in[i + 2];
-        out[o++] = alphabet[(group >> 18) & 0x3f];
-        out[o++] = alphabet[(group >> 12) & 0x3f];
-        out[o++] = alphabet[(group >> 6) & 0x3f];
-        out[o++] = alphabet[group & 0x3f];
-    }
-    if (i < inlen) {
-        group = (uint32_t)in[i] << 16;
-        if (i + 1 < inlen)
-            group |= (uint32_t)in[i + 1] << 8;
-        out[o++] = alphabet[(group >> 18) & 0x3f];
-        out[o++] = alphabet[(group >> 12) & 0x3f];
-        out[o++] = i + 1 < inlen ? alphabet[(group >> 6) & 0x3f] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
 /* NUL and the C0/DEL control characters; bytes >= 0x80 (UTF-8) pass. */
 static int
 has_control_char(const unsigned char *s, size_t len)

@@ -50,10 +50,6 @@ size_t n8443_base64_decoded_max(size_t inlen);
 int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
                         size_t outcap, size_t *outlen);
 
-/* Base64 encode (with padding) into out; returns chars written (without the
- * NUL, which is always written), or 0 if outcap is too small. */
-size_t n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
-                           size_t outcap);
 
 /*
  * Split decoded Basic credentials "user:password" at the first ':'.

@@ -51,17 +51,3 @@ cleanup:
     EVP_MD_CTX_free(ctx);
     return ret;
 }
-
-void
-n8443_replay_key_hex(const unsigned char key[N8443_REPLAY_KEY_LEN],
-                     char out[2 * N8443_REPLAY_KEY_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < N8443_REPLAY_KEY_LEN; i++) {
-        out[2 * i] = digits[key[i] >> 4];
-        out[2 * i + 1] = digits[key[i] & 0x0f];
-    }
-    out[2 * N8443_REPLAY_KEY_LEN] = '\0';
-}

@@ -28,9 +28,6 @@
 int n8443_replay_key(const n8443_apreq_info *info,
                      unsigned char key[N8443_REPLAY_KEY_LEN]);
 
-/* Lower-case hex of a key into out, NUL-terminated (for cache backends
- * that store text, such as memcached, and for log lines). */
-void n8443_replay_key_hex(const unsigned char key[N8443_REPLAY_KEY_LEN],
-                          char out[2 * N8443_REPLAY_KEY_LEN + 1]);
+/* Its text form (memcached, log lines): n8443_hex_encode (encode.h). */
 
 #endif /* N8443_REPLAY_KEY_H */

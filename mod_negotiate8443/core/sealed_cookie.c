@@ -3,6 +3,7 @@
  * See sealed_cookie.h for the format.
  */
 #include "sealed_cookie.h"
+#include "encode.h"
 #include "sha256.h"
 
 #include <string.h>
@@ -20,35 +21,6 @@
 #define HEAD_LEN (17 + 2 * N8443_COOKIE_DIGEST_LEN)
 #define MAX_PLAIN (HEAD_LEN + N8443_COOKIE_MAX_PRINCIPAL)
 #define MAX_RAW (1 + NONCE_LEN + MAX_PLAIN + TAG_LEN)
-
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_encode(const unsigned char *in, size_t len, char *out)
-{
-    size_t i, o = 0;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        unsigned v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
-        out[o++] = b64url[v >> 18];
-        out[o++] = b64url[(v >> 12) & 63];
-        out[o++] = b64url[(v >> 6) & 63];
-        out[o++] = b64url[v & 63];
-    }
-    if (len - i == 1) {
-        unsigned v = in[i] << 16;
-        out[o++] = b64url[v >> 18];
-        out[o++] = b64url[(v >> 12) & 63];
-    }
-    else if (len - i == 2) {
-        unsigned v = (in[i] << 16) | (in[i + 1] << 8);
-        out[o++] = b64url[v >> 18];
-        out[o++] = b64url[(v >> 12) & 63];
-        out[o++] = b64url[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-    return o;
-}
 
 static int b64url_value(char c)
 {
@@ -150,7 +122,9 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
                             raw + 1 + NONCE_LEN + total) != 1)
         goto cleanup;
-    b64url_encode(raw, 1 + NONCE_LEN + (size_t)total + TAG_LEN, out);
+    if (n8443_base64url_encode(raw, 1 + NONCE_LEN + (size_t)total + TAG_LEN,
+                               out, outcap) == 0)
+        goto cleanup;
     ret = 0;
 
 cleanup:

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "authz_header.h"
+#include "encode.h"
 #include "token_walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "authz_header.h"
+#include "encode.h"
 #include "token_walk.h"
 #include "fixture.h"
 

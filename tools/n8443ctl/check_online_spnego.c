@@ -14,6 +14,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "encode.h"
 #include "login.h"
 #include "oids.h"
 #include "rc_table.h"
@@ -279,7 +280,7 @@ static void check_replay(struct online *on, const n8443_login_keys *keys,
                             n8443_cause_name(lr.cause));
     }
     if (n8443_replay_key(&lr.info, key) == 0) {
-        n8443_replay_key_hex(key, hex);
+        n8443_hex_encode(key, sizeof(key), hex, sizeof(hex));
         n8443_record_detail(ctx->rep, rec, "replay_key", "%s", hex);
     }
     n8443_login_result_clear(&lr);

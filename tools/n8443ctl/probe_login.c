@@ -24,6 +24,7 @@
 
 #include "acceptor.h"
 #include "authz_header.h"
+#include "encode.h"
 #include "oids.h"
 #include "probe.h"
 
