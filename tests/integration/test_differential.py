@@ -213,11 +213,12 @@ def test_fuzzer_runs_briefly(tmp_path, alice, keytab, realm):
                          real["real-mit-krb5-mutual-nocb-nodeleg"]))
     for name, tok in toks.items():
         (seeds / (name + ".tok")).write_bytes(tok)
-    script = os.path.join(os.path.dirname(__file__), "..", "diff",
-                          "run-fuzzer")
+    script = os.path.join(os.path.dirname(__file__), "..", "fuzz",
+                          "run-fuzzers")
     env = dict(realm.env)
-    env["FUZZ_ARTIFACTS"] = str(tmp_path / "artifacts")
-    res = subprocess.run(["bash", script, keytab, str(seeds), "15"],
+    env.update(FUZZ_ARTIFACTS=str(tmp_path / "artifacts"), FUZZ_KEYTAB=keytab,
+               FUZZ_SEEDS=str(seeds), FUZZ_SECONDS="15")
+    res = subprocess.run(["bash", script, "fuzz_fast_path"],
                          capture_output=True, text=True, timeout=600,
                          env=env)
     print(res.stdout, res.stderr)

@@ -751,7 +751,7 @@ def _fuzz_compiler():
 
 @pytest.mark.parametrize("runner,targets", [
     ("tests/fuzz/run-fuzzers", ["fuzz_authz_header", "fuzz_token_walk"]),
-    ("tests/fuzz-extra/run-fuzzers", ["fuzz_sealed_cookie"]),
+    ("tests/fuzz/run-fuzzers", ["fuzz_sealed_cookie"]),
 ])
 def test_fuzz_targets_run_briefly(tmp_path, runner, targets):
     """Each libFuzzer target, built with ASan+UBSan, on its seed corpus
@@ -785,7 +785,7 @@ def test_yaml_loader_fuzzer_runs_briefly(tmp_path):
                     "libfuzzer-14-dev)")
     bdir = build_dir()
     res = subprocess.run(["make", "-C", bdir, "FUZZ_CC=" + cc,
-                          "tools/n8443ctl/fuzz_site_load"],
+                          "tests/fuzz/fuzz_site_load"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     corpus = tmp_path / "corpus"
@@ -793,7 +793,7 @@ def test_yaml_loader_fuzzer_runs_briefly(tmp_path):
                     corpus)
     assert len(os.listdir(corpus)) > 5
     res = subprocess.run(
-        [os.path.join(bdir, "tools", "n8443ctl", "fuzz_site_load"),
+        [os.path.join(bdir, "tests", "fuzz", "fuzz_site_load"),
          "-max_total_time=3", "-print_final_stats=1", "-timeout=10",
          "-dict=" + os.path.join(TOP, "tests", "n8443ctl",
                                  "fuzz-site.dict"),

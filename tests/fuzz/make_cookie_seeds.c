@@ -6,7 +6,9 @@
  * UTF-8 name, an expired one), and the same sessions as input for the
  * fuzzer's seal-and-damage mode.
  *
- * Usage: make_cookie_seeds DIR     (tests/fuzz-extra/run-fuzzers builds it)
+ * Usage: make_cookie_seeds DIR     (DIR: tests/fuzz/corpus/fuzz_sealed_cookie)
+ * Build: cc -Imod_negotiate8443/core tests/fuzz/make_cookie_seeds.c
+ *        mod_negotiate8443/core/{sealed_cookie,sha256,encode}.c -lcrypto
  * The nonce is random, so every run writes other (equally genuine) bytes;
  * the corpus in git is one such run.
  */

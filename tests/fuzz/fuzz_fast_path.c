@@ -5,7 +5,7 @@
  * authenticator krb5 decrypted" (diff_compare).  Seeds: real tokens
  * (tests/integration/test_differential.py writes them); the keytab that
  * decrypts their tickets comes from N8443_FUZZ_KEYTAB.  Built and run by
- * tests/diff/run-fuzzer.
+ * tests/fuzz/run-fuzzers (fuzz_fast_path).
  */
 #include <stdio.h>
 #include <stdlib.h>
