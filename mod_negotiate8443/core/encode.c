@@ -40,8 +40,8 @@ static size_t b64(const unsigned char *in, size_t inlen, char *out,
     uint32_t group;
 
     for (i = 0; i + 2 < inlen; i += 3) {
-        group = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8)
-                | in[i + 2];
+        group =
+            ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
         out[o++] = alphabet[(group >> 18) & 0x3f];
         out[o++] = alphabet[(group >> 12) & 0x3f];
         out[o++] = alphabet[(group >> 6) & 0x3f];
@@ -69,14 +69,14 @@ size_t n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
 {
     size_t need = n8443_base64_encoded_len(inlen);
 
-    if (!usable(in, inlen, out, outcap)
-        || (need == 0 && inlen != 0) || need >= outcap)
+    if (!usable(in, inlen, out, outcap) || (need == 0 && inlen != 0)
+        || need >= outcap)
         return 0;
     return b64(in, inlen, out, b64_std, 1);
 }
 
-size_t n8443_base64url_encode(const unsigned char *in, size_t inlen,
-                              char *out, size_t outcap)
+size_t n8443_base64url_encode(const unsigned char *in, size_t inlen, char *out,
+                              size_t outcap)
 {
     size_t need = n8443_base64_encoded_len(inlen);
 

@@ -23,8 +23,8 @@ size_t n8443_base64_encode(const unsigned char *in, size_t inlen, char *out,
                            size_t outcap);
 
 /* RFC 4648 section 5 base64url ('-', '_'), without padding (cookies). */
-size_t n8443_base64url_encode(const unsigned char *in, size_t inlen,
-                              char *out, size_t outcap);
+size_t n8443_base64url_encode(const unsigned char *in, size_t inlen, char *out,
+                              size_t outcap);
 
 /* Lower-case hex, two digits a byte: 2 * INLEN characters and the NUL. */
 size_t n8443_hex_encode(const unsigned char *in, size_t inlen, char *out,

@@ -19,15 +19,14 @@
 typedef size_t (*encoder)(const unsigned char *, size_t, char *, size_t);
 
 /* RFC 4648 section 10. */
-static const char *const rfc_in[] = {"", "f", "fo", "foo", "foob", "fooba",
-                                     "foobar"};
-static const char *const rfc_b64[] = {"", "Zg==", "Zm8=", "Zm9v",
+static const char *const rfc_in[] = {"",     "f",     "fo",    "foo",
+                                     "foob", "fooba", "foobar"};
+static const char *const rfc_b64[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
                                       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-static const char *const rfc_url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg",
-                                      "Zm9vYmE", "Zm9vYmFy"};
-static const char *const rfc_hex[] = {"", "66", "666f", "666f6f",
-                                      "666f6f62", "666f6f6261",
-                                      "666f6f626172"};
+static const char *const rfc_url[] = {"",       "Zg",      "Zm8",     "Zm9v",
+                                      "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+static const char *const rfc_hex[] = {
+    "", "66", "666f", "666f6f", "666f6f62", "666f6f6261", "666f6f626172"};
 
 /* ENC of IN must give WANT, in a buffer of exactly the right size, and
  * nothing (an empty string) in one a byte short. */
@@ -37,8 +36,7 @@ static void exact(encoder enc, const char *in, const char *want)
     char buf[64];
 
     memset(buf, 'X', sizeof(buf));
-    assert_int_equal(enc((const unsigned char *)in, len, buf, wlen + 1),
-                     wlen);
+    assert_int_equal(enc((const unsigned char *)in, len, buf, wlen + 1), wlen);
     assert_string_equal(buf, want);
     memset(buf, 'X', sizeof(buf));
     assert_int_equal(enc((const unsigned char *)in, len, buf, wlen), 0);
@@ -69,17 +67,14 @@ static void test_alphabets(void **state)
     char buf[16];
 
     (void)state;
-    assert_int_equal(n8443_base64_encode(in, sizeof(in), buf, sizeof(buf)),
-                     8);
+    assert_int_equal(n8443_base64_encode(in, sizeof(in), buf, sizeof(buf)), 8);
     assert_string_equal(buf, "+/+/ABCD");
-    assert_int_equal(n8443_base64url_encode(in, sizeof(in), buf,
-                                            sizeof(buf)),
+    assert_int_equal(n8443_base64url_encode(in, sizeof(in), buf, sizeof(buf)),
                      8);
     assert_string_equal(buf, "-_-_ABCD");
     assert_int_equal(n8443_base64url_encode(in, 1, buf, sizeof(buf)), 2);
     assert_string_equal(buf, "-w");
-    assert_int_equal(n8443_hex_encode(in, sizeof(in), buf, sizeof(buf)),
-                     12);
+    assert_int_equal(n8443_hex_encode(in, sizeof(in), buf, sizeof(buf)), 12);
     assert_string_equal(buf, "fbffbf001083");
 }
 
@@ -97,19 +92,18 @@ static void test_round_trip(void **state)
     for (len = 0; len <= sizeof(raw); len++) {
         assert_int_equal(n8443_base64_encode(raw, len, enc, sizeof(enc)),
                          n8443_base64_encoded_len(len));
-        assert_int_equal(n8443_base64_decode(enc, strlen(enc), back,
-                                             sizeof(back), &outlen),
-                         0);
+        assert_int_equal(
+            n8443_base64_decode(enc, strlen(enc), back, sizeof(back), &outlen),
+            0);
         assert_int_equal(outlen, len);
         assert_memory_equal(back, raw, len);
-        assert_int_equal(n8443_hex_encode(raw, len, hex, sizeof(hex)),
-                         2 * len);
+        assert_int_equal(n8443_hex_encode(raw, len, hex, sizeof(hex)), 2 * len);
         for (i = 0; i < len; i++) {
             unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0'
-                                                      : hex[2 * i] - 'a' + 10);
-            unsigned lo = (unsigned)(hex[2 * i + 1] <= '9'
-                                         ? hex[2 * i + 1] - '0'
-                                         : hex[2 * i + 1] - 'a' + 10);
+                                                       : hex[2 * i] - 'a' + 10);
+            unsigned lo =
+                (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0'
+                                                 : hex[2 * i + 1] - 'a' + 10);
 
             assert_int_equal(hi * 16 + lo, raw[i]);
         }
@@ -145,8 +139,7 @@ static void test_bad_arguments(void **state)
         assert_int_equal(buf[0], '\0');
     }
     /* Hex: 2 * inlen + 1 would wrap, whatever the buffer claims. */
-    assert_int_equal(n8443_hex_encode(in, SIZE_MAX / 2 + 1, buf, SIZE_MAX),
-                     0);
+    assert_int_equal(n8443_hex_encode(in, SIZE_MAX / 2 + 1, buf, SIZE_MAX), 0);
     assert_int_equal(n8443_base64_encoded_len(SIZE_MAX), 0);
     assert_int_equal(n8443_base64_encoded_len(0), 0);
     assert_int_equal(n8443_base64_encoded_len(1), 4);
