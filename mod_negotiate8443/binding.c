@@ -45,7 +45,7 @@ int n8443_conn_is_tls(conn_rec *c)
 typedef struct {
     char *pem;                  /* malloc'd, NULL: slot unused */
     size_t pem_len;
-    n8443_cb_status status;
+    n8443_cert_hash_status status;
     unsigned char data[N8443_CB_MAX];
     size_t len;
 } cb_cache_entry;
@@ -77,7 +77,7 @@ void n8443_binding_child_init(apr_pool_t *pchild)
 }
 
 static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
-                         n8443_cb_status *st)
+                         n8443_cert_hash_status *st)
 {
     unsigned int i;
     int found = 0;
@@ -100,7 +100,7 @@ static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
 }
 
 static void cb_cache_add(const char *pem, size_t len, const n8443_conn *b,
-                         n8443_cb_status st)
+                         n8443_cert_hash_status st)
 {
     cb_cache_entry *e;
     char *copy;
@@ -139,21 +139,21 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
                             : NULL;
         if (pem != NULL && *pem != '\0') {
             size_t len = strlen(pem);
-            n8443_cb_status st;
+            n8443_cert_hash_status st;
 
             if (!cb_cache_find(pem, len, b, &st)) {
                 b->cb_len = 0;
                 st = n8443_cb_from_pem(pem, len, b->cb_data, &b->cb_len);
-                if (st != N8443_CB_OK)
+                if (st != N8443_CERT_HASH_OK)
                     b->cb_len = 0;
                 cb_cache_add(pem, len, b, st);
             }
-            if (st == N8443_CB_OK)
+            if (st == N8443_CERT_HASH_OK)
                 b->cb_state = 1;
             else
                 ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(090)
                               "no tls-server-end-point binding for this "
-                              "certificate (%s)", st == N8443_CB_NO_HASH
+                              "certificate (%s)", st == N8443_CERT_HASH_NONE
                               ? "its signature has no hash" : "unreadable");
         }
     }
@@ -194,9 +194,9 @@ static int cert_file_has_binding(apr_pool_t *p, const char *file)
     apr_file_close(f);
     buf[n] = '\0';
     switch (n8443_cb_from_pem(buf, n, out, &outlen)) {
-    case N8443_CB_OK:
+    case N8443_CERT_HASH_OK:
         return 1;
-    case N8443_CB_NO_HASH:
+    case N8443_CERT_HASH_NONE:
         return 0;
     default:
         return -1;

@@ -25,23 +25,23 @@ static const EVP_MD *binding_md(X509 *cert)
     return EVP_get_digestbynid(mdnid);
 }
 
-static n8443_cb_status binding_of(X509 *cert, unsigned char *out,
-                                  size_t *outlen)
+static n8443_cert_hash_status binding_of(X509 *cert, unsigned char *out,
+                                         size_t *outlen)
 {
     const size_t plen = sizeof(N8443_CB_PREFIX) - 1;
     const EVP_MD *md = binding_md(cert);
     unsigned int n = 0;
 
     if (md == NULL)
-        return N8443_CB_NO_HASH;
+        return N8443_CERT_HASH_NONE;
     if (EVP_MD_get_size(md) <= 0
         || plen + (size_t)EVP_MD_get_size(md) > N8443_CB_MAX)
-        return N8443_CB_NO_HASH;
+        return N8443_CERT_HASH_NONE;
     memcpy(out, N8443_CB_PREFIX, plen);
     if (!X509_digest(cert, md, out + plen, &n))
-        return N8443_CB_BAD_CERT;
+        return N8443_CERT_HASH_BAD_CERT;
     *outlen = plen + n;
-    return N8443_CB_OK;
+    return N8443_CERT_HASH_OK;
 }
 
 static X509 *read_pem(const char *pem, size_t len)
@@ -59,32 +59,33 @@ static X509 *read_pem(const char *pem, size_t len)
     return cert;
 }
 
-n8443_cb_status n8443_cb_from_pem(const char *pem, size_t len,
-                                  unsigned char *out, size_t *outlen)
+n8443_cert_hash_status n8443_cb_from_pem(const char *pem, size_t len,
+                                         unsigned char *out, size_t *outlen)
 {
     X509 *cert = read_pem(pem, len);
-    n8443_cb_status st;
+    n8443_cert_hash_status st;
 
     if (cert == NULL)
-        return N8443_CB_BAD_CERT;
+        return N8443_CERT_HASH_BAD_CERT;
     st = binding_of(cert, out, outlen);
     X509_free(cert);
     return st;
 }
 
-n8443_cb_status n8443_cb_from_der(const unsigned char *der, size_t len,
-                                  unsigned char *out, size_t *outlen)
+n8443_cert_hash_status n8443_cb_from_der(const unsigned char *der, size_t len,
+                                         unsigned char *out, size_t *outlen)
 {
     const unsigned char *p = der;
     X509 *cert;
-    n8443_cb_status st;
+    n8443_cert_hash_status st;
 
     if (len > (size_t)0x7fffffff)
-        return N8443_CB_BAD_CERT;
+        return N8443_CERT_HASH_BAD_CERT;
     cert = d2i_X509(NULL, &p, (long)len);
     if (cert == NULL)
-        return N8443_CB_BAD_CERT;
-    st = p == der + len ? binding_of(cert, out, outlen) : N8443_CB_BAD_CERT;
+        return N8443_CERT_HASH_BAD_CERT;
+    st = p == der + len ? binding_of(cert, out, outlen)
+                        : N8443_CERT_HASH_BAD_CERT;
     X509_free(cert);
     return st;
 }

@@ -14,22 +14,24 @@
 #define N8443_CB_PREFIX "tls-server-end-point:"
 #define N8443_CB_MAX (sizeof(N8443_CB_PREFIX) - 1 + 64)
 
+/* The status of a certificate's binding (not to be confused with the
+ * NegotiateChannelBinding modes, N8443_CB_* in modes.h). */
 typedef enum {
-    N8443_CB_OK = 0,
-    N8443_CB_NO_HASH,     /* the signature has no hash (Ed25519, Ed448):
-                             RFC 5929 defines no binding for it */
-    N8443_CB_BAD_CERT     /* not a certificate OpenSSL can read */
-} n8443_cb_status;
+    N8443_CERT_HASH_OK = 0,
+    N8443_CERT_HASH_NONE,     /* the signature has no hash (Ed25519, Ed448):
+                                 RFC 5929 defines no binding for it */
+    N8443_CERT_HASH_BAD_CERT  /* not a certificate OpenSSL can read */
+} n8443_cert_hash_status;
 
 /*
  * Compute the application data of the binding ("tls-server-end-point:" ||
  * hash) from a PEM (pem != NULL) or DER certificate.  out must hold
- * N8443_CB_MAX bytes; *outlen is set on N8443_CB_OK only.
+ * N8443_CB_MAX bytes; *outlen is set on N8443_CERT_HASH_OK only.
  */
-n8443_cb_status n8443_cb_from_pem(const char *pem, size_t len,
-                                  unsigned char *out, size_t *outlen);
-n8443_cb_status n8443_cb_from_der(const unsigned char *der, size_t len,
-                                  unsigned char *out, size_t *outlen);
+n8443_cert_hash_status n8443_cb_from_pem(const char *pem, size_t len,
+                                         unsigned char *out, size_t *outlen);
+n8443_cert_hash_status n8443_cb_from_der(const unsigned char *der, size_t len,
+                                         unsigned char *out, size_t *outlen);
 
 /* The name of the hash used (e.g. "SHA256"), for logs and checks; NULL
  * where there is none. */

@@ -229,9 +229,9 @@ static void test_channel_binding_bad_input(void **state)
     size_t n = 0;
 
     assert_int_equal(n8443_cb_from_pem("not a cert", 10, out, &n),
-                     N8443_CB_BAD_CERT);
+                     N8443_CERT_HASH_BAD_CERT);
     assert_int_equal(n8443_cb_from_der((const unsigned char *)"\x30\x00", 2,
-                                       out, &n), N8443_CB_BAD_CERT);
+                                       out, &n), N8443_CERT_HASH_BAD_CERT);
     assert_null(n8443_cb_hash_name_pem("", 0));
 }
 

@@ -410,11 +410,11 @@ static void check_binding(struct n8443_check_ctx *ctx, struct cert_set *set)
     int mode = ctx->site->kerberos.channel_binding.v;
     const char *hash;
     struct n8443_record *rec;
-    n8443_cb_status st;
+    n8443_cert_hash_status st;
 
     st = n8443_cb_from_pem(set->pem, set->pem_len, ctx->cb_data,
                            &ctx->cb_len);
-    if (st == N8443_CB_OK) {
+    if (st == N8443_CERT_HASH_OK) {
         ctx->have_cb = 1;
         hash = n8443_cb_hash_name_pem(set->pem, set->pem_len);
         n8443_report_add(ctx->rep, "cert.channel-binding", N8443_SEV_OK,
@@ -425,7 +425,7 @@ static void check_binding(struct n8443_check_ctx *ctx, struct cert_set *set)
                          hash ? hash : "its signature hash");
         return;
     }
-    if (st != N8443_CB_NO_HASH) {
+    if (st != N8443_CERT_HASH_NONE) {
         return;     /* cert.file said why */
     }
     if (mode == N8443_CB_OFF) {

@@ -184,7 +184,7 @@ static void report_binding(struct n8443_probe *p, X509 *cert)
     unsigned char *der = NULL;
     struct n8443_record *rec;
     const char *hash = NULL;
-    n8443_cb_status st;
+    n8443_cert_hash_status st;
     char *pem = NULL;
     long pemlen;
     BIO *bio;
@@ -200,7 +200,7 @@ static void report_binding(struct n8443_probe *p, X509 *cert)
         pemlen = BIO_get_mem_data(bio, &pem);
         hash = n8443_cb_hash_name_pem(pem, (size_t)pemlen);
     }
-    if (st == N8443_CB_OK) {
+    if (st == N8443_CERT_HASH_OK) {
         p->have_cb = 1;
         rec = n8443_report_add(p->rep, "tls.binding", N8443_SEV_OK,
                                "channel binding (tls-server-end-point) "
@@ -208,7 +208,7 @@ static void report_binding(struct n8443_probe *p, X509 *cert)
                                hash ? hash : "a hash");
         n8443_record_detail(p->rep, rec, "hash", "%s", hash ? hash : "?");
     }
-    else if (st == N8443_CB_NO_HASH) {
+    else if (st == N8443_CERT_HASH_NONE) {
         n8443_report_add(
             p->rep, "tls.binding", N8443_SEV_WARNING,
             "the certificate's signature has no hash (Ed25519 or Ed448): "
