@@ -92,10 +92,11 @@ cleanup:
         krb5_free_enctypes(ctx, etypes);
 }
 
-/* Append text to err (as much as fits). */
+/* Append text to err (as much as fits; nothing when errlen is 0, where
+ * err holds no string at all). */
 static void err_append(char *err, size_t errlen, const char *text)
 {
-    size_t n = strlen(err);
+    size_t n = errlen > 0 ? strnlen(err, errlen) : 0;
 
     if (n < errlen)
         snprintf(err + n, errlen - n, "%s", text);
