@@ -105,9 +105,11 @@ static int acquire_acceptor(struct online *on, const char *rcache,
 }
 
 /*
- * The login mode the module renders for this site (exchange.c): the fast
- * path unless GSS-Proxy holds the keys, S4U2Proxy evidence is wanted or
- * MIT's own replay cache is the replay cache (all GSS-API's alone).
+ * The login mode the module renders for this site (exchange.c,
+ * credentials.c): the fast path unless GSS-Proxy holds the keys, the
+ * keytab is not a file (the module copies only a file it can watch),
+ * S4U2Proxy evidence is wanted or MIT's own replay cache is the replay
+ * cache (all GSS-API's alone).
  */
 static int login_mode(const struct n8443_check_ctx *ctx)
 {
@@ -115,7 +117,8 @@ static int login_mode(const struct n8443_check_ctx *ctx)
     int mode = 0;
 
     if (!k->gssproxy.v && k->delegation.v != N8443_DELEG_CONSTRAINED
-        && k->replay_cache.kind != N8443_RC_KRB5) {
+        && k->replay_cache.kind != N8443_RC_KRB5
+        && (ctx->kt.name == NULL || n8443_keytab_file(ctx->kt.name))) {
         mode |= N8443_LOGIN_FAST_PATH;
     }
     if (k->channel_binding.v == N8443_CB_REQUIRE) {
@@ -124,6 +127,8 @@ static int login_mode(const struct n8443_check_ctx *ctx)
     return mode;
 }
 
+static void release_keys(n8443_login_keys *keys);
+
 /*
  * The keys of one login (core/login.h) as the module fills them
  * (credentials.c): the acceptor credentials and, for the fast path, a
@@ -131,8 +136,6 @@ static int login_mode(const struct n8443_check_ctx *ctx)
  * principal (NULL: any key) and the skew the module applies.  Without a
  * context every login goes through GSS-API.
  */
-static void release_keys(n8443_login_keys *keys);
-
 static void fill_keys(struct online *on, gss_cred_id_t acred, int mode,
                       n8443_login_keys *keys)
 {
