@@ -74,6 +74,7 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->allow_anonymous;
     conf->allow_anonymous_set = add->allow_anonymous_set
                                 || base->allow_anonymous_set;
+    n8443_challenge_merge(conf, base, add);
     return conf;
 }
 
@@ -572,5 +573,6 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
                   "Allowed clock skew in seconds, for the whole instance "
                   "(global)"),
+    N8443_CHALLENGE_CMDS,
     { NULL }
 };

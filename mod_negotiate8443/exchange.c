@@ -30,24 +30,11 @@ static void count_failure(n8443_cause cause)
 }
 
 /* Ask for a (new) token: 401 with the Negotiate challenge, and Basic's
- * where the location falls back to it. */
+ * where the location falls back to it (challenge.c: also what the 401
+ * page learns, and when Negotiate is not offered). */
 static int challenge(request_rec *r)
 {
-    const n8443_dir_conf *dc =
-        ap_get_module_config(r->per_dir_config, &negotiate8443_module);
-    const char *realm;
-
-    apr_table_add(r->err_headers_out, "WWW-Authenticate", "Negotiate");
-    if (dc->basic_fallback) {
-        realm = ap_auth_name(r);
-        apr_table_add(r->err_headers_out, "WWW-Authenticate",
-                      apr_pstrcat(r->pool, "Basic realm=\"",
-                                  ap_escape_quotes(r->pool,
-                                                   realm ? realm
-                                                         : "Kerberos"),
-                                  "\"", NULL));
-    }
-    return HTTP_UNAUTHORIZED;
+    return n8443_challenge(r);
 }
 
 /* Count the Authorization fields; httpd merges repeats into one with
@@ -123,6 +110,10 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
  * that says why, and the status. */
 static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 {
+    n8443_refusal_note(r, st == N8443_TOK_NTLM ? "ntlm"
+                          : st == N8443_TOK_OTHER_MECH ? "other_mech"
+                          : st == N8443_TOK_NO_MECH_TOKEN ? "no_ticket"
+                          : "malformed");
     /* Malformed tokens are counted with every other 400, by the caller. */
     if (st != N8443_TOK_MALFORMED)
         count_failure(st == N8443_TOK_NTLM ? N8443_CAUSE_NTLM
@@ -210,6 +201,7 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
                       "presented before (replayed token, kept %ld s)",
                       principal, (long)apr_time_sec(n8443_rc_retention()));
         count_failure(N8443_CAUSE_REPLAY);
+        n8443_refusal_note(r, "replay");
         return challenge(r);
     case N8443_RC_QUOTA:
         /* Logged (once a minute per principal) by the replay cache. */
@@ -267,6 +259,7 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(021)
                       "SPNEGO asked for another round trip, which this "
                       "server does not keep state for: refused");
+        n8443_refusal_note(r, "other");
         if (lr->acc.output.length == 0)
             challenge(r);
         return HTTP_UNAUTHORIZED;
@@ -295,6 +288,7 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
         break;
     }
     count_failure(lr->cause);
+    n8443_refusal_note(r, n8443_cause_name(lr->cause));
     return challenge(r);
 }
 
@@ -445,6 +439,8 @@ static int negotiate(request_rec *r)
 
             /* A refused password is a 401 like any other: offer both
              * schemes again (RFC 7235 3.1), so the browser asks anew. */
+            if (st == HTTP_UNAUTHORIZED)
+                n8443_refusal_note(r, "bad_password");
             return st == HTTP_UNAUTHORIZED ? challenge(r) : st;
         }
         /* fall through */
@@ -454,6 +450,7 @@ static int negotiate(request_rec *r)
                       "Authorization scheme '%.*s' is not offered here",
                       (int)authz.scheme_len > 32 ? 32 : (int)authz.scheme_len,
                       authz.scheme);
+        n8443_refusal_note(r, "unsupported_scheme");
         return challenge(r);
     case N8443_AUTHZ_EMPTY:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(017)
@@ -506,6 +503,8 @@ int n8443_note_auth_failure(request_rec *r, const char *auth_type)
     if (strcasecmp(auth_type, N8443_AUTH_TYPE) != 0)
         return DECLINED;
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    if (r->user != NULL)
+        n8443_refusal_note(r, "not_authorized");
     challenge(r);
     return OK;
 }
@@ -515,7 +514,10 @@ int n8443_check_user_id(request_rec *r)
     int status = negotiate(r);
 
     /* Every 400 is malformed input, whichever check found it. */
-    if (status == HTTP_BAD_REQUEST)
+    if (status == HTTP_BAD_REQUEST) {
         count_failure(N8443_CAUSE_MALFORMED);
+        n8443_refusal_note(r, "malformed");
+        n8443_refusal_env(r);
+    }
     return status;
 }

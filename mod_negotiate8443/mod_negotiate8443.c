@@ -64,6 +64,9 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_handler(n8443_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(n8443_check_user_id, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    /* NegotiateOptional: log in who brings credentials, where the
+     * location lets anonymous requests in. */
+    ap_hook_force_authn(n8443_force_authn, NULL, NULL, APR_HOOK_MIDDLE);
     /* A 401 decided later (authz) still carries the challenge. */
     ap_hook_note_auth_failure(n8443_note_auth_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);

@@ -8,6 +8,8 @@
  *   startup.c            start-up checks, one walk over the configs
  *   exchange.c           one request: header -> decode -> login ->
  *                        replay -> identity, or the status
+ *   challenge.c          the 401's challenge, NEGOTIATE_ERROR for its
+ *                        page, NegotiateOnce / NegotiateOptional
  *   credentials.c        per-process acceptor credentials, keytab refresh
  *   keytab_dump.c        a keytab's keys in a log line
  *   identity.c           principal -> r->user; n8443_identity_set
@@ -99,6 +101,10 @@ typedef struct {
     unsigned int fast_path_set:1;
     int allow_anonymous;            /* NegotiateAllowAnonymous, default Off */
     unsigned int allow_anonymous_set:1;
+    int negotiate_once;             /* NegotiateOnce, default Off */
+    unsigned int negotiate_once_set:1;
+    int optional;                   /* NegotiateOptional, default Off */
+    unsigned int optional_set:1;
 } n8443_dir_conf;
 
 /* NegotiateDelegationPerms: what the credential caches are given. */
@@ -340,6 +346,38 @@ int n8443_status_handler(request_rec *r);
 /* -------------------------------------------------------------- clock skew */
 
 int n8443_skew_apply(apr_pool_t *pconf, server_rec *s);
+
+/* --------------------------------------------------------------- challenge */
+
+/* Where n8443_session_strip keeps the session cookies it took out. */
+#define N8443_SESSION_COOKIE_NOTE "negotiate8443-session-cookies"
+
+/* The 401 (challenge.c): WWW-Authenticate as the location, the request's
+ * environment (negotiate8443-no-negotiate) and NegotiateOnce allow, and
+ * NEGOTIATE_ERROR / NEGOTIATE_ERROR_TEXT.  Returns HTTP_UNAUTHORIZED. */
+int n8443_challenge(request_rec *r);
+/* Note why this request is not logged in: a word of challenge.c's table
+ * (no_token, ntlm, no_ticket, skew, ...); the last note wins. */
+void n8443_refusal_note(request_rec *r, const char *word);
+/* NEGOTIATE_ERROR and NEGOTIATE_ERROR_TEXT from the note. */
+void n8443_refusal_env(request_rec *r);
+/* The sentence for a word, or NULL for an unknown word. */
+const char *n8443_refusal_text(const char *word);
+/* force_authn hook: NegotiateOptional. */
+int n8443_force_authn(request_rec *r);
+void n8443_challenge_merge(n8443_dir_conf *conf, const n8443_dir_conf *base,
+                           const n8443_dir_conf *add);
+const char *n8443_set_negotiate_once(cmd_parms *cmd, void *dconf, int flag);
+const char *n8443_set_optional(cmd_parms *cmd, void *dconf, int flag);
+#define N8443_CHALLENGE_CMDS                                               \
+    AP_INIT_FLAG("NegotiateOnce", n8443_set_negotiate_once, NULL,          \
+                 ACCESS_CONF | OR_AUTHCFG,                                 \
+                 "On: a 401 after a refused Negotiate token does not "     \
+                 "offer Negotiate again (Basic only where it is on)"),     \
+    AP_INIT_FLAG("NegotiateOptional", n8443_set_optional, NULL,            \
+                 ACCESS_CONF | OR_AUTHCFG,                                 \
+                 "On: where Require lets anonymous requests in, a "        \
+                 "request with credentials is still logged in")
 
 /* ---------------------------------------------------------------- exchange */
 

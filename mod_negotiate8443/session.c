@@ -42,7 +42,7 @@
 #define COOKIE_NAME "n8443_session"
 #define COOKIE_ATTRS ";Secure;HttpOnly;SameSite=Lax"     /* after Path */
 /* Where n8443_session_strip leaves the values for the resume. */
-#define COOKIE_NOTE "negotiate8443-session-cookies"
+#define COOKIE_NOTE N8443_SESSION_COOKIE_NOTE
 /* A client sends one cookie per Path that matches; a few at most. */
 #define MAX_COOKIES 4
 

@@ -1,0 +1,213 @@
+/*
+ * challenge.c - what a client is asked for, and told, when it is not
+ * (yet) logged in:
+ *
+ *   - the challenge of a 401: "WWW-Authenticate: Negotiate", unless the
+ *     request has negotiate8443-no-negotiate in its environment or, under
+ *     NegotiateOnce, already sent a Negotiate token that failed (a browser
+ *     that cannot do Kerberos would otherwise loop or pop up prompts);
+ *     Basic's where NegotiateBasicFallback is On;
+ *   - NEGOTIATE_ERROR (a stable word) and NEGOTIATE_ERROR_TEXT (a sentence
+ *     for the user, nothing secret) in the environment of every 401 and
+ *     400 the module answers, for an ErrorDocument (SSI or CGI; after the
+ *     internal redirect httpd names them REDIRECT_NEGOTIATE_ERROR...);
+ *   - NegotiateOptional: authentication only for a request that brings
+ *     credentials, where the location lets anonymous requests in.
+ */
+#include "n8443_private.h"
+
+/* One reason a request is not logged in: the word the environment gets
+ * and the sentence for the user.  The words are a contract (README,
+ * mod_negotiate8443(8)): never renamed, only added to. */
+typedef struct {
+    const char *word;
+    const char *text;
+} refusal;
+
+static const refusal refusals[] = {
+    {"no_token", "Your browser did not send a Kerberos login for this "
+     "site: it has no Kerberos ticket, or it is not set up to use "
+     "single sign-on (Negotiate) with this site."},
+    {"ntlm", "Your computer could not get a Kerberos ticket for this site "
+     "and fell back to NTLM, which this site does not accept. It may not "
+     "be joined to the domain, or this site's name is not registered for "
+     "Kerberos."},
+    {"no_ticket", "Your browser offered Kerberos but had no ticket for "
+     "this site's name."},
+    {"other_mech", "Your browser offered a login method other than "
+     "Kerberos, which this site does not accept."},
+    {"wrong_principal", "Your Kerberos ticket does not fit this site's "
+     "keys (a name or key version mismatch on the server side): please "
+     "tell the help desk."},
+    {"skew", "Your computer's clock differs too much from the server's: "
+     "correct the date, time and time zone, then try again."},
+    {"replay", "This login was already used once: reload the page to log "
+     "in again."},
+    {"expired", "Your Kerberos ticket has expired or is not valid yet: "
+     "lock and unlock your computer (or run kinit) to get a new one."},
+    {"bad_bindings", "Your login was not bound to this secure connection; "
+     "a proxy or TLS inspection between you and the site may be the "
+     "cause."},
+    {"malformed", "Your browser sent a login this site cannot read."},
+    {"etype", "Your login used an encryption type that does not fit its "
+     "ticket."},
+    {"anonymous", "Anonymous Kerberos tickets are not accepted here."},
+    {"bad_password", "The user name or password was not accepted."},
+    {"unsupported_scheme", "Your browser used a login method this site "
+     "does not offer."},
+    {"not_authorized", "You are logged in, but your account may not see "
+     "this page."},
+    {"other", "The login was refused."},
+    {NULL, NULL}
+};
+
+#define ERROR_NOTE "negotiate8443-error"
+
+void n8443_refusal_note(request_rec *r, const char *word)
+{
+    apr_table_setn(r->notes, ERROR_NOTE, word);
+}
+
+const char *n8443_refusal_text(const char *word)
+{
+    const refusal *f;
+
+    for (f = refusals; f->word != NULL; f++)
+        if (strcmp(f->word, word) == 0)
+            return f->text;
+    return NULL;
+}
+
+/* NEGOTIATE_ERROR and NEGOTIATE_ERROR_TEXT for this request's answer:
+ * the noted reason, else "no_token". */
+void n8443_refusal_env(request_rec *r)
+{
+    const char *word = apr_table_get(r->notes, ERROR_NOTE);
+    const char *text;
+
+    if (word == NULL)
+        word = "no_token";
+    text = n8443_refusal_text(word);
+    if (text == NULL) {
+        word = "other";
+        text = n8443_refusal_text(word);
+    }
+    apr_table_setn(r->subprocess_env, "NEGOTIATE_ERROR", word);
+    apr_table_setn(r->subprocess_env, "NEGOTIATE_ERROR_TEXT", text);
+}
+
+/* Did the client send a Negotiate token on this request? */
+static int sent_negotiate(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+
+    if (v == NULL)
+        return 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return strncasecmp(v, "Negotiate", 9) == 0
+           && (v[9] == ' ' || v[9] == '\t' || v[9] == '\0');
+}
+
+int n8443_challenge(request_rec *r)
+{
+    const n8443_dir_conf *dc =
+        ap_get_module_config(r->per_dir_config, &negotiate8443_module);
+    const char *realm;
+    int offered = 0;
+
+    n8443_refusal_env(r);
+    if (apr_table_get(r->subprocess_env, "negotiate8443-no-negotiate")) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(340)
+                      "negotiate8443-no-negotiate is set: Negotiate is "
+                      "not offered");
+    }
+    else if (dc->negotiate_once && sent_negotiate(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(341)
+                      "NegotiateOnce: the client's Negotiate token did "
+                      "not log in (%s), so Negotiate is not offered again",
+                      apr_table_get(r->subprocess_env, "NEGOTIATE_ERROR"));
+    }
+    else {
+        apr_table_add(r->err_headers_out, "WWW-Authenticate", "Negotiate");
+        offered = 1;
+    }
+    if (dc->basic_fallback) {
+        realm = ap_auth_name(r);
+        apr_table_add(r->err_headers_out, "WWW-Authenticate",
+                      apr_pstrcat(r->pool, "Basic realm=\"",
+                                  ap_escape_quotes(r->pool,
+                                                   realm ? realm
+                                                         : "Kerberos"),
+                                  "\"", NULL));
+        offered = 1;
+    }
+    if (!offered)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(342)
+                      "401 without a challenge: no login scheme is "
+                      "offered to this client");
+    return HTTP_UNAUTHORIZED;
+}
+
+/*
+ * force_authn hook, for NegotiateOptional: httpd asks for authentication
+ * only where the Require lines need a user.  Where they let anonymous
+ * requests in (Require all granted), a request that brings credentials
+ * (Authorization, our session cookie, a connection login) is still
+ * logged in; one without goes on anonymous, without REMOTE_USER.
+ */
+int n8443_force_authn(request_rec *r)
+{
+    const n8443_dir_conf *dc;
+    const char *type = ap_auth_type(r), *cookie;
+    request_rec *first = r;
+
+    if (type == NULL || strcasecmp(type, N8443_AUTH_TYPE) != 0)
+        return DECLINED;
+    dc = ap_get_module_config(r->per_dir_config, &negotiate8443_module);
+    if (!dc->optional)
+        return DECLINED;
+    if (apr_table_get(r->headers_in, "Authorization") != NULL)
+        return OK;
+    while (first->main != NULL || first->prev != NULL)
+        first = first->main != NULL ? first->main : first->prev;
+    cookie = apr_table_get(first->notes, N8443_SESSION_COOKIE_NOTE);
+    if (dc->session && cookie != NULL && *cookie != '\0')
+        return OK;
+    if (dc->connection_auth && n8443_conn_get(r->connection)->login != NULL)
+        return OK;
+    return DECLINED;
+}
+
+/* ---------------------------------------------------------- directives */
+
+const char *n8443_set_negotiate_once(cmd_parms *cmd, void *dconf, int flag)
+{
+    n8443_dir_conf *conf = dconf;
+
+    (void)cmd;
+    conf->negotiate_once = flag;
+    conf->negotiate_once_set = 1;
+    return NULL;
+}
+
+const char *n8443_set_optional(cmd_parms *cmd, void *dconf, int flag)
+{
+    n8443_dir_conf *conf = dconf;
+
+    (void)cmd;
+    conf->optional = flag;
+    conf->optional_set = 1;
+    return NULL;
+}
+
+void n8443_challenge_merge(n8443_dir_conf *conf, const n8443_dir_conf *base,
+                           const n8443_dir_conf *add)
+{
+    conf->negotiate_once = add->negotiate_once_set ? add->negotiate_once
+                                                   : base->negotiate_once;
+    conf->negotiate_once_set = add->negotiate_once_set
+                               || base->negotiate_once_set;
+    conf->optional = add->optional_set ? add->optional : base->optional;
+    conf->optional_set = add->optional_set || base->optional_set;
+}
