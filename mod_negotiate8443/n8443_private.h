@@ -361,8 +361,6 @@ int n8443_challenge(request_rec *r);
 void n8443_refusal_note(request_rec *r, const char *word);
 /* NEGOTIATE_ERROR and NEGOTIATE_ERROR_TEXT from the note. */
 void n8443_refusal_env(request_rec *r);
-/* The sentence for a word, or NULL for an unknown word. */
-const char *n8443_refusal_text(const char *word);
 /* force_authn hook: NegotiateOptional. */
 int n8443_force_authn(request_rec *r);
 void n8443_challenge_merge(n8443_dir_conf *conf, const n8443_dir_conf *base,
