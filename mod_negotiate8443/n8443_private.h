@@ -67,7 +67,7 @@ APLOG_USE_MODULE(negotiate8443);
 /* n8443_cb_mode, n8443_user_name_mode: core/modes.h, shared with
  * n8443ctl. */
 
-#define N8443_DEFAULT_MAX_TOKEN 65536
+/* N8443_DEFAULT_MAX_TOKEN: core/modes.h, shared with n8443ctl. */
 
 /* Per-directory configuration ("server, vhost, dir" and "dir" directives).
  * Every field has a *_set marker so that a nested section inherits exactly

@@ -36,4 +36,26 @@ typedef enum {
  * Kerberos' own default, in seconds. */
 #define N8443_DEFAULT_CLOCK_SKEW 300
 
+/* NegotiateMaxTokenSize without the directive: decoded bytes. */
+#define N8443_DEFAULT_MAX_TOKEN 65536
+
+/* httpd's LimitRequestFieldSize without the directive. */
+#define N8443_HTTPD_DEFAULT_FIELD_SIZE 8190
+
+/*
+ * The LimitRequestFieldSize a token of max_token decoded bytes needs:
+ * httpd measures the whole line "Authorization: Negotiate <base64>"
+ * (without CRLF) against it, before any module runs, and answers a bare
+ * 400 for a longer one.  Base64 of the token, the field name and scheme,
+ * 256 bytes to spare, rounded up to whole KiB.  render writes it; check
+ * and the module's start-up compare against it.
+ */
+static inline long n8443_field_size_for_token(long max_token)
+{
+    long need = (max_token + 2) / 3 * 4
+                + (long)sizeof("Authorization: Negotiate ") - 1 + 256;
+
+    return (need + 1023) / 1024 * 1024;
+}
+
 #endif /* N8443_MODES_H */

@@ -239,6 +239,21 @@ struct n8443_config;
 int n8443_render(const struct n8443_config *config, struct n8443_buf *out);
 int n8443_cmd_render(const struct n8443_args *args);
 
+/* ------------------------------------------------------ render_help.c */
+
+struct n8443_site;
+/* The LimitRequestFieldSize render writes for SITE's vhost: what the
+ * largest NegotiateMaxTokenSize of the sites on its port needs. */
+long n8443_render_field_size(const struct n8443_config *cfg,
+                             const struct n8443_site *site);
+void n8443_render_limits(const struct n8443_config *cfg,
+                         const struct n8443_site *site,
+                         struct n8443_buf *out);
+void n8443_render_help_server(const struct n8443_site *site,
+                              struct n8443_buf *out);
+void n8443_render_help_location(const struct n8443_site *site,
+                                struct n8443_buf *out);
+
 /* ------------------------------------------------------------ udiff.c */
 
 int n8443_diff_unified(const char *old_data, size_t old_len,

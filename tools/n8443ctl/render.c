@@ -41,6 +41,7 @@ struct needs {
     int headers;
     int proxy;
     int groupfile;
+    int help;
 };
 
 /* Which optional modules the file needs: headers for HSTS and for the
@@ -56,6 +57,10 @@ static void find_needs(const struct n8443_config *cfg, struct needs *needs)
         const struct n8443_site *site = &cfg->sites[i];
 
         if (site->tls.hsts.v) {
+            needs->headers = 1;
+        }
+        if (site->help.present) {
+            needs->help = 1;
             needs->headers = 1;
         }
         for (j = 0; j < site->nlocations; j++) {
@@ -104,11 +109,12 @@ static void render_header(const struct n8443_config *cfg,
                    "included:\n"
                    "#   ssl negotiate8443 authn_core authz_core authz_user "
                    "authz_host\n");
-    if (needs->headers || needs->proxy || needs->groupfile) {
-        n8443_buf_printf(out, "#  %s%s%s\n",
+    if (needs->headers || needs->proxy || needs->groupfile || needs->help) {
+        n8443_buf_printf(out, "#  %s%s%s%s\n",
                          needs->headers ? " headers" : "",
                          needs->proxy ? " proxy proxy_http" : "",
-                         needs->groupfile ? " authz_groupfile" : "");
+                         needs->groupfile ? " authz_groupfile" : "",
+                         needs->help ? " include alias env" : "");
     }
     n8443_buf_puts(out,
                    "# Each is checked here, so that a missing one stops "
@@ -131,6 +137,12 @@ static void render_header(const struct n8443_config *cfg,
     }
     if (needs->groupfile) {
         require_module(out, "authz_groupfile_module", "mod_authz_groupfile");
+    }
+    if (needs->help) {
+        /* The 401 page: server-side includes, its Alias, its SetEnv. */
+        require_module(out, "include_module", "mod_include");
+        require_module(out, "alias_module", "mod_alias");
+        require_module(out, "env_module", "mod_env");
     }
 }
 
@@ -352,6 +364,9 @@ static void render_location(const struct n8443_site *site,
     if (krb->basic_fallback.v) {
         n8443_buf_puts(out, INDENT2 "NegotiateBasicFallback On\n");
     }
+    if (krb->negotiate_once.v) {
+        n8443_buf_puts(out, INDENT2 "NegotiateOnce On\n");
+    }
     if (krb->session.v) {
         n8443_buf_puts(out, INDENT2 "NegotiateSession On\n");
         if (krb->session_max_age.set) {
@@ -401,7 +416,8 @@ static void render_location(const struct n8443_site *site,
     n8443_buf_puts(out, INDENT1 "</Location>\n");
 }
 
-static int render_site(const struct n8443_site *site, struct n8443_buf *out)
+static int render_site(const struct n8443_config *cfg,
+                       const struct n8443_site *site, struct n8443_buf *out)
 {
     const struct n8443_location **order;
     const char **emitted;
@@ -428,6 +444,8 @@ static int render_site(const struct n8443_site *site, struct n8443_buf *out)
     }
     render_tls(&site->tls, out);
     render_kerberos_server(&site->kerberos, out);
+    n8443_render_limits(cfg, site, out);
+    n8443_render_help_server(site, out);
     for (i = 0; i < site->nlocations; i++) {
         if (site->locations[i].user_header.set) {
             render_header_unset(site->locations[i].user_header.v, &emitted,
@@ -460,6 +478,7 @@ static int render_site(const struct n8443_site *site, struct n8443_buf *out)
                    INDENT2 "SetHandler negotiate8443-status\n"
                    INDENT2 "Require local\n"
                    INDENT1 "</Location>\n");
+    n8443_render_help_location(site, out);
     n8443_buf_puts(out, "</VirtualHost>\n");
     free(order);
     free(emitted);
@@ -491,7 +510,7 @@ int n8443_render(const struct n8443_config *cfg, struct n8443_buf *out)
         return rc;
     }
     for (i = 0; i < cfg->nsites; i++) {
-        rc = render_site(&cfg->sites[i], out);
+        rc = render_site(cfg, &cfg->sites[i], out);
         if (rc != N8443_OK) {
             return rc;
         }

@@ -114,8 +114,21 @@ struct n8443_kerberos {
     struct n8443_int session_max_age;
     struct n8443_enum delegation;       /* enum n8443_delegation */
     struct n8443_str delegation_dir;
+    struct n8443_int max_token_size;    /* NegotiateMaxTokenSize, bytes */
+    struct n8443_bool negotiate_once;   /* NegotiateOnce */
     struct n8443_pos pos;
     int present;
+};
+
+/* help: the page a browser shows for a 401 (why the login failed, what
+ * to do, whom to ask).  With it, render adds the ErrorDocument 401. */
+struct n8443_help {
+    struct n8443_str contact;       /* required in `help` */
+    struct n8443_str url;           /* http(s):// or mailto: */
+    struct n8443_str pages;         /* directory with 401.shtml */
+    struct n8443_pos pos;
+    int present;
+    int seen;
 };
 
 struct n8443_location {
@@ -136,6 +149,7 @@ struct n8443_site {
     struct n8443_str auth_name;
     struct n8443_tls tls;
     struct n8443_kerberos kerberos;
+    struct n8443_help help;
     struct n8443_location *locations;
     size_t nlocations;
     int locations_set;

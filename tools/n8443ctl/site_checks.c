@@ -131,6 +131,11 @@ void n8443_ld_check_site(struct n8443_ld *c, struct n8443_site *site,
             "'delegation_dir' (where delegated credentials are kept)",
             n8443_ld_delegation_names[krb->delegation.v]);
     }
+    if (site->help.present && !site->help.contact.seen) {
+        n8443_ld_diag_pos(c, site->help.pos,
+                          "'help' needs 'contact' (whom a user whose "
+                          "login failed should ask)");
+    }
     for (i = 0; i < site->nlocations; i++) {
         check_location(c, &site->locations[i]);
     }

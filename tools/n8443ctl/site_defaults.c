@@ -10,6 +10,12 @@
 #include "msgs.h"
 #include "site_values.h"
 
+/* Where the package installs the 401 page (pages/401.shtml); the build
+ * sets it from --datadir. */
+#ifndef N8443_PAGES_DIR
+#define N8443_PAGES_DIR "/usr/share/mod_negotiate8443/pages"
+#endif
+
 #define MERGE(field)                                                          \
     do {                                                                      \
         if (!site->field.set && !site->field.seen) {                          \
@@ -44,6 +50,15 @@ void n8443_ld_merge_defaults(struct n8443_site *site,
     MERGE(kerberos.session_max_age);
     MERGE(kerberos.delegation);
     MERGE(kerberos.delegation_dir);
+    MERGE(kerberos.max_token_size);
+    MERGE(kerberos.negotiate_once);
+    MERGE(help.contact);
+    MERGE(help.url);
+    MERGE(help.pages);
+    if (!site->help.seen && defs->help.present) {
+        site->help.present = 1;
+        site->help.pos = defs->help.pos;
+    }
 }
 
 #undef MERGE
@@ -80,6 +95,12 @@ int n8443_ld_apply_builtin_defaults(struct n8443_ld *c,
     }
     if (!krb->delegation.set) {
         krb->delegation.v = N8443_DELEG_NONE;
+    }
+    if (!krb->max_token_size.set) {
+        krb->max_token_size.v = N8443_DEFAULT_MAX_TOKEN;
+    }
+    if (!site->help.pages.set) {
+        site->help.pages.v = N8443_PAGES_DIR;
     }
     if (!site->locations_set) {
         /* No locations: the whole site needs a login. */

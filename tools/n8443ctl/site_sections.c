@@ -90,6 +90,8 @@ enum {
     K_SESSION_AGE,
     K_DELEG,
     K_DELEG_DIR,
+    K_MAX_TOKEN,
+    K_ONCE,
     K_N
 };
 static const char *const kerberos_keys[] = {
@@ -97,7 +99,8 @@ static const char *const kerberos_keys[] = {
     "gssproxy",        "replay_cache",     "clock_skew",
     "channel_binding", "basic_fallback",   "user_name",
     "session",         "session_key_file", "session_max_age",
-    "delegation",      "delegation_dir",   NULL};
+    "delegation",      "delegation_dir",   "max_token_size",
+    "negotiate_once",  NULL};
 
 /* The `kerberos:` block.  No key is required; a key that needs a
  * companion (session -> session_key_file) is checked after merging, when
@@ -166,6 +169,68 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
             break;
         case K_DELEG_DIR:
             n8443_ld_get_path(c, v, "delegation_dir", &krb->delegation_dir);
+            break;
+        case K_MAX_TOKEN:
+            /* The module's own bounds (NegotiateMaxTokenSize). */
+            n8443_ld_get_int(c, v, "max_token_size", 1024, 1048576,
+                             "a number of bytes", &krb->max_token_size);
+            break;
+        case K_ONCE:
+            n8443_ld_get_bool(c, v, "negotiate_once", &krb->negotiate_once);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+enum { H_CONTACT, H_URL, H_PAGES, H_N };
+static const char *const help_keys[] = {"contact", "url", "pages", NULL};
+
+/* The `help:` block: whom a user whose login failed should ask.  The
+ * values end up in SetEnv lines and, entity-escaped by mod_include, in
+ * the 401 page: quotable text is enough. */
+static void parse_help(struct n8443_ld *c, const ynode *map,
+                       struct n8443_help *help)
+{
+    const ynode *seen[H_N] = {NULL};
+    char shown[SHOW_BUF];
+    size_t i;
+
+    help->seen = 1;
+    if (!n8443_ld_want_map(c, map, "help")) {
+        return;
+    }
+    help->present = 1;
+    help->pos = n8443_ld_pos(map);
+    for (i = 0; i + 1 < map->nitems; i += 2) {
+        const ynode *v = map->items[i + 1];
+
+        switch (n8443_ld_key_index(c, map->items[i], help_keys, seen)) {
+        case H_CONTACT:
+            help->contact.seen = 1;
+            if (n8443_ld_want_quotable(c, v, "contact", "a string")) {
+                n8443_ld_set_str(&help->contact, v);
+            }
+            break;
+        case H_URL:
+            help->url.seen = 1;
+            if (!n8443_ld_want_word(c, v, "url", "a URL")) {
+                break;
+            }
+            if (strncmp(v->text, "https://", 8) != 0
+                && strncmp(v->text, "http://", 7) != 0
+                && strncmp(v->text, "mailto:", 7) != 0) {
+                n8443_ld_diag(c, v,
+                              "'url' must start with https://, http:// or "
+                              "mailto:, got '%s'",
+                              n8443_ld_show(shown, v->text, v->len));
+                break;
+            }
+            n8443_ld_set_str(&help->url, v);
+            break;
+        case H_PAGES:
+            n8443_ld_get_path(c, v, "pages", &help->pages);
             break;
         default:
             break;
@@ -316,11 +381,13 @@ enum {
     S_TLS,
     S_KERBEROS,
     S_LOCATIONS,
+    S_HELP,
     S_N
 };
 static const char *const site_keys[] = {"name",     "server_name", "aliases",
                                         "listen",   "auth_name",   "tls",
-                                        "kerberos", "locations",   NULL};
+                                        "kerberos", "locations",   "help",
+                                        NULL};
 
 /*
  * One entry of `sites`, or `defaults` (IN_DEFAULTS), which takes the same
@@ -374,6 +441,9 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
             break;
         case S_LOCATIONS:
             parse_locations(c, v, site);
+            break;
+        case S_HELP:
+            parse_help(c, v, &site->help);
             break;
         default:
             break;

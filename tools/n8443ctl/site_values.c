@@ -180,6 +180,11 @@ static const struct placement placements[] = {
     {"session_max_age", "under 'kerberos'"},
     {"delegation", "under 'kerberos'"},
     {"delegation_dir", "under 'kerberos'"},
+    {"max_token_size", "under 'kerberos'"},
+    {"negotiate_once", "under 'kerberos'"},
+    {"contact", "under 'help'"},
+    {"url", "under 'help'"},
+    {"pages", "under 'help'"},
     {"path", "in an entry of 'locations'"},
     {"require", "in an entry of 'locations'"},
     {"group_file", "in an entry of 'locations'"},
@@ -194,6 +199,7 @@ static const struct placement placements[] = {
     {"kerberos", "in a site"},
     {"locations", "in a site"},
     {"auth_name", "in a site"},
+    {"help", "in a site"},
     {NULL, NULL}};
 
 /*
