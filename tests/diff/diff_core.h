@@ -120,6 +120,11 @@ void diff_login_set_gss_cksum(diff_env *e, diff_login *l,
 void diff_login_add_authdata(diff_login *l, int ticket, krb5_authdatatype t,
                              const void *data, size_t len);
 
+/* Pad the ticket's authorization data with `pad` bytes in an
+ * AD-IF-RELEVANT element Kerberos ignores (diff_pad.c): a large token.
+ * 0, or -1. */
+int diff_login_pad_ticket(diff_login *l, size_t pad);
+
 /* The raw krb5 GSS token (60 .. 01 00 AP-REQ) of l, malloc'd. */
 int diff_login_token(diff_env *e, diff_login *l, unsigned char **tok,
                      size_t *len);

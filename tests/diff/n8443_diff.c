@@ -10,9 +10,11 @@
  *   n8443_diff [-v] KEYTAB DIR      every DIR/ *.tok (a token, binary),
  *                                   under each kind of acceptor bindings,
  *                                   and the forge's mutations of each
- *   n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME]]
+ *   n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME [PAD]]]
  *                                   print a raw krb5 token (base64) for
- *                                   a ticket made here for CLIENT
+ *                                   a ticket made here for CLIENT, its
+ *                                   authorization data padded by PAD
+ *                                   bytes (a large token)
  * Exit status: 0 when the paths agree on everything, 1 on any difference,
  * 2 when the test cannot run.  A summary line goes to stdout.
  */
@@ -691,7 +693,8 @@ static int run_corpus(diff_env *e, const char *dir)
 
 /* A raw krb5 token for client, base64 on stdout; ctime, when not 0, is
  * the authenticator's time (cusec 0). */
-static int forge(diff_env *e, const char *client, long lifetime, long ctime)
+static int forge(diff_env *e, const char *client, long lifetime, long ctime,
+                 long pad)
 {
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -706,6 +709,10 @@ static int forge(diff_env *e, const char *client, long lifetime, long ctime)
     if (ctime != 0) {
         l.auth.ctime = (krb5_timestamp)ctime;
         l.auth.cusec = 0;
+    }
+    if (pad > 0 && diff_login_pad_ticket(&l, (size_t)pad) != 0) {
+        fprintf(stderr, "n8443_diff: cannot pad the ticket\n");
+        return 2;
     }
     if (diff_login_token(e, &l, &tok, &len) != 0) {
         fprintf(stderr, "n8443_diff: cannot forge a token for %s\n", client);
@@ -740,13 +747,14 @@ int main(int argc, char **argv)
         if (diff_env_init(&e, argv[2]) != 0)
             return 2;
         ret = forge(&e, argv[3], argc > 4 ? atol(argv[4]) : 36000,
-                    argc > 5 ? atol(argv[5]) : 0);
+                    argc > 5 ? atol(argv[5]) : 0,
+                    argc > 6 ? atol(argv[6]) : 0);
         diff_env_free(&e);
         return ret;
     }
     if (argc != 3) {
         fprintf(stderr, "usage: n8443_diff [-v] KEYTAB DIR\n"
-                "       n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME]]\n");
+                "       n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME [PAD]]]\n");
         return 2;
     }
     if (diff_env_init(&e, argv[1]) != 0)

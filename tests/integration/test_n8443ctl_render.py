@@ -121,6 +121,12 @@ def parse_conf(text):
         if line == "</VirtualHost>":
             vh = None
             continue
+        if line == '<Location "/negotiate8443-error/">':
+            # The 401 page of help: (render_help.c): no login there.
+            loc = {"path": "/negotiate8443-error/", "handler": None,
+                   "require": []}
+            vh["error_page"] = loc
+            continue
         if line == '<Location "/negotiate8443-status">':
             # The status handler render adds to every vhost: not a site
             # location.
@@ -347,6 +353,11 @@ class Adapter:
             return url
         if key == "users":
             return val.replace("@EXAMPLE.COM", "@" + REALM)
+        if key == "pages":
+            # The package's 401 page, from the source tree.
+            return os.path.normpath(os.path.join(HERE, "..", "..", "pages"))
+        if key in ("contact", "url"):
+            return re.sub(r"example\.com", "test.n8443", val, flags=re.I)
         return val
 
     def adapt(self, text):
