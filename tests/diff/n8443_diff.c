@@ -754,7 +754,8 @@ int main(int argc, char **argv)
     }
     if (argc != 3) {
         fprintf(stderr, "usage: n8443_diff [-v] KEYTAB DIR\n"
-                "       n8443_diff --forge KEYTAB CLIENT [SECONDS [CTIME [PAD]]]\n");
+                "       n8443_diff --forge KEYTAB CLIENT "
+                "[SECONDS [CTIME [PAD]]]\n");
         return 2;
     }
     if (diff_env_init(&e, argv[1]) != 0)

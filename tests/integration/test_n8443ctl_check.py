@@ -31,7 +31,8 @@ OFFLINE_IDS = {"krb5.realm", "krb5.clock-skew", "krb5.replay-cache",
                "keytab.httpd-user", "keytab.spn", "keytab.spn-port",
                "keytab.enctypes", "keytab.permitted", "cert.file",
                "cert.key", "cert.san", "cert.expiry", "cert.chain",
-               "cert.channel-binding", "dns.resolve", "dns.canonical"}
+               "cert.channel-binding", "dns.resolve", "dns.canonical",
+               "http.token-size", "http.field-size"}
 ONLINE_IDS = {"online.client", "online.clock", "online.kvno",
               "online.decrypt", "online.spnego", "online.replay"}
 
@@ -671,6 +672,66 @@ def test_replay_cache_none(ck, good_keytab):
     assert rc == 0
     rc, doc, _ = ck.run(site, "--strict")
     assert rc == 1
+
+
+def test_header_limit_of_the_installed_file(ck, good_keytab):
+    """http.field-size: an installed file without a LimitRequestFieldSize
+    that fits NegotiateMaxTokenSize leaves httpd's 8190, which turns large
+    tokens into a bare 400; what render writes fits."""
+    site = ck.site(good_keytab)
+    target = ck.path(ck.unique("installed") + ".conf")
+    # Not installed yet: says what render writes.
+    rc, doc, _ = ck.run(site, "--only", "http", "--target", target)
+    rec = one(doc, "http.field-size")
+    assert rec["severity"] == "ok" and "not installed yet" in rec["message"]
+    assert rec["details"]["needed"] == 88064
+    # Rendered by an n8443ctl before issue 17: no limit at all.
+    with open(target, "w") as f:
+        f.write("<VirtualHost *:8443>\n    ServerName localhost\n"
+                "</VirtualHost>\n")
+    rc, doc, _ = ck.run(site, "--only", "http", "--target", target,
+                        "--strict")
+    rec = one(doc, "http.field-size")
+    assert rec["severity"] == "warning", rec
+    assert rec["details"]["limit"] == 8190
+    assert "bare 400" in rec["message"] and "n8443ctl install" in \
+        rec["message"]
+    assert rc == 1
+    # A hand-set limit that is too small.
+    with open(target, "w") as f:
+        f.write("    # LimitRequestFieldSize 999999\n"
+                "    LimitRequestFieldSize 16384\n")
+    rc, doc, _ = ck.run(site, "--only", "http", "--target", target)
+    rec = one(doc, "http.field-size")
+    assert rec["severity"] == "warning"
+    assert rec["details"]["limit"] == 16384
+    # What render writes passes.
+    subprocess.run([tool(), "render", site, "-o", target], check=True)
+    rc, doc, _ = ck.run(site, "--only", "http", "--target", target,
+                        "--strict")
+    rec = one(doc, "http.field-size")
+    assert rec["severity"] == "ok", rec
+    assert rec["details"]["limit"] == 88064
+    assert rc == 0
+
+
+def test_small_max_token_size(ck, good_keytab):
+    site = ck.site(good_keytab, kerberos={"max_token_size": 16000})
+    rc, doc, _ = ck.run(site, "--only", "http")
+    rec = one(doc, "http.token-size")
+    assert rec["severity"] == "warning"
+    assert "below the 48000 bytes Microsoft documents" in rec["message"]
+    assert one(doc, "http.field-size")["details"]["needed"] == 22528
+    rc, doc, _ = ck.run(site, "--only", "http", "--strict")
+    assert rc == 1
+
+
+def test_target_needs_a_site_file(ck, good_keytab):
+    res = subprocess.run([tool(), "check", "--keytab", good_keytab,
+                          "--host", "localhost", "--target", "/x.conf"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "--target names the installed file" in res.stderr
 
 
 def test_clock_skew_not_an_integer_in_the_site_file(ck, good_keytab):

@@ -319,7 +319,7 @@ static void test_id_table(void **state)
 {
     static const char *const families[] = {"site.", "krb5.", "keytab.",
                                            "cert.", "dns.", "selinux.",
-                                           "online.", NULL};
+                                           "http.", "online.", NULL};
     size_t i;
     size_t j;
 

@@ -242,6 +242,9 @@ static int check_site(const struct n8443_check_opts *opts,
     if (rc == N8443_OK) {
         rc = n8443_check_selinux(&ctx);
     }
+    if (rc == N8443_OK) {
+        rc = n8443_check_http(&ctx);
+    }
     if (rc == N8443_OK && opts->online) {
         rc = n8443_check_online(&ctx);
     }
@@ -291,6 +294,7 @@ int n8443_cmd_check(const struct n8443_args *args)
     struct n8443_site args_site;
     struct n8443_record *rec;
     krb5_context kctx = NULL;
+    char *default_target = NULL;
     const char *skew_source;
     long skew;
     char err[300];
@@ -325,6 +329,12 @@ int n8443_cmd_check(const struct n8443_args *args)
     if (rc != N8443_OK) {
         goto cleanup;
     }
+    if (args->site_path == NULL && args->target != NULL) {
+        n8443_error("check: --target names the installed file of a site "
+                    "file: give SITE.yaml");
+        rc = N8443_USAGE;
+        goto cleanup;
+    }
     if (args->site_path == NULL) {
         rc = site_from_args(args, &args_site, aliases);
         if (rc != N8443_OK) {
@@ -357,6 +367,14 @@ int n8443_cmd_check(const struct n8443_args *args)
     }
     else if (cfg != NULL) {
         int set = 0;
+
+        /* The installed file, for http.field-size: a one-site file's
+         * default target is install's (no message when there is none). */
+        opts.target = args->target;
+        if (opts.target == NULL && cfg->nsites == 1
+            && n8443_default_target(cfg, &default_target) == N8443_OK) {
+            opts.target = default_target;
+        }
 
         for (i = 0; i < cfg->nsites; i++) {
             set |= cfg->sites[i].kerberos.clock_skew.set;
@@ -396,5 +414,6 @@ cleanup:
     n8443_config_free(cfg);
     n8443_report_free(&rep);
     free(user.name);
+    free(default_target);
     return rc;
 }

@@ -161,6 +161,8 @@ struct n8443_check_opts {
     int json;
     const char *ccache;     /* client credentials for --online, or NULL:
                                the service key */
+    const char *target;     /* the installed file (--target, or a one-site
+                               file's default), or NULL */
 };
 
 /* One site being checked: its settings, and what earlier families
@@ -239,6 +241,8 @@ int n8443_check_cert(struct n8443_check_ctx *ctx);
 int n8443_check_dns(struct n8443_check_ctx *ctx);
 
 int n8443_check_selinux(struct n8443_check_ctx *ctx);
+/* check_http.c: token size and the header line limit. */
+int n8443_check_http(struct n8443_check_ctx *ctx);
 
 /* -------------------------------------------------- check_selinux.c */
 

@@ -70,20 +70,21 @@ const struct n8443_command n8443_commands[] = {
      n8443_cmd_install},
     {"check", N8443_OPT_ONLINE | N8443_OPT_FORMAT | N8443_OPT_ONLY
      | N8443_OPT_STRICT | N8443_OPT_HTTPD_USER | N8443_OPT_CCACHE
-     | N8443_OPTS_NO_SITE,
+     | N8443_OPT_TARGET | N8443_OPTS_NO_SITE,
      N8443_OPERANDS_CHECK,
      "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
      "                                 keytab, certificate, DNS, clock\n",
      "Usage: " N8443_PROG " check SITE.yaml [--online] [--format text|json]\n"
      "                [--only IDS] [--strict] [--httpd-user USER]\n"
-     "                [--ccache NAME]\n"
+     "                [--ccache NAME] [--target FILE]\n"
      "       " N8443_PROG " check --keytab FILE --host NAME [--alias NAME]...\n"
      "                [--cert FILE --key FILE [--chain FILE]] [--realm R]\n"
      "                [...same options]\n"
      "\n"
      "Find what would make Kerberos logins fail: service principals,\n"
      "keytab, certificate, DNS, clock, replay cache, SELinux labels,\n"
-     "booleans and port (where SELinux is on).  Each check has an id,\n"
+     "booleans and port (where SELinux is on), the token size and the\n"
+     "header line limit of the installed file.  Each check has an id,\n"
      "a severity (ok, warning, error) and says what to do.\n"
      "\n"
      "      --online           also ask the KDC: kvno, a ticket decrypted\n"
@@ -97,6 +98,8 @@ const struct n8443_command n8443_commands[] = {
      "                         else www-data)\n"
      "      --ccache NAME      client tickets for --online (default:\n"
      "                         $KRB5CCNAME, else the service key itself)\n"
+     "      --target FILE      the installed file, for http.field-size\n"
+     "                         (default: as diff, for one site)\n"
      "      --keytab FILE      without a site file: the keytab,\n"
      "      --host NAME        the server name, --alias NAME more names,\n"
      "      --cert, --key, --chain FILE   the TLS files, --realm REALM\n"

@@ -46,6 +46,8 @@ const struct n8443_check_id n8443_check_ids[] = {
     {"selinux.writable", 0},
     {"selinux.boolean", 0},
     {"selinux.port", 0},
+    {"http.token-size", 0},
+    {"http.field-size", 0},
     {"online.client", 1},
     {"online.clock", 1},
     {"online.kvno", 1},
@@ -163,7 +165,7 @@ static const char *const *only_words(void)
                              / sizeof(n8443_check_ids[0]) + 8];
     static const char *const families[] = {"site", "krb5", "keytab",
                                            "cert", "dns", "selinux",
-                                           "online", NULL};
+                                           "http", "online", NULL};
     size_t n = 0;
     size_t i;
 
