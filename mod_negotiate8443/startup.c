@@ -286,12 +286,37 @@ static int check_host(apr_pool_t *ptemp, server_rec *s)
     return OK;
 }
 
+/* A NegotiateMaxTokenSize raised beyond what the vhost's
+ * LimitRequestFieldSize lets through: httpd answers those tokens with a
+ * bare 400 before the module runs, so say it once, at start-up. */
+static void check_field_size(server_rec *s)
+{
+    const n8443_server_conf *sc =
+        ap_get_module_config(s->module_config, &negotiate8443_module);
+    long need;
+
+    if (!sc->max_token_size_set)
+        return;
+    need = n8443_field_size_for_token((long)sc->max_token_size);
+    if (need > (long)s->limit_req_fieldsize)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(343)
+                     "NegotiateMaxTokenSize %" APR_SIZE_T_FMT " needs "
+                     "LimitRequestFieldSize %ld in %s:%u (and in the first "
+                     "vhost of its port), which has %d: httpd answers "
+                     "larger tokens with a bare 400 before this module "
+                     "sees them", sc->max_token_size, need,
+                     s->server_hostname ? s->server_hostname : "?",
+                     (unsigned)s->port, s->limit_req_fieldsize);
+}
+
 int n8443_startup_check(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
 {
     if (n8443_binding_check_config(ptemp, s) != OK)
         return !OK;
-    for (; s != NULL; s = s->next)
+    for (; s != NULL; s = s->next) {
         if (check_host(ptemp, s) != OK)
             return !OK;
+        check_field_size(s);
+    }
     return OK;
 }

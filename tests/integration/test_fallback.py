@@ -326,3 +326,26 @@ def test_optional_with_valid_user_still_needs_login(srv):
     st, h, _ = https_request(srv, "/optional-user/")
     assert st == 401
     assert schemes(h) == ["Negotiate"]
+
+
+# ----------------------------------------------- large tokens at start-up
+
+@pytest.mark.parametrize("limit,warned", [(None, True), (88064, False)])
+def test_startup_warns_when_the_header_limit_is_too_small(
+        base_dir, module_path, realm, certs, keytab, limit, warned):
+    """NegotiateMaxTokenSize 65536 needs LimitRequestFieldSize 88064:
+    below it httpd answers such tokens with a bare 400, which only the
+    start-up warning N8443343 can tell the administrator about."""
+    extra = "NegotiateMaxTokenSize 65536"
+    if limit:
+        extra += "\nLimitRequestFieldSize %d" % limit
+    s = start_httpd(base_dir, module_path, realm, certs, keytab,
+                    "  <Location /p>\n    AuthType Negotiate\n"
+                    "    Require valid-user\n  </Location>\n",
+                    name="httpd-fieldsize-%s" % limit, extra_global=extra)
+    try:
+        out = s.output()
+    finally:
+        s.stop()
+    assert ("N8443343: NegotiateMaxTokenSize 65536 needs "
+            "LimitRequestFieldSize 88064" in out) == warned, out
