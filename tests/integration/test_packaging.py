@@ -199,6 +199,9 @@ def test_main_package_files_and_modes(build):
         "/etc/httpd/conf.d/negotiate8443.conf": (0o100644, "cn"),
         "/usr/lib/tmpfiles.d/mod_negotiate8443.conf": (0o100644, ""),
         man_path(8, "mod_negotiate8443"): (0o100644, "d"),
+        "/usr/share/" + NAME: (0o40755, ""),
+        "/usr/share/%s/pages" % NAME: (0o40755, ""),
+        "/usr/share/%s/pages/401.shtml" % NAME: (0o100644, ""),
         doc: (0o40755, ""),
         doc + "/README.md": (0o100644, "d"),
         doc + "/gssproxy.md": (0o100644, "d"),
@@ -321,9 +324,12 @@ def httpd_conf(base, root, extra_includes=(), extra=""):
              "DefaultRuntimeDir " + server_root,
              "ErrorLog %s/error.log" % server_root,
              "Listen 127.0.0.1:%d" % harness.free_port()]
+    # As RHEL's conf.modules.d/00-base.conf loads them (the annotated
+    # file's SetEnv, SetEnvIf/BrowserMatch, Alias and SSI page need the
+    # last four).
     for m in ("mpm_event", "unixd", "authn_core", "authz_core", "authz_user",
               "authz_host", "auth_basic", "ssl", "socache_shmcb",
-              "log_config"):
+              "log_config", "env", "setenvif", "alias", "include"):
         if "mod_%s.c" % m in builtin or (m == "mpm_event"
                                          and "event.c" in builtin):
             continue
