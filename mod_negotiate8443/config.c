@@ -573,6 +573,13 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
                   "Allowed clock skew in seconds, for the whole instance "
                   "(global)"),
-    N8443_CHALLENGE_CMDS,
+    /* Handlers and merge: challenge.c. */
+    AP_INIT_FLAG("NegotiateOnce", n8443_set_negotiate_once, NULL,
+                 ACCESS_CONF | OR_AUTHCFG, "On: a 401 after a refused "
+                 "Negotiate token does not offer Negotiate again"),
+    AP_INIT_FLAG("NegotiateOptional", n8443_set_optional, NULL,
+                 ACCESS_CONF | OR_AUTHCFG, "On: where Require lets "
+                 "anonymous requests in, one with credentials is still "
+                 "logged in"),
     { NULL }
 };

@@ -356,7 +356,7 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s);
  * environment (negotiate8443-no-negotiate) and NegotiateOnce allow, and
  * NEGOTIATE_ERROR / NEGOTIATE_ERROR_TEXT.  Returns HTTP_UNAUTHORIZED. */
 int n8443_challenge(request_rec *r);
-/* Note why this request is not logged in: a word of challenge.c's table
+/* Note why this request is not logged in: a word of core/refusal.c's
  * (no_token, ntlm, no_ticket, skew, ...); the last note wins. */
 void n8443_refusal_note(request_rec *r, const char *word);
 /* NEGOTIATE_ERROR and NEGOTIATE_ERROR_TEXT from the note. */
@@ -367,15 +367,6 @@ void n8443_challenge_merge(n8443_dir_conf *conf, const n8443_dir_conf *base,
                            const n8443_dir_conf *add);
 const char *n8443_set_negotiate_once(cmd_parms *cmd, void *dconf, int flag);
 const char *n8443_set_optional(cmd_parms *cmd, void *dconf, int flag);
-#define N8443_CHALLENGE_CMDS                                               \
-    AP_INIT_FLAG("NegotiateOnce", n8443_set_negotiate_once, NULL,          \
-                 ACCESS_CONF | OR_AUTHCFG,                                 \
-                 "On: a 401 after a refused Negotiate token does not "     \
-                 "offer Negotiate again (Basic only where it is on)"),     \
-    AP_INIT_FLAG("NegotiateOptional", n8443_set_optional, NULL,            \
-                 ACCESS_CONF | OR_AUTHCFG,                                 \
-                 "On: where Require lets anonymous requests in, a "        \
-                 "request with credentials is still logged in")
 
 /* ---------------------------------------------------------------- exchange */
 

@@ -96,6 +96,65 @@ static void test_clock_skew_once_outside_vhosts(void **state)
     free(out);
 }
 
+/* The header line limit: per port, the largest token's (the port's
+ * first vhost rules in httpd), in every vhost of that port; another port
+ * keeps its own. */
+static void test_field_size_per_port(void **state)
+{
+    char *out = render("version: 1\n"
+                       "defaults:\n"
+                       "  tls: {certificate: /c.pem, key: /k.pem}\n"
+                       "sites:\n"
+                       "  - name: a\n"
+                       "    server_name: a.example.com\n"
+                       "    kerberos: {max_token_size: 4096}\n"
+                       "  - name: b\n"
+                       "    server_name: b.example.com\n"
+                       "    kerberos: {max_token_size: 98304}\n"
+                       "  - name: c\n"
+                       "    server_name: c.example.com\n"
+                       "    listen: 9443\n"
+                       "    kerberos: {max_token_size: 4096}\n");
+
+    (void)state;
+    /* 4/3 * 98304 + "Authorization: Negotiate " + 256, in KiB */
+    assert_int_equal(count(out, "    LimitRequestFieldSize 132096\n"), 2);
+    assert_int_equal(count(out, "    LimitRequestFieldSize 6144\n"), 1);
+    assert_true(at(out, "ServerName c.example.com")
+                < at(out, "LimitRequestFieldSize 6144"));
+    assert_int_equal(count(out, "NegotiateMaxTokenSize 4096\n"), 2);
+    assert_int_equal(n8443_field_size_for_token(65536), 88064);
+    assert_int_equal(n8443_field_size_for_token(48000), 64512);
+    /* Nothing about the 401 page without help: */
+    assert_int_equal(count(out, "ErrorDocument"), 0);
+    assert_int_equal(count(out, "include_module"), 0);
+    free(out);
+}
+
+/* help: the page's directives, and its location after every other one
+ * (it must win over "/" that needs a login). */
+static void test_help_page(void **state)
+{
+    char *out = render("version: 1\n"
+                       "sites:\n"
+                       "  - name: a\n"
+                       "    server_name: a.example.com\n"
+                       "    tls: {certificate: /c.pem, key: /k.pem}\n"
+                       "    help: {contact: Desk, pages: /srv/p}\n");
+
+    (void)state;
+    at(out, "<IfModule !include_module>");
+    at(out, "    SetEnv N8443_HELP_CONTACT \"Desk\"\n");
+    assert_int_equal(count(out, "N8443_HELP_URL"), 0);
+    at(out, "    Alias \"/negotiate8443-error/\" \"/srv/p/\"\n");
+    at(out, "    ErrorDocument 401 /negotiate8443-error/401.shtml\n");
+    assert_true(at(out, "<Location \"/\">")
+                < at(out, "<Location \"/negotiate8443-error/\">"));
+    at(out, "        AuthType None\n");
+    at(out, "        Options -Indexes +IncludesNOEXEC\n");
+    free(out);
+}
+
 static void test_render_is_pure(void **state)
 {
     char *a = render(TWO_SITES);
@@ -285,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_listen_once_per_port_in_order),
         cmocka_unit_test(test_clock_skew_once_outside_vhosts),
         cmocka_unit_test(test_render_is_pure),
+        cmocka_unit_test(test_field_size_per_port),
+        cmocka_unit_test(test_help_page),
         cmocka_unit_test(test_locations_general_first),
         cmocka_unit_test(test_proxy_user_header),
         cmocka_unit_test(test_gssproxy_has_no_keytab),
