@@ -349,3 +349,44 @@ def test_startup_warns_when_the_header_limit_is_too_small(
         s.stop()
     assert ("N8443343: NegotiateMaxTokenSize 65536 needs "
             "LimitRequestFieldSize 88064" in out) == warned, out
+
+
+# ------------------------------------- NegotiateOptional with a session
+
+def test_optional_recognises_the_session_cookie(base_dir, module_path, realm,
+                                                certs, keytab, alice):
+    """The portal pattern: a login at /s (NegotiateSession) sets the
+    cookie; /s/home (NegotiateOptional, Require all granted) greets the
+    user who has one and serves anonymous visitors without one."""
+    key = os.path.join(base_dir, "fallback-session.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    s = start_httpd(base_dir, module_path, realm, certs, keytab, """
+  <Location /s>
+    AuthType Negotiate
+    NegotiateSession On
+    Require valid-user
+  </Location>
+  <Location /s/home>
+    NegotiateOptional On
+    Require all granted
+  </Location>
+""", name="httpd-optional-session",
+        extra_global="NegotiateSessionKeyFile %s" % key)
+    try:
+        _, tok = alice.token()
+        st, h, _ = https_request(s, "/s/login", [negotiate(tok)])
+        assert st == 404
+        cookie = [v.split(";")[0] for v in h.get_all("Set-Cookie") or []
+                  if v.startswith("n8443_session=")]
+        assert len(cookie) == 1, h
+        st, h, _ = https_request(s, "/s/home/", [("Cookie", cookie[0])])
+        assert st == 404
+        assert h["X-Remote-User"] == "alice@TEST.N8443"
+        st, h, _ = https_request(s, "/s/home/")
+        assert st == 404
+        assert h.get("X-Remote-User", "") in ("", "(null)")
+        assert h.get_all("WWW-Authenticate") is None
+    finally:
+        s.stop()
