@@ -15,6 +15,7 @@
  *     credentials, where the location lets anonymous requests in.
  */
 #include "n8443_private.h"
+#include "authz_header.h"
 #include "refusal.h"
 
 #define ERROR_NOTE "negotiate8443-error"
@@ -42,17 +43,13 @@ void n8443_refusal_env(request_rec *r)
     apr_table_setn(r->subprocess_env, "NEGOTIATE_ERROR_TEXT", text);
 }
 
-/* Did the client send a Negotiate token on this request? */
-static int sent_negotiate(request_rec *r)
+/* What the request's Authorization header is (core/authz_header.c, as
+ * exchange.c reads it); MALFORMED when there is none. */
+static n8443_authz_kind authz_kind(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_in, "Authorization");
 
-    if (v == NULL)
-        return 0;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    return strncasecmp(v, "Negotiate", 9) == 0
-           && (v[9] == ' ' || v[9] == '\t' || v[9] == '\0');
+    return v != NULL ? n8443_authz_parse(v, NULL) : N8443_AUTHZ_MALFORMED;
 }
 
 int n8443_challenge(request_rec *r)
@@ -68,7 +65,7 @@ int n8443_challenge(request_rec *r)
                       "negotiate8443-no-negotiate is set: Negotiate is "
                       "not offered");
     }
-    else if (dc->negotiate_once && sent_negotiate(r)) {
+    else if (dc->negotiate_once && authz_kind(r) == N8443_AUTHZ_NEGOTIATE) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(341)
                       "NegotiateOnce: the client's Negotiate token did "
                       "not log in (%s), so Negotiate is not offered again",
@@ -100,14 +97,10 @@ int n8443_challenge(request_rec *r)
  * application's own Bearer, say) leaves an optional location anonymous. */
 static int offers_scheme(request_rec *r, const n8443_dir_conf *dc)
 {
-    const char *v = apr_table_get(r->headers_in, "Authorization");
+    n8443_authz_kind kind = authz_kind(r);
 
-    if (v == NULL)
-        return 0;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    return strncasecmp(v, "Negotiate", 9) == 0
-           || (dc->basic_fallback && strncasecmp(v, "Basic", 5) == 0);
+    return kind == N8443_AUTHZ_NEGOTIATE
+           || (dc->basic_fallback && kind == N8443_AUTHZ_BASIC);
 }
 
 /*

@@ -322,6 +322,15 @@ def test_optional_bad_token_is_refused(srv, alice):
     assert page(b)["word"] == "wrong_principal"
 
 
+def test_optional_other_scheme_stays_anonymous(srv):
+    """An application's own scheme (Bearer) is not ours to refuse: the
+    optional location serves it anonymously."""
+    st, h, _ = https_request(srv, "/optional/",
+                             [("Authorization", "Bearer abc.def")])
+    assert st == 404
+    assert h.get("X-Remote-User", "") in ("", "(null)")
+
+
 def test_optional_with_valid_user_still_needs_login(srv):
     st, h, _ = https_request(srv, "/optional-user/")
     assert st == 401
