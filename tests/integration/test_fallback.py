@@ -12,6 +12,8 @@ import pytest
 import harness
 from conftest import PASSWORDS, https_request, negotiate, start_httpd
 
+PAGES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..",
+                                     "pages"))
 NTLM_NEGOTIATE = base64.b64decode(
     "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==")
 
@@ -95,7 +97,20 @@ def body(d):
     NegotiateOnce On
     Require user bob@TEST.N8443
   </Location>
-""".format(d=d)
+  # The package's own page (pages/401.shtml) for /authz-page.
+  Alias /pkgpage/ {pages}/
+  SetEnv N8443_HELP_CONTACT "Desk"
+  <Location /pkgpage/>
+    Options +IncludesNOEXEC
+    SetOutputFilter INCLUDES
+    ForceType "text/html; charset=utf-8"
+  </Location>
+  <Location /authz-page>
+    AuthType Negotiate
+    ErrorDocument 401 /pkgpage/401.shtml
+    Require user bob@TEST.N8443
+  </Location>
+""".format(d=d, pages=PAGES)
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +209,19 @@ def test_once_authz_refusal_does_not_loop(srv, alice):
     assert st == 401
     assert "Negotiate" not in schemes(h)
     assert page(b)["word"] == "not_authorized"
+
+
+def test_package_page_for_a_user_the_require_refuses(srv, alice):
+    """Logged in but not allowed: the package's page does not say "not
+    logged in", and names the cause."""
+    _, tok = alice.token()
+    st, h, b = https_request(srv, "/authz-page/", [negotiate(tok)])
+    assert st == 401
+    text = b.decode()
+    assert "is not open to you" in text
+    assert "not logged in" not in text
+    assert '<code id="code">not_authorized</code>' in text
+    assert "contact\n<strong>Desk</strong>" in text
 
 
 # ------------------------------------------- negotiate8443-no-negotiate

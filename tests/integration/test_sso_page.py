@@ -269,3 +269,4 @@ def test_default_field_limit_gives_a_bare_400(default_limit_site):
     tok = large_token(s, 100)
     st, h, body, tid = tr.request(s, v, "/index.html", [tr.negotiate(tok)])
     assert st == 200
+
