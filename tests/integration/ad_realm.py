@@ -186,7 +186,68 @@ class AdRealm:
         self.proc = None
 
     def close(self):
+        self.stop_ldap()
         self.stop()
+
+    def start_ldap(self):
+        """LDAP for n8443ctl's tests, on demand: a second samba process
+        on the same database with only its LDAP server, on
+        127.0.0.1:389 (Samba's LDAP port is not configurable; another
+        run's LDAP server holding it is waited for).  The DC's account
+        gets the SPN ldap/localhost for the GSSAPI bind (no DNS here).
+        Samba's default policy stays: a SASL bind must sign or seal.
+        Returns the URI."""
+        if getattr(self, "ldap_proc", None) is not None:
+            return self.ldap_uri
+        import socket
+        deadline = time.monotonic() + 120
+        while True:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", 389))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("127.0.0.1:389 stays busy")
+                    time.sleep(1)
+        d = os.path.join(self.dir, "ldap")
+        for sub in ("lock", "state", "cache", "run"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        conf = os.path.join(d, "smb.conf")
+        text = SMB_CONF.format(domain=AD_DOMAIN, realm=AD_REALM,
+                               port=self.port,
+                               kpasswd_port=self.kpasswd_port, dir=d)
+        text = text.replace("server services = kdc",
+                            "server services = ldap")
+        text = text.replace(" private dir = %s/private" % d,
+                            " private dir = %s/private" % self.dir)
+        text += " tls enabled = no\n"
+        with open(conf, "w") as f:
+            f.write(text)
+        self.tool(["spn", "add", "ldap/localhost", "DC1$"])
+        log = open(os.path.join(d, "samba.out"), "w")
+        self.ldap_proc = subprocess.Popen(
+            [self.harness.sbin("samba"), "-s", conf, "-i", "-M", "single",
+             "-d", "1"], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        if not self.harness.wait_port(389, self.ldap_proc, timeout=60):
+            self.stop_ldap()
+            raise RuntimeError("samba's LDAP server did not start; see "
+                               "%s/samba.out" % d)
+        self.ldap_uri = "ldap://localhost"
+        return self.ldap_uri
+
+    def stop_ldap(self):
+        proc = getattr(self, "ldap_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        self.ldap_proc = None
 
     def tool(self, args, check=True):
         return self.harness.run(

@@ -39,7 +39,9 @@ enum {
     VAL_TRACE,
     VAL_CA,
     VAL_TIMEOUT,
-    VAL_ADDRESS
+    VAL_ADDRESS,
+    VAL_LDAP_URI,
+    VAL_BASE
 };
 
 /* Every option: its getopt spelling and its bit, side by side. */
@@ -79,7 +81,10 @@ static const struct option_spec options[] = {
     {{"trace", no_argument, NULL, VAL_TRACE}, N8443_OPT_TRACE},
     {{"ca", required_argument, NULL, VAL_CA}, N8443_OPT_CA},
     {{"timeout", required_argument, NULL, VAL_TIMEOUT}, N8443_OPT_TIMEOUT},
-    {{"address", required_argument, NULL, VAL_ADDRESS}, N8443_OPT_ADDRESS}
+    {{"address", required_argument, NULL, VAL_ADDRESS}, N8443_OPT_ADDRESS},
+    {{"ldap-uri", required_argument, NULL, VAL_LDAP_URI},
+     N8443_OPT_LDAP_URI},
+    {{"base", required_argument, NULL, VAL_BASE}, N8443_OPT_BASE}
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -238,6 +243,31 @@ static int finish_probe(struct n8443_args *args, const char *timeout,
                         "from 1 to 600", timeout);
             return usage_error("probe");
         }
+    }
+    return N8443_OK;
+}
+
+/*
+ * The rest of `groups`: the sub-command (resolve), then the group names,
+ * or --base alone for every group under it.
+ */
+static int finish_groups(struct n8443_args *args, int argc, char **argv)
+{
+    if (optind >= argc) {
+        n8443_error("groups: missing sub-command (resolve)");
+        return usage_error("groups");
+    }
+    if (strcmp(argv[optind], "resolve") != 0) {
+        n8443_error("groups: unknown sub-command '%s' (there is: resolve)",
+                    argv[optind]);
+        return usage_error("groups");
+    }
+    args->names = argv + optind + 1;
+    args->nnames = (size_t)(argc - optind - 1);
+    if (args->nnames == 0 && args->base == NULL) {
+        n8443_error("groups resolve: name the groups, or give --base DN "
+                    "for every group under DN");
+        return usage_error("groups");
     }
     return N8443_OK;
 }
@@ -433,6 +463,12 @@ int n8443_args_parse(int argc, char **argv,
         case VAL_ADDRESS:
             args.address = optarg;
             break;
+        case VAL_LDAP_URI:
+            args.ldap_uri = optarg;
+            break;
+        case VAL_BASE:
+            args.base = optarg;
+            break;
         default:
             break;
         }
@@ -441,6 +477,13 @@ int n8443_args_parse(int argc, char **argv,
     optind += 1;
     if (spec->operands == N8443_OPERANDS_CHECK) {
         rc = finish_check(&args, given, argc, argv);
+        if (rc == N8443_OK) {
+            *args_out = args;
+        }
+        return rc;
+    }
+    if (spec->operands == N8443_OPERANDS_GROUPS) {
+        rc = finish_groups(&args, argc, argv);
         if (rc == N8443_OK) {
             *args_out = args;
         }

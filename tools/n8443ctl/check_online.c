@@ -102,6 +102,9 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
         || n8443_report_wants(ctx->rep, "online.replay")) {
         n8443_online_check_spnego(&on);
     }
+    if (ctx->opts->ldap_uri != NULL) {
+        n8443_online_check_ad(&on);
+    }
 
 cleanup:
     if (on.cc != NULL) {

@@ -70,13 +70,14 @@ const struct n8443_command n8443_commands[] = {
      n8443_cmd_install},
     {"check", N8443_OPT_ONLINE | N8443_OPT_FORMAT | N8443_OPT_ONLY
      | N8443_OPT_STRICT | N8443_OPT_HTTPD_USER | N8443_OPT_CCACHE
-     | N8443_OPT_TARGET | N8443_OPTS_NO_SITE,
+     | N8443_OPT_TARGET | N8443_OPT_LDAP_URI | N8443_OPTS_NO_SITE,
      N8443_OPERANDS_CHECK,
      "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
      "                                 keytab, certificate, DNS, clock\n",
      "Usage: " N8443_PROG " check SITE.yaml [--online] [--format text|json]\n"
      "                [--only IDS] [--strict] [--httpd-user USER]\n"
      "                [--ccache NAME] [--target FILE]\n"
+     "                [--ldap-uri URI]\n"
      "       " N8443_PROG " check --keytab FILE --host NAME [--alias NAME]...\n"
      "                [--cert FILE --key FILE [--chain FILE]] [--realm R]\n"
      "                [...same options]\n"
@@ -100,6 +101,9 @@ const struct n8443_command n8443_commands[] = {
      "                         $KRB5CCNAME, else the service key itself)\n"
      "      --target FILE      the installed file, for http.field-size\n"
      "                         (default: as diff, for one site)\n"
+     "      --ldap-uri URI     with --online: the KDC is Active Directory;\n"
+     "                         check the SPNs' accounts over LDAP\n"
+     "                         (default: $N8443CTL_LDAP_URI, else none)\n"
      "      --keytab FILE      without a site file: the keytab,\n"
      "      --host NAME        the server name, --alias NAME more names,\n"
      "      --cert, --key, --chain FILE   the TLS files, --realm REALM\n"
@@ -140,6 +144,31 @@ const struct n8443_command n8443_commands[] = {
      "Exit status: 0 all steps ok (warnings allowed), 1 a step failed,\n"
      "2 usage error, 4 the site could not be reached.\n",
      n8443_cmd_probe},
+    {"groups", N8443_OPT_OUTPUT | N8443_OPT_LDAP_URI | N8443_OPT_BASE
+     | N8443_OPT_CCACHE,
+     N8443_OPERANDS_GROUPS,
+     "  groups resolve NAME... -o FILE write the group map from AD\n",
+     "Usage: " N8443_PROG " groups resolve NAME... [--base DN] [-o FILE]\n"
+     "                [--ldap-uri URI] [--ccache NAME]\n"
+     "       " N8443_PROG " groups resolve --base DN [-o FILE] [...]\n"
+     "\n"
+     "Write the group map of NegotiateGroupMap (\"name SID\" lines) for\n"
+     "the named groups (sAMAccountName), or for every group under DN,\n"
+     "from Active Directory over LDAP, bound with your Kerberos ticket\n"
+     "(GSSAPI, signed or sealed).  A name with white space or a control\n"
+     "character, or starting with '#', cannot be in the map: asked for,\n"
+     "it is an error; under --base it is left out with a warning.\n"
+     "\n"
+     "  -o, --output FILE   write FILE atomically (mode 0644), not stdout\n"
+     "      --base DN       search under DN (default: the domain)\n"
+     "      --ldap-uri URI  the domain controller, ldap://DC.FQDN (default:\n"
+     "                      $N8443CTL_LDAP_URI); the SPN is ldap/DC.FQDN\n"
+     "      --ccache NAME   the ticket to bind with (default: $KRB5CCNAME)\n"
+     "\n"
+     "Exit status: 0 written, 1 a group not found, ambiguous or not a map\n"
+     "name (nothing written), 2 usage error, 4 the directory could not be\n"
+     "used, or this n8443ctl was built without LDAP.\n",
+     n8443_cmd_groups},
     {"help", 0, N8443_OPERANDS_TOPIC,
      "  help COMMAND                   options of one command\n",
      "Usage: " N8443_PROG " help [COMMAND]\n"

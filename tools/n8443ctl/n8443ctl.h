@@ -74,7 +74,9 @@ enum n8443_opt {
     N8443_OPT_TRACE = 1u << 25,
     N8443_OPT_CA = 1u << 26,
     N8443_OPT_TIMEOUT = 1u << 27,
-    N8443_OPT_ADDRESS = 1u << 28
+    N8443_OPT_ADDRESS = 1u << 28,
+    N8443_OPT_LDAP_URI = 1u << 29,
+    N8443_OPT_BASE = 1u << 30
 };
 
 /* check's options without a site file. */
@@ -89,7 +91,8 @@ enum n8443_operands {
     N8443_OPERANDS_SITE = 0,    /* SITE.yaml */
     N8443_OPERANDS_CHECK,       /* SITE.yaml, or --keytab and --host */
     N8443_OPERANDS_URL,         /* one https URL */
-    N8443_OPERANDS_TOPIC        /* [COMMAND], and no options */
+    N8443_OPERANDS_TOPIC,       /* [COMMAND], and no options */
+    N8443_OPERANDS_GROUPS       /* resolve [NAME...] */
 };
 
 /*
@@ -154,6 +157,11 @@ struct n8443_args {
     long timeout;               /* --timeout seconds (0: default) */
     int no_login;
     int trace;
+    /* groups resolve, and check --online against AD */
+    const char *ldap_uri;       /* --ldap-uri */
+    const char *base;           /* --base DN */
+    char *const *names;         /* the group names, in argv */
+    size_t nnames;
 };
 
 int n8443_args_parse(int argc, char **argv,
@@ -278,5 +286,9 @@ int n8443_cmd_check(const struct n8443_args *args);
 /* ------------------------------------------------------------ probe.c */
 
 int n8443_cmd_probe(const struct n8443_args *args);
+
+/* ----------------------------------------------------------- groups.c */
+
+int n8443_cmd_groups(const struct n8443_args *args);
 
 #endif /* N8443CTL_H */

@@ -1,0 +1,332 @@
+/*
+ * n8443ctl - Active Directory over LDAP: connect, read the rootDSE, bind
+ * with the caller's Kerberos ticket (ad_sasl.c), search in pages.
+ *
+ * OpenLDAP's libldap carries the protocol; the SASL GSSAPI mechanism is
+ * done here with GSS-API directly (RFC 4752) rather than through Cyrus
+ * SASL's plugin, which is a package of its own that servers often lack
+ * (libsasl2-modules-gssapi-mit, cyrus-sasl-gssapi): the tool already
+ * links MIT's GSS-API for check --online.
+ */
+#include "n8443ctl.h"
+
+#ifdef HAVE_LDAP
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "ad_ldap.h"
+
+/* rootDSE supportedCapabilities of an AD DC (MS-ADTS 3.1.1.3.4.3). */
+#define CAP_ACTIVE_DIRECTORY "1.2.840.113556.1.4.800"
+#define PAGE_SIZE 500
+
+static void set_err(char *err, size_t errlen, const char *what, LDAP *ld,
+                    int rc)
+{
+    char *diag = NULL;
+
+    if (ld != NULL) {
+        ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+    }
+    snprintf(err, errlen, "%s: %s%s%s", what, ldap_err2string(rc),
+             diag != NULL && *diag ? " - " : "", diag != NULL ? diag : "");
+    ldap_memfree(diag);
+}
+
+/* "DC=ad,DC=example,DC=com" -> "ad.example.com". */
+static char *dn_to_domain(const char *dn)
+{
+    char *out = calloc(1, strlen(dn) + 1);
+    const char *p = dn;
+    size_t n = 0;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    while (*p) {
+        if (strncasecmp(p, "DC=", 3) == 0) {
+            p += 3;
+            if (n > 0) {
+                out[n++] = '.';
+            }
+            while (*p && *p != ',') {
+                char c = *p++;
+                out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a')
+                                                  : c;
+            }
+        }
+        while (*p && *p != ',') {
+            p++;
+        }
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return out;
+}
+
+/* The rootDSE: is it AD, and its default naming context. */
+static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
+{
+    char *attrs[] = {"defaultNamingContext", "supportedCapabilities", NULL};
+    struct timeval tv = {30, 0};
+    LDAPMessage *res = NULL;
+    LDAPMessage *entry;
+    struct berval **caps = NULL;
+    size_t i;
+    int rc;
+
+    rc = ldap_search_ext_s(l->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+                           attrs, 0, NULL, NULL, &tv, 1, &res);
+    if (rc != LDAP_SUCCESS) {
+        set_err(err, errlen, "cannot read the rootDSE", l->ld, rc);
+        ldap_msgfree(res);
+        return N8443_IO;
+    }
+    entry = ldap_first_entry(l->ld, res);
+    if (entry != NULL) {
+        l->base = n8443_ldap_first(l, entry, "defaultNamingContext");
+        caps = ldap_get_values_len(l->ld, entry, "supportedCapabilities");
+    }
+    for (i = 0; caps != NULL && caps[i] != NULL; i++) {
+        if (caps[i]->bv_len == strlen(CAP_ACTIVE_DIRECTORY)
+            && memcmp(caps[i]->bv_val, CAP_ACTIVE_DIRECTORY,
+                      caps[i]->bv_len) == 0) {
+            l->is_ad = 1;
+        }
+    }
+    ldap_value_free_len(caps);
+    ldap_msgfree(res);
+    if (l->base == NULL) {
+        snprintf(err, errlen, "the rootDSE names no defaultNamingContext: "
+                 "not an Active Directory domain controller");
+        return N8443_IO;
+    }
+    l->dns_domain = dn_to_domain(l->base);
+    return l->dns_domain != NULL ? N8443_OK : N8443_IO;
+}
+
+int n8443_ldap_open(const char *uri, const char *ccache,
+                    struct n8443_ldap **out, char *err, size_t errlen)
+{
+    struct n8443_ldap *l;
+    LDAPURLDesc *lud = NULL;
+    struct timeval tv = {10, 0};
+    int version = LDAP_VERSION3;
+    int rc;
+
+    if (ldap_url_parse(uri, &lud) != LDAP_URL_SUCCESS
+        || lud->lud_host == NULL || *lud->lud_host == '\0'
+        || (strcmp(lud->lud_scheme, "ldap") != 0
+            && strcmp(lud->lud_scheme, "ldaps") != 0)) {
+        snprintf(err, errlen, "'%s' is not an ldap://HOST or ldaps://HOST "
+                 "URI", uri);
+        ldap_free_urldesc(lud);
+        return N8443_USAGE;
+    }
+    l = calloc(1, sizeof(*l));
+    if (l == NULL || (l->host = strdup(lud->lud_host)) == NULL) {
+        ldap_free_urldesc(lud);
+        free(l);
+        snprintf(err, errlen, "out of memory");
+        return N8443_IO;
+    }
+    ldap_free_urldesc(lud);
+    l->gss = GSS_C_NO_CONTEXT;
+    rc = ldap_initialize(&l->ld, uri);
+    if (rc != LDAP_SUCCESS) {
+        set_err(err, errlen, uri, NULL, rc);
+        goto fail;
+    }
+    ldap_set_option(l->ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+    /* AD refers to other domains' partitions: never chase a referral
+     * with our ticket to a server the answer names. */
+    ldap_set_option(l->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    ldap_set_option(l->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+    ldap_set_option(l->ld, LDAP_OPT_TIMEOUT, &tv);
+    rc = read_root_dse(l, err, errlen);
+    if (rc != N8443_OK) {
+        goto fail;
+    }
+    rc = n8443_sasl_gssapi_bind(l, ccache, err, errlen);
+    if (rc != N8443_OK) {
+        goto fail;
+    }
+    *out = l;
+    return N8443_OK;
+
+fail:
+    n8443_ldap_close(l);
+    return N8443_IO;
+}
+
+void n8443_ldap_close(struct n8443_ldap *l)
+{
+    OM_uint32 minor;
+
+    if (l == NULL) {
+        return;
+    }
+    if (l->ld != NULL) {
+        ldap_unbind_ext_s(l->ld, NULL, NULL);
+    }
+    if (l->gss != GSS_C_NO_CONTEXT) {
+        gss_delete_sec_context(&minor, &l->gss, GSS_C_NO_BUFFER);
+    }
+    free(l->host);
+    free(l->base);
+    free(l->dns_domain);
+    free(l);
+}
+
+char *n8443_ldap_first(struct n8443_ldap *l, LDAPMessage *entry,
+                       const char *attr)
+{
+    struct berval **vals = ldap_get_values_len(l->ld, entry, attr);
+    char *s = NULL;
+
+    if (vals != NULL && vals[0] != NULL) {
+        s = malloc(vals[0]->bv_len + 1);
+        if (s != NULL) {
+            memcpy(s, vals[0]->bv_val, vals[0]->bv_len);
+            s[vals[0]->bv_len] = '\0';
+        }
+    }
+    ldap_value_free_len(vals);
+    return s;
+}
+
+int n8443_ldap_search(struct n8443_ldap *l, const char *base,
+                      const char *filter, const char *const *attrs,
+                      n8443_ldap_entry_fn fn, void *arg, char *err,
+                      size_t errlen)
+{
+    struct berval cookie = {0, NULL};
+    struct timeval tv = {60, 0};
+    LDAPControl *page = NULL;
+    LDAPControl *sctrls[2] = {NULL, NULL};
+    LDAPControl **rctrls = NULL;
+    LDAPMessage *res = NULL;
+    LDAPMessage *e;
+    ber_int_t count;
+    int stop = 0;
+    int rc;
+    int err_rc;
+
+    do {
+        rc = ldap_create_page_control(l->ld, PAGE_SIZE,
+                                      cookie.bv_len ? &cookie : NULL, 1,
+                                      &page);
+        if (rc != LDAP_SUCCESS) {
+            break;
+        }
+        sctrls[0] = page;
+        rc = ldap_search_ext_s(l->ld, base != NULL ? base : l->base,
+                               LDAP_SCOPE_SUBTREE, filter, (char **)attrs,
+                               0, sctrls, NULL, &tv, 0, &res);
+        ldap_control_free(page);
+        page = NULL;
+        if (rc != LDAP_SUCCESS) {
+            break;
+        }
+        for (e = ldap_first_entry(l->ld, res); e != NULL && !stop;
+             e = ldap_next_entry(l->ld, e)) {
+            stop = fn(l, e, arg);
+        }
+        rc = ldap_parse_result(l->ld, res, &err_rc, NULL, NULL, NULL,
+                               &rctrls, 0);
+        if (rc == LDAP_SUCCESS) {
+            rc = err_rc;
+        }
+        ber_memfree(cookie.bv_val);
+        cookie.bv_val = NULL;
+        cookie.bv_len = 0;
+        if (rc == LDAP_SUCCESS && rctrls != NULL) {
+            LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
+                                               rctrls, NULL);
+            if (c != NULL
+                && ldap_parse_pageresponse_control(l->ld, c, &count,
+                                                   &cookie) != LDAP_SUCCESS) {
+                rc = LDAP_DECODING_ERROR;
+            }
+        }
+        ldap_controls_free(rctrls);
+        rctrls = NULL;
+        ldap_msgfree(res);
+        res = NULL;
+    } while (rc == LDAP_SUCCESS && !stop && cookie.bv_len > 0);
+    ber_memfree(cookie.bv_val);
+    if (rc != LDAP_SUCCESS) {
+        set_err(err, errlen, "search failed", l->ld, rc);
+        return N8443_IO;
+    }
+    return N8443_OK;
+}
+
+int n8443_sid_string(const unsigned char *sid, size_t len, char *buf,
+                     size_t buflen)
+{
+    unsigned long long auth = 0;
+    size_t n;
+    size_t i;
+    int w;
+
+    /* revision, count, 6-byte authority (big endian), count 4-byte
+     * sub-authorities (little endian). */
+    if (len < 8 || sid[0] != 1 || len != 8 + 4 * (size_t)sid[1]
+        || sid[1] > 15) {
+        return -1;
+    }
+    for (i = 2; i < 8; i++) {
+        auth = (auth << 8) | sid[i];
+    }
+    w = snprintf(buf, buflen, "S-1-%llu", auth);
+    if (w < 0 || (size_t)w >= buflen) {
+        return -1;
+    }
+    n = (size_t)w;
+    for (i = 0; i < sid[1]; i++) {
+        const unsigned char *p = sid + 8 + 4 * i;
+        unsigned long v = (unsigned long)p[0] | (unsigned long)p[1] << 8
+                          | (unsigned long)p[2] << 16
+                          | (unsigned long)p[3] << 24;
+
+        w = snprintf(buf + n, buflen - n, "-%lu", v);
+        if (w < 0 || (size_t)w >= buflen - n) {
+            return -1;
+        }
+        n += (size_t)w;
+    }
+    return 0;
+}
+
+int n8443_ldap_escape(const char *value, char *buf, size_t buflen)
+{
+    size_t n = 0;
+
+    for (; *value; value++) {
+        unsigned char c = (unsigned char)*value;
+
+        if (c == '*' || c == '(' || c == ')' || c == '\\' || c < 0x20) {
+            if (n + 4 >= buflen) {
+                return -1;
+            }
+            snprintf(buf + n, 4, "\\%02x", c);
+            n += 3;
+        }
+        else {
+            if (n + 2 >= buflen) {
+                return -1;
+            }
+            buf[n++] = (char)c;
+        }
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+#endif /* HAVE_LDAP */
