@@ -153,7 +153,12 @@ static void check_keys(struct online *on, const char *principal,
     unsigned strongest;
     char kt_names[64];
     char ad_names[64];
+    char spn[300];
     size_t i;
+
+    /* samba-tool and ktpass take the SPN without the realm. */
+    snprintf(spn, sizeof(spn), "%.*s", (int)strcspn(principal, "@"),
+             principal);
 
     if (a->kvno < 0) {
         rec = n8443_report_add(ctx->rep, "ad.kvno", N8443_SEV_WARNING,
@@ -176,11 +181,11 @@ static void check_keys(struct online *on, const char *principal,
             "DC), or ktpass -princ %s -mapuser %s -crypto AES256-SHA1 "
             "-ptype KRB5_NT_PRINCIPAL -pass * -out FILE (Windows: sets a "
             "new password, so give every server the new file)",
-            principal, a->name, a->kvno, (unsigned)newest, principal,
+            principal, a->name, a->kvno, (unsigned)newest, spn,
             principal, a->name);
         n8443_record_detail(ctx->rep, rec, "fix",
                             "samba-tool domain exportkeytab FILE "
-                            "--principal=%s", principal);
+                            "--principal=%s", spn);
     }
     n8443_record_detail(ctx->rep, rec, "principal", "%s", principal);
     n8443_record_detail(ctx->rep, rec, "account", "%s", a->name);
@@ -237,11 +242,10 @@ static void check_keys(struct online *on, const char *principal,
             "do not decrypt. Export the keys of every enctype the account "
             "allows (samba-tool domain exportkeytab FILE --principal=%s; "
             "ktpass -crypto ALL)",
-            principal, a->name, ad_names, (unsigned)newest, kt_names,
-            principal);
+            principal, a->name, ad_names, (unsigned)newest, kt_names, spn);
         n8443_record_detail(ctx->rep, rec, "fix",
                             "samba-tool domain exportkeytab FILE "
-                            "--principal=%s", principal);
+                            "--principal=%s", spn);
     }
     else if ((kt_bits & 0x1f) != ad_bits) {
         rec = n8443_report_add(
