@@ -213,6 +213,11 @@ def test_groups_usage(ad, args, msg):
 
 # ------------------------------------------------------ check --online AD
 
+AD_IDS = {"online.ad-ldap", "online.ad-spn", "online.ad-kvno",
+          "online.ad-enctypes", "online.ad-rc4", "online.ad-account"}
+ONLY_AD = ",".join(sorted(AD_IDS))
+
+
 class Account:
     """A service account of its own with one SPN and its keytab."""
     n = 0
@@ -238,7 +243,7 @@ class Account:
     def check(self, env, *extra):
         rc, out, err = run(env, "check", "--keytab", self.keytab, "--host",
                            self.host, "--realm", REALM, "--online",
-                           "--only", "ad", "--format", "json",
+                           "--only", ONLY_AD, "--format", "json",
                            "--ldap-uri", self.ad.ldap_uri_for_tests,
                            "--ccache", env["KRB5CCNAME"], *extra)
         return rc, json.loads(out), err
@@ -254,8 +259,6 @@ def one(doc, cid):
     return found[0]
 
 
-AD_IDS = {"ad.ldap", "ad.spn", "ad.kvno", "ad.enctypes", "ad.rc4",
-          "ad.account"}
 
 
 def test_check_ad_healthy_account(ad, admin_env, base_dir):
@@ -264,9 +267,9 @@ def test_check_ad_healthy_account(ad, admin_env, base_dir):
     assert rc == 0, (doc, err)
     assert {c["id"] for c in doc["checks"]} == AD_IDS
     assert all(c["severity"] == "ok" for c in doc["checks"]), doc
-    assert one(doc, "ad.spn")["details"]["account"] == acc.name
-    assert one(doc, "ad.kvno")["details"]["ad_kvno"] == ad.kvno_of(acc.name)
-    assert one(doc, "ad.ldap")["details"]["base"] == BASE
+    assert one(doc, "online.ad-spn")["details"]["account"] == acc.name
+    assert one(doc, "online.ad-kvno")["details"]["ad_kvno"] == ad.kvno_of(acc.name)
+    assert one(doc, "online.ad-ldap")["details"]["base"] == BASE
 
 
 def test_check_ad_duplicate_spn(ad, admin_env, base_dir):
@@ -279,7 +282,7 @@ def test_check_ad_duplicate_spn(ad, admin_env, base_dir):
                  acc.spn])
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.spn")
+    rec = one(doc, "online.ad-spn")
     assert rec["severity"] == "error"
     assert "duplicate SPN: %s is on 2 accounts" % acc.spn in rec["message"]
     assert set(rec["details"]["accounts"].split(", ")) == {acc.name,
@@ -294,7 +297,7 @@ def test_check_ad_kvno_behind_after_password_reset(ad, admin_env, base_dir):
     ad.tool(["user", "setpassword", acc.name, "--random-password"])
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.kvno")
+    rec = one(doc, "online.ad-kvno")
     assert rec["severity"] == "error"
     assert rec["details"]["ad_kvno"] == old + 1
     assert rec["details"]["keytab_kvno"] == old
@@ -303,7 +306,7 @@ def test_check_ad_kvno_behind_after_password_reset(ad, admin_env, base_dir):
     # The fix, done: a fresh export agrees again.
     ad.export_keytab(acc.keytab, acc.spn)
     rc, doc, _ = acc.check(admin_env)
-    assert rc == 0 and one(doc, "ad.kvno")["severity"] == "ok"
+    assert rc == 0 and one(doc, "online.ad-kvno")["severity"] == "ok"
 
 
 def test_check_ad_rc4_only_account(ad, admin_env, base_dir):
@@ -311,7 +314,7 @@ def test_check_ad_rc4_only_account(ad, admin_env, base_dir):
     acc.set("msDS-SupportedEncryptionTypes", "4")
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.rc4")
+    rec = one(doc, "online.ad-rc4")
     assert rec["severity"] == "error"
     assert "allows rc4 only" in rec["message"]
     assert rec["details"]["fix"] == \
@@ -335,15 +338,15 @@ def test_check_ad_keytab_lacks_the_enctype_the_kdc_uses(ad, admin_env,
     harness.run(["ktutil"], env=ad.env, input=script)
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.enctypes")
+    rec = one(doc, "online.ad-enctypes")
     assert rec["severity"] == "error"
     assert rec["details"]["ad_enctypes"] == "aes256,aes128"
     assert "aes256" not in rec["details"]["keytab_enctypes"]
     # The account narrowed to what the keytab has: a warning at most.
     acc.set("msDS-SupportedEncryptionTypes", "8")
     rc, doc, _ = acc.check(admin_env)
-    assert one(doc, "ad.enctypes")["severity"] in ("ok", "warning")
-    assert one(doc, "ad.rc4")["severity"] == "ok"
+    assert one(doc, "online.ad-enctypes")["severity"] in ("ok", "warning")
+    assert one(doc, "online.ad-rc4")["severity"] == "ok"
 
 
 def test_check_ad_disabled_account(ad, admin_env, base_dir):
@@ -351,7 +354,7 @@ def test_check_ad_disabled_account(ad, admin_env, base_dir):
     ad.tool(["user", "disable", acc.name])
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.account")
+    rec = one(doc, "online.ad-account")
     assert rec["severity"] == "error"
     assert "account %s is disabled" % acc.name in rec["message"]
     assert rec["details"]["fix"] == "samba-tool user enable %s" % acc.name
@@ -363,7 +366,7 @@ def test_check_ad_expired_account(ad, admin_env, base_dir):
     acc.set("accountExpires", str((1000000000 + 11644473600) * 10000000))
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.account")
+    rec = one(doc, "online.ad-account")
     assert rec["severity"] == "error" and "expired" in rec["message"]
     assert rec["details"]["fix"] == \
         "samba-tool user setexpiry %s --noexpiry" % acc.name
@@ -374,7 +377,7 @@ def test_check_ad_spn_not_registered(ad, admin_env, base_dir):
     ad.tool(["spn", "delete", acc.spn, acc.name])
     rc, doc, _ = acc.check(admin_env)
     assert rc == 1
-    rec = one(doc, "ad.spn")
+    rec = one(doc, "online.ad-spn")
     assert rec["severity"] == "error"
     assert "no account in AD has the SPN %s" % acc.spn in rec["message"]
 
@@ -382,10 +385,10 @@ def test_check_ad_spn_not_registered(ad, admin_env, base_dir):
 def test_check_ad_directory_unreachable(ad, admin_env, base_dir):
     acc = Account(ad, base_dir)
     rc, out, _ = run(admin_env, "check", "--keytab", acc.keytab, "--host",
-                     acc.host, "--realm", REALM, "--online", "--only", "ad",
-                     "--format", "json", "--ldap-uri", "ldap://127.0.0.1:1",
+                     acc.host, "--realm", REALM, "--online", "--only",
+                     ONLY_AD, "--format", "json", "--ldap-uri", "ldap://127.0.0.1:1",
                      "--ccache", admin_env["KRB5CCNAME"])
     assert rc == 4
-    rec = one(json.loads(out), "ad.ldap")
+    rec = one(json.loads(out), "online.ad-ldap")
     assert rec["severity"] == "error"
     assert "cannot read the rootDSE" in rec["message"]

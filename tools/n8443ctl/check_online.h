@@ -56,7 +56,7 @@ int n8443_online_get_client(struct online *on);
 void n8443_online_check_spn(struct online *on, const char *principal);
 /* online.spnego and online.replay (check_online_spnego.c). */
 void n8443_online_check_spnego(struct online *on);
-/* ad.*: the SPNs' accounts in Active Directory, over LDAP
+/* online.ad-*: the SPNs' accounts in Active Directory, over LDAP
  * (check_online_ad.c), when opts->ldap_uri names it. */
 void n8443_online_check_ad(struct online *on);
 

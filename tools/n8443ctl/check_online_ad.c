@@ -3,14 +3,17 @@
  * the accounts behind the site's SPNs, read over LDAP with the client of
  * the online checks (bound with GSSAPI, signed or sealed).
  *
- *   ad.ldap      the directory answers, and is AD (rootDSE capability)
- *   ad.spn       each HTTP/NAME is on exactly one account: a duplicate
- *                SPN makes the KDC refuse or use another account's key
- *   ad.kvno      the account's msDS-KeyVersionNumber is the keytab's
- *   ad.enctypes  the keytab has a key of each enctype the account's
- *                msDS-SupportedEncryptionTypes lets the KDC pick
- *   ad.rc4       the account allows AES (unset or RC4 only: an error)
- *   ad.account   the account is neither disabled nor expired
+ *   online.ad-ldap      the directory answers and is AD (rootDSE)
+ *   online.ad-spn       each HTTP/NAME is on exactly one account: a
+ *                       duplicate SPN makes the KDC refuse it or use
+ *                       another account's key
+ *   online.ad-kvno      the account's msDS-KeyVersionNumber is the
+ *                       keytab's newest kvno
+ *   online.ad-enctypes  the keytab has a key of the enctype the KDC
+ *                       picks from msDS-SupportedEncryptionTypes
+ *   online.ad-rc4       the account allows AES (unset or RC4 only: an
+ *                       error)
+ *   online.ad-account   the account is neither disabled nor expired
  *
  * Each finding names the command that fixes it, for a Samba DC
  * (samba-tool) and a Windows one (setspn, ktpass, PowerShell).
@@ -141,7 +144,7 @@ static void etype_names(unsigned bits, char *buf, size_t len)
     }
 }
 
-/* ad.kvno, ad.enctypes, ad.rc4 for PRINCIPAL on account A. */
+/* online.ad-kvno, online.ad-enctypes, online.ad-rc4 for PRINCIPAL on account A. */
 static void check_keys(struct online *on, const char *principal,
                        const struct account *a)
 {
@@ -161,19 +164,19 @@ static void check_keys(struct online *on, const char *principal,
              principal);
 
     if (a->kvno < 0) {
-        rec = n8443_report_add(ctx->rep, "ad.kvno", N8443_SEV_WARNING,
+        rec = n8443_report_add(ctx->rep, "online.ad-kvno", N8443_SEV_WARNING,
                                "cannot read msDS-KeyVersionNumber of %s: "
                                "bind as a user who may read it",
                                a->name);
     }
     else if (newest == (krb5_kvno)a->kvno) {
-        rec = n8443_report_add(ctx->rep, "ad.kvno", N8443_SEV_OK,
+        rec = n8443_report_add(ctx->rep, "online.ad-kvno", N8443_SEV_OK,
                                "%s: account %s is at kvno %lld, as the "
                                "keytab", principal, a->name, a->kvno);
     }
     else {
         rec = n8443_report_add(
-            ctx->rep, "ad.kvno", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-kvno", N8443_SEV_ERROR,
             "%s: account %s is at kvno %lld (msDS-KeyVersionNumber), the "
             "keytab's newest is kvno %u: the password changed after the "
             "export, and tickets are refused. Export the current keys: "
@@ -205,7 +208,7 @@ static void check_keys(struct online *on, const char *principal,
 
     if (!(ad_bits & (N8443_ETYPE_AES128 | N8443_ETYPE_AES256))) {
         rec = n8443_report_add(
-            ctx->rep, "ad.rc4", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-rc4", N8443_SEV_ERROR,
             "account %s allows %s only (msDS-SupportedEncryptionTypes %s): "
             "its tickets are RC4, which current clients and DCs refuse. "
             "Allow AES: Set-ADUser %s -KerberosEncryptionType AES128,AES256 "
@@ -220,7 +223,7 @@ static void check_keys(struct online *on, const char *principal,
                             "AES128,AES256", a->name);
     }
     else {
-        rec = n8443_report_add(ctx->rep, "ad.rc4", N8443_SEV_OK,
+        rec = n8443_report_add(ctx->rep, "online.ad-rc4", N8443_SEV_OK,
                                "account %s allows AES (%s)", a->name,
                                ad_names);
     }
@@ -232,11 +235,11 @@ static void check_keys(struct online *on, const char *principal,
          strongest >>= 1) {
     }
     if (newest == 0) {
-        return;                 /* ad.kvno said it */
+        return;                 /* online.ad-kvno said it */
     }
     if (strongest != 0 && !(kt_bits & strongest)) {
         rec = n8443_report_add(
-            ctx->rep, "ad.enctypes", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-enctypes", N8443_SEV_ERROR,
             "%s: account %s allows %s, so the KDC encrypts tickets with "
             "the first of them, but the keytab (kvno %u) has %s: tickets "
             "do not decrypt. Export the keys of every enctype the account "
@@ -249,7 +252,7 @@ static void check_keys(struct online *on, const char *principal,
     }
     else if ((kt_bits & 0x1f) != ad_bits) {
         rec = n8443_report_add(
-            ctx->rep, "ad.enctypes", N8443_SEV_WARNING,
+            ctx->rep, "online.ad-enctypes", N8443_SEV_WARNING,
             "%s: the keytab has %s, account %s allows %s: logins work, "
             "but a client that asks for another enctype fails; make the "
             "two agree (msDS-SupportedEncryptionTypes, then export the "
@@ -257,7 +260,7 @@ static void check_keys(struct online *on, const char *principal,
             principal, kt_names, a->name, ad_names);
     }
     else {
-        rec = n8443_report_add(ctx->rep, "ad.enctypes", N8443_SEV_OK,
+        rec = n8443_report_add(ctx->rep, "online.ad-enctypes", N8443_SEV_OK,
                                "%s: the keytab has the enctypes account %s "
                                "allows (%s)", principal, a->name, ad_names);
     }
@@ -266,7 +269,7 @@ static void check_keys(struct online *on, const char *principal,
     n8443_record_detail(ctx->rep, rec, "ad_enctypes", "%s", ad_names);
 }
 
-/* ad.account: neither disabled nor expired. */
+/* online.ad-account: neither disabled nor expired. */
 static void check_account(struct online *on, const struct account *a)
 {
     struct n8443_check_ctx *ctx = on->ctx;
@@ -278,7 +281,7 @@ static void check_account(struct online *on, const struct account *a)
     }
     if (a->uac >= 0 && (a->uac & N8443_UAC_ACCOUNTDISABLE)) {
         rec = n8443_report_add(
-            ctx->rep, "ad.account", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-account", N8443_SEV_ERROR,
             "account %s is disabled: the KDC issues no tickets for its "
             "SPNs. Enable it: samba-tool user enable %s (Samba DC), "
             "Enable-ADAccount %s (Windows)", a->name, a->name, a->name);
@@ -287,7 +290,7 @@ static void check_account(struct online *on, const struct account *a)
     }
     else if (until != 0 && until < (long long)time(NULL)) {
         rec = n8443_report_add(
-            ctx->rep, "ad.account", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-account", N8443_SEV_ERROR,
             "account %s expired (accountExpires): the KDC issues no "
             "tickets for its SPNs. Clear the date: samba-tool user "
             "setexpiry %s --noexpiry (Samba DC), Clear-ADAccountExpiration "
@@ -297,7 +300,7 @@ static void check_account(struct online *on, const struct account *a)
                             a->name);
     }
     else {
-        rec = n8443_report_add(ctx->rep, "ad.account", N8443_SEV_OK,
+        rec = n8443_report_add(ctx->rep, "online.ad-account", N8443_SEV_OK,
                                "account %s is enabled and has not expired",
                                a->name);
     }
@@ -305,8 +308,8 @@ static void check_account(struct online *on, const struct account *a)
     n8443_record_detail_num(ctx->rep, rec, "user_account_control", a->uac);
 }
 
-/* ad.spn for HTTP/NAME, then the account's checks.  SEEN holds the DNs
- * whose ad.account is reported. */
+/* online.ad-spn for HTTP/NAME, then the account's checks.  SEEN holds the DNs
+ * whose online.ad-account is reported. */
 static void check_name(struct online *on, struct n8443_ldap *l,
                        const char *name, char **seen, size_t *nseen)
 {
@@ -335,14 +338,14 @@ static void check_name(struct online *on, struct n8443_ldap *l,
     snprintf(filter, sizeof(filter), "(servicePrincipalName=%s)", value);
     if (n8443_ldap_search(l, NULL, filter, attrs, on_account, &f, err,
                           sizeof(err)) != N8443_OK) {
-        rec = n8443_report_add(ctx->rep, "ad.spn", N8443_SEV_ERROR,
+        rec = n8443_report_add(ctx->rep, "online.ad-spn", N8443_SEV_ERROR,
                                "cannot look up %s in AD: %s", spn, err);
         n8443_record_unusable(rec);
         goto cleanup;
     }
     if (f.total == 0) {
         rec = n8443_report_add(
-            ctx->rep, "ad.spn", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-spn", N8443_SEV_ERROR,
             "no account in AD has the SPN %s: browsers get no ticket. "
             "Register it on the service account: samba-tool spn add %s "
             "ACCOUNT (Samba DC), setspn -S %s ACCOUNT (Windows)",
@@ -357,7 +360,7 @@ static void check_name(struct online *on, struct n8443_ldap *l,
                                   i ? ", " : "", f.acc[i].name);
         }
         rec = n8443_report_add(
-            ctx->rep, "ad.spn", N8443_SEV_ERROR,
+            ctx->rep, "online.ad-spn", N8443_SEV_ERROR,
             "duplicate SPN: %s is on %zu accounts (%s): the KDC refuses "
             "it or encrypts with another account's key. Keep it on the "
             "account the keytab is from and remove it from the others: "
@@ -368,7 +371,7 @@ static void check_name(struct online *on, struct n8443_ldap *l,
         n8443_record_detail(ctx->rep, rec, "fix", "setspn -D %s OTHER", spn);
     }
     else {
-        rec = n8443_report_add(ctx->rep, "ad.spn", N8443_SEV_OK,
+        rec = n8443_report_add(ctx->rep, "online.ad-spn", N8443_SEV_OK,
                                "%s is on one account: %s", spn,
                                f.acc[0].name);
         n8443_record_detail(ctx->rep, rec, "account", "%s", f.acc[0].name);
@@ -404,7 +407,7 @@ void n8443_online_check_ad(struct online *on)
 
     if (n8443_ldap_open(uri, on->ccache_name, &l, err, sizeof(err))
         != N8443_OK) {
-        rec = n8443_report_add(ctx->rep, "ad.ldap", N8443_SEV_ERROR,
+        rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_ERROR,
                                "cannot use the directory %s as %s: %s",
                                uri, on->client_name ? on->client_name : "?",
                                err);
@@ -412,14 +415,14 @@ void n8443_online_check_ad(struct online *on)
         return;
     }
     if (!l->is_ad) {
-        rec = n8443_report_add(ctx->rep, "ad.ldap", N8443_SEV_WARNING,
+        rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_WARNING,
                                "%s is not Active Directory (no AD "
                                "capability in its rootDSE): the ad checks "
                                "do not apply", uri);
         n8443_ldap_close(l);
         return;
     }
-    rec = n8443_report_add(ctx->rep, "ad.ldap", N8443_SEV_OK,
+    rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_OK,
                            "%s is Active Directory (%s), bound as %s",
                            uri, l->base,
                            on->client_name ? on->client_name : "?");
@@ -446,7 +449,7 @@ void n8443_online_check_ad(struct online *on)
 {
     struct n8443_record *rec;
 
-    rec = n8443_report_add(on->ctx->rep, "ad.ldap", N8443_SEV_ERROR,
+    rec = n8443_report_add(on->ctx->rep, "online.ad-ldap", N8443_SEV_ERROR,
                            "--ldap-uri: this n8443ctl was built without "
                            "LDAP (libldap); rebuild with configure "
                            "--with-ldap");

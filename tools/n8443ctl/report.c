@@ -54,12 +54,12 @@ const struct n8443_check_id n8443_check_ids[] = {
     {"online.decrypt", 1},
     {"online.spnego", 1},
     {"online.replay", 1},
-    {"ad.ldap", 1},
-    {"ad.spn", 1},
-    {"ad.kvno", 1},
-    {"ad.enctypes", 1},
-    {"ad.rc4", 1},
-    {"ad.account", 1},
+    {"online.ad-ldap", 1},
+    {"online.ad-spn", 1},
+    {"online.ad-kvno", 1},
+    {"online.ad-enctypes", 1},
+    {"online.ad-rc4", 1},
+    {"online.ad-account", 1},
     {NULL, 0}
 };
 
