@@ -225,7 +225,9 @@ class AdRealm:
         text += " tls enabled = no\n"
         with open(conf, "w") as f:
             f.write(text)
-        self.tool(["spn", "add", "ldap/localhost", "DC1$"])
+        if not getattr(self, "ldap_spn_added", False):
+            self.tool(["spn", "add", "ldap/localhost", "DC1$"])
+            self.ldap_spn_added = True
         log = open(os.path.join(d, "samba.out"), "w")
         self.ldap_proc = subprocess.Popen(
             [self.harness.sbin("samba"), "-s", conf, "-i", "-M", "single",

@@ -77,6 +77,12 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
         rc = N8443_IO;
         goto cleanup;
     }
+#ifndef HAVE_LDAP
+    if (ctx->opts->ldap_uri != NULL) {
+        /* Said first: no client or KDC trouble may hide it. */
+        n8443_online_check_ad(&on);
+    }
+#endif
     rc = n8443_online_get_client(&on);
     if (rc != N8443_OK) {
         rc = rc < 0 ? N8443_OK : rc;
@@ -102,9 +108,11 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
         || n8443_report_wants(ctx->rep, "online.replay")) {
         n8443_online_check_spnego(&on);
     }
+#ifdef HAVE_LDAP
     if (ctx->opts->ldap_uri != NULL) {
         n8443_online_check_ad(&on);
     }
+#endif
 
 cleanup:
     if (on.cc != NULL) {
