@@ -144,7 +144,7 @@ static void etype_names(unsigned bits, char *buf, size_t len)
     }
 }
 
-/* online.ad-kvno, online.ad-enctypes, online.ad-rc4 for PRINCIPAL on account A. */
+/* online.ad-kvno, -enctypes and -rc4 for PRINCIPAL on account A. */
 static void check_keys(struct online *on, const char *principal,
                        const struct account *a)
 {
