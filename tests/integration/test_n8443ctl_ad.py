@@ -268,7 +268,8 @@ def test_check_ad_healthy_account(ad, admin_env, base_dir):
     assert {c["id"] for c in doc["checks"]} == AD_IDS
     assert all(c["severity"] == "ok" for c in doc["checks"]), doc
     assert one(doc, "online.ad-spn")["details"]["account"] == acc.name
-    assert one(doc, "online.ad-kvno")["details"]["ad_kvno"] == ad.kvno_of(acc.name)
+    assert one(doc, "online.ad-kvno")["details"]["ad_kvno"] == \
+        ad.kvno_of(acc.name)
     assert one(doc, "online.ad-ldap")["details"]["base"] == BASE
 
 
@@ -386,7 +387,8 @@ def test_check_ad_directory_unreachable(ad, admin_env, base_dir):
     acc = Account(ad, base_dir)
     rc, out, _ = run(admin_env, "check", "--keytab", acc.keytab, "--host",
                      acc.host, "--realm", REALM, "--online", "--only",
-                     ONLY_AD, "--format", "json", "--ldap-uri", "ldap://127.0.0.1:1",
+                     ONLY_AD, "--format", "json",
+                     "--ldap-uri", "ldap://127.0.0.1:1",
                      "--ccache", admin_env["KRB5CCNAME"])
     assert rc == 4
     rec = one(json.loads(out), "online.ad-ldap")
