@@ -394,3 +394,36 @@ def test_check_ad_directory_unreachable(ad, admin_env, base_dir):
     rec = one(json.loads(out), "online.ad-ldap")
     assert rec["severity"] == "error"
     assert "cannot read the rootDSE" in rec["message"]
+
+
+def test_check_ad_from_the_site_file(ad, admin_env, base_dir):
+    """kerberos.ad_ldap_uri says the KDC is AD: check --online runs the
+    AD checks without --ldap-uri; --ldap-uri overrides it."""
+    acc = Account(ad, base_dir)
+    ad.tool(["user", "disable", acc.name])
+    site = os.path.join(base_dir, acc.name + ".yaml")
+    with open(site, "w") as f:
+        f.write("""version: 1
+sites:
+  - name: %s
+    server_name: %s
+    tls:
+      certificate: /etc/ssl/certs/unused.pem
+      key: /etc/ssl/private/unused.key
+    kerberos:
+      realm: %s
+      keytab: %s
+      ad_ldap_uri: %s
+""" % (acc.name, acc.host, REALM, acc.keytab, ad.ldap_uri_for_tests))
+    args = ["check", site, "--online", "--only", ONLY_AD, "--format",
+            "json", "--ccache", admin_env["KRB5CCNAME"]]
+    rc, out, err = run(admin_env, *args)
+    assert rc == 1, err
+    doc = json.loads(out)
+    assert one(doc, "online.ad-ldap")["severity"] == "ok"
+    assert one(doc, "online.ad-account")["severity"] == "error"
+    rc, out, _ = run(admin_env, *(args + ["--ldap-uri",
+                                          "ldap://127.0.0.1:1"]))
+    assert rc == 4
+    assert "127.0.0.1:1" in one(json.loads(out), "online.ad-ldap")[
+        "message"]

@@ -308,8 +308,7 @@ int n8443_cmd_check(const struct n8443_args *args)
     opts.strict = args->strict;
     opts.json = args->format != NULL && strcmp(args->format, "json") == 0;
     opts.ccache = args->ccache != NULL ? args->ccache : getenv("KRB5CCNAME");
-    opts.ldap_uri = args->ldap_uri != NULL ? args->ldap_uri
-                                           : getenv("N8443CTL_LDAP_URI");
+    opts.ldap_uri = args->ldap_uri;
 
     if (args->only != NULL) {
         rc = n8443_report_set_only(&rep, args->only, err, sizeof(err));

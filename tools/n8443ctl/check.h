@@ -163,7 +163,7 @@ struct n8443_check_opts {
                                the service key */
     const char *target;     /* the installed file (--target, or a one-site
                                file's default), or NULL */
-    const char *ldap_uri;   /* --online: the KDC is AD, its LDAP */
+    const char *ldap_uri;   /* --ldap-uri: the KDC is AD, its LDAP */
 };
 
 /* One site being checked: its settings, and what earlier families

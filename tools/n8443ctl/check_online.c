@@ -25,6 +25,19 @@
 
 #include "check_online.h"
 
+/* Is the KDC Active Directory, and where is its LDAP?  --ldap-uri, else
+ * the site's kerberos.ad_ldap_uri, else N8443CTL_LDAP_URI. */
+static const char *ad_ldap_uri(const struct n8443_check_ctx *ctx)
+{
+    if (ctx->opts->ldap_uri != NULL) {
+        return ctx->opts->ldap_uri;
+    }
+    if (ctx->site != NULL && ctx->site->kerberos.ad_ldap_uri.set) {
+        return ctx->site->kerberos.ad_ldap_uri.v;
+    }
+    return getenv("N8443CTL_LDAP_URI");
+}
+
 /* A private directory for the ccache and the replay cache. */
 static int make_dir(struct online *on)
 {
@@ -66,6 +79,7 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
     }
     memset(&on, 0, sizeof(on));
     on.ctx = ctx;
+    on.ldap_uri = ad_ldap_uri(ctx);
     if (make_dir(&on) != 0) {
         rec = n8443_report_add(ctx->rep, "online.client", N8443_SEV_ERROR,
                                "cannot create a temporary directory in "
@@ -78,7 +92,7 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
         goto cleanup;
     }
 #ifndef HAVE_LDAP
-    if (ctx->opts->ldap_uri != NULL) {
+    if (on.ldap_uri != NULL) {
         /* Said first: no client or KDC trouble may hide it. */
         n8443_online_check_ad(&on);
     }
@@ -109,7 +123,7 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
         n8443_online_check_spnego(&on);
     }
 #ifdef HAVE_LDAP
-    if (ctx->opts->ldap_uri != NULL) {
+    if (on.ldap_uri != NULL) {
         n8443_online_check_ad(&on);
     }
 #endif

@@ -29,6 +29,7 @@ struct online {
     krb5_principal client;
     char *client_name;
     const char *client_how;
+    const char *ldap_uri;       /* the KDC is AD: its LDAP, or NULL */
     long offset;                /* KDC time - local time, seconds */
     int have_offset;
     int clock_reported;

@@ -1,5 +1,6 @@
 /*
- * n8443ctl check --online --ldap-uri URI - Active Directory as the KDC:
+ * n8443ctl check --online, when the KDC is Active Directory (--ldap-uri,
+ * the site's kerberos.ad_ldap_uri or N8443CTL_LDAP_URI):
  * the accounts behind the site's SPNs, read over LDAP with the client of
  * the online checks (bound with GSSAPI, signed or sealed).
  *
@@ -397,7 +398,7 @@ cleanup:
 void n8443_online_check_ad(struct online *on)
 {
     struct n8443_check_ctx *ctx = on->ctx;
-    const char *uri = ctx->opts->ldap_uri;
+    const char *uri = on->ldap_uri;
     struct n8443_ldap *l = NULL;
     struct n8443_record *rec;
     char **seen;

@@ -116,6 +116,7 @@ struct n8443_kerberos {
     struct n8443_str delegation_dir;
     struct n8443_int max_token_size;    /* NegotiateMaxTokenSize, bytes */
     struct n8443_bool negotiate_once;   /* NegotiateOnce */
+    struct n8443_str ad_ldap_uri;       /* the KDC is AD: its LDAP (check) */
     struct n8443_pos pos;
     int present;
 };

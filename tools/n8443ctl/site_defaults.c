@@ -52,6 +52,7 @@ void n8443_ld_merge_defaults(struct n8443_site *site,
     MERGE(kerberos.delegation_dir);
     MERGE(kerberos.max_token_size);
     MERGE(kerberos.negotiate_once);
+    MERGE(kerberos.ad_ldap_uri);
     MERGE(help.contact);
     MERGE(help.url);
     MERGE(help.pages);

@@ -92,6 +92,7 @@ enum {
     K_DELEG_DIR,
     K_MAX_TOKEN,
     K_ONCE,
+    K_AD_LDAP,
     K_N
 };
 static const char *const kerberos_keys[] = {
@@ -100,7 +101,7 @@ static const char *const kerberos_keys[] = {
     "channel_binding", "basic_fallback",   "user_name",
     "session",         "session_key_file", "session_max_age",
     "delegation",      "delegation_dir",   "max_token_size",
-    "negotiate_once",  NULL};
+    "negotiate_once",  "ad_ldap_uri",      NULL};
 
 /* The `kerberos:` block.  No key is required; a key that needs a
  * companion (session -> session_key_file) is checked after merging, when
@@ -177,6 +178,25 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
             break;
         case K_ONCE:
             n8443_ld_get_bool(c, v, "negotiate_once", &krb->negotiate_once);
+            break;
+        case K_AD_LDAP:
+            /* Only check --online reads it (the AD checks); the module
+             * never talks LDAP. */
+            krb->ad_ldap_uri.seen = 1;
+            if (n8443_ld_want_word(c, v, "ad_ldap_uri",
+                                   "an ldap://HOST or ldaps://HOST URI")) {
+                if ((strncmp(v->text, "ldap://", 7) != 0
+                     || v->len == 7)
+                    && (strncmp(v->text, "ldaps://", 8) != 0
+                        || v->len == 8)) {
+                    n8443_ld_diag(c, v, "'ad_ldap_uri' must be "
+                                  "ldap://HOST or ldaps://HOST (the domain "
+                                  "controller), got '%s'", v->text);
+                }
+                else {
+                    n8443_ld_set_str(&krb->ad_ldap_uri, v);
+                }
+            }
             break;
         default:
             break;
