@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/time.h>
 
 #include "ad_ldap.h"
@@ -37,38 +36,6 @@ static void set_err(char *err, size_t errlen, const char *what, LDAP *ld,
     ldap_memfree(diag);
 }
 
-/* "DC=ad,DC=example,DC=com" -> "ad.example.com". */
-static char *dn_to_domain(const char *dn)
-{
-    char *out = calloc(1, strlen(dn) + 1);
-    const char *p = dn;
-    size_t n = 0;
-
-    if (out == NULL) {
-        return NULL;
-    }
-    while (*p) {
-        if (strncasecmp(p, "DC=", 3) == 0) {
-            p += 3;
-            if (n > 0) {
-                out[n++] = '.';
-            }
-            while (*p && *p != ',') {
-                char c = *p++;
-                out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a')
-                                                  : c;
-            }
-        }
-        while (*p && *p != ',') {
-            p++;
-        }
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return out;
-}
-
 /* The rootDSE: is it AD, and its default naming context. */
 static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
 {
@@ -80,6 +47,9 @@ static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
     size_t i;
     int rc;
 
+    free(l->base);
+    l->base = NULL;
+    l->is_ad = 0;
     rc = ldap_search_ext_s(l->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
                            attrs, 0, NULL, NULL, &tv, 1, &res);
     if (rc != LDAP_SUCCESS) {
@@ -106,8 +76,7 @@ static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
                  "not an Active Directory domain controller");
         return N8443_IO;
     }
-    l->dns_domain = dn_to_domain(l->base);
-    return l->dns_domain != NULL ? N8443_OK : N8443_IO;
+    return N8443_OK;
 }
 
 int n8443_ldap_open(const char *uri, const char *ccache,
@@ -156,6 +125,12 @@ int n8443_ldap_open(const char *uri, const char *ccache,
     if (rc != N8443_OK) {
         goto fail;
     }
+    /* Once more, protected: the first answer (which tells "cannot
+     * reach" from "cannot bind") came over the bare connection. */
+    rc = read_root_dse(l, err, errlen);
+    if (rc != N8443_OK) {
+        goto fail;
+    }
     *out = l;
     return N8443_OK;
 
@@ -179,7 +154,6 @@ void n8443_ldap_close(struct n8443_ldap *l)
     }
     free(l->host);
     free(l->base);
-    free(l->dns_domain);
     free(l);
 }
 

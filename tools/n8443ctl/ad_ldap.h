@@ -28,7 +28,6 @@ struct n8443_ldap {
     LDAP *ld;
     char *host;             /* of the URI: the SPN is ldap/HOST */
     char *base;             /* defaultNamingContext */
-    char *dns_domain;       /* the base as a DNS name, lower case */
     int is_ad;              /* rootDSE: LDAP_CAP_ACTIVE_DIRECTORY_OID */
     gss_ctx_id_t gss;       /* the bind's context, for the layer */
     int sealed;             /* layer: 1 confidentiality, 0 integrity */
