@@ -7,6 +7,7 @@
  * to change).
  */
 #include "acceptor.h"
+#include "channel_binding.h"
 #include "token_walk.h"
 
 #include <stdio.h>
@@ -141,8 +142,8 @@ cleanup:
     return ret;
 }
 
-int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
-                      gss_channel_bindings_t cb, n8443_accept_result *res)
+static int accept_step(gss_cred_id_t cred, const void *token, size_t len,
+                       gss_channel_bindings_t cb, n8443_accept_result *res)
 {
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
     gss_buffer_desc input;
@@ -189,6 +190,58 @@ cleanup:
     if (display.value != NULL)
         gss_release_buffer(&tmp, &display);
     return ret;
+}
+
+/*
+ * MIT compares the client's hash with the hash of exactly the bindings it
+ * is given (kg_checksum_channel_bindings, process_checksum), so a client
+ * that hashed the same application data with the other address type
+ * (GSS_C_AF_NULLADDR for GSS_C_AF_UNSPEC: JGSS, some Heimdal callers) is
+ * GSS_S_BAD_BINDINGS to it.  Such a refusal, and only it, is tried once
+ * more on a fresh context with the other form: a full accept again, so
+ * nothing of the first try is trusted; both forms carry the same
+ * certificate hash, so either binds the login to the same channel.
+ * Where MIT keeps a replay cache (NegotiateReplayCache krb5, GSS-Proxy)
+ * the second try is a replay of the first and is refused: the first
+ * refusal is reported, with the second's status in retry_major/minor.
+ */
+int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
+                      gss_channel_bindings_t cb, n8443_accept_result *res)
+{
+    struct gss_channel_bindings_struct other;
+    n8443_accept_result second;
+    long other_type;
+    int ret;
+
+    ret = accept_step(cred, token, len, cb, res);
+    if (cb != GSS_C_NO_CHANNEL_BINDINGS)
+        res->cb_addrtype = cb->initiator_addrtype;
+    if (ret >= 0 || cb == GSS_C_NO_CHANNEL_BINDINGS
+        || GSS_ROUTINE_ERROR(res->major) != GSS_S_BAD_BINDINGS)
+        return ret;
+    other_type = n8443_cb_other_addrtype(cb->initiator_addrtype,
+                                         cb->acceptor_addrtype,
+                                         cb->initiator_address.length,
+                                         cb->acceptor_address.length);
+    if (other_type < 0)
+        return ret;
+    other = *cb;
+    other.initiator_addrtype = (OM_uint32)other_type;
+    other.acceptor_addrtype = (OM_uint32)other_type;
+    ret = accept_step(cred, token, len, &other, &second);
+    second.cb_addrtype = (OM_uint32)other_type;
+    if (ret >= 0 || GSS_ROUTINE_ERROR(second.major) == GSS_S_BAD_BINDINGS) {
+        n8443_accept_result_clear(res);
+        *res = second;
+        res->cb_tried_both = 1;
+        return ret;
+    }
+    /* The second form could not be checked: the first refusal stands. */
+    res->cb_tried_both = 1;
+    res->retry_major = second.major;
+    res->retry_minor = second.minor;
+    n8443_accept_result_clear(&second);
+    return -1;
 }
 
 void n8443_accept_result_clear(n8443_accept_result *res)

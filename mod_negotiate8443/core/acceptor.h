@@ -62,11 +62,22 @@ typedef struct {
     OM_uint32 ret_flags;
     OM_uint32 lifetime;           /* seconds the context/ticket is valid */
     gss_cred_id_t delegated;      /* GSS_C_NO_CREDENTIAL unless delegated */
+    /* Channel bindings: the address type of the form (core/
+     * channel_binding.h) the answer is for; 1 when both address-free
+     * forms were tried; the second try's status where it could not say
+     * (MIT's replay cache took the first try's authenticator). */
+    OM_uint32 cb_addrtype;
+    int cb_tried_both;
+    OM_uint32 retry_major, retry_minor;
 } n8443_accept_result;
 
 /*
  * Run one accept step over a fresh context.  cb may be
- * GSS_C_NO_CHANNEL_BINDINGS.  Always fills *res; the caller must call
+ * GSS_C_NO_CHANNEL_BINDINGS.  A client binding to the same application
+ * data hashed with the other address-free form (GSS_C_AF_NULLADDR for
+ * GSS_C_AF_UNSPEC and back) is accepted too: a GSS_S_BAD_BINDINGS
+ * refusal is tried once more with that form (res->cb_addrtype says
+ * which form the answer is for).  Always fills *res; the caller must call
  * n8443_accept_result_clear.  Returns 0 when the context is complete,
  * 1 when GSS wants another leg, -1 on failure (see res->major/minor).
  */

@@ -104,3 +104,29 @@ const char *n8443_cb_hash_name_pem(const char *pem, size_t len)
     X509_free(cert);
     return name;
 }
+
+long n8443_cb_other_addrtype(unsigned long init_addrtype,
+                             unsigned long acc_addrtype,
+                             size_t init_addrlen, size_t acc_addrlen)
+{
+    if (init_addrlen != 0 || acc_addrlen != 0
+        || init_addrtype != acc_addrtype)
+        return -1;
+    if (init_addrtype == N8443_CB_AF_UNSPEC)
+        return (long)N8443_CB_AF_NULLADDR;
+    if (init_addrtype == N8443_CB_AF_NULLADDR)
+        return (long)N8443_CB_AF_UNSPEC;
+    return -1;
+}
+
+const char *n8443_cb_addrtype_name(unsigned long addrtype)
+{
+    switch (addrtype) {
+    case N8443_CB_AF_UNSPEC:
+        return "GSS_C_AF_UNSPEC";
+    case N8443_CB_AF_NULLADDR:
+        return "GSS_C_AF_NULLADDR";
+    default:
+        return "another address type";
+    }
+}

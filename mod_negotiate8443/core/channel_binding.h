@@ -33,6 +33,28 @@ n8443_cert_hash_status n8443_cb_from_pem(const char *pem, size_t len,
 n8443_cert_hash_status n8443_cb_from_der(const unsigned char *der, size_t len,
                                          unsigned char *out, size_t *outlen);
 
+/*
+ * The address types a client may hash its bindings with when it binds
+ * application data only (RFC 2744 3.11, RFC 4121 4.1.1.2): MIT,
+ * python-gssapi and Windows write GSS_C_AF_UNSPEC (0) for both
+ * addresses; OpenJDK's JGSS (ChannelBinding without addresses) and some
+ * Heimdal callers write GSS_C_AF_NULLADDR (255).  MIT's acceptor hashes
+ * what it is given (kg_checksum_channel_bindings) and compares, so the two
+ * are different bindings to it: the module tries both (acceptor.c,
+ * krb5_accept.c).  The same values as gssapi.h's, without it.
+ */
+#define N8443_CB_AF_UNSPEC 0u
+#define N8443_CB_AF_NULLADDR 255u
+
+/* The other address-free form's address type, or -1 when addrtype is
+ * neither form (addresses are never rewritten). */
+long n8443_cb_other_addrtype(unsigned long init_addrtype,
+                             unsigned long acc_addrtype,
+                             size_t init_addrlen, size_t acc_addrlen);
+
+/* "GSS_C_AF_UNSPEC", "GSS_C_AF_NULLADDR" or "address type N", for logs. */
+const char *n8443_cb_addrtype_name(unsigned long addrtype);
+
 /* The name of the hash used (e.g. "SHA256"), for logs and checks; NULL
  * where there is none. */
 const char *n8443_cb_hash_name_pem(const char *pem, size_t len);

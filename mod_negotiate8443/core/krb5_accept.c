@@ -8,8 +8,10 @@
  *     16-byte channel-binding hash and the flags, and nothing after them
  *     (no delegated ticket, no extensions), and not ask for DCE style;
  *   - the channel-binding hash is MD5 over the bindings' RFC 1964
- *     encoding; all zeros means the client bound nothing (accepted, not
- *     bound); a different hash is left to GSS-API to refuse;
+ *     encoding (kg_checksum_channel_bindings), in either address-free
+ *     form (GSS_C_AF_UNSPEC or GSS_C_AF_NULLADDR, as n8443_accept_once
+ *     tries both); all zeros means the client bound nothing (accepted,
+ *     not bound); a different hash is left to GSS-API to refuse;
  *   - with mutual authentication (the GSS flag, which the AP options must
  *     agree with) the answer is an AP-REP with a sequence
  *     number, in the krb5 GSS header, and (for SPNEGO) in a NegTokenResp
@@ -27,6 +29,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "krb5_accept.h"
+#include "channel_binding.h"
 #include "oids.h"
 
 /* RFC 4121 4.1.1 */
@@ -141,28 +144,19 @@ authenticator_cbt(krb5_context ctx, const krb5_authenticator *auth)
 }
 
 /*
- * Compare the client's binding hash with ours.  1: bound, 0: the client
- * bound nothing (or we have no bindings, which MIT does not check), -1:
- * different (or cannot be computed).
+ * MIT's kg_checksum_channel_bindings: MD5 over the RFC 1964 encoding of
+ * cb, with both address types replaced by addrtype.  0, or -1.
  */
 static int
-check_bindings(krb5_context ctx, const unsigned char *hash,
-               gss_channel_bindings_t cb)
+bindings_hash(krb5_context ctx, gss_channel_bindings_t cb, uint32_t addrtype,
+              unsigned char out[GSS_BINDINGS_HASH_LEN])
 {
-    static const unsigned char zero[GSS_BINDINGS_HASH_LEN];
     unsigned char *buf, *p;
     size_t len;
     krb5_data data;
     krb5_checksum sum;
     int ret = -1;
 
-    if (cb == NULL || memcmp(hash, zero, sizeof(zero)) == 0)
-        return 0;
-    /* Addresses turn MIT's check into one against the ticket's addresses
-     * as well: not done here. */
-    if (cb->initiator_addrtype != GSS_C_AF_UNSPEC
-        || cb->acceptor_addrtype != GSS_C_AF_UNSPEC)
-        return -1;
     if (cb->initiator_address.length > 0xffff
         || cb->acceptor_address.length > 0xffff
         || cb->application_data.length > 0xffff)
@@ -172,12 +166,12 @@ check_bindings(krb5_context ctx, const unsigned char *hash,
     buf = malloc(len);
     if (buf == NULL)
         return -1;
-    p = store_le32(buf, cb->initiator_addrtype);
+    p = store_le32(buf, addrtype);
     p = store_le32(p, (uint32_t)cb->initiator_address.length);
     if (cb->initiator_address.length > 0)
         memcpy(p, cb->initiator_address.value, cb->initiator_address.length);
     p += cb->initiator_address.length;
-    p = store_le32(p, cb->acceptor_addrtype);
+    p = store_le32(p, addrtype);
     p = store_le32(p, (uint32_t)cb->acceptor_address.length);
     if (cb->acceptor_address.length > 0)
         memcpy(p, cb->acceptor_address.value, cb->acceptor_address.length);
@@ -191,13 +185,52 @@ check_bindings(krb5_context ctx, const unsigned char *hash,
     data.data = (char *)buf;
     if (krb5_c_make_checksum(ctx, CKSUMTYPE_RSA_MD5, NULL, 0, &data,
                              &sum) == 0) {
-        ret = sum.length == GSS_BINDINGS_HASH_LEN
-              && memcmp(sum.contents, hash, GSS_BINDINGS_HASH_LEN) == 0
-              ? 1 : -1;
+        if (sum.length == GSS_BINDINGS_HASH_LEN) {
+            memcpy(out, sum.contents, GSS_BINDINGS_HASH_LEN);
+            ret = 0;
+        }
         krb5_free_checksum_contents(ctx, &sum);
     }
     free(buf);
     return ret;
+}
+
+int
+n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
+                   gss_channel_bindings_t cb, OM_uint32 *addrtype,
+                   unsigned char expected[2][16])
+{
+    static const unsigned char zero[GSS_BINDINGS_HASH_LEN];
+    unsigned char ours[GSS_BINDINGS_HASH_LEN];
+    uint32_t types[2];
+    long other;
+    int i;
+
+    if (cb == NULL || memcmp(hash, zero, sizeof(zero)) == 0)
+        return 0;
+    /* Addresses turn MIT's check into one against the ticket's addresses
+     * as well: not done here.  Address-free bindings in either form, as
+     * GSS-API with n8443_accept_once's second try. */
+    other = n8443_cb_other_addrtype(cb->initiator_addrtype,
+                                    cb->acceptor_addrtype,
+                                    cb->initiator_address.length,
+                                    cb->acceptor_address.length);
+    if (other < 0)
+        return -1;
+    types[0] = cb->initiator_addrtype;
+    types[1] = (uint32_t)other;
+    for (i = 0; i < 2; i++) {
+        if (bindings_hash(ctx, cb, types[i], ours) != 0)
+            return -1;
+        if (expected != NULL)
+            memcpy(expected[i], ours, GSS_BINDINGS_HASH_LEN);
+        if (memcmp(ours, hash, GSS_BINDINGS_HASH_LEN) == 0) {
+            if (addrtype != NULL)
+                *addrtype = types[i];
+            return 1;
+        }
+    }
+    return -1;
 }
 
 /* ------------------------------------------------------- the answer, DER */
@@ -368,7 +401,8 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     if (krb5_principal_compare_any_realm(ctx, ticket->enc_part2->client,
                                          krb5_anonymous_principal()))
         goto cleanup;
-    bound = check_bindings(ctx, sum->contents + 4, cb);
+    bound = n8443_cb_hash_form(ctx, sum->contents + 4, cb,
+                               &res->cb_addrtype, NULL);
     if (bound < 0)
         goto cleanup;
     /* The client said it binds (KERB_AP_OPTIONS_CBT): MIT then requires

@@ -9,7 +9,8 @@
  * GSS-API (n8443_accept_once), which stays the reference: any refusal by
  * krb5, a checksum other than the plain RFC 4121 one, delegation, DCE
  * style, checksum extensions, an authenticator etype field that is not
- * the session key's enctype, channel bindings that do not match (or carry
+ * the session key's enctype, channel bindings that match in neither
+ * address-free form (GSS_C_AF_UNSPEC, GSS_C_AF_NULLADDR) (or carry
  * addresses, or are missing where the client's AP-options authdata says
  * it binds), GSS flags and AP options that disagree about mutual
  * authentication, an anonymous client, non-canonical DER or SPNEGO
@@ -59,5 +60,18 @@ n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
                                     gss_channel_bindings_t cb,
                                     krb5_deltat skew,
                                     n8443_accept_result *res);
+
+/*
+ * Which form of the acceptor's bindings cb the client's 16-byte bindings
+ * hash (from its 0x8003 checksum) is: 1 and *addrtype (when not NULL) the
+ * address type it was hashed with (cb's own or the other address-free
+ * one, core/channel_binding.h); 0 when the client bound nothing (all
+ * zeros) or cb is NULL; -1 when it is neither form (or cb carries
+ * addresses).  expected (when not NULL) gets both forms' hashes as far
+ * as they were computed (all of them on -1).
+ */
+int n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
+                       gss_channel_bindings_t cb, OM_uint32 *addrtype,
+                       unsigned char expected[2][16]);
 
 #endif /* N8443_KRB5_ACCEPT_H */

@@ -84,6 +84,10 @@ diff_env_init(diff_env *e, const char *keytab)
     e->cb[DIFF_CB_ADDR].acceptor_addrtype = GSS_C_AF_INET;
     e->cb[DIFF_CB_ADDR].acceptor_address.value = (void *)"\x7f\x00\x00\x02";
     e->cb[DIFF_CB_ADDR].acceptor_address.length = 4;
+    e->cb[DIFF_CB_APP_NULLADDR].initiator_addrtype = GSS_C_AF_NULLADDR;
+    e->cb[DIFF_CB_APP_NULLADDR].acceptor_addrtype = GSS_C_AF_NULLADDR;
+    e->cb[DIFF_CB_APP_MIXED].initiator_addrtype = GSS_C_AF_NULLADDR;
+    e->cb[DIFF_CB_APP_MIXED2].acceptor_addrtype = GSS_C_AF_NULLADDR;
     return 0;
 }
 

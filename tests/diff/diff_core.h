@@ -39,6 +39,12 @@ typedef enum {
     DIFF_CB_NONE = 0,   /* the acceptor has no bindings */
     DIFF_CB_APP,        /* application data only */
     DIFF_CB_ADDR,       /* application data and IPv4 addresses */
+    DIFF_CB_APP_NULLADDR, /* application data, GSS_C_AF_NULLADDR for
+                             both address types (JGSS, Heimdal callers) */
+    DIFF_CB_APP_MIXED,  /* application data, initiator NULLADDR and
+                           acceptor UNSPEC: neither form */
+    DIFF_CB_APP_MIXED2, /* application data, initiator UNSPEC and
+                           acceptor NULLADDR: neither form */
     DIFF_CB_COUNT
 } diff_cb_kind;
 
@@ -69,6 +75,16 @@ gss_channel_bindings_t diff_cb(diff_env *e, diff_cb_kind kind);
  */
 int diff_compare(diff_env *e, const char *name, const unsigned char *tok,
                  size_t len, diff_cb_kind cb);
+
+/*
+ * Issue 17: forged logins whose client hashed the bindings in each
+ * address-free form, mixed forms and none, with and without MS-KILE's
+ * CBT bit, under both forms of the acceptor's bindings: besides the
+ * paths agreeing (diff_compare), each must give the expected outcome
+ * (bound, accepted unbound, refused).  Returns the number of cases; an
+ * unexpected outcome counts as a violation.
+ */
+unsigned long diff_binding_forms(diff_env *e);
 
 /* ------------------------------------------------------------- the forge */
 

@@ -1,6 +1,8 @@
 /* heimdal_token: print one initiator token (binary, to stdout) made with
  * Heimdal's GSS-API for HTTP@HOST from the ccache in KRB5CCNAME.
- * Usage: heimdal_token HOST spnego|krb5 FLAGS [CB_APP_DATA_HEX]
+ * Usage: heimdal_token HOST spnego|krb5 FLAGS [CB_APP_DATA_HEX [ADDRTYPE]]
+ * ADDRTYPE: the address type both addresses of the bindings are hashed
+ * with (0 GSS_C_AF_UNSPEC, the default; 255 GSS_C_AF_NULLADDR).
  *
  * With "-n COUNT" first (heimdal_token -n COUNT HOST ...), it prints COUNT
  * tokens instead, each from a new initiator context (a fresh
@@ -77,6 +79,10 @@ int main(int argc, char **argv)
         cblen = i;
         cb.application_data.value = cbdata;
         cb.application_data.length = cblen;
+        if (argc > 5) {
+            cb.initiator_addrtype = (OM_uint32)strtoul(argv[5], NULL, 0);
+            cb.acceptor_addrtype = cb.initiator_addrtype;
+        }
     }
     if (count > 0) {
         /* One credential for all the tokens, as a long-lived client. */

@@ -471,6 +471,9 @@ static const mutation mutations[] = {
     { "flags-all", m_flags, 0x7fffffff & ~GSS_C_DELEG_FLAG },
     { "cb-app", m_cb, DIFF_CB_APP },
     { "cb-addr", m_cb, DIFF_CB_ADDR },
+    { "cb-app-nulladdr", m_cb, DIFF_CB_APP_NULLADDR },
+    { "cb-app-mixed", m_cb, DIFF_CB_APP_MIXED },
+    { "cb-app-mixed2", m_cb, DIFF_CB_APP_MIXED2 },
     { "cb-random", m_cb_random, 0 },
     { "subkey-aes256", m_subkey, ENCTYPE_AES256_CTS_HMAC_SHA1_96 },
     { "subkey-aes128", m_subkey, ENCTYPE_AES128_CTS_HMAC_SHA1_96 },
@@ -496,6 +499,9 @@ static const mutation mutations[] = {
     { "auth-ad-kdc-issued", m_auth_ad, 10 },
     { "auth-ad-mandatory", m_auth_ad, 11 },
     { "auth-ad-cbt-bound-app", m_auth_ad_cbt_bound, DIFF_CB_APP },
+    { "auth-ad-cbt-bound-nulladdr", m_auth_ad_cbt_bound,
+      DIFF_CB_APP_NULLADDR },
+    { "auth-ad-cbt-bound-mixed", m_auth_ad_cbt_bound, DIFF_CB_APP_MIXED },
     { "ap-use-session-key", m_ap_options,
       AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_USE_SESSION_KEY },
     { "ap-reserved", m_ap_options, AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_RESERVED },
@@ -682,6 +688,8 @@ static int run_corpus(diff_env *e, const char *dir)
     /* And on a ticket made here from scratch. */
     mutate(e, "forged", NULL, 0);
     far_lifetimes(e);
+    printf("n8443_diff: binding forms: %lu cases checked\n",
+           diff_binding_forms(e));
     printf("n8443_diff: %zu corpus files (%zu real tokens mutated), %lu "
            "comparisons: fast path accepted %lu, GSS-API accepted %lu (of "
            "them %lu the fast path left to it), both refused %lu; "

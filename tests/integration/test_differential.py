@@ -72,19 +72,22 @@ def heimdal_tokens(tmp_path, alice):
     out = {}
     for mech in ("spnego", "krb5"):
         for mutual in (True, False):
-            for cb in (None, CB_APP):
+            # cb255: the bindings hashed with GSS_C_AF_NULLADDR (issue 17)
+            for cb, af in ((None, None), (CB_APP, None), (CB_APP, 255)):
                 for deleg in (False, True):
                     f = 0x04 | 0x08 | 0x10 | 0x20 | (0x02 if mutual else 0) \
                         | (0x01 if deleg else 0)
                     args = [exe, "localhost", mech, str(f)]
                     if cb:
                         args.append(cb.hex())
+                    if af is not None:
+                        args.append(str(af))
                     res = subprocess.run(args, env=alice.env,
                                          capture_output=True)
                     assert res.returncode == 0, res.stderr
                     out["real-heimdal-%s-%s-%s-%s" % (
                         mech, "mutual" if mutual else "nomutual",
-                        "cb" if cb else "nocb",
+                        ("cb%d" % af if af else "cb") if cb else "nocb",
                         "deleg" if deleg else "nodeleg")] = res.stdout
     return out
 
