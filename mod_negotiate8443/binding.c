@@ -1,11 +1,17 @@
 /*
  * binding.c - TLS channel binding (RFC 5929 tls-server-end-point) for the
  * Kerberos exchange: the binding is derived from the certificate the
- * server presented on this connection, once per connection, and handed to
- * gss_accept_sec_context.  A client that bound its login to another TLS
- * channel (a man in the middle with its own certificate) is refused.
+ * server presented on this connection, once per connection (kept in the
+ * connection record, connection.h), and handed to the login.  A client
+ * that bound its login to another TLS channel (a man in the middle with
+ * its own certificate) is refused.
+ *
+ * Behind a balancer that terminates TLS the client binds to the
+ * balancer's certificate: NegotiateChannelBindingCertificate names it,
+ * and its binding, read at start-up, replaces the connection's for every
+ * request of the virtual host (over TLS from the balancer or not).
  */
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "mod_ssl.h"
 #include "channel_binding.h"
@@ -14,9 +20,11 @@
 #include "apr_thread_mutex.h"
 #include "util_cfgtree.h"
 
-/* The per-connection buffer must hold any binding. */
-typedef char n8443_cb_fits[sizeof(((n8443_conn *)0)->cb_data) >= N8443_CB_MAX
-                           ? 1 : -1];
+/* The per-connection and per-server buffers must hold any binding. */
+typedef char n8443_cb_fits[sizeof(((n8443_conn_binding *)0)->data)
+                           >= N8443_CB_MAX
+                           && sizeof(((n8443_server_conf *)0)->cb_cert_data)
+                           >= N8443_CB_MAX ? 1 : -1];
 
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *var_lookup_fn;
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https_fn;
@@ -76,7 +84,7 @@ void n8443_binding_child_init(apr_pool_t *pchild)
                               apr_pool_cleanup_null);
 }
 
-static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
+static int cb_cache_find(const char *pem, size_t len, n8443_conn_binding *b,
                          n8443_cert_hash_status *st)
 {
     unsigned int i;
@@ -90,8 +98,8 @@ static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
         if (e->pem != NULL && e->pem_len == len
             && memcmp(e->pem, pem, len) == 0) {
             *st = e->status;
-            memcpy(b->cb_data, e->data, e->len);
-            b->cb_len = e->len;
+            memcpy(b->data, e->data, e->len);
+            b->len = e->len;
             found = 1;
         }
     }
@@ -99,8 +107,8 @@ static int cb_cache_find(const char *pem, size_t len, n8443_conn *b,
     return found;
 }
 
-static void cb_cache_add(const char *pem, size_t len, const n8443_conn *b,
-                         n8443_cert_hash_status st)
+static void cb_cache_add(const char *pem, size_t len,
+                         const n8443_conn_binding *b, n8443_cert_hash_status st)
 {
     cb_cache_entry *e;
     char *copy;
@@ -117,23 +125,42 @@ static void cb_cache_add(const char *pem, size_t len, const n8443_conn *b,
     e->pem = copy;
     e->pem_len = len;
     e->status = st;
-    memcpy(e->data, b->cb_data, b->cb_len);
-    e->len = b->cb_len;
+    memcpy(e->data, b->data, b->len);
+    e->len = b->len;
     apr_thread_mutex_unlock(cb_cache_lock);
 }
 
+static void fill(struct gss_channel_bindings_struct *cb,
+                 unsigned char *data, size_t len)
+{
+    memset(cb, 0, sizeof(*cb));
+    cb->initiator_addrtype = GSS_C_AF_UNSPEC;
+    cb->acceptor_addrtype = GSS_C_AF_UNSPEC;
+    cb->application_data.value = data;
+    cb->application_data.length = len;
+}
+
 /*
- * Fill *cb with this connection's bindings, or return 0 when there are
- * none to offer (plain HTTP, no mod_ssl, a certificate without a hash).
+ * Fill *cb with this request's bindings, or return 0 when there are none
+ * to offer (plain HTTP, no mod_ssl, a certificate without a hash).
  */
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
 {
+    n8443_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &negotiate8443_module);
     conn_rec *c = r->connection;
-    n8443_conn *b = n8443_conn_get(c);
+    n8443_conn_binding *b;
     const char *pem;
 
-    if (b->cb_state == 0) {
-        b->cb_state = -1;
+    if (sc->cb_cert_file != NULL) {
+        if (sc->cb_cert_status != N8443_CERT_HASH_OK)
+            return 0;
+        fill(cb, sc->cb_cert_data, sc->cb_cert_len);
+        return 1;
+    }
+    b = n8443_conn_binding_slot(c);
+    if (b->state == 0) {
+        b->state = -1;
         pem = var_lookup_fn ? var_lookup_fn(r->pool, r->server, c, r,
                                             "SSL_SERVER_CERT")
                             : NULL;
@@ -142,14 +169,14 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
             n8443_cert_hash_status st;
 
             if (!cb_cache_find(pem, len, b, &st)) {
-                b->cb_len = 0;
-                st = n8443_cb_from_pem(pem, len, b->cb_data, &b->cb_len);
+                b->len = 0;
+                st = n8443_cb_from_pem(pem, len, b->data, &b->len);
                 if (st != N8443_CERT_HASH_OK)
-                    b->cb_len = 0;
+                    b->len = 0;
                 cb_cache_add(pem, len, b, st);
             }
             if (st == N8443_CERT_HASH_OK)
-                b->cb_state = 1;
+                b->state = 1;
             else
                 ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(090)
                               "no tls-server-end-point binding for this "
@@ -157,14 +184,79 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
                               ? "its signature has no hash" : "unreadable");
         }
     }
-    if (b->cb_state != 1)
+    if (b->state != 1)
         return 0;
-    memset(cb, 0, sizeof(*cb));
-    cb->initiator_addrtype = GSS_C_AF_UNSPEC;
-    cb->acceptor_addrtype = GSS_C_AF_UNSPEC;
-    cb->application_data.value = b->cb_data;
-    cb->application_data.length = b->cb_len;
+    fill(cb, b->data, b->len);
     return 1;
+}
+
+const char *n8443_binding_source(request_rec *r)
+{
+    const n8443_server_conf *sc =
+        ap_get_module_config(r->server->module_config, &negotiate8443_module);
+
+    if (sc->cb_cert_file != NULL)
+        return apr_pstrcat(r->pool, "NegotiateChannelBindingCertificate ",
+                           sc->cb_cert_file, NULL);
+    return "this server's own TLS certificate";
+}
+
+/* Read a certificate file (at most 1 MB) into the pool; NULL on error. */
+static char *read_cert_file(apr_pool_t *p, const char *file, apr_size_t *len)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t n;
+
+    if (apr_file_open(&f, file, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+        return NULL;
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS
+        || fi.size <= 0 || fi.size > 1024 * 1024) {
+        apr_file_close(f);
+        return NULL;
+    }
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(p, n + 1);
+    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
+        apr_file_close(f);
+        return NULL;
+    }
+    apr_file_close(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/*
+ * NegotiateChannelBindingCertificate FILE: read now (as root, when httpd
+ * reads its configuration), so that httpd -t names a file that is not
+ * there or not a certificate.  A certificate whose signature has no hash
+ * (Ed25519) has no binding: an error only under
+ * NegotiateChannelBinding require (n8443_binding_check_config).
+ */
+const char *n8443_set_binding_certificate(cmd_parms *cmd, void *dconf,
+                                          const char *arg)
+{
+    n8443_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &negotiate8443_module);
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    apr_size_t len;
+    char *pem;
+
+    if (file == NULL
+        || (pem = read_cert_file(cmd->temp_pool, file, &len)) == NULL)
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s' (a PEM "
+                            "certificate of at most 1 MB)", cmd->cmd->name,
+                            arg);
+    sc->cb_cert_len = 0;
+    sc->cb_cert_status = n8443_cb_from_pem(pem, len, sc->cb_cert_data,
+                                           &sc->cb_cert_len);
+    if (sc->cb_cert_status == N8443_CERT_HASH_BAD_CERT)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a PEM certificate",
+                            cmd->cmd->name, file);
+    sc->cb_cert_file = file;
+    return NULL;
 }
 
 /* Does the certificate file have a binding hash?  1 yes, 0 no, -1 could
@@ -173,26 +265,11 @@ static int cert_file_has_binding(apr_pool_t *p, const char *file)
 {
     unsigned char out[N8443_CB_MAX];
     size_t outlen;
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char *buf;
     apr_size_t n;
+    char *buf = read_cert_file(p, file, &n);
 
-    if (apr_file_open(&f, file, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+    if (buf == NULL)
         return -1;
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS
-        || fi.size <= 0 || fi.size > 1024 * 1024) {
-        apr_file_close(f);
-        return -1;
-    }
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(p, n + 1);
-    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
-        apr_file_close(f);
-        return -1;
-    }
-    apr_file_close(f);
-    buf[n] = '\0';
     switch (n8443_cb_from_pem(buf, n, out, &outlen)) {
     case N8443_CERT_HASH_OK:
         return 1;
@@ -216,52 +293,85 @@ static int requires_binding(const ap_directive_t *node)
     return 0;
 }
 
+/* The binding certificate that d (a NegotiateChannelBindingCertificate
+ * or SSLCertificateFile line) names has no hash: say so, !OK. */
+static int refuse_cert(apr_pool_t *ptemp, server_rec *s, const char *where,
+                       const ap_directive_t *d)
+{
+    const char *args = d->args;
+    const char *file = ap_server_root_relative(ptemp,
+                                               ap_getword_conf(ptemp, &args));
+
+    if (file == NULL || cert_file_has_binding(ptemp, file) != 0)
+        return OK;
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(091)
+                 "NegotiateChannelBinding require in %s (%s:%d), but "
+                 "certificate %s is signed with an algorithm without a "
+                 "hash (e.g. Ed25519), for which RFC 5929 defines no "
+                 "tls-server-end-point binding: use an RSA or ECDSA "
+                 "certificate, or 'optional'", where, d->filename,
+                 d->line_num, file);
+    return !OK;
+}
+
+static const ap_directive_t *find(const ap_directive_t *d, const char *name)
+{
+    for (; d != NULL; d = d->next)
+        if (strcasecmp(d->directive, name) == 0)
+            return d;
+    return NULL;
+}
+
+/* The certificate the vhost's clients bind to: its
+ * NegotiateChannelBindingCertificate, the global one, or its own
+ * SSLCertificateFile lines (each of them: RSA and ECDSA may be paired). */
 static int check_vhost_certs(apr_pool_t *ptemp, server_rec *s,
-                             const ap_directive_t *vhost, int required)
+                             const ap_directive_t *vhost, int required,
+                             const ap_directive_t *global_cert)
 {
     const ap_directive_t *d;
+    const char *where;
 
     if (!required && !requires_binding(vhost->first_child))
         return OK;
+    where = apr_pstrcat(ptemp, "<VirtualHost ", vhost->args, ">", NULL);
+    d = find(vhost->first_child, "NegotiateChannelBindingCertificate");
+    if (d != NULL || (d = global_cert) != NULL)
+        return refuse_cert(ptemp, s, where, d);
     for (d = vhost->first_child; d != NULL; d = d->next) {
-        const char *file, *args;
-
-        if (strcasecmp(d->directive, "SSLCertificateFile") != 0)
-            continue;
-        args = d->args;
-        file = ap_server_root_relative(ptemp, ap_getword_conf(ptemp, &args));
-        if (file != NULL && cert_file_has_binding(ptemp, file) == 0) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(091)
-                         "NegotiateChannelBinding require in <VirtualHost "
-                         "%s> (%s:%d), but certificate %s is signed with an "
-                         "algorithm without a hash (e.g. Ed25519), for "
-                         "which RFC 5929 defines no tls-server-end-point "
-                         "binding: use an RSA or ECDSA certificate, or "
-                         "'optional'", vhost->args, d->filename,
-                         d->line_num, file);
+        if (strcasecmp(d->directive, "SSLCertificateFile") == 0
+            && refuse_cert(ptemp, s, where, d) != OK)
             return !OK;
-        }
     }
     return OK;
 }
 
 /*
- * Start-up: a virtual host that requires channel binding must present a
+ * Start-up: a virtual host that requires channel binding must have a
  * certificate for which a binding exists.  Read from the configuration
  * tree, because mod_ssl's own records are private to it.
  */
 int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s)
 {
-    const ap_directive_t *top;
-    int global_require = 0;
+    const ap_directive_t *top, *global_cert;
+    int global_require = 0, main_require = 0;
 
     for (top = ap_conftree; top != NULL; top = top->next)
         if (strcasecmp(top->directive, "NegotiateChannelBinding") == 0
             && top->args && strcasecmp(top->args, "require") == 0)
             global_require = 1;
+    global_cert = find(ap_conftree, "NegotiateChannelBindingCertificate");
+    for (top = ap_conftree; top != NULL && !main_require; top = top->next)
+        main_require = strcasecmp(top->directive, "<VirtualHost") != 0
+                       && top->first_child != NULL
+                       && requires_binding(top->first_child);
+    if (global_cert != NULL && (global_require || main_require)
+        && refuse_cert(ptemp, s, "the main server", global_cert) != OK)
+        return !OK;
     for (top = ap_conftree; top != NULL; top = top->next) {
         if (strcasecmp(top->directive, "<VirtualHost") == 0
-            && check_vhost_certs(ptemp, s, top, global_require) != OK)
+            && check_vhost_certs(ptemp, s, top, global_require,
+                                 global_cert) != OK)
             return !OK;
     }
     return OK;

@@ -3,7 +3,7 @@
  * handlers that check every value when the configuration is read, so that
  * `httpd -t` names the directive and the bad value.
  */
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "apr_lib.h"
 
@@ -89,7 +89,7 @@ void *n8443_create_server_conf(apr_pool_t *p, server_rec *s)
 
 void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    const n8443_server_conf *base = basev, *add = addv;
+    const n8443_server_conf *base = basev, *add = addv, *from;
     n8443_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->max_token_size = add->max_token_size_set ? add->max_token_size
@@ -101,8 +101,7 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->rc.memcache = NULL;       /* each vhost gets its own client */
     /* The keys are one unit: current and previous together. */
     if (add->session_key_set || base->session_key_set) {
-        const n8443_server_conf *from = add->session_key_set ? add : base;
-
+        from = add->session_key_set ? add : base;
         memcpy(conf->session_keys, from->session_keys,
                sizeof(conf->session_keys));
         conf->session_nkeys = from->session_nkeys;
@@ -112,6 +111,12 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                : base->delegation_dir;
     conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
                                                  : base->trusted_proxies;
+    /* The certificate's binding is one unit: file, status and bytes. */
+    from = add->cb_cert_file ? add : base;
+    conf->cb_cert_file = from->cb_cert_file;
+    conf->cb_cert_status = from->cb_cert_status;
+    memcpy(conf->cb_cert_data, from->cb_cert_data, from->cb_cert_len);
+    conf->cb_cert_len = from->cb_cert_len;
     conf->delegation_perms.mode_set = add->delegation_perms.mode_set
                                       || base->delegation_perms.mode_set;
     conf->delegation_perms.mode = add->delegation_perms.mode_set
@@ -200,11 +205,20 @@ static const char *set_service_principal(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_require_tls(cmd_parms *cmd, void *dconf, int flag)
+static const char *set_require_tls(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
 {
     n8443_dir_conf *conf = dconf;
 
-    conf->require_tls = flag;
+    if (strcasecmp(arg, "On") == 0)
+        conf->require_tls = N8443_TLS_ON;
+    else if (strcasecmp(arg, "Off") == 0)
+        conf->require_tls = N8443_TLS_OFF;
+    else if (strcasecmp(arg, "TrustedProxy") == 0)
+        conf->require_tls = N8443_TLS_TRUSTED_PROXY;
+    else
+        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or "
+                            "TrustedProxy", cmd->cmd->name, arg);
     conf->require_tls_set = 1;
     return NULL;
 }
@@ -511,8 +525,10 @@ const command_rec n8443_cmds[] = {
                   DIR_OR_SERVER_NO_HTACCESS,
                   "any | {HOSTNAME} | HTTP/host[@REALM]: which keys may "
                   "accept logins"),
-    AP_INIT_FLAG("NegotiateRequireTLS", set_require_tls, NULL, DIR_OR_SERVER,
-                 "On: refuse Negotiate over plain HTTP (403)"),
+    AP_INIT_TAKE1("NegotiateRequireTLS", set_require_tls, NULL,
+                  DIR_OR_SERVER, "On: refuse Negotiate over plain HTTP "
+                  "(403); TrustedProxy: also believe X-Forwarded-Proto: "
+                  "https from a NegotiateTrustedProxy address"),
     AP_INIT_TAKE1("NegotiateUserName", set_user_name, NULL,
                   ACCESS_CONF | OR_AUTHCFG,
                   "principal | short | local: how REMOTE_USER is formed"),
@@ -556,6 +572,10 @@ const command_rec n8443_cmds[] = {
     AP_INIT_ITERATE("NegotiateTrustedProxy", n8443_set_trusted_proxy, NULL,
                     RSRC_CONF, "Addresses (ADDR or ADDR/BITS) of proxies "
                     "in front: no connection login on their connections"),
+    AP_INIT_TAKE1("NegotiateChannelBindingCertificate",
+                  n8443_set_binding_certificate, NULL, RSRC_CONF,
+                  "PEM file: bind logins to this certificate (the one "
+                  "clients see, e.g. a TLS-terminating balancer's)"),
     AP_INIT_ITERATE("NegotiateDelegationPerms", set_delegation_perms, NULL,
                     RSRC_CONF, "mode:OCTAL group:NAME - the credential "
                     "caches' mode (default 0600) and group"),

@@ -20,13 +20,25 @@
  * client in as the last one: a request that shows it came through a proxy
  * never resumes a connection login and none is kept from it.
  */
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "apr_network_io.h"
 
 /* ------------------------------------------------------ connection state */
 
-n8443_conn *n8443_conn_get(conn_rec *c)
+/* What the module keeps per connection (conn_config slot): the channel
+ * binding of its TLS certificate, and under NegotiateConnectionAuth the
+ * login made on it. */
+typedef struct {
+    n8443_conn_binding binding;
+    const n8443_login *login;   /* NULL, or &kept while a login holds */
+    n8443_login kept;
+    char *name;                 /* kept.principal, reused */
+    apr_size_t name_size;
+    int proxied;                /* a proxy's: never keeps a login */
+} n8443_conn;
+
+static n8443_conn *n8443_conn_get(conn_rec *c)
 {
     n8443_conn *nc = ap_get_module_config(c->conn_config,
                                           &negotiate8443_module);
@@ -36,6 +48,11 @@ n8443_conn *n8443_conn_get(conn_rec *c)
         ap_set_module_config(c->conn_config, &negotiate8443_module, nc);
     }
     return nc;
+}
+
+n8443_conn_binding *n8443_conn_binding_slot(conn_rec *c)
+{
+    return &n8443_conn_get(c)->binding;
 }
 
 /* ------------------------------------------------------ the login record */
@@ -118,8 +135,6 @@ static const char *const proxy_headers[] = {
 
 const char *n8443_request_via_proxy(request_rec *r)
 {
-    const n8443_server_conf *sc =
-        ap_get_module_config(r->server->module_config, &negotiate8443_module);
     conn_rec *c = r->connection;
     int i;
 
@@ -133,15 +148,63 @@ const char *n8443_request_via_proxy(request_rec *r)
     if (r->useragent_ip != NULL && c->client_ip != NULL
         && strcmp(r->useragent_ip, c->client_ip) != 0)
         return "a client address taken from a header (mod_remoteip)";
-    if (sc->trusted_proxies != NULL && c->client_addr != NULL) {
-        apr_ipsubnet_t **nets = (apr_ipsubnet_t **)sc->trusted_proxies->elts;
-
-        for (i = 0; i < sc->trusted_proxies->nelts; i++) {
-            if (apr_ipsubnet_test(nets[i], c->client_addr))
-                return "an address listed in NegotiateTrustedProxy";
-        }
-    }
+    if (n8443_peer_is_trusted_proxy(r))
+        return "an address listed in NegotiateTrustedProxy";
     return NULL;
+}
+
+int n8443_peer_is_trusted_proxy(request_rec *r)
+{
+    const n8443_server_conf *sc =
+        ap_get_module_config(r->server->module_config, &negotiate8443_module);
+    conn_rec *c = r->connection;
+    apr_ipsubnet_t **nets;
+    int i;
+
+    /* The connection's own peer (never an address from a header). */
+    if (sc->trusted_proxies == NULL || c->client_addr == NULL)
+        return 0;
+    nets = (apr_ipsubnet_t **)sc->trusted_proxies->elts;
+    for (i = 0; i < sc->trusted_proxies->nelts; i++) {
+        if (apr_ipsubnet_test(nets[i], c->client_addr))
+            return 1;
+    }
+    return 0;
+}
+
+/* Count the X-Forwarded-Proto fields and keep the last value. */
+static int proto_field(void *rec, const char *key, const char *value)
+{
+    const char **last = rec;
+
+    last[1] = last[1] == NULL ? "1" : "2";
+    last[0] = value;
+    return 1;
+}
+
+int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
+                           int *via_proxy)
+{
+    const char *seen[2] = { NULL, NULL };
+
+    if (via_proxy != NULL)
+        *via_proxy = 0;
+    if (n8443_conn_is_tls(r->connection))
+        return 1;
+    if (dc->require_tls != N8443_TLS_TRUSTED_PROXY
+        || !n8443_peer_is_trusted_proxy(r))
+        return 0;
+    /* One field, one value: a list ("https, http") or a repeated field
+     * says that more than one hop wrote it, and only the last one is
+     * the trusted proxy's. */
+    apr_table_do(proto_field, seen, r->headers_in, "X-Forwarded-Proto",
+                 NULL);
+    if (seen[1] == NULL || strcmp(seen[1], "1") != 0
+        || strcasecmp(seen[0], "https") != 0)
+        return 0;
+    if (via_proxy != NULL)
+        *via_proxy = 1;
+    return 1;
 }
 
 /* NegotiateTrustedProxy ADDR[/BITS]...: connections from these addresses

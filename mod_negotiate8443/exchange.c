@@ -14,7 +14,7 @@
  * The client learns nothing more than the status; the error log gets one
  * line that names the cause in words an administrator can act on.
  */
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "apr_base64.h"
 #include "authz_header.h"
@@ -238,11 +238,46 @@ static void hand_over_credentials(request_rec *r, const n8443_dir_conf *dc,
         apr_table_set(r->subprocess_env, "KRB5CCNAME", ccname);
 }
 
+/* A refusal for channel bindings: which binding was expected (the
+ * certificate hash and where it comes from) and which was seen. */
+static void log_bindings(request_rec *r, const n8443_login_result *lr,
+                         const struct gss_channel_bindings_struct *cb)
+{
+    const char *expected = "none (no binding can be derived from this "
+                           "connection or certificate)";
+    const size_t plen = sizeof("tls-server-end-point:") - 1;
+
+    if (cb != NULL && cb->application_data.length > plen) {
+        apr_size_t n = cb->application_data.length - plen;
+        char *hex = apr_palloc(r->pool, 2 * n + 1);
+
+        ap_bin2hex((const char *)cb->application_data.value + plen, n, hex);
+        expected = apr_psprintf(r->pool, "tls-server-end-point hash %s of "
+                                "%s, hashed with GSS_C_AF_UNSPEC or "
+                                "GSS_C_AF_NULLADDR", hex,
+                                n8443_binding_source(r));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(361)
+                  "channel binding of %s: expected %s; seen: %s%s%s",
+                  lr->principal ? lr->principal : "the client", expected,
+                  *lr->binding_text ? lr->binding_text
+                  : lr->verdict == N8443_LOGIN_UNBOUND
+                  ? "no binding (all-zero hash)"
+                  : "unknown (the keys are not readable here: GSS-Proxy)",
+                  lr->acc.retry_major != 0 ? "; the other form could not "
+                  "be tried: MIT's replay cache (NegotiateReplayCache "
+                  "krb5, GSS-Proxy) took the first try's authenticator"
+                  : "", "");
+}
+
 /* The answer to a login core/login.c did not accept: the log line that
  * names the rule, and the status. */
 static int refuse_login(request_rec *r, const n8443_login_keys *keys,
-                        const n8443_login_result *lr, int have_cb)
+                        const n8443_login_result *lr,
+                        const struct gss_channel_bindings_struct *cb)
 {
+    int have_cb = cb != NULL;
+
     switch (lr->verdict) {
     case N8443_LOGIN_UNUSABLE:
         return refuse_unusable_token(r, lr->tok);
@@ -281,10 +316,13 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
                       "NegotiateChannelBinding is require",
                       lr->principal, have_cb ? "" : " (none can be derived "
                       "from this connection or certificate)");
+        log_bindings(r, lr, cb);
         break;
     case N8443_LOGIN_REFUSED:
     default:
         log_refusal(r, keys, lr);
+        if (lr->cause == N8443_CAUSE_BAD_BINDINGS)
+            log_bindings(r, lr, cb);
         break;
     }
     count_failure(lr->cause);
@@ -346,7 +384,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     n8443_creds_release(creds, &keys);
 
     if (lr.verdict != N8443_LOGIN_ACCEPTED) {
-        status = refuse_login(r, &keys, &lr, have_cb);
+        status = refuse_login(r, &keys, &lr, have_cb ? &cb : NULL);
         if (lr.verdict == N8443_LOGIN_CONTINUE)
             send_output(r, &lr.acc.output);
         n8443_login_result_clear(&lr);
@@ -396,10 +434,24 @@ static int negotiate(request_rec *r)
     sc = ap_get_module_config(r->server->module_config,
                               &negotiate8443_module);
 
-    if (dc->require_tls && !n8443_conn_is_tls(r->connection)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(002)
-                      "Negotiate over plain HTTP refused (403): "
-                      "NegotiateRequireTLS is On; use https://");
+    if (dc->require_tls != N8443_TLS_OFF
+        && !n8443_request_is_https(r, dc, NULL)) {
+        if (dc->require_tls == N8443_TLS_TRUSTED_PROXY)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(360)
+                          "Negotiate over plain HTTP refused (403): "
+                          "NegotiateRequireTLS TrustedProxy believes "
+                          "X-Forwarded-Proto: https only from a "
+                          "NegotiateTrustedProxy address, and %s",
+                          n8443_peer_is_trusted_proxy(r)
+                          ? "this proxy did not send exactly one "
+                            "X-Forwarded-Proto: https"
+                          : apr_pstrcat(r->pool, "this connection comes "
+                                        "from ", r->connection->client_ip,
+                                        ", which is not one", NULL));
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(002)
+                          "Negotiate over plain HTTP refused (403): "
+                          "NegotiateRequireTLS is On; use https://");
         return HTTP_FORBIDDEN;
     }
 

@@ -4,7 +4,7 @@
  */
 /* AP_DECLARE_MODULE below declares the log module index itself. */
 #define N8443_MODULE_RECORD
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "mod_auth.h"
 #include "mpm_common.h"

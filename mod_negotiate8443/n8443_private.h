@@ -15,7 +15,8 @@
  *   identity.c           principal -> r->user; n8443_identity_set
  *   basic.c              Basic fallback and the authn provider
  *   session.c            sealed session cookies
- *   connection.c         logins kept on a request or TLS connection
+ *   connection.c         the connection record (connection.h): logins
+ *                        kept on a request or TLS connection, proxies
  *   binding.c            TLS channel bindings
  *   delegation.c         delegated and S4U2Proxy credentials
  *   skew.c               krb5 settings fixed at start (clock skew)
@@ -69,6 +70,12 @@ APLOG_USE_MODULE(negotiate8443);
 
 /* N8443_DEFAULT_MAX_TOKEN: core/modes.h, shared with n8443ctl. */
 
+/* NegotiateRequireTLS Off | On | TrustedProxy (connection.h:
+ * n8443_request_is_https). */
+#define N8443_TLS_OFF 0
+#define N8443_TLS_ON 1
+#define N8443_TLS_TRUSTED_PROXY 2
+
 /* Per-directory configuration ("server, vhost, dir" and "dir" directives).
  * Every field has a *_set marker so that a nested section inherits exactly
  * what it does not override. */
@@ -77,7 +84,7 @@ typedef struct {
     unsigned int keytab_set:1;
     const char *service_principal;  /* NULL or "any": every key */
     unsigned int service_principal_set:1;
-    int require_tls;
+    int require_tls;                /* N8443_TLS_* */
     unsigned int require_tls_set:1;
     n8443_user_name_mode user_name;
     unsigned int user_name_set:1;
@@ -136,6 +143,13 @@ typedef struct {
     unsigned int session_key_set:1;
     const char *delegation_dir;     /* NegotiateDelegationDir */
     apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
+    /* NegotiateChannelBindingCertificate: the binding of the certificate
+     * clients see (a balancer's), read at start-up, in place of the
+     * connection's own; cb_cert_status N8443_CERT_HASH_* (channel_binding.h). */
+    const char *cb_cert_file;       /* NULL: the connection's certificate */
+    int cb_cert_status;
+    unsigned char cb_cert_data[128];
+    size_t cb_cert_len;
     n8443_deleg_perms delegation_perms;
     /* Set in post_config (delegation.c): this vhost's own directory under
      * delegation_dir, and the owner and mode it was made with. */
@@ -169,20 +183,6 @@ typedef struct {
     const char *acceptor;       /*  and NegotiateServicePrincipal */
     apr_time_t expires;         /* connection logins: the ticket's end */
 } n8443_login;
-
-/* What the module keeps per connection (conn_config slot): the channel
- * binding of its TLS certificate, and under NegotiateConnectionAuth the
- * login made on it. */
-typedef struct {
-    int cb_state;               /* 0 unknown, 1 have, -1 none possible */
-    unsigned char cb_data[128];
-    size_t cb_len;
-    const n8443_login *login;   /* NULL, or &kept while a login holds */
-    n8443_login kept;
-    char *name;                 /* kept.principal, reused */
-    apr_size_t name_size;
-    int proxied;                /* a proxy's: never keeps a login */
-} n8443_conn;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
 void *n8443_merge_dir_conf(apr_pool_t *p, void *base, void *add);
@@ -258,6 +258,10 @@ void n8443_binding_child_init(apr_pool_t *pchild);
 /* This connection's tls-server-end-point bindings; 0 when there are none
  * (plain HTTP, or a certificate whose signature has no hash). */
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb);
+/* Where the request's binding comes from, for log lines. */
+const char *n8443_binding_source(request_rec *r);
+const char *n8443_set_binding_certificate(cmd_parms *cmd, void *dconf,
+                                          const char *arg);
 /* Does c run over TLS (mod_ssl)?  0 without mod_ssl. */
 int n8443_conn_is_tls(conn_rec *c);
 int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
@@ -271,7 +275,6 @@ void n8443_basic_register(apr_pool_t *p);
 
 /* -------------------------------- logins beyond a request (connection.c) */
 
-n8443_conn *n8443_conn_get(conn_rec *c);
 /* Record r's login with the scope of r's configuration. */
 void n8443_login_note(request_rec *r, const n8443_dir_conf *dc,
                       const n8443_server_conf *sc, const char *principal,
@@ -281,24 +284,9 @@ const n8443_login *n8443_login_of(const request_rec *r);
 const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
                                const n8443_server_conf *sc,
                                const n8443_login *l);
-/* NULL, or why r looks like it came through a proxy. */
-const char *n8443_request_via_proxy(request_rec *r);
-const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
-                                    const char *arg);
-/* NegotiateConnectionAuth: keep l on r's connection (not on a proxy's,
- * not over HTTP/2), until the ticket's end (lifetime seconds). */
-void n8443_conn_remember(request_rec *r, const n8443_login *l,
-                         apr_uint32_t lifetime);
-void n8443_conn_forget(conn_rec *c);
-/* post_read_request: a request that carries Authorization, wherever it
- * goes, ends its connection's login. */
-int n8443_conn_end_on_authorization(request_rec *r);
-/* The connection's login when it is good for r, else NULL. */
-const n8443_login *n8443_conn_resume(request_rec *r,
-                                     const n8443_dir_conf *dc,
-                                     const n8443_server_conf *sc);
-/* Start-up: NegotiateConnectionAuth in a vhost with NegotiateTrustedProxy
- * is logged (a warning, not an error). */
+/* The connection record (what the module keeps per connection: its
+ * certificate's binding, its login, whether it is a proxy's) and the
+ * proxy rules: connection.h, included by the files that use them. */
 
 /* ------------------------------------------------------------ sessions */
 

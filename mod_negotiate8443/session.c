@@ -22,9 +22,11 @@
  * A cookie is a bearer credential good for its whole life, unlike the
  * one-time Kerberos token: it is issued only over TLS (and marked
  * Secure), and taken only over TLS, even where NegotiateRequireTLS Off
- * lets a location log in over plain HTTP.
+ * lets a location log in over plain HTTP.  Under NegotiateRequireTLS
+ * TrustedProxy the client's TLS ends at a trusted proxy that says so
+ * (n8443_request_is_https): that counts.
  */
-#include "n8443_private.h"
+#include "connection.h"
 
 #include "util_cookies.h"
 #include "sealed_cookie.h"
@@ -361,7 +363,7 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
         return DECLINED;
     /* Sent in the clear, it may have been read on the way: whoever sent
      * it logs in with Negotiate instead. */
-    if (!n8443_conn_is_tls(r->connection)) {
+    if (!n8443_request_is_https(r, dc, NULL)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(287)
                       "session cookie ignored over plain HTTP (cookies are "
                       "only taken over TLS): falling back to Negotiate");
@@ -416,7 +418,7 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
 
     if (!dc->session || !sc->session_key_set)
         return;
-    if (!n8443_conn_is_tls(r->connection)) {
+    if (!n8443_request_is_https(r, dc, NULL)) {
         /* Said once per process at info, then at debug. */
         if (apr_atomic_cas32(&plain_said, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(285)

@@ -8,6 +8,7 @@
  */
 #include "acceptor.h"
 #include "channel_binding.h"
+#include "krb5_accept.h"
 #include "token_walk.h"
 
 #include <stdio.h>
@@ -259,6 +260,112 @@ void n8443_accept_result_clear(n8443_accept_result *res)
         gss_release_cred(&tmp, &res->delegated);
     free(res->principal);
     res->principal = NULL;
+}
+
+static void hex16(const unsigned char *h, char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        out[2 * i] = digits[h[i] >> 4];
+        out[2 * i + 1] = digits[h[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+/* The client's binding hash in an authenticator's 0x8003 checksum, and
+ * what it is next to ours (cb), in words. */
+static void describe_hash(krb5_context ctx, const krb5_authenticator *auth,
+                          gss_channel_bindings_t cb, char *text,
+                          size_t textlen)
+{
+    const krb5_checksum *sum = auth->checksum;
+    unsigned char expected[2][16];
+    char seen[33], e0[33], e1[33];
+    OM_uint32 form = 0;
+
+    if (sum == NULL || sum->checksum_type != 0x8003 || sum->length < 24) {
+        snprintf(text, textlen, "the client's authenticator has no GSS "
+                 "checksum (no bindings hash)");
+        return;
+    }
+    hex16(sum->contents + 4, seen);
+    memset(expected, 0, sizeof(expected));
+    switch (n8443_cb_hash_form(ctx, sum->contents + 4, cb, &form,
+                               expected)) {
+    case 0:
+        snprintf(text, textlen, "the client sent no binding (all-zero "
+                 "hash) but says it binds (KERB_AP_OPTIONS_CBT)");
+        break;
+    case 1:
+        snprintf(text, textlen, "the client's hash %s is ours in the %s "
+                 "form", seen, n8443_cb_addrtype_name(form));
+        break;
+    default:
+        hex16(expected[0], e0);
+        hex16(expected[1], e1);
+        snprintf(text, textlen, "the client's hash %s is neither ours as "
+                 "%s (%s) nor as %s (%s): it bound to another TLS channel "
+                 "or certificate", seen,
+                 n8443_cb_addrtype_name(cb->initiator_addrtype), e0,
+                 n8443_cb_addrtype_name(cb->initiator_addrtype
+                                        == N8443_CB_AF_UNSPEC
+                                        ? N8443_CB_AF_NULLADDR
+                                        : N8443_CB_AF_UNSPEC), e1);
+        break;
+    }
+}
+
+int n8443_diagnose_bindings(const char *keytab, const char *principal,
+                            const void *apreq, size_t len,
+                            gss_channel_bindings_t cb, char *text,
+                            size_t textlen)
+{
+    krb5_context ctx = NULL;
+    krb5_auth_context ac = NULL;
+    krb5_keytab kt = NULL;
+    krb5_principal server = NULL;
+    krb5_ticket *ticket = NULL;
+    krb5_authenticator *auth = NULL;
+    krb5_data req;
+    int ret = -1;
+
+    if (textlen > 0)
+        text[0] = '\0';
+    if (cb == GSS_C_NO_CHANNEL_BINDINGS || krb5_init_context(&ctx) != 0)
+        return -1;
+    if ((keytab ? krb5_kt_resolve(ctx, keytab, &kt)
+                : krb5_kt_default(ctx, &kt)) != 0
+        || krb5_kt_have_content(ctx, kt) != 0
+        || (principal != NULL
+            && krb5_parse_name(ctx, principal, &server) != 0)
+        || krb5_auth_con_init(ctx, &ac) != 0)
+        goto cleanup;
+    /* No replay cache, as n8443_diagnose_apreq. */
+    krb5_auth_con_setflags(ctx, ac, 0);
+    req.magic = 0;
+    req.length = (unsigned int)len;
+    req.data = (char *)apreq;
+    if (krb5_rd_req(ctx, &ac, &req, server, kt, NULL, &ticket) != 0
+        || krb5_auth_con_getauthenticator(ctx, ac, &auth) != 0)
+        goto cleanup;
+    describe_hash(ctx, auth, cb, text, textlen);
+    ret = 0;
+
+cleanup:
+    if (auth != NULL)
+        krb5_free_authenticator(ctx, auth);
+    if (ticket != NULL)
+        krb5_free_ticket(ctx, ticket);
+    if (ac != NULL)
+        krb5_auth_con_free(ctx, ac);
+    if (server != NULL)
+        krb5_free_principal(ctx, server);
+    if (kt != NULL)
+        krb5_kt_close(ctx, kt);
+    krb5_free_context(ctx);
+    return ret;
 }
 
 long n8443_diagnose_apreq(const char *keytab, const char *principal,

@@ -101,6 +101,17 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
                           const void *apreq, size_t len, char *text,
                           size_t textlen);
 
+/*
+ * For a refusal for channel bindings: what the client bound, next to
+ * the acceptor's bindings cb (both address-free forms), in words: no
+ * binding with MS-KILE's CBT bit, or its hash and ours.  0, or -1 when
+ * it cannot look (no bindings, keytab not readable here: GSS-Proxy).
+ */
+int n8443_diagnose_bindings(const char *keytab, const char *principal,
+                            const void *apreq, size_t len,
+                            gss_channel_bindings_t cb, char *text,
+                            size_t textlen);
+
 /* n8443_diagnose_apreq's answer when it cannot look: the keytab is not
  * readable here (GSS-Proxy holds the keys) or has no keys. */
 #define N8443_DIAG_UNAVAILABLE ((long)(-0x7fffffffL - 1))

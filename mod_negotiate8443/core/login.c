@@ -75,6 +75,7 @@ static n8443_verdict unusable(n8443_login_result *res)
 
 /* Kerberos refused the token: ask it why, in words. */
 static n8443_verdict refused(const n8443_login_keys *keys,
+                             gss_channel_bindings_t bindings,
                              n8443_login_result *res)
 {
     long code = n8443_diagnose_apreq(keys->keytab, keys->principal,
@@ -87,6 +88,15 @@ static n8443_verdict refused(const n8443_login_keys *keys,
     res->cause = n8443_accept_cause(res->acc.major, code);
     if (res->cause == N8443_CAUSE_MALFORMED)
         return res->verdict = N8443_LOGIN_MALFORMED;
+    /* krb5 alone accepts such a token ("Success"): say instead what the
+     * client bound. */
+    if (res->cause == N8443_CAUSE_BAD_BINDINGS) {
+        res->krb5_text[0] = '\0';
+        n8443_diagnose_bindings(keys->keytab, keys->principal,
+                                res->info.apreq.data, res->info.apreq.len,
+                                bindings, res->binding_text,
+                                sizeof(res->binding_text));
+    }
     res->advice = n8443_login_advice(res->cause);
     return res->verdict = N8443_LOGIN_REFUSED;
 }
@@ -125,7 +135,7 @@ n8443_verdict n8443_login_accept(const n8443_login_keys *keys,
     if (rc == 1)
         return res->verdict = N8443_LOGIN_CONTINUE;
     if (rc != 0)
-        return refused(keys, res);
+        return refused(keys, bindings, res);
     res->principal = res->acc.principal;
 
     /* A name with control bytes goes nowhere: not into REMOTE_USER, a

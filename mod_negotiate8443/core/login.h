@@ -69,6 +69,8 @@ typedef struct {
     n8443_accept_result acc;    /* output token, flags, lifetime,
                                    delegated credentials */
     char krb5_text[256];        /* Kerberos' words for a refusal */
+    char binding_text[320];     /* bad_bindings: what the client bound,
+                                   next to ours ("" when unknown) */
 } n8443_login_result;
 
 n8443_verdict n8443_login_accept(const n8443_login_keys *keys,
