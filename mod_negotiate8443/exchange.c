@@ -155,8 +155,11 @@ static void log_refusal(request_rec *r, const n8443_login_keys *keys,
 {
     char asked[512], gsstext[512];
 
-    n8443_gss_error_text(lr->acc.major, lr->acc.minor, gsstext,
-                         sizeof(gsstext));
+    /* MIT's minor status for bad bindings says "Success": N8443361
+     * says what was expected and seen instead. */
+    n8443_gss_error_text(lr->acc.major,
+                         lr->cause == N8443_CAUSE_BAD_BINDINGS
+                         ? 0 : lr->acc.minor, gsstext, sizeof(gsstext));
     if (n8443_apreq_principal(&lr->info, asked, sizeof(asked)) == 0)
         apr_cpystrn(asked, "(unreadable)", sizeof(asked));
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(020)

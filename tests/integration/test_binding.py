@@ -28,6 +28,12 @@ BODY = """
     NegotiateChannelBinding require
     Require valid-user
   </Location>
+  <Location /require-nofast>
+    AuthType Negotiate
+    NegotiateChannelBinding require
+    NegotiateFastPath Off
+    Require valid-user
+  </Location>
 """
 
 # (name, openssl req key options, x509 signing options, hash of binding)
@@ -81,7 +87,8 @@ def independent_binding(cert, hashname):
 
 
 class CertServer:
-    def __init__(self, base_dir, module_path, realm, certs, keytab, kind):
+    def __init__(self, base_dir, module_path, realm, certs, keytab, kind,
+                 name=None):
         crt, key = make_cert(certs, kind)
 
         class C:
@@ -90,7 +97,7 @@ class CertServer:
         c.cert, c.key, c.ca = crt, key, certs.ca
         self.cert = crt
         self.srv = start_httpd(base_dir, module_path, realm, c, keytab,
-                               BODY, name="httpd-cb-" + kind)
+                               BODY, name=name or "httpd-cb-" + kind)
 
 
 @pytest.fixture(scope="module", params=["rsa-sha256", "rsa-pss-sha384",
@@ -181,3 +188,79 @@ def test_ed25519_certificate_with_optional_logs_in_unbound(
         assert headers["X-Channel-Bound"] == "false"
     finally:
         srv.stop()
+
+
+# ------------------------------------------- clients that hash NULLADDR
+# (issue 17): JGSS's public ChannelBinding and some Heimdal callers hash
+# the bindings with GSS_C_AF_NULLADDR (255), MIT and Windows with
+# GSS_C_AF_UNSPEC (0).  Both are the same binding; both log in bound.
+
+@pytest.fixture(scope="module")
+def rsa_server(base_dir, module_path, realm, certs, keytab):
+    s = CertServer(base_dir, module_path, realm, certs, keytab,
+                   "rsa-sha256", name="httpd-cb-clients")
+    s.kind = "rsa-sha256"
+    yield s
+    s.srv.stop()
+
+
+@pytest.mark.parametrize("fast_path", ["", "nofast"])
+@pytest.mark.parametrize("client", ["java", "heimdal-0", "heimdal-255"])
+def test_every_client_binds(rsa_server, alice, certs, tmp_path, client,
+                            fast_path):
+    import clients
+    srv = rsa_server.srv
+    right = independent_binding(rsa_server.cert, "sha256")
+    if client == "java":
+        tok = clients.java_token(alice, right)
+    else:
+        tok = clients.heimdal_token(alice, str(tmp_path), right,
+                                    int(client.split("-")[1]))
+    path = "/require-nofast/" if fast_path else "/require/"
+    mark = srv.log_mark()
+    st, headers, _ = https_request(srv, path, [negotiate(tok)])
+    assert st == 404, srv.log_since(mark)
+    assert headers["X-Channel-Bound"] == "true"
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
+    log = srv.log_since(mark)
+    assert ("by the fast path" in log) == (not fast_path)
+
+
+@pytest.mark.parametrize("client", ["java", "heimdal-255"])
+def test_nulladdr_binding_to_another_certificate_is_refused(
+        rsa_server, alice, certs, tmp_path, client):
+    """The other form is no way around the binding: a NULLADDR binding of
+    another certificate is refused, and the log says what was expected
+    and what was seen (not "Success")."""
+    import clients
+    srv = rsa_server.srv
+    wrong = independent_binding(certs.ca, "sha256")
+    right = independent_binding(rsa_server.cert, "sha256")
+    tok = clients.java_token(alice, wrong) if client == "java" else \
+        clients.heimdal_token(alice, str(tmp_path), wrong, 255)
+    mark = srv.log_mark()
+    st, _, _ = https_request(srv, "/optional/", [negotiate(tok)])
+    assert st == 401
+    log = srv.log_since(mark)
+    assert "N8443020: login refused (bad_bindings)" in log
+    assert "Success" not in log
+    line = [l for l in log.splitlines() if "N8443361" in l][0]
+    assert "expected tls-server-end-point hash %s of this server's own " \
+        "TLS certificate" % right[len(b"tls-server-end-point:"):].hex() \
+        in line
+    assert "is neither ours as GSS_C_AF_UNSPEC" in line
+    assert "it bound to another TLS channel or certificate" in line
+
+
+def test_java_httpurlconnection_binds(rsa_server, alice, certs, tmp_path):
+    """HttpURLConnection with -Djdk.https.negotiate.cbt=always derives the
+    binding itself (JGSS, GSS_C_AF_NULLADDR)."""
+    import clients
+    srv = rsa_server.srv
+    st, bound, user = clients.java_get(alice, srv.url("/require/"),
+                                       certs.ca, str(tmp_path))
+    assert (st, bound, user) == (404, "true", "alice@TEST.N8443")
+    st, bound, user = clients.java_get(alice, srv.url("/require/"),
+                                       certs.ca, str(tmp_path),
+                                       cbt="never")
+    assert st == 401
