@@ -1,0 +1,290 @@
+"""Behind a TLS-terminating load balancer (issue 17): a real HAProxy on
+127.0.0.1 with a certificate of its own terminates the clients' TLS and
+
+  - re-encrypts to httpd's TLS port (frontend "tls"), or
+  - speaks plain HTTP to httpd's plain port with X-Forwarded-Proto: https
+    (frontend "plain"),
+
+both from 127.0.0.2, the vhost's NegotiateTrustedProxy, with http-reuse
+always and one backend connection, so that users share it; and a third
+frontend ("untrusted") that does the same as "plain" from 127.0.0.1, an
+address nobody listed.
+
+The vhost binds logins to HAProxy's certificate
+(NegotiateChannelBindingCertificate): clients that bind (python-gssapi,
+Java's HttpURLConnection with cbt=always) log in bound under `require`; a
+token bound to httpd's own certificate is refused; clients that bind
+nothing pass `optional`.  NegotiateRequireTLS TrustedProxy believes
+X-Forwarded-Proto only from the trusted proxy.  Two users interleaved
+never ride on each other's login (connection logins, sessions)."""
+
+import os
+import shutil
+import subprocess
+
+import gssapi
+import pytest
+
+import harness
+from conftest import https_request, negotiate, start_httpd
+from test_binding import independent_binding
+from test_proxy import (Conn, assert_nobody_else, conns_mark, interleave,
+                        shared_backend_connections, user_of, write_key)
+
+BODY = """
+  NegotiateTrustedProxy 127.0.0.2
+  NegotiateChannelBindingCertificate {balancer_cert}
+  CustomLog {dir}/conns.log "%{{remote}}p %{{X-Test-Sender}}i"
+  Header always set X-Backend-User "expr=%{{REMOTE_USER}}"
+  Header always set X-Channel-Bound "expr=%{{reqenv:NEGOTIATE_CHANNEL_BOUND}}"
+  <Location /require>
+    AuthType Negotiate
+    NegotiateRequireTLS TrustedProxy
+    NegotiateChannelBinding require
+    Require valid-user
+  </Location>
+  <Location /optional>
+    AuthType Negotiate
+    NegotiateRequireTLS TrustedProxy
+    Require valid-user
+  </Location>
+  <Location /tls-only>
+    AuthType Negotiate
+    Require valid-user
+  </Location>
+  <Location /conn>
+    AuthType Negotiate
+    NegotiateRequireTLS TrustedProxy
+    NegotiateConnectionAuth On
+    Require valid-user
+  </Location>
+  <Location /session>
+    AuthType Negotiate
+    NegotiateRequireTLS TrustedProxy
+    NegotiateSession On
+    Require valid-user
+  </Location>
+"""
+
+
+class Balancer:
+    """HAProxy: frontends "tls", "plain" and "untrusted" (see above)."""
+
+    def __init__(self, base, cert, key, srv):
+        self.dir = os.path.join(base, "balancer")
+        os.makedirs(self.dir)
+        pem = os.path.join(self.dir, "front.pem")
+        with open(pem, "w") as out:
+            for p in (cert, key):
+                with open(p) as f:
+                    out.write(f.read())
+        os.chmod(pem, 0o600)
+        self.ports = {}
+        lines = ["global", "  maxconn 200",
+                 "defaults", "  mode http", "  timeout connect 5s",
+                 "  timeout client 20s", "  timeout server 20s",
+                 "  timeout http-keep-alive 10s"]
+        backends = {
+            "tls": ("%d ssl verify none" % srv.port, "127.0.0.2"),
+            "plain": ("%d" % srv.plain_port, "127.0.0.2"),
+            "untrusted": ("%d" % srv.plain_port, "127.0.0.1"),
+        }
+        for name, (target, src) in backends.items():
+            port = harness.free_port()
+            self.ports[name] = port
+            lines += ["frontend fe_%s" % name,
+                      "  bind 127.0.0.1:%d ssl crt %s" % (port, pem),
+                      "  http-request set-header X-Forwarded-Proto https",
+                      "  default_backend be_%s" % name,
+                      "backend be_%s" % name,
+                      "  http-reuse always",
+                      "  server s1 127.0.0.1:%s maxconn 1 source %s"
+                      % (target, src)]
+        self.conf = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log = open(os.path.join(self.dir, "haproxy.log"), "w")
+        self.proc = subprocess.Popen(
+            [harness.sbin("haproxy"), "-db", "-f", self.conf],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        for port in self.ports.values():
+            if not harness.wait_port(port, self.proc):
+                self.stop()
+                with open(os.path.join(self.dir, "haproxy.log")) as f:
+                    raise RuntimeError("haproxy did not start: " + f.read())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def setup(base_dir, module_path, realm, certs, keytab):
+    if shutil.which("haproxy") is None and \
+            not os.path.exists("/usr/sbin/haproxy"):
+        if shutil.which("apt-get") and os.geteuid() == 0:
+            pytest.fail("haproxy missing: run tools/install-deps")
+        pytest.skip("haproxy is not installed")
+    # The balancer's own certificate, from the same CA as httpd's.
+    bcert, bkey = certs.issue("balancer", ["localhost"])
+    name = "httpd-balancer"
+    key = write_key(os.path.join(base_dir, "balancer-session.key"))
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab,
+                      BODY.format(balancer_cert=bcert,
+                                  dir=os.path.join(base_dir, name)),
+                      name=name,
+                      extra_global="NegotiateSessionKeyFile %s" % key)
+    lb = Balancer(base_dir, bcert, bkey, srv)
+
+    class S:
+        pass
+    s = S()
+    s.srv, s.lb, s.bcert, s.ca = srv, lb, bcert, certs.ca
+    s.ports = lb.ports
+    yield s
+    lb.stop()
+    srv.stop()
+
+
+def token(client, binding):
+    cb = None if binding is None else gssapi.raw.ChannelBindings(
+        application_data=binding)
+    return client.token(channel_bindings=cb)[1]
+
+
+def via(setup, frontend, path, headers=(), sender=None):
+    c = Conn(setup.ports[frontend], setup.ca, sender)
+    try:
+        return c.get(path, headers)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("frontend", ["tls", "plain"])
+def test_binding_to_the_balancer_certificate(setup, alice, frontend):
+    bound = independent_binding(setup.bcert, "sha256")
+    st, h, _ = via(setup, frontend, "/require/",
+                   [negotiate(token(alice, bound))])
+    assert (st, h["X-Channel-Bound"], user_of(h)) == \
+        (404, "true", "alice@TEST.N8443")
+
+
+@pytest.mark.parametrize("frontend", ["tls", "plain"])
+def test_binding_to_httpd_own_certificate_is_refused(setup, alice, certs,
+                                                    frontend):
+    own = independent_binding(certs.cert, "sha256")
+    mark = setup.srv.log_mark()
+    for path in ("/require/", "/optional/"):
+        st, h, _ = via(setup, frontend, path,
+                       [negotiate(token(alice, own))])
+        assert st == 401 and user_of(h) is None
+    log = setup.srv.log_since(mark)
+    assert log.count("N8443020: login refused (bad_bindings)") == 2
+    bal = independent_binding(setup.bcert, "sha256")
+    assert "expected tls-server-end-point hash %s of " \
+        "NegotiateChannelBindingCertificate %s" % (
+            bal[len(b"tls-server-end-point:"):].hex(), setup.bcert) in log
+
+
+@pytest.mark.parametrize("frontend", ["tls", "plain"])
+def test_clients_that_do_not_bind(setup, alice, frontend):
+    st, h, _ = via(setup, frontend, "/optional/",
+                   [negotiate(token(alice, None))])
+    assert (st, h["X-Channel-Bound"], user_of(h)) == \
+        (404, "false", "alice@TEST.N8443")
+    mark = setup.srv.log_mark()
+    st, h, _ = via(setup, frontend, "/require/",
+                   [negotiate(token(alice, None))])
+    assert st == 401
+    assert "N8443026" in setup.srv.log_since(mark)
+
+
+def test_java_httpurlconnection_through_the_balancer(setup, alice,
+                                                     tmp_path):
+    import clients
+    url = "https://localhost:%d/require/" % setup.ports["tls"]
+    assert clients.java_get(alice, url, setup.ca, str(tmp_path)) == \
+        (404, "true", "alice@TEST.N8443")
+
+
+def test_forwarded_proto_only_from_the_trusted_proxy(setup, alice):
+    """The same header from an address not in NegotiateTrustedProxy (the
+    "untrusted" frontend, or a client on httpd's plain port) is not
+    believed: 403; nor under NegotiateRequireTLS On."""
+    tok = negotiate(token(alice, None))
+    mark = setup.srv.log_mark()
+    st, _, _ = via(setup, "untrusted", "/optional/", [tok])
+    assert st == 403
+    log = setup.srv.log_since(mark)
+    assert "N8443360" in log and "comes from 127.0.0.1, which is not " \
+        "one" in log
+    st, _, _ = https_request(setup.srv, "/optional/",
+                             [("X-Forwarded-Proto", "https"), tok],
+                             plain=True)
+    assert st == 403
+    st, _, _ = via(setup, "plain", "/tls-only/", [tok])
+    assert st == 403
+    # Over TLS from the balancer, On is satisfied by the connection.
+    st, _, _ = via(setup, "tls", "/tls-only/",
+                   [negotiate(token(alice, None))])
+    assert st == 404
+
+
+@pytest.mark.parametrize("frontend", ["tls", "plain"])
+def test_connection_logins_never_shared(setup, alice, bob, frontend):
+    mark, cmark = setup.srv.log_mark(), conns_mark(setup.srv)
+    seen = interleave(setup.ports[frontend], setup.ca, alice, bob,
+                      "/conn/")
+    assert shared_backend_connections(setup.srv, cmark) >= 1
+    assert_nobody_else(seen)
+    assert seen[0] == ("alice", 404, "alice@TEST.N8443")
+    assert [s for s in seen[1:] if s[2] is None and s[1] != 401] == []
+    # Over TLS the connection is found to be the proxy's (and said so);
+    # over plain HTTP no connection login is ever kept.
+    assert ("N8443220" in setup.srv.log_since(mark)) == (frontend == "tls")
+
+
+@pytest.mark.parametrize("frontend", ["tls", "plain"])
+def test_sessions_stay_with_their_user(setup, alice, bob, frontend):
+    """A cookie is only set in answer to its own user's token (also over
+    the plain hop, where the trusted proxy says the client's side is
+    HTTPS), and each cookie gives its own user, bound to the balancer's
+    certificate."""
+    bal = independent_binding(setup.bcert, "sha256")
+    a, b = Conn(setup.ports[frontend], setup.ca, "alice"), \
+        Conn(setup.ports[frontend], setup.ca, "bob")
+    cookies = {}
+    try:
+        for i in range(6):
+            for who, conn, client in (("alice", a, alice), ("bob", b, bob)):
+                hdrs = []
+                if who in cookies:
+                    hdrs.append(("Cookie", "n8443_session=" + cookies[who]))
+                elif i % 2 == 0:
+                    hdrs.append(negotiate(token(client, bal)))
+                st, h, _ = conn.get("/session/", hdrs)
+                user = user_of(h)
+                assert user in (None, who + "@TEST.N8443")
+                set_cookies = [v for v in h.get_all("Set-Cookie") or []
+                               if v.startswith("n8443_session=")]
+                if not hdrs:
+                    assert st == 401 and not set_cookies
+                else:
+                    assert st == 404 and user == who + "@TEST.N8443"
+                    assert h["X-Channel-Bound"] == "true"
+                if set_cookies:
+                    assert any(k == "Authorization" for k, _ in hdrs)
+                    cookies[who] = set_cookies[0].split(";")[0] \
+                        .split("=", 1)[1]
+        assert cookies["alice"] != cookies["bob"]
+    finally:
+        a.close()
+        b.close()
