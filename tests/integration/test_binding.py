@@ -264,3 +264,59 @@ def test_java_httpurlconnection_binds(rsa_server, alice, certs, tmp_path):
                                        certs.ca, str(tmp_path),
                                        cbt="never")
     assert st == 401
+
+
+# ----------------------------- NegotiateChannelBindingCertificate (17)
+
+def _configtest(base_dir, module_path, realm, certs, keytab, name, line,
+                body=BODY):
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        line + "\n" + body, name=name)
+    res = srv.configtest()
+    return res.returncode, res.stdout + res.stderr
+
+
+def test_binding_certificate_checked_at_start(base_dir, module_path, realm,
+                                              certs, keytab, tmp_path):
+    notcert = tmp_path / "not-a-cert.pem"
+    notcert.write_text("hello\n")
+    rc, out = _configtest(base_dir, module_path, realm, certs, keytab,
+                          "httpd-cbc-missing",
+                          "NegotiateChannelBindingCertificate /nonexistent"
+                          "/lb.pem")
+    assert rc != 0 and "NegotiateChannelBindingCertificate: cannot read " \
+        "'/nonexistent/lb.pem'" in out
+    rc, out = _configtest(base_dir, module_path, realm, certs, keytab,
+                          "httpd-cbc-notcert",
+                          "NegotiateChannelBindingCertificate %s" % notcert)
+    assert rc != 0 and "is not a PEM certificate" in out
+    rc, out = _configtest(base_dir, module_path, realm, certs, keytab,
+                          "httpd-cbc-ok",
+                          "NegotiateChannelBindingCertificate %s" % certs.ca)
+    assert rc == 0, out
+    rc, out = _configtest(base_dir, module_path, realm, certs, keytab,
+                          "httpd-cbc-tls", "NegotiateRequireTLS Sometimes")
+    assert rc != 0 and "NegotiateRequireTLS: 'Sometimes' is not On, Off " \
+        "or TrustedProxy" in out
+
+
+def test_ed25519_binding_certificate_with_require_fails_at_startup(
+        base_dir, module_path, realm, certs, keytab):
+    crt, _ = make_cert(certs, "ed25519")
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        "NegotiateChannelBindingCertificate %s\n" % crt
+                        + BODY, name="httpd-cbc-ed25519")
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443091: NegotiateChannelBinding require in <VirtualHost " \
+        "127.0.0.1:%d>" % srv.port in out
+    assert "certificate %s is signed with an algorithm without a hash" \
+        % crt in out
+    # optional only: it starts, and logs in unbound.
+    body = BODY.replace("NegotiateChannelBinding require",
+                        "NegotiateChannelBinding optional")
+    rc, out = _configtest(base_dir, module_path, realm, certs, keytab,
+                          "httpd-cbc-ed25519-opt",
+                          "NegotiateChannelBindingCertificate %s" % crt,
+                          body)
+    assert rc == 0, out
