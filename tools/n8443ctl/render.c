@@ -288,6 +288,34 @@ static void render_kerberos_server(const struct n8443_kerberos *krb,
     }
 }
 
+/* behind: the balancer's connections carry other users' requests (no
+ * connection logins on them), and its clients bind their logins to its
+ * certificate. */
+static void render_behind(const struct n8443_behind *behind,
+                          struct n8443_buf *out)
+{
+    size_t i;
+
+    if (!behind->present) {
+        return;
+    }
+    n8443_buf_puts(out, "\n"
+                   INDENT1 "# Behind a load balancer (behind:): its "
+                   "connections are shared by its\n"
+                   INDENT1 "# clients, who bind their logins to its "
+                   "certificate.\n"
+                   INDENT1 "NegotiateTrustedProxy");
+    for (i = 0; i < behind->proxy_addresses.n; i++) {
+        n8443_buf_printf(out, " %s", behind->proxy_addresses.v[i]);
+    }
+    n8443_buf_puts(out, "\n");
+    if (behind->certificate.set) {
+        n8443_buf_printf(out,
+                         INDENT1 "NegotiateChannelBindingCertificate "
+                         "\"%s\"\n", behind->certificate.v);
+    }
+}
+
 /*
  * The backend believes the user header, so no client may send it.  httpd
  * matches header names without regard to case, but a backend that maps
@@ -446,6 +474,7 @@ static int render_site(const struct n8443_config *cfg,
     render_kerberos_server(&site->kerberos, out);
     n8443_render_limits(cfg, site, out);
     n8443_render_help_server(site, out);
+    render_behind(&site->behind, out);
     for (i = 0; i < site->nlocations; i++) {
         if (site->locations[i].user_header.set) {
             render_header_unset(site->locations[i].user_header.v, &emitted,

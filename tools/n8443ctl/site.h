@@ -99,6 +99,17 @@ struct n8443_tls {
     int seen;                       /* a `tls:` key, good or bad */
 };
 
+/* behind: the site sits behind a TLS-terminating load balancer
+ * (site_behind.c). */
+struct n8443_behind {
+    struct n8443_list proxy_addresses;  /* NegotiateTrustedProxy */
+    struct n8443_str certificate;       /* NegotiateChannelBinding-
+                                           Certificate; optional */
+    struct n8443_pos pos;
+    int present;
+    int seen;
+};
+
 struct n8443_kerberos {
     struct n8443_str realm;
     struct n8443_str keytab;
@@ -151,6 +162,7 @@ struct n8443_site {
     struct n8443_tls tls;
     struct n8443_kerberos kerberos;
     struct n8443_help help;
+    struct n8443_behind behind;
     struct n8443_location *locations;
     size_t nlocations;
     int locations_set;

@@ -402,12 +402,12 @@ enum {
     S_KERBEROS,
     S_LOCATIONS,
     S_HELP,
+    S_BEHIND,
     S_N
 };
-static const char *const site_keys[] = {"name",     "server_name", "aliases",
-                                        "listen",   "auth_name",   "tls",
-                                        "kerberos", "locations",   "help",
-                                        NULL};
+static const char *const site_keys[] = {
+    "name",     "server_name", "aliases", "listen", "auth_name", "tls",
+    "kerberos", "locations",   "help",    "behind", NULL};
 
 /*
  * One entry of `sites`, or `defaults` (IN_DEFAULTS), which takes the same
@@ -426,7 +426,7 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
 
         if (in_defaults
             && (idx == S_NAME || idx == S_SERVER_NAME || idx == S_ALIASES
-                || idx == S_LOCATIONS)) {
+                || idx == S_LOCATIONS || idx == S_BEHIND)) {
             n8443_ld_diag(c, map->items[i],
                           "'%s' cannot be set in 'defaults': it "
                           "belongs to each site",
@@ -464,6 +464,9 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
             break;
         case S_HELP:
             parse_help(c, v, &site->help);
+            break;
+        case S_BEHIND:
+            n8443_ld_parse_behind(c, v, &site->behind);
             break;
         default:
             break;

@@ -96,6 +96,10 @@ int n8443_ld_want_map(struct n8443_ld *c, const ynode *v, const char *key);
 void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
                          struct n8443_site *site, int in_defaults);
 
+/* site_behind.c: the `behind:` block. */
+void n8443_ld_parse_behind(struct n8443_ld *c, const ynode *map,
+                           struct n8443_behind *behind);
+
 /* site_defaults.c: pass 2. */
 void n8443_ld_merge_defaults(struct n8443_site *site,
                              const struct n8443_site *defs);
