@@ -76,9 +76,12 @@ void n8443_ld_parse_behind(struct n8443_ld *c, const ynode *map,
 {
     const ynode *seen[B_N] = {NULL};
     size_t i;
+    char described[DESCRIBE_BUF];
 
     behind->seen = 1;
-    if (!n8443_ld_want_map(c, map, "behind")) {
+    if (map->kind != N8443_YMAP) {
+        n8443_ld_diag(c, map, "'behind' must be a mapping, got %s",
+                      n8443_ld_describe(described, map));
         return;
     }
     behind->present = 1;
