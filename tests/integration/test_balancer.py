@@ -288,3 +288,33 @@ def test_sessions_stay_with_their_user(setup, alice, bob, frontend):
     finally:
         a.close()
         b.close()
+
+
+def test_forwarded_proto_from_the_trusted_address_exactly(setup, alice):
+    """From 127.0.0.2 itself (the trusted address) on httpd's plain port:
+    exactly one X-Forwarded-Proto: https counts; none, "http", a list or a
+    repeated field do not."""
+    import http.client
+
+    def plain_from_proxy(protos):
+        c = http.client.HTTPConnection("127.0.0.1", setup.srv.plain_port,
+                                       timeout=20,
+                                       source_address=("127.0.0.2", 0))
+        try:
+            c.putrequest("GET", "/optional/", skip_host=True)
+            c.putheader("Host", "localhost")
+            for p in protos:
+                c.putheader("X-Forwarded-Proto", p)
+            c.putheader(*negotiate(token(alice, None)))
+            c.endheaders()
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    assert plain_from_proxy(["https"]) == 404
+    assert plain_from_proxy(["HTTPS"]) == 404
+    for protos in ([], ["http"], ["https, http"], ["http, https"],
+                   ["https", "https"], ["https", "http"], ["httpsx"]):
+        assert plain_from_proxy(protos) == 403, protos
