@@ -408,8 +408,12 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         n8443_session_issue(r, dc, sc, lr.principal, left, lr.bound);
         hand_over_credentials(r, dc, sc, &lr.acc);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
-                      "login of %s accepted (krb5)%s", lr.principal,
-                      lr.fast ? " by the fast path" : "");
+                      "login of %s accepted (krb5)%s%s", lr.principal,
+                      lr.fast ? " by the fast path" : "",
+                      !lr.bound ? ""
+                      : lr.acc.cb_addrtype == GSS_C_AF_NULLADDR
+                      ? ", bound (GSS_C_AF_NULLADDR)"
+                      : ", bound (GSS_C_AF_UNSPEC)");
         apr_atomic_inc32(&n8443_stats_get()->logins);
         if (lr.fast)
             apr_atomic_inc32(&n8443_stats_get()->logins_fast_path);

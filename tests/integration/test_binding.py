@@ -224,6 +224,8 @@ def test_every_client_binds(rsa_server, alice, certs, tmp_path, client,
     assert headers["X-Remote-User"] == "alice@TEST.N8443"
     log = srv.log_since(mark)
     assert ("by the fast path" in log) == (not fast_path)
+    assert "bound (%s)" % ("GSS_C_AF_UNSPEC" if client == "heimdal-0"
+                           else "GSS_C_AF_NULLADDR") in log
 
 
 @pytest.mark.parametrize("client", ["java", "heimdal-255"])
