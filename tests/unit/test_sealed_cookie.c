@@ -235,6 +235,22 @@ static void test_channel_binding_bad_input(void **state)
     assert_null(n8443_cb_hash_name_pem("", 0));
 }
 
+/* The two address-free forms of a binding (issue 17), and nothing else. */
+static void test_channel_binding_forms(void **state)
+{
+    (void)state;
+    assert_int_equal(n8443_cb_other_addrtype(0, 0, 0, 0), 255);
+    assert_int_equal(n8443_cb_other_addrtype(255, 255, 0, 0), 0);
+    assert_int_equal(n8443_cb_other_addrtype(255, 0, 0, 0), -1);
+    assert_int_equal(n8443_cb_other_addrtype(0, 255, 0, 0), -1);
+    assert_int_equal(n8443_cb_other_addrtype(2, 2, 4, 4), -1);
+    assert_int_equal(n8443_cb_other_addrtype(0, 0, 4, 0), -1);
+    assert_int_equal(n8443_cb_other_addrtype(0, 0, 0, 4), -1);
+    assert_string_equal(n8443_cb_addrtype_name(0), "GSS_C_AF_UNSPEC");
+    assert_string_equal(n8443_cb_addrtype_name(255), "GSS_C_AF_NULLADDR");
+    assert_string_equal(n8443_cb_addrtype_name(2), "another address type");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_garbage_and_limits),
         cmocka_unit_test(test_strip_table),
         cmocka_unit_test(test_channel_binding_bad_input),
+        cmocka_unit_test(test_channel_binding_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

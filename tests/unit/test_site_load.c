@@ -376,6 +376,43 @@ static void test_syntax_error_position(void **state)
     expect_diag(&diags, 0, 1, 1, "the site file is empty");
 }
 
+/* behind: the balancer's addresses and certificate, with positions;
+ * host names and out-of-range prefixes refused where they are. */
+static void test_behind(void **state)
+{
+    struct n8443_config *cfg = load_ok(
+        SITE "    behind:\n"
+             "      proxy_addresses: [10.0.0.5, \"10.1.0.0/16\", \"::1\"]\n"
+             "      certificate: /lb.pem\n");
+    const struct n8443_behind *b = &cfg->sites[0].behind;
+    struct n8443_diags diags;
+
+    (void)state;
+    assert_true(b->present);
+    assert_int_equal(b->proxy_addresses.n, 3);
+    assert_string_equal(b->proxy_addresses.v[1], "10.1.0.0/16");
+    assert_int_equal(b->proxy_addresses.item_pos[1].line, 9);
+    assert_string_equal(b->certificate.v, "/lb.pem");
+    n8443_config_free(cfg);
+    cfg = load_ok(SITE);
+    assert_false(cfg->sites[0].behind.present);
+    n8443_config_free(cfg);
+
+    load_bad(SITE "    behind:\n"
+                  "      proxy_addresses: [lb.example.com, 10.0.0.0/33]\n",
+             &diags);
+    assert_int_equal(diags.n, 2);
+    expect_diag(&diags, 0, 9, 25,
+                "'proxy_addresses[0]' must be an IP address or ADDRESS/BITS "
+                "network (no host names: the module compares the "
+                "connection's address), got 'lb.example.com'");
+    assert_non_null(strstr(diags.items[1].msg, "got '10.0.0.0/33'"));
+    load_bad(SITE "    behind:\n      certificate: /lb.pem\n", &diags);
+    expect_diag(&diags, 0, 9, 7,
+                "missing required key 'proxy_addresses' in 'behind' (the "
+                "balancer's addresses)");
+}
+
 static void test_edit_distance(void **state)
 {
     static const char *const names[] = {"keytab", "realm", "listen", NULL};
@@ -408,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_diagnostics_are_capped),
         cmocka_unit_test(test_syntax_error_position),
         cmocka_unit_test(test_edit_distance),
+        cmocka_unit_test(test_behind),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
