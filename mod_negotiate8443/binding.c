@@ -354,8 +354,26 @@ static int check_vhost_certs(apr_pool_t *ptemp, server_rec *s,
 int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     const ap_directive_t *top, *global_cert;
+    const n8443_server_conf *main_sc =
+        ap_get_module_config(s->module_config, &negotiate8443_module);
+    server_rec *vs;
     int global_require = 0, main_require = 0;
 
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+
+        /* Not in the first of httpd's two configuration passes. */
+        if (sc->cb_cert_file != NULL && sc->cb_cert_status != N8443_CB_OK
+            && (vs == s || sc->cb_cert_file != main_sc->cb_cert_file)
+            && ap_state_query(AP_SQ_MAIN_STATE)
+                   != AP_SQ_MS_CREATE_PRE_CONFIG)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, N8443LOGNO(362)
+                         "NegotiateChannelBindingCertificate %s: its "
+                         "signature has no hash (e.g. Ed25519), so RFC 5929 "
+                         "defines no binding for it: logins here are not "
+                         "bound to the channel", sc->cb_cert_file);
+    }
     for (top = ap_conftree; top != NULL; top = top->next)
         if (strcasecmp(top->directive, "NegotiateChannelBinding") == 0
             && top->args && strcasecmp(top->args, "require") == 0)
