@@ -172,20 +172,25 @@ int n8443_peer_is_trusted_proxy(request_rec *r)
     return 0;
 }
 
-/* Count the X-Forwarded-Proto fields and keep the last value. */
+/* The X-Forwarded-Proto fields: how many, and the last value. */
+typedef struct {
+    int count;
+    const char *value;
+} proto_fields;
+
 static int proto_field(void *rec, const char *key, const char *value)
 {
-    const char **last = rec;
+    proto_fields *f = rec;
 
-    last[1] = last[1] == NULL ? "1" : "2";
-    last[0] = value;
+    f->count++;
+    f->value = value;
     return 1;
 }
 
 int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
                            int *via_proxy)
 {
-    const char *seen[2] = { NULL, NULL };
+    proto_fields seen = { 0, NULL };
 
     if (via_proxy != NULL)
         *via_proxy = 0;
@@ -197,10 +202,9 @@ int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
     /* One field, one value: a list ("https, http") or a repeated field
      * says that more than one hop wrote it, and only the last one is
      * the trusted proxy's. */
-    apr_table_do(proto_field, seen, r->headers_in, "X-Forwarded-Proto",
+    apr_table_do(proto_field, &seen, r->headers_in, "X-Forwarded-Proto",
                  NULL);
-    if (seen[1] == NULL || strcmp(seen[1], "1") != 0
-        || strcasecmp(seen[0], "https") != 0)
+    if (seen.count != 1 || strcasecmp(seen.value, "https") != 0)
         return 0;
     if (via_proxy != NULL)
         *via_proxy = 1;
