@@ -125,7 +125,7 @@ def test_principal_missing_from_keytab_stops_startup(base_dir, module_path,
     ("NegotiateMaxTokenSize 10",
      "NegotiateMaxTokenSize: 10 is out of range (1024 to 1048576)"),
     ("NegotiateRequireTLS maybe",
-     "NegotiateRequireTLS must be On or Off"),
+     "NegotiateRequireTLS: 'maybe' is not On, Off or TrustedProxy"),
 ])
 def test_bad_directive_values_fail_configtest(base_dir, module_path, realm,
                                               certs, keytab, directive,
