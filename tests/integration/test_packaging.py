@@ -380,7 +380,7 @@ def annotated_with_settings_on(root, work, certs, keytab):
         text = uncomment_settings(f.read())
     for old, new in (
             ("/etc/pki/tls/certs/portal.example.com.crt", certs.cert),
-            ("/etc/pki/tls/certs/balancer.example.com.crt", certs.ca),
+            ("/etc/pki/tls/certs/lb.example.com.crt", certs.ca),
             ("/etc/pki/tls/private/portal.example.com.key", certs.key),
             ("/etc/httpd/conf/http.keytab", keytab),
             ("/etc/httpd/conf/n8443-session.key", session_key)):
