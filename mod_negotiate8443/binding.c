@@ -364,7 +364,7 @@ int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s)
             ap_get_module_config(vs->module_config, &negotiate8443_module);
 
         /* Not in the first of httpd's two configuration passes. */
-        if (sc->cb_cert_file != NULL && sc->cb_cert_status != N8443_CB_OK
+        if (sc->cb_cert_file != NULL && sc->cb_cert_status != N8443_CERT_HASH_OK
             && (vs == s || sc->cb_cert_file != main_sc->cb_cert_file)
             && ap_state_query(AP_SQ_MAIN_STATE)
                    != AP_SQ_MS_CREATE_PRE_CONFIG)

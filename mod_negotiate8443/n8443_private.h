@@ -145,7 +145,8 @@ typedef struct {
     apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
     /* NegotiateChannelBindingCertificate: the binding of the certificate
      * clients see (a balancer's), read at start-up, in place of the
-     * connection's own; cb_cert_status N8443_CERT_HASH_* (channel_binding.h). */
+     * connection's own; cb_cert_status: N8443_CERT_HASH_*
+     * (channel_binding.h). */
     const char *cb_cert_file;       /* NULL: the connection's certificate */
     int cb_cert_status;
     unsigned char cb_cert_data[128];

@@ -310,9 +310,9 @@ static void describe_hash(krb5_context ctx, const krb5_authenticator *auth,
                  "or certificate", seen,
                  n8443_cb_addrtype_name(cb->initiator_addrtype), e0,
                  n8443_cb_addrtype_name(cb->initiator_addrtype
-                                        == N8443_CB_AF_UNSPEC
-                                        ? N8443_CB_AF_NULLADDR
-                                        : N8443_CB_AF_UNSPEC), e1);
+                                        == N8443_BINDING_AF_UNSPEC
+                                        ? N8443_BINDING_AF_NULLADDR
+                                        : N8443_BINDING_AF_UNSPEC), e1);
         break;
     }
 }

@@ -112,19 +112,19 @@ long n8443_cb_other_addrtype(unsigned long init_addrtype,
     if (init_addrlen != 0 || acc_addrlen != 0
         || init_addrtype != acc_addrtype)
         return -1;
-    if (init_addrtype == N8443_CB_AF_UNSPEC)
-        return (long)N8443_CB_AF_NULLADDR;
-    if (init_addrtype == N8443_CB_AF_NULLADDR)
-        return (long)N8443_CB_AF_UNSPEC;
+    if (init_addrtype == N8443_BINDING_AF_UNSPEC)
+        return (long)N8443_BINDING_AF_NULLADDR;
+    if (init_addrtype == N8443_BINDING_AF_NULLADDR)
+        return (long)N8443_BINDING_AF_UNSPEC;
     return -1;
 }
 
 const char *n8443_cb_addrtype_name(unsigned long addrtype)
 {
     switch (addrtype) {
-    case N8443_CB_AF_UNSPEC:
+    case N8443_BINDING_AF_UNSPEC:
         return "GSS_C_AF_UNSPEC";
-    case N8443_CB_AF_NULLADDR:
+    case N8443_BINDING_AF_NULLADDR:
         return "GSS_C_AF_NULLADDR";
     default:
         return "another address type";

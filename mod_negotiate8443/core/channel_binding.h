@@ -43,8 +43,8 @@ n8443_cert_hash_status n8443_cb_from_der(const unsigned char *der, size_t len,
  * are different bindings to it: the module tries both (acceptor.c,
  * krb5_accept.c).  The same values as gssapi.h's, without it.
  */
-#define N8443_CB_AF_UNSPEC 0u
-#define N8443_CB_AF_NULLADDR 255u
+#define N8443_BINDING_AF_UNSPEC 0u
+#define N8443_BINDING_AF_NULLADDR 255u
 
 /* The other address-free form's address type, or -1 when addrtype is
  * neither form (addresses are never rewritten). */
