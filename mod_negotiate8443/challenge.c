@@ -14,7 +14,7 @@
  *   - NegotiateOptional: authentication only for a request that brings
  *     credentials, where the location lets anonymous requests in.
  */
-#include "n8443_private.h"
+#include "connection.h"
 #include "authz_header.h"
 #include "refusal.h"
 
@@ -128,7 +128,7 @@ int n8443_force_authn(request_rec *r)
     cookie = apr_table_get(first->notes, N8443_SESSION_COOKIE_NOTE);
     if (dc->session && cookie != NULL && *cookie != '\0')
         return OK;
-    if (dc->connection_auth && n8443_conn_get(r->connection)->login != NULL)
+    if (dc->connection_auth && n8443_conn_has_login(r->connection))
         return OK;
     return DECLINED;
 }

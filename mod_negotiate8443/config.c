@@ -205,24 +205,6 @@ static const char *set_service_principal(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_require_tls(cmd_parms *cmd, void *dconf,
-                                   const char *arg)
-{
-    n8443_dir_conf *conf = dconf;
-
-    if (strcasecmp(arg, "On") == 0)
-        conf->require_tls = N8443_TLS_ON;
-    else if (strcasecmp(arg, "Off") == 0)
-        conf->require_tls = N8443_TLS_OFF;
-    else if (strcasecmp(arg, "TrustedProxy") == 0)
-        conf->require_tls = N8443_TLS_TRUSTED_PROXY;
-    else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or "
-                            "TrustedProxy", cmd->cmd->name, arg);
-    conf->require_tls_set = 1;
-    return NULL;
-}
-
 static const char *set_user_name(cmd_parms *cmd, void *dconf,
                                  const char *arg)
 {
@@ -525,7 +507,7 @@ const command_rec n8443_cmds[] = {
                   DIR_OR_SERVER_NO_HTACCESS,
                   "any | {HOSTNAME} | HTTP/host[@REALM]: which keys may "
                   "accept logins"),
-    AP_INIT_TAKE1("NegotiateRequireTLS", set_require_tls, NULL,
+    AP_INIT_TAKE1("NegotiateRequireTLS", n8443_set_require_tls, NULL,
                   DIR_OR_SERVER, "On: refuse Negotiate over plain HTTP "
                   "(403); TrustedProxy: also believe X-Forwarded-Proto: "
                   "https from a NegotiateTrustedProxy address"),

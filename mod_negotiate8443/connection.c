@@ -211,6 +211,25 @@ int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
     return 1;
 }
 
+/* NegotiateRequireTLS On | Off | TrustedProxy (n8443_request_is_https). */
+const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    n8443_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "On") == 0)
+        conf->require_tls = N8443_TLS_ON;
+    else if (strcasecmp(arg, "Off") == 0)
+        conf->require_tls = N8443_TLS_OFF;
+    else if (strcasecmp(arg, "TrustedProxy") == 0)
+        conf->require_tls = N8443_TLS_TRUSTED_PROXY;
+    else
+        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or "
+                            "TrustedProxy", cmd->cmd->name, arg);
+    conf->require_tls_set = 1;
+    return NULL;
+}
+
 /* NegotiateTrustedProxy ADDR[/BITS]...: connections from these addresses
  * are a proxy's. */
 const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
@@ -318,6 +337,14 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
     kept->expires = lifetime == GSS_C_INDEFINITE
                     ? 0 : apr_time_now() + apr_time_from_sec(lifetime);
     nc->login = kept;
+}
+
+int n8443_conn_has_login(conn_rec *c)
+{
+    const n8443_conn *nc = ap_get_module_config(c->conn_config,
+                                                &negotiate8443_module);
+
+    return nc != NULL && nc->login != NULL;
 }
 
 void n8443_conn_forget(conn_rec *c)

@@ -7,6 +7,7 @@
  *                 per connection (n8443_conn_binding_slot);
  *   exchange.c    NegotiateConnectionAuth (remember, resume, forget) and
  *                 NegotiateRequireTLS (n8443_request_is_https);
+ *   challenge.c   NegotiateOptional: is there a connection login;
  *   session.c     cookies only where the request counts as HTTPS;
  *   config.c      NegotiateTrustedProxy;
  *   mod_negotiate8443.c  the post_read_request hook.
@@ -33,6 +34,8 @@ const char *n8443_request_via_proxy(request_rec *r);
 int n8443_peer_is_trusted_proxy(request_rec *r);
 const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
                                     const char *arg);
+const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,
+                                  const char *arg);
 
 /*
  * Does r count as HTTPS: its connection runs over TLS, or, under
@@ -52,6 +55,9 @@ void n8443_conn_forget(conn_rec *c);
 /* post_read_request: a request that carries Authorization, wherever it
  * goes, ends its connection's login. */
 int n8443_conn_end_on_authorization(request_rec *r);
+/* Does c hold a connection login (whether it is good for a request is
+ * n8443_conn_resume's to say)?  Makes no record where there is none. */
+int n8443_conn_has_login(conn_rec *c);
 /* The connection's login when it is good for r, else NULL. */
 const n8443_login *n8443_conn_resume(request_rec *r,
                                      const n8443_dir_conf *dc,
