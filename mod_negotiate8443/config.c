@@ -117,6 +117,7 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->cb_cert_status = from->cb_cert_status;
     memcpy(conf->cb_cert_data, from->cb_cert_data, from->cb_cert_len);
     conf->cb_cert_len = from->cb_cert_len;
+    conf->group_map = add->group_map ? add->group_map : base->group_map;
     conf->delegation_perms.mode_set = add->delegation_perms.mode_set
                                       || base->delegation_perms.mode_set;
     conf->delegation_perms.mode = add->delegation_perms.mode_set
@@ -561,6 +562,8 @@ const command_rec n8443_cmds[] = {
     AP_INIT_ITERATE("NegotiateDelegationPerms", set_delegation_perms, NULL,
                     RSRC_CONF, "mode:OCTAL group:NAME - the credential "
                     "caches' mode (default 0600) and group"),
+    AP_INIT_TAKE1("NegotiateGroupMap", n8443_set_group_map, NULL, RSRC_CONF,
+                  "File of \"name SID\" lines for Require negotiate-group"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
     AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,

@@ -80,6 +80,7 @@ static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
         }
         n8443_identity_set(r, dc, sc, l->principal, l->mech, l->bound,
                            l->via);
+        n8443_claims_set(r, l->claims);
         return OK;
     }
     return DECLINED;
@@ -403,6 +404,7 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
 
         n8443_identity_set(r, dc, sc, lr.principal, "krb5", lr.bound,
                            N8443_VIA_TOKEN);
+        n8443_claims_set(r, n8443_claims_make(r, &lr.acc.claims));
         if (dc->connection_auth && n8443_conn_is_tls(r->connection))
             n8443_conn_remember(r, n8443_login_of(r), left);
         n8443_session_issue(r, dc, sc, lr.principal, left, lr.bound);

@@ -57,6 +57,7 @@ static void n8443_register_hooks(apr_pool_t *p)
     ap_hook_monitor(n8443_delegation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(n8443_rcache_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     n8443_basic_register(p);
+    n8443_groups_register(p);
     /* Before any other module sees the request: the session cookie is
      * ours, never the application's. */
     ap_hook_post_read_request(n8443_session_strip, NULL, NULL,

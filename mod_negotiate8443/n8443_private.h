@@ -50,6 +50,7 @@
 #include "instance.h"
 #include "rcache.h"
 #include "stats.h"
+#include "claims.h"
 
 /* Log tags: "AH"-style numbers of our own, unique per call site, so that an
  * administrator can grep for the line that bit them. */
@@ -154,6 +155,7 @@ typedef struct {
     n8443_deleg_perms delegation_perms;
     /* Set in post_config (delegation.c): this vhost's own directory under
      * delegation_dir, and the owner and mode it was made with. */
+    struct n8443_group_map *group_map;  /* NegotiateGroupMap (groups.c) */
     const char *delegation_vhost_dir;
     uid_t delegation_dir_uid;
     mode_t delegation_dir_mode;
@@ -171,6 +173,14 @@ typedef enum {
     N8443_VIA_SESSION           /* a cookie: NegotiateSession */
 } n8443_login_via;
 
+/* What a ticket login's ticket said beyond the name (groups.c). */
+typedef struct {
+    n8443_pac_state pac;
+    apr_array_header_t *sids;   /* const char *: the PAC's enabled group
+                                   SIDs, canonical; NULL without one */
+    const char *indicators;     /* space-separated, or NULL */
+} n8443_claims;
+
 /* A login and the scope it was proven in (connection.c): kept on the
  * request (request_config) for its internal redirects and sub-requests,
  * and on the connection under NegotiateConnectionAuth. */
@@ -183,6 +193,8 @@ typedef struct {
     const char *keytab;         /* the credential set: NegotiateKeytab */
     const char *acceptor;       /*  and NegotiateServicePrincipal */
     apr_time_t expires;         /* connection logins: the ticket's end */
+    const n8443_claims *claims; /* a ticket login's, in this request only:
+                                   never kept on a connection or cookie */
 } n8443_login;
 
 void *n8443_create_dir_conf(apr_pool_t *p, char *dir);
@@ -288,6 +300,20 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
 /* The connection record (what the module keeps per connection: its
  * certificate's binding, its login, whether it is a proxy's) and the
  * proxy rules: connection.h, included by the files that use them. */
+
+/* ------------------------------------------ authorization from the ticket */
+
+/* NegotiateGroupMap FILE (server config). */
+const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
+                                const char *arg);
+/* The claims of an accepted ticket, in r->pool (after r->user is set). */
+const n8443_claims *n8443_claims_make(request_rec *r,
+                                      const n8443_ticket_claims *tc);
+/* Keep c with r's login and set NEGOTIATE_GROUP_SIDS, NEGOTIATE_GROUPS
+ * and NEGOTIATE_AUTH_INDICATORS. */
+void n8443_claims_set(request_rec *r, const n8443_claims *c);
+/* Require negotiate-group, negotiate-auth-indicator. */
+void n8443_groups_register(apr_pool_t *p);
 
 /* ------------------------------------------------------------ sessions */
 

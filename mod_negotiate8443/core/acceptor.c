@@ -179,6 +179,8 @@ static int accept_step(gss_cred_id_t cred, const void *token, size_t len,
     }
     memcpy(res->principal, display.value, display.length);
     res->principal[display.length] = '\0';
+    /* What the ticket says beyond the name, as MIT vouches for it. */
+    n8443_claims_from_name(client, &res->claims);
     ret = 0;
 
 cleanup:
@@ -260,6 +262,7 @@ void n8443_accept_result_clear(n8443_accept_result *res)
         gss_release_cred(&tmp, &res->delegated);
     free(res->principal);
     res->principal = NULL;
+    n8443_claims_clear(&res->claims);
 }
 
 static void hex16(const unsigned char *h, char out[33])

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <gssapi/gssapi.h>
 
+#include "claims.h"
+
 /* Why a token was refused; also the status handler's failure buckets. */
 typedef enum {
     N8443_CAUSE_NONE = 0,
@@ -69,6 +71,7 @@ typedef struct {
     OM_uint32 cb_addrtype;
     int cb_tried_both;
     OM_uint32 retry_major, retry_minor;
+    n8443_ticket_claims claims;   /* the verified PAC, auth indicators */
 } n8443_accept_result;
 
 /*

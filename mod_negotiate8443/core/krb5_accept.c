@@ -416,6 +416,12 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     mutual = (flags & GSS_C_MUTUAL_FLAG) != 0;
     if (mutual != ((ap_options & AP_OPTS_MUTUAL_REQUIRED) != 0))
         goto cleanup;
+    /* Authentication indicators come in a CAMMAC, which MIT's authdata
+     * plugins verify: GSS-API's to read.  The PAC is verified here as
+     * MIT's mspac plugin does (claims.c). */
+    if (n8443_ticket_has_cammac(ctx, ticket)
+        || n8443_claims_from_ticket(ctx, kt, ticket, &res->claims) != 0)
+        goto cleanup;
     if (krb5_timeofday(ctx, &now) != 0)
         goto cleanup;
     if (mutual && krb5_mk_rep(ctx, ac, &rep) != 0)
@@ -451,6 +457,7 @@ cleanup:
     if (st != N8443_KACC_ACCEPTED) {
         free(res->principal);
         free(res->output.value);
+        n8443_claims_clear(&res->claims);
         memset(res, 0, sizeof(*res));
         res->delegated = GSS_C_NO_CREDENTIAL;
     }

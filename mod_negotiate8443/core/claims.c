@@ -1,0 +1,229 @@
+/*
+ * claims.c - a ticket's PAC and authentication indicators, as MIT's
+ * acceptor reads them (claims.h).
+ */
+#include "claims.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <gssapi/gssapi_ext.h>
+
+#define ATTR_LOGON_INFO "urn:mspac:logon-info"
+#define ATTR_PAC        "urn:mspac:"
+#define ATTR_INDICATORS "auth-indicators"
+/* More than any real ticket carries; a bound on the loop. */
+#define MAX_INDICATORS 64
+#define MAX_INDICATOR_LEN 256
+
+void n8443_claims_clear(n8443_ticket_claims *c)
+{
+    free(c->logon_info);
+    free(c->indicators);
+    memset(c, 0, sizeof(*c));
+}
+
+int n8443_claims_add_indicator(char **list, const char *ind, size_t len)
+{
+    size_t i, have = *list != NULL ? strlen(*list) : 0;
+    char *p;
+
+    if (len == 0 || len > MAX_INDICATOR_LEN)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)ind[i];
+
+        if (ch <= 0x20 || ch == 0x7f)
+            return 0;
+    }
+    p = realloc(*list, have + (have ? 1 : 0) + len + 1);
+    if (p == NULL)
+        return -1;
+    if (have)
+        p[have++] = ' ';
+    memcpy(p + have, ind, len);
+    p[have + len] = '\0';
+    *list = p;
+    return 0;
+}
+
+static gss_buffer_desc attr_name(const char *s)
+{
+    gss_buffer_desc b;
+
+    b.value = (void *)s;
+    b.length = strlen(s);
+    return b;
+}
+
+/* Is attr among the name's attributes (whether MIT will give its value
+ * or not)? */
+static int name_has_attr(gss_name_t name, const char *attr)
+{
+    OM_uint32 major, minor, tmp;
+    int mn = 0, found = 0;
+    gss_OID mech = GSS_C_NO_OID;
+    gss_buffer_set_t attrs = GSS_C_NO_BUFFER_SET;
+    size_t i, len = strlen(attr);
+
+    major = gss_inquire_name(&minor, name, &mn, &mech, &attrs);
+    if (GSS_ERROR(major) || attrs == GSS_C_NO_BUFFER_SET)
+        return 0;
+    for (i = 0; i < attrs->count; i++)
+        if (attrs->elements[i].length == len
+            && memcmp(attrs->elements[i].value, attr, len) == 0)
+            found = 1;
+    gss_release_buffer_set(&tmp, &attrs);
+    return found;
+}
+
+static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
+{
+    OM_uint32 major, minor, tmp;
+    gss_buffer_desc attr = attr_name(ATTR_LOGON_INFO);
+    gss_buffer_desc value = GSS_C_EMPTY_BUFFER;
+    gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
+    int authenticated = 0, complete = 0, more = -1;
+
+    major = gss_get_name_attribute(&minor, name, &attr, &authenticated,
+                                   &complete, &value, &display, &more);
+    if (major == GSS_S_COMPLETE && authenticated && value.length > 0) {
+        out->logon_info = malloc(value.length);
+        if (out->logon_info != NULL) {
+            memcpy(out->logon_info, value.value, value.length);
+            out->logon_info_len = value.length;
+            out->pac = N8443_PAC_VERIFIED;
+        } else {
+            out->pac = N8443_PAC_UNAVAILABLE;
+        }
+    } else if (major == GSS_S_COMPLETE || name_has_attr(name, ATTR_PAC)) {
+        /* There, but MIT did not vouch for it (1.20 hides a PAC that
+         * failed verification; older releases mark it unauthenticated). */
+        out->pac = N8443_PAC_UNVERIFIED;
+    }
+    if (value.value != NULL)
+        gss_release_buffer(&tmp, &value);
+    if (display.value != NULL)
+        gss_release_buffer(&tmp, &display);
+}
+
+static void indicators_from_name(gss_name_t name, n8443_ticket_claims *out)
+{
+    OM_uint32 major, minor, tmp;
+    gss_buffer_desc attr = attr_name(ATTR_INDICATORS);
+    int more = -1, n;
+
+    for (n = 0; n < MAX_INDICATORS && more != 0; n++) {
+        gss_buffer_desc value = GSS_C_EMPTY_BUFFER;
+        gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
+        int authenticated = 0, complete = 0, rc = 0;
+
+        major = gss_get_name_attribute(&minor, name, &attr, &authenticated,
+                                       &complete, &value, &display, &more);
+        if (major != GSS_S_COMPLETE)
+            break;
+        if (authenticated)
+            rc = n8443_claims_add_indicator(&out->indicators, value.value,
+                                            value.length);
+        if (value.value != NULL)
+            gss_release_buffer(&tmp, &value);
+        if (display.value != NULL)
+            gss_release_buffer(&tmp, &display);
+        if (rc != 0)
+            break;
+    }
+}
+
+void n8443_claims_from_name(gss_name_t name, n8443_ticket_claims *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (name == GSS_C_NO_NAME)
+        return;
+    pac_from_name(name, out);
+    indicators_from_name(name, out);
+}
+
+int n8443_ticket_has_cammac(krb5_context ctx, const krb5_ticket *ticket)
+{
+    krb5_authdata **ad = NULL;
+
+    if (ticket->enc_part2 == NULL)
+        return 1;
+    if (krb5_find_authdata(ctx, ticket->enc_part2->authorization_data, NULL,
+                           KRB5_AUTHDATA_CAMMAC, &ad) != 0)
+        return 1;
+    if (ad == NULL)
+        return 0;
+    krb5_free_authdata(ctx, ad);
+    return 1;
+}
+
+/*
+ * Does the PAC's server signature verify with the key that decrypted the
+ * ticket?  krb5_rd_req set ticket->server to the keytab principal whose
+ * key it used; its entry of the ticket's kvno and enctype is that key.
+ * krb5_pac_verify also checks the client info buffer against the
+ * ticket's client and authtime, as MIT's mspac_verify has it do.
+ */
+static int pac_verifies(krb5_context ctx, krb5_keytab kt,
+                        const krb5_ticket *ticket, krb5_pac pac)
+{
+    krb5_keytab_entry ent;
+    int ok;
+
+    memset(&ent, 0, sizeof(ent));
+    if (krb5_kt_get_entry(ctx, kt, ticket->server, ticket->enc_part.kvno,
+                          ticket->enc_part.enctype, &ent) != 0)
+        return 0;
+    ok = krb5_pac_verify(ctx, pac, ticket->enc_part2->times.authtime,
+                         ticket->enc_part2->client, &ent.key, NULL) == 0;
+    krb5_free_keytab_entry_contents(ctx, &ent);
+    return ok;
+}
+
+int n8443_claims_from_ticket(krb5_context ctx, krb5_keytab kt,
+                             const krb5_ticket *ticket,
+                             n8443_ticket_claims *out)
+{
+    krb5_authdata **ad = NULL;
+    krb5_pac pac = NULL;
+    krb5_data buf = { 0, 0, NULL };
+    int ret = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (ticket->enc_part2 == NULL)
+        return 0;
+    /* Where MIT's mspac plugin looks: the ticket's authorization data
+     * (inside AD-IF-RELEVANT), never the authenticator's, and the first
+     * PAC found. */
+    if (krb5_find_authdata(ctx, ticket->enc_part2->authorization_data, NULL,
+                           KRB5_AUTHDATA_WIN2K_PAC, &ad) != 0) {
+        out->pac = N8443_PAC_UNAVAILABLE;
+        return -1;
+    }
+    if (ad == NULL)
+        return 0;
+    out->pac = N8443_PAC_UNVERIFIED;
+    if (krb5_pac_parse(ctx, ad[0]->contents, ad[0]->length, &pac) != 0
+        || !pac_verifies(ctx, kt, ticket, pac)
+        || krb5_pac_get_buffer(ctx, pac, KRB5_PAC_LOGON_INFO, &buf) != 0
+        || buf.length == 0)
+        goto cleanup;
+    out->logon_info = malloc(buf.length);
+    if (out->logon_info == NULL) {
+        out->pac = N8443_PAC_UNAVAILABLE;
+        ret = -1;
+        goto cleanup;
+    }
+    memcpy(out->logon_info, buf.data, buf.length);
+    out->logon_info_len = buf.length;
+    out->pac = N8443_PAC_VERIFIED;
+
+cleanup:
+    if (buf.data != NULL)
+        krb5_free_data_contents(ctx, &buf);
+    if (pac != NULL)
+        krb5_pac_free(ctx, pac);
+    krb5_free_authdata(ctx, ad);
+    return ret;
+}
