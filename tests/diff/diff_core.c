@@ -268,6 +268,24 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
                      (unsigned long)f.lifetime, (unsigned long)g.lifetime);
             violation(e, name, cb_kind, "lifetime", text);
         }
+        /* What both say the ticket claims: the verified PAC (or that
+         * there is none, or one that did not verify) and indicators. */
+        if (f.claims.pac != g.claims.pac
+            || f.claims.logon_info_len != g.claims.logon_info_len
+            || (f.claims.logon_info_len > 0
+                && memcmp(f.claims.logon_info, g.claims.logon_info,
+                          f.claims.logon_info_len) != 0)) {
+            snprintf(text, sizeof(text), "PAC state fast %d (%zu octets), "
+                     "GSS-API %d (%zu octets)", (int)f.claims.pac,
+                     f.claims.logon_info_len, (int)g.claims.pac,
+                     g.claims.logon_info_len);
+            violation(e, name, cb_kind, "PAC", text);
+        }
+        if ((f.claims.indicators == NULL) != (g.claims.indicators == NULL)
+            || (f.claims.indicators != NULL
+                && strcmp(f.claims.indicators, g.claims.indicators) != 0))
+            violation(e, name, cb_kind, "authentication indicators",
+                      NULL);
         if (g.delegated != GSS_C_NO_CREDENTIAL)
             violation(e, name, cb_kind, "GSS-API has a delegated "
                       "credential, the fast path none", NULL);
@@ -308,10 +326,10 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
 
         if (rc == 0)
             answer_shape(&g.output, gs, sizeof(gs));
-        fprintf(stderr, "%-40s cb%d walk=%s fast=%s gss=%s %s\n", name,
-                (int)cb_kind, n8443_tok_status_str(st),
+        fprintf(stderr, "%-40s cb%d walk=%s fast=%s gss=%s pac=%d/%d %s\n",
+                name, (int)cb_kind, n8443_tok_status_str(st),
                 fast ? "accept" : "defer", rc == 0 ? "accept" : "refuse",
-                rc == 0 ? gs : text);
+                (int)f.claims.pac, (int)g.claims.pac, rc == 0 ? gs : text);
     }
 
 done:

@@ -151,4 +151,17 @@ void diff_login_free(diff_env *e, diff_login *l);
 unsigned char *diff_wrap_spnego(const unsigned char *raw, size_t len,
                                 size_t *out_len);
 
+/* The PAC mutations (diff_pac.c). */
+typedef enum {
+    DIFF_PAC_UNCHANGED = 0,         /* re-encoded as it was: verifies */
+    DIFF_PAC_LOGON_INFO,            /* a byte of the logon info flipped */
+    DIFF_PAC_SERVER_SIGNATURE       /* a byte of the server signature */
+} diff_pac_change;
+
+/* Change the PAC of l's ticket; 0, 1 when the ticket has no PAC, -1 when
+ * it cannot be done. */
+int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what);
+/* n8443_diff --tamper-pac KEYTAB TOKENFILE WHAT (diff_pac.c). */
+int diff_pac_tamper_main(diff_env *e, const char *file, const char *what);
+
 #endif /* N8443_DIFF_CORE_H */

@@ -431,8 +431,16 @@ static void t_session(diff_env *e, diff_login *l, long a)
     l->auth_etype_field = (krb5_enctype)a;
 }
 
+static void m_pac(diff_env *e, diff_login *l, long a)
+{
+    diff_pac_mutate(e, l, (diff_pac_change)a);
+}
+
 static const mutation mutations[] = {
     { "identity", m_none, 0 },
+    { "pac-unchanged", m_pac, DIFF_PAC_UNCHANGED },
+    { "pac-logon-info-byte", m_pac, DIFF_PAC_LOGON_INFO },
+    { "pac-server-signature-byte", m_pac, DIFF_PAC_SERVER_SIGNATURE },
     { "auth-etype-511", m_etype, 511 },
     { "auth-etype-17", m_etype, 17 },
     { "auth-etype-23", m_etype, 23 },
@@ -757,6 +765,13 @@ int main(int argc, char **argv)
         ret = forge(&e, argv[3], argc > 4 ? atol(argv[4]) : 36000,
                     argc > 5 ? atol(argv[5]) : 0,
                     argc > 6 ? atol(argv[6]) : 0);
+        diff_env_free(&e);
+        return ret;
+    }
+    if (argc == 5 && strcmp(argv[1], "--tamper-pac") == 0) {
+        if (diff_env_init(&e, argv[2]) != 0)
+            return 2;
+        ret = diff_pac_tamper_main(&e, argv[3], argv[4]);
         diff_env_free(&e);
         return ret;
     }

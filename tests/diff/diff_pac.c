@@ -1,0 +1,141 @@
+/*
+ * diff_pac.c - the forge's PAC mutations: a real AD ticket, decrypted
+ * with the service key, gets its PAC changed and is encrypted again, so
+ * that the PAC's server signature no longer verifies (or, unchanged,
+ * still does).  MIT's acceptor then accepts the login and hides the PAC
+ * (mspac_verify); the fast path must do exactly that (diff_compare
+ * compares the claims both report).  A ticket without a PAC (MIT KDC) is
+ * left as it is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff_core.h"
+
+#define PAC_LOGON_INFO      1
+#define PAC_SERVER_CHECKSUM 6
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+           | (uint32_t)p[3] << 24;
+}
+
+/* Offset and size of buffer type in the PAC, or -1. */
+static long pac_buffer(const unsigned char *pac, size_t len, uint32_t type,
+                       size_t *size)
+{
+    uint32_t n, i;
+
+    if (len < 8)
+        return -1;
+    n = le32(pac);
+    for (i = 0; i < n && 8 + 16 * (size_t)(i + 1) <= len; i++) {
+        const unsigned char *ent = pac + 8 + 16 * i;
+        uint64_t off = le32(ent + 8) | (uint64_t)le32(ent + 12) << 32;
+
+        if (le32(ent) == type && off < len && le32(ent + 4) <= len - off) {
+            *size = le32(ent + 4);
+            return (long)off;
+        }
+    }
+    return -1;
+}
+
+int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what)
+{
+    krb5_authdata **pacs = NULL, *list[2], **container = NULL;
+    krb5_authdata pac;
+    unsigned char *copy;
+    size_t size = 0;
+    long off;
+    int ret = -1;
+
+    if (krb5_find_authdata(e->ctx, l->ticket->enc_part2->authorization_data,
+                           NULL, KRB5_AUTHDATA_WIN2K_PAC, &pacs) != 0
+        || pacs == NULL)
+        return 1;
+    copy = malloc(pacs[0]->length);
+    memcpy(copy, pacs[0]->contents, pacs[0]->length);
+    off = -1;
+    if (what == DIFF_PAC_LOGON_INFO) {
+        /* LogonTime, after the NDR headers and the top pointer. */
+        off = pac_buffer(copy, pacs[0]->length, PAC_LOGON_INFO, &size);
+        if (off >= 0 && size > 24)
+            off += 20;
+        else
+            off = -1;
+    } else if (what == DIFF_PAC_SERVER_SIGNATURE) {
+        off = pac_buffer(copy, pacs[0]->length, PAC_SERVER_CHECKSUM, &size);
+        if (off >= 0 && size > 4)
+            off += 4;
+        else
+            off = -1;
+    }
+    if (off >= 0)
+        copy[off] ^= 0x01;
+    else if (what != DIFF_PAC_UNCHANGED)
+        goto cleanup;
+    /* The ticket's authorization data becomes one AD-IF-RELEVANT with
+     * the (changed) PAC, as AD sends it. */
+    pac.magic = KV5M_AUTHDATA;
+    pac.ad_type = KRB5_AUTHDATA_WIN2K_PAC;
+    pac.length = pacs[0]->length;
+    pac.contents = copy;
+    list[0] = &pac;
+    list[1] = NULL;
+    if (krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT,
+                                       list, &container) != 0)
+        goto cleanup;
+    krb5_free_authdata(e->ctx, l->ticket->enc_part2->authorization_data);
+    l->ticket->enc_part2->authorization_data = container;
+    l->reencrypt_ticket = 1;
+    ret = 0;
+
+cleanup:
+    free(copy);
+    krb5_free_authdata(e->ctx, pacs);
+    return ret;
+}
+
+/*
+ * n8443_diff --tamper-pac KEYTAB TOKENFILE unchanged|logon-info|signature:
+ * the raw krb5 token (the AP-REQ of TOKENFILE, a real token, with a fresh
+ * authenticator and its ticket's PAC changed) on stdout, for the
+ * integration tests to send to httpd.
+ */
+int diff_pac_tamper_main(diff_env *e, const char *file, const char *what)
+{
+    n8443_apreq_info info;
+    diff_login l;
+    unsigned char buf[65536], *tok;
+    size_t len, tlen;
+    diff_pac_change change;
+    FILE *f = fopen(file, "rb");
+    int ret = 2;
+
+    if (strcmp(what, "unchanged") == 0)
+        change = DIFF_PAC_UNCHANGED;
+    else if (strcmp(what, "logon-info") == 0)
+        change = DIFF_PAC_LOGON_INFO;
+    else if (strcmp(what, "signature") == 0)
+        change = DIFF_PAC_SERVER_SIGNATURE;
+    else
+        return 2;
+    if (f == NULL)
+        return 2;
+    len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (n8443_token_walk(buf, len, &info) != N8443_TOK_KRB5
+        || diff_login_from_apreq(e, info.apreq.data, info.apreq.len,
+                                 &l) != 0)
+        return 2;
+    if (diff_pac_mutate(e, &l, change) == 0
+        && diff_login_token(e, &l, &tok, &tlen) == 0) {
+        ret = fwrite(tok, 1, tlen, stdout) == tlen ? 0 : 2;
+        free(tok);
+    }
+    diff_login_free(e, &l);
+    return ret;
+}
