@@ -1,0 +1,316 @@
+"""Authorization from the ticket against Samba's AD DC (issue 18):
+Require negotiate-group by SID and by name through NegotiateGroupMap, for
+users in plain, nested and primary groups, on both login paths; the
+NEGOTIATE_GROUP_SIDS / NEGOTIATE_GROUPS variables; a ticket whose PAC was
+tampered with (re-encrypted with the service key, so the ticket itself is
+good) logs in as MIT's acceptor lets it, but its groups are not used, on
+both paths; a session cookie carries no groups: the rule asks for a
+ticket again; an AD ticket carries no MIT authentication indicator."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+import harness
+from conftest import KRB5, SPNEGO, build_dir, https_request, negotiate
+from test_ad import AdClient, REALM
+
+HEADERS = """
+    AuthzSendForbiddenOnFailure On
+    Header always set X-Remote-User "expr=%{REMOTE_USER}"
+    Header always set X-Group-Sids "expr=%{reqenv:NEGOTIATE_GROUP_SIDS}"
+    Header always set X-Groups "expr=%{reqenv:NEGOTIATE_GROUPS}"
+"""
+
+BODY = """
+  <Location /users>
+    AuthType Negotiate
+    Require negotiate-group web-users
+{h}
+  </Location>
+  <Location /users-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    Require negotiate-group web-users
+{h}
+  </Location>
+  <Location /admins>
+    AuthType Negotiate
+    Require negotiate-group web-admins
+{h}
+  </Location>
+  <Location /admins-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    Require negotiate-group web-admins
+{h}
+  </Location>
+  <Location /by-sid>
+    AuthType Negotiate
+    Require negotiate-group {users_sid}
+{h}
+  </Location>
+  <Location /domain-users>
+    AuthType Negotiate
+    Require negotiate-group nosuchgroup {domain_users}
+{h}
+  </Location>
+  <Location /unknown>
+    AuthType Negotiate
+    Require negotiate-group nosuchgroup
+{h}
+  </Location>
+  <Location /hardened>
+    AuthType Negotiate
+    Require negotiate-auth-indicator hardened
+{h}
+  </Location>
+  <Location /users-401>
+    AuthType Negotiate
+    Require negotiate-group web-users
+  </Location>
+  <Location /session>
+    AuthType Negotiate
+    NegotiateSession On
+    Require negotiate-group web-users
+{h}
+  </Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def ad(ad_realm):
+    old = os.environ.get("KRB5_CONFIG")
+    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
+    yield ad_realm
+    if old is None:
+        os.environ.pop("KRB5_CONFIG", None)
+    else:
+        os.environ["KRB5_CONFIG"] = old
+
+
+@pytest.fixture(scope="module")
+def sids(ad):
+    return {g: ad.sid_of(g) for g in ("web-users", "web-admins", "ops")}
+
+
+@pytest.fixture(scope="module")
+def setup(ad, base_dir, module_path, certs, sids):
+    d = os.path.join(base_dir, "ad-authz")
+    os.makedirs(d)
+    kt = os.path.join(d, "http.keytab")
+    ad.export_keytab(kt, "HTTP/localhost")
+    harness.chown_to_httpd(kt)
+    gmap = os.path.join(d, "groups.map")
+    with open(gmap, "w") as f:
+        f.write("# name SID\n")
+        for g, s in sorted(sids.items()):
+            f.write("%s %s\n" % (g, s))
+    key = os.path.join(d, "session.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    body = BODY.format(h=HEADERS, users_sid=sids["web-users"],
+                       domain_users=ad.domain_sid + "-513")
+    srv = harness.Httpd(base_dir, module_path, ad, certs, kt, body,
+                        name="httpd-ad-authz",
+                        extra_global="LimitRequestFieldSize 65536\n"
+                        "NegotiateGroupMap %s\n"
+                        "NegotiateSessionKeyFile %s" % (gmap, key))
+    srv.ca = certs.ca
+    srv.start()
+    yield srv, kt, gmap
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def clients(ad, certs):
+    cache = {}
+
+    def get(user):
+        if user not in cache:
+            cache[user] = AdClient(ad, certs, user)
+        return cache[user]
+    return get
+
+
+def get(srv, path, tok=None, headers=()):
+    mark = srv.log_mark()
+    hdrs = list(headers) + ([negotiate(tok)] if tok is not None else [])
+    st, h, _ = https_request(srv, path, hdrs)
+    return st, h, srv.log_since(mark)
+
+
+# user -> the group locations they pass (404: authorized, no such file)
+# and fail (403): alice plain member of web-users; bob in ops, a member of
+# web-admins (nested); dave only in Domain Users (primary group); erin has
+# web-users as her primary group.
+CASES = [
+    ("alice", ["/users/", "/users-gss/", "/by-sid/", "/domain-users/"],
+     ["/admins/", "/admins-gss/"]),
+    ("bob", ["/admins/", "/admins-gss/", "/domain-users/"],
+     ["/users/", "/users-gss/", "/by-sid/"]),
+    ("dave", ["/domain-users/"],
+     ["/users/", "/users-gss/", "/admins/", "/admins-gss/", "/by-sid/"]),
+    ("erin", ["/users/", "/users-gss/", "/by-sid/"],
+     ["/admins/", "/admins-gss/"]),
+]
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+@pytest.mark.parametrize("user,allowed,denied", CASES,
+                         ids=[c[0] for c in CASES])
+def test_groups_from_the_pac(setup, clients, user, allowed, denied, mech):
+    srv = setup[0]
+    for path in allowed + denied:
+        st, h, log = get(srv, path, clients(user).token(mech=mech)[1])
+        want = 404 if path in allowed else 403
+        assert st == want, (path, log)
+        assert "N8443001: login of %s@%s accepted" % (user, REALM) in log
+        assert ("by the fast path" in log) == ("gss" not in path), log
+        if want == 403:
+            assert "N8443389: Require negotiate-group" in log, log
+            assert "%s@%s is in none of these groups" % (user, REALM) \
+                in log
+
+
+def test_nested_group_in_the_variables(setup, clients, sids, ad):
+    srv = setup[0]
+    st, h, _ = get(srv, "/admins/", clients("bob").token()[1])
+    assert st == 404
+    got = h["X-Group-Sids"].split(" ")
+    # AD expands the nesting into the PAC: ops and web-admins both.
+    assert sids["ops"] in got and sids["web-admins"] in got
+    assert ad.domain_sid + "-513" in got
+    assert sids["web-users"] not in got
+    assert sorted(h["X-Groups"].split(" ")) == ["ops", "web-admins"]
+
+
+def test_primary_group_counts(setup, clients, sids):
+    st, h, _ = get(setup[0], "/users/", clients("erin").token()[1])
+    assert st == 404
+    assert sids["web-users"] in h["X-Group-Sids"].split(" ")
+    assert h["X-Groups"] == "web-users"
+
+
+def test_without_forbidden_on_failure_httpd_says_401(setup, clients):
+    """httpd's default (AuthzSendForbiddenOnFailure Off): a failed rule
+    after a good login is a 401 with a new challenge."""
+    st, h, log = get(setup[0], "/users-401/", clients("bob").token()[1])
+    assert st == 401, log
+    assert "N8443389: Require negotiate-group web-users: bob@" in log
+    assert h.get_all("WWW-Authenticate") == ["Negotiate"]
+
+
+def test_unknown_name_matches_no_one(setup, clients):
+    st, _, log = get(setup[0], "/unknown/", clients("alice").token()[1])
+    assert st == 403
+    assert "N8443387: Require negotiate-group: 'nosuchgroup' is not in " \
+        in log
+
+
+def test_ad_ticket_has_no_auth_indicator(setup, clients):
+    st, _, log = get(setup[0], "/hardened/", clients("alice").token()[1])
+    assert st == 403
+    assert "N8443390: Require negotiate-auth-indicator hardened: the " \
+        "ticket of alice@%s carries no authentication indicator" % REALM \
+        in log
+
+
+def tampered(kt, client, what, tmp_path):
+    """alice's real token with its ticket's PAC changed and the ticket
+    encrypted again with the service key (tests/diff/n8443_diff)."""
+    raw = tmp_path / ("real-%s.tok" % what)
+    raw.write_bytes(client.token(mech=KRB5)[1])
+    res = subprocess.run([os.path.join(build_dir(), "tests", "diff",
+                                       "n8443_diff"), "--tamper-pac", kt,
+                          str(raw), what], capture_output=True,
+                         env=client.env)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+@pytest.mark.parametrize("path", ["/users/", "/users-gss/"])
+@pytest.mark.parametrize("what", ["logon-info", "signature"])
+def test_tampered_pac_is_not_used(setup, clients, path, what, tmp_path):
+    """MIT's acceptor takes the ticket (its PAC may come from an older or
+    foreign KDC) but hides a PAC whose server signature does not verify;
+    the fast path does the same: the login stands, the group rule fails,
+    and the log says why."""
+    srv, kt, _ = setup
+    st, h, log = get(srv, path, tampered(kt, clients("alice"), what,
+                                         tmp_path))
+    assert st == 403, log
+    assert "N8443001: login of alice@%s accepted" % REALM in log
+    assert ("by the fast path" in log) == (path == "/users/")
+    assert "N8443383: the ticket of alice@%s carries a PAC that did not " \
+        "verify" % REALM in log
+    assert "N8443386: Require negotiate-group: the ticket of alice@%s " \
+        "has a PAC that did not verify" % REALM in log
+    assert "X-Group-Sids" not in h or h["X-Group-Sids"] in ("", "(null)")
+
+
+@pytest.mark.parametrize("path", ["/users/", "/users-gss/"])
+def test_untampered_reencrypted_pac_is_used(setup, clients, path, tmp_path):
+    """The control: the same forge with the PAC left as it was."""
+    srv, kt, _ = setup
+    st, _, log = get(srv, path, tampered(kt, clients("alice"), "unchanged",
+                                         tmp_path))
+    assert st == 404, log
+
+
+def session_cookie(h):
+    for v in h.get_all("Set-Cookie") or []:
+        if v.startswith("n8443_session="):
+            return v.split(";")[0]
+    return None
+
+
+def test_session_cookie_asks_for_the_ticket_again(setup, clients):
+    """The sealed cookie keeps the name, not the groups: a group rule on
+    a cookie login answers 401 with a challenge, and the ticket the
+    browser then sends decides."""
+    srv = setup[0]
+    st, h, _ = get(srv, "/session/", clients("alice").token()[1])
+    assert st == 404
+    cookie = session_cookie(h)
+    assert cookie is not None
+    st, h, log = get(srv, "/session/", headers=[("Cookie", cookie)])
+    assert st == 401, log
+    assert "Negotiate" in (h.get_all("WWW-Authenticate") or [""])[0]
+    assert "N8443384: Require negotiate-group: the login of alice@%s came " \
+        "from a session cookie" % REALM in log
+    st, _, _ = get(srv, "/session/", clients("alice").token()[1],
+                   headers=[("Cookie", cookie)])
+    assert st == 404
+
+
+def test_group_map_is_read_again_when_it_changes(setup, clients, sids):
+    srv, _, gmap = setup
+    st, _, _ = get(srv, "/unknown/", clients("alice").token()[1])
+    assert st == 403
+    with open(gmap) as f:
+        old = f.read()
+    try:
+        with open(gmap + ".new", "w") as f:
+            f.write(old + "nosuchgroup %s\n" % sids["web-users"])
+        os.rename(gmap + ".new", gmap)
+        time.sleep(1.1)
+        st, _, log = get(srv, "/unknown/", clients("alice").token()[1])
+        assert st == 404, log
+        # A bad line: logged, and the map in use stays (each child's
+        # own: /users/ is decided the same by either).
+        with open(gmap + ".new", "w") as f:
+            f.write(old + "broken-line\n")
+        os.rename(gmap + ".new", gmap)
+        time.sleep(1.1)
+        st, _, log = get(srv, "/users/", clients("alice").token()[1])
+        assert st == 404, log
+        assert "N8443380: NegotiateGroupMap %s:5: expected \"name SID\"" \
+            % gmap in log
+    finally:
+        with open(gmap + ".new", "w") as f:
+            f.write(old)
+        os.rename(gmap + ".new", gmap)
