@@ -226,3 +226,50 @@ def test_fuzzer_runs_briefly(tmp_path, alice, keytab, realm):
                          env=env)
     print(res.stdout, res.stderr)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_paths_agree_on_ad_tickets_and_tampered_pacs(tmp_path, ad_realm,
+                                                     base_dir):
+    """AD tickets carry a PAC: real tokens of users with few and 1000
+    groups, and the forge's PAC mutations of each (a byte of the logon
+    info or of the server signature changed, the ticket encrypted again
+    with the service key; and the PAC left as it was).  The paths must
+    agree also on the claims: MIT accepts the login and hides a PAC that
+    does not verify (state 2), and shows one that does (state 1)."""
+    import ad_realm as adr
+    from test_ad import AdClient
+    kt = os.path.join(base_dir, "diff-ad.keytab")
+    ad_realm.export_keytab(kt, "HTTP/localhost")
+    corpus = tmp_path / "corpus-ad"
+    corpus.mkdir()
+    old = os.environ.get("KRB5_CONFIG")
+    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
+    try:
+        for user in ("alice", "bob", "carol", "erin"):
+            c = AdClient(ad_realm, None, user)
+            for mech, m in ((SPNEGO, "spnego"), (KRB5, "krb5")):
+                (corpus / ("real-ad-%s-%s.tok" % (user, m))).write_bytes(
+                    c.token(mech=mech)[1])
+    finally:
+        if old is None:
+            os.environ.pop("KRB5_CONFIG", None)
+        else:
+            os.environ["KRB5_CONFIG"] = old
+    assert adr.PASSWORDS
+    res = subprocess.run([driver(), "-v", kt, str(corpus)],
+                         capture_output=True, text=True, timeout=900,
+                         env=ad_realm.env)
+    print(res.stdout)
+    assert res.returncode == 0, res.stderr[-5000:]
+    assert "differences 0" in res.stdout
+    lines = res.stderr.splitlines()
+
+    def states(mutation):
+        return {ln.split(" pac=")[1].split(" ")[0] for ln in lines
+                if ln.startswith("real-ad-") and "/" + mutation + " " in ln
+                and "fast=accept" in ln}
+    # Every real token's tampered PACs: accepted by both, hidden by both.
+    assert states("pac-logon-info-byte") == {"2/2"}
+    assert states("pac-server-signature-byte") == {"2/2"}
+    assert states("pac-unchanged") == {"1/1"}
+    assert states("identity") == {"1/1"}
