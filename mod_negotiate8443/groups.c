@@ -309,8 +309,8 @@ const n8443_claims *n8443_claims_make(request_rec *r,
     } else if (tc->pac == N8443_PAC_UNVERIFIED) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(383)
                       "the ticket of %s carries a PAC that did not verify "
-                      "with the service key (or has no logon info): its "
-                      "groups are not used", r->user);
+                      "with the service key: its groups are not used",
+                      r->user);
     }
     return c;
 }
@@ -411,8 +411,9 @@ static authz_status group_check(request_rec *r, const char *require_args,
                       "Require negotiate-group: the ticket of %s has %s, "
                       "so no groups: denied", r->user,
                       c->pac == N8443_PAC_ABSENT
-                      ? "no PAC (an MIT KDC issues none; groups come from "
-                        "Active Directory or Samba tickets)"
+                      || c->pac == N8443_PAC_NO_LOGON_INFO
+                      ? "no PAC with groups (an MIT KDC issues none; groups "
+                        "come from Active Directory or Samba tickets)"
                       : c->pac == N8443_PAC_UNVERIFIED
                       ? "a PAC that did not verify with the service key"
                       : "a PAC that could not be read");

@@ -77,6 +77,24 @@ static int name_has_attr(gss_name_t name, const char *attr)
     return found;
 }
 
+/* Does MIT give the whole PAC ("urn:mspac:") as authenticated? */
+static int pac_vouched(gss_name_t name)
+{
+    OM_uint32 major, minor, tmp;
+    gss_buffer_desc attr = attr_name(ATTR_PAC);
+    gss_buffer_desc value = GSS_C_EMPTY_BUFFER;
+    gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
+    int authenticated = 0, complete = 0, more = -1;
+
+    major = gss_get_name_attribute(&minor, name, &attr, &authenticated,
+                                   &complete, &value, &display, &more);
+    if (value.value != NULL)
+        gss_release_buffer(&tmp, &value);
+    if (display.value != NULL)
+        gss_release_buffer(&tmp, &display);
+    return major == GSS_S_COMPLETE && authenticated;
+}
+
 static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
 {
     OM_uint32 major, minor, tmp;
@@ -96,10 +114,15 @@ static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
         } else {
             out->pac = N8443_PAC_UNAVAILABLE;
         }
-    } else if (major == GSS_S_COMPLETE || name_has_attr(name, ATTR_PAC)) {
-        /* There, but MIT did not vouch for it (1.20 hides a PAC that
-         * failed verification; older releases mark it unauthenticated). */
+    } else if (major == GSS_S_COMPLETE) {
         out->pac = N8443_PAC_UNVERIFIED;
+    } else if (name_has_attr(name, ATTR_PAC)) {
+        /* A PAC without logon info (MIT vouches for the whole PAC), or
+         * one MIT did not vouch for: 1.20 hides a PAC that failed
+         * verification (its value is "not there"); older releases mark
+         * it unauthenticated. */
+        out->pac = pac_vouched(name) ? N8443_PAC_NO_LOGON_INFO
+                                     : N8443_PAC_UNVERIFIED;
     }
     if (value.value != NULL)
         gss_release_buffer(&tmp, &value);
@@ -205,8 +228,10 @@ int n8443_claims_from_ticket(krb5_context ctx, krb5_keytab kt,
         return 0;
     out->pac = N8443_PAC_UNVERIFIED;
     if (krb5_pac_parse(ctx, ad[0]->contents, ad[0]->length, &pac) != 0
-        || !pac_verifies(ctx, kt, ticket, pac)
-        || krb5_pac_get_buffer(ctx, pac, KRB5_PAC_LOGON_INFO, &buf) != 0
+        || !pac_verifies(ctx, kt, ticket, pac))
+        goto cleanup;
+    out->pac = N8443_PAC_NO_LOGON_INFO;
+    if (krb5_pac_get_buffer(ctx, pac, KRB5_PAC_LOGON_INFO, &buf) != 0
         || buf.length == 0)
         goto cleanup;
     out->logon_info = malloc(buf.length);

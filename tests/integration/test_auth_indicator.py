@@ -1,0 +1,156 @@
+"""Require negotiate-auth-indicator against an MIT KDC (issue 18): the KDC
+of a realm of this module's own asserts the indicator "hardened" into
+tickets obtained with SPAKE pre-authentication (spake_preauth_indicator);
+stepup must pre-authenticate (+requires_preauth) and so gets it, plain
+does not.  Both login paths: the fast path leaves a ticket with a CAMMAC
+(where MIT keeps indicators) to GSS-API, which verifies and reads it.
+A ticket from an MIT KDC has no PAC: a group rule never holds for it."""
+
+import os
+
+import pytest
+
+import harness
+from conftest import KRB5, SPNEGO, Client, https_request, negotiate
+
+USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
+
+BODY = """
+  <Location /hardened>
+    AuthType Negotiate
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-auth-indicator otp hardened
+    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
+  </Location>
+  <Location /hardened-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-auth-indicator hardened
+    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
+  </Location>
+  <Location /pkinit>
+    AuthType Negotiate
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-auth-indicator pkinit
+  </Location>
+  <Location /any>
+    AuthType Negotiate
+    Require valid-user
+    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
+  </Location>
+  <Location /group>
+    AuthType Negotiate
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-group S-1-5-21-1-2-3-513
+  </Location>
+"""
+
+
+class IndClient(Client):
+    def __init__(self, realm, certs, user):
+        self.user = user
+        self.realm = realm
+        self.certs = certs
+        self.env = realm.client_env(user, USERS[user])
+        self.ccache = self.env["KRB5CCNAME"]
+
+
+@pytest.fixture(scope="module")
+def ind_realm(base_dir):
+    r = harness.Realm(os.path.join(base_dir, "indicators"))
+    old = os.environ.get("KRB5_CONFIG")
+    try:
+        r.stop_kdc()
+        spake = " spake_preauth_groups = edwards25519\n"
+        r.write_krb5_conf(r.krb5_conf, spake)
+        with open(r.kdc_conf) as f:
+            conf = f.read()
+        conf = conf.replace("  max_life = 10h\n", "  max_life = 10h\n"
+                            "  spake_preauth_indicator = hardened\n")
+        with open(r.kdc_conf, "w") as f:
+            f.write("[libdefaults]\n" + spake + conf)
+        r.start_kdc()
+        for user, pw in USERS.items():
+            r.add_user(user, pw)
+        r.kadmin("modprinc +requires_preauth stepup")
+        r.add_service("HTTP/localhost")
+        os.environ["KRB5_CONFIG"] = r.krb5_conf
+        yield r
+    finally:
+        if old is None:
+            os.environ.pop("KRB5_CONFIG", None)
+        else:
+            os.environ["KRB5_CONFIG"] = old
+        r.close()
+
+
+@pytest.fixture(scope="module")
+def isrv(ind_realm, base_dir, module_path, certs):
+    kt = os.path.join(base_dir, "indicators", "http.keytab")
+    ind_realm.export_keytab(kt, ["HTTP/localhost"])
+    harness.chown_to_httpd(kt)
+    srv = harness.Httpd(base_dir, module_path, ind_realm, certs, kt, BODY,
+                        name="httpd-indicators")
+    srv.ca = certs.ca
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def users(ind_realm, certs):
+    return {u: IndClient(ind_realm, certs, u) for u in USERS}
+
+
+def get(srv, client, path, mech=SPNEGO):
+    mark = srv.log_mark()
+    st, h, _ = https_request(srv, path, [negotiate(client.token(
+        mech=mech)[1])])
+    return st, h, srv.log_since(mark)
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+@pytest.mark.parametrize("path", ["/hardened/", "/hardened-gss/"])
+def test_spake_login_carries_hardened(isrv, users, path, mech):
+    st, h, log = get(isrv, users["stepup"], path, mech)
+    assert st == 404, log
+    assert h["X-Ind"] == "hardened"
+    # A ticket with indicators is GSS-API's to read (its CAMMAC).
+    assert "N8443001: login of stepup@TEST.N8443 accepted (krb5)" in log
+    assert "by the fast path" not in log
+
+
+@pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
+@pytest.mark.parametrize("path", ["/hardened/", "/hardened-gss/"])
+def test_password_login_is_refused(isrv, users, path, mech):
+    st, h, log = get(isrv, users["plain"], path, mech)
+    assert st == 403, log
+    assert "N8443001: login of plain@TEST.N8443 accepted" in log
+    assert ("by the fast path" in log) == (path == "/hardened/")
+    assert "N8443390: Require negotiate-auth-indicator" in log
+    assert "the ticket of plain@TEST.N8443 carries no authentication " \
+        "indicator: denied" in log
+
+
+def test_other_indicator_is_refused(isrv, users):
+    st, _, log = get(isrv, users["stepup"], "/pkinit/")
+    assert st == 403, log
+    assert "the ticket of stepup@TEST.N8443 carries only hardened" in log
+
+
+def test_indicator_variable(isrv, users):
+    st, h, _ = get(isrv, users["stepup"], "/any/")
+    assert st == 404 and h["X-Ind"] == "hardened"
+    st, h, _ = get(isrv, users["plain"], "/any/")
+    assert st == 404 and h["X-Ind"] in ("", "(null)")
+
+
+def test_mit_ticket_has_no_pac_so_no_group(isrv, users):
+    for user in USERS:
+        st, _, log = get(isrv, users[user], "/group/")
+        assert st == 403, log
+        assert "N8443386: Require negotiate-group: the ticket of " \
+            "%s@TEST.N8443 has no PAC with groups (an MIT KDC issues none" \
+            % user in log
+        assert "N8443383" not in log
