@@ -29,9 +29,6 @@
 #include "apr_file_info.h"
 #include "apr_file_io.h"
 
-#include <ctype.h>
-#include <errno.h>
-
 #include "pac.h"
 
 /* The map and the one copy of it in use (its own pool), swapped whole. */
@@ -48,49 +45,13 @@ struct n8443_group_map {
     apr_time_t checked;
 };
 
-/*
- * A SID in text, "S-1-<authority>(-<sub>){0,15}", to its canonical form
- * (pac.c's n8443_sid_to_string).  0, or -1 when it is not a SID.
- */
+/* A SID in text to its canonical form (pac.c); 0, or -1 when it is not
+ * a SID. */
 static int sid_canonical(const char *in, char *out, size_t outcap)
 {
     n8443_sid sid;
-    const char *p = in;
-    char *end;
-    unsigned long long v;
 
-    memset(&sid, 0, sizeof(sid));
-    if ((p[0] != 'S' && p[0] != 's') || p[1] != '-' || p[2] != '1'
-        || p[3] != '-')
-        return -1;
-    p += 4;
-    sid.revision = 1;
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    errno = 0;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        if (!isxdigit((unsigned char)p[2]))
-            return -1;
-        v = strtoull(p + 2, &end, 16);
-    } else {
-        v = strtoull(p, &end, 10);
-    }
-    if (errno != 0 || v > 0xffffffffffffULL)
-        return -1;
-    sid.authority = v;
-    p = end;
-    while (*p == '-') {
-        p++;
-        if (sid.count == N8443_SID_MAX_SUBAUTH || !isdigit((unsigned char)*p))
-            return -1;
-        errno = 0;
-        v = strtoull(p, &end, 10);
-        if (errno != 0 || v > 0xffffffffULL)
-            return -1;
-        sid.sub[sid.count++] = (uint32_t)v;
-        p = end;
-    }
-    if (*p != '\0')
+    if (n8443_sid_from_string(in, &sid) != 0)
         return -1;
     return n8443_sid_to_string(&sid, out, outcap) < 0 ? -1 : 0;
 }

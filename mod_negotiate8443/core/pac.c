@@ -450,3 +450,55 @@ n8443_pac_logon_info(const unsigned char *buf, size_t len,
         *out = info;
     return rc;
 }
+
+/* "S-1-A(-S){0,15}": A decimal up to 2^48-1 or 0x and hex digits; each S
+ * a decimal 32-bit number; nothing else (no sign, space or empty part). */
+int
+n8443_sid_from_string(const char *in, n8443_sid *out)
+{
+    const char *p = in;
+    uint64_t v;
+    int hex, digits;
+
+    memset(out, 0, sizeof(*out));
+    if ((p[0] != 'S' && p[0] != 's') || p[1] != '-' || p[2] != '1'
+        || p[3] != '-')
+        return -1;
+    p += 4;
+    out->revision = 1;
+    hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+    if (hex)
+        p += 2;
+    for (v = 0, digits = 0;; p++, digits++) {
+        unsigned d;
+
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (hex && *p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (hex && *p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            break;
+        v = v * (hex ? 16 : 10) + d;
+        if (v > 0xffffffffffffULL)
+            return -1;
+    }
+    if (digits == 0)
+        return -1;
+    out->authority = v;
+    while (*p == '-') {
+        p++;
+        if (out->count == N8443_SID_MAX_SUBAUTH)
+            return -1;
+        for (v = 0, digits = 0; *p >= '0' && *p <= '9'; p++, digits++) {
+            v = v * 10 + (unsigned)(*p - '0');
+            if (v > 0xffffffffULL)
+                return -1;
+        }
+        if (digits == 0)
+            return -1;
+        out->sub[out->count++] = (uint32_t)v;
+    }
+    return *p == '\0' ? 0 : -1;
+}

@@ -17,8 +17,8 @@
  * gss_get_name_attribute must require authenticated == 1, and the fast
  * path must call krb5_pac_verify itself.
  *
- * Pure C: no httpd, no APR, no Kerberos library.  Not used by the module
- * yet.
+ * Pure C: no httpd, no APR, no Kerberos library.  The module decodes the
+ * logon info that core/claims.c got verified (groups.c).
  */
 #ifndef N8443_PAC_H
 #define N8443_PAC_H
@@ -110,5 +110,10 @@ int n8443_sid_to_string(const n8443_sid *sid, char *out, size_t outcap);
  * sub-authorities already. */
 int n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid,
                          n8443_sid *out);
+
+/* A SID from its text form (MS-DTYP 2.4.2.1; "S" or "s"), as
+ * n8443_sid_to_string writes it or with a hex authority: 0, or -1 when it
+ * is not a SID. */
+int n8443_sid_from_string(const char *in, n8443_sid *out);
 
 #endif /* N8443_PAC_H */

@@ -501,6 +501,43 @@ test_sid_to_string(void **state)
     assert_int_equal(n8443_sid_to_string(&sid, out, sizeof(out)), -1);
 }
 
+static void
+test_sid_from_string(void **state)
+{
+    static const char *good[][2] = {
+        {"S-1-5-21-1004336348-1177238915-682003330-512",
+         "S-1-5-21-1004336348-1177238915-682003330-512"},
+        {"s-1-5-32-544", "S-1-5-32-544"},
+        {"S-1-0x000000000005-18", "S-1-5-18"},
+        {"S-1-0x123456789ABC-1", "S-1-0x123456789abc-1"},
+        {"S-1-18-1", "S-1-18-1"},
+        {"S-1-5", "S-1-5"},
+        {"S-1-1-0", "S-1-1-0"},
+        {"S-1-5-4294967295", "S-1-5-4294967295"},
+        {"S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15",
+         "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15"},
+    };
+    static const char *bad[] = {
+        "", "S", "S-", "S-1", "S-1-", "S-2-5-21", "S-1-5-", "S-1--5",
+        "S-1-5-21-", "S-1-5--21", "S-1-5-4294967296", "S-1-281474976710656",
+        "S-1-0x", "S-1-0x1000000000000-1", "S-1-5-+1", "S-1-5- 1",
+        "S-1-5-1 ", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16",
+        "web-users", "S-1-5-1a", "S-1-5-0x10", "X-1-5-21",
+    };
+    char out[N8443_SID_STRING_MAX];
+    n8443_sid sid;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(n8443_sid_from_string(good[i][0], &sid), 0);
+        assert_true(n8443_sid_to_string(&sid, out, sizeof(out)) > 0);
+        assert_string_equal(out, good[i][1]);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(n8443_sid_from_string(bad[i], &sid), -1);
+}
+
 int
 main(void)
 {
@@ -517,6 +554,7 @@ main(void)
         cmocka_unit_test(test_headers_refused),
         cmocka_unit_test(test_pac_table),
         cmocka_unit_test(test_sid_to_string),
+        cmocka_unit_test(test_sid_from_string),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
