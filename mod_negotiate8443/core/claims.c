@@ -181,26 +181,62 @@ int n8443_ticket_has_cammac(krb5_context ctx, const krb5_ticket *ticket)
     return 1;
 }
 
+/* Does key decrypt the ticket's encrypted part? */
+static int key_decrypts(krb5_context ctx, const krb5_keyblock *key,
+                        const krb5_ticket *ticket)
+{
+    krb5_data plain;
+    int ok;
+
+    plain.magic = 0;
+    plain.length = ticket->enc_part.ciphertext.length;
+    plain.data = malloc(plain.length ? plain.length : 1);
+    if (plain.data == NULL)
+        return 0;
+    ok = krb5_c_decrypt(ctx, key, KRB5_KEYUSAGE_KDC_REP_TICKET, NULL,
+                        &ticket->enc_part, &plain) == 0;
+    free(plain.data);
+    return ok;
+}
+
 /*
  * Does the PAC's server signature verify with the key that decrypted the
- * ticket?  krb5_rd_req set ticket->server to the keytab principal whose
- * key it used; its entry of the ticket's kvno and enctype is that key.
- * krb5_pac_verify also checks the client info buffer against the
- * ticket's client and authtime, as MIT's mspac_verify has it do.
+ * ticket, as MIT's mspac_verify checks it?  krb5_rd_req set ticket->server
+ * to the keytab principal whose key it used, but not which of its keys:
+ * with no server named it takes the first of that principal's keys (of a
+ * similar enctype, any kvno) that decrypts the ticket, so the kvno in the
+ * ticket says nothing.  The same walk finds it here: the first key of
+ * ticket->server that decrypts the ticket (a key that decrypts it is the
+ * key, whichever entry holds it).  krb5_pac_verify also checks the client
+ * info buffer against the ticket's client and authtime.
  */
 static int pac_verifies(krb5_context ctx, krb5_keytab kt,
                         const krb5_ticket *ticket, krb5_pac pac)
 {
+    krb5_kt_cursor cur;
     krb5_keytab_entry ent;
-    int ok;
+    krb5_enctype etype = ticket->enc_part.enctype;
+    krb5_boolean similar;
+    int ok = 0, found = 0;
 
-    memset(&ent, 0, sizeof(ent));
-    if (krb5_kt_get_entry(ctx, kt, ticket->server, ticket->enc_part.kvno,
-                          ticket->enc_part.enctype, &ent) != 0)
+    if (krb5_kt_start_seq_get(ctx, kt, &cur) != 0)
         return 0;
-    ok = krb5_pac_verify(ctx, pac, ticket->enc_part2->times.authtime,
-                         ticket->enc_part2->client, &ent.key, NULL) == 0;
-    krb5_free_keytab_entry_contents(ctx, &ent);
+    while (!found && krb5_kt_next_entry(ctx, kt, &ent, &cur) == 0) {
+        if (krb5_principal_compare(ctx, ent.principal, ticket->server)
+            && krb5_c_enctype_compare(ctx, ent.key.enctype, etype,
+                                      &similar) == 0 && similar) {
+            ent.key.enctype = etype;
+            if (key_decrypts(ctx, &ent.key, ticket)) {
+                found = 1;
+                ok = krb5_pac_verify(ctx, pac,
+                                     ticket->enc_part2->times.authtime,
+                                     ticket->enc_part2->client, &ent.key,
+                                     NULL) == 0;
+            }
+        }
+        krb5_free_keytab_entry_contents(ctx, &ent);
+    }
+    krb5_kt_end_seq_get(ctx, kt, &cur);
     return ok;
 }
 
