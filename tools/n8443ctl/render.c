@@ -22,6 +22,8 @@
 
 #define INDENT1 "    "
 #define INDENT2 "        "
+#define INDENT3 "            "
+#define INDENT4 "                "
 
 /*
  * Mozilla's Server Side TLS guideline 6.0, intermediate, for OpenSSL 3:
@@ -68,7 +70,8 @@ static void find_needs(const struct n8443_config *cfg, struct needs *needs)
                 needs->proxy = 1;
                 needs->headers = 1;
             }
-            if (site->locations[j].groups.set) {
+            if (site->locations[j].groups.set
+                && site->locations[j].group_file.set) {
                 needs->groupfile = 1;
             }
         }
@@ -286,6 +289,10 @@ static void render_kerberos_server(const struct n8443_kerberos *krb,
         n8443_buf_printf(out, INDENT1 "NegotiateDelegationDir \"%s\"\n",
                          krb->delegation_dir.v);
     }
+    if (krb->group_map.set) {
+        n8443_buf_printf(out, INDENT1 "NegotiateGroupMap \"%s\"\n",
+                         krb->group_map.v);
+    }
 }
 
 /* behind: the balancer's connections carry other users' requests (no
@@ -363,6 +370,64 @@ static void render_header_unset(const char *header, const char ***emitted,
     }
 }
 
+/*
+ * Who may pass: any of the users and groups (Require lines are any-of);
+ * with auth_indicators, in a <RequireAll> with the indicator rule.  Rules
+ * decided by the ticket answer 403 when they fail: the ticket was good,
+ * asking again brings the same ticket (AuthzSendForbiddenOnFailure).
+ */
+static void render_require(const struct n8443_location *loc,
+                           struct n8443_buf *out)
+{
+    const char *in = INDENT2;
+    int ticket_groups = loc->groups.set && !loc->group_file.set;
+    int all = loc->auth_indicators.set;
+    int any = all && (loc->users.set || loc->groups.set);
+    size_t i;
+
+    if (ticket_groups || all) {
+        n8443_buf_puts(out, INDENT2 "AuthzSendForbiddenOnFailure On\n");
+    }
+    /* Not inside <RequireAll>/<RequireAny>, which hold Require lines. */
+    if (all && loc->groups.set && loc->group_file.set) {
+        n8443_buf_printf(out, INDENT2 "AuthGroupFile \"%s\"\n",
+                         loc->group_file.v);
+    }
+    if (all) {
+        n8443_buf_puts(out, INDENT2 "<RequireAll>\n");
+        in = INDENT3;
+    }
+    if (any) {
+        n8443_buf_printf(out, "%s<RequireAny>\n", in);
+        in = INDENT4;
+    }
+    if (!loc->users.set && !loc->groups.set) {
+        n8443_buf_printf(out, "%sRequire valid-user\n", in);
+    }
+    for (i = 0; i < loc->users.n; i++) {
+        n8443_buf_printf(out, "%sRequire user %s\n", in, loc->users.v[i]);
+    }
+    if (!all && loc->groups.set && loc->group_file.set) {
+        n8443_buf_printf(out, INDENT2 "AuthGroupFile \"%s\"\n",
+                         loc->group_file.v);
+    }
+    for (i = 0; i < loc->groups.n; i++) {
+        n8443_buf_printf(out, "%sRequire %s %s\n", in,
+                         ticket_groups ? "negotiate-group" : "group",
+                         loc->groups.v[i]);
+    }
+    if (any) {
+        n8443_buf_puts(out, INDENT3 "</RequireAny>\n");
+    }
+    if (all) {
+        n8443_buf_puts(out, INDENT3 "Require negotiate-auth-indicator");
+        for (i = 0; i < loc->auth_indicators.n; i++) {
+            n8443_buf_printf(out, " %s", loc->auth_indicators.v[i]);
+        }
+        n8443_buf_puts(out, "\n" INDENT2 "</RequireAll>\n");
+    }
+}
+
 /* One <Location>: the login (AuthType, the module's per-directory
  * directives), who may pass, and for a proxy the backend and its headers. */
 static void render_location(const struct n8443_site *site,
@@ -370,7 +435,6 @@ static void render_location(const struct n8443_site *site,
                             struct n8443_buf *out)
 {
     const struct n8443_kerberos *krb = &site->kerberos;
-    size_t i;
 
     n8443_buf_printf(out,
                      "\n"
@@ -409,20 +473,7 @@ static void render_location(const struct n8443_site *site,
         n8443_buf_puts(out, INDENT2 "NegotiateConstrainedDelegation On\n");
     }
 
-    /* Several Require lines: any one of them lets the user in. */
-    if (!loc->users.set && !loc->groups.set) {
-        n8443_buf_puts(out, INDENT2 "Require valid-user\n");
-    }
-    for (i = 0; i < loc->users.n; i++) {
-        n8443_buf_printf(out, INDENT2 "Require user %s\n", loc->users.v[i]);
-    }
-    if (loc->groups.set) {
-        n8443_buf_printf(out, INDENT2 "AuthGroupFile \"%s\"\n",
-                         loc->group_file.v);
-    }
-    for (i = 0; i < loc->groups.n; i++) {
-        n8443_buf_printf(out, INDENT2 "Require group %s\n", loc->groups.v[i]);
-    }
+    render_require(loc, out);
 
     if (loc->proxy.set) {
         n8443_buf_printf(out,
@@ -436,6 +487,14 @@ static void render_location(const struct n8443_site *site,
                              INDENT2 "RequestHeader set %s "
                              "\"expr=%%{REMOTE_USER}\"\n",
                              loc->user_header.v);
+        }
+        if (loc->forward_groups.set) {
+            /* The group SIDs of the ticket's verified PAC (empty
+             * without one); every client spelling was removed early. */
+            n8443_buf_printf(out,
+                             INDENT2 "RequestHeader set %s "
+                             "\"expr=%%{reqenv:NEGOTIATE_GROUP_SIDS}\"\n",
+                             loc->forward_groups.v);
         }
         /* The backend needs the name, never the client's credentials
          * (a Basic password, a Negotiate token). */
@@ -479,6 +538,10 @@ static int render_site(const struct n8443_config *cfg,
         if (site->locations[i].user_header.set) {
             render_header_unset(site->locations[i].user_header.v, &emitted,
                                 &nemitted, out);
+        }
+        if (site->locations[i].forward_groups.set) {
+            render_header_unset(site->locations[i].forward_groups.v,
+                                &emitted, &nemitted, out);
         }
     }
 

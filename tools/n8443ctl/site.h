@@ -128,6 +128,7 @@ struct n8443_kerberos {
     struct n8443_int max_token_size;    /* NegotiateMaxTokenSize, bytes */
     struct n8443_bool negotiate_once;   /* NegotiateOnce */
     struct n8443_str ad_ldap_uri;       /* the KDC is AD: its LDAP (check) */
+    struct n8443_str group_map;     /* NegotiateGroupMap: name -> SID */
     struct n8443_pos pos;
     int present;
 };
@@ -146,10 +147,14 @@ struct n8443_help {
 struct n8443_location {
     struct n8443_str path;
     struct n8443_list users;        /* both empty: Require valid-user */
+    /* With group_file: groups of that file (mod_authz_groupfile); without:
+     * groups of the ticket's PAC (SIDs, or names of kerberos.group_map). */
     struct n8443_list groups;
+    struct n8443_list auth_indicators;  /* and one of these (MIT KDC) */
     struct n8443_str group_file;
     struct n8443_str proxy;
     struct n8443_str user_header;
+    struct n8443_str forward_groups;    /* header with the group SIDs */
     struct n8443_pos pos;
 };
 

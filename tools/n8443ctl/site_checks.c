@@ -41,8 +41,10 @@ static int cmp_location_path(const void *a, const void *b)
 
 /* Rules within one location that need more than one of its keys. */
 static void check_location(struct n8443_ld *c,
+                           const struct n8443_kerberos *krb,
                            const struct n8443_location *loc)
 {
+    size_t i;
     char shown[SHOW_BUF];
     char suggestion[SHOW_BUF + 8];
 
@@ -53,12 +55,34 @@ static void check_location(struct n8443_ld *c,
             "'user_header' needs 'proxy': "
             "without a backend the application reads REMOTE_USER");
     }
-    if (loc->groups.set && !loc->group_file.seen) {
+    /* Without group_file, the groups are the ticket's (the PAC's SIDs):
+     * a name needs the map that gives its SID; the module never guesses
+     * one. */
+    for (i = 0; loc->groups.set && !loc->group_file.seen
+                && !krb->group_map.seen && i < loc->groups.n; i++) {
+        if ((loc->groups.v[i][0] != 'S' && loc->groups.v[i][0] != 's')
+            || loc->groups.v[i][1] != '-') {
+            n8443_ld_diag_pos(
+                c, loc->groups.item_pos[i],
+                "group '%s' is a name: give its SID, or 'group_map' "
+                "under 'kerberos' (the file of \"name SID\" lines that "
+                "'n8443ctl groups resolve' writes), or 'group_file' in "
+                "the same location for groups of a file",
+                loc->groups.v[i]);
+            break;
+        }
+    }
+    if (loc->forward_groups.set && !loc->proxy.seen) {
         n8443_ld_diag_pos(
-            c, loc->groups.pos,
-            "'groups' needs 'group_file' in the "
-            "same location (mod_authz_groupfile reads the members "
-            "from it)");
+            c, loc->forward_groups.pos,
+            "'forward_groups' needs 'proxy': "
+            "without a backend the application reads NEGOTIATE_GROUP_SIDS");
+    }
+    if (loc->forward_groups.set && loc->user_header.set
+        && strcasecmp(loc->forward_groups.v, loc->user_header.v) == 0) {
+        n8443_ld_diag_pos(c, loc->forward_groups.pos,
+                          "'forward_groups' and 'user_header' must be "
+                          "different headers");
     }
     if (loc->group_file.set && !loc->groups.seen) {
         n8443_ld_diag_pos(c, loc->group_file.pos,
@@ -137,7 +161,7 @@ void n8443_ld_check_site(struct n8443_ld *c, struct n8443_site *site,
                           "login failed should ask)");
     }
     for (i = 0; i < site->nlocations; i++) {
-        check_location(c, &site->locations[i]);
+        check_location(c, krb, &site->locations[i]);
     }
 
     sorted = malloc(site->nlocations * sizeof(*sorted));

@@ -60,6 +60,7 @@ void n8443_ld_merge_defaults(struct n8443_site *site,
         site->help.present = 1;
         site->help.pos = defs->help.pos;
     }
+    MERGE(kerberos.group_map);
 }
 
 #undef MERGE

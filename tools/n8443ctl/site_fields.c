@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "site_values.h"
+#include "pac.h"
 
 /* ------------------------------------------------------------ hosts */
 
@@ -451,18 +452,18 @@ static const char *const reserved_headers[] = {"Authorization",
 
 #define MAX_HEADER_SEPARATORS 4
 
-/* The request header a proxied backend reads the user from.  The renderer
- * removes every '-'/'_' spelling of it (2^separators lines), hence the
- * limit on separators. */
-void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
-                              struct n8443_str *out)
+/* A request header a proxied backend trusts (key: user_header,
+ * forward_groups).  The renderer removes every '-'/'_' spelling of it
+ * (2^separators lines), hence the limit on separators. */
+void n8443_ld_get_header(struct n8443_ld *c, const ynode *v,
+                         const char *key, struct n8443_str *out)
 {
     char shown[SHOW_BUF];
     size_t separators = 0;
     size_t i;
 
     out->seen = 1;
-    if (!n8443_ld_want_text(c, v, "user_header", "a header name")) {
+    if (!n8443_ld_want_text(c, v, key, "a header name")) {
         return;
     }
     n8443_ld_show(shown, v->text, v->len);
@@ -471,9 +472,9 @@ void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
                            "wxyz0123456789-_")
                != v->len) {
         n8443_ld_diag(c, v,
-                      "'user_header' must be a header name of up to 64 "
+                      "'%s' must be a header name of up to 64 "
                       "letters, digits, '-' and '_', got '%s'",
-                      shown);
+                      key, shown);
         return;
     }
     for (i = 0; i < v->len; i++) {
@@ -481,18 +482,43 @@ void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
     }
     /* Each '-'/'_' doubles the spellings the renderer removes. */
     if (separators > MAX_HEADER_SEPARATORS) {
-        n8443_ld_diag(c, v, "'user_header' '%s' has more than %d '-' or '_'",
-                      shown, MAX_HEADER_SEPARATORS);
+        n8443_ld_diag(c, v, "'%s' '%s' has more than %d '-' or '_'",
+                      key, shown, MAX_HEADER_SEPARATORS);
         return;
     }
     for (i = 0; reserved_headers[i] != NULL; i++) {
         if (strcasecmp(v->text, reserved_headers[i]) == 0) {
             n8443_ld_diag(c, v,
-                          "'user_header' cannot be '%s': httpd or the proxy "
+                          "'%s' cannot be '%s': httpd or the proxy "
                           "manage that header",
-                          shown);
+                          key, shown);
             return;
         }
     }
     n8443_ld_set_str(out, v);
+}
+
+void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
+                              struct n8443_str *out)
+{
+    n8443_ld_get_header(c, v, "user_header", out);
+}
+
+/* A group of require.groups: a SID (S-1-5-21-...-1105), checked as the
+ * module parses it, or a name. */
+int n8443_ld_check_group(struct n8443_ld *c, const ynode *v, const char *key)
+{
+    char shown[SHOW_BUF];
+    n8443_sid sid;
+
+    if (!n8443_ld_want_word(c, v, key, "a name or SID")) {
+        return 0;
+    }
+    if ((v->text[0] == 'S' || v->text[0] == 's') && v->text[1] == '-'
+        && n8443_sid_from_string(v->text, &sid) != 0) {
+        n8443_ld_diag(c, v, "'%s' entry '%s' is not a SID (S-1-5-21-...)",
+                      key, n8443_ld_show(shown, v->text, v->len));
+        return 0;
+    }
+    return 1;
 }

@@ -93,6 +93,7 @@ enum {
     K_MAX_TOKEN,
     K_ONCE,
     K_AD_LDAP,
+    K_GROUP_MAP,
     K_N
 };
 static const char *const kerberos_keys[] = {
@@ -101,7 +102,8 @@ static const char *const kerberos_keys[] = {
     "channel_binding", "basic_fallback",   "user_name",
     "session",         "session_key_file", "session_max_age",
     "delegation",      "delegation_dir",   "max_token_size",
-    "negotiate_once",  "ad_ldap_uri",      NULL};
+    "negotiate_once",  "ad_ldap_uri",      "group_map",
+    NULL};
 
 /* The `kerberos:` block.  No key is required; a key that needs a
  * companion (session -> session_key_file) is checked after merging, when
@@ -198,6 +200,9 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
                 }
             }
             break;
+        case K_GROUP_MAP:
+            n8443_ld_get_path(c, v, "group_map", &krb->group_map);
+            break;
         default:
             break;
         }
@@ -258,13 +263,15 @@ static void parse_help(struct n8443_ld *c, const ynode *map,
     }
 }
 
-enum { R_USERS, R_GROUPS, R_N };
-static const char *const require_keys[] = {"users", "groups", NULL};
+enum { R_USERS, R_GROUPS, R_INDICATORS, R_N };
+static const char *const require_keys[] = {"users", "groups",
+                                           "auth_indicators", NULL};
 
 /*
- * require: valid-user, or a mapping with `users` and/or `groups`.  Each
- * name becomes its own Require line, and several Require lines admit
- * whoever matches any of them (httpd's implicit <RequireAny>).
+ * require: valid-user, or a mapping with `users`, `groups` and/or
+ * `auth_indicators`.  Whoever is one of the users or in one of the groups
+ * may pass (any of them), and, with auth_indicators, only with a ticket
+ * that carries one of those (render.c: <RequireAll>).
  */
 static void parse_require(struct n8443_ld *c, const ynode *v,
                           struct n8443_location *loc)
@@ -281,16 +288,16 @@ static void parse_require(struct n8443_ld *c, const ynode *v,
         }
         hint = n8443_suggest(v->text, words);
         n8443_ld_diag(c, v,
-                      "'require' must be valid-user or a mapping with 'users' "
-                      "and/or 'groups', got %s%s",
+                      "'require' must be valid-user or a mapping with 'users', "
+                      "'groups' and/or 'auth_indicators', got %s%s",
                       n8443_ld_describe(described, v),
                       hint ? " (did you mean 'valid-user'?)" : "");
         return;
     }
     if (v->kind != N8443_YMAP || v->nitems == 0) {
         n8443_ld_diag(c, v,
-                      "'require' must be valid-user or a mapping with 'users' "
-                      "and/or 'groups', got %s",
+                      "'require' must be valid-user or a mapping with 'users', "
+                      "'groups' and/or 'auth_indicators', got %s",
                       n8443_ld_describe(described, v));
         return;
     }
@@ -303,8 +310,13 @@ static void parse_require(struct n8443_ld *c, const ynode *v,
                               &loc->users);
             break;
         case R_GROUPS:
-            n8443_ld_get_list(c, value, "groups", n8443_ld_check_account, 0,
+            n8443_ld_get_list(c, value, "groups", n8443_ld_check_group, 0,
                               &loc->groups);
+            break;
+        case R_INDICATORS:
+            n8443_ld_get_list(c, value, "auth_indicators",
+                              n8443_ld_check_account, 0,
+                              &loc->auth_indicators);
             break;
         default:
             break;
@@ -312,9 +324,13 @@ static void parse_require(struct n8443_ld *c, const ynode *v,
     }
 }
 
-enum { L_PATH, L_REQUIRE, L_GROUP_FILE, L_PROXY, L_USER_HEADER, L_N };
+enum {
+    L_PATH, L_REQUIRE, L_GROUP_FILE, L_PROXY, L_USER_HEADER, L_FWD_GROUPS,
+    L_N
+};
 static const char *const location_keys[] = {
-    "path", "require", "group_file", "proxy", "user_header", NULL};
+    "path", "require", "group_file", "proxy", "user_header",
+    "forward_groups", NULL};
 
 /* One entry of `locations`.  Rules between its keys (user_header needs
  * proxy) wait for check_location, which sees the whole entry. */
@@ -343,6 +359,9 @@ static void parse_location(struct n8443_ld *c, const ynode *map,
             break;
         case L_USER_HEADER:
             n8443_ld_get_user_header(c, v, &loc->user_header);
+            break;
+        case L_FWD_GROUPS:
+            n8443_ld_get_header(c, v, "forward_groups", &loc->forward_groups);
             break;
         default:
             break;

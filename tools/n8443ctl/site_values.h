@@ -84,6 +84,10 @@ void n8443_ld_get_proxy(struct n8443_ld *c, const ynode *v,
                         struct n8443_str *out);
 void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
                               struct n8443_str *out);
+void n8443_ld_get_header(struct n8443_ld *c, const ynode *v,
+                         const char *key, struct n8443_str *out);
+int n8443_ld_check_group(struct n8443_ld *c, const ynode *v,
+                         const char *key);
 
 /* -------------------------------------------------------- the passes */
 
