@@ -314,3 +314,139 @@ def test_group_map_is_read_again_when_it_changes(setup, clients, sids):
         with open(gmap + ".new", "w") as f:
             f.write(old)
         os.rename(gmap + ".new", gmap)
+
+
+# ------------------------------------------- a site rendered by n8443ctl
+
+SITE = """version: 1
+sites:
+  - name: adsite
+    server_name: localhost
+    tls:
+      certificate: {cert}
+      key: {key}
+    kerberos:
+      keytab: {keytab}
+      group_map: {gmap}
+    locations:
+      - path: /r-users
+        require:
+          groups: [web-users]
+      - path: /r-admin
+        require:
+          groups: [web-admins]
+          auth_indicators: [hardened]
+      - path: /r-app/
+        proxy: http://127.0.0.1:{port}/
+        user_header: X-Remote-User
+        forward_groups: X-Remote-Groups
+        require:
+          groups: [web-admins, {domain_users}]
+"""
+
+
+class Backend:
+    """An HTTP backend that records the headers of each request."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append(list(self.headers.items()))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                   Handler)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rendered(setup, ad, base_dir, module_path, certs):
+    """The site above rendered by n8443ctl; its vhost-level lines and
+    <Location> blocks put into a test httpd as they are."""
+    import re
+    _, kt, gmap = setup
+    backend = Backend()
+    d = os.path.join(base_dir, "ad-render")
+    os.makedirs(d)
+    site = os.path.join(d, "site.yaml")
+    with open(site, "w") as f:
+        f.write(SITE.format(cert=certs.cert, key=certs.key, keytab=kt,
+                            gmap=gmap,
+                            port=backend.port,
+                            domain_users=ad.domain_sid + "-513"))
+    out = subprocess.run([os.path.join(build_dir(), "n8443ctl"), "render",
+                          site], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    glob_lines = [ln.strip() for ln in text.splitlines()
+                  if re.match(r"\s*(RequestHeader unset \S+ early|"
+                              r"NegotiateGroupMap )", ln)]
+    blocks = re.findall(r'(?ms)^\s*<Location "/r-.*?</Location>', text)
+    assert len(blocks) == 3 and len(glob_lines) == 9, text
+    moddir = harness.apxs("LIBEXECDIR")
+    srv = harness.Httpd(
+        base_dir, module_path, ad, certs, kt, "\n".join(blocks),
+        name="httpd-ad-render",
+        extra_global="LimitRequestFieldSize 65536\n"
+        "LoadModule proxy_module %s/mod_proxy.so\n"
+        "LoadModule proxy_http_module %s/mod_proxy_http.so\n%s"
+        % (moddir, moddir, "\n".join(glob_lines)))
+    srv.ca = certs.ca
+    srv.start()
+    yield srv, backend, text
+    srv.stop()
+    backend.close()
+
+
+def test_rendered_rules(rendered, clients):
+    srv, _, text = rendered
+    assert "Require negotiate-group web-users" in text
+    assert "AuthzSendForbiddenOnFailure On" in text
+    st, _, _ = get(srv, "/r-users/", clients("alice").token()[1])
+    assert st == 404
+    st, _, log = get(srv, "/r-users/", clients("bob").token()[1])
+    assert st == 403, log
+    # bob is in web-admins (nested), but an AD ticket has no indicator.
+    st, _, log = get(srv, "/r-admin/", clients("bob").token()[1])
+    assert st == 403, log
+    assert "N8443390: Require negotiate-auth-indicator hardened" in log
+
+
+def test_rendered_group_header_cannot_be_forged(rendered, clients, sids,
+                                                ad):
+    """The backend sees the groups of bob's verified PAC, whatever the
+    client sent in any spelling of the header."""
+    srv, backend, _ = rendered
+    forged = [("X-Remote-Groups", "S-1-5-32-544"),
+              ("X_Remote_Groups", "S-1-5-32-544"),
+              ("X-Remote_Groups", "S-1-5-32-544"),
+              ("X-Remote-User", "mallory")]
+    for user in ("bob", "dave"):
+        del backend.seen[:]
+        st, _, log = get(srv, "/r-app/x", clients(user).token()[1],
+                         headers=forged)
+        assert st == 200, log
+        (hdrs,) = backend.seen
+        got = [(k.lower().replace("_", "-"), v) for k, v in hdrs]
+        groups = [v for k, v in got if k == "x-remote-groups"]
+        assert len(groups) == 1, hdrs
+        sids_seen = groups[0].split(" ")
+        assert "S-1-5-32-544" not in sids_seen
+        assert ad.domain_sid + "-513" in sids_seen
+        assert (sids["web-admins"] in sids_seen) == (user == "bob")
+        assert [v for k, v in got if k == "x-remote-user"] == \
+            ["%s@%s" % (user, REALM)]
+        assert not any(k == "authorization" for k, _ in got)

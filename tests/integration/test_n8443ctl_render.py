@@ -217,8 +217,13 @@ def parse_conf(text):
     return conf
 
 
-GOLDEN_NAMES = sorted(os.path.basename(p)[:-5]
-                      for p in glob.glob(os.path.join(GOLDEN, "*.yaml")))
+# Goldens with rules decided by the ticket (Require negotiate-group,
+# negotiate-auth-indicator) need an AD DC's PACs: test_ad_authz.py renders
+# and starts them against Samba's AD DC.
+GOLDEN_NAMES = sorted(
+    os.path.basename(p)[:-5]
+    for p in glob.glob(os.path.join(GOLDEN, "*.yaml"))
+    if "Require negotiate-" not in read(p[:-5] + ".conf"))
 GOLDEN_CONF = {g: parse_conf(read(os.path.join(GOLDEN, g + ".conf")))
                for g in GOLDEN_NAMES}
 
