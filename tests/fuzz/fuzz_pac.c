@@ -9,7 +9,9 @@
  * found lies inside the PAC; SIDs are handed out only for a buffer that
  * decodes in full (a refused buffer never reached the callback), their
  * number is what the counts say, and every SID converts to a string that
- * starts "S-1-".
+ * starts "S-1-".  The input is also read as the text of a SID (what
+ * NegotiateGroupMap and Require negotiate-group take): one that parses
+ * converts back to a string that parses to the same SID.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,6 +68,26 @@ decode(const unsigned char *buf, size_t len)
     free(copy);
 }
 
+/* n8443_sid_from_string on the input as a C string (up to 256 bytes):
+ * a SID that parses survives the round trip to text and back. */
+static void
+sid_text(const unsigned char *data, size_t size)
+{
+    char in[257], out[N8443_SID_STRING_MAX];
+    n8443_sid a, b;
+    size_t n = size < 256 ? size : 256;
+
+    memcpy(in, data, n);
+    in[n] = '\0';
+    if (n8443_sid_from_string(in, &a) != 0)
+        return;
+    if (n8443_sid_to_string(&a, out, sizeof(out)) < 0
+        || n8443_sid_from_string(out, &b) != 0 || a.count != b.count
+        || a.authority != b.authority
+        || memcmp(a.sub, b.sub, a.count * sizeof(a.sub[0])) != 0)
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -83,5 +105,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     decode(data, size);
+    sid_text(data, size);
     return 0;
 }
