@@ -42,7 +42,8 @@ PASSWORDS = {"alice": "Alice-pw-8443!", "bob": "Bob-pw-8443!",
 # of web-admins (nested); carol: member of BIG_GROUPS groups (her token
 # is over 8 KB: each group RID is 8 bytes of the PAC); dave: only
 # his primary group (Domain Users); erin: web-users is her primary group
-# (primaryGroupID, not a member link), and she is in Domain Users.
+# (primaryGroupID, not a member link), and she is in Domain Users; alice
+# is also in the domain-local group web-local.
 BIG_GROUPS = 1000
 SAMBA_PY = "/usr/bin/python3"
 
@@ -370,6 +371,14 @@ def provision(d, setup):
     m["primaryGroupID"] = ldb.MessageElement(rid, ldb.FLAG_MOD_REPLACE,
                                              "primaryGroupID")
     samdb.modify(m)
+
+    # A domain-local group (alice).  Samba lists it among the group RIDs;
+    # Windows may put those of the service's domain in the resource
+    # groups.
+    from samba.dsdb import GTYPE_SECURITY_DOMAIN_LOCAL_GROUP
+    samdb.newgroup("web-local", grouptype=GTYPE_SECURITY_DOMAIN_LOCAL_GROUP)
+    samdb.add_remove_group_members("web-local", ["alice"],
+                                   add_members_operation=True)
 
 
 def query(d, expression, attr):

@@ -57,6 +57,11 @@ BODY = """
     Require negotiate-group nosuchgroup {domain_users}
 {h}
   </Location>
+  <Location /local>
+    AuthType Negotiate
+    Require negotiate-group {local_sid}
+{h}
+  </Location>
   <Location /unknown>
     AuthType Negotiate
     Require negotiate-group nosuchgroup
@@ -113,6 +118,7 @@ def setup(ad, base_dir, module_path, certs, sids):
         f.write(os.urandom(32))
     os.chmod(key, 0o600)
     body = BODY.format(h=HEADERS, users_sid=sids["web-users"],
+                       local_sid=ad.sid_of("web-local"),
                        domain_users=ad.domain_sid + "-513")
     srv = harness.Httpd(base_dir, module_path, ad, certs, kt, body,
                         name="httpd-ad-authz",
@@ -181,11 +187,25 @@ def test_nested_group_in_the_variables(setup, clients, sids, ad):
     st, h, _ = get(srv, "/admins/", clients("bob").token()[1])
     assert st == 404
     got = h["X-Group-Sids"].split(" ")
+    # An extra SID (Samba's "authentication authority asserted
+    # identity").
+    assert "S-1-18-1" in got
     # AD expands the nesting into the PAC: ops and web-admins both.
     assert sids["ops"] in got and sids["web-admins"] in got
     assert ad.domain_sid + "-513" in got
     assert sids["web-users"] not in got
     assert sorted(h["X-Groups"].split(" ")) == ["ops", "web-admins"]
+
+
+def test_domain_local_group(setup, clients, ad):
+    """web-local is a domain-local group (Samba lists it among the group
+    RIDs, Windows may among the resource groups: the decoder's paths for
+    extra SIDs and resource groups are test_pac.c's)."""
+    st, h, log = get(setup[0], "/local/", clients("alice").token()[1])
+    assert st == 404, log
+    assert ad.sid_of("web-local") in h["X-Group-Sids"].split(" ")
+    st, _, _ = get(setup[0], "/local/", clients("bob").token()[1])
+    assert st == 403
 
 
 def test_primary_group_counts(setup, clients, sids):
