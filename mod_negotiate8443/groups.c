@@ -377,7 +377,8 @@ static authz_status group_check(request_rec *r, const char *require_args,
                         "come from Active Directory or Samba tickets)"
                       : c->pac == N8443_PAC_UNVERIFIED
                       ? "a PAC that did not verify with the service key"
-                      : "a PAC that could not be read");
+                      : "a PAC that could not be read (or a GSS-Proxy "
+                        "that does not pass name attributes on)");
         return AUTHZ_DENIED;
     }
     sc = ap_get_module_config(r->server->module_config,

@@ -57,7 +57,8 @@ static gss_buffer_desc attr_name(const char *s)
 }
 
 /* Is attr among the name's attributes (whether MIT will give its value
- * or not)? */
+ * or not)?  -1 when the name's attributes cannot be listed (GSS-Proxy
+ * without them). */
 static int name_has_attr(gss_name_t name, const char *attr)
 {
     OM_uint32 major, minor, tmp;
@@ -67,7 +68,9 @@ static int name_has_attr(gss_name_t name, const char *attr)
     size_t i, len = strlen(attr);
 
     major = gss_inquire_name(&minor, name, &mn, &mech, &attrs);
-    if (GSS_ERROR(major) || attrs == GSS_C_NO_BUFFER_SET)
+    if (GSS_ERROR(major))
+        return -1;
+    if (attrs == GSS_C_NO_BUFFER_SET)
         return 0;
     for (i = 0; i < attrs->count; i++)
         if (attrs->elements[i].length == len
@@ -101,7 +104,7 @@ static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
     gss_buffer_desc attr = attr_name(ATTR_LOGON_INFO);
     gss_buffer_desc value = GSS_C_EMPTY_BUFFER;
     gss_buffer_desc display = GSS_C_EMPTY_BUFFER;
-    int authenticated = 0, complete = 0, more = -1;
+    int authenticated = 0, complete = 0, more = -1, listed;
 
     major = gss_get_name_attribute(&minor, name, &attr, &authenticated,
                                    &complete, &value, &display, &more);
@@ -116,7 +119,9 @@ static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
         }
     } else if (major == GSS_S_COMPLETE) {
         out->pac = N8443_PAC_UNVERIFIED;
-    } else if (name_has_attr(name, ATTR_PAC)) {
+    } else if ((listed = name_has_attr(name, ATTR_PAC)) < 0) {
+        out->pac = N8443_PAC_UNAVAILABLE;
+    } else if (listed) {
         /* A PAC without logon info (MIT vouches for the whole PAC), or
          * one MIT did not vouch for: 1.20 hides a PAC that failed
          * verification (its value is "not there"); older releases mark

@@ -31,7 +31,8 @@ typedef enum {
     N8443_PAC_VERIFIED,         /* logon_info holds the verified buffer */
     N8443_PAC_UNVERIFIED,       /* a PAC whose signature did not verify:
                                    not used */
-    N8443_PAC_UNAVAILABLE,      /* could not be read (memory) */
+    N8443_PAC_UNAVAILABLE,      /* could not be read (memory; GSS-Proxy
+                                   without name attributes) */
     N8443_PAC_NO_LOGON_INFO     /* verified, but without logon info: the
                                    PAC of an MIT KDC (1.20 and later) */
 } n8443_pac_state;
