@@ -196,21 +196,42 @@ static void map_refresh(request_rec *r, struct n8443_group_map *m)
                   apr_hash_count(by_name));
 }
 
-/* Look a name up (to_sid) or a SID up (!to_sid); the answer in r->pool,
- * or NULL. */
-static const char *map_lookup(request_rec *r, struct n8443_group_map *m,
-                              const char *key, int to_sid)
+/* The SID of a name, in r->pool, or NULL. */
+static const char *map_sid_of(request_rec *r, struct n8443_group_map *m,
+                              const char *name)
 {
     const char *v;
 
     if (m == NULL || apr_thread_mutex_lock(m->mutex) != APR_SUCCESS)
         return NULL;
     map_refresh(r, m);
-    v = apr_hash_get(to_sid ? m->by_name : m->by_sid, key,
-                     APR_HASH_KEY_STRING);
+    v = apr_hash_get(m->by_name, name, APR_HASH_KEY_STRING);
     v = v != NULL ? apr_pstrdup(r->pool, v) : NULL;
     apr_thread_mutex_unlock(m->mutex);
     return v;
+}
+
+/* The names the map gives sids (a const char * array), space-separated,
+ * in r->pool, or NULL: one look under the lock for all of them. */
+static const char *map_names(request_rec *r, struct n8443_group_map *m,
+                             const apr_array_header_t *sids)
+{
+    const char *names = NULL;
+    int i;
+
+    if (apr_thread_mutex_lock(m->mutex) != APR_SUCCESS)
+        return NULL;
+    map_refresh(r, m);
+    for (i = 0; i < sids->nelts; i++) {
+        const char *name = apr_hash_get(m->by_sid,
+                                        APR_ARRAY_IDX(sids, i, const char *),
+                                        APR_HASH_KEY_STRING);
+        if (name != NULL)
+            names = names ? apr_pstrcat(r->pool, names, " ", name, NULL)
+                          : apr_pstrdup(r->pool, name);
+    }
+    apr_thread_mutex_unlock(m->mutex);
+    return names;
 }
 
 /* ---------------------------------------------------- claims of a login */
@@ -281,8 +302,7 @@ void n8443_claims_set(request_rec *r, const n8443_claims *c)
     n8443_login *l = ap_get_module_config(r->request_config,
                                           &negotiate8443_module);
     const n8443_server_conf *sc;
-    const char *names = NULL;
-    int i;
+    const char *names;
 
     if (l == NULL || c == NULL)
         return;
@@ -298,14 +318,7 @@ void n8443_claims_set(request_rec *r, const n8443_claims *c)
                               &negotiate8443_module);
     if (sc->group_map == NULL)
         return;
-    for (i = 0; i < c->sids->nelts; i++) {
-        const char *name = map_lookup(r, sc->group_map,
-                                      APR_ARRAY_IDX(c->sids, i,
-                                                    const char *), 0);
-        if (name != NULL)
-            names = names ? apr_pstrcat(r->pool, names, " ", name, NULL)
-                          : name;
-    }
+    names = map_names(r, sc->group_map, c->sids);
     if (names != NULL)
         apr_table_set(r->subprocess_env, "NEGOTIATE_GROUPS", names);
 }
@@ -390,7 +403,7 @@ static authz_status group_check(request_rec *r, const char *require_args,
         if (sid_canonical(w, canon, sizeof(canon)) == 0) {
             sid = canon;
         } else {
-            sid = map_lookup(r, sc->group_map, w, 1);
+            sid = map_sid_of(r, sc->group_map, w);
             if (sid == NULL) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(387)
                               "Require negotiate-group: '%s' is not in %s: "
