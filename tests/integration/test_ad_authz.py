@@ -62,6 +62,14 @@ BODY = """
     Require negotiate-group {local_sid}
 {h}
   </Location>
+  <Location /deny>
+    AuthType Negotiate
+    AuthzSendForbiddenOnFailure On
+    <RequireAll>
+      Require negotiate-group {domain_users}
+      Require not negotiate-group web-admins
+    </RequireAll>
+  </Location>
   <Location /unknown>
     AuthType Negotiate
     Require negotiate-group nosuchgroup
@@ -206,6 +214,17 @@ def test_domain_local_group(setup, clients, ad):
     assert ad.sid_of("web-local") in h["X-Group-Sids"].split(" ")
     st, _, _ = get(setup[0], "/local/", clients("bob").token()[1])
     assert st == 403
+
+
+def test_deny_list_with_a_positive_rule(setup, clients, tmp_path):
+    """Everyone of the domain but web-admins; a login whose groups are
+    unknown (its PAC did not verify) is refused by the positive rule."""
+    srv, kt, _ = setup
+    assert get(srv, "/deny/", clients("alice").token()[1])[0] == 404
+    assert get(srv, "/deny/", clients("bob").token()[1])[0] == 403
+    st, _, log = get(srv, "/deny/", tampered(kt, clients("alice"),
+                                             "signature", tmp_path))
+    assert st == 403, log
 
 
 def test_primary_group_counts(setup, clients, sids):
