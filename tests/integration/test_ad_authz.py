@@ -80,6 +80,12 @@ BODY = """
     Require negotiate-auth-indicator hardened
 {h}
   </Location>
+  <Location /conn>
+    AuthType Negotiate
+    NegotiateConnectionAuth On
+    Require negotiate-group web-users
+{h}
+  </Location>
   <Location /users-401>
     AuthType Negotiate
     Require negotiate-group web-users
@@ -324,6 +330,34 @@ def test_session_cookie_asks_for_the_ticket_again(setup, clients):
     st, _, _ = get(srv, "/session/", clients("alice").token()[1],
                    headers=[("Cookie", cookie)])
     assert st == 404
+
+
+def test_connection_login_asks_for_the_ticket_again(setup, clients):
+    """NegotiateConnectionAuth keeps the name on the connection, not the
+    groups: the next request without a token is asked for one (401)."""
+    import http.client
+    import ssl
+    srv = setup[0]
+    ctx = ssl.create_default_context(cafile=srv.ca)
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx,
+                                       timeout=20)
+    try:
+        for hdrs in ([negotiate(clients("alice").token()[1])], []):
+            mark = srv.log_mark()
+            conn.putrequest("GET", "/conn/", skip_host=True)
+            conn.putheader("Host", "localhost:%d" % srv.port)
+            for k, v in hdrs:
+                conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+            resp.read()
+            log = srv.log_since(mark)
+            assert resp.status == (404 if hdrs else 401), log
+        assert "N8443384: Require negotiate-group: the login of alice@%s " \
+            "came from a connection's earlier login" % REALM in log
+    finally:
+        conn.close()
 
 
 def test_group_map_is_read_again_when_it_changes(setup, clients, sids):
