@@ -14,7 +14,11 @@
  * addresses, or are missing where the client's AP-options authdata says
  * it binds), GSS flags and AP options that disagree about mutual
  * authentication, an anonymous client, non-canonical DER or SPNEGO
- * reqFlags MIT would refuse, a NegTokenResp or a mechListMIC.  So every
+ * reqFlags MIT would refuse, a NegTokenResp or a mechListMIC, a ticket
+ * with a CAMMAC (MIT's authentication indicators, which its authdata
+ * plugins verify).  A PAC is verified as MIT's acceptor verifies it
+ * (core/claims.c: the server signature with the key that decrypted the
+ * ticket); one that does not verify is not used, the login stands.  So every
  * failure is still diagnosed and logged by the one GSS-API path.
  * Authenticator authorization data (Windows, Heimdal) is taken: krb5_rd_req
  * handles it as for GSS-API, and MIT's one GSS-level check of it
@@ -49,7 +53,8 @@ typedef enum {
  * mod_negotiate8443 fixes at start for both paths; see
  * n8443_ticket_left); the flags (GSS_C_CHANNEL_BOUND_FLAG when the
  * client's bindings matched cb, the initiator's flags MIT keeps, TRANS,
- * and PROT_READY with mutual authentication); and in
+ * and PROT_READY with mutual authentication); in res->claims the
+ * verified PAC's logon info, as GSS-API's name attributes give it; and in
  * res->output the token for the client (SPNEGO's answer with the AP-REP
  * for a SPNEGO token, the bare krb5 token for a raw one); release it with
  * n8443_accept_result_clear.  On DEFER *res is zeroed.
