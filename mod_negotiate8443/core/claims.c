@@ -62,12 +62,12 @@ static gss_buffer_desc attr_name(const char *s)
 static int name_has_attr(gss_name_t name, const char *attr)
 {
     OM_uint32 major, minor, tmp;
-    int mn = 0, found = 0;
-    gss_OID mech = GSS_C_NO_OID;
+    int found = 0;
     gss_buffer_set_t attrs = GSS_C_NO_BUFFER_SET;
     size_t i, len = strlen(attr);
 
-    major = gss_inquire_name(&minor, name, &mn, &mech, &attrs);
+    /* No MN_mech: MIT hands out a copy of the OID to be released. */
+    major = gss_inquire_name(&minor, name, NULL, NULL, &attrs);
     if (GSS_ERROR(major))
         return -1;
     if (attrs == GSS_C_NO_BUFFER_SET)

@@ -267,12 +267,11 @@ def test_ad_ticket_has_no_auth_indicator(setup, clients):
 def tampered(kt, client, what, tmp_path):
     """alice's real token with its ticket's PAC changed and the ticket
     encrypted again with the service key (tests/diff/n8443_diff)."""
+    from test_differential import driver
     raw = tmp_path / ("real-%s.tok" % what)
     raw.write_bytes(client.token(mech=KRB5)[1])
-    res = subprocess.run([os.path.join(build_dir(), "tests", "diff",
-                                       "n8443_diff"), "--tamper-pac", kt,
-                          str(raw), what], capture_output=True,
-                         env=client.env)
+    res = subprocess.run([driver(), "--tamper-pac", kt, str(raw), what],
+                         capture_output=True, env=client.env)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
