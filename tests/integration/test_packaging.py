@@ -376,6 +376,9 @@ def annotated_with_settings_on(root, work, certs, keytab):
     with open(session_key, "wb") as f:
         f.write(os.urandom(32))
     os.chmod(session_key, 0o600)
+    group_map = os.path.join(work, "n8443-groups.map")
+    with open(group_map, "w") as f:
+        f.write("web-admins S-1-5-21-1-2-3-512\n")
     with open(root + "/etc/httpd/conf.d/negotiate8443.conf") as f:
         text = uncomment_settings(f.read())
     for old, new in (
@@ -383,7 +386,8 @@ def annotated_with_settings_on(root, work, certs, keytab):
             ("/etc/pki/tls/certs/lb.example.com.crt", certs.ca),
             ("/etc/pki/tls/private/portal.example.com.key", certs.key),
             ("/etc/httpd/conf/http.keytab", keytab),
-            ("/etc/httpd/conf/n8443-session.key", session_key)):
+            ("/etc/httpd/conf/n8443-session.key", session_key),
+            ("/etc/httpd/conf/n8443-groups.map", group_map)):
         assert old in text, old
         text = text.replace(old, new)
     return text
