@@ -71,12 +71,18 @@ static const char *map_load(apr_pool_t *p, const char *file,
                             apr_hash_t **by_name, apr_hash_t **by_sid)
 {
     apr_file_t *f;
+    apr_finfo_t fi;
     char line[1024];
     int no = 0;
     apr_status_t rv;
 
     *by_name = apr_hash_make(p);
     *by_sid = apr_hash_make(p);
+    /* Opening a FIFO would block start-up, or a request holding the
+     * map's lock. */
+    rv = apr_stat(&fi, file, APR_FINFO_TYPE, p);
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG)
+        return apr_psprintf(p, "%s: not a regular file", file);
     rv = apr_file_open(&f, file, APR_FOPEN_READ, APR_OS_DEFAULT, p);
     if (rv != APR_SUCCESS)
         return apr_psprintf(p, "%s: cannot be read (%pm)", file, &rv);

@@ -154,3 +154,53 @@ def test_mit_ticket_has_no_pac_so_no_group(isrv, users):
             "%s@TEST.N8443 has no PAC with groups (an MIT KDC issues none" \
             % user in log
         assert "N8443383" not in log
+
+
+@pytest.mark.parametrize("content,message", [
+    ("web-users S-1-5-21-1-2-3-1105\nbroken\n", ':2: expected "name SID"'),
+    ("# comment\nweb-users S-1-5-21-1-2-x\n",
+     ":2: 'S-1-5-21-1-2-x' is not a SID"),
+    ("S-1-5-21-1-2-3 S-1-5-21-1-2-3-4\n",
+     ":1: 'S-1-5-21-1-2-3' is not a group name"),
+    ("a S-1-5-1\na S-1-5-2\n", ":2: 'a' is mapped twice"),
+    ("a S-1-5-1 extra\n", ':1: expected "name SID"'),
+    (None, ": cannot be read"),
+    ("fifo", ": not a regular file"),
+], ids=["bad-line", "bad-sid", "sid-as-name", "twice", "three-words",
+        "missing", "fifo"])
+def test_bad_group_map_stops_httpd(ind_realm, base_dir, module_path, certs,
+                                   content, message, tmp_path):
+    """A bad NegotiateGroupMap is a start-up error naming the file and
+    the line (and a FIFO does not hang httpd -t)."""
+    path = str(tmp_path / "groups.map")
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content is not None:
+        with open(path, "w") as f:
+            f.write(content)
+    srv = harness.Httpd(base_dir, module_path, ind_realm, certs, None,
+                        "", name="httpd-badmap-%s" % tmp_path.name,
+                        extra_global="NegotiateGroupMap %s" % path)
+    import subprocess
+    res = subprocess.run([srv.binary, "-t", "-f", srv.conf], env=srv.env,
+                         capture_output=True, text=True, timeout=20)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "NegotiateGroupMap " + path + message in out, out
+
+
+@pytest.mark.parametrize("line,message", [
+    ("Require negotiate-group S-1-5-21-x", "'S-1-5-21-x' is not a SID"),
+    ("Require negotiate-group", "name at least one group"),
+    ("Require negotiate-auth-indicator", "name at least one indicator"),
+])
+def test_bad_require_line_stops_httpd(ind_realm, base_dir, module_path,
+                                      certs, line, message, tmp_path):
+    body = "<Location /x>\n AuthType Negotiate\n %s\n</Location>\n" % line
+    srv = harness.Httpd(base_dir, module_path, ind_realm, certs, None, body,
+                        name="httpd-badreq-%s" % tmp_path.name)
+    import subprocess
+    res = subprocess.run([srv.binary, "-t", "-f", srv.conf], env=srv.env,
+                         capture_output=True, text=True, timeout=20)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and message in out, out
