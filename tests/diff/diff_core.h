@@ -161,6 +161,12 @@ typedef enum {
 /* Change the PAC of l's ticket; 0, 1 when the ticket has no PAC, -1 when
  * it cannot be done. */
 int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what);
+/* NULL when both paths report the same claims (the verified PAC, or
+ * that there is none or one that did not verify; the indicators), else
+ * what differs, with the details in text. */
+const char *diff_claims_differ(const n8443_ticket_claims *f,
+                               const n8443_ticket_claims *g, char *text,
+                               size_t len);
 /* n8443_diff --tamper-pac KEYTAB TOKENFILE WHAT (diff_pac.c). */
 int diff_pac_tamper_main(diff_env *e, const char *file, const char *what);
 

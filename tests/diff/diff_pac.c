@@ -43,6 +43,28 @@ static long pac_buffer(const unsigned char *pac, size_t len, uint32_t type,
     return -1;
 }
 
+const char *diff_claims_differ(const n8443_ticket_claims *f,
+                               const n8443_ticket_claims *g, char *text,
+                               size_t len)
+{
+    snprintf(text, len, "PAC state fast %d (%zu octets), GSS-API %d (%zu "
+             "octets)", (int)f->pac, f->logon_info_len, (int)g->pac,
+             g->logon_info_len);
+    if (f->pac != g->pac || f->logon_info_len != g->logon_info_len
+        || (f->logon_info_len > 0
+            && memcmp(f->logon_info, g->logon_info, f->logon_info_len)
+                   != 0))
+        return "PAC";
+    snprintf(text, len, "fast '%s', GSS-API '%s'",
+             f->indicators ? f->indicators : "",
+             g->indicators ? g->indicators : "");
+    if ((f->indicators == NULL) != (g->indicators == NULL)
+        || (f->indicators != NULL
+            && strcmp(f->indicators, g->indicators) != 0))
+        return "authentication indicators";
+    return NULL;
+}
+
 int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what)
 {
     krb5_authdata **pacs = NULL, *list[2], **container = NULL;
