@@ -262,6 +262,13 @@ void n8443_render_help_server(const struct n8443_site *site,
 void n8443_render_help_location(const struct n8443_site *site,
                                 struct n8443_buf *out);
 
+/* --------------------------------------------------- render_require.c */
+
+struct n8443_location;
+/* Who may pass LOC: its Require lines (and AuthGroupFile). */
+void n8443_render_require(const struct n8443_location *loc,
+                          struct n8443_buf *out);
+
 /* ------------------------------------------------------------ udiff.c */
 
 int n8443_diff_unified(const char *old_data, size_t old_len,
