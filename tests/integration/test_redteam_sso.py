@@ -1,0 +1,91 @@
+"""Red-team regressions for the SSO-failure features (NegotiateOptional,
+NegotiateOnce, NEGOTIATE_ERROR, the 401 page, large tokens).  Each test
+here failed when it was written."""
+
+import base64
+import os
+import tempfile
+
+import pytest
+
+import harness
+import test_n8443ctl_render as tr
+from conftest import https_request, negotiate, start_httpd
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# A site whose application is proxied at "/" (the common reverse-proxy
+# pattern) and that has the help page (help:).
+PROXY_ROOT_HELP = """\
+version: 1
+sites:
+  - name: app
+    server_name: app.example.com
+    help:
+      contact: Desk
+      pages: /usr/share/mod_negotiate8443/pages
+    tls:
+      certificate: /etc/pki/tls/certs/app.crt
+      key: /etc/pki/tls/private/app.key
+    locations:
+      - path: /
+        proxy: http://127.0.0.1:8080/
+        user_header: X-Remote-User
+"""
+
+
+def start_custom_site(name, yaml_text, base_dir, module_path, realm, certs):
+    d = tempfile.mkdtemp(prefix="redteam-golden.", dir=base_dir)
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, name + ".yaml"), "w") as f:
+        f.write(yaml_text)
+    saved = tr.GOLDEN
+    tr.GOLDEN = d
+    s = tr.Site(name, base_dir, module_path, realm, certs)
+    try:
+        s.prepare()
+    finally:
+        tr.GOLDEN = saved
+    try:
+        s.start()
+    except BaseException:
+        s.stop()
+        raise
+    return s
+
+
+@pytest.fixture(scope="module")
+def proxy_root_site(base_dir, module_path, realm, certs):
+    s = start_custom_site("rt-proxy-root-help", PROXY_ROOT_HELP, base_dir,
+                          module_path, realm, certs)
+    yield s
+    s.stop()
+
+
+def test_error_page_path_does_not_open_the_proxied_app(proxy_root_site):
+    """n8443ctl render puts <Location "/negotiate8443-error/"> (AuthType
+    None, Require all granted) after a proxied "/": that section inherits
+    the ProxyPass of "/" (mod_proxy's translate hook runs before
+    mod_alias's Alias), so every URL of the backend under
+    /negotiate8443-error/ is served without any login.  With a
+    backend that reads "..;" as ".." (Tomcat, Jetty), the whole
+    application is open: /negotiate8443-error/..;/admin."""
+    s = proxy_root_site
+    v = s.vhost(0)
+    backend = s.backends[0]
+    for path in ("/negotiate8443-error/anything",
+                 "/negotiate8443-error/..;/admin"):
+        st, h, body, tid = tr.request(s, v, path, [])
+        assert backend.find(tid) == [], (path, st, body[:300])
+
+
+def test_401_page_of_proxied_root_is_the_packages(proxy_root_site):
+    """The ErrorDocument for "/" (a proxied app) is the package's page,
+    not the backend's answer for /negotiate8443-error/401.shtml."""
+    s = proxy_root_site
+    v = s.vhost(0)
+    backend = s.backends[0]
+    st, h, body, tid = tr.request(s, v, "/", [])
+    assert st == 401, (st, body[:400])
+    assert b"You are not logged in to" in body, body[:300]
+    assert backend.find(tid) == [], body[:300]
