@@ -4,6 +4,7 @@ here failed when it was written."""
 
 import base64
 import os
+import subprocess
 import tempfile
 
 import pytest
@@ -89,3 +90,76 @@ def test_401_page_of_proxied_root_is_the_packages(proxy_root_site):
     assert st == 401, (st, body[:400])
     assert b"You are not logged in to" in body, body[:300]
     assert backend.find(tid) == [], body[:300]
+
+
+# ------------------------------------------------ help: pages directory
+
+PAGES_ROOT = """\
+version: 1
+sites:
+  - name: app
+    server_name: app.example.com
+    help:
+      contact: Desk
+      pages: /
+    tls:
+      certificate: /etc/pki/tls/certs/app.crt
+      key: /etc/pki/tls/private/app.key
+"""
+
+
+def test_render_refuses_pages_that_open_the_filesystem(tmp_path):
+    """help: pages is rendered as an Alias plus <Directory PAGES> Require
+    all granted, under a Location without login: 'pages: /' (or any
+    directory that holds more than the page: the DocumentRoot, /etc)
+    publishes it to everyone.  n8443ctl render takes any absolute
+    path."""
+    site = tmp_path / "pages-root.yaml"
+    site.write_text(PAGES_ROOT)
+    proc = subprocess.run([tr.tool(), "render", str(site)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 or '<Directory "/">' not in proc.stdout, \
+        [l for l in proc.stdout.splitlines() if "Directory" in l
+         or "Alias" in l]
+
+
+class PagesRootSite(tr.Site):
+    """The config n8443ctl renders for 'pages: /' (the test adapter
+    always points pages at the source tree; put back what the site file
+    says)."""
+
+    def prepare(self):
+        super().prepare()
+        pages = os.path.normpath(os.path.join(HERE, "..", "..", "pages"))
+        text = tr.read(self.included)
+        assert pages in text
+        text = text.replace('Alias "/negotiate8443-error/" "%s/"' % pages,
+                            'Alias "/negotiate8443-error/" "//"')
+        text = text.replace('<Directory "%s">' % pages, '<Directory "/">')
+        tr.write(self.included, text)
+
+
+def test_pages_root_leaks_the_keytab_without_login(base_dir, module_path,
+                                                   realm, certs):
+    d = tempfile.mkdtemp(prefix="redteam-golden.", dir=base_dir)
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, "rt-pages-root.yaml"), "w") as f:
+        f.write(PAGES_ROOT)
+    saved = tr.GOLDEN
+    tr.GOLDEN = d
+    s = PagesRootSite("rt-pages-root", base_dir, module_path, realm, certs)
+    try:
+        s.prepare()
+    finally:
+        tr.GOLDEN = saved
+    try:
+        s.start()
+        v = s.vhost(0)
+        st, h, body, tid = tr.request(s, v, "/", [])
+        assert st == 401
+        # The service keytab (readable by httpd's user, as it must be).
+        st, h, body, tid = tr.request(s, v, "/negotiate8443-error" +
+                                      s.keytab, [])
+        assert st in (401, 403, 404), (st, body[:80])
+    finally:
+        s.stop()
