@@ -163,3 +163,56 @@ def test_pages_root_leaks_the_keytab_without_login(base_dir, module_path,
         assert st in (401, 403, 404), (st, body[:80])
     finally:
         s.stop()
+
+
+UNDER_ERROR_PATH = """\
+version: 1
+sites:
+  - name: app
+    server_name: app.example.com
+    help:
+      contact: Desk
+    tls:
+      certificate: /etc/pki/tls/certs/app.crt
+      key: /etc/pki/tls/private/app.key
+    locations:
+      - path: /
+      - path: /negotiate8443-error/admin/
+        proxy: http://127.0.0.1:8080/admin/
+        require:
+          users: [bob@EXAMPLE.COM]
+"""
+
+
+def test_render_keeps_logins_under_the_error_path(tmp_path):
+    """The 401 page's <Location "/negotiate8443-error/"> (AuthType None,
+    Require all granted) is rendered after every location of the site
+    file, so it also replaces the login and Require lines of a location
+    under that path: /negotiate8443-error/admin/ (only bob) is open to
+    everyone.  Such a path must be refused, or keep its login."""
+    site = tmp_path / "under-error-path.yaml"
+    site.write_text(UNDER_ERROR_PATH)
+    proc = subprocess.run([tr.tool(), "render", str(site)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return
+    text = proc.stdout
+    admin = text.index('<Location "/negotiate8443-error/admin/">')
+    page = text.index('<Location "/negotiate8443-error/">')
+    assert page < admin, "the page's Location overrides the admin one"
+
+
+def test_location_under_error_path_is_open_without_login(base_dir,
+                                                         module_path, realm,
+                                                         certs):
+    s = start_custom_site("rt-under-error-path", UNDER_ERROR_PATH, base_dir,
+                          module_path, realm, certs)
+    try:
+        v = s.vhost(0)
+        backend = s.backends[0]
+        st, h, body, tid = tr.request(s, v, "/negotiate8443-error/admin/x",
+                                      [])
+        assert backend.find(tid) == [], (st, body[:200])
+        assert st == 401
+    finally:
+        s.stop()
