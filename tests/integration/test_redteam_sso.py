@@ -216,3 +216,54 @@ def test_location_under_error_path_is_open_without_login(base_dir,
         assert st == 401
     finally:
         s.stop()
+
+
+# ------------------------------------ ErrorDocument in an optional location
+
+OPTIONAL_PORTAL = """
+  <Location />
+    AuthType Negotiate
+    NegotiateOptional On
+    Require all granted
+  </Location>
+  <Location /members>
+    NegotiateOnce On
+    ErrorDocument 401 /help/401.html
+    Require valid-user
+  </Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def portal(base_dir, module_path, realm, certs, keytab):
+    s = start_httpd(base_dir, module_path, realm, certs, keytab,
+                    OPTIONAL_PORTAL, name="httpd-rt-portal")
+    os.makedirs(os.path.join(s.dir, "htdocs", "help"), exist_ok=True)
+    with open(os.path.join(s.dir, "htdocs", "help", "401.html"), "w") as f:
+        f.write("portal help page\n")
+    yield s
+    s.stop()
+
+
+def test_error_document_in_optional_location_keeps_negotiate_once(portal,
+                                                                  alice):
+    """A portal whose "/" is NegotiateOptional, its 401 page somewhere
+    under it.  A refused token at /members (NegotiateOnce) is sent again
+    with the ErrorDocument's internal redirect: the optional location
+    takes the Authorization header as credentials, runs the refused
+    token a second time, answers 401 again -- so the client gets
+    "Negotiate" (twice) despite NegotiateOnce, and httpd's bare 401
+    instead of the page."""
+    _, tok = alice.token(host="other.test.n8443")
+    mark = portal.log_mark()
+    st, h, b = https_request(portal, "/members/", [negotiate(tok)])
+    log = portal.log_since(mark)
+    assert st == 401
+    problems = []
+    if h.get_all("WWW-Authenticate") is not None:
+        problems.append("challenge %r" % h.get_all("WWW-Authenticate"))
+    if b"portal help page" not in b:
+        problems.append("body %r" % b[:60])
+    if log.count("N8443020") != 1:
+        problems.append("%d refusals logged" % log.count("N8443020"))
+    assert problems == [], log
