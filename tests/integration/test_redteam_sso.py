@@ -231,6 +231,14 @@ OPTIONAL_PORTAL = """
     ErrorDocument 401 /help/401.html
     Require valid-user
   </Location>
+  <Location /pw>
+    AuthName "pw"
+    NegotiateBasicFallback On
+  </Location>
+  <Location /pw/members>
+    ErrorDocument 401 /pw/help/401.html
+    Require valid-user
+  </Location>
 """
 
 
@@ -239,8 +247,10 @@ def portal(base_dir, module_path, realm, certs, keytab):
     s = start_httpd(base_dir, module_path, realm, certs, keytab,
                     OPTIONAL_PORTAL, name="httpd-rt-portal")
     os.makedirs(os.path.join(s.dir, "htdocs", "help"), exist_ok=True)
-    with open(os.path.join(s.dir, "htdocs", "help", "401.html"), "w") as f:
-        f.write("portal help page\n")
+    os.makedirs(os.path.join(s.dir, "htdocs", "pw", "help"), exist_ok=True)
+    for sub in ("help", "pw/help"):
+        with open(os.path.join(s.dir, "htdocs", sub, "401.html"), "w") as f:
+            f.write("portal help page\n")
     yield s
     s.stop()
 
@@ -267,3 +277,18 @@ def test_error_document_in_optional_location_keeps_negotiate_once(portal,
     if log.count("N8443020") != 1:
         problems.append("%d refusals logged" % log.count("N8443020"))
     assert problems == [], log
+
+
+def test_error_document_in_optional_location_tries_a_password_once(portal):
+    """The same with the Basic fallback: one wrong password is sent to
+    the KDC twice (the request, then its ErrorDocument under the
+    optional location), so an AD lockout threshold counts each typo
+    double, and each refusal costs two 200 ms holds."""
+    cred = base64.b64encode(b"alice:wrong-password").decode()
+    mark = portal.log_mark()
+    st, h, b = https_request(portal, "/pw/members/",
+                             [("Authorization", "Basic " + cred)])
+    log = portal.log_since(mark)
+    assert st == 401
+    assert log.count("N8443081") == 1, log
+    assert b"portal help page" in b, b[:200]
