@@ -292,3 +292,57 @@ def test_error_document_in_optional_location_tries_a_password_once(portal):
     assert st == 401
     assert log.count("N8443081") == 1, log
     assert b"portal help page" in b, b[:200]
+
+
+# ------------------------------- anonymous logins kept beyond their request
+
+ANON_PORTAL = """
+  <Location /portal>
+    AuthType Negotiate
+    NegotiateOptional On
+    NegotiateAllowAnonymous On
+    NegotiateSession On
+    Require all granted
+  </Location>
+  <Location /portal/members>
+    NegotiateAllowAnonymous Off
+    Require valid-user
+  </Location>
+"""
+
+
+def test_anonymous_session_does_not_open_a_location_that_refuses_anonymous(
+        base_dir, module_path, realm, certs, keytab):
+    """README: under NegotiateAllowAnonymous Off an anonymous ticket is
+    refused "whatever Require says".  A portal that lets anonymous
+    (PKINIT) tickets personalise its optional pages issues them the
+    session cookie; n8443_login_misfit() (sessions, connection logins,
+    internal redirects) never looks at NegotiateAllowAnonymous, so the
+    cookie opens /portal/members as WELLKNOWN/ANONYMOUS."""
+    from test_fast_path import forged
+    key = os.path.join(base_dir, "rt-anon-session.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    s = start_httpd(base_dir, module_path, realm, certs, keytab, ANON_PORTAL,
+                    name="httpd-rt-anon-session",
+                    extra_global="NegotiateSessionKeyFile %s" % key)
+    try:
+        anon = "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"
+        # The token itself is refused at /portal/members.
+        st, h, _ = https_request(s, "/portal/members/",
+                                 [negotiate(forged(realm, keytab, anon))])
+        assert st == 401
+        # At the portal it is let in, and gets the cookie.
+        st, h, _ = https_request(s, "/portal/",
+                                 [negotiate(forged(realm, keytab, anon))])
+        assert st == 404 and h["X-Remote-User"] == anon
+        cookie = [v.split(";")[0] for v in h.get_all("Set-Cookie") or []
+                  if v.startswith("n8443_session=")]
+        assert len(cookie) == 1, h
+        st, h, _ = https_request(s, "/portal/members/",
+                                 [("Cookie", cookie[0])])
+        assert (st, h.get("X-Remote-User")) != (404, anon)
+        assert st == 401
+    finally:
+        s.stop()
