@@ -109,7 +109,29 @@ static int offers_scheme(request_rec *r, const n8443_dir_conf *dc)
  * requests in (Require all granted), a request that brings credentials
  * (Authorization, our session cookie, a connection login) is still
  * logged in; one without goes on anonymous, without REMOTE_USER.
+ *
+ * An internal redirect (an ErrorDocument) or sub-request of a request
+ * whose credentials were looked at and did not log in goes on anonymous
+ * too: the redirect carries the same Authorization header, and running
+ * it again would check a refused token twice (a replay, a second 401
+ * despite NegotiateOnce) or send a refused password to the KDC twice
+ * (twice the count towards an account lockout).
  */
+static int earlier_refused(request_rec *r)
+{
+    request_rec *prev;
+    int tried = 0;
+
+    for (prev = r->prev ? r->prev : r->main; prev != NULL;
+         prev = prev->prev ? prev->prev : prev->main) {
+        if (n8443_login_of(prev) != NULL)
+            return 0;
+        if (apr_table_get(prev->notes, N8443_TRIED_NOTE) != NULL)
+            tried = 1;
+    }
+    return tried;
+}
+
 int n8443_force_authn(request_rec *r)
 {
     const n8443_dir_conf *dc;
@@ -121,6 +143,14 @@ int n8443_force_authn(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &negotiate8443_module);
     if (!dc->optional)
         return DECLINED;
+    if (earlier_refused(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(430)
+                      "%s: the credentials of this request did not log in "
+                      "before its internal redirect or sub-request; not "
+                      "tried again, anonymous at this optional location",
+                      r->uri);
+        return DECLINED;
+    }
     if (offers_scheme(r, dc))
         return OK;
     while (first->main != NULL || first->prev != NULL)

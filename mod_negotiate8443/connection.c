@@ -116,6 +116,13 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
     default:
         return "it was made in a way this location does not know";
     }
+    /* Anonymous tickets (RFC 8062) only where the location takes them,
+     * however the login is kept: as NegotiateAllowAnonymous Off refuses
+     * the token itself, it refuses its session, connection and earlier
+     * request. */
+    if (!dc->allow_anonymous && n8443_login_is_anonymous(l->principal, 0))
+        return "it was an anonymous login and this location has "
+               "NegotiateAllowAnonymous Off";
     if (strcmp(l->mech, "basic") == 0 && !dc->basic_fallback)
         return "it was a Basic login and this location offers Negotiate "
                "only";

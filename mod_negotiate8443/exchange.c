@@ -467,6 +467,7 @@ static int negotiate(request_rec *r)
     status = reuse_earlier_login(r, dc, sc);
     if (status != DECLINED)
         return status;
+    apr_table_setn(r->notes, N8443_TRIED_NOTE, "1");
 
     apr_table_do(count_field, &fields, r->headers_in, "Authorization", NULL);
     if (fields == 0) {

@@ -366,6 +366,10 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s);
 
 /* Where n8443_session_strip keeps the session cookies it took out. */
 #define N8443_SESSION_COOKIE_NOTE "negotiate8443-session-cookies"
+/* Set on a request whose credentials the module has looked at (exchange.c):
+ * its internal redirects (an ErrorDocument) and sub-requests do not run
+ * them again at an optional location (n8443_force_authn). */
+#define N8443_TRIED_NOTE "negotiate8443-tried"
 
 /* The 401 (challenge.c): WWW-Authenticate as the location, the request's
  * environment (negotiate8443-no-negotiate) and NegotiateOnce allow, and
