@@ -497,20 +497,20 @@ static int render_site(const struct n8443_config *cfg,
         }
         order[j] = loc;
     }
+    /* The module's own locations after the site's, so that they win
+     * over "/" -- but before any site location under their paths, which
+     * keeps its own login (render_help.c). */
     for (i = 0; i < site->nlocations; i++) {
+        if (n8443_render_is_reserved_path(order[i]->path.v)) {
+            break;
+        }
         render_location(site, order[i], out);
     }
-    /* Last, so that it wins over a "/" location: the handler has no
-     * access control of its own, and its counters are for the
-     * administrator on this host only. */
-    n8443_buf_puts(out,
-                   "\n"
-                   INDENT1 "# The module's counters (JSON): this host only.\n"
-                   INDENT1 "<Location \"/negotiate8443-status\">\n"
-                   INDENT2 "SetHandler negotiate8443-status\n"
-                   INDENT2 "Require local\n"
-                   INDENT1 "</Location>\n");
+    n8443_render_status_location(site, out);
     n8443_render_help_location(site, out);
+    for (; i < site->nlocations; i++) {
+        render_location(site, order[i], out);
+    }
     n8443_buf_puts(out, "</VirtualHost>\n");
     free(order);
     free(emitted);

@@ -18,6 +18,10 @@
 
 /* The URL path the 401 page is served under, in every rendered vhost. */
 #define ERROR_PATH "/negotiate8443-error/"
+/* The page under it (pages/401.shtml). */
+#define PAGE_FILE "401.shtml"
+/* The module's counters. */
+#define STATUS_PATH "/negotiate8443-status"
 
 /* The largest NegotiateMaxTokenSize of the sites on SITE's port. */
 static long port_max_token(const struct n8443_config *cfg,
@@ -94,27 +98,84 @@ void n8443_render_help_server(const struct n8443_site *site,
         n8443_buf_printf(out, INDENT1 "SetEnv N8443_HELP_URL \"%s\"\n",
                          help->url.v);
     }
+    /* The page file alone, never its directory: whatever else 'pages'
+     * holds is not published. */
     n8443_buf_printf(out,
-                     INDENT1 "Alias \"" ERROR_PATH "\" \"%s/\"\n"
-                     INDENT1 "ErrorDocument 401 " ERROR_PATH "401.shtml\n",
+                     INDENT1 "Alias \"" ERROR_PATH PAGE_FILE "\" "
+                     "\"%s/" PAGE_FILE "\"\n"
+                     INDENT1 "ErrorDocument 401 " ERROR_PATH PAGE_FILE "\n",
                      help->pages.v);
 }
 
-/* The page's own location: after every other one, so that it wins over
- * a "/" that needs a login (the page must show without one). */
+/* Does SITE proxy any of its locations (ProxyPass in a <Location>)? */
+static int site_proxies(const struct n8443_site *site)
+{
+    size_t i;
+
+    for (i = 0; i < site->nlocations; i++) {
+        if (site->locations[i].proxy.set) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Where render puts the module's own locations (the counters, the 401
+ * page): before the first site location under one of their paths, else
+ * after all.  A <Location "/"> that proxies or needs a login comes
+ * before them (they must win over it); one under them comes after (it
+ * keeps its login; site locations are sorted shortest first).
+ */
+int n8443_render_is_reserved_path(const char *path)
+{
+    return strncmp(path, ERROR_PATH, strlen(ERROR_PATH)) == 0
+           || strncmp(path, STATUS_PATH "/", strlen(STATUS_PATH) + 1) == 0;
+}
+
+/* The module's counters (JSON), for this host only.  The handler has no
+ * access control of its own.  Never proxied: mod_proxy maps URLs
+ * before mod_alias and the handler, and a ProxyPass of "/" would be
+ * inherited here. */
+void n8443_render_status_location(const struct n8443_site *site,
+                                  struct n8443_buf *out)
+{
+    n8443_buf_puts(out,
+                   "\n"
+                   INDENT1 "# The module's counters (JSON): this host only.\n"
+                   INDENT1 "<Location \"" STATUS_PATH "\">\n"
+                   INDENT2 "SetHandler negotiate8443-status\n");
+    if (site_proxies(site)) {
+        n8443_buf_puts(out, INDENT2 "ProxyPass \"!\"\n");
+    }
+    n8443_buf_puts(out,
+                   INDENT2 "Require local\n"
+                   INDENT1 "</Location>\n");
+}
+
+/* The page's own location: after every site location of a shorter
+ * path, so that it wins over a "/" that needs a login (the page must
+ * show without one), and never proxied (a ProxyPass of "/" would be
+ * inherited: mod_proxy maps URLs before mod_alias).  Only the page
+ * itself is let in without a login. */
 void n8443_render_help_location(const struct n8443_site *site,
                                 struct n8443_buf *out)
 {
     if (!site->help.present) {
         return;
     }
+    n8443_buf_puts(out,
+                   "\n"
+                   INDENT1 "# The 401 page: no login, server-side "
+                   "includes only (no exec).\n"
+                   INDENT1 "<Location \"" ERROR_PATH "\">\n"
+                   INDENT2 "AuthType None\n");
+    if (site_proxies(site)) {
+        n8443_buf_puts(out, INDENT2 "ProxyPass \"!\"\n");
+    }
     n8443_buf_printf(out,
-                     "\n"
-                     INDENT1 "# The 401 page: no login, server-side "
-                     "includes only (no exec).\n"
-                     INDENT1 "<Location \"" ERROR_PATH "\">\n"
-                     INDENT2 "AuthType None\n"
-                     INDENT2 "Require all granted\n"
+                     INDENT2 "Require expr \"%%{REQUEST_URI} == '"
+                     ERROR_PATH PAGE_FILE "'\"\n"
                      INDENT2 "Options -Indexes +IncludesNOEXEC\n"
                      INDENT2 "SetOutputFilter INCLUDES\n"
                      INDENT2 "ForceType \"text/html; charset=utf-8\"\n"
@@ -122,7 +183,6 @@ void n8443_render_help_location(const struct n8443_site *site,
                      INDENT1 "</Location>\n"
                      INDENT1 "<Directory \"%s\">\n"
                      INDENT2 "AllowOverride None\n"
-                     INDENT2 "Require all granted\n"
                      INDENT1 "</Directory>\n",
                      site->help.pages.v);
 }

@@ -209,6 +209,57 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
     }
 }
 
+/*
+ * Why PATH (help: pages) cannot be the 401 page's directory, or NULL.
+ * Only the page file is published (render_help.c), but its <Directory>
+ * section and a mistake in it would reach the whole tree: "/", a
+ * top-level directory, a web root or a system tree are refused, and so
+ * are "." and ".." (the path must name the directory it looks like).
+ */
+static const char *pages_misfit(const char *path, size_t len)
+{
+    static const char *const roots[] = {
+        "/var/www", "/var/www/html", "/var/lib", "/var/log", "/usr/share",
+        "/usr/local", "/usr/lib", "/usr/lib64", "/etc/httpd",
+        "/etc/apache2", "/etc/pki", "/etc/ssl", "/srv/www", NULL
+    };
+    size_t i, n = len, depth = 0;
+
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    for (i = 0; i < n; i++) {
+        size_t seg;
+
+        if (path[i] != '/') {
+            continue;
+        }
+        if (i + 1 < n && path[i + 1] == '/') {
+            return "has an empty segment ('//')";
+        }
+        seg = strcspn(path + i + 1, "/");
+        if (seg > n - i - 1) {
+            seg = n - i - 1;
+        }
+        if ((seg == 1 && path[i + 1] == '.')
+            || (seg == 2 && path[i + 1] == '.' && path[i + 2] == '.')) {
+            return "has a '.' or '..' segment";
+        }
+        if (seg > 0) {
+            depth++;
+        }
+    }
+    if (depth < 2) {
+        return "is the root or a top-level directory";
+    }
+    for (i = 0; roots[i] != NULL; i++) {
+        if (strlen(roots[i]) == n && strncmp(path, roots[i], n) == 0) {
+            return "is a web root or a system directory";
+        }
+    }
+    return NULL;
+}
+
 enum { H_CONTACT, H_URL, H_PAGES, H_N };
 static const char *const help_keys[] = {"contact", "url", "pages", NULL};
 
@@ -254,9 +305,27 @@ static void parse_help(struct n8443_ld *c, const ynode *map,
             }
             n8443_ld_set_str(&help->url, v);
             break;
-        case H_PAGES:
+        case H_PAGES: {
+            const char *why;
+
             n8443_ld_get_path(c, v, "pages", &help->pages);
+            if (!help->pages.set) {
+                break;
+            }
+            why = pages_misfit(v->text, v->len);
+            if (why != NULL) {
+                /* Published without a login: only a directory of the
+                 * page(s), like the package's own. */
+                n8443_ld_diag(c, v,
+                              "'pages' '%s' %s: name a directory that holds "
+                              "only the 401 page (401.shtml), such as "
+                              "the package's /usr/share/mod_negotiate8443/"
+                              "pages",
+                              n8443_ld_show(shown, v->text, v->len), why);
+                help->pages.set = 0;
+            }
             break;
+        }
         default:
             break;
         }
