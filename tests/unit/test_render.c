@@ -146,12 +146,50 @@ static void test_help_page(void **state)
     at(out, "<IfModule !include_module>");
     at(out, "    SetEnv N8443_HELP_CONTACT \"Desk\"\n");
     assert_int_equal(count(out, "N8443_HELP_URL"), 0);
-    at(out, "    Alias \"/negotiate8443-error/\" \"/srv/p/\"\n");
+    /* The page file alone, not its directory. */
+    at(out, "    Alias \"/negotiate8443-error/401.shtml\" "
+            "\"/srv/p/401.shtml\"\n");
+    assert_int_equal(count(out, "Alias \"/negotiate8443-error/\""), 0);
     at(out, "    ErrorDocument 401 /negotiate8443-error/401.shtml\n");
     assert_true(at(out, "<Location \"/\">")
                 < at(out, "<Location \"/negotiate8443-error/\">"));
     at(out, "        AuthType None\n");
+    at(out, "        Require expr \"%{REQUEST_URI} == "
+            "'/negotiate8443-error/401.shtml'\"\n");
+    assert_int_equal(count(out, "Require all granted"), 0);
     at(out, "        Options -Indexes +IncludesNOEXEC\n");
+    /* No mod_proxy without a proxied location. */
+    assert_int_equal(count(out, "ProxyPass"), 0);
+    free(out);
+}
+
+/* A proxied "/": neither the page nor the counters inherit its
+ * ProxyPass; a site location under the page's path comes after the
+ * page's Location (it keeps its login). */
+static void test_help_page_proxied_root(void **state)
+{
+    char *out = render("version: 1\n"
+                       "sites:\n"
+                       "  - name: a\n"
+                       "    server_name: a.example.com\n"
+                       "    tls: {certificate: /c.pem, key: /k.pem}\n"
+                       "    help: {contact: Desk, pages: /srv/p}\n"
+                       "    locations:\n"
+                       "      - path: /negotiate8443-error/admin/\n"
+                       "        proxy: http://127.0.0.1:8080/admin/\n"
+                       "      - path: /\n"
+                       "        proxy: http://127.0.0.1:8080/\n");
+    const char *root, *status, *page, *admin;
+
+    (void)state;
+    root = at(out, "<Location \"/\">");
+    status = at(out, "<Location \"/negotiate8443-status\">");
+    page = at(out, "<Location \"/negotiate8443-error/\">");
+    admin = at(out, "<Location \"/negotiate8443-error/admin/\">");
+    assert_true(root < status && status < page && page < admin);
+    assert_true(strstr(status, "        ProxyPass \"!\"\n") < page);
+    assert_true(strstr(page, "        ProxyPass \"!\"\n") < admin);
+    assert_int_equal(count(out, "ProxyPass \"!\""), 2);
     free(out);
 }
 
@@ -346,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_render_is_pure),
         cmocka_unit_test(test_field_size_per_port),
         cmocka_unit_test(test_help_page),
+        cmocka_unit_test(test_help_page_proxied_root),
         cmocka_unit_test(test_locations_general_first),
         cmocka_unit_test(test_proxy_user_header),
         cmocka_unit_test(test_gssproxy_has_no_keytab),
