@@ -165,7 +165,7 @@ static void test_help_page(void **state)
 
 /* A proxied "/": neither the page nor the counters inherit its
  * ProxyPass; a site location under the page's path comes after the
- * page's Location (it keeps its login). */
+ * page's Location (it keeps its login), all others before. */
 static void test_help_page_proxied_root(void **state)
 {
     char *out = render("version: 1\n"
@@ -178,15 +178,21 @@ static void test_help_page_proxied_root(void **state)
                        "      - path: /negotiate8443-error/admin/\n"
                        "        proxy: http://127.0.0.1:8080/admin/\n"
                        "      - path: /\n"
-                       "        proxy: http://127.0.0.1:8080/\n");
-    const char *root, *status, *page, *admin;
+                       "        proxy: http://127.0.0.1:8080/\n"
+                       "      - path: /negotiate8443-status/x/\n"
+                       "      - path: /a/path/longer/than/the/admin/one/\n");
+    const char *root, *status, *page, *admin, *status_x, *longer;
 
     (void)state;
     root = at(out, "<Location \"/\">");
     status = at(out, "<Location \"/negotiate8443-status\">");
     page = at(out, "<Location \"/negotiate8443-error/\">");
     admin = at(out, "<Location \"/negotiate8443-error/admin/\">");
+    status_x = at(out, "<Location \"/negotiate8443-status/x/\">");
+    longer = at(out, "<Location \"/a/path/longer/than/the/admin/one/\">");
     assert_true(root < status && status < page && page < admin);
+    /* Under the counters' path: before them (Require local wins). */
+    assert_true(status_x < status && longer < status);
     assert_true(strstr(status, "        ProxyPass \"!\"\n") < page);
     assert_true(strstr(page, "        ProxyPass \"!\"\n") < admin);
     assert_int_equal(count(out, "ProxyPass \"!\""), 2);

@@ -261,10 +261,10 @@ void n8443_render_help_server(const struct n8443_site *site,
                               struct n8443_buf *out);
 void n8443_render_help_location(const struct n8443_site *site,
                                 struct n8443_buf *out);
-/* Is PATH under the module's own locations (the 401 page's
- * /negotiate8443-error/, /negotiate8443-status/)?  Such site locations
- * are rendered after those, so that they keep their login. */
-int n8443_render_is_reserved_path(const char *path);
+/* Is PATH under the 401 page's /negotiate8443-error/?  Such site
+ * locations are rendered after the page's, so that they keep their
+ * login. */
+int n8443_render_under_page_path(const char *path);
 void n8443_render_status_location(const struct n8443_site *site,
                                   struct n8443_buf *out);
 

@@ -498,18 +498,20 @@ static int render_site(const struct n8443_config *cfg,
         order[j] = loc;
     }
     /* The module's own locations after the site's, so that they win
-     * over "/" -- but before any site location under their paths, which
-     * keeps its own login (render_help.c). */
+     * over "/" -- but before any site location under the 401 page's
+     * path, which keeps its own login (render_help.c).  Those overlap
+     * only with each other and with shorter paths rendered before. */
     for (i = 0; i < site->nlocations; i++) {
-        if (n8443_render_is_reserved_path(order[i]->path.v)) {
-            break;
+        if (!n8443_render_under_page_path(order[i]->path.v)) {
+            render_location(site, order[i], out);
         }
-        render_location(site, order[i], out);
     }
     n8443_render_status_location(site, out);
     n8443_render_help_location(site, out);
-    for (; i < site->nlocations; i++) {
-        render_location(site, order[i], out);
+    for (i = 0; i < site->nlocations; i++) {
+        if (n8443_render_under_page_path(order[i]->path.v)) {
+            render_location(site, order[i], out);
+        }
     }
     n8443_buf_puts(out, "</VirtualHost>\n");
     free(order);

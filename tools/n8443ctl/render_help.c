@@ -122,15 +122,15 @@ static int site_proxies(const struct n8443_site *site)
 
 /*
  * Where render puts the module's own locations (the counters, the 401
- * page): before the first site location under one of their paths, else
- * after all.  A <Location "/"> that proxies or needs a login comes
- * before them (they must win over it); one under them comes after (it
- * keeps its login; site locations are sorted shortest first).
+ * page): after the site's, so that they win over a <Location "/"> that
+ * proxies or needs a login -- except the site locations under the page's
+ * path, which come after the page's (they keep their login).  One under
+ * the counters' path stays before them: it gets "Require local" too
+ * (with the handler it would inherit, it must).
  */
-int n8443_render_is_reserved_path(const char *path)
+int n8443_render_under_page_path(const char *path)
 {
-    return strncmp(path, ERROR_PATH, strlen(ERROR_PATH)) == 0
-           || strncmp(path, STATUS_PATH "/", strlen(STATUS_PATH) + 1) == 0;
+    return strncmp(path, ERROR_PATH, strlen(ERROR_PATH)) == 0;
 }
 
 /* The module's counters (JSON), for this host only.  The handler has no
