@@ -126,3 +126,40 @@ def test_trusted_proxy_connection_keeps_no_login_in_another_vhost(vhosts,
             "Bob rode on Alice's login over the proxy's connection"
     finally:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def bare_haproxy(base_dir, certs, vhosts):
+    import shutil
+    from test_proxy import HAProxy
+    if shutil.which("haproxy") is None and \
+            not os.path.exists("/usr/sbin/haproxy"):
+        pytest.skip("haproxy is not installed")
+    hp = HAProxy(os.path.join(base_dir, "redteam-vhosts"), certs,
+                 vhosts.port)
+    yield hp
+    hp.stop()
+
+
+def test_haproxy_reuse_shares_a_login_in_another_vhost(vhosts, bare_haproxy,
+                                                       alice):
+    """FAILS TODAY.  The same through a real HAProxy (http-reuse always,
+    one backend connection from 127.0.0.2, no forwarding header: the
+    README's case for NegotiateTrustedProxy), the Host of the clients
+    passed through: Alice logs in at intranet.test on her own client
+    connection and closes it; Bob, on another client connection, sends no
+    credentials and is let in as Alice."""
+    from test_proxy import Conn, user_of
+    port = bare_haproxy.ports["bare"]
+    a = Conn(port, vhosts.ca, "alice")
+    st, h, _ = a.get("/conn/", [negotiate(alice.token()[1])],
+                     host="intranet.test")
+    a.close()
+    assert (st, user_of(h)) == (404, "alice@TEST.N8443")
+    b = Conn(port, vhosts.ca, "bob")
+    try:
+        st, h, _ = b.get("/conn/", host="intranet.test")
+    finally:
+        b.close()
+    assert (st, user_of(h)) == (401, None), \
+        "Bob got in as %s through the balancer" % user_of(h)
