@@ -18,7 +18,12 @@
  * A connection from a proxy is shared by the proxy's clients (HAProxy's
  * http-reuse, mod_proxy's pool), so a login on it would let the next
  * client in as the last one: a request that shows it came through a proxy
- * never resumes a connection login and none is kept from it.
+ * never resumes a connection login and none is kept from it.  The peer
+ * address is tested against every vhost's NegotiateTrustedProxy list
+ * together (n8443_peer_is_any_trusted_proxy), since the proxy's connection
+ * serves every name-based vhost of its address and port; what a listed
+ * proxy's X-Forwarded-Proto is believed for stays per vhost
+ * (n8443_peer_is_trusted_proxy).
  */
 #include "connection.h"
 
@@ -155,9 +160,52 @@ const char *n8443_request_via_proxy(request_rec *r)
     if (r->useragent_ip != NULL && c->client_ip != NULL
         && strcmp(r->useragent_ip, c->client_ip) != 0)
         return "a client address taken from a header (mod_remoteip)";
-    if (n8443_peer_is_trusted_proxy(r))
-        return "an address listed in NegotiateTrustedProxy";
+    if (n8443_peer_is_any_trusted_proxy(c))
+        return "an address listed in NegotiateTrustedProxy (in this or "
+               "another vhost)";
     return NULL;
+}
+
+/*
+ * Every NegotiateTrustedProxy list of the configuration (the main
+ * server's and each vhost's), built at post_config in pconf.  One backend
+ * connection carries requests for every name-based vhost on its address
+ * and port, so "this connection is a proxy's" cannot be decided by the
+ * list of the vhost a request lands on: a vhost that does not repeat the
+ * list would keep a login on the proxy's connection for its next user.
+ */
+static apr_array_header_t *all_trusted_proxies;
+
+void n8443_trusted_proxies_collect(apr_pool_t *pconf, server_rec *s)
+{
+    all_trusted_proxies = apr_array_make(pconf, 4, sizeof(apr_ipsubnet_t *));
+    for (; s != NULL; s = s->next) {
+        const n8443_server_conf *sc =
+            ap_get_module_config(s->module_config, &negotiate8443_module);
+
+        if (sc->trusted_proxies != NULL)
+            apr_array_cat(all_trusted_proxies, sc->trusted_proxies);
+    }
+}
+
+int n8443_any_trusted_proxy_listed(void)
+{
+    return all_trusted_proxies != NULL && all_trusted_proxies->nelts > 0;
+}
+
+int n8443_peer_is_any_trusted_proxy(conn_rec *c)
+{
+    apr_ipsubnet_t **nets;
+    int i;
+
+    if (all_trusted_proxies == NULL || c->client_addr == NULL)
+        return 0;
+    nets = (apr_ipsubnet_t **)all_trusted_proxies->elts;
+    for (i = 0; i < all_trusted_proxies->nelts; i++) {
+        if (apr_ipsubnet_test(nets[i], c->client_addr))
+            return 1;
+    }
+    return 0;
 }
 
 int n8443_peer_is_trusted_proxy(request_rec *r)

@@ -30,8 +30,16 @@ n8443_conn_binding *n8443_conn_binding_slot(conn_rec *c);
 
 /* NULL, or why r looks like it came through a proxy. */
 const char *n8443_request_via_proxy(request_rec *r);
-/* Is the peer of r's connection in NegotiateTrustedProxy? */
+/* Is the peer of r's connection in NegotiateTrustedProxy of r's vhost
+ * (what NegotiateRequireTLS TrustedProxy believes)? */
 int n8443_peer_is_trusted_proxy(request_rec *r);
+/* Is the peer of c in any vhost's (or the main server's)
+ * NegotiateTrustedProxy?  Then the connection keeps no login in any
+ * vhost.  The union is built by n8443_trusted_proxies_collect at
+ * post_config. */
+int n8443_peer_is_any_trusted_proxy(conn_rec *c);
+void n8443_trusted_proxies_collect(apr_pool_t *pconf, server_rec *s);
+int n8443_any_trusted_proxy_listed(void);
 const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
                                     const char *arg);
 const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,

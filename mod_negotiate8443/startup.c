@@ -9,6 +9,7 @@
  *   NegotiateSession              a key (NegotiateSessionKeyFile)
  *   delegation                    a private NegotiateDelegationDir
  *   NegotiateConnectionAuth       a warning behind NegotiateTrustedProxy
+ *                                 (this or another vhost's)
  *
  * The one check that reads the configuration tree instead is the channel
  * binding's certificate (binding.c): the certificate file is mod_ssl's,
@@ -16,6 +17,7 @@
  * A check that fails logs why (EMERG) and stops httpd.
  */
 #include "n8443_private.h"
+#include "connection.h"
 
 #include "mod_unixd.h"
 #include "unixd.h"
@@ -208,9 +210,22 @@ static int check_session_key(server_rec *s, const n8443_server_conf *sc,
 static void warn_connection_auth(server_rec *s, const n8443_server_conf *sc,
                                  int on)
 {
-    if (!on || sc->trusted_proxies == NULL
-        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+    if (!on || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return;
+    /* The proxies of the other vhosts count here too (their connections
+     * carry this vhost's names as well): say so where it is not obvious. */
+    if (sc->trusted_proxies == NULL) {
+        if (n8443_any_trusted_proxy_listed())
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(440)
+                         "server %s:%u has NegotiateConnectionAuth On; "
+                         "connections from an address listed in "
+                         "NegotiateTrustedProxy of another vhost (or the "
+                         "main server) never keep a connection login here "
+                         "either",
+                         s->server_hostname ? s->server_hostname : "?",
+                         (unsigned)s->port);
+        return;
+    }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(225)
                  "server %s:%u has NegotiateConnectionAuth On and "
                  "NegotiateTrustedProxy: requests through the proxy "
@@ -313,6 +328,8 @@ int n8443_startup_check(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
 {
     if (n8443_binding_check_config(ptemp, s) != OK)
         return !OK;
+    /* Before the checks: warn_connection_auth looks at the union. */
+    n8443_trusted_proxies_collect(p, s);
     for (; s != NULL; s = s->next) {
         if (check_host(ptemp, s) != OK)
             return !OK;
