@@ -169,5 +169,7 @@ const char *diff_claims_differ(const n8443_ticket_claims *f,
                                size_t len);
 /* n8443_diff --tamper-pac KEYTAB TOKENFILE WHAT (diff_pac.c). */
 int diff_pac_tamper_main(diff_env *e, const char *file, const char *what);
+/* n8443_diff --redteam KEYTAB TOKENFILE WHAT (diff_pac.c). */
+int diff_pac_redteam_main(diff_env *e, const char *file, const char *what);
 
 #endif /* N8443_DIFF_CORE_H */

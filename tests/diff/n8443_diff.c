@@ -768,6 +768,13 @@ int main(int argc, char **argv)
         diff_env_free(&e);
         return ret;
     }
+    if (argc == 5 && strcmp(argv[1], "--redteam") == 0) {
+        if (diff_env_init(&e, argv[2]) != 0)
+            return 2;
+        ret = diff_pac_redteam_main(&e, argv[3], argv[4]);
+        diff_env_free(&e);
+        return ret;
+    }
     if (argc == 5 && strcmp(argv[1], "--tamper-pac") == 0) {
         if (diff_env_init(&e, argv[2]) != 0)
             return 2;

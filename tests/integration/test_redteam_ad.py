@@ -1,0 +1,289 @@
+"""Red-team probes of Require negotiate-group / the PAC against Samba's AD
+DC: PACs in the wrong container, two PACs, a silver ticket (a PAC made
+again with the service key), both login paths.  The tickets are forged
+with the service key by tests/diff/n8443_diff --redteam (diff_pac.c).
+
+Each test states what MIT's acceptor does; the module must do the same on
+both paths (fast path and GSS-API)."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+import harness
+from conftest import KRB5, https_request, negotiate
+from test_ad import AdClient, REALM
+
+HEADERS = """
+    AuthzSendForbiddenOnFailure On
+    Header always set X-Group-Sids "expr=%{reqenv:NEGOTIATE_GROUP_SIDS}"
+"""
+
+BODY = """
+  <Location /users>
+    AuthType Negotiate
+    Require negotiate-group web-users
+{h}
+  </Location>
+  <Location /users-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    Require negotiate-group web-users
+{h}
+  </Location>
+  <Location /admins>
+    AuthType Negotiate
+    Require negotiate-group web-admins
+{h}
+  </Location>
+  <Location /admins-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    Require negotiate-group web-admins
+{h}
+  </Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def ad(ad_realm):
+    old = os.environ.get("KRB5_CONFIG")
+    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
+    yield ad_realm
+    if old is None:
+        os.environ.pop("KRB5_CONFIG", None)
+    else:
+        os.environ["KRB5_CONFIG"] = old
+
+
+@pytest.fixture(scope="module")
+def sids(ad):
+    return {g: ad.sid_of(g) for g in ("web-users", "web-admins", "ops")}
+
+
+@pytest.fixture(scope="module")
+def rt(ad, base_dir, module_path, certs, sids):
+    d = os.path.join(base_dir, "redteam-ad")
+    os.makedirs(d)
+    kt = os.path.join(d, "http.keytab")
+    ad.export_keytab(kt, "HTTP/localhost")
+    harness.chown_to_httpd(kt)
+    gmap = os.path.join(d, "groups.map")
+    with open(gmap, "w") as f:
+        for g, s in sorted(sids.items()):
+            f.write("%s %s\n" % (g, s))
+    srv = harness.Httpd(base_dir, module_path, ad, certs, kt,
+                        BODY.format(h=HEADERS), name="httpd-redteam-ad",
+                        extra_global="LimitRequestFieldSize 65536\n"
+                        "NegotiateGroupMap %s" % gmap)
+    srv.ca = certs.ca
+    srv.start()
+    srv.gmap = gmap
+    yield srv, kt
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(ad, certs):
+    return AdClient(ad, certs, "alice")
+
+
+def get(srv, path, tok):
+    mark = srv.log_mark()
+    st, h, _ = https_request(srv, path, [negotiate(tok)])
+    return st, h, srv.log_since(mark)
+
+
+def forged(kt, client, what, tmp_path):
+    from test_differential import driver
+    raw = tmp_path / "real.tok"
+    raw.write_bytes(client.token(mech=KRB5)[1])
+    res = subprocess.run([driver(), "--redteam", kt, str(raw), what],
+                         capture_output=True, env=client.env)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def both_paths(rt, client, what, tmp_path, path):
+    srv, kt = rt
+    out = {}
+    for p in (path + "/", path + "-gss/"):
+        st, h, log = get(srv, p, forged(kt, client, what, tmp_path))
+        out[p] = (st, h.get("X-Group-Sids"), log)
+    return out
+
+
+# --------------------------------------------------------------- held
+# These pass today: they record what was tried and held.
+
+def test_pac_in_the_authenticator_is_not_used(rt, alice, tmp_path):
+    """A PAC in the authenticator (which the client writes) is never read:
+    MIT's mspac plugin reads the ticket's authorization data only."""
+    r = both_paths(rt, alice, "authenticator-pac", tmp_path, "/users")
+    for p, (st, sids, log) in r.items():
+        assert st == 403, (p, log)
+        assert "N8443001: login of alice@%s accepted" % REALM in log
+        assert "N8443386" in log
+
+
+@pytest.mark.parametrize("what", ["top-level-pac", "two-pacs-bad-first",
+                                  "two-pacs-good-first"])
+def test_pac_container_paths_agree(rt, alice, what, tmp_path):
+    """A PAC outside AD-IF-RELEVANT, two PACs: the fast path and GSS-API
+    take the same one (the first) and say the same."""
+    r = both_paths(rt, alice, what, tmp_path, "/users")
+    (st_f, sids_f, log_f), (st_g, sids_g, log_g) = r.values()
+    assert (st_f, sids_f) == (st_g, sids_g), (log_f, log_g)
+    if what == "two-pacs-bad-first":
+        assert st_f == 403
+    else:
+        assert st_f == 404
+
+
+def test_silver_ticket_is_trusted_as_mit_does(rt, alice, sids, tmp_path):
+    """A PAC signed again with the service key only (its KDC signature is
+    made with the service key too): MIT's acceptor cannot check the KDC
+    signature and vouches for the PAC; so does the module, on both paths.
+    Whoever holds the keytab can mint any group (a silver ticket): the
+    keytab is as sensitive as the groups it guards."""
+    rid = sids["web-admins"].rsplit("-", 1)[1]
+    r = both_paths(rt, alice, "silver-primary:" + rid, tmp_path, "/admins")
+    for p, (st, got, log) in r.items():
+        assert st == 404, (p, log)
+        assert sids["web-admins"] in got.split()
+
+
+# ------------------------------------------------------------ findings
+
+def test_group_map_torn_write_is_not_taken(rt, alice, ad, sids):
+    """FINDING: a NegotiateGroupMap read again while it is being written
+    in place (truncate, then write: `cat > map`, Python's open("w"), an
+    editor without rename) is taken as it is, with a last line cut short
+    and no newline.  A cut SID is still a SID, of another group: here
+    web-admins is being mapped to <domain>-5131 (a group of a large
+    domain) and the reader sees "<domain>-513", Domain Users, so every
+    user of the domain is web-admins until the next read (a second or
+    more later: the map is checked at most once a second, per child).
+    Expected: a changed map whose last line does not end in a newline is
+    not complete: logged, the map read before stays (as for a bad line),
+    and it is read again when it changes."""
+    srv, _ = rt
+    gmap = srv.gmap
+    with open(gmap) as f:
+        old = f.read()
+    # The map in use is good: alice is not in web-admins.
+    st, _, log = get(srv, "/admins/", alice.token()[1])
+    assert st == 403, log
+    # The new map: web-admins becomes another group, RID 5131.
+    final = old.replace("web-admins %s\n" % sids["web-admins"], "") \
+        + "web-admins %s-5131\n" % ad.domain_sid
+    cut = final.rindex("-5131") + len("-513")
+    try:
+        time.sleep(1.1)
+        # The first half of a write in place: the last line is cut.
+        with open(gmap, "w") as f:
+            f.write(final[:cut])
+        time.sleep(1.1)
+        st, _, log = get(srv, "/admins/", alice.token()[1])
+        assert st == 403, ("a map cut in the middle of a SID was used: "
+                           "alice (Domain Users) passed web-admins\n" + log)
+    finally:
+        with open(gmap + ".new", "w") as f:
+            f.write(old)
+        os.rename(gmap + ".new", gmap)
+        time.sleep(1.1)
+
+
+# ------------------------------------- indicators from the authenticator
+
+IND_USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
+
+IND_BODY = """
+  <Location /hardened>
+    AuthType Negotiate
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-auth-indicator hardened
+    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
+  </Location>
+  <Location /hardened-gss>
+    AuthType Negotiate
+    NegotiateFastPath Off
+    AuthzSendForbiddenOnFailure On
+    Require negotiate-auth-indicator hardened
+    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
+  </Location>
+"""
+
+# AD-AUTHENTICATION-INDICATOR (97): SEQUENCE OF UTF8String { "hardened" }
+IND97 = "300a0c0868617264656e6564"
+# AD-CAMMAC (96): CAMMAC { elements [0] { { 97, IND97 } } }, no verifier
+CAMMAC = "301ba0193017" "3015a003020161a10e040c" + IND97
+# AD-IF-RELEVANT (1) { { 96, CAMMAC } }
+IFREL_CAMMAC = "30283026a003020160a11f041d" + CAMMAC
+
+
+@pytest.fixture(scope="module")
+def rt_ind(base_dir, module_path, certs):
+    from conftest import Client
+    r = harness.Realm(os.path.join(base_dir, "redteam-ind"))
+    old = os.environ.get("KRB5_CONFIG")
+    srv = None
+    try:
+        r.stop_kdc()
+        spake = " spake_preauth_groups = edwards25519\n"
+        r.write_krb5_conf(r.krb5_conf, spake)
+        with open(r.kdc_conf) as f:
+            conf = f.read()
+        conf = conf.replace("  max_life = 10h\n", "  max_life = 10h\n"
+                            "  spake_preauth_indicator = hardened\n")
+        with open(r.kdc_conf, "w") as f:
+            f.write("[libdefaults]\n" + spake + conf)
+        r.start_kdc()
+        for user, pw in IND_USERS.items():
+            r.add_user(user, pw)
+        r.kadmin("modprinc +requires_preauth stepup")
+        r.add_service("HTTP/localhost")
+        os.environ["KRB5_CONFIG"] = r.krb5_conf
+        kt = os.path.join(base_dir, "redteam-ind", "http.keytab")
+        r.export_keytab(kt, ["HTTP/localhost"])
+        harness.chown_to_httpd(kt)
+        srv = harness.Httpd(base_dir, module_path, r, certs, kt, IND_BODY,
+                            name="httpd-redteam-ind")
+        srv.ca = certs.ca
+        srv.start()
+
+        class C(Client):
+            def __init__(self, user):
+                self.user = user
+                self.realm = r
+                self.certs = certs
+                self.env = r.client_env(user, IND_USERS[user])
+                self.ccache = self.env["KRB5CCNAME"]
+        yield srv, kt, C("plain")
+    finally:
+        if srv is not None:
+            srv.stop()
+        if old is None:
+            os.environ.pop("KRB5_CONFIG", None)
+        else:
+            os.environ["KRB5_CONFIG"] = old
+        r.close()
+
+
+@pytest.mark.parametrize("ad", ["97:" + IND97, "96:" + CAMMAC,
+                                "1:" + IFREL_CAMMAC],
+                         ids=["raw-indicator", "cammac", "if-relevant-cammac"])
+@pytest.mark.parametrize("path", ["/hardened/", "/hardened-gss/"])
+def test_indicator_in_the_authenticator_is_not_used(rt_ind, ad, path,
+                                                    tmp_path):
+    """The client writes the authenticator: an indicator there (bare, in
+    a CAMMAC without verifiers, in an AD-IF-RELEVANT CAMMAC) is never
+    taken, on either path."""
+    srv, kt, plain = rt_ind
+    st, h, log = get(srv, path, forged(kt, plain, "authn-ad:" + ad,
+                                       tmp_path))
+    assert "N8443001: login of plain@" in log, log
+    assert st == 403, log
+    assert h.get("X-Ind") in (None, "", "(null)")
