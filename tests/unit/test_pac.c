@@ -395,6 +395,30 @@ test_extra_sids_and_resource_groups(void **state)
     assert_int_equal(n8443_pac_logon_info(buf, len, NULL, never, NULL), -1);
 }
 
+/* Red team: MS-PAC 2.5 ties ExtraSids to the D bit of UserFlags
+ * (LOGON_EXTRA_SIDS: "if SidCount is not zero then the D bit MUST be
+ * set") and ResourceGroupDomainSid/ResourceGroupIds to the H bit
+ * (LOGON_RESOURCE_GROUPS).  A logon info with the bits clear must not
+ * grant its extra SIDs or resource groups: refused, or the SIDs left
+ * out.  Today they are granted (here BUILTIN\Administrators). */
+static void
+test_extra_sids_need_their_user_flag(void **state)
+{
+    static unsigned char buf[4096];
+    static seen s;
+    size_t len;
+    int rc;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    len = build(buf, 2, 3);
+    /* UserFlags: headers, top pointer, 116 bytes of fixed fields. */
+    memset(buf + 16 + 4 + 116, 0, 4);
+    rc = n8443_pac_logon_info(buf, len, NULL, collect, &s);
+    assert_true(rc != 0 || !has(&s, "S-1-5-32-544"));
+    assert_true(rc != 0 || !has(&s, "S-1-5-21-7-8-9-2000"));
+}
+
 static void
 test_headers_refused(void **state)
 {
@@ -551,6 +575,7 @@ main(void)
         cmocka_unit_test(test_truncations_refused),
         cmocka_unit_test(test_every_byte_mutated),
         cmocka_unit_test(test_extra_sids_and_resource_groups),
+        cmocka_unit_test(test_extra_sids_need_their_user_flag),
         cmocka_unit_test(test_headers_refused),
         cmocka_unit_test(test_pac_table),
         cmocka_unit_test(test_sid_to_string),
