@@ -403,7 +403,15 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
         if ((rc = fn(ctx, N8443_PAC_SID_GROUP, &sid, le32(g + 4))) != 0)
             return rc;
     }
-    if (extras_ptr != 0) {
+    /* MS-PAC 2.5: ExtraSids count only with the D bit (LOGON_EXTRA_SIDS)
+     * and resource groups only with the H bit (LOGON_RESOURCE_GROUPS) of
+     * UserFlags.  Without its bit a list is still decoded and checked,
+     * but not granted.  Samba (make_user_info_dc_pac) skips resource
+     * groups without the H bit the same way; for ExtraSids it does not
+     * look at the D bit, but the KDCs (Windows, Samba's own) set it
+     * whenever SidCount is not zero, so skipping them only affects a
+     * PAC that breaks the spec's MUST. */
+    if (extras_ptr != 0 && (info->user_flags & N8443_PAC_LOGON_EXTRA_SIDS)) {
         rd s = r;
 
         s.off = sids_at;
@@ -418,6 +426,8 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
                 return rc;
         }
     }
+    if (!(info->user_flags & N8443_PAC_LOGON_RESOURCE_GROUPS))
+        res_count = 0;
     for (i = 0; i < res_count; i++) {
         const unsigned char *g = r.p + res_at + (size_t)i * 8;
 

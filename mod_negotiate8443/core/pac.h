@@ -91,7 +91,10 @@ int n8443_pac_find_buffer(const unsigned char *pac, size_t len,
 /*
  * Decode a PAC_LOGON_INFO buffer.  On success (0), *out (may be NULL) is
  * filled and fn (may be NULL) is called for each SID; fn is only called
- * once the whole buffer has decoded.  Returns -1 on any malformed input,
+ * once the whole buffer has decoded.  ExtraSids are passed to fn only
+ * when UserFlags has N8443_PAC_LOGON_EXTRA_SIDS, resource groups only
+ * with N8443_PAC_LOGON_RESOURCE_GROUPS (MS-PAC 2.5); the counts in *out
+ * are what the buffer holds.  Returns -1 on any malformed input,
  * or what fn returned when it stopped the walk.
  */
 int n8443_pac_logon_info(const unsigned char *buf, size_t len,
