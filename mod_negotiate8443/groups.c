@@ -19,17 +19,36 @@
  *
  * The map (NegotiateGroupMap FILE: lines "name SID") is read at start-up,
  * where a bad line stops httpd, and again in each child when the file
- * changes (checked at most once a second); a changed file with a bad line
- * is logged and the map in use stays.  Names are only ever resolved
- * through it.
+ * changes (checked at most once a second, by inode, size and mtime/ctime
+ * to the nanosecond).  A changed file with a bad line, a last line
+ * without its newline (a write in place caught half-way), or larger than
+ * 4 MiB is logged and the map in use stays; a file changed less than a
+ * second ago is read on a later look; a file that is gone empties the
+ * map (fail closed).  Names are only ever resolved through it.
  */
 #include "n8443_private.h"
 
 #include "mod_auth.h"
-#include "apr_file_info.h"
-#include "apr_file_io.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pac.h"
+
+/* What tells one version of the map file from another: the stat of the
+ * file, with the nanoseconds of mtime and ctime (an edit of the same
+ * size within the same second still changes them). */
+typedef struct {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+} map_sig;
 
 /* The map and the one copy of it in use (its own pool), swapped whole. */
 struct n8443_group_map {
@@ -39,11 +58,32 @@ struct n8443_group_map {
     apr_pool_t *gen;            /* the generation in use */
     apr_hash_t *by_name;        /* name -> canonical SID */
     apr_hash_t *by_sid;         /* canonical SID -> name */
-    apr_time_t mtime;
-    apr_off_t size;
-    apr_ino_t inode;
+    map_sig sig;                /* of the file last looked at */
     apr_time_t checked;
 };
+
+/* A map larger than this is refused (a mistake, not a map). */
+#define MAP_MAX_BYTES (4 * 1024 * 1024)
+
+static void sig_of(const struct stat *st, map_sig *sig)
+{
+    memset(sig, 0, sizeof(*sig));
+    sig->exists = 1;
+    sig->dev = st->st_dev;
+    sig->ino = st->st_ino;
+    sig->size = st->st_size;
+    sig->mtime = st->st_mtim;
+    sig->ctime = st->st_ctim;
+}
+
+static int sig_same(const map_sig *a, const map_sig *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino
+           && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec
+           && a->mtime.tv_nsec == b->mtime.tv_nsec
+           && a->ctime.tv_sec == b->ctime.tv_sec
+           && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
 
 /* A SID in text to its canonical form (pac.c); 0, or -1 when it is not
  * a SID. */
@@ -65,40 +105,97 @@ static int map_name_ok(const char *s)
     return 1;
 }
 
-/* Read the map file into a new generation in p.  NULL, or why not
- * ("FILE:LINE: ..."). */
-static const char *map_load(apr_pool_t *p, const char *file,
-                            apr_hash_t **by_name, apr_hash_t **by_sid)
+/* The whole file into p, NUL-terminated, and the stat of what was read.
+ * Opened non-blocking and checked on the open descriptor, so a FIFO or
+ * device put in its place cannot hang start-up or a child holding the
+ * map's lock.  NULL, or why not. */
+static const char *map_read(apr_pool_t *p, const char *file, char **out,
+                            size_t *outlen, map_sig *sig)
 {
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char line[1024];
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    int fd, e;
+
+    fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        return apr_psprintf(p, "%s: cannot be read (%s)", file,
+                            strerror(e));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return apr_psprintf(p, "%s: not a regular file", file);
+    }
+    if (st.st_size > MAP_MAX_BYTES) {
+        close(fd);
+        return apr_psprintf(p, "%s: larger than %d bytes (%ld)", file,
+                            MAP_MAX_BYTES, (long)st.st_size);
+    }
+    buf = apr_palloc(p, (apr_size_t)st.st_size + 1);
+    e = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            e = errno;
+        if (n <= 0)
+            break;              /* shortened while read: EOF here */
+        got += (size_t)n;
+    }
+    close(fd);
+    if (e != 0)
+        return apr_psprintf(p, "%s: read error (%s)", file, strerror(e));
+    buf[got] = '\0';
+    if (strlen(buf) != got)
+        return apr_psprintf(p, "%s: holds a NUL byte", file);
+    sig_of(&st, sig);
+    *out = buf;
+    *outlen = got;
+    return NULL;
+}
+
+/* Read the map file into a new generation in p.  With whole_lines, a
+ * last line without its newline means the file is still being written
+ * (in place): refused.  NULL, or why not ("FILE:LINE: ..."). */
+static const char *map_load(apr_pool_t *p, const char *file,
+                            int whole_lines, apr_hash_t **by_name,
+                            apr_hash_t **by_sid, map_sig *sig)
+{
+    char *buf = NULL, *at, *nl;
+    size_t len = 0;
     int no = 0;
-    apr_status_t rv;
+    const char *err;
 
     *by_name = apr_hash_make(p);
     *by_sid = apr_hash_make(p);
-    /* Opening a FIFO would block start-up, or a request holding the
-     * map's lock. */
-    rv = apr_stat(&fi, file, APR_FINFO_TYPE, p);
-    if (rv == APR_SUCCESS && fi.filetype != APR_REG)
-        return apr_psprintf(p, "%s: not a regular file", file);
-    rv = apr_file_open(&f, file, APR_FOPEN_READ, APR_OS_DEFAULT, p);
-    if (rv != APR_SUCCESS)
-        return apr_psprintf(p, "%s: cannot be read (%pm)", file, &rv);
-    while ((rv = apr_file_gets(line, sizeof(line), f)) == APR_SUCCESS) {
-        char *name, *sid, *extra, *last;
+    if ((err = map_read(p, file, &buf, &len, sig)) != NULL)
+        return err;
+    if (whole_lines && len > 0 && buf[len - 1] != '\n')
+        return apr_psprintf(p, "%s: the last line has no newline: the file "
+                            "is still being written (write a new file and "
+                            "rename it over the map)", file);
+    for (at = buf; *at; at = nl ? nl + 1 : at + strlen(at)) {
+        char *line, *name, *sid, *extra, *last;
         char canon[N8443_SID_STRING_MAX];
-        size_t n = strlen(line);
 
+        nl = strchr(at, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        line = at;
         no++;
-        if (n == sizeof(line) - 1 && line[n - 1] != '\n')
+        if (strlen(line) > 1022)
             return apr_psprintf(p, "%s:%d: line too long", file, no);
-        name = apr_strtok(line, " \t\r\n", &last);
-        if (name == NULL || name[0] == '#')
+        name = apr_strtok(line, " \t\r", &last);
+        if (name == NULL || name[0] == '#') {
+            if (nl == NULL)
+                break;
             continue;
-        sid = apr_strtok(NULL, " \t\r\n", &last);
-        extra = apr_strtok(NULL, " \t\r\n", &last);
+        }
+        sid = apr_strtok(NULL, " \t\r", &last);
+        extra = apr_strtok(NULL, " \t\r", &last);
         if (sid == NULL || extra != NULL)
             return apr_psprintf(p, "%s:%d: expected \"name SID\"", file, no);
         if (!map_name_ok(name) || sid_canonical(name, canon,
@@ -111,21 +208,26 @@ static const char *map_load(apr_pool_t *p, const char *file,
         if (apr_hash_get(*by_name, name, APR_HASH_KEY_STRING) != NULL)
             return apr_psprintf(p, "%s:%d: '%s' is mapped twice", file,
                                 no, name);
-        name = apr_pstrdup(p, name);
         sid = apr_pstrdup(p, canon);
         apr_hash_set(*by_name, name, APR_HASH_KEY_STRING, sid);
         if (apr_hash_get(*by_sid, sid, APR_HASH_KEY_STRING) == NULL)
             apr_hash_set(*by_sid, sid, APR_HASH_KEY_STRING, name);
+        if (nl == NULL)
+            break;
     }
-    apr_file_close(f);
-    return rv == APR_EOF ? NULL : apr_psprintf(p, "%s: read error", file);
+    return NULL;
 }
 
-static apr_status_t map_stat(struct n8443_group_map *m, apr_finfo_t *fi,
-                             apr_pool_t *p)
+/* The file's signature now; sig->exists 0 when it is gone (or cannot be
+ * looked at). */
+static void map_stat(struct n8443_group_map *m, map_sig *sig)
 {
-    return apr_stat(fi, m->file, APR_FINFO_MTIME | APR_FINFO_SIZE
-                                 | APR_FINFO_INODE, p);
+    struct stat st;
+
+    if (stat(m->file, &st) == 0)
+        sig_of(&st, sig);
+    else
+        memset(sig, 0, sizeof(*sig));
 }
 
 const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
@@ -135,7 +237,6 @@ const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
                                                  &negotiate8443_module);
     struct n8443_group_map *m = apr_pcalloc(cmd->pool, sizeof(*m));
     const char *err;
-    apr_finfo_t fi;
 
     (void)dconf;
     m->file = ap_server_root_relative(cmd->pool, arg);
@@ -147,12 +248,7 @@ const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
         || apr_thread_mutex_create(&m->mutex, APR_THREAD_MUTEX_DEFAULT,
                                    cmd->pool) != APR_SUCCESS)
         return "NegotiateGroupMap: out of memory";
-    if (map_stat(m, &fi, cmd->temp_pool) == APR_SUCCESS) {
-        m->mtime = fi.mtime;
-        m->size = fi.size;
-        m->inode = fi.inode;
-    }
-    err = map_load(m->gen, m->file, &m->by_name, &m->by_sid);
+    err = map_load(m->gen, m->file, 0, &m->by_name, &m->by_sid, &m->sig);
     if (err != NULL)
         return apr_pstrcat(cmd->pool, "NegotiateGroupMap ", err, NULL);
     m->checked = apr_time_now();
@@ -161,11 +257,16 @@ const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
 }
 
 /* Under m->mutex: read the file again if it changed (at most once a
- * second); a bad new file is logged and the old map stays. */
+ * second).  A file changed less than a second ago is left for the next
+ * look (a writer may not be done); a bad or unfinished new file is
+ * logged and the old map stays; a file that is gone empties the map
+ * (fail closed: names no longer resolve, so Require negotiate-group NAME
+ * matches no one, SIDs still do).  Each is logged once per change. */
 static void map_refresh(request_rec *r, struct n8443_group_map *m)
 {
-    apr_finfo_t fi;
+    map_sig now_sig, read_sig;
     apr_time_t now = apr_time_now();
+    apr_time_t age;
     apr_pool_t *gen;
     apr_hash_t *by_name, *by_sid;
     const char *err;
@@ -173,30 +274,43 @@ static void map_refresh(request_rec *r, struct n8443_group_map *m)
     if (now - m->checked < apr_time_from_sec(1))
         return;
     m->checked = now;
-    if (map_stat(m, &fi, r->pool) != APR_SUCCESS
-        || (fi.mtime == m->mtime && fi.size == m->size
-            && fi.inode == m->inode))
+    map_stat(m, &now_sig);
+    if (sig_same(&now_sig, &m->sig))
         return;
+    if (!now_sig.exists) {
+        if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
+            return;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(445)
+                      "NegotiateGroupMap %s is gone (or cannot be looked "
+                      "at): the map is empty until it is back; group names "
+                      "match no one", m->file);
+        apr_pool_destroy(m->gen);
+        m->gen = gen;
+        m->by_name = apr_hash_make(gen);
+        m->by_sid = apr_hash_make(gen);
+        m->sig = now_sig;
+        return;
+    }
+    age = now - (apr_time_from_sec(now_sig.mtime.tv_sec)
+                 + now_sig.mtime.tv_nsec / 1000);
+    if (age >= 0 && age < apr_time_from_sec(1))
+        return;                 /* being written: look again next time */
     if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
         return;
-    err = map_load(gen, m->file, &by_name, &by_sid);
+    err = map_load(gen, m->file, 1, &by_name, &by_sid, &read_sig);
     if (err != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(380)
                       "NegotiateGroupMap %s; the map read before stays in "
                       "use", err);
         apr_pool_destroy(gen);
-        m->mtime = fi.mtime;    /* logged once per change */
-        m->size = fi.size;
-        m->inode = fi.inode;
+        m->sig = now_sig;       /* logged once per change */
         return;
     }
     apr_pool_destroy(m->gen);
     m->gen = gen;
     m->by_name = by_name;
     m->by_sid = by_sid;
-    m->mtime = fi.mtime;
-    m->size = fi.size;
-    m->inode = fi.inode;
+    m->sig = read_sig;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(381)
                   "NegotiateGroupMap %s read again: %u names", m->file,
                   apr_hash_count(by_name));
