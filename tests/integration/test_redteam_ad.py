@@ -196,6 +196,97 @@ def test_group_map_torn_write_is_not_taken(rt, alice, ad, sids):
         time.sleep(1.1)
 
 
+def _restore_map(gmap, text):
+    with open(gmap + ".new", "w") as f:
+        f.write(text)
+    os.rename(gmap + ".new", gmap)
+    time.sleep(2.1)
+
+
+def test_group_map_deleted_fails_closed(rt, alice):
+    """(404: authorized, no such page.)  A NegotiateGroupMap that is removed empties the map (fail closed):
+    names no longer resolve, one warning (N8443445) per change; it is
+    read again when it is back."""
+    srv, _ = rt
+    gmap = srv.gmap
+    with open(gmap) as f:
+        old = f.read()
+    st, _, log = get(srv, "/users/", alice.token()[1])
+    assert st == 404, log
+    try:
+        time.sleep(1.1)
+        os.unlink(gmap)
+        time.sleep(1.1)
+        mark = srv.log_mark()
+        st, _, _ = get(srv, "/users/", alice.token()[1])
+        time.sleep(1.1)
+        st2, _, _ = get(srv, "/users/", alice.token()[1])
+        log = srv.log_since(mark)
+        assert st == 403 and st2 == 403, log
+        assert "N8443445" in log, log
+        # Once per change (and per child): not on every look.
+        assert log.count("N8443445") <= 4, log
+    finally:
+        _restore_map(gmap, old)
+    st, _, log = get(srv, "/users/", alice.token()[1])
+    assert st == 404, log
+
+
+def test_group_map_fifo_does_not_hang(rt, alice):
+    """A FIFO put in the map's place is refused on the opened descriptor
+    (opened non-blocking): the request answers, the old map stays."""
+    srv, _ = rt
+    gmap = srv.gmap
+    with open(gmap) as f:
+        old = f.read()
+    try:
+        time.sleep(1.1)
+        os.unlink(gmap)
+        os.mkfifo(gmap)
+        os.utime(gmap, (time.time() - 5, time.time() - 5))
+        time.sleep(1.1)
+        mark = srv.log_mark()
+        st, _, _ = get(srv, "/users/", alice.token()[1])
+        log = srv.log_since(mark)
+        # 404 or 403: a child that last saw the map gone (the test
+        # before) keeps its empty map; what counts is the answer.
+        assert st in (403, 404), log
+        assert "not a regular file" in log, log
+    finally:
+        os.unlink(gmap)
+        _restore_map(gmap, old)
+
+
+def test_group_map_same_size_same_mtime_edit_is_seen(rt, alice, sids):
+    """An edit in place of the same size whose mtime is put back (or that
+    falls in the same second on a coarse clock) is seen by its ctime."""
+    srv, _ = rt
+    gmap = srv.gmap
+    u, a = sids["web-users"], sids["web-admins"]
+    if len(u) != len(a):
+        pytest.skip("the two SIDs differ in length")
+    with open(gmap) as f:
+        old = f.read()
+    st, _, log = get(srv, "/admins/", alice.token()[1])
+    assert st == 403, log
+    before = os.stat(gmap)
+    new = old.replace(u, "@U@").replace(a, u).replace("@U@", a)
+    assert len(new) == len(old) and new != old
+    try:
+        time.sleep(1.1)
+        with open(gmap, "r+") as f:
+            f.write(new)
+        os.utime(gmap, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = os.stat(gmap)
+        assert (after.st_size, after.st_mtime_ns, after.st_ino) == \
+            (before.st_size, before.st_mtime_ns, before.st_ino)
+        time.sleep(1.1)
+        st, _, log = get(srv, "/admins/", alice.token()[1])
+        assert st == 404, ("the swapped map was not read again\n" + log)
+    finally:
+        _restore_map(gmap, old)
+
+
 # ------------------------------------- indicators from the authenticator
 
 IND_USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
@@ -287,3 +378,4 @@ def test_indicator_in_the_authenticator_is_not_used(rt_ind, ad, path,
     assert "N8443001: login of plain@" in log, log
     assert st == 403, log
     assert h.get("X-Ind") in (None, "", "(null)")
+
