@@ -287,6 +287,34 @@ def test_group_map_same_size_same_mtime_edit_is_seen(rt, alice, sids):
         _restore_map(gmap, old)
 
 
+def test_group_map_over_4mib_is_refused(rt, alice):
+    """A map over 4 MiB is refused with a clear error (N8443380) and the
+    map read before stays: here a good map padded with comments, in
+    which web-users would be dropped."""
+    srv, _ = rt
+    gmap = srv.gmap
+    with open(gmap) as f:
+        old = f.read()
+    try:
+        _restore_map(gmap, old)
+        mark = srv.log_mark()
+        st, _, log = get(srv, "/users/", alice.token()[1])
+        assert st == 404, log
+        pad = ("#" + "x" * 1000 + "\n") * (4 * 1024 * 1024 // 1000 + 10)
+        big = "".join(l + "\n" for l in old.splitlines()
+                      if not l.startswith("web-users")) + pad
+        _restore_map(gmap, big)
+        mark = srv.log_mark()
+        st, _, _ = get(srv, "/users/", alice.token()[1])
+        log = srv.log_since(mark)
+        assert "larger than 4194304 bytes" in log, log
+        # The old map stays: 404 where this child had the full map (one
+        # that last saw the map removed keeps its empty one: 403).
+        assert "read again" not in log, log
+    finally:
+        _restore_map(gmap, old)
+
+
 # ------------------------------------- indicators from the authenticator
 
 IND_USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
