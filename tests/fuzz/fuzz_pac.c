@@ -8,7 +8,8 @@
  * Beyond memory safety (the sanitizers), checked with abort(): the buffer
  * found lies inside the PAC; SIDs are handed out only for a buffer that
  * decodes in full (a refused buffer never reached the callback), their
- * number is what the counts say, and every SID converts to a string that
+ * number is what the counts say (ExtraSids and resource groups only with
+ * their UserFlags bit), and every SID converts to a string that
  * starts "S-1-".  The input is also read as the text of a SID (what
  * NegotiateGroupMap and Require negotiate-group take): one that parses
  * converts back to a string that parses to the same SID.
@@ -61,8 +62,11 @@ decode(const unsigned char *buf, size_t len)
     if (rc != 0) {
         if (rc != -1 || w.sids != 0)
             abort();
-    } else if (w.sids != 2 + (size_t)li.group_count + li.extra_sid_count
-               + li.resource_group_count) {
+    } else if (w.sids != 2 + (size_t)li.group_count
+               + ((li.user_flags & N8443_PAC_LOGON_EXTRA_SIDS)
+                  ? li.extra_sid_count : 0)
+               + ((li.user_flags & N8443_PAC_LOGON_RESOURCE_GROUPS)
+                  ? li.resource_group_count : 0)) {
         abort();
     }
     free(copy);
