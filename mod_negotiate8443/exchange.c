@@ -16,8 +16,8 @@
  */
 #include "connection.h"
 
-#include "apr_base64.h"
 #include "authz_header.h"
+#include "encode.h"
 #include "replay_key.h"
 #include "apr_atomic.h"
 
@@ -339,12 +339,15 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
  * the client learns only the 401. */
 static void send_output(request_rec *r, const gss_buffer_desc *output)
 {
+    size_t cap;
     char *b64;
 
     if (output->length == 0)
         return;
-    b64 = apr_palloc(r->pool, apr_base64_encode_len((int)output->length));
-    apr_base64_encode_binary(b64, output->value, (int)output->length);
+    cap = n8443_base64_encoded_len(output->length) + 1;
+    b64 = apr_palloc(r->pool, cap);
+    if (n8443_base64_encode(output->value, output->length, b64, cap) == 0)
+        return;
     apr_table_add(r->err_headers_out, "WWW-Authenticate",
                   apr_pstrcat(r->pool, "Negotiate ", b64, NULL));
 }
