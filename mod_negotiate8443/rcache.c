@@ -152,11 +152,34 @@ static void log_quota(request_rec *r, const char *principal)
                   (long)apr_time_sec(n8443_rc_retention()));
 }
 
+#define NOTE_WATERMARK "negotiate8443-rc-watermark"
+#define NOTE_STAMP     "negotiate8443-rc-stamp"
+
+void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
+                             apr_time_t stamp)
+{
+    apr_table_setn(r->notes, NOTE_WATERMARK,
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT, watermark));
+    apr_table_setn(r->notes, NOTE_STAMP,
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT, stamp));
+}
+
+apr_time_t n8443_rcache_forgotten_at(request_rec *r, apr_time_t *stamp)
+{
+    const char *w = apr_table_get(r->notes, NOTE_WATERMARK);
+    const char *s = apr_table_get(r->notes, NOTE_STAMP);
+
+    *stamp = s != NULL ? (apr_time_t)apr_atoi64(s) : 0;
+    return w != NULL ? (apr_time_t)apr_atoi64(w) : 0;
+}
+
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
                                              const unsigned char *key,
-                                             const char *principal)
+                                             const char *principal,
+                                             apr_time_t stamp)
 {
+    apr_time_t now = apr_time_now();
     n8443_rc_result res;
     n8443_rc_who who;
     int do_log = 0;
@@ -166,8 +189,11 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return N8443_RC_UNAVAILABLE;
     }
+    /* Unknown: the earliest stamp Kerberos would have accepted. */
+    if (stamp <= 0)
+        stamp = now - apr_time_from_sec(n8443_instance.clock_skew);
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
-                                        apr_time_now(), &do_log);
+                                        now, stamp, &do_log);
     if (res == N8443_RC_UNAVAILABLE)
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
     else if (res == N8443_RC_FULL)

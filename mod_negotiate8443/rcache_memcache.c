@@ -446,6 +446,7 @@ static n8443_rc_result memcache_check_and_store(request_rec *r,
                                                 const n8443_rc_who *who,
                                                 apr_uint64_t quota,
                                                 apr_time_t now,
+                                                apr_time_t stamp,
                                                 int *log_quota)
 {
     n8443_rc_result res = n8443_rc_shm_quota_check(r, who, quota, now,

@@ -31,19 +31,30 @@ typedef struct n8443_rc_provider {
     void (*child_init)(apr_pool_t *pchild, server_rec *s);
     /* Atomic check-and-store of key for who (quota: the entries who may
      * hold; *log_quota set when a QUOTA answer should be logged now).
+     * stamp: the authenticator's time (never 0: rcache.c puts now - skew
+     * for an unknown one).  The backend compares it with its watermark,
+     * the time since which it remembers (its birth, kept in the store
+     * itself): stamp < watermark -> N8443_RC_FORGOTTEN, nothing stored,
+     * after n8443_rc_note_forgotten(r, watermark, stamp).
      * NULL: the backend makes no check of ours (krb5, none). */
     n8443_rc_result (*check_and_store)(request_rec *r, n8443_rc_conf *rc,
                                        const unsigned char *key,
                                        const n8443_rc_who *who,
                                        apr_uint64_t quota, apr_time_t now,
-                                       int *log_quota);
+                                       apr_time_t stamp, int *log_quota);
     /* Extra fields of the status handler's "replay_cache" object, each
-     * starting with ",".  NULL: none. */
+     * starting with ",".  Every backend with a watermark shows it there,
+     * with its errors and its state.  NULL: none. */
     void (*status)(request_rec *r, const n8443_rc_conf *rc);
 } n8443_rc_provider;
 
 extern const n8443_rc_provider n8443_rc_shm_provider;
 extern const n8443_rc_provider n8443_rc_memcache_provider;
+
+/* Record, for the exchange's log line, the watermark a FORGOTTEN answer
+ * for r compared stamp with. */
+void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
+                             apr_time_t stamp);
 
 /* ------------------------------------------ the shm segment (all backends) */
 

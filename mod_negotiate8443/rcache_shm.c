@@ -53,7 +53,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define RC_MAGIC          0x4e384445u   /* "N8DE" (+ memcache_refuse) */
+#define RC_MAGIC          0x4e384446u   /* "N8DF" (+ cause forgotten) */
 #define RC_SLOTS          N8443_RC_TABLE_SLOTS
 
 #define RC_QWINDOWS       8
@@ -405,7 +405,7 @@ static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                            const unsigned char *key,
                                            const n8443_rc_who *who,
                                            apr_uint64_t q, apr_time_t now,
-                                           int *log_quota)
+                                           apr_time_t stamp, int *log_quota)
 {
     n8443_rc_result res = shm_add(r, key, who, q, now,
                                   now + n8443_rc_retention(), log_quota);

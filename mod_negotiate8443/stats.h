@@ -10,7 +10,7 @@
 #include "apr.h"
 
 /* Failure buckets of the status handler; n8443_cause values index them. */
-#define N8443_STAT_CAUSES 11
+#define N8443_STAT_CAUSES 12
 /* Distinct memcached lists whose state the parent shares with the
  * children; more lists share words (a refusal then covers them all). */
 #define N8443_MC_SLOTS 64

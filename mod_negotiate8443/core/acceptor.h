@@ -27,7 +27,10 @@ typedef enum {
     N8443_CAUSE_OTHER,
     N8443_CAUSE_ETYPE,           /* the authenticator's etype field is not
                                     the session key's enctype */
-    N8443_CAUSE_ANONYMOUS        /* an anonymous ticket, not allowed */
+    N8443_CAUSE_ANONYMOUS,       /* an anonymous ticket, not allowed */
+    N8443_CAUSE_FORGOTTEN        /* the replay cache lost its memory after
+                                    the authenticator was made: refused,
+                                    the client retries with a new one */
 } n8443_cause;
 
 const char *n8443_cause_name(n8443_cause cause);

@@ -42,6 +42,10 @@ const char *n8443_login_advice(n8443_cause cause)
                "by more than the allowed skew; synchronise both with NTP";
     case N8443_CAUSE_REPLAY:
         return "replayed: this authenticator was presented before";
+    case N8443_CAUSE_FORGOTTEN:
+        return "the replay cache lost its memory after this authenticator "
+               "was made (restart, crash, cache loss): the client retries "
+               "with a fresh one";
     case N8443_CAUSE_EXPIRED:
         return "the ticket has expired or is not yet valid; the client "
                "must get a new one (kinit), or clocks are off";

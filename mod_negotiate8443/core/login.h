@@ -15,6 +15,7 @@
 #define N8443_LOGIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <gssapi/gssapi.h>
 #include <krb5/krb5.h>
 
@@ -66,6 +67,9 @@ typedef struct {
     int fast;                   /* accepted by the fast path */
     int bound;                  /* the channel binding matched */
     n8443_apreq_info info;      /* the AP-REQ (replay key, log lines) */
+    /* The authenticator's time (ctime + cusec: the client's clock), in
+     * microseconds since the epoch (apr_time_t's unit); 0: unknown. */
+    int64_t stamp;
     n8443_accept_result acc;    /* output token, flags, lifetime,
                                    delegated credentials */
     char krb5_text[256];        /* Kerberos' words for a refusal */
