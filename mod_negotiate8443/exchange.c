@@ -403,8 +403,14 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (dc->allow_anonymous)
         mode |= N8443_LOGIN_ALLOW_ANONYMOUS;
 
+    /* The replay cache's watermark wants the authenticator's time. */
+    if (n8443_rcache_checks(&sc->rc))
+        mode |= N8443_LOGIN_STAMP;
+
     n8443_cred_key_for(r, dc, sc, &key);
-    creds = n8443_creds_get(r, &key, mode & N8443_LOGIN_FAST_PATH, &keys);
+    creds = n8443_creds_get(r, &key,
+                            mode & (N8443_LOGIN_FAST_PATH
+                                    | N8443_LOGIN_STAMP), &keys);
     if (creds == NULL) {
         /* No keys to check the login with (keytab gone, GSS-Proxy down):
          * logged by n8443_creds_get; the client may try again later. */

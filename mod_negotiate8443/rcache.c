@@ -189,9 +189,16 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return N8443_RC_UNAVAILABLE;
     }
-    /* Unknown: the earliest stamp Kerberos would have accepted. */
+    /* Unknown (GSS-API accepted it and the keytab is not readable here):
+     * the earliest stamp Kerberos would have accepted, so that it is
+     * refused for a clock skew after the backend lost its memory.  But
+     * with the shm table under GSS-Proxy every token this host accepted
+     * also went through gssproxy's own replay cache (MIT's, on disk, kept
+     * across httpd's restarts): a replay that our lost table no longer
+     * sees is refused there, so the login is not held back. */
     if (stamp <= 0)
-        stamp = now - apr_time_from_sec(n8443_instance.clock_skew);
+        stamp = rc->backend == N8443_RC_SHM && n8443_gssproxy_in_use()
+                ? now : now - apr_time_from_sec(n8443_instance.clock_skew);
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
     if (res == N8443_RC_UNAVAILABLE)

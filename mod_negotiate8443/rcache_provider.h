@@ -71,6 +71,28 @@ void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
 
+/* ------------------------------------- the shm table's file (rcache_file.c) */
+
+typedef struct {
+    const char *path;
+    int fd;                 /* open (and locked) for the instance's life */
+    void *base;             /* the mapping, MAP_SHARED */
+    apr_size_t bytes;
+    int kept;               /* the file had this size: its contents may be
+                               usable (the header says) */
+} n8443_rc_file;
+
+/* NegotiateReplayCacheFile, or its default in the runtime directory. */
+const char *n8443_rc_file_path(apr_pool_t *p);
+/* Open (creating it 0600), check, lock, size and map the file at path
+ * for the life of pool p; logged on failure. */
+apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
+                               const char *path, apr_size_t bytes,
+                               n8443_rc_file **out);
+/* This boot's id (Linux: /proc/sys/kernel/random/boot_id), zeros when
+ * unknown. */
+void n8443_rc_boot_id(char *buf, apr_size_t len);
+
 /* --------------------------------------------------------------- memcache */
 
 /* Monitor hook (parent): does a memcached evict, and did it? */

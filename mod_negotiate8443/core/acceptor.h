@@ -75,6 +75,10 @@ typedef struct {
     int cb_tried_both;
     OM_uint32 retry_major, retry_minor;
     n8443_ticket_claims claims;   /* the verified PAC, auth indicators */
+    /* The authenticator's time (ctime, cusec: the client's clock) in
+     * microseconds since the epoch; 0: unknown (GSS-API does not say;
+     * the fast path fills it in). */
+    long long stamp;
 } n8443_accept_result;
 
 /*
