@@ -98,4 +98,34 @@ void n8443_rc_boot_id(char *buf, apr_size_t len);
 /* Monitor hook (parent): does a memcached evict, and did it? */
 void n8443_rc_memcache_monitor(apr_pool_t *p, server_rec *s);
 
+/* The child's memcached client (rcache_mc_client.c): one connection pool
+ * per server, a key always on its one server. */
+typedef struct n8443_mc_server n8443_mc_server;
+typedef struct {
+    int n;
+    n8443_mc_server **server;
+} n8443_mc_client;
+
+/* A client for "host:port[,...]" in pool p (a child's). */
+apr_status_t n8443_mc_create(apr_pool_t *p, const char *servers,
+                             n8443_mc_client **out);
+/* The server of key (and its index in the list): a key never moves. */
+n8443_mc_server *n8443_mc_home(const n8443_mc_client *c, const char *key,
+                               int *index);
+const char *n8443_mc_name(const n8443_mc_server *s);
+/* Send cmd (whole commands, pipelined) and read the replies into reply
+ * (NUL-terminated): `lines` one-line replies, then a "get" reply when
+ * want_get.  Not APR_SUCCESS: the server did not answer (logins that
+ * need it fail closed); it is tried again after a second. */
+/* The check-and-store of key in its memcached, with the server's
+ * watermark (rcache_memcache_watermark.c); its status fields. */
+n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
+                                const unsigned char *key, apr_time_t stamp);
+void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc);
+/* Parent, at start-up: a birth for each server that has none. */
+void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc);
+apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd,
+                              char *reply, apr_size_t size, int lines,
+                              int want_get);
+
 #endif /* N8443_RCACHE_PROVIDER_H */

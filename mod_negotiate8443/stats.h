@@ -26,6 +26,9 @@ typedef struct {
      * parent's probe: 0, or why its logins are refused (503) - a
      * N8443_MC_* reason << 16 | the index of the server in the list. */
     apr_uint32_t memcache_refuse[N8443_MC_SLOTS];
+    /* Per memcached list: commands it did not answer, answers that
+     * were errors, since the start. */
+    apr_uint32_t memcache_errors[N8443_MC_SLOTS];
 } n8443_stats;
 
 #define N8443_MC_EVICTS   1u        /* "evictions on": runs without -M */
