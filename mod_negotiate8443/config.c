@@ -471,6 +471,21 @@ static const char *set_replay_cache_file(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_replay_cache_margin(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err != NULL)
+        return err;
+    err = parse_count(cmd, arg, 0, 86400, &v);
+    if (err != NULL)
+        return err;
+    n8443_instance.rc_margin = v;
+    return NULL;
+}
+
 static const char *set_replay_cache_quota(cmd_parms *cmd, void *dconf,
                                           const char *arg)
 {
@@ -589,6 +604,11 @@ const command_rec n8443_cmds[] = {
                   RSRC_CONF, "File the shm replay cache lives in, kept "
                   "across restarts (global; default negotiate8443-rcache "
                   "in the runtime directory)"),
+    AP_INIT_TAKE1("NegotiateReplayCacheMargin", set_replay_cache_margin,
+                  NULL, RSRC_CONF, "Seconds after a replay cache's "
+                  "watermark during which authenticators are still refused: "
+                  "covers clients whose clocks run ahead (global; default 0, "
+                  "NegotiateClockSkew for full cover)"),
     AP_INIT_TAKE1("NegotiateReplayCacheQuota", set_replay_cache_quota, NULL,
                   RSRC_CONF, "Logins one principal may have in the replay "
                   "cache at once (global; default 1% of its size, at least "

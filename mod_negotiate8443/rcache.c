@@ -179,7 +179,7 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              const char *principal,
                                              apr_time_t stamp)
 {
-    apr_time_t now = apr_time_now();
+    apr_time_t now = apr_time_now(), made;
     n8443_rc_result res;
     n8443_rc_who who;
     int do_log = 0;
@@ -199,9 +199,17 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
     if (stamp <= 0)
         stamp = rc->backend == N8443_RC_SHM && n8443_gssproxy_in_use()
                 ? now : now - apr_time_from_sec(n8443_instance.clock_skew);
+    /* A client whose clock runs ahead by d stamped the tokens it used in
+     * the last d seconds before a loss after the loss: with a margin of
+     * d they are refused too (and everybody's for d seconds longer). */
+    made = stamp;
+    stamp -= apr_time_from_sec(n8443_instance.rc_margin);
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
-    if (res == N8443_RC_UNAVAILABLE)
+    if (res == N8443_RC_FORGOTTEN)      /* the log line: the stamp made */
+        apr_table_setn(r->notes, NOTE_STAMP,
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT, made));
+    else if (res == N8443_RC_UNAVAILABLE)
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
     else if (res == N8443_RC_FULL)
         apr_atomic_inc32(&n8443_stats_get()->full);

@@ -201,6 +201,34 @@ def test_other_size_starts_empty(srv, alice):
         srv.start()
 
 
+def test_margin_covers_clocks_ahead(srv, alice):
+    """NegotiateReplayCacheMargin 3: for 3 s more after the watermark,
+    authenticators are refused (a client whose clock is ahead stamps
+    tokens it used before the loss after it)."""
+    srv.stop()
+    with open(srv.conf) as f:
+        conf = f.read()
+    with open(srv.conf, "w") as f:
+        f.write(conf + "NegotiateReplayCacheMargin 3\n")
+    os.unlink(rc_file(srv))         # a new table, born now
+    try:
+        srv.start()
+        wm = status(srv)["replay_cache"]["shm"]["watermark_unix"]
+        time.sleep(max(0.0, wm + 1.1 - time.time()))
+        _, early = alice.token()
+        mark = srv.log_mark()
+        assert login(srv, early) == 401
+        assert "N8443300" in srv.log_since(mark)
+        time.sleep(max(0.0, wm + 4.1 - time.time()))
+        _, later = alice.token()
+        assert login(srv, later) == 200
+    finally:
+        srv.stop()
+        with open(srv.conf, "w") as f:
+            f.write(conf)
+        srv.start()
+
+
 @pytest.mark.parametrize("bad", ["mode-0644", "symlink"])
 def test_untrusted_file_refuses_to_start(srv, bad):
     path = rc_file(srv)
