@@ -201,6 +201,33 @@ def test_other_size_starts_empty(srv, alice):
         srv.start()
 
 
+def test_other_size_on_graceful_restart(srv, alice):
+    """A size change on a graceful restart: a new table in a new file (old
+    children keep the old one until they go), born now."""
+    used, _ = used_and_unused(srv, alice)
+    with open(srv.conf) as f:
+        conf = f.read()
+    with open(srv.conf, "w") as f:
+        f.write(conf + "NegotiateReplayCacheSize 7000\n")
+    try:
+        srv.graceful()
+        mark = srv.log_mark()
+        assert login(srv, used) == 401
+        log = srv.log_since(mark)
+        assert "N8443300" in log or "N8443025" in log, log
+        wm = status(srv)["replay_cache"]["shm"]["watermark_unix"]
+        time.sleep(max(0.0, wm + 1.1 - time.time()))
+        _, fresh = alice.token()
+        assert login(srv, fresh) == 200
+        assert login(srv, fresh) == 401
+        assert stat.S_IMODE(os.stat(rc_file(srv)).st_mode) == 0o600
+    finally:
+        srv.stop()
+        with open(srv.conf, "w") as f:
+            f.write(conf)
+        srv.start()
+
+
 def test_margin_covers_clocks_ahead(srv, alice):
     """NegotiateReplayCacheMargin 3: for 3 s more after the watermark,
     authenticators are refused (a client whose clock is ahead stamps
