@@ -68,8 +68,19 @@ def srv(base_dir, module_path, realm, certs, keytab):
     s.stop()
 
 
+def settle(srv):
+    """Tokens made from now on are after the table's birth: the harness may
+    return from a restart before httpd's post_config ran (it finds the
+    previous start's line in the log), and MIT stamps tokens made within
+    one second with that second's first time."""
+    wm = status(srv)["replay_cache"]["shm"]["watermark_unix"]
+    time.sleep(max(0.0, wm + 1.1 - time.time()))
+    return wm
+
+
 def used_and_unused(srv, client, path="/protected/"):
     """A token used once (200) and one made at the same time, unused."""
+    settle(srv)
     _, used = client.token()
     _, unused = client.token()
     assert login(srv, used, path) == 200
@@ -121,6 +132,10 @@ def test_full_restart_keeps_the_table(srv, alice, how):
 
 def test_module_upgrade_same_file(srv, alice, module_path):
     """A new .so (another file name) over the same table file."""
+    if ".so" in os.environ.get("N8443_HTTPD_LD_PRELOAD", ""):
+        pytest.skip("the sanitizer run preloads the module: a copy under "
+                    "another name would bind its symbols to the preloaded "
+                    "one")
     used, _ = used_and_unused(srv, alice)
     srv.stop()
     new = os.path.join(srv.dir, "mod_negotiate8443-upgraded.so")
@@ -191,7 +206,7 @@ def test_other_size_starts_empty(srv, alice):
         mark = srv.log_mark()
         assert login(srv, used) == 401
         assert "N8443300" in srv.log_since(mark)
-        time.sleep(1.1)
+        settle(srv)
         _, fresh = alice.token()
         assert login(srv, fresh) == 200
     finally:
