@@ -258,3 +258,73 @@ def test_one_of_two_memcached_killed_and_restarted(
         srv.stop()
         a.kill()
         b.kill()
+
+
+class Garbage:
+    """A TCP server that answers every line with `answer`."""
+
+    def __init__(self, answer):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,),
+                             daemon=True).start()
+
+    def serve(self, conn):
+        try:
+            while conn.recv(4096):
+                conn.sendall(self.answer)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("what", ["unresolvable", "garbage", "error",
+                                  "junk-value"])
+def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
+                                    keytab, alice, what):
+    """A name that does not resolve, a server that speaks garbage, one that
+    answers errors, a birth that is not a time: 503 and a log line, never
+    200 or a crash."""
+    fake = None
+    if what == "unresolvable":
+        servers = "no-such-host.invalid:11211"
+    else:
+        fake = Garbage({"garbage": b"\x00\xffHELLO there\r\n" * 40,
+                        "error": b"SERVER_ERROR busy\r\n",
+                        "junk-value": b"STORED\r\nVALUE n8443:born 0 3\r\n"
+                                      b"abc\r\nEND\r\n"}[what])
+        servers = "127.0.0.1:%d" % fake.port
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-mcmem-bad-" + what,
+                      extra_global="NegotiateReplayCache memcache " + servers)
+    try:
+        mark = srv.log_mark()
+        statuses = [login(srv, alice.token()[1]) for _ in range(3)]
+        assert statuses == [503] * 3, statuses
+        log = srv.log_since(mark)
+        assert "N8443060" in log or "N8443308" in log, log
+        assert status(srv)["replay_cache"]["memcache_servers"][0][
+            "state"] in ("down", "no_watermark")
+        no_500(srv, statuses)
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()
+        if fake is not None:
+            fake.close()
