@@ -457,35 +457,6 @@ static const char *set_replay_cache_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_replay_cache_file(cmd_parms *cmd, void *dconf,
-                                         const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err != NULL)
-        return err;
-    n8443_instance.rc_file = ap_server_root_relative(cmd->pool, arg);
-    if (n8443_instance.rc_file == NULL || *arg == '\0')
-        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
-                            cmd->cmd->name, arg);
-    return NULL;
-}
-
-static const char *set_replay_cache_margin(cmd_parms *cmd, void *dconf,
-                                           const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    long v = 0;
-
-    if (err != NULL)
-        return err;
-    err = parse_count(cmd, arg, 0, 86400, &v);
-    if (err != NULL)
-        return err;
-    n8443_instance.rc_margin = v;
-    return NULL;
-}
-
 static const char *set_replay_cache_quota(cmd_parms *cmd, void *dconf,
                                           const char *arg)
 {
@@ -600,11 +571,11 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
                   RSRC_CONF, "Entries in the shared-memory replay cache "
                   "(global)"),
-    AP_INIT_TAKE1("NegotiateReplayCacheFile", set_replay_cache_file, NULL,
+    AP_INIT_TAKE1("NegotiateReplayCacheFile", n8443_rc_set_file, NULL,
                   RSRC_CONF, "File the shm replay cache lives in, kept "
                   "across restarts (global; default negotiate8443-rcache "
                   "in the runtime directory)"),
-    AP_INIT_TAKE1("NegotiateReplayCacheMargin", set_replay_cache_margin,
+    AP_INIT_TAKE1("NegotiateReplayCacheMargin", n8443_rc_set_margin,
                   NULL, RSRC_CONF, "Seconds after a replay cache's "
                   "watermark during which authenticators are still refused: "
                   "covers clients whose clocks run ahead (global; default 0, "

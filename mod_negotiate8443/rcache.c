@@ -7,6 +7,11 @@
 #include "rcache_provider.h"
 
 #include "apr_atomic.h"
+#include "apr_lib.h"
+#include "http_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
 
 /* Logins per second the default size is made for (the contract). */
 #define N8443_RC_DEFAULT_RATE 1000
@@ -46,6 +51,40 @@ int n8443_rcache_checks(const n8443_rc_conf *rc)
 const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc)
 {
     return rc->backend == N8443_RC_KRB5 ? rc->krb5_name : "none:";
+}
+
+/* NegotiateReplayCacheFile PATH (global). */
+const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL)
+        return err;
+    n8443_instance.rc_file = *arg ? ap_server_root_relative(cmd->pool, arg)
+                                  : NULL;
+    if (n8443_instance.rc_file == NULL)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    return NULL;
+}
+
+/* NegotiateReplayCacheMargin SECONDS (global, 0 to 86400). */
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
+                                const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long v;
+
+    if (err != NULL)
+        return err;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno == ERANGE || v > 86400)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
+                            "seconds from 0 to 86400", cmd->cmd->name, arg);
+    n8443_instance.rc_margin = v;
+    return NULL;
 }
 
 /* The shm table's capacity this generation (the default quota is 1%). */

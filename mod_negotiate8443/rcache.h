@@ -17,6 +17,7 @@
 #define N8443_RCACHE_H
 
 #include "httpd.h"
+#include "http_config.h"
 
 #include "modes.h"      /* n8443_rc_backend, shared with n8443ctl */
 #include "rc_table.h"
@@ -99,6 +100,12 @@ const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc);
 const char *n8443_rcache_name(const n8443_rc_conf *rc);
 void n8443_rcache_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 void n8443_rcache_status(request_rec *r, const n8443_rc_conf *rc);
+
+/* The directives NegotiateReplayCacheFile and NegotiateReplayCacheMargin
+ * (config.c's command table). */
+const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg);
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
+                                const char *arg);
 
 /* Parse and check "h:p[,h:p...]" (NegotiateReplayCache memcache); NULL
  * or an error message. */

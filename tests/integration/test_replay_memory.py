@@ -290,3 +290,23 @@ def test_untrusted_file_refuses_to_start(srv, bad):
         os.unlink(path)
         os.rename(saved, path)
         srv.start()
+
+
+@pytest.mark.parametrize("conf,message", [
+    ("NegotiateReplayCacheMargin -1", "NegotiateReplayCacheMargin: '-1' is "
+     "not a number of seconds from 0 to 86400"),
+    ("NegotiateReplayCacheMargin 5s", "NegotiateReplayCacheMargin: '5s' is "
+     "not a number of seconds from 0 to 86400"),
+    ("<VirtualHost 127.0.0.1:1>\nNegotiateReplayCacheFile /tmp/x\n"
+     "</VirtualHost>", "NegotiateReplayCacheFile cannot occur within "
+     "<VirtualHost> section"),
+])
+def test_directive_errors(base_dir, module_path, realm, certs, keytab, conf,
+                          message):
+    import harness
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-rcmem-conf-%d" % abs(hash(conf)),
+                        extra_global=conf)
+    res = srv.configtest()
+    assert res.returncode != 0
+    assert message in res.stdout + res.stderr
