@@ -268,7 +268,7 @@ class Bench:
         # --baseline-module: row (p), the same scenario as (a) with another
         # build (e.g. main's, before the shm table moved into a file).
         self.baseline = None
-        if a.baseline_module:
+        if getattr(a, "baseline_module", None):
             self.baseline = os.path.join(self.base, "baseline.so")
             shutil.copy2(a.baseline_module, self.baseline)
         with open(self.module, "rb") as f:
