@@ -403,8 +403,9 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (dc->allow_anonymous)
         mode |= N8443_LOGIN_ALLOW_ANONYMOUS;
 
-    /* The replay cache's watermark wants the authenticator's time. */
-    if (n8443_rcache_checks(&sc->rc))
+    /* The replay cache's watermark wants the authenticator's time (on
+     * the GSS-API path a second decryption: only while it matters). */
+    if (n8443_rcache_wants_stamp(&sc->rc))
         mode |= N8443_LOGIN_STAMP;
 
     n8443_cred_key_for(r, dc, sc, &key);

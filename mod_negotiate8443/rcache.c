@@ -191,6 +191,21 @@ static void log_quota(request_rec *r, const char *principal)
                   (long)apr_time_sec(n8443_rc_retention()));
 }
 
+int n8443_rcache_wants_stamp(const n8443_rc_conf *rc)
+{
+    apr_time_t born;
+
+    if (!n8443_rcache_checks(rc))
+        return 0;
+    if (rc->backend != N8443_RC_SHM)
+        return 1;           /* a server may be born again at any time */
+    born = n8443_rc_shm_born();
+    return born == 0
+           || born > apr_time_now()
+                     - apr_time_from_sec(n8443_instance.clock_skew
+                                         + n8443_instance.rc_margin + 2);
+}
+
 #define NOTE_WATERMARK "negotiate8443-rc-watermark"
 #define NOTE_STAMP     "negotiate8443-rc-stamp"
 

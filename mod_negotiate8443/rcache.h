@@ -81,6 +81,12 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              const char *principal,
                                              apr_time_t stamp);
 
+/* Does a check under rc need the authenticator's real time?  Not where
+ * no backend of ours checks, nor with a shm table born more than the
+ * clock skew (+ margin) ago: every token Kerberos accepts now is stamped
+ * after its birth, and the GSS-API path need not decrypt it again. */
+int n8443_rcache_wants_stamp(const n8443_rc_conf *rc);
+
 /* After a FORGOTTEN answer for r: the watermark the backend compared the
  * stamp with (since when it remembers), and the stamp as compared; 0 when
  * the backend did not say. */

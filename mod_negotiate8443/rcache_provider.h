@@ -68,6 +68,8 @@ n8443_rc_result n8443_rc_shm_quota_check(request_rec *r,
 void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
                               apr_time_t now);
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
+/* The shm table's watermark (0: no table). */
+apr_time_t n8443_rc_shm_born(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
 

@@ -463,6 +463,11 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
     return result;
 }
 
+apr_time_t n8443_rc_shm_born(void)
+{
+    return table != NULL ? table->born : 0;
+}
+
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity)
 {
     *live = 0;

@@ -243,6 +243,25 @@ def test_other_size_on_graceful_restart(srv, alice):
         srv.start()
 
 
+def test_old_table_gss_path(srv, alice):
+    """A table born long ago (its birth moved an hour back): the GSS-API
+    path no longer reads the authenticator's time (nothing Kerberos takes
+    can be older); logins and replays are what they were."""
+    srv.stop()
+    with open(rc_file(srv), "r+b") as f:
+        f.seek(32)
+        born = struct.unpack("=q", f.read(8))[0]
+        f.seek(32)
+        f.write(struct.pack("=q", born - 3600 * 1000000))
+    srv.start()
+    assert status(srv)["replay_cache"]["shm"]["watermark_unix"] \
+        < time.time() - 3500
+    _, tok = alice.token()
+    assert login(srv, tok, "/gss/") == 200
+    assert login(srv, tok, "/gss/") == 401
+    assert login(srv, tok) == 401
+
+
 def test_margin_covers_clocks_ahead(srv, alice):
     """NegotiateReplayCacheMargin 3: for 3 s more after the watermark,
     authenticators are refused (a client whose clock is ahead stamps
