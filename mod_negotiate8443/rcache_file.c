@@ -123,12 +123,13 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
         return APR_EGENERAL;
     }
     /* Same size: the contents may be usable (the caller checks the
-     * header).  Otherwise start from zeros, with every block reserved. */
+     * header).  Otherwise start from zeros.  Either way every block is
+     * reserved (a kept file may have holes). */
     f->kept = (apr_size_t)st.st_size == bytes;
-    if (!f->kept) {
+    {
         int err = 0;
 
-        if (ftruncate(f->fd, 0) != 0)
+        if (!f->kept && ftruncate(f->fd, 0) != 0)
             err = errno;
         else
             err = posix_fallocate(f->fd, 0, (off_t)bytes);
