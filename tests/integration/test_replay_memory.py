@@ -194,6 +194,30 @@ def test_new_layout_starts_empty_with_a_watermark(srv, alice, path):
     assert login(srv, fresh, path) == 401
 
 
+def test_file_from_an_earlier_boot_starts_empty(srv, alice):
+    """The header names the boot the table was made in (Linux's boot_id,
+    at offset 40): a file kept on disk across a reboot (or a crash of the
+    host, which may lose pages not yet written) starts empty, born now."""
+    used, _ = used_and_unused(srv, alice)
+    srv.stop()
+    with open(rc_file(srv), "r+b") as f:
+        f.seek(40)
+        boot = f.read(36)
+        assert boot == open("/proc/sys/kernel/random/boot_id",
+                            "rb").read(36)
+        f.seek(40)
+        f.write(b"0" * 36)
+    mark = srv.log_mark()
+    srv.start()
+    assert login(srv, used) == 401
+    log = srv.log_since(mark)
+    assert "made before the host rebooted" in log
+    assert "N8443300" in log
+    settle(srv)
+    _, fresh = alice.token()
+    assert login(srv, fresh) == 200
+
+
 def test_other_size_starts_empty(srv, alice):
     used, _ = used_and_unused(srv, alice)
     srv.stop()
