@@ -183,31 +183,6 @@ static void log_refusal(request_rec *r, const n8443_login_keys *keys,
  * to answer with (401 for a replay, 503 when the cache cannot answer:
  * the module fails closed).
  */
-/* The replay cache lost its memory after the authenticator was made: a
- * restart with a new table, a crash, a cache server restarted, flushed or
- * evicting, a failover.  The token may be a replay it can no longer see:
- * refused, and the client asks again with a fresh authenticator. */
-static int refuse_forgotten(request_rec *r, const n8443_server_conf *sc,
-                            const char *principal)
-{
-    char when[APR_RFC822_DATE_LEN], made[APR_RFC822_DATE_LEN];
-    apr_time_t stamp, at = n8443_rcache_forgotten_at(r, &stamp);
-
-    apr_rfc822_date(when, at);
-    apr_rfc822_date(made, stamp);
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(300)
-                  "the replay cache (%s) lost its memory at %s "
-                  "(restart, crash, cache loss or failover), after the "
-                  "authenticator of %s was made (%s, %.3f s before): "
-                  "login refused; the client retries with a fresh "
-                  "authenticator (a client whose clock is behind this "
-                  "server's may be refused until it catches up)",
-                  n8443_rcache_name(&sc->rc), when, principal, made,
-                  (double)(at - stamp) / APR_USEC_PER_SEC);
-    count_failure(N8443_CAUSE_FORGOTTEN);
-    return challenge(r);
-}
-
 static int check_replay(request_rec *r, n8443_server_conf *sc,
                         const n8443_apreq_info *info, const char *principal,
                         apr_time_t stamp)
@@ -227,7 +202,8 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
     case N8443_RC_FRESH:
         return OK;
     case N8443_RC_FORGOTTEN:
-        return refuse_forgotten(r, sc, principal);
+        /* Logged and counted by the replay cache (N8443300). */
+        return challenge(r);
     case N8443_RC_REPLAY:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(025)
                       "login refused (replay): the authenticator of %s was "

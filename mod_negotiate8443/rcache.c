@@ -227,6 +227,31 @@ apr_time_t n8443_rcache_forgotten_at(request_rec *r, apr_time_t *stamp)
     return w != NULL ? (apr_time_t)apr_atoi64(w) : 0;
 }
 
+/* The replay cache lost its memory after the authenticator was made (at
+ * `made`): a restart with a new table, a crash, a cache server restarted,
+ * flushed or evicting, a failover.  The token may be a replay it can no
+ * longer see: refused (401), and the client asks again with a fresh
+ * authenticator. */
+static void log_forgotten(request_rec *r, const n8443_rc_conf *rc,
+                          const char *principal, apr_time_t made)
+{
+    char when[APR_RFC822_DATE_LEN], stamp[APR_RFC822_DATE_LEN];
+    apr_time_t ignored, at = n8443_rcache_forgotten_at(r, &ignored);
+
+    apr_rfc822_date(when, at);
+    apr_rfc822_date(stamp, made);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(300)
+                  "the replay cache (%s) lost its memory at %s "
+                  "(restart, crash, cache loss or failover), after the "
+                  "authenticator of %s was made (%s, %.3f s before): "
+                  "login refused; the client retries with a fresh "
+                  "authenticator (a client whose clock is behind this "
+                  "server's may be refused until it catches up)",
+                  n8443_rcache_name(rc), when, principal, stamp,
+                  (double)(at - made) / APR_USEC_PER_SEC);
+    apr_atomic_inc32(&n8443_stats_get()->failures[N8443_CAUSE_FORGOTTEN]);
+}
+
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
                                              const unsigned char *key,
@@ -260,9 +285,8 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
     stamp -= apr_time_from_sec(n8443_instance.rc_margin);
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
-    if (res == N8443_RC_FORGOTTEN)      /* the log line: the stamp made */
-        apr_table_setn(r->notes, NOTE_STAMP,
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT, made));
+    if (res == N8443_RC_FORGOTTEN)
+        log_forgotten(r, rc, principal, made);
     else if (res == N8443_RC_UNAVAILABLE)
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
     else if (res == N8443_RC_FULL)

@@ -74,7 +74,8 @@ int n8443_rcache_checks(const n8443_rc_conf *rc);
  * when unknown (then taken as now - NegotiateClockSkew: the earliest a
  * token Kerberos accepted can be stamped, so an unknown stamp is refused
  * whenever a known one might be).  A backend that lost its memory after
- * stamp (the watermark: since when it remembers) answers FORGOTTEN. */
+ * stamp (the watermark: since when it remembers) answers FORGOTTEN,
+ * logged (N8443300) and counted here. */
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
                                              const unsigned char *key,
