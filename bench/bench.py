@@ -109,6 +109,7 @@ LABELS = {
     "g": "(g) n8443 ConnectionAuth repeat",
     "h": "(h) n8443 Session repeat",
     "x": "(x) n8443 shm, NegotiateFastPath Off",
+    "p": "(p) baseline module, shm rcache",
     "F": "(f') gss_accept loop, held ctx",
 }
 
@@ -264,6 +265,12 @@ class Bench:
         # in the checkout during the run cannot mix builds.
         self.module = os.path.join(self.base, "mod_negotiate8443.so")
         shutil.copy2(a.module, self.module)
+        # --baseline-module: row (p), the same scenario as (a) with another
+        # build (e.g. main's, before the shm table moved into a file).
+        self.baseline = None
+        if getattr(a, "baseline_module", None):
+            self.baseline = os.path.join(self.base, "baseline.so")
+            shutil.copy2(a.baseline_module, self.baseline)
         with open(self.module, "rb") as f:
             self.module_sha = hashlib.sha256(f.read()).hexdigest()
         self.realm = harness.Realm(self.base)
@@ -357,14 +364,15 @@ class Bench:
         raise ValueError(kind)
 
     def make_server(self, name, kind, extra="", env_extra=None,
-                    extra_global="", status=True):
+                    extra_global="", status=True, module=None):
         glob = self.mpm_global() + extra_global
         if kind == "gssapi":
             glob += "\nLoadModule auth_gssapi_module %s\n" % MOD_AUTH_GSSAPI
         body = self.body_for(kind, extra)
         if not status:
             body = body.replace(STATUS_LOCATION, "")
-        srv = harness.Httpd(self.base, self.module, self.realm, self.certs,
+        srv = harness.Httpd(self.base, module or self.module, self.realm,
+                            self.certs,
                             self.keytab, body, name=name,
                             extra_global=glob, env_extra=env_extra)
         srv.ca = self.certs.ca
@@ -597,8 +605,10 @@ class Bench:
         path, (a)'s token files), then (f) over the same tokens."""
         a = self.args
         log("round %d: %s" % (rnd, LABELS["a"]))
-        prefix = self.make_tokens("a%d" % rnd, a.tokens)
+        # Tokens made after the start: a table that starts empty refuses
+        # authenticators made before its birth (its watermark).
         srv = self.start_server(self.make_server("httpd-a%d" % rnd, "shm"))
+        prefix = self.make_tokens("a%d" % rnd, a.tokens)
         try:
             self.check_login(srv)
             if "a" in a.only:
@@ -622,6 +632,23 @@ class Bench:
                                                               hold=True))
         if "x" in a.only:
             self.round_gss_path(rnd, out)
+        if self.baseline is not None:
+            self.round_baseline(rnd, out)
+
+    def round_baseline(self, rnd, out):
+        """(p): (a) with --baseline-module."""
+        a = self.args
+        log("round %d: %s" % (rnd, LABELS["p"]))
+        srv = self.start_server(self.make_server("httpd-p%d" % rnd, "shm",
+                                                 module=self.baseline))
+        prefix = self.make_tokens("p%d" % rnd, a.tokens)
+        try:
+            self.check_login(srv)
+            r = self.measure("p", srv, PROTECTED, "tokens", prefix,
+                             a.max_duration, tag="p%d" % rnd)
+            out.setdefault("p", []).append(r)
+        finally:
+            self.stop_server(srv)
 
     def round_gss_path(self, rnd, out):
         """(x): (a) with NegotiateFastPath Off, every login through
@@ -629,9 +656,9 @@ class Bench:
         the targets."""
         a = self.args
         log("round %d: %s" % (rnd, LABELS["x"]))
-        prefix = self.make_tokens("x%d" % rnd, a.tokens)
         srv = self.start_server(self.make_server(
             "httpd-x%d" % rnd, "shm", extra="    NegotiateFastPath Off"))
+        prefix = self.make_tokens("x%d" % rnd, a.tokens)
         try:
             self.check_login(srv)
             r = self.measure("x", srv, PROTECTED, "tokens", prefix,
@@ -645,9 +672,9 @@ class Bench:
         log("round %d: %s" % (rnd, LABELS["b"]))
         if self.memcached is None:
             self.start_memcached()
-        prefix = self.make_tokens("b%d" % rnd, a.tokens)
         srv = self.start_server(self.make_server("httpd-b%d" % rnd,
                                                  "memcache"))
+        prefix = self.make_tokens("b%d" % rnd, a.tokens)
         try:
             self.check_login(srv)
             r = self.measure("b", srv, PROTECTED, "tokens", prefix,
@@ -875,8 +902,8 @@ class Bench:
         a scenario (a) run; writes the report into results/."""
         a = self.args
         log("profile: perf record of scenario (a)")
-        prefix = self.make_tokens("prof", a.tokens)
         srv = self.start_server(self.make_server("httpd-prof", "shm"))
+        prefix = self.make_tokens("prof", a.tokens)
         outdir = os.path.dirname(os.path.abspath(a.out))
         data = os.path.join(self.base, "perf.data")
         try:
@@ -966,6 +993,8 @@ def compute_ratios(res, cores):
     target("shm / (d) mod_auth_gssapi rcache none", "a", "d", 1.25)
     target("shm / limit 1/(1/e + f/cores)", "a", "limit", 0.75)
     target("memcache / shm", "b", "a", 0.8)
+    if res.get("p"):
+        target("shm / (p) baseline module's shm", "a", "p", 0.95)
     for k, name in (("g", "ConnectionAuth repeat / (e)"),
                     ("h", "Session repeat / (e)")):
         target(name, k, "e", 0.85, (res.get(k) or {}).get("why"))
@@ -993,7 +1022,7 @@ def print_table(res, ratios, soak, mix=None, notes=()):
         "noise")
     lines.append(hdr)
     lines.append("-" * len(hdr))
-    for k in "abcdeghx":
+    for k in "abcdeghxp":
         r = res.get(k)
         if r is None:
             continue
@@ -1338,6 +1367,10 @@ def main():
     ap.add_argument("--heimdal-share", type=float, default=None,
                     help="share of Heimdal tokens (0..1; implies --mix "
                     "heimdal when > 0)")
+    ap.add_argument("--baseline-module", default=None,
+                    help="also measure (a) with this build as row (p), "
+                    "and the target shm / (p) >= 0.95 (e.g. main's module, "
+                    "to see what a change costs)")
     ap.add_argument("--only", default="abcdefghx",
                     help="scenarios to run (letters)")
     ap.add_argument("--out", default=os.path.join(HERE, "results",

@@ -124,7 +124,8 @@ def main():
     a = ap.parse_args()
     # What Bench.setup and make_server read of the benchmark's options.
     bargs = argparse.Namespace(module=a.module, threads_per_child=4,
-                               gen_procs=2, wrk_threads=1)
+                               gen_procs=2, wrk_threads=1,
+                               heimdal_share=None)
     b = bench.Bench(bargs)
     res = {}
     t0 = time.monotonic()

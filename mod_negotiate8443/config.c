@@ -571,6 +571,15 @@ const command_rec n8443_cmds[] = {
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
                   RSRC_CONF, "Entries in the shared-memory replay cache "
                   "(global)"),
+    AP_INIT_TAKE1("NegotiateReplayCacheFile", n8443_rc_set_file, NULL,
+                  RSRC_CONF, "File the shm replay cache lives in, kept "
+                  "across restarts (global; default negotiate8443-rcache "
+                  "in the runtime directory)"),
+    AP_INIT_TAKE1("NegotiateReplayCacheMargin", n8443_rc_set_margin,
+                  NULL, RSRC_CONF, "Seconds after a replay cache's "
+                  "watermark during which authenticators are still refused: "
+                  "covers clients whose clocks run ahead (global; default 0, "
+                  "NegotiateClockSkew for full cover)"),
     AP_INIT_TAKE1("NegotiateReplayCacheQuota", set_replay_cache_quota, NULL,
                   RSRC_CONF, "Logins one principal may have in the replay "
                   "cache at once (global; default 1% of its size, at least "

@@ -184,7 +184,8 @@ static void log_refusal(request_rec *r, const n8443_login_keys *keys,
  * the module fails closed).
  */
 static int check_replay(request_rec *r, n8443_server_conf *sc,
-                        const n8443_apreq_info *info, const char *principal)
+                        const n8443_apreq_info *info, const char *principal,
+                        apr_time_t stamp)
 {
     unsigned char key[32];
 
@@ -196,9 +197,13 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    switch (n8443_rcache_check_and_store(r, &sc->rc, key, principal)) {
+    switch (n8443_rcache_check_and_store(r, &sc->rc, key, principal,
+                                         stamp)) {
     case N8443_RC_FRESH:
         return OK;
+    case N8443_RC_FORGOTTEN:
+        /* Logged and counted by the replay cache (N8443300). */
+        return challenge(r);
     case N8443_RC_REPLAY:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(025)
                       "login refused (replay): the authenticator of %s was "
@@ -377,8 +382,15 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
     if (dc->allow_anonymous)
         mode |= N8443_LOGIN_ALLOW_ANONYMOUS;
 
+    /* The replay cache's watermark wants the authenticator's time (on
+     * the GSS-API path a second decryption: only while it matters). */
+    if (n8443_rcache_wants_stamp(&sc->rc))
+        mode |= N8443_LOGIN_STAMP;
+
     n8443_cred_key_for(r, dc, sc, &key);
-    creds = n8443_creds_get(r, &key, mode & N8443_LOGIN_FAST_PATH, &keys);
+    creds = n8443_creds_get(r, &key,
+                            mode & (N8443_LOGIN_FAST_PATH
+                                    | N8443_LOGIN_STAMP), &keys);
     if (creds == NULL) {
         /* No keys to check the login with (keytab gone, GSS-Proxy down):
          * logged by n8443_creds_get; the client may try again later. */
@@ -398,7 +410,8 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         return status;
     }
 
-    status = check_replay(r, sc, &lr.info, lr.principal);
+    status = check_replay(r, sc, &lr.info, lr.principal,
+                          (apr_time_t)lr.stamp);
     if (status == OK) {
         /* Both paths report MIT's lifetime, with the skew's grace:
          * a connection login or session ends with the ticket. */

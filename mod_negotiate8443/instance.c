@@ -3,7 +3,8 @@
  */
 #include "instance.h"
 
-n8443_instance_conf n8443_instance = { N8443_DEFAULT_CLOCK_SKEW, 0, 0, 0 };
+n8443_instance_conf n8443_instance = { N8443_DEFAULT_CLOCK_SKEW, 0, 0, 0,
+                                       0, NULL };
 
 void n8443_instance_defaults(void)
 {
@@ -11,6 +12,8 @@ void n8443_instance_defaults(void)
     n8443_instance.clock_skew_set = 0;
     n8443_instance.size = 0;
     n8443_instance.quota = 0;
+    n8443_instance.rc_margin = 0;
+    n8443_instance.rc_file = NULL;
 }
 
 /*

@@ -224,8 +224,10 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
 int n8443_gssproxy_in_use(void);
 /* Borrow the process' credentials for key (acquiring or refreshing them
  * when needed), with the keys for one login (core/login.h): the fast
- * path's only where fast_path is set and the keytab could be copied
- * (not under GSS-Proxy).  Give them back with n8443_creds_release. */
+ * path's krb5 context and keytab copy only where fast_path is set (the
+ * fast path, or the authenticator's time after GSS-API) and the keytab
+ * could be copied (not under GSS-Proxy).  Give them back with
+ * n8443_creds_release. */
 n8443_creds *n8443_creds_get(request_rec *r, const n8443_cred_key *key,
                              int fast_path, n8443_login_keys *keys);
 void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys);

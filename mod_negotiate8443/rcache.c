@@ -7,6 +7,11 @@
 #include "rcache_provider.h"
 
 #include "apr_atomic.h"
+#include "apr_lib.h"
+#include "http_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
 
 /* Logins per second the default size is made for (the contract). */
 #define N8443_RC_DEFAULT_RATE 1000
@@ -46,6 +51,40 @@ int n8443_rcache_checks(const n8443_rc_conf *rc)
 const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc)
 {
     return rc->backend == N8443_RC_KRB5 ? rc->krb5_name : "none:";
+}
+
+/* NegotiateReplayCacheFile PATH (global). */
+const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL)
+        return err;
+    n8443_instance.rc_file = *arg ? ap_server_root_relative(cmd->pool, arg)
+                                  : NULL;
+    if (n8443_instance.rc_file == NULL)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    return NULL;
+}
+
+/* NegotiateReplayCacheMargin SECONDS (global, 0 to 86400). */
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
+                                const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long v;
+
+    if (err != NULL)
+        return err;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno == ERANGE || v > 86400)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
+                            "seconds from 0 to 86400", cmd->cmd->name, arg);
+    n8443_instance.rc_margin = v;
+    return NULL;
 }
 
 /* The shm table's capacity this generation (the default quota is 1%). */
@@ -152,11 +191,74 @@ static void log_quota(request_rec *r, const char *principal)
                   (long)apr_time_sec(n8443_rc_retention()));
 }
 
+int n8443_rcache_wants_stamp(const n8443_rc_conf *rc)
+{
+    apr_time_t born;
+
+    if (!n8443_rcache_checks(rc))
+        return 0;
+    if (rc->backend != N8443_RC_SHM)
+        return 1;           /* a server may be born again at any time */
+    born = n8443_rc_shm_born();
+    return born == 0
+           || born > apr_time_now()
+                     - apr_time_from_sec(n8443_instance.clock_skew
+                                         + n8443_instance.rc_margin + 2);
+}
+
+#define NOTE_WATERMARK "negotiate8443-rc-watermark"
+#define NOTE_STAMP     "negotiate8443-rc-stamp"
+
+void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
+                             apr_time_t stamp)
+{
+    apr_table_setn(r->notes, NOTE_WATERMARK,
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT, watermark));
+    apr_table_setn(r->notes, NOTE_STAMP,
+                   apr_psprintf(r->pool, "%" APR_TIME_T_FMT, stamp));
+}
+
+apr_time_t n8443_rcache_forgotten_at(request_rec *r, apr_time_t *stamp)
+{
+    const char *w = apr_table_get(r->notes, NOTE_WATERMARK);
+    const char *s = apr_table_get(r->notes, NOTE_STAMP);
+
+    *stamp = s != NULL ? (apr_time_t)apr_atoi64(s) : 0;
+    return w != NULL ? (apr_time_t)apr_atoi64(w) : 0;
+}
+
+/* The replay cache lost its memory after the authenticator was made (at
+ * `made`): a restart with a new table, a crash, a cache server restarted,
+ * flushed or evicting, a failover.  The token may be a replay it can no
+ * longer see: refused (401), and the client asks again with a fresh
+ * authenticator. */
+static void log_forgotten(request_rec *r, const n8443_rc_conf *rc,
+                          const char *principal, apr_time_t made)
+{
+    char when[APR_RFC822_DATE_LEN], stamp[APR_RFC822_DATE_LEN];
+    apr_time_t ignored, at = n8443_rcache_forgotten_at(r, &ignored);
+
+    apr_rfc822_date(when, at);
+    apr_rfc822_date(stamp, made);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(300)
+                  "the replay cache (%s) lost its memory at %s "
+                  "(restart, crash, cache loss or failover), after the "
+                  "authenticator of %s was made (%s, %.3f s before): "
+                  "login refused; the client retries with a fresh "
+                  "authenticator (a client whose clock is behind this "
+                  "server's may be refused until it catches up)",
+                  n8443_rcache_name(rc), when, principal, stamp,
+                  (double)(at - made) / APR_USEC_PER_SEC);
+    apr_atomic_inc32(&n8443_stats_get()->failures[N8443_CAUSE_FORGOTTEN]);
+}
+
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
                                              const unsigned char *key,
-                                             const char *principal)
+                                             const char *principal,
+                                             apr_time_t stamp)
 {
+    apr_time_t now = apr_time_now(), made;
     n8443_rc_result res;
     n8443_rc_who who;
     int do_log = 0;
@@ -166,9 +268,26 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return N8443_RC_UNAVAILABLE;
     }
+    /* Unknown (GSS-API accepted it and the keytab is not readable here):
+     * the earliest stamp Kerberos would have accepted, so that it is
+     * refused for a clock skew after the backend lost its memory.  But
+     * with the shm table under GSS-Proxy every token this host accepted
+     * also went through gssproxy's own replay cache (MIT's, on disk, kept
+     * across httpd's restarts): a replay that our lost table no longer
+     * sees is refused there, so the login is not held back. */
+    if (stamp <= 0)
+        stamp = rc->backend == N8443_RC_SHM && n8443_gssproxy_in_use()
+                ? now : now - apr_time_from_sec(n8443_instance.clock_skew);
+    /* A client whose clock runs ahead by d stamped the tokens it used in
+     * the last d seconds before a loss after the loss: with a margin of
+     * d they are refused too (and everybody's for d seconds longer). */
+    made = stamp;
+    stamp -= apr_time_from_sec(n8443_instance.rc_margin);
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
-                                        apr_time_now(), &do_log);
-    if (res == N8443_RC_UNAVAILABLE)
+                                        now, stamp, &do_log);
+    if (res == N8443_RC_FORGOTTEN)
+        log_forgotten(r, rc, principal, made);
+    else if (res == N8443_RC_UNAVAILABLE)
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
     else if (res == N8443_RC_FULL)
         apr_atomic_inc32(&n8443_stats_get()->full);

@@ -17,6 +17,7 @@
 #define N8443_RCACHE_H
 
 #include "httpd.h"
+#include "http_config.h"
 
 #include "modes.h"      /* n8443_rc_backend, shared with n8443ctl */
 #include "rc_table.h"
@@ -26,8 +27,13 @@ typedef enum {
     N8443_RC_REPLAY,        /* seen before: refuse */
     N8443_RC_FULL,          /* no room for a live entry: fail closed */
     N8443_RC_UNAVAILABLE,   /* backend could not answer: fail closed */
-    N8443_RC_QUOTA          /* the principal has its share of the cache:
+    N8443_RC_QUOTA,         /* the principal has its share of the cache:
                              * refused, not stored (429) */
+    N8443_RC_FORGOTTEN      /* the backend lost its memory after this
+                             * authenticator was made (its stamp is
+                             * before the backend's watermark): refused,
+                             * not stored (401: the client retries with
+                             * a fresh authenticator) */
 } n8443_rc_result;
 
 /* Length of the stored key: the first half of the SHA-256 replay key.
@@ -63,11 +69,29 @@ int n8443_rcache_checks(const n8443_rc_conf *rc);
  * request r under the vhost's settings.  Atomic: of two concurrent callers
  * with one key, one gets FRESH and the other REPLAY.  A principal that
  * already holds its share of the cache (NegotiateReplayCacheQuota) gets
- * QUOTA and nothing is stored; a replay is never counted against it. */
+ * QUOTA and nothing is stored; a replay is never counted against it.
+ * stamp: the authenticator's time (ctime/cusec, the client's clock), 0
+ * when unknown (then taken as now - NegotiateClockSkew: the earliest a
+ * token Kerberos accepted can be stamped, so an unknown stamp is refused
+ * whenever a known one might be).  A backend that lost its memory after
+ * stamp (the watermark: since when it remembers) answers FORGOTTEN,
+ * logged (N8443300) and counted here. */
 n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
                                              n8443_rc_conf *rc,
                                              const unsigned char *key,
-                                             const char *principal);
+                                             const char *principal,
+                                             apr_time_t stamp);
+
+/* Does a check under rc need the authenticator's real time?  Not where
+ * no backend of ours checks, nor with a shm table born more than the
+ * clock skew (+ margin) ago: every token Kerberos accepts now is stamped
+ * after its birth, and the GSS-API path need not decrypt it again. */
+int n8443_rcache_wants_stamp(const n8443_rc_conf *rc);
+
+/* After a FORGOTTEN answer for r: the watermark the backend compared the
+ * stamp with (since when it remembers), and the stamp as compared; 0 when
+ * the backend did not say. */
+apr_time_t n8443_rcache_forgotten_at(request_rec *r, apr_time_t *stamp);
 
 /* Entries one principal may hold (the quota in force). */
 apr_uint64_t n8443_rc_quota(void);
@@ -83,6 +107,12 @@ const char *n8443_rc_krb5_store_name(const n8443_rc_conf *rc);
 const char *n8443_rcache_name(const n8443_rc_conf *rc);
 void n8443_rcache_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 void n8443_rcache_status(request_rec *r, const n8443_rc_conf *rc);
+
+/* The directives NegotiateReplayCacheFile and NegotiateReplayCacheMargin
+ * (config.c's command table). */
+const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg);
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
+                                const char *arg);
 
 /* Parse and check "h:p[,h:p...]" (NegotiateReplayCache memcache); NULL
  * or an error message. */

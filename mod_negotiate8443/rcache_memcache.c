@@ -4,15 +4,16 @@
  * a second server is caught there.
  *
  * memcached's "add" stores a key only if it is absent, atomically on the
- * server: that is the check-and-store.  APR-util's client keeps a
- * connection pool per child; a server that stops answering is marked dead
- * and retried by the client after a few seconds, so logins recover without
- * a restart once memcached is back.  While it is away, logins fail closed.
+ * server: that is the check-and-store (rcache_memcache_watermark.c, with
+ * each server's watermark), over the child's own client
+ * (rcache_mc_client.c): a key always on its one server, a server that
+ * stops answering tried again after a second, so logins recover without a
+ * restart once memcached is back.  While it is away, logins fail closed.
+ * Here: the settings, the parent's eviction watch, the provider.
  */
 #include "n8443_private.h"
 #include "rcache_provider.h"
 
-#include "apr_memcache.h"
 #include "apr_lib.h"
 #include "apr_network_io.h"
 #include "ap_mpm.h"
@@ -41,81 +42,7 @@ const char *n8443_rc_memcache_parse(apr_pool_t *p, const char *servers)
     return NULL;
 }
 
-static apr_status_t client_init(apr_pool_t *pchild, n8443_rc_conf *rc)
-{
-    char *list = apr_pstrdup(pchild, rc->memcache_servers), *tok, *last;
-    apr_memcache_t *mc;
-    apr_status_t rv;
-    int threads = 1, n = 0;
-
-    for (tok = list; *tok; tok++)
-        n += (*tok == ',');
-    rv = apr_memcache_create(pchild, (apr_uint16_t)(n + 1), 0, &mc);
-    if (rv != APR_SUCCESS)
-        return rv;
-    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    if (threads < 1)
-        threads = 1;
-
-    list = apr_pstrdup(pchild, rc->memcache_servers);
-    for (tok = apr_strtok(list, ",", &last); tok != NULL;
-         tok = apr_strtok(NULL, ",", &last)) {
-        char *host, *scope;
-        apr_port_t port;
-        apr_memcache_server_t *ms;
-
-        rv = apr_parse_addr_port(&host, &scope, &port, tok, pchild);
-        if (rv != APR_SUCCESS)
-            return rv;
-        /* No idle minimum, one connection kept per thread at most,
-         * idle connections closed after 60 s. */
-        rv = apr_memcache_server_create(pchild, host, port, 0, threads,
-                                        threads, apr_time_from_sec(60),
-                                        &ms);
-        if (rv == APR_SUCCESS)
-            rv = apr_memcache_add_server(mc, ms);
-        if (rv != APR_SUCCESS)
-            return rv;
-    }
-    rc->memcache = mc;
-    return APR_SUCCESS;
-}
-
 static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc);
-
-static n8443_rc_result memcache_add(request_rec *r, n8443_rc_conf *rc,
-                                    const unsigned char *key,
-                                    apr_interval_time_t retention)
-{
-    static const char hex[] = "0123456789abcdef";
-    char mkey[sizeof("n8443rc:") + 2 * N8443_RC_KEY_LEN];
-    char *p;
-    apr_status_t rv;
-    int i;
-
-    if (rc->memcache == NULL || refused_for_evictions(r, rc))
-        return N8443_RC_UNAVAILABLE;
-    p = mkey;
-    memcpy(p, "n8443rc:", 8);
-    p += 8;
-    for (i = 0; i < N8443_RC_KEY_LEN; i++) {
-        *p++ = hex[key[i] >> 4];
-        *p++ = hex[key[i] & 0xf];
-    }
-    *p = '\0';
-
-    /* The value is never read; one byte keeps the item small. */
-    rv = apr_memcache_add(rc->memcache, mkey, "1", 1,
-                          (apr_uint32_t)apr_time_sec(retention) + 1, 0);
-    if (rv == APR_SUCCESS)
-        return N8443_RC_FRESH;
-    if (rv == APR_EEXIST)
-        return N8443_RC_REPLAY;
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(060)
-                  "replay cache: memcached (%s) did not answer; login "
-                  "refused (503) until it does", rc->memcache_servers);
-    return N8443_RC_UNAVAILABLE;
-}
 
 /* ------------------------------------------------ eviction watch (-M) */
 
@@ -373,6 +300,8 @@ static void watch_memcached(apr_pool_t *p, server_rec *s, int startup)
         apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
                      "");
         w = watch_list(p, vs, &sc->rc, startup);
+        if (startup)
+            n8443_rc_mc_birth(p, &sc->rc);
         if (words[sc->rc.memcache_slot] == 0)
             words[sc->rc.memcache_slot] = w;
     }
@@ -429,7 +358,8 @@ static void memcache_child_init(apr_pool_t *pchild, server_rec *s)
 
         if (sc->rc.backend != N8443_RC_MEMCACHE || sc->rc.memcache != NULL)
             continue;
-        rv = client_init(pchild, &sc->rc);
+        rv = n8443_mc_create(pchild, sc->rc.memcache_servers,
+                             (n8443_mc_client **)&sc->rc.memcache);
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, N8443LOGNO(057)
                          "cannot set up the memcached client for %s",
@@ -446,13 +376,15 @@ static n8443_rc_result memcache_check_and_store(request_rec *r,
                                                 const n8443_rc_who *who,
                                                 apr_uint64_t quota,
                                                 apr_time_t now,
+                                                apr_time_t stamp,
                                                 int *log_quota)
 {
     n8443_rc_result res = n8443_rc_shm_quota_check(r, who, quota, now,
                                                    log_quota);
 
     if (res == N8443_RC_FRESH) {
-        res = memcache_add(r, rc, key, n8443_rc_retention());
+        res = refused_for_evictions(r, rc) ? N8443_RC_UNAVAILABLE
+              : n8443_rc_mc_add(r, rc, key, stamp);
         if (res == N8443_RC_FRESH)
             n8443_rc_shm_quota_count(r, who, now);
     }
@@ -476,6 +408,7 @@ static void memcache_status(request_rec *r, const n8443_rc_conf *rc)
                apr_atomic_read32(&st->memcache_refuse[
                    rc->memcache_slot % N8443_MC_SLOTS]) != 0
                ? "true" : "false");
+    n8443_rc_mc_status(r, rc);
 }
 
 const n8443_rc_provider n8443_rc_memcache_provider = {

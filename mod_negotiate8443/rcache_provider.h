@@ -31,19 +31,30 @@ typedef struct n8443_rc_provider {
     void (*child_init)(apr_pool_t *pchild, server_rec *s);
     /* Atomic check-and-store of key for who (quota: the entries who may
      * hold; *log_quota set when a QUOTA answer should be logged now).
+     * stamp: the authenticator's time (never 0: rcache.c puts now - skew
+     * for an unknown one).  The backend compares it with its watermark,
+     * the time since which it remembers (its birth, kept in the store
+     * itself): stamp < watermark -> N8443_RC_FORGOTTEN, nothing stored,
+     * after n8443_rc_note_forgotten(r, watermark, stamp).
      * NULL: the backend makes no check of ours (krb5, none). */
     n8443_rc_result (*check_and_store)(request_rec *r, n8443_rc_conf *rc,
                                        const unsigned char *key,
                                        const n8443_rc_who *who,
                                        apr_uint64_t quota, apr_time_t now,
-                                       int *log_quota);
+                                       apr_time_t stamp, int *log_quota);
     /* Extra fields of the status handler's "replay_cache" object, each
-     * starting with ",".  NULL: none. */
+     * starting with ",".  Every backend with a watermark shows it there,
+     * with its errors and its state.  NULL: none. */
     void (*status)(request_rec *r, const n8443_rc_conf *rc);
 } n8443_rc_provider;
 
 extern const n8443_rc_provider n8443_rc_shm_provider;
 extern const n8443_rc_provider n8443_rc_memcache_provider;
+
+/* Record, for the exchange's log line, the watermark a FORGOTTEN answer
+ * for r compared stamp with. */
+void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
+                             apr_time_t stamp);
 
 /* ------------------------------------------ the shm segment (all backends) */
 
@@ -57,12 +68,66 @@ n8443_rc_result n8443_rc_shm_quota_check(request_rec *r,
 void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
                               apr_time_t now);
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
+/* The shm table's watermark (0: no table). */
+apr_time_t n8443_rc_shm_born(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
+
+/* ------------------------------------- the shm table's file (rcache_file.c) */
+
+typedef struct {
+    const char *path;
+    int fd;                 /* open (and locked) for the instance's life */
+    void *base;             /* the mapping, MAP_SHARED */
+    apr_size_t bytes;
+    int kept;               /* the file had this size: its contents may be
+                               usable (the header says) */
+} n8443_rc_file;
+
+/* NegotiateReplayCacheFile, or its default in the runtime directory. */
+const char *n8443_rc_file_path(apr_pool_t *p);
+/* Open (creating it 0600), check, lock, size and map the file at path
+ * for the life of pool p; logged on failure. */
+apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
+                               const char *path, apr_size_t bytes,
+                               n8443_rc_file **out);
+/* This boot's id (Linux: /proc/sys/kernel/random/boot_id), zeros when
+ * unknown. */
+void n8443_rc_boot_id(char *buf, apr_size_t len);
 
 /* --------------------------------------------------------------- memcache */
 
 /* Monitor hook (parent): does a memcached evict, and did it? */
 void n8443_rc_memcache_monitor(apr_pool_t *p, server_rec *s);
+
+/* The child's memcached client (rcache_mc_client.c): one connection pool
+ * per server, a key always on its one server. */
+typedef struct n8443_mc_server n8443_mc_server;
+typedef struct {
+    int n;
+    n8443_mc_server **server;
+} n8443_mc_client;
+
+/* A client for "host:port[,...]" in pool p (a child's). */
+apr_status_t n8443_mc_create(apr_pool_t *p, const char *servers,
+                             n8443_mc_client **out);
+/* The server of key (and its index in the list): a key never moves. */
+n8443_mc_server *n8443_mc_home(const n8443_mc_client *c, const char *key,
+                               int *index);
+const char *n8443_mc_name(const n8443_mc_server *s);
+/* Send cmd (whole commands, pipelined) and read the replies into reply
+ * (NUL-terminated): `lines` one-line replies, then a "get" reply when
+ * want_get.  Not APR_SUCCESS: the server did not answer (logins that
+ * need it fail closed); it is tried again after a second. */
+/* The check-and-store of key in its memcached, with the server's
+ * watermark (rcache_memcache_watermark.c); its status fields. */
+n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
+                                const unsigned char *key, apr_time_t stamp);
+void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc);
+/* Parent, at start-up: a birth for each server that has none. */
+void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc);
+apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd,
+                              char *reply, apr_size_t size, int lines,
+                              int want_get);
 
 #endif /* N8443_RCACHE_PROVIDER_H */

@@ -2,11 +2,18 @@
  * rcache_shm.c - the replay cache in shared memory: one table for every
  * child process and thread of the instance.
  *
- * The segment and its mutex are created once, in the process pool of the
- * parent, and so survive graceful restarts (the pconf pool does not): a
- * token used before a restart is still a replay after it.  Children inherit
- * the anonymous mapping through fork() and re-attach the mutex in
- * child_init.
+ * The segment is a file (rcache_file.c), mapped once in the process pool of
+ * the parent: a graceful restart keeps the mapping (the pconf pool does
+ * not survive it), and a full stop/start or a crash of every process keeps
+ * the file, whose header says whether its contents still fit this module
+ * and configuration.  Children inherit the mapping through fork() and
+ * re-attach the mutex in child_init.
+ *
+ * The watermark: the header keeps the table's birth time, since when it
+ * remembers every authenticator it was shown.  A table started empty (first
+ * start, another layout or size, a host reboot) is born now; an
+ * authenticator made before its birth may have been seen by the table that
+ * is gone, and is refused (N8443_RC_FORGOTTEN).
  *
  * Layout of the segment:
  *
@@ -53,7 +60,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define RC_MAGIC          0x4e384445u   /* "N8DE" (+ memcache_refuse) */
+#include <unistd.h>
+
+#define RC_MAGIC          0x4e384447u   /* "N8DG": the file's first word */
+#define RC_LAYOUT         1             /* bumped with any layout change */
 #define RC_SLOTS          N8443_RC_TABLE_SLOTS
 
 #define RC_QWINDOWS       8
@@ -73,9 +83,15 @@ typedef struct {
 } rc_quota_log;
 
 typedef struct {
-    apr_uint32_t magic;
+    apr_uint32_t magic;                 /* written last: a complete header */
+    apr_uint32_t layout;                /* RC_LAYOUT */
+    apr_uint64_t bytes;                 /* of the whole file */
+    apr_uint32_t header_bytes;          /* sizeof(rc_header) */
     apr_uint32_t nbuckets;
     apr_uint64_t capacity;
+    apr_int64_t born;                   /* the watermark (apr_time_t) */
+    char boot_id[40];                   /* the host's boot it was made in */
+    apr_uint32_t errors;                /* lock failures, this run */
     n8443_stats stats;
     unsigned char who_key[32];          /* keys the principal digest */
     rc_quota_log qlog[RC_QLOG];
@@ -83,7 +99,20 @@ typedef struct {
 
 #define RC_MUTEX_TYPE "negotiate8443-rcache"
 
+/* An apr_time_t as RFC 3339 (UTC, milliseconds). */
+static const char *born_text(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t x;
+
+    if (apr_time_exp_gmt(&x, t) != APR_SUCCESS)
+        return "?";
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                        x.tm_year + 1900, x.tm_mon + 1, x.tm_mday,
+                        x.tm_hour, x.tm_min, x.tm_sec, x.tm_usec / 1000);
+}
+
 static rc_header *table;        /* in the shared segment */
+static n8443_rc_file *table_file;
 static rc_quota *quota;
 static n8443_rc_table buckets;  /* slots: after rc_quota */
 static apr_global_mutex_t *table_lock;
@@ -126,15 +155,45 @@ static apr_status_t attach_lock(apr_pool_t *process_pool, server_rec *s)
     return APR_SUCCESS;
 }
 
+/* Can the file's contents be used?  NULL, or why not. */
+static const char *header_misfit(const rc_header *h, apr_size_t bytes,
+                                 apr_uint64_t nbuckets, const char *boot)
+{
+    if (h->magic != RC_MAGIC || h->layout != RC_LAYOUT
+        || h->header_bytes != sizeof(rc_header) || h->bytes != bytes)
+        return "made by another version of the module (layout)";
+    if (h->nbuckets != nbuckets)
+        return "made for another NegotiateReplayCacheSize";
+    if (h->born <= 0)
+        return "never completed";
+    if (*boot != '\0' && memcmp(h->boot_id, boot, sizeof(h->boot_id)) != 0)
+        return "made before the host rebooted";
+    return NULL;
+}
+
+static void attach(n8443_rc_file *f)
+{
+    table = f->base;
+    table_file = f;
+    quota = (rc_quota *)(table + 1);
+    buckets.nbuckets = table->nbuckets;
+    buckets.slots = (n8443_rc_slot *)(quota + 1);
+}
+
 /*
- * Create the segment for `entries` entries, or keep the one a previous
- * generation created if its size is still right.
+ * Map the table for `entries` entries from its file: keep what a previous
+ * run of the instance stored there when the header says it fits (a full
+ * restart, a crash), else start empty with a new watermark.  A graceful
+ * restart keeps the mapping the process already has.
  */
 static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
                                apr_uint64_t entries)
 {
-    static const char userdata_key[] = "negotiate8443-rcache-shm";
-    apr_shm_t *shm = NULL;
+    static const char userdata_key[] = "negotiate8443-rcache-file";
+    const char *path = n8443_rc_file_path(process_pool);
+    char boot[sizeof(((rc_header *)0)->boot_id)];
+    const char *misfit;
+    n8443_rc_file *f = NULL;
     apr_uint64_t nbuckets;
     apr_size_t bytes;
     apr_status_t rv;
@@ -145,55 +204,74 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         return rv;
 
     nbuckets = n8443_rc_table_buckets(entries);
-
-    apr_pool_userdata_get(&data, userdata_key, process_pool);
-    if (data != NULL) {
-        shm = data;
-        table = apr_shm_baseaddr_get(shm);
-        if (table->magic == RC_MAGIC && table->nbuckets == nbuckets) {
-            quota = (rc_quota *)(table + 1);
-            buckets.nbuckets = table->nbuckets;
-            buckets.slots = (n8443_rc_slot *)(quota + 1);
-            return APR_SUCCESS;      /* graceful restart: keep the entries */
-        }
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
-                     "NegotiateReplayCacheSize (or the module's layout) "
-                     "changed: the replay cache starts empty");
-        /* The old segment stays mapped until the process pool goes: old
-         * children may still use it.  A restart that changes the size is
-         * rare; this costs one segment. */
-    }
-
     if (nbuckets > APR_UINT32_MAX)
         return APR_ENOMEM;
     bytes = sizeof(rc_header) + sizeof(rc_quota)
             + (apr_size_t)nbuckets * RC_SLOTS * sizeof(n8443_rc_slot);
-    rv = apr_shm_create(&shm, bytes, NULL, process_pool);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(051)
-                     "cannot create the replay cache in shared memory "
-                     "(%" APR_SIZE_T_FMT " bytes); lower "
-                     "NegotiateReplayCacheSize", bytes);
-        return rv;
+    n8443_rc_boot_id(boot, sizeof(boot));
+
+    apr_pool_userdata_get(&data, userdata_key, process_pool);
+    if (data != NULL) {
+        f = data;
+        if (strcmp(f->path, path) == 0 && f->bytes == bytes
+            && header_misfit(f->base, bytes, nbuckets, "") == NULL) {
+            attach(f);
+            return APR_SUCCESS;      /* graceful restart: keep the entries */
+        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
+                     "NegotiateReplayCacheSize or NegotiateReplayCacheFile "
+                     "changed: the replay cache starts empty");
+        /* Old children may still use the old mapping: a new file (inode)
+         * for the new generation, the old one goes with them. */
+        if (strcmp(f->path, path) == 0)
+            unlink(path);
     }
-    table = apr_shm_baseaddr_get(shm);
+
+    rv = n8443_rc_file_map(process_pool, s, path, bytes, &f);
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_pool_userdata_set(f, userdata_key, apr_pool_cleanup_null,
+                          process_pool);
+    misfit = f->kept ? header_misfit(f->base, bytes, nbuckets, boot)
+                     : "new or resized";
+    if (misfit == NULL) {
+        attach(f);
+        /* The counters count this run; the entries and watermark stay. */
+        memset(&table->stats, 0, sizeof(table->stats));
+        table->errors = 0;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(306)
+                     "replay cache: %s kept, %" APR_UINT64_T_FMT " live "
+                     "entries; it remembers since %s",
+                     path, n8443_rc_table_live(&buckets, apr_time_now()),
+                     born_text(process_pool, table->born));
+        return APR_SUCCESS;
+    }
+
+    table = f->base;
+    table->magic = 0;
     memset(table, 0, bytes);
+    table->layout = RC_LAYOUT;
+    table->header_bytes = sizeof(rc_header);
+    table->bytes = bytes;
     table->nbuckets = (apr_uint32_t)nbuckets;
     table->capacity = nbuckets * RC_SLOTS;
+    memcpy(table->boot_id, boot, sizeof(table->boot_id));
     if (RAND_bytes(table->who_key, sizeof(table->who_key)) != 1) {
         table = NULL;
         return APR_EGENERAL;
     }
+    /* The watermark: authenticators made before now may have been seen
+     * by a table that is gone. */
+    table->born = apr_time_now();
     table->magic = RC_MAGIC;
-    quota = (rc_quota *)(table + 1);
-    buckets.nbuckets = table->nbuckets;
-    buckets.slots = (n8443_rc_slot *)(quota + 1);
-    apr_pool_userdata_set(shm, userdata_key, apr_pool_cleanup_null,
-                          process_pool);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(053)
-                 "replay cache: shared memory, %" APR_UINT64_T_FMT
-                 " entries (%" APR_SIZE_T_FMT " bytes)", table->capacity,
-                 bytes);
+    attach(f);
+    ap_log_error(APLOG_MARK, f->kept ? APLOG_NOTICE : APLOG_INFO, 0, s,
+                 N8443LOGNO(053)
+                 "replay cache: %s, %" APR_UINT64_T_FMT " entries (%"
+                 APR_SIZE_T_FMT " bytes), starts empty (%s): it remembers "
+                 "since %s, and refuses authenticators made before",
+                 path, table->capacity, bytes, misfit,
+                 born_text(process_pool, table->born));
     return APR_SUCCESS;
 }
 
@@ -312,6 +390,7 @@ static n8443_rc_result lock_table(request_rec *r)
         return N8443_RC_UNAVAILABLE;
     rv = apr_global_mutex_lock(table_lock);
     if (rv != APR_SUCCESS) {
+        apr_atomic_inc32(&table->errors);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(054)
                       "cannot lock the replay cache: login refused");
         return N8443_RC_UNAVAILABLE;
@@ -384,6 +463,11 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
     return result;
 }
 
+apr_time_t n8443_rc_shm_born(void)
+{
+    return table != NULL ? table->born : 0;
+}
+
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity)
 {
     *live = 0;
@@ -405,10 +489,18 @@ static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                            const unsigned char *key,
                                            const n8443_rc_who *who,
                                            apr_uint64_t q, apr_time_t now,
-                                           int *log_quota)
+                                           apr_time_t stamp, int *log_quota)
 {
-    n8443_rc_result res = shm_add(r, key, who, q, now,
-                                  now + n8443_rc_retention(), log_quota);
+    n8443_rc_result res;
+
+    /* The watermark: fixed for the mapping's life, no lock needed. */
+    *log_quota = 0;
+    if (table != NULL && stamp < table->born) {
+        n8443_rc_note_forgotten(r, table->born, stamp);
+        return N8443_RC_FORGOTTEN;
+    }
+    res = shm_add(r, key, who, q, now, now + n8443_rc_retention(),
+                  log_quota);
 
     if (res == N8443_RC_FULL)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
@@ -422,11 +514,28 @@ static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
     return res;
 }
 
+/* The status page: the file, the watermark, this run's lock failures. */
+static void shm_status(request_rec *r, const n8443_rc_conf *rc)
+{
+    if (table == NULL) {
+        ap_rputs(",\"shm\":{\"state\":\"unavailable\"}", r);
+        return;
+    }
+    ap_rprintf(r, ",\"shm\":{\"state\":\"%s\",\"file\":\"%s\","
+               "\"watermark\":\"%s\",\"watermark_unix\":%" APR_TIME_T_FMT
+               ".%06ld,\"errors\":%u}",
+               table_lock != NULL ? "ok" : "unavailable",
+               ap_escape_quotes(r->pool, table_file->path),
+               born_text(r->pool, table->born),
+               apr_time_sec(table->born), (long)apr_time_usec(table->born),
+               apr_atomic_read32(&table->errors));
+}
+
 const n8443_rc_provider n8443_rc_shm_provider = {
     "shm",
     shm_pre_config,
     shm_post_config,
     shm_child_init,
     shm_check_and_store,
-    NULL
+    shm_status
 };

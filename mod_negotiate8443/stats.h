@@ -10,7 +10,7 @@
 #include "apr.h"
 
 /* Failure buckets of the status handler; n8443_cause values index them. */
-#define N8443_STAT_CAUSES 11
+#define N8443_STAT_CAUSES 12
 /* Distinct memcached lists whose state the parent shares with the
  * children; more lists share words (a refusal then covers them all). */
 #define N8443_MC_SLOTS 64
@@ -26,6 +26,9 @@ typedef struct {
      * parent's probe: 0, or why its logins are refused (503) - a
      * N8443_MC_* reason << 16 | the index of the server in the list. */
     apr_uint32_t memcache_refuse[N8443_MC_SLOTS];
+    /* Per memcached list: commands it did not answer, answers that
+     * were errors, since the start. */
+    apr_uint32_t memcache_errors[N8443_MC_SLOTS];
 } n8443_stats;
 
 #define N8443_MC_EVICTS   1u        /* "evictions on": runs without -M */

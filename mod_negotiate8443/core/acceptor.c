@@ -34,6 +34,7 @@ const char *n8443_cause_name(n8443_cause cause)
     case N8443_CAUSE_OTHER:           return "other";
     case N8443_CAUSE_ETYPE:           return "etype";
     case N8443_CAUSE_ANONYMOUS:       return "anonymous";
+    case N8443_CAUSE_FORGOTTEN:       return "replay_cache_lost";
     }
     return "other";
 }

@@ -27,7 +27,10 @@ typedef enum {
     N8443_CAUSE_OTHER,
     N8443_CAUSE_ETYPE,           /* the authenticator's etype field is not
                                     the session key's enctype */
-    N8443_CAUSE_ANONYMOUS        /* an anonymous ticket, not allowed */
+    N8443_CAUSE_ANONYMOUS,       /* an anonymous ticket, not allowed */
+    N8443_CAUSE_FORGOTTEN        /* the replay cache lost its memory after
+                                    the authenticator was made: refused,
+                                    the client retries with a new one */
 } n8443_cause;
 
 const char *n8443_cause_name(n8443_cause cause);
@@ -72,6 +75,10 @@ typedef struct {
     int cb_tried_both;
     OM_uint32 retry_major, retry_minor;
     n8443_ticket_claims claims;   /* the verified PAC, auth indicators */
+    /* The authenticator's time (ctime, cusec: the client's clock) in
+     * microseconds since the epoch; 0: unknown (GSS-API does not say;
+     * the fast path fills it in). */
+    long long stamp;
 } n8443_accept_result;
 
 /*

@@ -341,6 +341,52 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
     return 0;
 }
 
+/* The authenticator's ctime and cusec in microseconds (krb5 timestamps
+ * are unsigned 32-bit: MIT's ts2tt). */
+static long long
+auth_stamp(const krb5_authenticator *auth)
+{
+    if (auth->cusec < 0 || auth->cusec > 999999)
+        return 0;
+    return (long long)(uint32_t)auth->ctime * 1000000LL + auth->cusec;
+}
+
+long long
+n8443_krb5_stamp(krb5_context ctx, krb5_keytab kt,
+                 krb5_const_principal server, const n8443_apreq_info *info)
+{
+    krb5_auth_context ac = NULL;
+    krb5_authenticator *auth = NULL;
+    krb5_ticket *ticket = NULL;
+    krb5_data req;
+    long long stamp = 0;
+
+    if (ctx == NULL || kt == NULL || info == NULL || info->apreq.len == 0
+        || info->apreq.len > 0x7fffffff)
+        return 0;
+    /* No flags: no DO_TIME, so krb5 opens no replay cache. */
+    if (krb5_auth_con_init(ctx, &ac) != 0
+        || krb5_auth_con_setflags(ctx, ac, 0) != 0)
+        goto cleanup;
+    req.magic = 0;
+    req.length = (unsigned int)info->apreq.len;
+    req.data = (char *)info->apreq.data;
+    if (krb5_rd_req(ctx, &ac, &req, server, kt, NULL, &ticket) != 0)
+        goto cleanup;
+    if (krb5_auth_con_getauthenticator(ctx, ac, &auth) != 0)
+        goto cleanup;
+    stamp = auth_stamp(auth);
+
+cleanup:
+    if (auth != NULL)
+        krb5_free_authenticator(ctx, auth);
+    if (ticket != NULL)
+        krb5_free_ticket(ctx, ticket);
+    if (ac != NULL)
+        krb5_auth_con_free(ctx, ac);
+    return stamp;
+}
+
 n8443_kacc_status
 n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
                   krb5_const_principal server, const n8443_apreq_info *info,
@@ -442,6 +488,7 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
      * zero). */
     res->lifetime = (OM_uint32)((uint32_t)ticket->enc_part2->times.endtime
                                 - (uint32_t)now + (uint32_t)skew);
+    res->stamp = auth_stamp(auth);
     res->major = GSS_S_COMPLETE;
     res->mech = (gss_OID)gss_mech_krb5;
     /* MIT's flags: the initiator's that it keeps, TRANS always,

@@ -48,7 +48,8 @@ typedef enum {
  * against its own cache afterwards, as it does after GSS-API.
  *
  * On ACCEPTED res holds what MIT's GSS-API would report for the token:
- * the client principal; the lifetime as MIT counts it, the ticket's end
+ * the client principal; the authenticator's time (res->stamp, see
+ * n8443_krb5_stamp); the lifetime as MIT counts it, the ticket's end
  * minus now plus the clock skew (skew: the one ctx was made with, which
  * mod_negotiate8443 fixes at start for both paths; see
  * n8443_ticket_left); the flags (GSS_C_CHANNEL_BOUND_FLAG when the
@@ -78,5 +79,17 @@ n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
 int n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
                        gss_channel_bindings_t cb, OM_uint32 *addrtype,
                        unsigned char expected[2][16]);
+
+/*
+ * The authenticator's time (ctime and cusec, the client's clock) of the
+ * AP-REQ in info, in microseconds since the epoch, read with the keys in
+ * kt for server (NULL: any): for a login GSS-API accepted, which does not
+ * tell it.  No replay cache, nothing else checked beyond krb5_rd_req's
+ * own (the ticket, the skew).  0 when it cannot be read (no keys here,
+ * e.g. GSS-Proxy holds them): the caller treats the time as unknown.
+ */
+long long n8443_krb5_stamp(krb5_context ctx, krb5_keytab kt,
+                           krb5_const_principal server,
+                           const n8443_apreq_info *info);
 
 #endif /* N8443_KRB5_ACCEPT_H */

@@ -42,6 +42,10 @@ const char *n8443_login_advice(n8443_cause cause)
                "by more than the allowed skew; synchronise both with NTP";
     case N8443_CAUSE_REPLAY:
         return "replayed: this authenticator was presented before";
+    case N8443_CAUSE_FORGOTTEN:
+        return "the replay cache lost its memory after this authenticator "
+               "was made (restart, crash, cache loss): the client retries "
+               "with a fresh one";
     case N8443_CAUSE_EXPIRED:
         return "the ticket has expired or is not yet valid; the client "
                "must get a new one (kinit), or clocks are off";
@@ -137,6 +141,14 @@ n8443_verdict n8443_login_accept(const n8443_login_keys *keys,
     if (rc != 0)
         return refused(keys, bindings, res);
     res->principal = res->acc.principal;
+    /* The authenticator's time, for the replay cache's watermark: the
+     * fast path read it; GSS-API does not tell, so it is read again with
+     * the same keys where the keytab is readable here. */
+    if (res->fast)
+        res->stamp = res->acc.stamp;
+    else if ((mode & N8443_LOGIN_STAMP) && keys->ctx != NULL)
+        res->stamp = n8443_krb5_stamp(keys->ctx, keys->kt, keys->server,
+                                      &res->info);
 
     /* A name with control bytes goes nowhere: not into REMOTE_USER, a
      * header, a cookie or a log line (both paths, GSS-API and fast). */

@@ -15,6 +15,7 @@
 #define N8443_LOGIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <gssapi/gssapi.h>
 #include <krb5/krb5.h>
 
@@ -41,6 +42,9 @@ typedef struct {
 #define N8443_LOGIN_FAST_PATH        0x1  /* the fast path may answer */
 #define N8443_LOGIN_REQUIRE_BINDING  0x2  /* no channel binding: refused */
 #define N8443_LOGIN_ALLOW_ANONYMOUS  0x4  /* anonymous tickets accepted */
+#define N8443_LOGIN_STAMP            0x8  /* the authenticator's time is
+                                             wanted (stamp): after GSS-API
+                                             read with keys->ctx/kt */
 
 typedef enum {
     N8443_LOGIN_ACCEPTED = 0,   /* principal, output, lifetime filled in */
@@ -66,6 +70,10 @@ typedef struct {
     int fast;                   /* accepted by the fast path */
     int bound;                  /* the channel binding matched */
     n8443_apreq_info info;      /* the AP-REQ (replay key, log lines) */
+    /* The authenticator's time (ctime + cusec: the client's clock), in
+     * microseconds since the epoch (apr_time_t's unit); 0: unknown (the
+     * GSS-API path without keys->ctx, e.g. GSS-Proxy). */
+    int64_t stamp;
     n8443_accept_result acc;    /* output token, flags, lifetime,
                                    delegated credentials */
     char krb5_text[256];        /* Kerberos' words for a refusal */

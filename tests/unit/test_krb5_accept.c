@@ -307,6 +307,50 @@ static void test_changed_authenticator_defers(void **state)
     fixture_free(&fx);
 }
 
+/* The authenticator's time (issue 16's watermark): the fast path reports
+ * it, n8443_krb5_stamp reads the same after GSS-API; 0 without the keys. */
+static void test_authenticator_stamp(void **state)
+{
+    static const char *const names[] = { "accept_spnego.bin",
+                                         "accept_raw.bin",
+                                         "accept_deleg.bin" };
+    n8443_accept_result res;
+    n8443_apreq_info info;
+    long long stamp;
+    fixture fx;
+    keys k, wrong;
+    size_t i;
+
+    (void)state;
+    keys_open(&k, "accept_http.keytab", 60, SERVER);
+    keys_open(&wrong, "accept_wrong.keytab", 60, SERVER);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        fx = fixture_load(names[i]);
+        assert_int_equal(n8443_token_walk(fx.data, fx.len, &info),
+                         N8443_TOK_KRB5);
+        stamp = n8443_krb5_stamp(k.ctx, k.kt, k.server, &info);
+        /* Recorded within a few seconds before accept_time was written;
+         * microseconds in [0, 1e6). */
+        assert_true(stamp / 1000000 >= (long long)made - 60);
+        assert_true(stamp / 1000000 <= (long long)made);
+        assert_true(stamp % 1000000 >= 0);
+        assert_int_equal(n8443_krb5_stamp(wrong.ctx, wrong.kt, wrong.server,
+                                          &info), 0);
+        assert_int_equal(n8443_krb5_stamp(NULL, k.kt, k.server, &info), 0);
+        if (i < 2) {
+            /* The fast path's own answer carries the same time. */
+            assert_int_equal(n8443_krb5_accept(k.ctx, k.kt, k.server, &info,
+                                               NULL, SKEW, &res),
+                             N8443_KACC_ACCEPTED);
+            assert_true(res.stamp == stamp);
+            n8443_accept_result_clear(&res);
+        }
+        fixture_free(&fx);
+    }
+    keys_close(&k);
+    keys_close(&wrong);
+}
+
 static int setup(void **state)
 {
     char path[1024];
@@ -340,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_clock_defers),
         cmocka_unit_test(test_delegation_defers),
         cmocka_unit_test(test_changed_authenticator_defers),
+        cmocka_unit_test(test_authenticator_stamp),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,191 @@
+/*
+ * rcache_memcache_watermark.c - the check-and-store in memcached, and each
+ * server's watermark.
+ *
+ * A memcached forgets: restarted, flush_all, an item evicted.  So each
+ * server keeps its own birth time under the key "n8443:born", written with
+ * "add" (only the first writer wins, across the farm) and never expiring.
+ * The login's key is stored with "add" and, in the same round trip, the
+ * birth is read back from that same server over that same connection:
+ *
+ *   add n8443rc:<key> 0 <retention> 1 / get n8443:born
+ *
+ * NOT_STORED: a replay.  STORED, and the birth is there: the server has
+ * remembered since then, and an authenticator stamped before it may have
+ * been stored in the memory it lost - refused (N8443_RC_FORGOTTEN).
+ * STORED but no birth: the server lost its memory (just now, or while
+ * this key went in): the child writes the birth (now, with "add"), reads
+ * the winner's value and compares with that.  A replay after a loss is
+ * either still in the server (NOT_STORED) or older than its birth.
+ *
+ * A key always goes to the same server of the list (n8443_mc_home): it is
+ * never checked on a server that did not see it stored.  While its server
+ * is down, the logins whose keys it holds are refused (503); a fresh
+ * authenticator of the same client has another key, so with several
+ * servers a retry mostly lands on a live one.
+ */
+#include "n8443_private.h"
+#include "rcache_provider.h"
+
+#include "apr_atomic.h"
+#include "apr_strings.h"
+
+#define BORN_KEY "n8443:born"
+
+static void count_error(const n8443_rc_conf *rc)
+{
+    if (rc->memcache_slot >= 0 && rc->memcache_slot < N8443_MC_SLOTS)
+        apr_atomic_inc32(&n8443_stats_get()->memcache_errors[
+            rc->memcache_slot]);
+}
+
+/* The value of a "get" reply starting at p: 1 and *born, 0 when the key is
+ * absent ("END"), -1 when the reply is not one. */
+static int parse_born(const char *p, apr_time_t *born)
+{
+    const char *data;
+    char *end;
+    apr_int64_t v;
+
+    if (strncmp(p, "END\r\n", 5) == 0)
+        return 0;
+    if (strncmp(p, "VALUE " BORN_KEY " ", sizeof("VALUE " BORN_KEY)) != 0
+        || (data = strstr(p, "\r\n")) == NULL)
+        return -1;
+    v = apr_strtoi64(data + 2, &end, 10);
+    if (end == data + 2 || strncmp(end, "\r\n", 2) != 0 || v <= 0)
+        return -1;
+    *born = (apr_time_t)v;
+    return 1;
+}
+
+/* The server lost its birth: write now (the first writer wins) and read
+ * the winner's.  1 and *born, or 0 when the server did not answer. */
+static int rebirth(request_rec *r, n8443_mc_server *s, apr_time_t *born)
+{
+    char cmd[128], reply[256];
+    char now[32];
+    apr_status_t rv;
+
+    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
+    apr_snprintf(cmd, sizeof(cmd), "add " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
+                 "\r\n%s\r\nget " BORN_KEY "\r\n", strlen(now), now);
+    rv = n8443_mc_command(s, cmd, reply, sizeof(reply), 1, 1);
+    if (rv != APR_SUCCESS || strchr(reply, '\n') == NULL
+        || parse_born(strchr(reply, '\n') + 1, born) != 1)
+        return 0;
+    if (strncmp(reply, "STORED\r\n", 8) == 0)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(307)
+                      "replay cache: memcached (%s) had lost its memory "
+                      "(restarted, flushed or its entries evicted): it "
+                      "remembers since now, and authenticators made before "
+                      "are refused", n8443_mc_name(s));
+    return 1;
+}
+
+n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
+                                const unsigned char *key, apr_time_t stamp)
+{
+    static const char hex[] = "0123456789abcdef";
+    char mkey[sizeof("n8443rc:") + 2 * N8443_RC_KEY_LEN];
+    char cmd[256], reply[512];
+    const char *line2;
+    n8443_mc_server *s;
+    apr_time_t born = 0;
+    apr_status_t rv;
+    int i, idx, have;
+
+    if (rc->memcache == NULL)
+        return N8443_RC_UNAVAILABLE;
+    memcpy(mkey, "n8443rc:", 8);
+    for (i = 0; i < N8443_RC_KEY_LEN; i++) {
+        mkey[8 + 2 * i] = hex[key[i] >> 4];
+        mkey[9 + 2 * i] = hex[key[i] & 0xf];
+    }
+    mkey[8 + 2 * N8443_RC_KEY_LEN] = '\0';
+    s = n8443_mc_home(rc->memcache, mkey, &idx);
+
+    /* The value is never read; one byte keeps the item small. */
+    apr_snprintf(cmd, sizeof(cmd), "add %s 0 %ld 1\r\n1\r\nget " BORN_KEY
+                 "\r\n", mkey,
+                 (long)apr_time_sec(n8443_rc_retention()) + 1);
+    rv = n8443_mc_command(s, cmd, reply, sizeof(reply), 1, 1);
+    if (rv != APR_SUCCESS) {
+        count_error(rc);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(060)
+                      "replay cache: memcached (%s) did not answer; login "
+                      "refused (503) until it does (the logins whose keys "
+                      "it holds)", n8443_mc_name(s));
+        return N8443_RC_UNAVAILABLE;
+    }
+    if (strncmp(reply, "NOT_STORED\r\n", 12) == 0)
+        return N8443_RC_REPLAY;
+    line2 = strchr(reply, '\n') + 1;
+    have = strncmp(reply, "STORED\r\n", 8) == 0 ? parse_born(line2, &born)
+                                                 : -1;
+    if (have == 0 && !rebirth(r, s, &born))
+        have = -1;
+    if (have < 0) {
+        count_error(rc);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(308)
+                      "replay cache: memcached (%s) answered \"%.*s\": "
+                      "login refused (503)%s", n8443_mc_name(s),
+                      (int)strcspn(reply, "\r\n"), reply,
+                      strstr(reply, "out of memory") != NULL
+                      ? "; it is full of live entries (-M): give it more "
+                        "memory (-m)" : "");
+        return N8443_RC_UNAVAILABLE;
+    }
+    if (stamp < born) {
+        n8443_rc_note_forgotten(r, born, stamp);
+        return N8443_RC_FORGOTTEN;
+    }
+    return N8443_RC_FRESH;
+}
+
+/* Parent, at start-up: each server of rc that has no birth yet gets one
+ * (now), so that the first logins are not taken for a lost memory. */
+void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc)
+{
+    n8443_mc_client *c;
+    char cmd[128], reply[64], now[32];
+    int i;
+
+    if (n8443_mc_create(p, rc->memcache_servers, &c) != APR_SUCCESS)
+        return;
+    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
+    apr_snprintf(cmd, sizeof(cmd), "add " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
+                 "\r\n%s\r\n", strlen(now), now);
+    for (i = 0; i < c->n; i++)
+        n8443_mc_command(c->server[i], cmd, reply, sizeof(reply), 1, 0);
+}
+
+/* The status page, per server of rc's list: asked now (its state and
+ * watermark), and the list's errors since the start. */
+void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc)
+{
+    const n8443_mc_client *c = rc->memcache;
+    char reply[256];
+    int i;
+
+    ap_rprintf(r, ",\"memcache_errors\":%u,\"memcache_servers\":[",
+               rc->memcache_slot >= 0 && rc->memcache_slot < N8443_MC_SLOTS
+               ? apr_atomic_read32(&n8443_stats_get()->memcache_errors[
+                     rc->memcache_slot]) : 0);
+    for (i = 0; c != NULL && i < c->n; i++) {
+        apr_time_t born = 0;
+        int have = -1;
+
+        if (n8443_mc_command(c->server[i], "get " BORN_KEY "\r\n", reply,
+                             sizeof(reply), 0, 1) == APR_SUCCESS)
+            have = parse_born(reply, &born);
+        ap_rprintf(r, "%s{\"server\":\"%s\",\"state\":\"%s\"", i ? "," : "",
+                   ap_escape_quotes(r->pool, n8443_mc_name(c->server[i])),
+                   have < 0 ? "down" : have == 0 ? "no_watermark" : "up");
+        if (have == 1)
+            ap_rprintf(r, ",\"watermark_unix\":%" APR_TIME_T_FMT ".%06ld",
+                       apr_time_sec(born), (long)apr_time_usec(born));
+        ap_rputs("}", r);
+    }
+    ap_rputs("]", r);
+}
