@@ -399,13 +399,25 @@ static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
 }
 
 static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
-                                    const char *type, const char *arg)
+                                    const char *type, const char *arg,
+                                    const char *arg2)
 {
     n8443_server_conf *conf =
         ap_get_module_config(cmd->server->module_config,
                              &negotiate8443_module);
     const char *err;
 
+    if (strcasecmp(type, "redis") == 0
+        || strcasecmp(type, "redis-sentinel") == 0) {
+        err = n8443_rc_redis_set_servers(cmd, &conf->rc, type, arg, arg2);
+        if (err != NULL)
+            return err;
+        conf->rc.backend_set = 1;
+        return NULL;
+    }
+    if (arg2 != NULL)
+        return apr_psprintf(cmd->pool, "%s %s: too many arguments",
+                            cmd->cmd->name, type);
     if (strcasecmp(type, "shm") == 0 || strcasecmp(type, "none") == 0) {
         if (arg != NULL)
             return apr_psprintf(cmd->pool, "%s %s takes no argument",
@@ -435,7 +447,8 @@ static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
     }
     else {
         return apr_psprintf(cmd->pool, "%s: '%s' is not one of shm, "
-                            "memcache, krb5, none", cmd->cmd->name, type);
+                            "memcache, redis, redis-sentinel, krb5, none",
+                            cmd->cmd->name, type);
     }
     conf->rc.backend_set = 1;
     return NULL;
@@ -566,8 +579,22 @@ const command_rec n8443_cmds[] = {
                   "File of \"name SID\" lines for Require negotiate-group"),
     AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
                   RSRC_CONF, "Largest decoded token accepted, in bytes"),
-    AP_INIT_TAKE12("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,
-                   "shm | memcache HOST:PORT[,...] | krb5 NAME | none"),
+    AP_INIT_TAKE123("NegotiateReplayCache", set_replay_cache, NULL,
+                    RSRC_CONF, "shm | memcache HOST:PORT[,...] | redis "
+                    "HOST:PORT[,...] | redis-sentinel HOST:PORT[,...] "
+                    "MASTER-NAME | krb5 NAME | none"),
+    AP_INIT_TAKE1("NegotiateReplayCacheRedisAuth", n8443_rc_redis_cmd_auth,
+                  NULL, RSRC_CONF, "File with the Redis password (or "
+                  "'USER PASSWORD'), mode 0600"),
+    AP_INIT_TAKE12("NegotiateReplayCacheRedisTLS", n8443_rc_redis_cmd_tls,
+                   NULL, RSRC_CONF, "CA file that signed the Redis servers' "
+                   "certificates [and the name they carry]: TLS to Redis"),
+    AP_INIT_TAKE1("NegotiateReplayCacheRedisTimeout",
+                  n8443_rc_redis_cmd_timeout, NULL, RSRC_CONF,
+                  "Redis connect and command timeout in ms (default 500)"),
+    AP_INIT_TAKE12("NegotiateReplayCacheRedisWait", n8443_rc_redis_cmd_wait,
+                   NULL, RSRC_CONF, "NUMREPLICAS [TIMEOUT-MS]: WAIT for "
+                   "replicas after each entry (default 0: no WAIT)"),
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
                   RSRC_CONF, "Entries in the shared-memory replay cache "
                   "(global)"),

@@ -20,6 +20,7 @@
 static const n8443_rc_provider *const providers[] = {
     &n8443_rc_shm_provider,
     &n8443_rc_memcache_provider,
+    &n8443_rc_redis_provider,
 };
 #define N_PROVIDERS (sizeof(providers) / sizeof(providers[0]))
 
@@ -31,6 +32,8 @@ static const n8443_rc_provider *provider_of(n8443_rc_backend backend)
         return &n8443_rc_shm_provider;
     case N8443_RC_MEMCACHE:
         return &n8443_rc_memcache_provider;
+    case N8443_RC_REDIS:
+        return &n8443_rc_redis_provider;
     default:
         return NULL;
     }

@@ -8,6 +8,8 @@
  *   rcache_shm.c       one table in shared memory for the whole instance
  *                      (its buckets: core/rc_table.c)
  *   rcache_memcache.c  memcached's atomic "add", shared by a server farm
+ *   rcache_redis.c     Redis / Valkey "SET NX PX", with Sentinel failover
+ *                      (its connection and watermark: rcache_redis_conn.c)
  *
  * The "krb5" backend is MIT's own cache, named in the acceptor's credential
  * store (credentials.c); "none" switches replay detection off.  Neither
@@ -52,6 +54,8 @@ typedef struct {
     const char *krb5_name;          /* MIT rcache name for N8443_RC_KRB5 */
     void *memcache;                 /* apr_memcache_t *, per child */
     int memcache_slot;              /* its word in memcache_refuse[] */
+    void *redis;                    /* n8443_redis_conf * (rcache_redis.h),
+                                     * shared by the vhosts that inherit */
 } n8443_rc_conf;
 
 int n8443_rcache_pre_config(apr_pool_t *pconf);
@@ -117,5 +121,21 @@ const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
 /* Parse and check "h:p[,h:p...]" (NegotiateReplayCache memcache); NULL
  * or an error message. */
 const char *n8443_rc_memcache_parse(apr_pool_t *p, const char *servers);
+
+/* NegotiateReplayCache redis SERVERS / redis-sentinel SERVERS MASTER-NAME
+ * (type: "redis" or "redis-sentinel"), and the NegotiateReplayCacheRedis*
+ * directives of the same context (rcache_redis.c). */
+const char *n8443_rc_redis_set_servers(cmd_parms *cmd, n8443_rc_conf *rc,
+                                       const char *type,
+                                       const char *servers,
+                                       const char *master);
+const char *n8443_rc_redis_cmd_auth(cmd_parms *cmd, void *dconf,
+                                    const char *file);
+const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
+                                   const char *ca, const char *name);
+const char *n8443_rc_redis_cmd_timeout(cmd_parms *cmd, void *dconf,
+                                       const char *arg);
+const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf,
+                                    const char *n, const char *ms);
 
 #endif /* N8443_RCACHE_H */

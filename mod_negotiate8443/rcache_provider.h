@@ -50,6 +50,7 @@ typedef struct n8443_rc_provider {
 
 extern const n8443_rc_provider n8443_rc_shm_provider;
 extern const n8443_rc_provider n8443_rc_memcache_provider;
+extern const n8443_rc_provider n8443_rc_redis_provider;
 
 /* Record, for the exchange's log line, the watermark a FORGOTTEN answer
  * for r compared stamp with. */

@@ -15,7 +15,9 @@ typedef enum {
     N8443_RC_SHM = 0,           /* one table in shared memory */
     N8443_RC_MEMCACHE,          /* memcached, shared by a server farm */
     N8443_RC_KRB5,              /* MIT's own replay cache */
-    N8443_RC_NONE               /* replay detection off */
+    N8443_RC_NONE,              /* replay detection off */
+    N8443_RC_REDIS              /* Redis / Valkey (direct or through
+                                 * Sentinel), shared by a server farm */
 } n8443_rc_backend;
 
 /* NegotiateChannelBinding (RFC 5929 tls-server-end-point). */

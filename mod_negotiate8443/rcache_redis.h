@@ -1,0 +1,92 @@
+/*
+ * rcache_redis.h - the Redis / Valkey replay cache backend, private to
+ * rcache_redis.c (settings, provider, status) and rcache_redis_conn.c (the
+ * per-child connection to the primary, found directly or through
+ * Sentinel, and its watermark).
+ *
+ * Built only with hiredis (configure --with-redis): without it the
+ * directive is refused at start-up with "built without Redis support".
+ */
+#ifndef N8443_RCACHE_REDIS_H
+#define N8443_RCACHE_REDIS_H
+
+#include "httpd.h"
+
+#include "rcache_provider.h"
+
+/* Connect and command timeout when NegotiateReplayCacheRedisTimeout is not
+ * given: long enough for a loaded LAN, short enough that a dead server
+ * costs a login half a second, not httpd's Timeout. */
+#define N8443_REDIS_TIMEOUT_MS 500
+/* At most one connection attempt per child and backend in this time: a
+ * dead Redis costs each child one connect a second, not one per login. */
+#define N8443_REDIS_RETRY apr_time_from_sec(1)
+/* The primary's identity (replication ID, run ID) is asked again after
+ * this long on a connection that stays up. */
+#define N8443_REDIS_RECHECK apr_time_from_sec(1)
+/* Keys: "n8443rc:" + hex replay key; the watermarks "n8443rc:since:" +
+ * replication ID + ":" + run ID. */
+#define N8443_REDIS_PREFIX "n8443rc:"
+
+typedef struct n8443_redis_conn n8443_redis_conn;
+
+/* One backend: a NegotiateReplayCache redis / redis-sentinel line and the
+ * NegotiateReplayCacheRedis* directives of the same context.  Vhosts that
+ * inherit it share it, and its one connection per child. */
+typedef struct {
+    const char *servers;        /* "h:p[,h:p...]" as configured */
+    const char *master_name;    /* Sentinel: the master's name; NULL when
+                                 * servers are the Redis server(s) */
+    int n;                      /* entries of servers */
+    char **host;
+    apr_port_t *port;
+    const char *auth_file;      /* NegotiateReplayCacheRedisAuth */
+    const char *user;           /* from auth_file (post_config); NULL: */
+    const char *password;       /* the default user / no AUTH at all */
+    const char *tls_ca;         /* NegotiateReplayCacheRedisTLS: CA file */
+    const char *tls_name;       /* SNI / name checked; NULL: the host */
+    apr_interval_time_t timeout;
+    int wait_replicas;          /* NegotiateReplayCacheRedisWait; 0: no */
+    apr_interval_time_t wait_timeout;
+    n8443_redis_conn *conn;     /* per child (child_init) */
+} n8443_redis_conf;
+
+/* What a child knows of its backend, for the status page and log lines. */
+typedef struct {
+    const char *state;          /* "up", "down", "not_primary", ... */
+    const char *primary;        /* "h:p" in use or last tried; NULL */
+    const char *identity;       /* replication ID ":" run ID; NULL */
+    apr_time_t watermark;       /* remembers since; 0: not known */
+    apr_uint32_t errors;        /* failed attempts and commands */
+    const char *last_error;     /* NULL: none */
+} n8443_redis_view;
+
+/* Per child: the connection state and its lock (threaded MPMs). */
+apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
+                                     n8443_redis_conf *cf);
+
+/* Make sure the child is connected to the primary and knows its
+ * watermark (a connection at most once per N8443_REDIS_RETRY).  Returns
+ * N8443_RC_FRESH when usable, else N8443_RC_UNAVAILABLE with *why set.
+ * force: ask the primary's identity now (the status page). */
+n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
+                                  int force, apr_time_t *watermark,
+                                  const char **why);
+
+/* SET key NX PX retention (+ WAIT) on the primary: FRESH, REPLAY, or
+ * UNAVAILABLE with *why.  Call after n8443_redis_ready, under the lock. */
+n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
+                                const char *key, apr_interval_time_t ttl,
+                                const char **why);
+
+void n8443_redis_lock(n8443_redis_conf *cf);
+void n8443_redis_unlock(n8443_redis_conf *cf);
+/* A copy (in p) of what the child knows now. */
+void n8443_redis_view_get(apr_pool_t *p, n8443_redis_conf *cf,
+                          n8443_redis_view *v);
+
+/* Parent, start-up: connect once to the primary, as a child would, and
+ * say in the log whether that worked (not fatal: Redis may come later). */
+void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf);
+
+#endif /* N8443_RCACHE_REDIS_H */

@@ -1,0 +1,648 @@
+/*
+ * rcache_redis_conn.c - one connection per child to the Redis / Valkey
+ * primary of a backend (rcache_redis.h), and the primary's watermark.
+ *
+ * The connection is found directly (the first listed server whose ROLE is
+ * master) or through Sentinel (SENTINEL get-master-addr-by-name, then ROLE
+ * checked on the address it gives, as Sentinel's client guide asks).  It
+ * is kept for the child's life; after any error it is dropped, and the
+ * next login tries again, at most once a second per child: a dead Redis
+ * costs one connect per child a second, never a storm, and logins recover
+ * without restarting httpd.
+ *
+ * The watermark.  Redis replicates asynchronously: a replica promoted by
+ * Sentinel may lack the last entries its primary acknowledged, and a Redis
+ * restarted without persistence has none.  Either way the primary that
+ * answers now has another identity: a promoted replica makes a new
+ * replication ID (INFO replication master_replid), a restarted server a
+ * new run ID (INFO server run_id).  The first client to see an identity
+ * writes the time into the primary itself ("n8443rc:since:ID", SET NX):
+ * every child of every httpd node then reads the same "remembers since"
+ * for that primary, and an authenticator made before it is refused
+ * (N8443_RC_FORGOTTEN): a token whose entry may have been lost can never
+ * come back in.  The identity is asked on every new connection (Sentinel
+ * also kills client connections when it changes a server's role) and at
+ * least once a second on a connection that stays up.
+ */
+#include "n8443_private.h"
+#include "rcache_redis.h"
+
+#ifdef N8443_HAVE_REDIS
+
+#include "apr_thread_mutex.h"
+#include "ap_mpm.h"
+
+#include <hiredis/hiredis.h>
+#ifdef N8443_HAVE_REDIS_SSL
+#include <hiredis/hiredis_ssl.h>
+#endif
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct n8443_redis_conn {
+    apr_thread_mutex_t *lock;   /* NULL without threads */
+    redisContext *c;            /* NULL: not connected */
+    apr_time_t last_try;        /* last connection attempt */
+    apr_time_t checked;         /* last look at the primary's identity */
+    char primary[300];          /* "host:port" in use or last tried */
+    char identity[128];         /* replication ID ":" run ID */
+    apr_time_t watermark;       /* since when that identity remembers */
+    const char *state;          /* static strings */
+    char last_error[300];
+    apr_uint32_t errors;
+    int was_down;               /* log when it answers again */
+#ifdef N8443_HAVE_REDIS_SSL
+    redisSSLContext *ssl;
+#endif
+};
+
+/* Record an error of conn: the state it leaves and why (for the log line
+ * of the refused login and the status page). */
+static const char *fail(n8443_redis_conn *conn, const char *state,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *fail(n8443_redis_conn *conn, const char *state,
+                        const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(conn->last_error, sizeof(conn->last_error), fmt, ap);
+    va_end(ap);
+    conn->state = state;
+    conn->errors++;
+    if (strcmp(state, "up") != 0)
+        conn->was_down = 1;
+    return conn->last_error;
+}
+
+static void drop(n8443_redis_conn *conn)
+{
+    if (conn->c != NULL)
+        redisFree(conn->c);
+    conn->c = NULL;
+}
+
+static struct timeval timeval_of(apr_interval_time_t t)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (long)apr_time_sec(t);
+    tv.tv_usec = (long)apr_time_usec(t);
+    return tv;
+}
+
+#ifdef N8443_HAVE_REDIS_SSL
+static redisSSLContext *tls_context(const n8443_redis_conf *cf, char *err,
+                                    apr_size_t len)
+{
+    redisSSLContextError e = REDIS_SSL_CTX_NONE;
+    redisSSLContext *ssl;
+
+    redisInitOpenSSL();
+    ssl = redisCreateSSLContext(cf->tls_ca, NULL, NULL, NULL, cf->tls_name,
+                                &e);
+    if (ssl == NULL)
+        apr_snprintf(err, len, "TLS set-up with CA file %s: %s", cf->tls_ca,
+                     redisSSLContextGetError(e));
+    return ssl;
+}
+#endif
+
+/* A connection to host:port (TLS when configured), or NULL and err. */
+static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
+                              const char *host, int port, char *err,
+                              apr_size_t len)
+{
+    struct timeval tv = timeval_of(cf->timeout);
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+
+    if (c == NULL) {
+        apr_snprintf(err, len, "%s:%d: out of memory", host, port);
+        return NULL;
+    }
+    if (c->err == 0 && redisSetTimeout(c, tv) != REDIS_OK && c->err == 0)
+        apr_snprintf(c->errstr, sizeof(c->errstr), "cannot set timeout");
+#ifdef N8443_HAVE_REDIS_SSL
+    if (c->err == 0 && ssl != NULL
+        && redisInitiateSSLWithContext(c, ssl) != REDIS_OK && c->err == 0)
+        apr_snprintf(c->errstr, sizeof(c->errstr), "TLS handshake failed");
+#endif
+    if (c->err != 0 || c->errstr[0] != '\0') {
+        apr_snprintf(err, len, "%s:%d: %s", host, port, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* One command.  NULL when the connection broke (err says how: then it
+ * must be dropped); an error reply is returned as it is. */
+static redisReply *command(redisContext *c, char *err, apr_size_t len,
+                           const char *fmt, ...)
+{
+    redisReply *rep;
+    va_list ap;
+
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (rep == NULL)
+        apr_snprintf(err, len, "%s", c->err ? c->errstr
+                                            : "no reply (connection lost)");
+    return rep;
+}
+
+/* AUTH [user] password on a new connection, when a password is set. */
+static int authenticate(const n8443_redis_conf *cf, redisContext *c,
+                        char *err, apr_size_t len)
+{
+    redisReply *rep;
+    int ok;
+
+    if (cf->password == NULL)
+        return 1;
+    rep = cf->user != NULL
+          ? command(c, err, len, "AUTH %s %s", cf->user, cf->password)
+          : command(c, err, len, "AUTH %s", cf->password);
+    if (rep == NULL)
+        return 0;
+    ok = rep->type == REDIS_REPLY_STATUS;
+    if (!ok)
+        apr_snprintf(err, len, "AUTH (password file %s) refused: %.*s",
+                     cf->auth_file,
+                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* Does ROLE say that c talks to a primary? */
+static int is_primary(redisContext *c, char *err, apr_size_t len)
+{
+    redisReply *rep = command(c, err, len, "ROLE");
+    int ok;
+
+    if (rep == NULL)
+        return 0;
+    ok = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+         && rep->element[0]->type == REDIS_REPLY_STRING
+         && strcmp(rep->element[0]->str, "master") == 0;
+    if (!ok && rep->type == REDIS_REPLY_ERROR)
+        apr_snprintf(err, len, "ROLE: %.*s", (int)rep->len, rep->str);
+    else if (!ok)
+        apr_snprintf(err, len, "it is not a primary (ROLE: %s)",
+                     rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+                     && rep->element[0]->type == REDIS_REPLY_STRING
+                     ? rep->element[0]->str : "no answer");
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* Ask Sentinel host:port where the primary of cf->master_name is. */
+static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
+                        const char *host, int port, char *phost,
+                        apr_size_t plen, int *pport, char *err,
+                        apr_size_t len)
+{
+    redisContext *s = open_one(cf, ssl, host, port, err, len);
+    redisReply *rep;
+    int ok = 0;
+
+    if (s == NULL)
+        return 0;
+    rep = command(s, err, len, "SENTINEL get-master-addr-by-name %s",
+                  cf->master_name);
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_STRING
+        && rep->element[1]->type == REDIS_REPLY_STRING) {
+        char *end;
+        long p = strtol(rep->element[1]->str, &end, 10);
+
+        if (*end == '\0' && p > 0 && p < 65536
+            && rep->element[0]->len < plen) {
+            apr_cpystrn(phost, rep->element[0]->str, plen);
+            *pport = (int)p;
+            ok = 1;
+        }
+        else
+            apr_snprintf(err, len, "Sentinel %s:%d: a bad address", host,
+                         port);
+    }
+    else if (rep != NULL)
+        apr_snprintf(err, len, "Sentinel %s:%d does not know a master "
+                     "named %s%s%.*s", host, port, cf->master_name,
+                     rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    else {
+        char why[200];
+
+        apr_cpystrn(why, err, sizeof(why));
+        apr_snprintf(err, len, "Sentinel %s:%d: %s", host, port, why);
+    }
+    if (rep != NULL)
+        freeReplyObject(rep);
+    redisFree(s);
+    return ok;
+}
+
+/* Connect to the primary: NULL and err when none answers as one.  The
+ * listed servers (or the primary named by the first Sentinel that
+ * knows it) in order; *where names the last one tried. */
+static redisContext *open_primary(const n8443_redis_conf *cf, void *ssl,
+                                  char *where, apr_size_t wlen, char *err,
+                                  apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < cf->n; i++) {
+        char host[256];
+        int port = cf->port[i];
+        redisContext *c;
+
+        apr_cpystrn(host, cf->host[i], sizeof(host));
+        if (cf->master_name != NULL
+            && !ask_sentinel(cf, ssl, cf->host[i], cf->port[i], host,
+                             sizeof(host), &port, err, len))
+            continue;
+        apr_snprintf(where, wlen, "%s:%d", host, port);
+        c = open_one(cf, ssl, host, port, err, len);
+        if (c != NULL && authenticate(cf, c, err, len)
+            && is_primary(c, err, len))
+            return c;
+        if (c != NULL) {
+            /* Keep where it was said. */
+            char why[256];
+
+            apr_cpystrn(why, err, sizeof(why));
+            apr_snprintf(err, len, "%s: %s", where, why);
+            redisFree(c);
+        }
+        /* The primary a Sentinel named does not answer: the others would
+         * name the same one until the failover; try again next time. */
+        if (cf->master_name != NULL)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* The value of "name:" in an INFO answer, copied to out; 0: absent. */
+static int info_field(const redisReply *rep, const char *name, char *out,
+                      apr_size_t len)
+{
+    apr_size_t n = strlen(name);
+    const char *p;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING)
+        return 0;
+    for (p = rep->str; p != NULL && *p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, name, n) == 0 && p[n] == ':') {
+            apr_size_t i = 0;
+
+            for (p += n + 1; *p && *p != '\r' && *p != '\n' && i + 1 < len;)
+                out[i++] = *p++;
+            out[i] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The primary's identity and its watermark, read (or set first) in the
+ * primary itself.  0 and err when it cannot be known or must not be used
+ * (not a primary; it may evict our entries). */
+static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
+                        n8443_redis_conn *conn, char *err, apr_size_t len)
+{
+    redisReply *rep[3] = {NULL, NULL, NULL};
+    char replid[64], runid[64], role[32], policy[64], ident[128];
+    char key[sizeof(N8443_REDIS_PREFIX "since:") + 128];
+    apr_time_t now = apr_time_now();
+    int i, ok = 0, created = 0;
+
+    redisAppendCommand(conn->c, "INFO replication");
+    redisAppendCommand(conn->c, "INFO server");
+    redisAppendCommand(conn->c, "INFO memory");
+    for (i = 0; i < 3; i++)
+        if (redisGetReply(conn->c, (void **)&rep[i]) != REDIS_OK) {
+            apr_snprintf(err, len, "INFO: %s", conn->c->errstr);
+            goto cleanup;
+        }
+    if (!info_field(rep[0], "role", role, sizeof(role))
+        || !info_field(rep[0], "master_replid", replid, sizeof(replid))
+        || !info_field(rep[1], "run_id", runid, sizeof(runid))) {
+        apr_snprintf(err, len, "INFO does not name the replication ID "
+                     "and run ID%s%.*s",
+                     rep[0]->type == REDIS_REPLY_ERROR ? ": " : "",
+                     rep[0]->type == REDIS_REPLY_ERROR ? (int)rep[0]->len
+                                                       : 0,
+                     rep[0]->type == REDIS_REPLY_ERROR ? rep[0]->str : "");
+        goto cleanup;
+    }
+    if (strcmp(role, "master") != 0) {
+        apr_snprintf(err, len, "it is no longer the primary (role:%s)",
+                     role);
+        goto cleanup;
+    }
+    /* A volatile-* or allkeys-* policy evicts keys with a TTL - ours -
+     * when memory is full: an evicted entry is a replay let in. */
+    if (info_field(rep[2], "maxmemory_policy", policy, sizeof(policy))
+        && strcmp(policy, "noeviction") != 0) {
+        apr_snprintf(err, len, "maxmemory-policy is %s: it may evict "
+                     "replay entries; set maxmemory-policy noeviction",
+                     policy);
+        goto cleanup;
+    }
+    apr_snprintf(ident, sizeof(ident), "%s:%s", replid, runid);
+    if (strcmp(ident, conn->identity) != 0) {
+        for (i = 0; i < 3; i++)
+            if (rep[i] != NULL)
+                freeReplyObject(rep[i]);
+        rep[0] = rep[1] = rep[2] = NULL;
+        apr_snprintf(key, sizeof(key), N8443_REDIS_PREFIX "since:%s", ident);
+        redisAppendCommand(conn->c, "SET %s %" APR_TIME_T_FMT " NX", key,
+                           now);
+        redisAppendCommand(conn->c, "GET %s", key);
+        for (i = 0; i < 2; i++)
+            if (redisGetReply(conn->c, (void **)&rep[i]) != REDIS_OK) {
+                apr_snprintf(err, len, "watermark: %s", conn->c->errstr);
+                goto cleanup;
+            }
+        if (rep[0]->type == REDIS_REPLY_ERROR
+            || rep[1]->type != REDIS_REPLY_STRING) {
+            redisReply *e = rep[0]->type == REDIS_REPLY_ERROR ? rep[0]
+                                                              : rep[1];
+
+            apr_snprintf(err, len, "cannot record the watermark: %.*s",
+                         e->type == REDIS_REPLY_ERROR ? (int)e->len : 2,
+                         e->type == REDIS_REPLY_ERROR ? e->str : "no");
+            goto cleanup;
+        }
+        created = rep[0]->type == REDIS_REPLY_STATUS;
+        conn->watermark = (apr_time_t)apr_atoi64(rep[1]->str);
+        apr_cpystrn(conn->identity, ident, sizeof(conn->identity));
+        if (conn->watermark <= 0) {
+            conn->identity[0] = '\0';
+            apr_snprintf(err, len, "bad watermark in %s", key);
+            goto cleanup;
+        }
+        {
+            char when[APR_RFC822_DATE_LEN];
+
+            apr_rfc822_date(when, conn->watermark);
+            ap_log_error(APLOG_MARK, created ? APLOG_NOTICE : APLOG_INFO, 0,
+                         s, N8443LOGNO(325)
+                         "replay cache: Redis primary %s (replication ID "
+                         "%s, run ID %s) remembers since %s%s: "
+                         "authenticators made before then are refused "
+                         "(its memory may lack entries of an earlier "
+                         "primary)", conn->primary, replid, runid, when,
+                         created ? " (first seen now)" : "");
+        }
+    }
+    conn->checked = now;
+    ok = 1;
+cleanup:
+    for (i = 0; i < 3; i++)
+        if (rep[i] != NULL)
+            freeReplyObject(rep[i]);
+    return ok;
+}
+
+/* Connect when needed and allowed, and look at the primary's identity
+ * when due.  Under the lock. */
+static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
+                             n8443_redis_conn *conn, int force,
+                             const char **why)
+{
+    apr_time_t now = apr_time_now();
+    char err[300];
+    void *ssl = NULL;
+
+#ifdef N8443_HAVE_REDIS_SSL
+    ssl = conn->ssl;
+#endif
+    if (conn->c == NULL) {
+        if (conn->last_try != 0 && now - conn->last_try < N8443_REDIS_RETRY
+            && now >= conn->last_try) {
+            *why = conn->last_error;
+            return N8443_RC_UNAVAILABLE;
+        }
+        conn->last_try = now;
+        err[0] = '\0';
+        conn->c = open_primary(cf, ssl, conn->primary, sizeof(conn->primary),
+                               err, sizeof(err));
+        if (conn->c == NULL) {
+            *why = fail(conn, "down", "%s", err[0] ? err : "no server");
+            return N8443_RC_UNAVAILABLE;
+        }
+        force = 1;
+    }
+    if (force || conn->identity[0] == '\0'
+        || now - conn->checked >= N8443_REDIS_RECHECK
+        || now < conn->checked) {
+        if (!watermark_of(s, cf, conn, err, sizeof(err))) {
+            drop(conn);
+            *why = fail(conn, "refused", "%s: %s", conn->primary, err);
+            return N8443_RC_UNAVAILABLE;
+        }
+    }
+    if (conn->was_down) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(327)
+                     "replay cache: Redis primary %s answers (last error: "
+                     "%s)", conn->primary, conn->last_error);
+        conn->was_down = 0;
+    }
+    conn->state = "up";
+    return N8443_RC_FRESH;
+}
+
+n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
+                                  int force, apr_time_t *watermark,
+                                  const char **why)
+{
+    n8443_redis_conn *conn = cf->conn;
+    n8443_rc_result res;
+
+    if (conn == NULL) {
+        *why = "no connection state in this process";
+        return N8443_RC_UNAVAILABLE;
+    }
+    res = ready(r->server, cf, conn, force, why);
+    *watermark = conn->watermark;
+    return res;
+}
+
+n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
+                                const char *key, apr_interval_time_t ttl,
+                                const char **why)
+{
+    n8443_redis_conn *conn = cf->conn;
+    n8443_rc_result res;
+    redisReply *rep;
+    char err[300];
+
+    rep = command(conn->c, err, sizeof(err), "SET %s 1 NX PX %lld", key,
+                  (long long)(ttl / 1000));
+    if (rep == NULL) {
+        drop(conn);
+        *why = fail(conn, "down", "%s: %s", conn->primary, err);
+        return N8443_RC_UNAVAILABLE;
+    }
+    if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
+        res = N8443_RC_FRESH;
+    else if (rep->type == REDIS_REPLY_NIL)
+        res = N8443_RC_REPLAY;
+    else {
+        /* -READONLY: no longer the primary; -OOM: full (noeviction);
+         * anything else: not the server we think.  Find it again. */
+        *why = fail(conn, rep->type == REDIS_REPLY_ERROR ? "error" : "down",
+                    "%s: SET answered %.*s", conn->primary,
+                    rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 13,
+                    rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                   : "another reply");
+        freeReplyObject(rep);
+        drop(conn);
+        return N8443_RC_UNAVAILABLE;
+    }
+    freeReplyObject(rep);
+    if (res != N8443_RC_FRESH || cf->wait_replicas == 0)
+        return res;
+
+    /* Acknowledged by enough replicas, or not a login: a failover to a
+     * replica that missed the entry would let the token in again. */
+    rep = command(conn->c, err, sizeof(err), "WAIT %d %lld",
+                  cf->wait_replicas,
+                  (long long)apr_time_as_msec(cf->wait_timeout));
+    if (rep == NULL) {
+        drop(conn);
+        *why = fail(conn, "down", "%s: %s", conn->primary, err);
+        return N8443_RC_UNAVAILABLE;
+    }
+    if (rep->type != REDIS_REPLY_INTEGER
+        || rep->integer < cf->wait_replicas) {
+        *why = fail(conn, "up", "%s: %lld of %d replicas acknowledged the "
+                    "entry within %ld ms (NegotiateReplayCacheRedisWait)",
+                    conn->primary,
+                    rep->type == REDIS_REPLY_INTEGER
+                    ? (long long)rep->integer : -1LL, cf->wait_replicas,
+                    (long)apr_time_as_msec(cf->wait_timeout));
+        res = N8443_RC_UNAVAILABLE;
+    }
+    freeReplyObject(rep);
+    return res;
+}
+
+void n8443_redis_lock(n8443_redis_conf *cf)
+{
+    if (cf->conn != NULL && cf->conn->lock != NULL)
+        apr_thread_mutex_lock(cf->conn->lock);
+}
+
+void n8443_redis_unlock(n8443_redis_conf *cf)
+{
+    if (cf->conn != NULL && cf->conn->lock != NULL)
+        apr_thread_mutex_unlock(cf->conn->lock);
+}
+
+void n8443_redis_view_get(apr_pool_t *p, n8443_redis_conf *cf,
+                          n8443_redis_view *v)
+{
+    n8443_redis_conn *conn = cf->conn;
+
+    memset(v, 0, sizeof(*v));
+    if (conn == NULL) {
+        v->state = "no_connection_state";
+        return;
+    }
+    v->state = conn->state;
+    v->primary = conn->primary[0] ? apr_pstrdup(p, conn->primary) : NULL;
+    v->identity = conn->identity[0] ? apr_pstrdup(p, conn->identity) : NULL;
+    v->watermark = conn->watermark;
+    v->errors = conn->errors;
+    v->last_error = conn->last_error[0] ? apr_pstrdup(p, conn->last_error)
+                                        : NULL;
+}
+
+static apr_status_t conn_cleanup(void *data)
+{
+    n8443_redis_conn *conn = data;
+
+    drop(conn);
+#ifdef N8443_HAVE_REDIS_SSL
+    if (conn->ssl != NULL)
+        redisFreeSSLContext(conn->ssl);
+    conn->ssl = NULL;
+#endif
+    return APR_SUCCESS;
+}
+
+apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
+                                     n8443_redis_conf *cf)
+{
+    n8443_redis_conn *conn = apr_pcalloc(pchild, sizeof(*conn));
+    int threaded = 0;
+    apr_status_t rv;
+
+    conn->state = "not_connected";
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    if (threaded != AP_MPMQ_NOT_SUPPORTED) {
+        rv = apr_thread_mutex_create(&conn->lock, APR_THREAD_MUTEX_DEFAULT,
+                                     pchild);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+#ifdef N8443_HAVE_REDIS_SSL
+    if (cf->tls_ca != NULL) {
+        conn->ssl = tls_context(cf, conn->last_error,
+                                sizeof(conn->last_error));
+        if (conn->ssl == NULL)
+            return APR_EGENERAL;
+    }
+#endif
+    apr_pool_cleanup_register(pchild, conn, conn_cleanup,
+                              apr_pool_cleanup_null);
+    cf->conn = conn;
+    return APR_SUCCESS;
+}
+
+void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
+{
+    n8443_redis_conn conn;
+    char err[300];
+    void *ssl = NULL;
+
+    memset(&conn, 0, sizeof(conn));
+    err[0] = '\0';
+#ifdef N8443_HAVE_REDIS_SSL
+    if (cf->tls_ca != NULL
+        && (ssl = tls_context(cf, err, sizeof(err))) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(321)
+                     "replay cache: Redis (%s): %s; logins are refused "
+                     "(503)", cf->servers, err);
+        return;
+    }
+#endif
+    conn.c = open_primary(cf, ssl, conn.primary, sizeof(conn.primary), err,
+                          sizeof(err));
+    if (conn.c == NULL || !watermark_of(s, cf, &conn, err, sizeof(err)))
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(322)
+                     "replay cache: Redis (%s%s%s) cannot be used at "
+                     "start-up: %s; logins are refused (503) until it "
+                     "answers as a primary (each child tries again at most "
+                     "once a second)", cf->master_name ? "Sentinel " : "",
+                     cf->servers, cf->master_name
+                     ? apr_pstrcat(p, " master ", cf->master_name, NULL)
+                     : "", err[0] ? err : "no server");
+    drop(&conn);
+#ifdef N8443_HAVE_REDIS_SSL
+    if (ssl != NULL)
+        redisFreeSSLContext(ssl);
+#endif
+}
+
+#endif /* N8443_HAVE_REDIS */
