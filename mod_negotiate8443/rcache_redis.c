@@ -283,7 +283,7 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
     const char *why = NULL;
     apr_time_t watermark = 0;
     n8443_rc_result res;
-    int i;
+    int i, tries, retry = 1;
 
     if (cf == NULL)
         return N8443_RC_UNAVAILABLE;
@@ -301,15 +301,19 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
     *p = '\0';
 
     n8443_redis_lock(cf);
-    res = n8443_redis_ready(r, cf, 0, &watermark, &why);
-    if (res == N8443_RC_FRESH && stamp < watermark) {
-        /* Made before this primary's memory began: its entry may have
-         * been lost with the last one.  Nothing stored. */
-        n8443_rc_note_forgotten(r, watermark, stamp);
-        res = N8443_RC_FORGOTTEN;
+    for (tries = 0; tries < 2 && retry; tries++) {
+        retry = 0;
+        res = n8443_redis_ready(r, cf, 0, &watermark, &why);
+        if (res == N8443_RC_FRESH && stamp < watermark) {
+            /* Made before this primary's memory began: its entry may
+             * have been lost with the last one.  Nothing stored. */
+            n8443_rc_note_forgotten(r, watermark, stamp);
+            res = N8443_RC_FORGOTTEN;
+        }
+        else if (res == N8443_RC_FRESH)
+            res = n8443_redis_set(r, cf, rkey, n8443_rc_retention(), &retry,
+                                  &why);
     }
-    else if (res == N8443_RC_FRESH)
-        res = n8443_redis_set(r, cf, rkey, n8443_rc_retention(), &why);
     n8443_redis_unlock(cf);
 
     if (res == N8443_RC_FRESH)

@@ -74,10 +74,12 @@ n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
                                   const char **why);
 
 /* SET key NX PX retention (+ WAIT) on the primary: FRESH, REPLAY, or
- * UNAVAILABLE with *why.  Call after n8443_redis_ready, under the lock. */
+ * UNAVAILABLE with *why; *retry set when a connection kept from an
+ * earlier login had broken (ready + set may be tried once more, now).
+ * Call after n8443_redis_ready, under the lock. */
 n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
                                 const char *key, apr_interval_time_t ttl,
-                                const char **why);
+                                int *retry, const char **why);
 
 void n8443_redis_lock(n8443_redis_conf *cf);
 void n8443_redis_unlock(n8443_redis_conf *cf);

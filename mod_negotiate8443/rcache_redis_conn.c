@@ -52,6 +52,7 @@ struct n8443_redis_conn {
     char last_error[300];
     apr_uint32_t errors;
     int was_down;               /* log when it answers again */
+    int reused;                 /* connected before this login */
 #ifdef N8443_HAVE_REDIS_SSL
     redisSSLContext *ssl;
 #endif
@@ -426,6 +427,24 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
 #ifdef N8443_HAVE_REDIS_SSL
     ssl = conn->ssl;
 #endif
+    conn->reused = conn->c != NULL;
+    if (conn->c != NULL
+        && (force || conn->identity[0] == '\0'
+            || now - conn->checked >= N8443_REDIS_RECHECK
+            || now < conn->checked)
+        && !watermark_of(s, cf, conn, err, sizeof(err))) {
+        int broken = conn->c->err != 0;
+
+        drop(conn);
+        if (!broken) {
+            *why = fail(conn, "refused", "%s: %s", conn->primary, err);
+            return N8443_RC_UNAVAILABLE;
+        }
+        /* A connection that broke while idle (Redis restarted, a
+         * failover): connect again now, not in a second. */
+        conn->last_try = 0;
+        conn->reused = 0;
+    }
     if (conn->c == NULL) {
         if (conn->last_try != 0 && now - conn->last_try < N8443_REDIS_RETRY
             && now >= conn->last_try) {
@@ -440,11 +459,6 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
             *why = fail(conn, "down", "%s", err[0] ? err : "no server");
             return N8443_RC_UNAVAILABLE;
         }
-        force = 1;
-    }
-    if (force || conn->identity[0] == '\0'
-        || now - conn->checked >= N8443_REDIS_RECHECK
-        || now < conn->checked) {
         if (!watermark_of(s, cf, conn, err, sizeof(err))) {
             drop(conn);
             *why = fail(conn, "refused", "%s: %s", conn->primary, err);
@@ -479,18 +493,25 @@ n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
 
 n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
                                 const char *key, apr_interval_time_t ttl,
-                                const char **why)
+                                int *retry, const char **why)
 {
     n8443_redis_conn *conn = cf->conn;
     n8443_rc_result res;
     redisReply *rep;
     char err[300];
 
+    *retry = 0;
     rep = command(conn->c, err, sizeof(err), "SET %s 1 NX PX %lld", key,
                   (long long)(ttl / 1000));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
+        /* A kept connection that broke since its last use: once more on
+         * a new one, now. */
+        if (conn->reused) {
+            conn->last_try = 0;
+            *retry = 1;
+        }
         return N8443_RC_UNAVAILABLE;
     }
     if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)

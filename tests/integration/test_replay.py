@@ -323,8 +323,8 @@ def test_clock_skew(base_dir, module_path, realm, certs, keytab, skew_conf,
      "NegotiateClockSkew: '5m' is not a whole number"),
     ("NegotiateClockSkew 0",
      "NegotiateClockSkew: 0 is out of range (1 to 86400)"),
-    ("NegotiateReplayCache redis", "NegotiateReplayCache: 'redis' is not "
-     "one of shm, memcache, krb5, none"),
+    ("NegotiateReplayCache redix", "NegotiateReplayCache: 'redix' is not "
+     "one of shm, memcache, redis, redis-sentinel, krb5, none"),
     ("NegotiateReplayCache memcache localhost",
      "NegotiateReplayCache memcache: 'localhost' is not host:port"),
     ("NegotiateReplayCache krb5", "NegotiateReplayCache krb5 needs an MIT "
