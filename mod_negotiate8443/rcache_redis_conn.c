@@ -546,11 +546,11 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     }
     if (rep->type != REDIS_REPLY_INTEGER
         || rep->integer < cf->wait_replicas) {
-        *why = fail(conn, "up", "%s: %lld of %d replicas acknowledged the "
-                    "entry within %ld ms (NegotiateReplayCacheRedisWait)",
-                    conn->primary,
+        *why = fail(conn, "up", "%s: %" APR_INT64_T_FMT " of %d replicas "
+                    "acknowledged the entry within %ld ms "
+                    "(NegotiateReplayCacheRedisWait)", conn->primary,
                     rep->type == REDIS_REPLY_INTEGER
-                    ? (long long)rep->integer : -1LL, cf->wait_replicas,
+                    ? (apr_int64_t)rep->integer : -1, cf->wait_replicas,
                     (long)apr_time_as_msec(cf->wait_timeout));
         res = N8443_RC_UNAVAILABLE;
     }
