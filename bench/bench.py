@@ -102,6 +102,7 @@ MOD_AUTH_GSSAPI = "/usr/lib/apache2/modules/mod_auth_gssapi.so"
 LABELS = {
     "a": "(a) n8443 shm rcache",
     "b": "(b) n8443 memcache rcache",
+    "r": "(r) n8443 redis rcache",
     "c": "(c) mod_auth_gssapi MIT rcache",
     "d": "(d) mod_auth_gssapi rcache=none",
     "e": "(e) no auth (ceiling)",
@@ -252,6 +253,7 @@ class Bench:
         self.realm = None
         self.servers = []
         self.memcached = None
+        self.redis = None
         self.results = {}
         self.notes = []
         self.heimdal_exe = None
@@ -321,6 +323,21 @@ class Bench:
             raise RuntimeError("memcached did not start")
         self.memcached_port = port
 
+    def start_redis(self):
+        """A redis-server of its own, as a farm would run it for the
+        replay cache: no persistence here, noeviction."""
+        port = harness.free_port()
+        cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+               "--save", "", "--appendonly", "no",
+               "--maxmemory-policy", "noeviction",
+               "--dir", self.base]
+        self.redis = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+        if not harness.wait_port(port, self.redis):
+            raise RuntimeError("redis-server did not start")
+        self.redis_port = port
+
     def close(self):
         for srv in self.servers:
             try:
@@ -335,6 +352,13 @@ class Bench:
             except subprocess.TimeoutExpired:
                 self.memcached.kill()
                 self.memcached.wait()
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.terminate()
+            try:
+                self.redis.wait(10)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+                self.redis.wait()
         if self.realm is not None:
             self.realm.close()
         if self.base and not os.environ.get("N8443_KEEP_TMP"):
@@ -355,6 +379,10 @@ class Bench:
         if kind == "memcache":
             return N8443_BODY.format(rcache="memcache 127.0.0.1:%d"
                                      % self.memcached_port,
+                                     extra=extra) + STATUS_LOCATION
+        if kind == "redis":
+            return N8443_BODY.format(rcache="redis 127.0.0.1:%d"
+                                     % self.redis_port,
                                      extra=extra) + STATUS_LOCATION
         if kind == "none":
             return N8443_BODY.format(rcache="none", extra=extra) \
@@ -685,6 +713,27 @@ class Bench:
         finally:
             self.stop_server(srv)
 
+    def round_redis(self, rnd, out):
+        a = self.args
+        log("round %d: %s" % (rnd, LABELS["r"]))
+        if self.redis is None:
+            self.start_redis()
+        # httpd first: its first look at Redis sets the primary's
+        # watermark, and a token made before it would be refused as one
+        # the cache may have forgotten (as after a real failover).
+        srv = self.start_server(self.make_server("httpd-r%d" % rnd,
+                                                 "redis"))
+        try:
+            prefix = self.make_tokens("r%d" % rnd, a.tokens)
+            self.check_login(srv)
+            r = self.measure("r", srv, PROTECTED, "tokens", prefix,
+                             a.max_duration, [self.redis.pid],
+                             tag="r%d" % rnd)
+            r["rss_kb_children"] = [rss_kb(p) for p in worker_children(srv)]
+            out.setdefault("r", []).append(r)
+        finally:
+            self.stop_server(srv)
+
     def round_gssapi(self, rnd, key, out):
         a = self.args
         rcache_none = key == "d"
@@ -995,6 +1044,7 @@ def compute_ratios(res, cores):
     target("memcache / shm", "b", "a", 0.8)
     if res.get("p"):
         target("shm / (p) baseline module's shm", "a", "p", 0.95)
+    target("redis / shm", "r", "a", 0.8)
     for k, name in (("g", "ConnectionAuth repeat / (e)"),
                     ("h", "Session repeat / (e)")):
         target(name, k, "e", 0.85, (res.get(k) or {}).get("why"))
@@ -1022,7 +1072,7 @@ def print_table(res, ratios, soak, mix=None, notes=()):
         "noise")
     lines.append(hdr)
     lines.append("-" * len(hdr))
-    for k in "abcdeghxp":
+    for k in "abrcdeghxp":
         r = res.get(k)
         if r is None:
             continue
@@ -1057,7 +1107,7 @@ def print_table(res, ratios, soak, mix=None, notes=()):
     for k in sorted(bad):
         lines.append("  %s: non-200 responses %s" % (
             LABELS[k], res[k].get("statuses")))
-    for k in "abx":
+    for k in "abrx":
         r = res.get(k) or {}
         if "n8443_logins" in r:
             lines.append("  %s: the module counted %d logins, %d by the "
@@ -1125,9 +1175,10 @@ def plot(res, ratios, soak, path, mix=None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    keys = [k for k in "abcdeghx" if k in res and
+    keys = [k for k in "abrcdeghx" if k in res and
             (k not in "gh" or res[k].get("available"))]
-    colors = {"a": "#1f77b4", "b": "#6baed6", "c": "#d62728", "d": "#ff9896",
+    colors = {"a": "#1f77b4", "b": "#6baed6", "r": "#17becf",
+              "c": "#d62728", "d": "#ff9896",
               "e": "#7f7f7f", "g": "#2ca02c", "h": "#98df8a",
               "x": "#9467bd"}
     short = [LABELS[k].split(")")[0] + ")" for k in keys]
@@ -1371,7 +1422,7 @@ def main():
                     help="also measure (a) with this build as row (p), "
                     "and the target shm / (p) >= 0.95 (e.g. main's module, "
                     "to see what a change costs)")
-    ap.add_argument("--only", default="abcdefghx",
+    ap.add_argument("--only", default="abcdefghrx",
                     help="scenarios to run (letters)")
     ap.add_argument("--out", default=os.path.join(HERE, "results",
                                                   "latest.json"))
@@ -1411,6 +1462,8 @@ def main():
                 b.round_module(rnd, runs)
             if "b" in only:
                 b.round_memcache(rnd, runs)
+            if "r" in only:
+                b.round_redis(rnd, runs)
             for key in "cd":
                 if key in only:
                     b.round_gssapi(rnd, key, runs)
