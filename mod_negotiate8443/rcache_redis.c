@@ -120,6 +120,7 @@ const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
 #endif
 }
 
+#ifdef N8443_HAVE_REDIS
 /* Milliseconds in [lo, hi]. */
 static const char *parse_ms(cmd_parms *cmd, const char *arg, long lo,
                             long hi, apr_interval_time_t *out)
@@ -134,6 +135,7 @@ static const char *parse_ms(cmd_parms *cmd, const char *arg, long lo,
     *out = apr_time_from_msec(v);
     return NULL;
 }
+#endif
 
 const char *n8443_rc_redis_cmd_timeout(cmd_parms *cmd, void *dconf,
                                        const char *arg)

@@ -58,10 +58,38 @@ def redis_built(module_path):
         return b"redisConnectWithTimeout" in f.read()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def need_redis_build(module_path):
+@pytest.fixture(scope="module")
+def redis_build(module_path):
+    """The servers of this module are started only for a Redis build."""
     if not redis_built(module_path):
         pytest.skip("module built without Redis support (--with-redis=no)")
+
+
+@pytest.fixture(autouse=True)
+def need_redis_build(request, module_path):
+    built = redis_built(module_path)
+    if request.node.name.startswith("test_built_without_redis"):
+        if built:
+            pytest.skip("module built with Redis support")
+    elif not built:
+        pytest.skip("module built without Redis support (--with-redis=no)")
+
+
+@pytest.mark.parametrize("conf", [
+    "NegotiateReplayCache redis 127.0.0.1:6379",
+    "NegotiateReplayCache redis-sentinel 127.0.0.1:26379 mymaster",
+    "NegotiateReplayCacheRedisAuth /etc/redis.pw"])
+def test_built_without_redis_refuses_the_directives(
+        base_dir, module_path, realm, certs, keytab, conf):
+    """A build without hiredis (configure --with-redis=no) says so."""
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        MINIMAL_BODY,
+                        name="httpd-noredis-%d" % abs(hash(conf)),
+                        extra_global=conf)
+    res = srv.configtest()
+    assert res.returncode != 0
+    assert "mod_negotiate8443 was built without Redis support " \
+        "(configure --with-redis, needs hiredis)" in res.stdout + res.stderr
 
 
 class Redis:
@@ -154,7 +182,7 @@ def auth_file(base, name, text, mode=0o600):
 
 
 @pytest.fixture(scope="module")
-def cluster(base_dir):
+def cluster(redis_build, base_dir):
     """A primary, a replica and three Sentinels, started once."""
     base = os.path.join(base_dir, "redis-cluster")
     primary = Redis(base, "primary", PASSWORD)
@@ -186,7 +214,8 @@ def cluster(base_dir):
 
 
 @pytest.fixture(scope="module")
-def farm(base_dir, module_path, realm, certs, keytab, cluster):
+def farm(redis_build, base_dir, module_path, realm, certs, keytab,
+         cluster):
     """Two httpd nodes sharing the cluster through Sentinel."""
     _, _, sentinels = cluster
     pw = auth_file(base_dir, "redis-farm.pw", PASSWORD)
@@ -315,7 +344,7 @@ def test_failover_under_load_lets_no_replay_in(farm, cluster, alice, bob):
 
 
 @pytest.fixture(scope="module")
-def lone(base_dir):
+def lone(redis_build, base_dir):
     """A Redis of its own (no Sentinel), stopped and started by tests."""
     r = Redis(os.path.join(base_dir, "redis-lone"), "lone")
     yield r
@@ -453,7 +482,7 @@ def garbage(cmd):
 
 
 @pytest.fixture(scope="module")
-def oom_redis(base_dir):
+def oom_redis(redis_build, base_dir):
     r = Redis(os.path.join(base_dir, "redis-oom"), "oom",
               extra=("maxmemory 1", "maxmemory-policy noeviction"))
     yield r
@@ -461,7 +490,7 @@ def oom_redis(base_dir):
 
 
 @pytest.fixture(scope="module")
-def pw_redis(base_dir):
+def pw_redis(redis_build, base_dir):
     r = Redis(os.path.join(base_dir, "redis-pw"), "pw",
               password="right-password")
     yield r
@@ -469,7 +498,7 @@ def pw_redis(base_dir):
 
 
 @pytest.fixture(scope="module")
-def lone_replica(base_dir, lone):
+def lone_replica(redis_build, base_dir, lone):
     r = Redis(os.path.join(base_dir, "redis-lone-replica"), "replica",
               replicaof=lone.port)
     yield r
