@@ -104,13 +104,13 @@ const char *n8443_rc_redis_cmd_auth(cmd_parms *cmd, void *dconf,
 #endif
 }
 
+/* Without hiredis_ssl the start-up stops (post_config, N8443330), not the
+ * syntax check: one configuration serves builds with and without it. */
 const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
                                    const char *ca, const char *name)
 {
-#ifndef N8443_HAVE_REDIS_SSL
-    return apr_psprintf(cmd->pool, "%s: mod_negotiate8443 was built "
-                        "without Redis TLS support (hiredis_ssl, hiredis "
-                        ">= 1.0)", cmd->cmd->name);
+#ifndef N8443_HAVE_REDIS
+    return NO_REDIS(cmd);
 #else
     n8443_redis_conf *cf = conf_of(cmd);
 
@@ -241,6 +241,15 @@ static int redis_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                      cf);
         if (read_auth(pconf, vs, cf) != OK)
             return !OK;
+#ifndef N8443_HAVE_REDIS_SSL
+        if (cf->tls_ca != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs, N8443LOGNO(330)
+                         "NegotiateReplayCacheRedisTLS %s: mod_negotiate8443 "
+                         "was built without Redis TLS support (hiredis_ssl, "
+                         "hiredis >= 1.0)", cf->tls_ca);
+            return !OK;
+        }
+#endif
         /* As memcached's: asked in the pass that goes on to serve. */
         if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
             n8443_redis_probe(ptemp, vs, cf);

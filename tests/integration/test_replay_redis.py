@@ -674,3 +674,21 @@ def test_right_password_and_wait(base_dir, module_path, realm, certs,
             in srv.log_since(mark)
     finally:
         srv.stop()
+
+
+def test_tls_without_hiredis_ssl_stops_startup(
+        base_dir, module_path, realm, certs, keytab, lone):
+    """TLS asked of a build without hiredis_ssl: a clear start-up error
+    (httpd -t passes: one configuration serves both kinds of build)."""
+    with open(module_path, "rb") as f:
+        if b"redisInitiateSSLWithContext" in f.read():
+            pytest.skip("module built with hiredis_ssl")
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-redis-tls-unsupported",
+                        extra_global="NegotiateReplayCache redis %s\n"
+                                     "NegotiateReplayCacheRedisTLS %s"
+                                     % (lone.addr(), certs.ca))
+    assert srv.configtest().returncode == 0
+    assert srv.start(expect_fail=True) != 0
+    assert "N8443330: NegotiateReplayCacheRedisTLS %s: mod_negotiate8443 " \
+        "was built without Redis TLS support" % certs.ca in srv.output()
