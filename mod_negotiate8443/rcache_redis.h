@@ -91,4 +91,32 @@ void n8443_redis_view_get(apr_pool_t *p, n8443_redis_conf *cf,
  * say in the log whether that worked (not fatal: Redis may come later). */
 void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf);
 
+#ifdef N8443_HAVE_REDIS
+#include <hiredis/hiredis.h>
+#ifdef N8443_HAVE_REDIS_SSL
+#include <hiredis/hiredis_ssl.h>
+
+/* rcache_redis_wire.c: the TLS context of cf, or NULL and err. */
+redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf,
+                                         char *err, apr_size_t len);
+#endif
+
+/* rcache_redis_wire.c: one server, no state.
+ *
+ * A connection to the primary of cf (TLS with ssl, a redisSSLContext,
+ * when not NULL), authenticated and checked with ROLE; NULL and err when
+ * none answers as one.  *where names the last server tried. */
+redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf,
+                                       void *ssl, char *where,
+                                       apr_size_t wlen, char *err,
+                                       apr_size_t len);
+/* One command.  NULL when the connection broke (err says how: then it
+ * must be dropped); an error reply is returned as it is. */
+redisReply *n8443_redis_command(redisContext *c, char *err,
+                                apr_size_t len, const char *fmt, ...);
+/* The value of "name:" in an INFO answer, copied to out; 0: absent. */
+int n8443_redis_info_field(const redisReply *rep, const char *name,
+                           char *out, apr_size_t len);
+#endif /* N8443_HAVE_REDIS */
+
 #endif /* N8443_RCACHE_REDIS_H */

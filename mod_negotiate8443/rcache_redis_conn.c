@@ -32,10 +32,6 @@
 #include "apr_thread_mutex.h"
 #include "ap_mpm.h"
 
-#include <hiredis/hiredis.h>
-#ifdef N8443_HAVE_REDIS_SSL
-#include <hiredis/hiredis_ssl.h>
-#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,234 +81,6 @@ static void drop(n8443_redis_conn *conn)
     conn->c = NULL;
 }
 
-static struct timeval timeval_of(apr_interval_time_t t)
-{
-    struct timeval tv;
-
-    tv.tv_sec = (long)apr_time_sec(t);
-    tv.tv_usec = (long)apr_time_usec(t);
-    return tv;
-}
-
-#ifdef N8443_HAVE_REDIS_SSL
-static redisSSLContext *tls_context(const n8443_redis_conf *cf, char *err,
-                                    apr_size_t len)
-{
-    redisSSLContextError e = REDIS_SSL_CTX_NONE;
-    redisSSLContext *ssl;
-
-    redisInitOpenSSL();
-    ssl = redisCreateSSLContext(cf->tls_ca, NULL, NULL, NULL, cf->tls_name,
-                                &e);
-    if (ssl == NULL)
-        apr_snprintf(err, len, "TLS set-up with CA file %s: %s", cf->tls_ca,
-                     redisSSLContextGetError(e));
-    return ssl;
-}
-#endif
-
-/* A connection to host:port (TLS when configured), or NULL and err. */
-static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
-                              const char *host, int port, char *err,
-                              apr_size_t len)
-{
-    struct timeval tv = timeval_of(cf->timeout);
-    redisContext *c = redisConnectWithTimeout(host, port, tv);
-
-    if (c == NULL) {
-        apr_snprintf(err, len, "%s:%d: out of memory", host, port);
-        return NULL;
-    }
-    if (c->err == 0 && redisSetTimeout(c, tv) != REDIS_OK && c->err == 0)
-        apr_snprintf(c->errstr, sizeof(c->errstr), "cannot set timeout");
-#ifdef N8443_HAVE_REDIS_SSL
-    if (c->err == 0 && ssl != NULL
-        && redisInitiateSSLWithContext(c, ssl) != REDIS_OK && c->err == 0)
-        apr_snprintf(c->errstr, sizeof(c->errstr), "TLS handshake failed");
-#endif
-    if (c->err != 0 || c->errstr[0] != '\0') {
-        apr_snprintf(err, len, "%s:%d: %s", host, port, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* One command.  NULL when the connection broke (err says how: then it
- * must be dropped); an error reply is returned as it is. */
-static redisReply *command(redisContext *c, char *err, apr_size_t len,
-                           const char *fmt, ...)
-{
-    redisReply *rep;
-    va_list ap;
-
-    va_start(ap, fmt);
-    rep = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (rep == NULL)
-        apr_snprintf(err, len, "%s", c->err ? c->errstr
-                                            : "no reply (connection lost)");
-    return rep;
-}
-
-/* AUTH [user] password on a new connection, when a password is set. */
-static int authenticate(const n8443_redis_conf *cf, redisContext *c,
-                        char *err, apr_size_t len)
-{
-    redisReply *rep;
-    int ok;
-
-    if (cf->password == NULL)
-        return 1;
-    rep = cf->user != NULL
-          ? command(c, err, len, "AUTH %s %s", cf->user, cf->password)
-          : command(c, err, len, "AUTH %s", cf->password);
-    if (rep == NULL)
-        return 0;
-    ok = rep->type == REDIS_REPLY_STATUS;
-    if (!ok)
-        apr_snprintf(err, len, "AUTH (password file %s) refused: %.*s",
-                     cf->auth_file,
-                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
-                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
-    freeReplyObject(rep);
-    return ok;
-}
-
-/* Does ROLE say that c talks to a primary? */
-static int is_primary(redisContext *c, char *err, apr_size_t len)
-{
-    redisReply *rep = command(c, err, len, "ROLE");
-    int ok;
-
-    if (rep == NULL)
-        return 0;
-    ok = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
-         && rep->element[0]->type == REDIS_REPLY_STRING
-         && strcmp(rep->element[0]->str, "master") == 0;
-    if (!ok && rep->type == REDIS_REPLY_ERROR)
-        apr_snprintf(err, len, "ROLE: %.*s", (int)rep->len, rep->str);
-    else if (!ok)
-        apr_snprintf(err, len, "it is not a primary (ROLE: %s)",
-                     rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
-                     && rep->element[0]->type == REDIS_REPLY_STRING
-                     ? rep->element[0]->str : "no answer");
-    freeReplyObject(rep);
-    return ok;
-}
-
-/* Ask Sentinel host:port where the primary of cf->master_name is. */
-static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
-                        const char *host, int port, char *phost,
-                        apr_size_t plen, int *pport, char *err,
-                        apr_size_t len)
-{
-    redisContext *s = open_one(cf, ssl, host, port, err, len);
-    redisReply *rep;
-    int ok = 0;
-
-    if (s == NULL)
-        return 0;
-    rep = command(s, err, len, "SENTINEL get-master-addr-by-name %s",
-                  cf->master_name);
-    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
-        && rep->element[0]->type == REDIS_REPLY_STRING
-        && rep->element[1]->type == REDIS_REPLY_STRING) {
-        char *end;
-        long p = strtol(rep->element[1]->str, &end, 10);
-
-        if (*end == '\0' && p > 0 && p < 65536
-            && rep->element[0]->len < plen) {
-            apr_cpystrn(phost, rep->element[0]->str, plen);
-            *pport = (int)p;
-            ok = 1;
-        }
-        else
-            apr_snprintf(err, len, "Sentinel %s:%d: a bad address", host,
-                         port);
-    }
-    else if (rep != NULL)
-        apr_snprintf(err, len, "Sentinel %s:%d does not know a master "
-                     "named %s%s%.*s", host, port, cf->master_name,
-                     rep->type == REDIS_REPLY_ERROR ? ": " : "",
-                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
-                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
-    else {
-        char why[200];
-
-        apr_cpystrn(why, err, sizeof(why));
-        apr_snprintf(err, len, "Sentinel %s:%d: %s", host, port, why);
-    }
-    if (rep != NULL)
-        freeReplyObject(rep);
-    redisFree(s);
-    return ok;
-}
-
-/* Connect to the primary: NULL and err when none answers as one.  The
- * listed servers (or the primary named by the first Sentinel that
- * knows it) in order; *where names the last one tried. */
-static redisContext *open_primary(const n8443_redis_conf *cf, void *ssl,
-                                  char *where, apr_size_t wlen, char *err,
-                                  apr_size_t len)
-{
-    int i;
-
-    for (i = 0; i < cf->n; i++) {
-        char host[256];
-        int port = cf->port[i];
-        redisContext *c;
-
-        apr_cpystrn(host, cf->host[i], sizeof(host));
-        if (cf->master_name != NULL
-            && !ask_sentinel(cf, ssl, cf->host[i], cf->port[i], host,
-                             sizeof(host), &port, err, len))
-            continue;
-        apr_snprintf(where, wlen, "%s:%d", host, port);
-        c = open_one(cf, ssl, host, port, err, len);
-        if (c != NULL && authenticate(cf, c, err, len)
-            && is_primary(c, err, len))
-            return c;
-        if (c != NULL) {
-            /* Keep where it was said. */
-            char why[256];
-
-            apr_cpystrn(why, err, sizeof(why));
-            apr_snprintf(err, len, "%s: %s", where, why);
-            redisFree(c);
-        }
-        /* The primary a Sentinel named does not answer: the others would
-         * name the same one until the failover; try again next time. */
-        if (cf->master_name != NULL)
-            return NULL;
-    }
-    return NULL;
-}
-
-/* The value of "name:" in an INFO answer, copied to out; 0: absent. */
-static int info_field(const redisReply *rep, const char *name, char *out,
-                      apr_size_t len)
-{
-    apr_size_t n = strlen(name);
-    const char *p;
-
-    if (rep == NULL || rep->type != REDIS_REPLY_STRING)
-        return 0;
-    for (p = rep->str; p != NULL && *p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (strncmp(p, name, n) == 0 && p[n] == ':') {
-            apr_size_t i = 0;
-
-            for (p += n + 1; *p && *p != '\r' && *p != '\n' && i + 1 < len;)
-                out[i++] = *p++;
-            out[i] = '\0';
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The primary's identity and its watermark, read (or set first) in the
  * primary itself.  0 and err when it cannot be known or must not be used
  * (not a primary; it may evict our entries). */
@@ -333,9 +101,10 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
             apr_snprintf(err, len, "INFO: %s", conn->c->errstr);
             goto cleanup;
         }
-    if (!info_field(rep[0], "role", role, sizeof(role))
-        || !info_field(rep[0], "master_replid", replid, sizeof(replid))
-        || !info_field(rep[1], "run_id", runid, sizeof(runid))) {
+    if (!n8443_redis_info_field(rep[0], "role", role, sizeof(role))
+        || !n8443_redis_info_field(rep[0], "master_replid", replid,
+                                   sizeof(replid))
+        || !n8443_redis_info_field(rep[1], "run_id", runid, sizeof(runid))) {
         apr_snprintf(err, len, "INFO does not name the replication ID "
                      "and run ID%s%.*s",
                      rep[0]->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -351,7 +120,8 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
     }
     /* A volatile-* or allkeys-* policy evicts keys with a TTL - ours -
      * when memory is full: an evicted entry is a replay let in. */
-    if (info_field(rep[2], "maxmemory_policy", policy, sizeof(policy))
+    if (n8443_redis_info_field(rep[2], "maxmemory_policy", policy,
+                               sizeof(policy))
         && strcmp(policy, "noeviction") != 0) {
         apr_snprintf(err, len, "maxmemory-policy is %s: it may evict "
                      "replay entries; set maxmemory-policy noeviction",
@@ -453,8 +223,9 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
         }
         conn->last_try = now;
         err[0] = '\0';
-        conn->c = open_primary(cf, ssl, conn->primary, sizeof(conn->primary),
-                               err, sizeof(err));
+        conn->c = n8443_redis_open_primary(cf, ssl, conn->primary,
+                                           sizeof(conn->primary), err,
+                                           sizeof(err));
         if (conn->c == NULL) {
             *why = fail(conn, "down", "%s", err[0] ? err : "no server");
             return N8443_RC_UNAVAILABLE;
@@ -501,8 +272,9 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     char err[300];
 
     *retry = 0;
-    rep = command(conn->c, err, sizeof(err), "SET %s 1 NX PX %lld", key,
-                  (long long)(ttl / 1000));
+    rep = n8443_redis_command(conn->c, err, sizeof(err),
+                              "SET %s 1 NX PX %lld", key,
+                              (long long)(ttl / 1000));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
@@ -536,9 +308,9 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
 
     /* Acknowledged by enough replicas, or not a login: a failover to a
      * replica that missed the entry would let the token in again. */
-    rep = command(conn->c, err, sizeof(err), "WAIT %d %lld",
-                  cf->wait_replicas,
-                  (long long)apr_time_as_msec(cf->wait_timeout));
+    rep = n8443_redis_command(conn->c, err, sizeof(err), "WAIT %d %lld",
+                              cf->wait_replicas,
+                              (long long)apr_time_as_msec(cf->wait_timeout));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
@@ -619,7 +391,7 @@ apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
     }
 #ifdef N8443_HAVE_REDIS_SSL
     if (cf->tls_ca != NULL) {
-        conn->ssl = tls_context(cf, conn->last_error,
+        conn->ssl = n8443_redis_tls_context(cf, conn->last_error,
                                 sizeof(conn->last_error));
         if (conn->ssl == NULL)
             return APR_EGENERAL;
@@ -641,15 +413,16 @@ void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
     err[0] = '\0';
 #ifdef N8443_HAVE_REDIS_SSL
     if (cf->tls_ca != NULL
-        && (ssl = tls_context(cf, err, sizeof(err))) == NULL) {
+        && (ssl = n8443_redis_tls_context(cf, err, sizeof(err))) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(321)
                      "replay cache: Redis (%s): %s; logins are refused "
                      "(503)", cf->servers, err);
         return;
     }
 #endif
-    conn.c = open_primary(cf, ssl, conn.primary, sizeof(conn.primary), err,
-                          sizeof(err));
+    conn.c = n8443_redis_open_primary(cf, ssl, conn.primary,
+                                      sizeof(conn.primary), err,
+                                      sizeof(err));
     if (conn.c == NULL || !watermark_of(s, cf, &conn, err, sizeof(err)))
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(322)
                      "replay cache: Redis (%s%s%s) cannot be used at "

@@ -1,0 +1,246 @@
+/*
+ * rcache_redis_wire.c - talking to one Redis / Valkey server for the
+ * replay cache (rcache_redis.h): a connection with timeouts (and TLS),
+ * AUTH, ROLE, the Sentinel question, and INFO fields.  No state: the
+ * per-child connection and its watermark are in rcache_redis_conn.c.
+ */
+#include "n8443_private.h"
+#include "rcache_redis.h"
+
+#ifdef N8443_HAVE_REDIS
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+static struct timeval timeval_of(apr_interval_time_t t)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (long)apr_time_sec(t);
+    tv.tv_usec = (long)apr_time_usec(t);
+    return tv;
+}
+
+#ifdef N8443_HAVE_REDIS_SSL
+redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf,
+                                         char *err, apr_size_t len)
+{
+    redisSSLContextError e = REDIS_SSL_CTX_NONE;
+    redisSSLContext *ssl;
+
+    redisInitOpenSSL();
+    ssl = redisCreateSSLContext(cf->tls_ca, NULL, NULL, NULL, cf->tls_name,
+                                &e);
+    if (ssl == NULL)
+        apr_snprintf(err, len, "TLS set-up with CA file %s: %s", cf->tls_ca,
+                     redisSSLContextGetError(e));
+    return ssl;
+}
+#endif
+
+/* A connection to host:port (TLS when configured), or NULL and err. */
+static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
+                              const char *host, int port, char *err,
+                              apr_size_t len)
+{
+    struct timeval tv = timeval_of(cf->timeout);
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+
+    if (c == NULL) {
+        apr_snprintf(err, len, "%s:%d: out of memory", host, port);
+        return NULL;
+    }
+    if (c->err == 0 && redisSetTimeout(c, tv) != REDIS_OK && c->err == 0)
+        apr_snprintf(c->errstr, sizeof(c->errstr), "cannot set timeout");
+#ifdef N8443_HAVE_REDIS_SSL
+    if (c->err == 0 && ssl != NULL
+        && redisInitiateSSLWithContext(c, ssl) != REDIS_OK && c->err == 0)
+        apr_snprintf(c->errstr, sizeof(c->errstr), "TLS handshake failed");
+#endif
+    if (c->err != 0 || c->errstr[0] != '\0') {
+        apr_snprintf(err, len, "%s:%d: %s", host, port, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* One command.  NULL when the connection broke (err says how: then it
+ * must be dropped); an error reply is returned as it is. */
+redisReply *n8443_redis_command(redisContext *c, char *err,
+                                apr_size_t len, const char *fmt, ...)
+{
+    redisReply *rep;
+    va_list ap;
+
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (rep == NULL)
+        apr_snprintf(err, len, "%s", c->err ? c->errstr
+                                            : "no reply (connection lost)");
+    return rep;
+}
+
+/* AUTH [user] password on a new connection, when a password is set. */
+static int authenticate(const n8443_redis_conf *cf, redisContext *c,
+                        char *err, apr_size_t len)
+{
+    redisReply *rep;
+    int ok;
+
+    if (cf->password == NULL)
+        return 1;
+    rep = cf->user != NULL
+          ? n8443_redis_command(c, err, len, "AUTH %s %s", cf->user,
+                                cf->password)
+          : n8443_redis_command(c, err, len, "AUTH %s", cf->password);
+    if (rep == NULL)
+        return 0;
+    ok = rep->type == REDIS_REPLY_STATUS;
+    if (!ok)
+        apr_snprintf(err, len, "AUTH (password file %s) refused: %.*s",
+                     cf->auth_file,
+                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* Does ROLE say that c talks to a primary? */
+static int is_primary(redisContext *c, char *err, apr_size_t len)
+{
+    redisReply *rep = n8443_redis_command(c, err, len, "ROLE");
+    int ok;
+
+    if (rep == NULL)
+        return 0;
+    ok = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+         && rep->element[0]->type == REDIS_REPLY_STRING
+         && strcmp(rep->element[0]->str, "master") == 0;
+    if (!ok && rep->type == REDIS_REPLY_ERROR)
+        apr_snprintf(err, len, "ROLE: %.*s", (int)rep->len, rep->str);
+    else if (!ok)
+        apr_snprintf(err, len, "it is not a primary (ROLE: %s)",
+                     rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+                     && rep->element[0]->type == REDIS_REPLY_STRING
+                     ? rep->element[0]->str : "no answer");
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* Ask Sentinel host:port where the primary of cf->master_name is. */
+static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
+                        const char *host, int port, char *phost,
+                        apr_size_t plen, int *pport, char *err,
+                        apr_size_t len)
+{
+    redisContext *s = open_one(cf, ssl, host, port, err, len);
+    redisReply *rep;
+    int ok = 0;
+
+    if (s == NULL)
+        return 0;
+    rep = n8443_redis_command(s, err, len,
+                              "SENTINEL get-master-addr-by-name %s",
+                              cf->master_name);
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_STRING
+        && rep->element[1]->type == REDIS_REPLY_STRING) {
+        char *end;
+        long p = strtol(rep->element[1]->str, &end, 10);
+
+        if (*end == '\0' && p > 0 && p < 65536
+            && rep->element[0]->len < plen) {
+            apr_cpystrn(phost, rep->element[0]->str, plen);
+            *pport = (int)p;
+            ok = 1;
+        }
+        else
+            apr_snprintf(err, len, "Sentinel %s:%d: a bad address", host,
+                         port);
+    }
+    else if (rep != NULL)
+        apr_snprintf(err, len, "Sentinel %s:%d does not know a master "
+                     "named %s%s%.*s", host, port, cf->master_name,
+                     rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                     rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    else {
+        char why[200];
+
+        apr_cpystrn(why, err, sizeof(why));
+        apr_snprintf(err, len, "Sentinel %s:%d: %s", host, port, why);
+    }
+    if (rep != NULL)
+        freeReplyObject(rep);
+    redisFree(s);
+    return ok;
+}
+
+/* Connect to the primary: NULL and err when none answers as one.  The
+ * listed servers (or the primary named by the first Sentinel that
+ * knows it) in order; *where names the last one tried. */
+redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf,
+                                       void *ssl, char *where,
+                                       apr_size_t wlen, char *err,
+                                       apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < cf->n; i++) {
+        char host[256];
+        int port = cf->port[i];
+        redisContext *c;
+
+        apr_cpystrn(host, cf->host[i], sizeof(host));
+        if (cf->master_name != NULL
+            && !ask_sentinel(cf, ssl, cf->host[i], cf->port[i], host,
+                             sizeof(host), &port, err, len))
+            continue;
+        apr_snprintf(where, wlen, "%s:%d", host, port);
+        c = open_one(cf, ssl, host, port, err, len);
+        if (c != NULL && authenticate(cf, c, err, len)
+            && is_primary(c, err, len))
+            return c;
+        if (c != NULL) {
+            /* Keep where it was said. */
+            char why[256];
+
+            apr_cpystrn(why, err, sizeof(why));
+            apr_snprintf(err, len, "%s: %s", where, why);
+            redisFree(c);
+        }
+        /* The primary a Sentinel named does not answer: the others would
+         * name the same one until the failover; try again next time. */
+        if (cf->master_name != NULL)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* The value of "name:" in an INFO answer, copied to out; 0: absent. */
+int n8443_redis_info_field(const redisReply *rep, const char *name,
+                           char *out, apr_size_t len)
+{
+    apr_size_t n = strlen(name);
+    const char *p;
+
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING)
+        return 0;
+    for (p = rep->str; p != NULL && *p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, name, n) == 0 && p[n] == ':') {
+            apr_size_t i = 0;
+
+            for (p += n + 1; *p && *p != '\r' && *p != '\n' && i + 1 < len;)
+                out[i++] = *p++;
+            out[i] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#endif /* N8443_HAVE_REDIS */
