@@ -323,6 +323,12 @@ def test_failover_under_load_lets_no_replay_in(farm, cluster, alice, bob):
             f.result()
 
     statuses = [r[3] for r in results]
+    first = min((r[1] for r in results if r[0] > t_promo and r[3] == 200),
+                default=None)
+    print("failover: promotion %.1f s after the kill; first fresh login "
+          "%.2f s after it; statuses %s" % (
+              t_promo - t_kill, (first or t_promo) - t_promo,
+              {str(k): statuses.count(k) for k in set(statuses)}))
     assert all(s in (200, 401, 503) for s in statuses), \
         sorted(set(map(str, statuses)))
     after = [r for r in results if r[0] > t_promo + 10.0]
