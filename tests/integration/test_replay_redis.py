@@ -105,12 +105,18 @@ class Redis:
     memory loss, as the watermark must catch)."""
 
     def __init__(self, base, name, password=None, replicaof=None,
-                 extra=()):
+                 extra=(), tls=None):
         self.dir = os.path.join(base, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = harness.free_port()
         self.password = password
-        conf = ["bind 127.0.0.1", "port %d" % self.port,
+        if tls:     # (cert, key, ca): TLS only, on self.port
+            conf = ["port 0", "tls-port %d" % self.port,
+                    "tls-cert-file %s" % tls[0], "tls-key-file %s" % tls[1],
+                    "tls-ca-cert-file %s" % tls[2], "tls-auth-clients no"]
+        else:
+            conf = ["port %d" % self.port]
+        conf += ["bind 127.0.0.1",
                 "dir %s" % self.dir, 'save ""', "appendonly no",
                 "protected-mode no", "logfile %s/redis.log" % self.dir]
         if password:
@@ -712,3 +718,42 @@ def test_tls_without_hiredis_ssl_stops_startup(
     assert srv.start(expect_fail=True) != 0
     assert "N8443330: NegotiateReplayCacheRedisTLS %s: mod_negotiate8443 " \
         "was built without Redis TLS support" % certs.ca in srv.output()
+
+
+def test_tls(base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateReplayCacheRedisTLS against a TLS-only Redis: logins and
+    replays as over TCP; a CA that did not sign its certificate: 503."""
+    with open(module_path, "rb") as f:
+        if b"redisInitiateSSLWithContext" not in f.read():
+            pytest.skip("module built without hiredis_ssl")
+    r = Redis(os.path.join(base_dir, "redis-tls"), "tls",
+              tls=(certs.cert, certs.key, certs.ca))
+    other_ca = os.path.join(base_dir, "redis-other-ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=other", "-days", "1",
+                    "-keyout", other_ca + ".key", "-out", other_ca],
+                   check=True, capture_output=True)
+    try:
+        for ca, name in ((certs.ca, "good"), (other_ca, "bad")):
+            srv = start_httpd(base_dir, module_path, realm, certs, keytab,
+                              BODY, name="httpd-redis-tls-%s" % name,
+                              extra_global="NegotiateReplayCache redis %s\n"
+                                           "NegotiateReplayCacheRedisTLS %s"
+                                           % (r.addr(), ca))
+            try:
+                settle()
+                _, tok = alice.token()
+                if name == "good":
+                    assert login(srv, tok) == 200
+                    assert login(srv, tok) == 401
+                    assert status(srv)["redis"]["tls"] is True
+                else:
+                    mark = srv.log_mark()
+                    assert login(srv, tok) == 503
+                    log = srv.log_since(mark)
+                    assert "N8443329" in log and "SSL" in log, log
+                assert crashes(srv) == []
+            finally:
+                srv.stop()
+    finally:
+        r.kill()
