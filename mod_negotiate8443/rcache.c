@@ -119,6 +119,40 @@ void n8443_rcache_status(request_rec *r, const n8443_rc_conf *rc)
         rc->provider->status(r, rc);
 }
 
+static apr_uint64_t stores_sig;
+
+apr_uint64_t n8443_rc_stores_sig(void)
+{
+    return stores_sig;
+}
+
+/* FNV-1a over the vhosts' stores, in order. */
+static apr_uint64_t fnv(apr_uint64_t h, const char *p, apr_size_t n)
+{
+    while (n-- > 0)
+        h = (h ^ (unsigned char)*p++) * APR_UINT64_C(0x100000001b3);
+    return h;
+}
+
+static void sign_stores(server_rec *s)
+{
+    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    server_rec *vs;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        int b = (int)sc->rc.backend;
+        const char *m = sc->rc.backend == N8443_RC_MEMCACHE
+                        && sc->rc.memcache_servers != NULL
+                        ? sc->rc.memcache_servers : "";
+
+        h = fnv(h, (const char *)&b, sizeof(b));
+        h = fnv(h, m, strlen(m) + 1);
+    }
+    stores_sig = h;
+}
+
 int n8443_rcache_pre_config(apr_pool_t *pconf)
 {
     apr_size_t i;
@@ -156,6 +190,7 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                          vs->server_hostname ? vs->server_hostname : "?",
                          (unsigned)vs->port);
     }
+    sign_stores(s);
     /* The shm provider first: its segment also holds the counters. */
     for (i = 0; i < N_PROVIDERS; i++)
         if (providers[i]->post_config != NULL

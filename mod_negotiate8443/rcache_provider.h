@@ -71,6 +71,9 @@ void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 /* The shm table's watermark (0: no table). */
 apr_time_t n8443_rc_shm_born(void);
+/* A digest of every vhost's store (backend and server list), this
+ * generation: a table kept across a change of it lost memory. */
+apr_uint64_t n8443_rc_stores_sig(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
 
