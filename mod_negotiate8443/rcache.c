@@ -90,6 +90,23 @@ const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* The default NegotiateReplayCacheMargin: clients up to 5 s ahead of
+ * this server's clock (the contract: a fresh login of a client within
+ * 5 s of the server's clock succeeds within 10 s of a memory loss). */
+#define N8443_RC_DEFAULT_MARGIN 5
+
+long n8443_rc_margin(void)
+{
+    return n8443_instance.rc_margin < 0 ? N8443_RC_DEFAULT_MARGIN
+                                        : n8443_instance.rc_margin;
+}
+
+apr_interval_time_t n8443_rc_cold_margin(void)
+{
+    return n8443_instance.rc_margin < 0
+           ? apr_time_from_sec(N8443_RC_DEFAULT_MARGIN) : 0;
+}
+
 /* The shm table's capacity this generation (the default quota is 1%). */
 static apr_uint64_t table_entries;
 
@@ -241,7 +258,7 @@ int n8443_rcache_wants_stamp(const n8443_rc_conf *rc)
     return born == 0
            || born > apr_time_now()
                      - apr_time_from_sec(n8443_instance.clock_skew
-                                         + n8443_instance.rc_margin + 2);
+                                         + n8443_rc_margin() + 2);
 }
 
 #define NOTE_WATERMARK "negotiate8443-rc-watermark"
@@ -320,7 +337,7 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
      * the last d seconds before a loss after the loss: with a margin of
      * d they are refused too (and everybody's for d seconds longer). */
     made = stamp;
-    stamp -= apr_time_from_sec(n8443_instance.rc_margin);
+    stamp -= apr_time_from_sec(n8443_rc_margin());
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
     if (res == N8443_RC_FORGOTTEN)

@@ -92,6 +92,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
     const char *misfit = NULL;
     struct stat st;
     apr_status_t rv;
+    int replaced = 0;
 
     f->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
@@ -112,6 +113,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
                      "table starts empty", path, (long)st.st_uid);
         close(f->fd);
         f->fd = -1;
+        replaced = 1;
         if (unlink(path) == 0)
             f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
                          | O_CLOEXEC, 0600);
@@ -147,6 +149,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
      * header).  Otherwise start from zeros.  Either way every block is
      * reserved (a kept file may have holes). */
     f->kept = (apr_size_t)st.st_size == bytes;
+    f->created = st.st_size == 0 && !replaced;
     {
         int err = 0;
 

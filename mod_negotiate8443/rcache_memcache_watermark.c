@@ -39,6 +39,8 @@
 #include "apr_atomic.h"
 #include "apr_strings.h"
 
+#include <stdlib.h>
+
 #define BORN_KEY "n8443:born"
 
 /* When this generation's configuration was loaded (parent, start-up). */
@@ -105,7 +107,7 @@ static int parse_born(const char *p, mc_birth *b)
     if (*end == ' ') {
         b->retention = strtol(end + 1, &end, 10);
         if (*end == ' ')
-            b->list = apr_strtoi64(end + 1, &end, 16);
+            b->list = (apr_uint64_t)strtoull(end + 1, &end, 16);
     }
     if (strncmp(end, "\r\n", 2) != 0)
         return -1;
@@ -238,6 +240,8 @@ void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc)
             verb = "set", now = birth_value(p, rc, b.born);
         else if (have != 0)
             continue;
+        else                    /* no birth yet: a cold one */
+            now = birth_value(p, rc, loaded - n8443_rc_cold_margin());
         apr_snprintf(cmd, sizeof(cmd), "%s " BORN_KEY " 0 0 %"
                      APR_SIZE_T_FMT "\r\n%s\r\n", verb, strlen(now), now);
         n8443_mc_command(c->server[i], cmd, reply, sizeof(reply), 1, 0);

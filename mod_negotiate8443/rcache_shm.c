@@ -321,6 +321,8 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
 
     table_file = f;
     born = newest_of(f->base, apr_time_now());
+    if (f->created)
+        born -= n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;
     memset(table, 0, bytes);
