@@ -151,11 +151,16 @@ static apr_uint64_t fnv(apr_uint64_t h, const char *p, apr_size_t n)
     return h;
 }
 
+/* Do the vhosts that check use more than one store? */
+static int mixed_stores;
+
 static void sign_stores(server_rec *s)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    apr_uint64_t first = 0;
     server_rec *vs;
 
+    mixed_stores = 0;
     for (vs = s; vs != NULL; vs = vs->next) {
         n8443_server_conf *sc =
             ap_get_module_config(vs->module_config, &negotiate8443_module);
@@ -166,7 +171,26 @@ static void sign_stores(server_rec *s)
 
         h = fnv(h, (const char *)&b, sizeof(b));
         h = fnv(h, m, strlen(m) + 1);
+        if (sc->rc.provider != NULL) {
+            apr_uint64_t one = fnv(fnv(APR_UINT64_C(0xcbf29ce484222325),
+                                       (const char *)&b, sizeof(b)),
+                                   m, strlen(m) + 1);
+
+            if (sc->rc.backend == N8443_RC_REDIS)
+                one ^= (apr_uint64_t)(apr_uintptr_t)sc->rc.redis;
+            if (first != 0 && one != first)
+                mixed_stores = 1;
+            first = one;
+        }
     }
+    if (mixed_stores)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(455)
+                     "NegotiateReplayCache: the vhosts use more than one "
+                     "store; a token used on one vhost is also recorded in "
+                     "the instance's shm table, which every vhost "
+                     "consults (size NegotiateReplayCacheSize for all the "
+                     "logins); other instances of a farm share only the "
+                     "vhosts' own stores");
     stores_sig = h;
 }
 
@@ -340,6 +364,16 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
     stamp -= apr_time_from_sec(n8443_rc_margin());
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
+    /* Vhosts with other stores (one keytab and SPN may serve them all):
+     * the instance's shm table sees every vhost's tokens. */
+    if (res == N8443_RC_FRESH && mixed_stores
+        && rc->provider != &n8443_rc_shm_provider) {
+        int ignored = 0;
+
+        res = n8443_rc_shm_provider.check_and_store(r, rc, key, &who,
+                                                    APR_UINT64_MAX, now,
+                                                    stamp, &ignored);
+    }
     if (res == N8443_RC_FORGOTTEN)
         log_forgotten(r, rc, principal, made);
     else if (res == N8443_RC_UNAVAILABLE)

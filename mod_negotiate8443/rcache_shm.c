@@ -492,7 +492,7 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
     else if (n8443_rc_table_lookup(&buckets, key, now, &target)) {
         result = N8443_RC_REPLAY;
     }
-    else if (quota_estimate(who, now) >= q) {
+    else if (q != APR_UINT64_MAX && quota_estimate(who, now) >= q) {
         result = N8443_RC_QUOTA;
         *log_quota = quota_log_due(who, now);
     }
@@ -507,7 +507,8 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
         n8443_rc_table_store(target, key,
                              now + (table->retention > ret
                                     ? table->retention : ret));
-        quota_add(who, now);
+        if (q != APR_UINT64_MAX)    /* else counted by its own store */
+            quota_add(who, now);
         result = N8443_RC_FRESH;
     }
     apr_global_mutex_unlock(table_lock);
