@@ -361,7 +361,12 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
      * the last d seconds before a loss after the loss: with a margin of
      * d they are refused too (and everybody's for d seconds longer). */
     made = stamp;
-    stamp -= apr_time_from_sec(n8443_rc_margin());
+    /* Redis dates no cold birth back yet (rcache_redis.c): there the
+     * default margin would refuse a fresh start's first logins; only an
+     * explicit one applies. */
+    stamp -= apr_time_from_sec(rc->backend == N8443_RC_REDIS
+                               && n8443_instance.rc_margin < 0
+                               ? 0 : n8443_rc_margin());
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
                                         now, stamp, &do_log);
     /* Vhosts with other stores (one keytab and SPN may serve them all):
