@@ -12,7 +12,7 @@ void n8443_instance_defaults(void)
     n8443_instance.clock_skew_set = 0;
     n8443_instance.size = 0;
     n8443_instance.quota = 0;
-    n8443_instance.rc_margin = 0;
+    n8443_instance.rc_margin = -1;  /* not set: N8443_RC_DEFAULT_MARGIN */
     n8443_instance.rc_file = NULL;
 }
 

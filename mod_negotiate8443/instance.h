@@ -18,7 +18,8 @@ typedef struct {
     int clock_skew_set;
     apr_uint64_t size;               /* entries; 0 = derived from the skew */
     apr_uint64_t quota;              /* per principal; 0 = 1% of size */
-    long rc_margin;                  /* NegotiateReplayCacheMargin, s */
+    long rc_margin;                  /* NegotiateReplayCacheMargin, s;
+                                      * -1: not set (rcache.c) */
     const char *rc_file;             /* NegotiateReplayCacheFile; NULL:
                                         in the runtime directory */
 } n8443_instance_conf;

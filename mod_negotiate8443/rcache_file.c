@@ -8,8 +8,11 @@
  * header and decides whether the contents can be used.
  *
  * The file is checked at start-up as the keytab is: a regular file (no
- * symbolic link followed), owned by the user httpd starts as or by its
- * User, with no permission for group or others (created 0600).  The
+ * symbolic link followed), owned by the user httpd starts as, with no
+ * permission for group or others (created 0600).  A file owned by httpd's
+ * User (the identity of CGI scripts too, which could plant an older copy
+ * of the table) is not trusted: removed, and the table starts empty with
+ * a new watermark.  The
  * instance holds an exclusive lock (flock) on it for as long as any of its
  * processes lives, so two instances never share one table (they would
  * not share a mutex).  The blocks are reserved (posix_fallocate) so that
@@ -43,11 +46,10 @@ static const char *file_misfit(apr_pool_t *p, const struct stat *st)
 {
     if (!S_ISREG(st->st_mode))
         return "not a regular file";
-    if (st->st_uid != geteuid() && st->st_uid != ap_unixd_config.user_id)
+    if (st->st_uid != geteuid())
         return apr_psprintf(p, "owned by uid %ld, not by the user httpd "
-                            "starts as (%ld) or its User (%ld)",
-                            (long)st->st_uid, (long)geteuid(),
-                            (long)ap_unixd_config.user_id);
+                            "starts as (%ld)",
+                            (long)st->st_uid, (long)geteuid());
     if (st->st_mode & (S_IRWXG | S_IRWXO))
         return apr_psprintf(p, "mode %04o: group or others may access it "
                             "(it must be 0600)",
@@ -90,6 +92,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
     const char *misfit = NULL;
     struct stat st;
     apr_status_t rv;
+    int replaced = 0;
 
     f->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
@@ -101,6 +104,26 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
                      "symbolic link is not followed", path);
         return rv;
     }
+    if (fstat(f->fd, &st) == 0 && st.st_uid != geteuid()
+        && st.st_uid == ap_unixd_config.user_id && S_ISREG(st.st_mode)) {
+        /* Its contents may be anything the User wrote: lost memory. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(452)
+                     "the replay cache file %s is owned by httpd's User "
+                     "(uid %ld), which may have written it: removed, the "
+                     "table starts empty", path, (long)st.st_uid);
+        close(f->fd);
+        f->fd = -1;
+        replaced = 1;
+        if (unlink(path) == 0)
+            f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
+                         | O_CLOEXEC, 0600);
+        if (f->fd < 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(453)
+                         "cannot replace the replay cache file %s", path);
+            return rv;
+        }
+    }
     f->path = path;
     f->bytes = bytes;
     apr_pool_cleanup_register(p, f, unmap, apr_pool_cleanup_null);
@@ -109,7 +132,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(302)
                      "the replay cache file %s cannot be trusted: %s. "
                      "It must be a regular file owned by the user httpd "
-                     "starts as (or its User), mode 0600; remove it and "
+                     "starts as, mode 0600; remove it and "
                      "httpd creates it", path,
                      misfit ? misfit : strerror(errno));
         return APR_EGENERAL;
@@ -126,6 +149,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
      * header).  Otherwise start from zeros.  Either way every block is
      * reserved (a kept file may have holes). */
     f->kept = (apr_size_t)st.st_size == bytes;
+    f->created = st.st_size == 0 && !replaced;
     {
         int err = 0;
 

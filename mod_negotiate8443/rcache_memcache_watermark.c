@@ -18,6 +18,15 @@
  * the winner's value and compares with that.  A replay after a loss is
  * either still in the server (NOT_STORED) or older than its birth.
  *
+ * The birth's value also says for what it holds: "<born> <retention>
+ * <list>", the retention (s) entries were stored with and a digest of the
+ * ordered server list (a key's home is FNV(key) % N: another list moves
+ * keys to servers that never saw them).  A birth for a shorter retention
+ * or another list is a lost memory: the parent (at start-up) or a child
+ * (that finds it written before its configuration was loaded) writes a
+ * new one, now.  One written after this generation was loaded is a newer
+ * generation's (a graceful restart): its old children take it as it is.
+ *
  * A key always goes to the same server of the list (n8443_mc_home): it is
  * never checked on a server that did not see it stored.  While its server
  * is down, the logins whose keys it holds are refused (503); a fresh
@@ -30,7 +39,45 @@
 #include "apr_atomic.h"
 #include "apr_strings.h"
 
+#include <stdlib.h>
+
 #define BORN_KEY "n8443:born"
+
+/* When this generation's configuration was loaded (parent, start-up). */
+static apr_time_t loaded;
+
+/* The digest of rc's ordered server list (FNV-1a). */
+static apr_uint64_t list_digest(const n8443_rc_conf *rc)
+{
+    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    const char *p = rc->memcache_servers ? rc->memcache_servers : "";
+
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * APR_UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* The birth value this generation writes: "<now> <retention> <list>". */
+static const char *birth_value(apr_pool_t *p, const n8443_rc_conf *rc,
+                               apr_time_t born)
+{
+    return apr_psprintf(p, "%" APR_TIME_T_FMT " %ld %" APR_UINT64_T_HEX_FMT,
+                        born, (long)apr_time_sec(n8443_rc_retention()),
+                        list_digest(rc));
+}
+
+typedef struct {
+    apr_time_t born;
+    long retention;             /* 0: not said (an older module's) */
+    apr_uint64_t list;
+} mc_birth;
+
+/* Does a birth hold for rc (its list, a retention as long as ours)? */
+static int birth_fits(const mc_birth *b, const n8443_rc_conf *rc)
+{
+    return b->retention >= (long)apr_time_sec(n8443_rc_retention())
+           && b->list == list_digest(rc);
+}
 
 static void count_error(const n8443_rc_conf *rc)
 {
@@ -41,40 +88,56 @@ static void count_error(const n8443_rc_conf *rc)
 
 /* The value of a "get" reply starting at p: 1 and *born, 0 when the key is
  * absent ("END"), -1 when the reply is not one. */
-static int parse_born(const char *p, apr_time_t *born)
+static int parse_born(const char *p, mc_birth *b)
 {
     const char *data;
     char *end;
     apr_int64_t v;
 
+    memset(b, 0, sizeof(*b));
     if (strncmp(p, "END\r\n", 5) == 0)
         return 0;
     if (strncmp(p, "VALUE " BORN_KEY " ", sizeof("VALUE " BORN_KEY)) != 0
         || (data = strstr(p, "\r\n")) == NULL)
         return -1;
     v = apr_strtoi64(data + 2, &end, 10);
-    if (end == data + 2 || strncmp(end, "\r\n", 2) != 0 || v <= 0)
+    if (end == data + 2 || v <= 0)
         return -1;
-    *born = (apr_time_t)v;
+    b->born = (apr_time_t)v;
+    if (*end == ' ') {
+        b->retention = strtol(end + 1, &end, 10);
+        if (*end == ' ')
+            b->list = (apr_uint64_t)strtoull(end + 1, &end, 16);
+    }
+    if (strncmp(end, "\r\n", 2) != 0)
+        return -1;
     return 1;
 }
 
 /* The server lost its birth: write now (the first writer wins) and read
  * the winner's.  1 and *born, or 0 when the server did not answer. */
-static int rebirth(request_rec *r, n8443_mc_server *s, apr_time_t *born)
+static int rebirth(request_rec *r, const n8443_rc_conf *rc,
+                   n8443_mc_server *s, int replace, mc_birth *born)
 {
-    char cmd[128], reply[256];
-    char now[32];
+    const char *now = birth_value(r->pool, rc, apr_time_now());
+    char cmd[192], reply[256];
     apr_status_t rv;
 
-    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
-    apr_snprintf(cmd, sizeof(cmd), "add " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
-                 "\r\n%s\r\nget " BORN_KEY "\r\n", strlen(now), now);
+    apr_snprintf(cmd, sizeof(cmd), "%s " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
+                 "\r\n%s\r\nget " BORN_KEY "\r\n", replace ? "set" : "add",
+                 strlen(now), now);
     rv = n8443_mc_command(s, cmd, reply, sizeof(reply), 1, 1);
     if (rv != APR_SUCCESS || strchr(reply, '\n') == NULL
         || parse_born(strchr(reply, '\n') + 1, born) != 1)
         return 0;
-    if (strncmp(reply, "STORED\r\n", 8) == 0)
+    if (replace)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(454)
+                      "replay cache: memcached (%s)'s watermark was for "
+                      "another server list or a shorter retention "
+                      "(NegotiateClockSkew raised): it remembers since "
+                      "now, and authenticators made before are refused",
+                      n8443_mc_name(s));
+    else if (strncmp(reply, "STORED\r\n", 8) == 0)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(307)
                       "replay cache: memcached (%s) had lost its memory "
                       "(restarted, flushed or its entries evicted): it "
@@ -91,7 +154,7 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
     char cmd[256], reply[512];
     const char *line2;
     n8443_mc_server *s;
-    apr_time_t born = 0;
+    mc_birth born;
     apr_status_t rv;
     int i, idx, have;
 
@@ -123,7 +186,12 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
     line2 = strchr(reply, '\n') + 1;
     have = strncmp(reply, "STORED\r\n", 8) == 0 ? parse_born(line2, &born)
                                                  : -1;
-    if (have == 0 && !rebirth(r, s, &born))
+    if (have == 0 && !rebirth(r, rc, s, 0, &born))
+        have = -1;
+    /* Written for another list or retention, before this generation was
+     * loaded: nobody has written the one it needs yet. */
+    if (have == 1 && !birth_fits(&born, rc) && born.born < loaded
+        && !rebirth(r, rc, s, 1, &born))
         have = -1;
     if (have < 0) {
         count_error(rc);
@@ -136,8 +204,8 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
                         "memory (-m)" : "");
         return N8443_RC_UNAVAILABLE;
     }
-    if (stamp < born) {
-        n8443_rc_note_forgotten(r, born, stamp);
+    if (stamp < born.born) {
+        n8443_rc_note_forgotten(r, born.born, stamp);
         return N8443_RC_FORGOTTEN;
     }
     return N8443_RC_FRESH;
@@ -148,16 +216,37 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
 void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc)
 {
     n8443_mc_client *c;
-    char cmd[128], reply[64], now[32];
-    int i;
+    char cmd[192], reply[256];
+    const char *now, *verb;
+    mc_birth b;
+    int i, have;
 
+    loaded = apr_time_now();
+    now = birth_value(p, rc, loaded);
     if (n8443_mc_create(p, rc->memcache_servers, &c) != APR_SUCCESS)
         return;
-    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
-    apr_snprintf(cmd, sizeof(cmd), "add " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
-                 "\r\n%s\r\n", strlen(now), now);
-    for (i = 0; i < c->n; i++)
+    for (i = 0; i < c->n; i++) {
+        if (n8443_mc_command(c->server[i], "get " BORN_KEY "\r\n", reply,
+                             sizeof(reply), 0, 1) != APR_SUCCESS)
+            continue;           /* a child writes it */
+        have = parse_born(reply, &b);
+        verb = "add";
+        if (have == 1 && !birth_fits(&b, rc))
+            verb = "set";       /* another list, a longer retention now */
+        else if (have == 1 && b.retention
+                              > (long)apr_time_sec(n8443_rc_retention()))
+            /* A shorter retention now: keep the watermark, say so (a
+             * longer one later is then a loss). */
+            verb = "set", now = birth_value(p, rc, b.born);
+        else if (have != 0)
+            continue;
+        else                    /* no birth yet: a cold one */
+            now = birth_value(p, rc, loaded - n8443_rc_cold_margin());
+        apr_snprintf(cmd, sizeof(cmd), "%s " BORN_KEY " 0 0 %"
+                     APR_SIZE_T_FMT "\r\n%s\r\n", verb, strlen(now), now);
         n8443_mc_command(c->server[i], cmd, reply, sizeof(reply), 1, 0);
+        now = birth_value(p, rc, loaded);
+    }
 }
 
 /* The status page, per server of rc's list: asked now (its state and
@@ -173,12 +262,14 @@ void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc)
                ? apr_atomic_read32(&n8443_stats_get()->memcache_errors[
                      rc->memcache_slot]) : 0);
     for (i = 0; c != NULL && i < c->n; i++) {
+        mc_birth b;
         apr_time_t born = 0;
         int have = -1;
 
         if (n8443_mc_command(c->server[i], "get " BORN_KEY "\r\n", reply,
                              sizeof(reply), 0, 1) == APR_SUCCESS)
-            have = parse_born(reply, &born);
+            have = parse_born(reply, &b);
+        born = have == 1 ? b.born : 0;
         ap_rprintf(r, "%s{\"server\":\"%s\",\"state\":\"%s\"", i ? "," : "",
                    ap_escape_quotes(r->pool, n8443_mc_name(c->server[i])),
                    have < 0 ? "down" : have == 0 ? "no_watermark" : "up");

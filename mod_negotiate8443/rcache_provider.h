@@ -71,6 +71,16 @@ void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 /* The shm table's watermark (0: no table). */
 apr_time_t n8443_rc_shm_born(void);
+/* A digest of every vhost's store (backend and server list), this
+ * generation: a table kept across a change of it lost memory. */
+apr_uint64_t n8443_rc_stores_sig(void);
+/* NegotiateReplayCacheMargin in force (seconds). */
+long n8443_rc_margin(void);
+/* How much earlier than now a cold birth is dated: a watermark where no
+ * memory is known to have existed before (no table file; a memcached
+ * without a birth when httpd starts), so that the default margin does not
+ * refuse a fresh start's first logins.  0 where the margin was set. */
+apr_interval_time_t n8443_rc_cold_margin(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
 
@@ -81,6 +91,7 @@ typedef struct {
     int fd;                 /* open (and locked) for the instance's life */
     void *base;             /* the mapping, MAP_SHARED */
     apr_size_t bytes;
+    int created;            /* no file before (not a replaced one) */
     int kept;               /* the file had this size: its contents may be
                                usable (the header says) */
 } n8443_rc_file;

@@ -15,22 +15,7 @@
  * authenticator made before its birth may have been seen by the table that
  * is gone, and is refused (N8443_RC_FORGOTTEN).
  *
- * Layout of the segment:
- *
- *   +-------------------------------+
- *   | rc_header                     |  magic, geometry, shared counters,
- *   |                               |  name key, quota log
- *   +-------------------------------+
- *   | rc_quota                      |  per-principal counts: a count-min
- *   |   epoch[8]                    |  sketch (4 rows x 2048 cells) per
- *   |   cell[8][4][2048]            |  time window, 8 windows covering the
- *   |                               |  retention
- *   +-------------------------------+
- *   | bucket 0: rc_slot[8]          |  rc_slot = { key[16], expires }
- *   | bucket 1: rc_slot[8]          |  expires == 0: never used
- *   | ...                           |  expires <= now: free for reuse
- *   | bucket nbuckets-1             |
- *   +-------------------------------+
+ * Layout of the segment: rcache_shm.h.
  *
  * The buckets are core/rc_table.c's (two choices per key, nothing live
  * evicted).  When neither bucket of a key has a free or expired slot the
@@ -62,40 +47,7 @@
 
 #include <unistd.h>
 
-#define RC_MAGIC          0x4e384447u   /* "N8DG": the file's first word */
-#define RC_LAYOUT         1             /* bumped with any layout change */
-#define RC_SLOTS          N8443_RC_TABLE_SLOTS
-
-#define RC_QWINDOWS       8
-#define RC_QROWS          4
-#define RC_QWIDTH         2048          /* 11 bits of the digest per row */
-#define RC_QLOG           64            /* quota log lines remembered */
-#define RC_QLOG_INTERVAL  60            /* s between two lines per principal */
-
-typedef struct {
-    apr_int64_t epoch[RC_QWINDOWS];     /* window number a plane counts */
-    apr_uint32_t cell[RC_QWINDOWS][RC_QROWS][RC_QWIDTH];
-} rc_quota;
-
-typedef struct {
-    apr_uint64_t tag;
-    apr_int64_t logged;                 /* seconds */
-} rc_quota_log;
-
-typedef struct {
-    apr_uint32_t magic;                 /* written last: a complete header */
-    apr_uint32_t layout;                /* RC_LAYOUT */
-    apr_uint64_t bytes;                 /* of the whole file */
-    apr_uint32_t header_bytes;          /* sizeof(rc_header) */
-    apr_uint32_t nbuckets;
-    apr_uint64_t capacity;
-    apr_int64_t born;                   /* the watermark (apr_time_t) */
-    char boot_id[40];                   /* the host's boot it was made in */
-    apr_uint32_t errors;                /* lock failures, this run */
-    n8443_stats stats;
-    unsigned char who_key[32];          /* keys the principal digest */
-    rc_quota_log qlog[RC_QLOG];
-} rc_header;
+#include "rcache_shm.h"
 
 #define RC_MUTEX_TYPE "negotiate8443-rcache"
 
@@ -181,6 +133,64 @@ static void attach(n8443_rc_file *f)
 }
 
 /*
+ * A kept table, or one a new run of the instance attaches: does it still
+ * remember what this configuration needs?  NULL, or the memory it lost
+ * (then it is young again: the watermark is now; entries stay).  Its
+ * entries expire after the retention of the run that stored them: a
+ * longer one now (NegotiateClockSkew raised) would accept tokens whose
+ * entries expired.  Another set of stores (a vhost moved to or from
+ * memcached or Redis) did not see the tokens used through the other one.
+ * A clock that went back (before the last reading) may have let live
+ * slots be reused while it was ahead.  Caller holds no lock: start-up.
+ */
+static const char *lost_memory(apr_time_t now)
+{
+    const char *why = NULL;
+
+    if (table->retention < n8443_rc_retention())
+        why = "NegotiateClockSkew raised (its entries expire too early)";
+    else if (table->stores != n8443_rc_stores_sig())
+        why = "the vhosts' NegotiateReplayCache changed";
+    else if (now + apr_time_from_sec(1) < table->last_seen)
+        why = "the clock went back";
+    table->retention = n8443_rc_retention();
+    table->stores = n8443_rc_stores_sig();
+    table->last_seen = now;
+    if (why != NULL && table->born < now)
+        table->born = now;
+    return why;
+}
+
+/* The latest of now, the old table's last clock reading and its newest
+ * entry's store time: a new table's watermark when an old one (same
+ * layout, readable) is discarded, so that a clock behind at boot does not
+ * date the watermark before what the old table remembered. */
+static apr_time_t newest_of(const rc_header *old, apr_time_t now)
+{
+    apr_time_t t = now;
+    apr_uint64_t i, n;
+
+    if (old->magic != RC_MAGIC || old->layout != RC_LAYOUT
+        || old->header_bytes != sizeof(rc_header))
+        return t;
+    if (old->last_seen > t)
+        t = old->last_seen;
+    n = (apr_uint64_t)old->nbuckets * RC_SLOTS;
+    if (old->bytes != table_file->bytes
+        || n != (table_file->bytes - sizeof(rc_header) - sizeof(rc_quota))
+                / sizeof(n8443_rc_slot))
+        return t;
+    for (i = 0; i < n; i++) {
+        const n8443_rc_slot *sl =
+            (const n8443_rc_slot *)((const rc_quota *)(old + 1) + 1) + i;
+
+        if (sl->expires - old->retention > t)
+            t = sl->expires - old->retention;
+    }
+    return t;
+}
+
+/*
  * Map the table for `entries` entries from its file: keep what a previous
  * run of the instance stored there when the header says it fits (a full
  * restart, a crash), else start empty with a new watermark.  A graceful
@@ -195,6 +205,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     const char *misfit;
     n8443_rc_file *f = NULL;
     apr_uint64_t nbuckets;
+    apr_time_t born;
     apr_size_t bytes;
     apr_status_t rv;
     void *data;
@@ -216,6 +227,13 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         if (strcmp(f->path, path) == 0 && f->bytes == bytes
             && header_misfit(f->base, bytes, nbuckets, "") == NULL) {
             attach(f);
+            misfit = lost_memory(apr_time_now());
+            if (misfit != NULL)
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             N8443LOGNO(450) "replay cache: %s: it "
+                             "remembers since now (%s), and refuses "
+                             "authenticators made before", misfit,
+                             born_text(process_pool, table->born));
             return APR_SUCCESS;      /* graceful restart: keep the entries */
         }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
@@ -239,14 +257,21 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         /* The counters count this run; the entries and watermark stay. */
         memset(&table->stats, 0, sizeof(table->stats));
         table->errors = 0;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(306)
+        misfit = lost_memory(apr_time_now());
+        ap_log_error(APLOG_MARK, misfit ? APLOG_NOTICE : APLOG_INFO, 0, s,
+                     N8443LOGNO(306)
                      "replay cache: %s kept, %" APR_UINT64_T_FMT " live "
-                     "entries; it remembers since %s",
+                     "entries; it remembers since %s%s%s",
                      path, n8443_rc_table_live(&buckets, apr_time_now()),
-                     born_text(process_pool, table->born));
+                     born_text(process_pool, table->born),
+                     misfit ? ": " : "", misfit ? misfit : "");
         return APR_SUCCESS;
     }
 
+    table_file = f;
+    born = newest_of(f->base, apr_time_now());
+    if (f->created)
+        born -= n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;
     memset(table, 0, bytes);
@@ -262,7 +287,10 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     }
     /* The watermark: authenticators made before now may have been seen
      * by a table that is gone. */
-    table->born = apr_time_now();
+    table->born = born;
+    table->last_seen = born;
+    table->retention = n8443_rc_retention();
+    table->stores = n8443_rc_stores_sig();
     table->magic = RC_MAGIC;
     attach(f);
     ap_log_error(APLOG_MARK, f->kept ? APLOG_NOTICE : APLOG_INFO, 0, s,
@@ -434,8 +462,8 @@ void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
  */
 static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
                                const n8443_rc_who *who, apr_uint64_t q,
-                               apr_time_t now, apr_time_t expires,
-                               int *log_quota)
+                               apr_time_t now, apr_time_t stamp,
+                               apr_time_t *born, int *log_quota)
 {
     n8443_rc_slot *target;
     n8443_rc_result result;
@@ -444,10 +472,27 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
     result = lock_table(r);
     if (result != N8443_RC_FRESH)
         return result;
-    if (n8443_rc_table_lookup(&buckets, key, now, &target)) {
+    if (now + apr_time_from_sec(1) < table->last_seen) {
+        /* The clock went back: while it was ahead, live entries looked
+         * expired and their slots may have been reused.  Lost memory. */
+        if (table->born < now)
+            table->born = now;
+        table->last_seen = now;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(451)
+                      "replay cache: the clock went back; it remembers "
+                      "since now, and refuses authenticators made before");
+    }
+    else if (now > table->last_seen + apr_time_from_sec(1)) {
+        table->last_seen = now;
+    }
+    if (stamp < table->born) {
+        *born = table->born;
+        result = N8443_RC_FORGOTTEN;
+    }
+    else if (n8443_rc_table_lookup(&buckets, key, now, &target)) {
         result = N8443_RC_REPLAY;
     }
-    else if (quota_estimate(who, now) >= q) {
+    else if (q != APR_UINT64_MAX && quota_estimate(who, now) >= q) {
         result = N8443_RC_QUOTA;
         *log_quota = quota_log_due(who, now);
     }
@@ -455,8 +500,15 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
         result = N8443_RC_FULL;
     }
     else {
-        n8443_rc_table_store(target, key, expires);
-        quota_add(who, now);
+        /* The longer of this run's retention and the newest run's (old
+         * children of a graceful restart that raised the skew). */
+        apr_interval_time_t ret = n8443_rc_retention();
+
+        n8443_rc_table_store(target, key,
+                             now + (table->retention > ret
+                                    ? table->retention : ret));
+        if (q != APR_UINT64_MAX)    /* else counted by its own store */
+            quota_add(who, now);
         result = N8443_RC_FRESH;
     }
     apr_global_mutex_unlock(table_lock);
@@ -492,15 +544,13 @@ static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                            apr_time_t stamp, int *log_quota)
 {
     n8443_rc_result res;
+    apr_time_t born = 0;
 
-    /* The watermark: fixed for the mapping's life, no lock needed. */
-    *log_quota = 0;
-    if (table != NULL && stamp < table->born) {
-        n8443_rc_note_forgotten(r, table->born, stamp);
-        return N8443_RC_FORGOTTEN;
-    }
-    res = shm_add(r, key, who, q, now, now + n8443_rc_retention(),
-                  log_quota);
+    /* The watermark is checked under the lock (a clock that went back
+     * moves it). */
+    res = shm_add(r, key, who, q, now, stamp, &born, log_quota);
+    if (res == N8443_RC_FORGOTTEN)
+        n8443_rc_note_forgotten(r, born, stamp);
 
     if (res == N8443_RC_FULL)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
