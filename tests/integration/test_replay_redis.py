@@ -495,11 +495,16 @@ def readonly_primary(cmd):
         return bulk("# x\r\nrole:master\r\nmaster_replid:%s\r\n"
                     "run_id:%s\r\nmaxmemory_policy:noeviction\r\n"
                     % ("a" * 40, "b" * 40))
-    if name == "GET":
-        return bulk("%d" % int((time.time() - 3600) * 1e6))
-    if name == "SET" and cmd[1].startswith("n8443rc:since:"):
-        return b"$-1\r\n"
+    if name in ("EVALSHA", "EVAL") and cmd[2] == "1":
+        # The watermark script, its since key only: an old watermark.
+        return script_answer(3)
     return b"-READONLY You can't write against a read only replica.\r\n"
+
+
+def script_answer(code):
+    """The store script's answer: {code, watermark an hour ago, kept}."""
+    return b"*3\r\n:%d\r\n" % code \
+        + bulk("%d" % int((time.time() - 3600) * 1e6)) + b":0\r\n"
 
 
 def garbage(cmd):
@@ -601,10 +606,10 @@ def test_readonly_on_set_after_a_good_start(
     mode = {"ro": False}
 
     def handler(cmd):
-        if mode["ro"] or cmd[0].upper() != "SET" \
-                or cmd[1].startswith("n8443rc:since:"):
+        if mode["ro"] or cmd[0].upper() not in ("EVALSHA", "EVAL") \
+                or cmd[2] != "2":
             return readonly_primary(cmd)
-        return b"+OK\r\n"
+        return script_answer(1)
     fake = FakeRedis(handler)
     try:
         srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
