@@ -762,3 +762,63 @@ def test_tls(base_dir, module_path, realm, certs, keytab, alice):
                 srv.stop()
     finally:
         r.kill()
+
+
+def _skew(srv, conf, skew):
+    with open(srv.conf, "w") as f:
+        f.write(conf.replace("NegotiateClockSkew 3\n",
+                             "NegotiateClockSkew %d\n" % skew))
+
+
+def _entries(r):
+    return {k for k in r.cli("--scan", "--pattern", "n8443rc:*").split()
+            if not k.startswith("n8443rc:since:")}
+
+
+def test_skew_raised_on_graceful_restart_redis(
+        base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateClockSkew raised on a graceful restart: the entry was
+    stored with the old retention (PX 2 x 3 + 2 s) while Kerberos now takes
+    the authenticator for 300 s.  The since key records the retention of
+    its entries; a longer one begins a new watermark, so the token, its
+    entry expired, is refused as made before it.  Lowered again, entries
+    keep the longer retention that the since key records."""
+    r = Redis(os.path.join(base_dir, "redis-skew"), "skew")
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-skew",
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   "NegotiateClockSkew 3\n" % r.addr())
+    try:
+        with open(srv.conf) as f:
+            conf = f.read()
+        settle()
+        _, tok = alice.token()
+        assert login(srv, tok) == 200
+        used_at = time.time()
+        assert login(srv, tok) == 401
+        assert 0 < int(r.cli("PTTL", _entries(r).pop())) <= 8000
+        wm = status(srv)["redis"]["watermark"]
+        _skew(srv, conf, 300)
+        srv.graceful()
+        time.sleep(max(0.0, used_at + 11 - time.time()))
+        assert _entries(r) == set(), "the old entry should have expired"
+        mark = srv.log_mark()
+        assert login(srv, tok) == 401, \
+            "a token used once was accepted again after the skew was raised"
+        assert "N8443300" in srv.log_since(mark)
+        assert status(srv)["redis"]["watermark"] > wm
+        since = r.cli("--scan", "--pattern", "n8443rc:since:*").split()
+        assert [r.cli("GET", k).split()[1] for k in since] == ["602000"]
+        # Back to 3 s: new entries still kept 602 s, as recorded.
+        _skew(srv, conf, 3)
+        srv.graceful()
+        time.sleep(1.5)
+        assert login(srv, alice.token()[1]) == 200
+        new = _entries(r)
+        assert len(new) == 1
+        assert int(r.cli("PTTL", new.pop())) > 590000
+        assert login(srv, tok) == 401
+        assert crashes(srv) == []
+    finally:
+        srv.stop()
+        r.kill()
