@@ -818,6 +818,15 @@ def test_skew_raised_on_graceful_restart_redis(
         assert len(new) == 1
         assert int(r.cli("PTTL", new.pop())) > 590000
         assert login(srv, tok) == 401
+        # The script is sent (EVAL) only when Redis lacks it, once: the
+        # module's SHA-1 of it is Redis's.
+        stats = dict(l.split(":", 1) for l in
+                     r.cli("INFO", "commandstats").splitlines()
+                     if l.startswith("cmdstat_eval"))
+        calls = {k: int(v.split("calls=")[1].split(",")[0])
+                 for k, v in stats.items()}
+        assert calls.get("cmdstat_eval", 0) <= 2
+        assert calls["cmdstat_evalsha"] >= 4
         assert crashes(srv) == []
     finally:
         srv.stop()
