@@ -831,3 +831,43 @@ def test_skew_raised_on_graceful_restart_redis(
     finally:
         srv.stop()
         r.kill()
+
+
+@pytest.mark.parametrize("how", ["SWAPDB", "old-since"])
+def test_memory_lost_without_new_identity(
+        base_dir, module_path, realm, certs, keytab, alice, how):
+    """SWAPDB 0 1 (the entries and the since key move away, same
+    replication ID and run ID), or a since key without a retention (an
+    older version's): the store script begins a new watermark at once
+    (N8443460), so tokens used before are refused, not let in again."""
+    r = Redis(os.path.join(base_dir, "redis-lost-" + how), "lost")
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-lost-" + how,
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   % r.addr())
+    try:
+        settle()
+        toks = [alice.token()[1] for _ in range(3)]
+        for t in toks:
+            assert login(srv, t) == 200
+        if how == "SWAPDB":
+            assert r.cli("SWAPDB", "0", "1") == "OK"
+        else:
+            since = r.cli("--scan", "--pattern", "n8443rc:since:*").split()
+            assert len(since) == 1
+            assert r.cli("SET", since[0], "1") == "OK"
+            assert r.cli("--scan", "--pattern", "n8443rc:*").count("\n") \
+                == 3
+            r.cli("FLUSHDB")
+            assert r.cli("SET", since[0], "1") == "OK"
+        mark = srv.log_mark()
+        again = [login(srv, t) for t in toks]
+        assert again == [401] * 3, again
+        log = srv.log_since(mark)
+        assert "N8443460" in log and "N8443300" in log
+        settle()
+        assert login(srv, alice.token()[1]) == 200
+        assert crashes(srv) == []
+    finally:
+        srv.stop()
+        r.kill()
