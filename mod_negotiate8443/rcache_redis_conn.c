@@ -16,13 +16,16 @@
  * answers now has another identity: a promoted replica makes a new
  * replication ID (INFO replication master_replid), a restarted server a
  * new run ID (INFO server run_id).  The first client to see an identity
- * writes the time into the primary itself ("n8443rc:since:ID", SET NX):
- * every child of every httpd node then reads the same "remembers since"
- * for that primary, and an authenticator made before it is refused
- * (N8443_RC_FORGOTTEN): a token whose entry may have been lost can never
- * come back in.  The identity is asked on every new connection (Sentinel
- * also kills client connections when it changes a server's role) and at
- * least once a second on a connection that stays up.
+ * writes the time into the primary itself ("n8443rc:since:ID", with the
+ * retention: store_script): every child of every httpd node then reads
+ * the same "remembers since" for that primary, and an authenticator made
+ * before it is refused (N8443_RC_FORGOTTEN): a token whose entry may have
+ * been lost can never come back in.  The same script stores each entry
+ * and sees a memory lost without a new identity (FLUSHALL, FLUSHDB,
+ * SWAPDB: the since key is gone) or a retention raised.  The identity
+ * is asked on every new connection (Sentinel also kills client
+ * connections when it changes a server's role) and at least once a second
+ * on a connection that stays up.
  */
 #include "n8443_private.h"
 #include "rcache_redis.h"
