@@ -7,7 +7,9 @@
  *   NegotiateReplayCache redis-sentinel HOST:PORT[,...] MASTER-NAME
  *
  * "SET n8443rc:<hex key> 1 NX PX <retention>" stores a key only if it is
- * absent, atomically on the primary: that is the check-and-store.  The
+ * absent, atomically on the primary: that is the check-and-store; a
+ * script runs it together with the check of the watermark key (a flush
+ * or a raised retention begins a new memory: rcache_redis_conn.c).  The
  * connection (one per child and backend) and the watermark that makes a
  * failover safe are in rcache_redis_conn.c.  Every failure fails closed:
  * N8443_RC_UNAVAILABLE, 503.
@@ -321,9 +323,12 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
             n8443_rc_note_forgotten(r, watermark, stamp);
             res = N8443_RC_FORGOTTEN;
         }
-        else if (res == N8443_RC_FRESH)
-            res = n8443_redis_set(r, cf, rkey, n8443_rc_retention(), &retry,
+        else if (res == N8443_RC_FRESH) {
+            res = n8443_redis_set(r, cf, rkey, stamp, &watermark, &retry,
                                   &why);
+            if (res == N8443_RC_FORGOTTEN)
+                n8443_rc_note_forgotten(r, watermark, stamp);
+        }
     }
     n8443_redis_unlock(cf);
 

@@ -25,7 +25,8 @@
  * this long on a connection that stays up. */
 #define N8443_REDIS_RECHECK apr_time_from_sec(1)
 /* Keys: "n8443rc:" + hex replay key; the watermarks "n8443rc:since:" +
- * replication ID + ":" + run ID. */
+ * replication ID + ":" + run ID, whose value is "WATERMARK RETENTION"
+ * (microseconds, milliseconds: rcache_redis_conn.c). */
 #define N8443_REDIS_PREFIX "n8443rc:"
 
 typedef struct n8443_redis_conn n8443_redis_conn;
@@ -73,13 +74,16 @@ n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
                                   int force, apr_time_t *watermark,
                                   const char **why);
 
-/* SET key NX PX retention (+ WAIT) on the primary: FRESH, REPLAY, or
+/* The since key checked and key stored (NX, PX the retention), at once
+ * on the primary, then WAIT when asked: FRESH, REPLAY, FORGOTTEN (stamp
+ * before the primary's watermark, *watermark; nothing stored), or
  * UNAVAILABLE with *why; *retry set when a connection kept from an
  * earlier login had broken (ready + set may be tried once more, now).
  * Call after n8443_redis_ready, under the lock. */
 n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
-                                const char *key, apr_interval_time_t ttl,
-                                int *retry, const char **why);
+                                const char *key, apr_time_t stamp,
+                                apr_time_t *watermark, int *retry,
+                                const char **why);
 
 void n8443_redis_lock(n8443_redis_conf *cf);
 void n8443_redis_unlock(n8443_redis_conf *cf);

@@ -16,19 +16,23 @@
  * answers now has another identity: a promoted replica makes a new
  * replication ID (INFO replication master_replid), a restarted server a
  * new run ID (INFO server run_id).  The first client to see an identity
- * writes the time into the primary itself ("n8443rc:since:ID", SET NX):
- * every child of every httpd node then reads the same "remembers since"
- * for that primary, and an authenticator made before it is refused
- * (N8443_RC_FORGOTTEN): a token whose entry may have been lost can never
- * come back in.  The identity is asked on every new connection (Sentinel
- * also kills client connections when it changes a server's role) and at
- * least once a second on a connection that stays up.
+ * writes the time into the primary itself ("n8443rc:since:ID", with the
+ * retention: store_script): every child of every httpd node then reads
+ * the same "remembers since" for that primary, and an authenticator made
+ * before it is refused (N8443_RC_FORGOTTEN): a token whose entry may have
+ * been lost can never come back in.  The same script stores each entry
+ * and sees a memory lost without a new identity (FLUSHALL, FLUSHDB,
+ * SWAPDB: the since key is gone) or a retention raised.  The identity
+ * is asked on every new connection (Sentinel also kills client
+ * connections when it changes a server's role) and at least once a second
+ * on a connection that stays up.
  */
 #include "n8443_private.h"
 #include "rcache_redis.h"
 
 #ifdef N8443_HAVE_REDIS
 
+#include "apr_sha1.h"
 #include "apr_thread_mutex.h"
 #include "ap_mpm.h"
 
@@ -43,6 +47,7 @@ struct n8443_redis_conn {
     apr_time_t checked;         /* last look at the primary's identity */
     char primary[300];          /* "host:port" in use or last tried */
     char identity[128];         /* replication ID ":" run ID */
+    char since[sizeof(N8443_REDIS_PREFIX "since:") + 128];  /* its key */
     apr_time_t watermark;       /* since when that identity remembers */
     const char *state;          /* static strings */
     char last_error[300];
@@ -81,6 +86,108 @@ static void drop(n8443_redis_conn *conn)
     conn->c = NULL;
 }
 
+/* The since key and the store, in one step on the primary (a script runs
+ * alone: nothing can come between).  The since key's value is
+ * "WATERMARK RETENTION": every entry stored since WATERMARK (microseconds)
+ * expires no sooner than RETENTION (milliseconds).  When the key is gone
+ * (FLUSHALL, FLUSHDB, SWAPDB: the entries went with it), unreadable, or
+ * records a shorter retention than ours (NegotiateClockSkew raised:
+ * entries stored before may expire too early), the primary's memory
+ * begins now: a new value is written and older authenticators are
+ * refused.  Entries get the longer of both retentions, so the record
+ * stays true for every node.
+ *   KEYS[1] since key, KEYS[2] entry key (none: the watermark only)
+ *   ARGV[1] now (us), ARGV[2] retention (ms), ARGV[3] stamp (us)
+ * Answer: {code, watermark, made}: code 0 forgotten (stamp before the
+ * watermark), 1 stored, 2 replay, 3 watermark only; made 0 kept, 1 the
+ * key was missing or unreadable, 2 a shorter retention was recorded. */
+static const char store_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "local w, r "
+    "if v then w, r = string.match(v, '^(%d+) (%d+)$') end "
+    "local made = 0 "
+    "if not w then made = 1 "
+    "elseif tonumber(r) < tonumber(ARGV[2]) then made = 2 end "
+    "if made > 0 then "
+    "w = ARGV[1] r = ARGV[2] "
+    "redis.call('SET', KEYS[1], w .. ' ' .. r) end "
+    "if #KEYS < 2 then return {3, w, made} end "
+    "if tonumber(ARGV[3]) < tonumber(w) then return {0, w, made} end "
+    "local px = ARGV[2] "
+    "if tonumber(r) > tonumber(px) then px = r end "
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'PX', px) then "
+    "return {1, w, made} end "
+    "return {2, w, made}";
+static char store_sha[2 * APR_SHA1_DIGESTSIZE + 1];
+
+/* store_sha, once per process (single-threaded: child init, probe). */
+static void store_sha_init(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    int i;
+
+    if (store_sha[0] != '\0')
+        return;
+    apr_sha1_init(&ctx);
+    apr_sha1_update(&ctx, store_script, sizeof(store_script) - 1);
+    apr_sha1_final(d, &ctx);
+    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
+        store_sha[2 * i] = hex[d[i] >> 4];
+        store_sha[2 * i + 1] = hex[d[i] & 0xf];
+    }
+    store_sha[2 * APR_SHA1_DIGESTSIZE] = '\0';
+}
+
+/* Run store_script with conn's since key and key (NULL: none): EVALSHA,
+ * and EVAL when the server does not have it yet (once per server start).
+ * NULL and err when the connection broke; an error reply as it is. */
+static redisReply *run_store(n8443_redis_conn *conn, const char *key,
+                             apr_time_t stamp, char *err, apr_size_t len)
+{
+    long long now = (long long)apr_time_now();
+    long long ms = (long long)apr_time_as_msec(n8443_rc_retention());
+    redisReply *rep;
+    int pass;
+
+    store_sha_init();
+    for (pass = 0; pass < 2; pass++) {
+        const char *cmd = pass == 0 ? "EVALSHA" : "EVAL";
+        const char *body = pass == 0 ? store_sha : store_script;
+
+        rep = key != NULL
+              ? n8443_redis_command(conn->c, err, len,
+                                    "%s %s 2 %s %s %lld %lld %lld", cmd,
+                                    body, conn->since, key, now, ms,
+                                    (long long)stamp)
+              : n8443_redis_command(conn->c, err, len,
+                                    "%s %s 1 %s %lld %lld 0", cmd, body,
+                                    conn->since, now, ms);
+        if (rep == NULL || rep->type != REDIS_REPLY_ERROR
+            || strncmp(rep->str, "NOSCRIPT", 8) != 0)
+            return rep;
+        freeReplyObject(rep);
+    }
+    apr_snprintf(err, len, "EVAL answered NOSCRIPT");
+    return NULL;
+}
+
+/* The answer of store_script: code, watermark, made; 0 if malformed. */
+static int store_answer(const redisReply *rep, long long *code,
+                        apr_time_t *watermark, long long *made)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3
+        || rep->element[0]->type != REDIS_REPLY_INTEGER
+        || rep->element[1]->type != REDIS_REPLY_STRING
+        || rep->element[2]->type != REDIS_REPLY_INTEGER)
+        return 0;
+    *code = rep->element[0]->integer;
+    *watermark = (apr_time_t)apr_atoi64(rep->element[1]->str);
+    *made = rep->element[2]->integer;
+    return *watermark > 0;
+}
+
 /* The primary's identity and its watermark, read (or set first) in the
  * primary itself.  0 and err when it cannot be known or must not be used
  * (not a primary; it may evict our entries). */
@@ -89,9 +196,8 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
 {
     redisReply *rep[3] = {NULL, NULL, NULL};
     char replid[64], runid[64], role[32], policy[64], ident[128];
-    char key[sizeof(N8443_REDIS_PREFIX "since:") + 128];
     apr_time_t now = apr_time_now();
-    int i, ok = 0, created = 0;
+    int i, ok = 0;
 
     redisAppendCommand(conn->c, "INFO replication");
     redisAppendCommand(conn->c, "INFO server");
@@ -130,49 +236,48 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
     }
     apr_snprintf(ident, sizeof(ident), "%s:%s", replid, runid);
     if (strcmp(ident, conn->identity) != 0) {
+        long long code = 0, made = 0;
+        apr_time_t wm = 0;
+
         for (i = 0; i < 3; i++)
             if (rep[i] != NULL)
                 freeReplyObject(rep[i]);
         rep[0] = rep[1] = rep[2] = NULL;
-        apr_snprintf(key, sizeof(key), N8443_REDIS_PREFIX "since:%s", ident);
-        redisAppendCommand(conn->c, "SET %s %" APR_TIME_T_FMT " NX", key,
-                           now);
-        redisAppendCommand(conn->c, "GET %s", key);
-        for (i = 0; i < 2; i++)
-            if (redisGetReply(conn->c, (void **)&rep[i]) != REDIS_OK) {
-                apr_snprintf(err, len, "watermark: %s", conn->c->errstr);
-                goto cleanup;
-            }
-        if (rep[0]->type == REDIS_REPLY_ERROR
-            || rep[1]->type != REDIS_REPLY_STRING) {
-            redisReply *e = rep[0]->type == REDIS_REPLY_ERROR ? rep[0]
-                                                              : rep[1];
+        conn->identity[0] = '\0';
+        apr_snprintf(conn->since, sizeof(conn->since),
+                     N8443_REDIS_PREFIX "since:%s", ident);
+        rep[0] = run_store(conn, NULL, 0, err, len);
+        if (rep[0] == NULL) {
+            char why[200];
 
+            apr_cpystrn(why, err, sizeof(why));
+            apr_snprintf(err, len, "watermark: %s", why);
+            goto cleanup;
+        }
+        if (!store_answer(rep[0], &code, &wm, &made) || code != 3) {
             apr_snprintf(err, len, "cannot record the watermark: %.*s",
-                         e->type == REDIS_REPLY_ERROR ? (int)e->len : 2,
-                         e->type == REDIS_REPLY_ERROR ? e->str : "no");
+                         rep[0]->type == REDIS_REPLY_ERROR
+                         ? (int)rep[0]->len : 15,
+                         rep[0]->type == REDIS_REPLY_ERROR
+                         ? rep[0]->str : "a wrong answer");
             goto cleanup;
         }
-        created = rep[0]->type == REDIS_REPLY_STATUS;
-        conn->watermark = (apr_time_t)apr_atoi64(rep[1]->str);
+        conn->watermark = wm;
         apr_cpystrn(conn->identity, ident, sizeof(conn->identity));
-        if (conn->watermark <= 0) {
-            conn->identity[0] = '\0';
-            apr_snprintf(err, len, "bad watermark in %s", key);
-            goto cleanup;
-        }
         {
             char when[APR_RFC822_DATE_LEN];
 
             apr_rfc822_date(when, conn->watermark);
-            ap_log_error(APLOG_MARK, created ? APLOG_NOTICE : APLOG_INFO, 0,
+            ap_log_error(APLOG_MARK, made ? APLOG_NOTICE : APLOG_INFO, 0,
                          s, N8443LOGNO(325)
                          "replay cache: Redis primary %s (replication ID "
                          "%s, run ID %s) remembers since %s%s: "
                          "authenticators made before then are refused "
                          "(its memory may lack entries of an earlier "
                          "primary)", conn->primary, replid, runid, when,
-                         created ? " (first seen now)" : "");
+                         made == 1 ? " (first seen now)"
+                         : made == 2 ? " (from now: a shorter retention "
+                         "was recorded)" : "");
         }
     }
     conn->checked = now;
@@ -263,18 +368,19 @@ n8443_rc_result n8443_redis_ready(request_rec *r, n8443_redis_conf *cf,
 }
 
 n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
-                                const char *key, apr_interval_time_t ttl,
-                                int *retry, const char **why)
+                                const char *key, apr_time_t stamp,
+                                apr_time_t *watermark, int *retry,
+                                const char **why)
 {
     n8443_redis_conn *conn = cf->conn;
+    long long code = -1, made = 0;
+    apr_time_t wm = 0;
     n8443_rc_result res;
     redisReply *rep;
     char err[300];
 
     *retry = 0;
-    rep = n8443_redis_command(conn->c, err, sizeof(err),
-                              "SET %s 1 NX PX %lld", key,
-                              (long long)(ttl / 1000));
+    rep = run_store(conn, key, stamp, err, sizeof(err));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
@@ -286,11 +392,7 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
         }
         return N8443_RC_UNAVAILABLE;
     }
-    if (rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
-        res = N8443_RC_FRESH;
-    else if (rep->type == REDIS_REPLY_NIL)
-        res = N8443_RC_REPLAY;
-    else {
+    if (!store_answer(rep, &code, &wm, &made) || code < 0 || code > 2) {
         /* -READONLY: no longer the primary; -OOM: full (noeviction);
          * anything else: not the server we think.  Find it again. */
         *why = fail(conn, rep->type == REDIS_REPLY_ERROR ? "error" : "down",
@@ -302,6 +404,25 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
         drop(conn);
         return N8443_RC_UNAVAILABLE;
     }
+    res = code == 1 ? N8443_RC_FRESH
+          : code == 2 ? N8443_RC_REPLAY : N8443_RC_FORGOTTEN;
+    if (made) {
+        char when[APR_RFC822_DATE_LEN];
+
+        apr_rfc822_date(when, wm);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(460)
+                      "replay cache: Redis primary %s (%s) %s: it "
+                      "remembers since %s now, and authenticators made "
+                      "before then are refused", conn->primary,
+                      conn->identity, made == 1
+                      ? "lost its watermark key, and the entries with it "
+                        "(FLUSHALL, FLUSHDB or SWAPDB)"
+                      : "recorded a shorter retention than this server's "
+                        "(NegotiateClockSkew raised): older entries may "
+                        "expire too early", when);
+    }
+    conn->watermark = wm;
+    *watermark = wm;
     freeReplyObject(rep);
     if (res != N8443_RC_FRESH || cf->wait_replicas == 0)
         return res;

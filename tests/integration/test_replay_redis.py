@@ -495,11 +495,16 @@ def readonly_primary(cmd):
         return bulk("# x\r\nrole:master\r\nmaster_replid:%s\r\n"
                     "run_id:%s\r\nmaxmemory_policy:noeviction\r\n"
                     % ("a" * 40, "b" * 40))
-    if name == "GET":
-        return bulk("%d" % int((time.time() - 3600) * 1e6))
-    if name == "SET" and cmd[1].startswith("n8443rc:since:"):
-        return b"$-1\r\n"
+    if name in ("EVALSHA", "EVAL") and cmd[2] == "1":
+        # The watermark script, its since key only: an old watermark.
+        return script_answer(3)
     return b"-READONLY You can't write against a read only replica.\r\n"
+
+
+def script_answer(code):
+    """The store script's answer: {code, watermark an hour ago, kept}."""
+    return b"*3\r\n:%d\r\n" % code \
+        + bulk("%d" % int((time.time() - 3600) * 1e6)) + b":0\r\n"
 
 
 def garbage(cmd):
@@ -601,10 +606,10 @@ def test_readonly_on_set_after_a_good_start(
     mode = {"ro": False}
 
     def handler(cmd):
-        if mode["ro"] or cmd[0].upper() != "SET" \
-                or cmd[1].startswith("n8443rc:since:"):
+        if mode["ro"] or cmd[0].upper() not in ("EVALSHA", "EVAL") \
+                or cmd[2] != "2":
             return readonly_primary(cmd)
-        return b"+OK\r\n"
+        return script_answer(1)
     fake = FakeRedis(handler)
     try:
         srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
@@ -756,4 +761,116 @@ def test_tls(base_dir, module_path, realm, certs, keytab, alice):
             finally:
                 srv.stop()
     finally:
+        r.kill()
+
+
+def _skew(srv, conf, skew):
+    with open(srv.conf, "w") as f:
+        f.write(conf.replace("NegotiateClockSkew 3\n",
+                             "NegotiateClockSkew %d\n" % skew))
+
+
+def _entries(r):
+    return {k for k in r.cli("--scan", "--pattern", "n8443rc:*").split()
+            if not k.startswith("n8443rc:since:")}
+
+
+def test_skew_raised_on_graceful_restart_redis(
+        base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateClockSkew raised on a graceful restart: the entry was
+    stored with the old retention (PX 2 x 3 + 2 s) while Kerberos now takes
+    the authenticator for 300 s.  The since key records the retention of
+    its entries; a longer one begins a new watermark, so the token, its
+    entry expired, is refused as made before it.  Lowered again, entries
+    keep the longer retention that the since key records."""
+    r = Redis(os.path.join(base_dir, "redis-skew"), "skew")
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-skew",
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   "NegotiateClockSkew 3\n" % r.addr())
+    try:
+        with open(srv.conf) as f:
+            conf = f.read()
+        settle()
+        _, tok = alice.token()
+        assert login(srv, tok) == 200
+        used_at = time.time()
+        assert login(srv, tok) == 401
+        assert 0 < int(r.cli("PTTL", _entries(r).pop())) <= 8000
+        wm = status(srv)["redis"]["watermark"]
+        _skew(srv, conf, 300)
+        srv.graceful()
+        time.sleep(max(0.0, used_at + 11 - time.time()))
+        assert _entries(r) == set(), "the old entry should have expired"
+        mark = srv.log_mark()
+        assert login(srv, tok) == 401, \
+            "a token used once was accepted again after the skew was raised"
+        assert "N8443300" in srv.log_since(mark)
+        assert status(srv)["redis"]["watermark"] > wm
+        since = r.cli("--scan", "--pattern", "n8443rc:since:*").split()
+        assert [r.cli("GET", k).split()[1] for k in since] == ["602000"]
+        # Back to 3 s: new entries still kept 602 s, as recorded.
+        _skew(srv, conf, 3)
+        srv.graceful()
+        time.sleep(1.5)
+        assert login(srv, alice.token()[1]) == 200
+        new = _entries(r)
+        assert len(new) == 1
+        assert int(r.cli("PTTL", new.pop())) > 590000
+        assert login(srv, tok) == 401
+        # The script is sent (EVAL) only when Redis lacks it, once: the
+        # module's SHA-1 of it is Redis's.
+        stats = dict(l.split(":", 1) for l in
+                     r.cli("INFO", "commandstats").splitlines()
+                     if l.startswith("cmdstat_eval"))
+        calls = {k: int(v.split("calls=")[1].split(",")[0])
+                 for k, v in stats.items()}
+        assert calls.get("cmdstat_eval", 0) <= 2
+        assert calls["cmdstat_evalsha"] >= 4
+        assert crashes(srv) == []
+    finally:
+        srv.stop()
+        r.kill()
+
+
+@pytest.mark.parametrize("how", ["SWAPDB", "old-since"])
+def test_memory_lost_without_new_identity(
+        base_dir, module_path, realm, certs, keytab, alice, how):
+    """SWAPDB 0 1 (the entries and the since key move away, same
+    replication ID and run ID), or a since key without a retention (an
+    older version's): the store script begins a new watermark at once
+    (N8443460), so tokens used before are refused, not let in again."""
+    r = Redis(os.path.join(base_dir, "redis-lost-" + how), "lost")
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-lost-" + how,
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   % r.addr())
+    try:
+        settle()
+        toks = [alice.token()[1] for _ in range(3)]
+        for t in toks:
+            assert login(srv, t) == 200
+        if how == "SWAPDB":
+            assert r.cli("SWAPDB", "0", "1") == "OK"
+        else:
+            since = r.cli("--scan", "--pattern", "n8443rc:since:*").split()
+            assert len(since) == 1
+            assert r.cli("SET", since[0], "1") == "OK"
+            assert r.cli("--scan", "--pattern", "n8443rc:*").count("\n") \
+                == 3
+            r.cli("FLUSHDB")
+            assert r.cli("SET", since[0], "1") == "OK"
+        mark = srv.log_mark()
+        again = [login(srv, t) for t in toks]
+        assert again == [401] * 3, again
+        log = srv.log_since(mark)
+        # Said by a child that looks now (N8443460), or by one that had
+        # not connected yet and sees the primary first (N8443325).
+        assert "N8443460" in log or "(first seen now)" in log, log
+        assert "N8443300" in log
+        settle()
+        assert login(srv, alice.token()[1]) == 200
+        assert crashes(srv) == []
+    finally:
+        srv.stop()
         r.kill()
