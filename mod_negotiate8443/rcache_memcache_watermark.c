@@ -34,6 +34,7 @@
  * servers a retry mostly lands on a live one.
  */
 #include "n8443_private.h"
+#include "encode.h"
 #include "rcache_provider.h"
 
 #include "apr_atomic.h"
@@ -149,23 +150,18 @@ static int rebirth(request_rec *r, const n8443_rc_conf *rc,
 n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
                                 const unsigned char *key, apr_time_t stamp)
 {
-    static const char hex[] = "0123456789abcdef";
     char mkey[sizeof("n8443rc:") + 2 * N8443_RC_KEY_LEN];
     char cmd[256], reply[512];
     const char *line2;
     n8443_mc_server *s;
     mc_birth born;
     apr_status_t rv;
-    int i, idx, have;
+    int idx, have;
 
     if (rc->memcache == NULL)
         return N8443_RC_UNAVAILABLE;
     memcpy(mkey, "n8443rc:", 8);
-    for (i = 0; i < N8443_RC_KEY_LEN; i++) {
-        mkey[8 + 2 * i] = hex[key[i] >> 4];
-        mkey[9 + 2 * i] = hex[key[i] & 0xf];
-    }
-    mkey[8 + 2 * N8443_RC_KEY_LEN] = '\0';
+    n8443_hex_encode(key, N8443_RC_KEY_LEN, mkey + 8, sizeof(mkey) - 8);
     s = n8443_mc_home(rc->memcache, mkey, &idx);
 
     /* The value is never read; one byte keeps the item small. */

@@ -15,6 +15,7 @@
  * N8443_RC_UNAVAILABLE, 503.
  */
 #include "n8443_private.h"
+#include "encode.h"
 #include "rcache_redis.h"
 
 #include "apr_lib.h"
@@ -290,13 +291,12 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
                                              apr_time_t stamp,
                                              int *log_quota)
 {
-    static const char hex[] = "0123456789abcdef";
     char rkey[sizeof(N8443_REDIS_PREFIX) + 2 * N8443_RC_KEY_LEN], *p;
     n8443_redis_conf *cf = rc->redis;
     const char *why = NULL;
     apr_time_t watermark = 0;
     n8443_rc_result res;
-    int i, tries, retry = 1;
+    int tries, retry = 1;
 
     if (cf == NULL)
         return N8443_RC_UNAVAILABLE;
@@ -307,11 +307,7 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
     p = rkey;
     memcpy(p, N8443_REDIS_PREFIX, sizeof(N8443_REDIS_PREFIX) - 1);
     p += sizeof(N8443_REDIS_PREFIX) - 1;
-    for (i = 0; i < N8443_RC_KEY_LEN; i++) {
-        *p++ = hex[key[i] >> 4];
-        *p++ = hex[key[i] & 0xf];
-    }
-    *p = '\0';
+    n8443_hex_encode(key, N8443_RC_KEY_LEN, p, sizeof(rkey) - (p - rkey));
 
     n8443_redis_lock(cf);
     for (tries = 0; tries < 2 && retry; tries++) {
