@@ -39,11 +39,16 @@ typedef struct {
 
 static int b64val(int c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
     return -1;
 }
 
@@ -88,8 +93,7 @@ static void gss_err(const char *what, OM_uint32 maj, OM_uint32 min)
 
     fprintf(stderr, "%s:", what);
     do {
-        gss_display_status(&tmp, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx,
-                           &msg);
+        gss_display_status(&tmp, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &msg);
         fprintf(stderr, " %.*s", (int)msg.length, (char *)msg.value);
         gss_release_buffer(&tmp, &msg);
     } while (ctx != 0);
@@ -105,10 +109,8 @@ static void gss_err(const char *what, OM_uint32 maj, OM_uint32 min)
 
 int main(int argc, char **argv)
 {
-    gss_key_value_element_desc el[2] = {
-        { "keytab", NULL }, { "rcache", "none:" }
-    };
-    gss_key_value_set_desc store = { 2, el };
+    gss_key_value_element_desc el[2] = {{"keytab", NULL}, {"rcache", "none:"}};
+    gss_key_value_set_desc store = {2, el};
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
     OM_uint32 maj, min, tmp;
     token *toks = NULL;
@@ -169,8 +171,8 @@ int main(int argc, char **argv)
     free(line);
 
     maj = gss_acquire_cred_from(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET, GSS_C_ACCEPT, &store,
-                                &cred, NULL, NULL);
+                                GSS_C_NO_OID_SET, GSS_C_ACCEPT, &store, &cred,
+                                NULL, NULL);
     if (GSS_ERROR(maj)) {
         gss_err("gss_acquire_cred_from", maj, min);
         return 1;
@@ -180,7 +182,7 @@ int main(int argc, char **argv)
     w0 = now(CLOCK_MONOTONIC);
     for (i = 0; i < ntoks; i++) {
         gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
-        gss_buffer_desc in = { toks[i].len, toks[i].data };
+        gss_buffer_desc in = {toks[i].len, toks[i].data};
         gss_buffer_desc out = GSS_C_EMPTY_BUFFER, disp = GSS_C_EMPTY_BUFFER;
         gss_name_t client = GSS_C_NO_NAME;
         gss_cred_id_t deleg = GSS_C_NO_CREDENTIAL;
@@ -188,8 +190,8 @@ int main(int argc, char **argv)
         gss_OID mech = GSS_C_NO_OID;
 
         maj = gss_accept_sec_context(&min, &ctx, cred, &in,
-                                     GSS_C_NO_CHANNEL_BINDINGS, &client,
-                                     &mech, &out, &flags, &life, &deleg);
+                                     GSS_C_NO_CHANNEL_BINDINGS, &client, &mech,
+                                     &out, &flags, &life, &deleg);
         if (maj == GSS_S_COMPLETE
             && !GSS_ERROR(gss_display_name(&tmp, client, &disp, NULL))) {
             ok++;
@@ -213,8 +215,7 @@ int main(int argc, char **argv)
     printf("{\"accepts\": %zu, \"failures\": %zu, \"cpu_s\": %.6f, "
            "\"wall_s\": %.6f, \"accepts_per_cpu_s\": %.1f, "
            "\"us_per_accept\": %.2f, \"held_context\": %s}\n",
-           ok, failed, c1 - c0, w1 - w0,
-           (c1 - c0) > 0 ? ok / (c1 - c0) : 0.0,
+           ok, failed, c1 - c0, w1 - w0, (c1 - c0) > 0 ? ok / (c1 - c0) : 0.0,
            ok ? (c1 - c0) * 1e6 / ok : 0.0, hold ? "true" : "false");
     gss_release_cred(&tmp, &cred);
     if (held != NULL)

@@ -15,7 +15,7 @@
 
 /* Longer names and passwords than any directory allows are refused
  * before the KDC is asked. */
-#define MAX_USER 256
+#define MAX_USER     256
 #define MAX_PASSWORD 1024
 
 /* Is s[0..len) well-formed UTF-8 (no overlongs, no surrogates)? */
@@ -83,8 +83,9 @@ static int check_password(request_rec *r, const n8443_dir_conf *dc,
         || pass_len > MAX_PASSWORD
         || !valid_utf8((const unsigned char *)user, user_len)
         || !valid_utf8((const unsigned char *)pass, pass_len)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(080)
-                      "Basic login refused: empty, over-long or non-UTF-8 "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(080) "Basic login refused: empty, over-long "
+                      "or non-UTF-8 "
                       "user name or password");
         return HTTP_UNAUTHORIZED;
     }
@@ -101,14 +102,15 @@ static int check_password(request_rec *r, const n8443_dir_conf *dc,
                                err, sizeof(err));
     memset(pw, 0, pass_len);
     if (res != N8443_PW_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(081)
-                      "Basic login of '%s' refused (%s): %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(081) "Basic login of '%s' refused (%s): %s",
                       ap_escape_logitem(r->pool, u),
-                      res == N8443_PW_REFUSED ? "password" :
-                      res == N8443_PW_FOREIGN_REALM ? "realm not served" :
-                      res == N8443_PW_KDC_UNREACHABLE ? "KDC unreachable" :
-                      res == N8443_PW_NOT_VERIFIED ? "KDC not verified"
-                                                   : "error", err);
+                      res == N8443_PW_REFUSED           ? "password"
+                      : res == N8443_PW_FOREIGN_REALM   ? "realm not served"
+                      : res == N8443_PW_KDC_UNREACHABLE ? "KDC unreachable"
+                      : res == N8443_PW_NOT_VERIFIED    ? "KDC not verified"
+                                                        : "error",
+                      err);
         return HTTP_UNAUTHORIZED;
     }
     *principal_out = apr_pstrdup(r->pool, principal);
@@ -131,22 +133,23 @@ int n8443_basic_login(request_rec *r, const n8443_dir_conf *dc,
 
     buf = apr_palloc(r->pool, n8443_base64_decoded_max(param_len) + 1);
     if (n8443_base64_decode(param, param_len, buf,
-                            n8443_base64_decoded_max(param_len), &len) != 0
-        || n8443_basic_split(buf, len, &user, &user_len, &pass,
-                             &pass_len) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(082)
-                      "malformed Basic credentials: 400");
+                            n8443_base64_decoded_max(param_len), &len)
+            != 0
+        || n8443_basic_split(buf, len, &user, &user_len, &pass, &pass_len)
+               != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      N8443LOGNO(082) "malformed Basic credentials: 400");
         return HTTP_BAD_REQUEST;
     }
-    status = check_password(r, dc, user, user_len, pass, pass_len,
-                            &principal);
+    status = check_password(r, dc, user, user_len, pass, pass_len, &principal);
     memset(buf, 0, len);
     if (status != OK)
         return status;
     n8443_identity_set(r, dc, sc, principal, "basic", 0, N8443_VIA_BASIC);
     apr_atomic_inc32(&n8443_stats_get()->logins);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(083)
-                  "login of %s accepted (basic, verified with the keytab)",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  N8443LOGNO(083) "login of %s accepted (basic, verified with "
+                  "the keytab)",
                   principal);
     return OK;
 }
@@ -159,8 +162,9 @@ static authn_status provider_check_password(request_rec *r, const char *user,
         ap_get_module_config(r->per_dir_config, &negotiate8443_module);
     const char *principal;
 
-    if (check_password(r, dc, user, strlen(user), password,
-                       strlen(password), &principal) != OK) {
+    if (check_password(r, dc, user, strlen(user), password, strlen(password),
+                       &principal)
+        != OK) {
         /* mod_auth_basic has made the typed name r->user already, and it
          * stays there for the 401 (logs, "Header always" expressions):
          * a name with control bytes must not. */
@@ -177,10 +181,8 @@ static authn_status provider_check_password(request_rec *r, const char *user,
     return AUTH_GRANTED;
 }
 
-static const authn_provider n8443_authn_provider = {
-    provider_check_password,
-    NULL
-};
+static const authn_provider n8443_authn_provider = {provider_check_password,
+                                                    NULL};
 
 void n8443_basic_register(apr_pool_t *p)
 {

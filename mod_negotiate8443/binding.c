@@ -21,13 +21,15 @@
 #include "util_cfgtree.h"
 
 /* The per-connection and per-server buffers must hold any binding. */
-typedef char n8443_cb_fits[sizeof(((n8443_conn_binding *)0)->data)
-                           >= N8443_CB_MAX
-                           && sizeof(((n8443_server_conf *)0)->cb_cert_data)
-                           >= N8443_CB_MAX ? 1 : -1];
+typedef char
+    n8443_cb_fits[sizeof(((n8443_conn_binding *)0)->data) >= N8443_CB_MAX
+                          && sizeof(((n8443_server_conf *)0)->cb_cert_data)
+                                 >= N8443_CB_MAX
+                      ? 1
+                      : -1];
 
-static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *var_lookup_fn;
-static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https_fn;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) * var_lookup_fn;
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https_fn;
 
 void n8443_binding_post_config(void)
 {
@@ -51,7 +53,7 @@ int n8443_conn_is_tls(conn_rec *c)
 #define CB_CACHE_SLOTS 16
 
 typedef struct {
-    char *pem;                  /* malloc'd, NULL: slot unused */
+    char *pem; /* malloc'd, NULL: slot unused */
     size_t pem_len;
     n8443_cert_hash_status status;
     unsigned char data[N8443_CB_MAX];
@@ -78,7 +80,8 @@ void n8443_binding_child_init(apr_pool_t *pchild)
 {
     /* Without the lock every connection parses, as before. */
     if (apr_thread_mutex_create(&cb_cache_lock, APR_THREAD_MUTEX_DEFAULT,
-                                pchild) != APR_SUCCESS)
+                                pchild)
+        != APR_SUCCESS)
         cb_cache_lock = NULL;
     apr_pool_cleanup_register(pchild, NULL, cb_cache_cleanup,
                               apr_pool_cleanup_null);
@@ -130,8 +133,8 @@ static void cb_cache_add(const char *pem, size_t len,
     apr_thread_mutex_unlock(cb_cache_lock);
 }
 
-static void fill(struct gss_channel_bindings_struct *cb,
-                 unsigned char *data, size_t len)
+static void fill(struct gss_channel_bindings_struct *cb, unsigned char *data,
+                 size_t len)
 {
     memset(cb, 0, sizeof(*cb));
     cb->initiator_addrtype = GSS_C_AF_UNSPEC;
@@ -146,8 +149,8 @@ static void fill(struct gss_channel_bindings_struct *cb,
  */
 int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
 {
-    n8443_server_conf *sc = ap_get_module_config(r->server->module_config,
-                                                 &negotiate8443_module);
+    n8443_server_conf *sc =
+        ap_get_module_config(r->server->module_config, &negotiate8443_module);
     conn_rec *c = r->connection;
     n8443_conn_binding *b;
     const char *pem;
@@ -161,9 +164,9 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
     b = n8443_conn_binding_slot(c);
     if (b->state == 0) {
         b->state = -1;
-        pem = var_lookup_fn ? var_lookup_fn(r->pool, r->server, c, r,
-                                            "SSL_SERVER_CERT")
-                            : NULL;
+        pem = var_lookup_fn
+                  ? var_lookup_fn(r->pool, r->server, c, r, "SSL_SERVER_CERT")
+                  : NULL;
         if (pem != NULL && *pem != '\0') {
             size_t len = strlen(pem);
             n8443_cert_hash_status st;
@@ -178,10 +181,12 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb)
             if (st == N8443_CERT_HASH_OK)
                 b->state = 1;
             else
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(090)
-                              "no tls-server-end-point binding for this "
-                              "certificate (%s)", st == N8443_CERT_HASH_NONE
-                              ? "its signature has no hash" : "unreadable");
+                ap_log_rerror(
+                    APLOG_MARK, APLOG_DEBUG, 0, r,
+                    N8443LOGNO(090) "no tls-server-end-point binding for this "
+                    "certificate (%s)",
+                    st == N8443_CERT_HASH_NONE ? "its signature has no hash"
+                                               : "unreadable");
         }
     }
     if (b->state != 1)
@@ -211,8 +216,8 @@ static char *read_cert_file(apr_pool_t *p, const char *file, apr_size_t *len)
 
     if (apr_file_open(&f, file, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
         return NULL;
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS
-        || fi.size <= 0 || fi.size > 1024 * 1024) {
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size <= 0
+        || fi.size > 1024 * 1024) {
         apr_file_close(f);
         return NULL;
     }
@@ -238,20 +243,21 @@ static char *read_cert_file(apr_pool_t *p, const char *file, apr_size_t *len)
 const char *n8443_set_binding_certificate(cmd_parms *cmd, void *dconf,
                                           const char *arg)
 {
-    n8443_server_conf *sc = ap_get_module_config(cmd->server->module_config,
-                                                 &negotiate8443_module);
+    n8443_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     const char *file = ap_server_root_relative(cmd->pool, arg);
     apr_size_t len;
     char *pem;
 
     if (file == NULL
         || (pem = read_cert_file(cmd->temp_pool, file, &len)) == NULL)
-        return apr_psprintf(cmd->pool, "%s: cannot read '%s' (a PEM "
-                            "certificate of at most 1 MB)", cmd->cmd->name,
-                            arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: cannot read '%s' (a PEM "
+                            "certificate of at most 1 MB)",
+                            cmd->cmd->name, arg);
     sc->cb_cert_len = 0;
-    sc->cb_cert_status = n8443_cb_from_pem(pem, len, sc->cb_cert_data,
-                                           &sc->cb_cert_len);
+    sc->cb_cert_status =
+        n8443_cb_from_pem(pem, len, sc->cb_cert_data, &sc->cb_cert_len);
     if (sc->cb_cert_status == N8443_CERT_HASH_BAD_CERT)
         return apr_psprintf(cmd->pool, "%s: '%s' is not a PEM certificate",
                             cmd->cmd->name, file);
@@ -271,12 +277,9 @@ static int cert_file_has_binding(apr_pool_t *p, const char *file)
     if (buf == NULL)
         return -1;
     switch (n8443_cb_from_pem(buf, n, out, &outlen)) {
-    case N8443_CERT_HASH_OK:
-        return 1;
-    case N8443_CERT_HASH_NONE:
-        return 0;
-    default:
-        return -1;
+    case N8443_CERT_HASH_OK: return 1;
+    case N8443_CERT_HASH_NONE: return 0;
+    default: return -1;
     }
 }
 
@@ -299,18 +302,19 @@ static int refuse_cert(apr_pool_t *ptemp, server_rec *s, const char *where,
                        const ap_directive_t *d)
 {
     const char *args = d->args;
-    const char *file = ap_server_root_relative(ptemp,
-                                               ap_getword_conf(ptemp, &args));
+    const char *file =
+        ap_server_root_relative(ptemp, ap_getword_conf(ptemp, &args));
 
     if (file == NULL || cert_file_has_binding(ptemp, file) != 0)
         return OK;
-    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(091)
-                 "NegotiateChannelBinding require in %s (%s:%d), but "
-                 "certificate %s is signed with an algorithm without a "
-                 "hash (e.g. Ed25519), for which RFC 5929 defines no "
-                 "tls-server-end-point binding: use an RSA or ECDSA "
-                 "certificate, or 'optional'", where, d->filename,
-                 d->line_num, file);
+    ap_log_error(
+        APLOG_MARK, APLOG_EMERG, 0, s,
+        N8443LOGNO(091) "NegotiateChannelBinding require in %s (%s:%d), but "
+        "certificate %s is signed with an algorithm without a "
+        "hash (e.g. Ed25519), for which RFC 5929 defines no "
+        "tls-server-end-point binding: use an RSA or ECDSA "
+        "certificate, or 'optional'",
+        where, d->filename, d->line_num, file);
     return !OK;
 }
 
@@ -366,13 +370,14 @@ int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s)
         /* Not in the first of httpd's two configuration passes. */
         if (sc->cb_cert_file != NULL && sc->cb_cert_status != N8443_CERT_HASH_OK
             && (vs == s || sc->cb_cert_file != main_sc->cb_cert_file)
-            && ap_state_query(AP_SQ_MAIN_STATE)
-                   != AP_SQ_MS_CREATE_PRE_CONFIG)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, N8443LOGNO(362)
-                         "NegotiateChannelBindingCertificate %s: its "
-                         "signature has no hash (e.g. Ed25519), so RFC 5929 "
-                         "defines no binding for it: logins here are not "
-                         "bound to the channel", sc->cb_cert_file);
+            && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, vs,
+                N8443LOGNO(362) "NegotiateChannelBindingCertificate %s: its "
+                "signature has no hash (e.g. Ed25519), so RFC 5929 "
+                "defines no binding for it: logins here are not "
+                "bound to the channel",
+                sc->cb_cert_file);
     }
     for (top = ap_conftree; top != NULL; top = top->next)
         if (strcasecmp(top->directive, "NegotiateChannelBinding") == 0
@@ -388,8 +393,8 @@ int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s)
         return !OK;
     for (top = ap_conftree; top != NULL; top = top->next) {
         if (strcasecmp(top->directive, "<VirtualHost") == 0
-            && check_vhost_certs(ptemp, s, top, global_require,
-                                 global_cert) != OK)
+            && check_vhost_certs(ptemp, s, top, global_require, global_cert)
+                   != OK)
             return !OK;
     }
     return OK;

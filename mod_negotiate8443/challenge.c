@@ -61,15 +61,17 @@ int n8443_challenge(request_rec *r)
 
     n8443_refusal_env(r);
     if (apr_table_get(r->subprocess_env, "negotiate8443-no-negotiate")) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(340)
-                      "negotiate8443-no-negotiate is set: Negotiate is "
-                      "not offered");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            N8443LOGNO(340) "negotiate8443-no-negotiate is set: Negotiate is "
+            "not offered");
     }
     else if (dc->negotiate_once && authz_kind(r) == N8443_AUTHZ_NEGOTIATE) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(341)
-                      "NegotiateOnce: the client's Negotiate token did "
-                      "not log in (%s), so Negotiate is not offered again",
-                      apr_table_get(r->subprocess_env, "NEGOTIATE_ERROR"));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(341) "NegotiateOnce: the client's Negotiate token did "
+            "not log in (%s), so Negotiate is not offered again",
+            apr_table_get(r->subprocess_env, "NEGOTIATE_ERROR"));
     }
     else {
         apr_table_add(r->err_headers_out, "WWW-Authenticate", "Negotiate");
@@ -77,18 +79,18 @@ int n8443_challenge(request_rec *r)
     }
     if (dc->basic_fallback) {
         realm = ap_auth_name(r);
-        apr_table_add(r->err_headers_out, "WWW-Authenticate",
-                      apr_pstrcat(r->pool, "Basic realm=\"",
-                                  ap_escape_quotes(r->pool,
-                                                   realm ? realm
-                                                         : "Kerberos"),
-                                  "\"", NULL));
+        apr_table_add(
+            r->err_headers_out, "WWW-Authenticate",
+            apr_pstrcat(r->pool, "Basic realm=\"",
+                        ap_escape_quotes(r->pool, realm ? realm : "Kerberos"),
+                        "\"", NULL));
         offered = 1;
     }
     if (!offered)
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(342)
-                      "401 without a challenge: no login scheme is "
-                      "offered to this client");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            N8443LOGNO(342) "401 without a challenge: no login scheme is "
+            "offered to this client");
     return HTTP_UNAUTHORIZED;
 }
 
@@ -144,8 +146,9 @@ int n8443_force_authn(request_rec *r)
     if (!dc->optional)
         return DECLINED;
     if (earlier_refused(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(430)
-                      "%s: the credentials of this request did not log in "
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      N8443LOGNO(430) "%s: the credentials of this request did "
+                      "not log in "
                       "before its internal redirect or sub-request; not "
                       "tried again, anonymous at this optional location",
                       r->uri);
@@ -188,10 +191,10 @@ const char *n8443_set_optional(cmd_parms *cmd, void *dconf, int flag)
 void n8443_challenge_merge(n8443_dir_conf *conf, const n8443_dir_conf *base,
                            const n8443_dir_conf *add)
 {
-    conf->negotiate_once = add->negotiate_once_set ? add->negotiate_once
-                                                   : base->negotiate_once;
-    conf->negotiate_once_set = add->negotiate_once_set
-                               || base->negotiate_once_set;
+    conf->negotiate_once =
+        add->negotiate_once_set ? add->negotiate_once : base->negotiate_once;
+    conf->negotiate_once_set =
+        add->negotiate_once_set || base->negotiate_once_set;
     conf->optional = add->optional_set ? add->optional : base->optional;
     conf->optional_set = add->optional_set || base->optional_set;
 }

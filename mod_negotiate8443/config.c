@@ -31,49 +31,48 @@ void *n8443_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->keytab = add->keytab_set ? add->keytab : base->keytab;
     conf->keytab_set = add->keytab_set || base->keytab_set;
     conf->service_principal = add->service_principal_set
-                              ? add->service_principal
-                              : base->service_principal;
-    conf->service_principal_set = add->service_principal_set
-                                  || base->service_principal_set;
-    conf->require_tls = add->require_tls_set ? add->require_tls
-                                             : base->require_tls;
+                                  ? add->service_principal
+                                  : base->service_principal;
+    conf->service_principal_set =
+        add->service_principal_set || base->service_principal_set;
+    conf->require_tls =
+        add->require_tls_set ? add->require_tls : base->require_tls;
     conf->require_tls_set = add->require_tls_set || base->require_tls_set;
     conf->user_name = add->user_name_set ? add->user_name : base->user_name;
     conf->user_name_set = add->user_name_set || base->user_name_set;
-    conf->channel_binding = add->channel_binding_set ? add->channel_binding
-                                                     : base->channel_binding;
-    conf->channel_binding_set = add->channel_binding_set
-                                || base->channel_binding_set;
-    conf->basic_fallback = add->basic_fallback_set ? add->basic_fallback
-                                                   : base->basic_fallback;
-    conf->basic_fallback_set = add->basic_fallback_set
-                               || base->basic_fallback_set;
-    conf->connection_auth = add->connection_auth_set ? add->connection_auth
-                                                     : base->connection_auth;
-    conf->connection_auth_set = add->connection_auth_set
-                                || base->connection_auth_set;
+    conf->channel_binding =
+        add->channel_binding_set ? add->channel_binding : base->channel_binding;
+    conf->channel_binding_set =
+        add->channel_binding_set || base->channel_binding_set;
+    conf->basic_fallback =
+        add->basic_fallback_set ? add->basic_fallback : base->basic_fallback;
+    conf->basic_fallback_set =
+        add->basic_fallback_set || base->basic_fallback_set;
+    conf->connection_auth =
+        add->connection_auth_set ? add->connection_auth : base->connection_auth;
+    conf->connection_auth_set =
+        add->connection_auth_set || base->connection_auth_set;
     conf->session = add->session_set ? add->session : base->session;
-    conf->session_path = add->session_set ? add->session_path
-                                          : base->session_path;
+    conf->session_path =
+        add->session_set ? add->session_path : base->session_path;
     conf->session_set = add->session_set || base->session_set;
-    conf->session_max_age = add->session_max_age_set ? add->session_max_age
-                                                     : base->session_max_age;
-    conf->session_max_age_set = add->session_max_age_set
-                                || base->session_max_age_set;
-    conf->delegation = add->delegation_set ? add->delegation
-                                           : base->delegation;
+    conf->session_max_age =
+        add->session_max_age_set ? add->session_max_age : base->session_max_age;
+    conf->session_max_age_set =
+        add->session_max_age_set || base->session_max_age_set;
+    conf->delegation = add->delegation_set ? add->delegation : base->delegation;
     conf->delegation_set = add->delegation_set || base->delegation_set;
     conf->constrained_delegation = add->constrained_delegation_set
-                                   ? add->constrained_delegation
-                                   : base->constrained_delegation;
-    conf->constrained_delegation_set = add->constrained_delegation_set
-                                       || base->constrained_delegation_set;
+                                       ? add->constrained_delegation
+                                       : base->constrained_delegation;
+    conf->constrained_delegation_set =
+        add->constrained_delegation_set || base->constrained_delegation_set;
     conf->fast_path = add->fast_path_set ? add->fast_path : base->fast_path;
     conf->fast_path_set = add->fast_path_set || base->fast_path_set;
-    conf->allow_anonymous = add->allow_anonymous_set ? add->allow_anonymous
-                                                     : base->allow_anonymous;
-    conf->allow_anonymous_set = add->allow_anonymous_set
-                                || base->allow_anonymous_set;
+    conf->allow_anonymous =
+        add->allow_anonymous_set ? add->allow_anonymous : base->allow_anonymous;
+    conf->allow_anonymous_set =
+        add->allow_anonymous_set || base->allow_anonymous_set;
     n8443_challenge_merge(conf, base, add);
     return conf;
 }
@@ -92,13 +91,13 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     const n8443_server_conf *base = basev, *add = addv, *from;
     n8443_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->max_token_size = add->max_token_size_set ? add->max_token_size
-                                                   : base->max_token_size;
-    conf->max_token_size_set = add->max_token_size_set
-                               || base->max_token_size_set;
+    conf->max_token_size =
+        add->max_token_size_set ? add->max_token_size : base->max_token_size;
+    conf->max_token_size_set =
+        add->max_token_size_set || base->max_token_size_set;
     /* The replay cache setting is one unit: backend and its argument. */
     conf->rc = add->rc.backend_set ? add->rc : base->rc;
-    conf->rc.memcache = NULL;       /* each vhost gets its own client */
+    conf->rc.memcache = NULL; /* each vhost gets its own client */
     /* The keys are one unit: current and previous together. */
     if (add->session_key_set || base->session_key_set) {
         from = add->session_key_set ? add : base;
@@ -107,10 +106,10 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
         conf->session_nkeys = from->session_nkeys;
         conf->session_key_set = 1;
     }
-    conf->delegation_dir = add->delegation_dir ? add->delegation_dir
-                                               : base->delegation_dir;
-    conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
-                                                 : base->trusted_proxies;
+    conf->delegation_dir =
+        add->delegation_dir ? add->delegation_dir : base->delegation_dir;
+    conf->trusted_proxies =
+        add->trusted_proxies ? add->trusted_proxies : base->trusted_proxies;
     /* The certificate's binding is one unit: file, status and bytes. */
     from = add->cb_cert_file ? add : base;
     conf->cb_cert_file = from->cb_cert_file;
@@ -118,16 +117,16 @@ void *n8443_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     memcpy(conf->cb_cert_data, from->cb_cert_data, from->cb_cert_len);
     conf->cb_cert_len = from->cb_cert_len;
     conf->group_map = add->group_map ? add->group_map : base->group_map;
-    conf->delegation_perms.mode_set = add->delegation_perms.mode_set
-                                      || base->delegation_perms.mode_set;
+    conf->delegation_perms.mode_set =
+        add->delegation_perms.mode_set || base->delegation_perms.mode_set;
     conf->delegation_perms.mode = add->delegation_perms.mode_set
-                                  ? add->delegation_perms.mode
-                                  : base->delegation_perms.mode;
-    conf->delegation_perms.group_set = add->delegation_perms.group_set
-                                       || base->delegation_perms.group_set;
+                                      ? add->delegation_perms.mode
+                                      : base->delegation_perms.mode;
+    conf->delegation_perms.group_set =
+        add->delegation_perms.group_set || base->delegation_perms.group_set;
     conf->delegation_perms.group = add->delegation_perms.group_set
-                                   ? add->delegation_perms.group
-                                   : base->delegation_perms.group;
+                                       ? add->delegation_perms.group
+                                       : base->delegation_perms.group;
     return conf;
 }
 
@@ -143,8 +142,7 @@ static const char *parse_count(cmd_parms *cmd, const char *arg, long min,
 
     errno = 0;
     v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || errno == ERANGE
-        || !apr_isdigit(*arg))
+    if (*arg == '\0' || *end != '\0' || errno == ERANGE || !apr_isdigit(*arg))
         return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number",
                             cmd->cmd->name, arg);
     if (v < min || v > max)
@@ -191,12 +189,14 @@ static const char *set_service_principal(cmd_parms *cmd, void *dconf,
         /* service/host[@REALM]: one slash, non-empty parts, no spaces. */
         const char *slash = ap_strchr_c(arg, '/');
         at = ap_strchr_c(arg, '@');
-        if (slash == NULL || slash == arg || slash[1] == '\0'
-            || slash[1] == '@' || ap_strchr_c(slash + 1, '/') != NULL
-            || (at != NULL && (at < slash || at[1] == '\0'
-                               || ap_strchr_c(at + 1, '@') != NULL))
+        if (slash == NULL || slash == arg || slash[1] == '\0' || slash[1] == '@'
+            || ap_strchr_c(slash + 1, '/') != NULL
+            || (at != NULL
+                && (at < slash || at[1] == '\0'
+                    || ap_strchr_c(at + 1, '@') != NULL))
             || ap_strchr_c(arg, ' ') != NULL || ap_strchr_c(arg, ':') != NULL)
-            return apr_psprintf(cmd->pool, "%s: '%s' is not 'any', "
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not 'any', "
                                 "'{HOSTNAME}' or a principal like "
                                 "HTTP/host.example.com[@REALM] (no port)",
                                 cmd->cmd->name, arg);
@@ -206,8 +206,7 @@ static const char *set_service_principal(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_user_name(cmd_parms *cmd, void *dconf,
-                                 const char *arg)
+static const char *set_user_name(cmd_parms *cmd, void *dconf, const char *arg)
 {
     n8443_dir_conf *conf = dconf;
 
@@ -218,8 +217,10 @@ static const char *set_user_name(cmd_parms *cmd, void *dconf,
     else if (strcasecmp(arg, "local") == 0)
         conf->user_name = N8443_USER_LOCAL;
     else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of principal, "
-                            "short, local", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of principal, "
+                            "short, local",
+                            cmd->cmd->name, arg);
     conf->user_name_set = 1;
     return NULL;
 }
@@ -236,8 +237,10 @@ static const char *set_channel_binding(cmd_parms *cmd, void *dconf,
     else if (strcasecmp(arg, "require") == 0)
         conf->channel_binding = N8443_CB_REQUIRE;
     else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of off, "
-                            "optional, require", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of off, "
+                            "optional, require",
+                            cmd->cmd->name, arg);
     conf->channel_binding_set = 1;
     return NULL;
 }
@@ -259,13 +262,11 @@ static const char *set_basic_fallback(cmd_parms *cmd, void *dconf, int flag)
  */
 static const char *cookie_path(cmd_parms *cmd)
 {
-    const ap_directive_t *sect = cmd->directive ? cmd->directive->parent
-                                                : NULL;
+    const ap_directive_t *sect = cmd->directive ? cmd->directive->parent : NULL;
     const char *p = cmd->path;
 
     if (sect == NULL || strcasecmp(sect->directive, "<Location") != 0
-        || sect->args == NULL || *sect->args == '~' || p == NULL
-        || p[0] != '/')
+        || sect->args == NULL || *sect->args == '~' || p == NULL || p[0] != '/')
         return NULL;
     for (; *p; p++) {
         if (!apr_isalnum(*p) && ap_strchr_c("/-._~%", *p) == NULL)
@@ -276,15 +277,15 @@ static const char *cookie_path(cmd_parms *cmd)
 
 /* On|Off directives: one handler per field, which also marks it set
  * (so that the merge knows it was given here). */
-#define N8443_FLAG_HANDLER(field)                                         \
-    static const char *set_##field(cmd_parms *cmd, void *dconf, int flag) \
-    {                                                                     \
-        n8443_dir_conf *conf = dconf;                                     \
-                                                                          \
-        (void)cmd;                                                        \
-        conf->field = flag;                                               \
-        conf->field##_set = 1;                                            \
-        return NULL;                                                      \
+#define N8443_FLAG_HANDLER(field)                                              \
+    static const char *set_##field(cmd_parms *cmd, void *dconf, int flag)      \
+    {                                                                          \
+        n8443_dir_conf *conf = dconf;                                          \
+                                                                               \
+        (void)cmd;                                                             \
+        conf->field = flag;                                                    \
+        conf->field##_set = 1;                                                 \
+        return NULL;                                                           \
     }
 
 N8443_FLAG_HANDLER(connection_auth)
@@ -327,9 +328,8 @@ static const char *set_session_key_file(cmd_parms *cmd, void *dconf,
                                         const char *previous)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
-    const char *args[2] = { current, previous };
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
+    const char *args[2] = {current, previous};
     n8443_session_key keys[2];
     int i, n = previous != NULL ? 2 : 1;
 
@@ -347,7 +347,7 @@ static const char *set_session_key_file(cmd_parms *cmd, void *dconf,
             return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     }
     if (n == 2 && memcmp(keys[0].key, keys[1].key, sizeof(keys[0].key)) == 0)
-        n = 1;      /* the same key twice: nothing to rotate from */
+        n = 1; /* the same key twice: nothing to rotate from */
     memcpy(conf->session_keys, keys, sizeof(keys));
     conf->session_nkeys = n;
     conf->session_key_set = 1;
@@ -358,13 +358,12 @@ static const char *set_delegation_dir(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     const char *dir = ap_server_root_relative(cmd->pool, arg);
 
     if (dir == NULL || *arg == '\0')
-        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
-                            cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name,
+                            arg);
     conf->delegation_dir = dir;
     return NULL;
 }
@@ -373,8 +372,7 @@ static const char *set_delegation_perms(cmd_parms *cmd, void *dconf,
                                         const char *arg)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
 
     return n8443_delegation_set_perms(cmd, &conf->delegation_perms, arg);
 }
@@ -383,8 +381,7 @@ static const char *set_max_token_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     const char *err;
     long v = 0;
 
@@ -403,8 +400,7 @@ static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
                                     const char *arg2)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     const char *err;
 
     if (strcasecmp(type, "redis") == 0
@@ -422,23 +418,26 @@ static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
         if (arg != NULL)
             return apr_psprintf(cmd->pool, "%s %s takes no argument",
                                 cmd->cmd->name, type);
-        conf->rc.backend = strcasecmp(type, "shm") == 0 ? N8443_RC_SHM
-                                                        : N8443_RC_NONE;
+        conf->rc.backend =
+            strcasecmp(type, "shm") == 0 ? N8443_RC_SHM : N8443_RC_NONE;
     }
     else if (strcasecmp(type, "memcache") == 0) {
         if (arg == NULL)
-            return apr_psprintf(cmd->pool, "%s memcache needs "
-                                "HOST:PORT[,HOST:PORT...]", cmd->cmd->name);
+            return apr_psprintf(cmd->pool,
+                                "%s memcache needs "
+                                "HOST:PORT[,HOST:PORT...]",
+                                cmd->cmd->name);
         err = n8443_rc_memcache_parse(cmd->pool, arg);
         if (err != NULL)
-            return apr_psprintf(cmd->pool, "%s memcache: %s",
-                                cmd->cmd->name, err);
+            return apr_psprintf(cmd->pool, "%s memcache: %s", cmd->cmd->name,
+                                err);
         conf->rc.backend = N8443_RC_MEMCACHE;
         conf->rc.memcache_servers = arg;
     }
     else if (strcasecmp(type, "krb5") == 0) {
         if (arg == NULL || ap_strchr_c(arg, ':') == NULL)
-            return apr_psprintf(cmd->pool, "%s krb5 needs an MIT replay "
+            return apr_psprintf(cmd->pool,
+                                "%s krb5 needs an MIT replay "
                                 "cache name such as "
                                 "file2:/run/httpd/krb5.rcache2",
                                 cmd->cmd->name);
@@ -446,7 +445,8 @@ static const char *set_replay_cache(cmd_parms *cmd, void *dconf,
         conf->rc.krb5_name = arg;
     }
     else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of shm, "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of shm, "
                             "memcache, redis, redis-sentinel, krb5, none",
                             cmd->cmd->name, type);
     }
@@ -485,14 +485,14 @@ static const char *set_replay_cache_quota(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *set_clock_skew(cmd_parms *cmd, void *dconf,
-                                  const char *arg)
+static const char *set_clock_skew(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     long v = 0;
 
     if (err != NULL)
-        return apr_pstrcat(cmd->pool, err, " (Kerberos applies the clock "
+        return apr_pstrcat(cmd->pool, err,
+                           " (Kerberos applies the clock "
                            "skew per process, so it is instance-wide)",
                            NULL);
     err = parse_count(cmd, arg, 1, 86400, &v);
@@ -522,14 +522,16 @@ const command_rec n8443_cmds[] = {
                   "any | {HOSTNAME} | HTTP/host[@REALM]: which keys may "
                   "accept logins"),
     AP_INIT_TAKE1("NegotiateRequireTLS", n8443_set_require_tls, NULL,
-                  DIR_OR_SERVER, "On: refuse Negotiate over plain HTTP "
+                  DIR_OR_SERVER,
+                  "On: refuse Negotiate over plain HTTP "
                   "(403); TrustedProxy: also believe X-Forwarded-Proto: "
                   "https from a NegotiateTrustedProxy address"),
     AP_INIT_TAKE1("NegotiateUserName", set_user_name, NULL,
                   ACCESS_CONF | OR_AUTHCFG,
                   "principal | short | local: how REMOTE_USER is formed"),
     AP_INIT_TAKE1("NegotiateChannelBinding", set_channel_binding, NULL,
-                  DIR_OR_SERVER, "off | optional | require: TLS channel "
+                  DIR_OR_SERVER,
+                  "off | optional | require: TLS channel "
                   "binding (RFC 5929 tls-server-end-point)"),
     AP_INIT_FLAG("NegotiateBasicFallback", set_basic_fallback, NULL,
                  ACCESS_CONF | OR_AUTHCFG,
@@ -544,14 +546,15 @@ const command_rec n8443_cmds[] = {
                   "Seconds a session lasts at most (never beyond the "
                   "ticket's end)"),
     AP_INIT_TAKE12("NegotiateSessionKeyFile", set_session_key_file, NULL,
-                   RSRC_CONF, "CURRENT [PREVIOUS]: files with the 32-byte "
+                   RSRC_CONF,
+                   "CURRENT [PREVIOUS]: files with the 32-byte "
                    "keys that seal (current) and open (both) session "
                    "cookies, shared by a farm; root's, 0600"),
     AP_INIT_FLAG("NegotiateDelegation", set_delegation, NULL, ACCESS_CONF,
                  "On: keep the ticket a client delegated for the "
                  "application (KRB5CCNAME)"),
-    AP_INIT_FLAG("NegotiateConstrainedDelegation",
-                 set_constrained_delegation, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("NegotiateConstrainedDelegation", set_constrained_delegation,
+                 NULL, ACCESS_CONF,
                  "On: S4U2Proxy credentials for the application when the "
                  "client did not delegate"),
     AP_INIT_FLAG("NegotiateFastPath", set_fast_path, NULL, DIR_OR_SERVER,
@@ -561,54 +564,63 @@ const command_rec n8443_cmds[] = {
                  DIR_OR_SERVER,
                  "On: anonymous Kerberos tickets (WELLKNOWN/ANONYMOUS) log "
                  "in; Off (default): they are refused"),
-    AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL,
-                  RSRC_CONF, "Directory (0711 or 0700, root's) for the "
+    AP_INIT_TAKE1("NegotiateDelegationDir", set_delegation_dir, NULL, RSRC_CONF,
+                  "Directory (0711 or 0700, root's) for the "
                   "applications' credential caches, one directory per "
                   "vhost"),
     AP_INIT_ITERATE("NegotiateTrustedProxy", n8443_set_trusted_proxy, NULL,
-                    RSRC_CONF, "Addresses (ADDR or ADDR/BITS) of proxies "
+                    RSRC_CONF,
+                    "Addresses (ADDR or ADDR/BITS) of proxies "
                     "in front: no connection login on their connections"),
     AP_INIT_TAKE1("NegotiateChannelBindingCertificate",
                   n8443_set_binding_certificate, NULL, RSRC_CONF,
                   "PEM file: bind logins to this certificate (the one "
                   "clients see, e.g. a TLS-terminating balancer's)"),
     AP_INIT_ITERATE("NegotiateDelegationPerms", set_delegation_perms, NULL,
-                    RSRC_CONF, "mode:OCTAL group:NAME - the credential "
+                    RSRC_CONF,
+                    "mode:OCTAL group:NAME - the credential "
                     "caches' mode (default 0600) and group"),
     AP_INIT_TAKE1("NegotiateGroupMap", n8443_set_group_map, NULL, RSRC_CONF,
                   "File of \"name SID\" lines for Require negotiate-group"),
-    AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL,
-                  RSRC_CONF, "Largest decoded token accepted, in bytes"),
-    AP_INIT_TAKE123("NegotiateReplayCache", set_replay_cache, NULL,
-                    RSRC_CONF, "shm | memcache HOST:PORT[,...] | redis "
+    AP_INIT_TAKE1("NegotiateMaxTokenSize", set_max_token_size, NULL, RSRC_CONF,
+                  "Largest decoded token accepted, in bytes"),
+    AP_INIT_TAKE123("NegotiateReplayCache", set_replay_cache, NULL, RSRC_CONF,
+                    "shm | memcache HOST:PORT[,...] | redis "
                     "HOST:PORT[,...] | redis-sentinel HOST:PORT[,...] "
                     "MASTER-NAME | krb5 NAME | none"),
     AP_INIT_TAKE1("NegotiateReplayCacheRedisAuth", n8443_rc_redis_cmd_auth,
-                  NULL, RSRC_CONF, "File with the Redis password (or "
+                  NULL, RSRC_CONF,
+                  "File with the Redis password (or "
                   "'USER PASSWORD'), mode 0600"),
-    AP_INIT_TAKE12("NegotiateReplayCacheRedisTLS", n8443_rc_redis_cmd_tls,
-                   NULL, RSRC_CONF, "CA file that signed the Redis servers' "
+    AP_INIT_TAKE12("NegotiateReplayCacheRedisTLS", n8443_rc_redis_cmd_tls, NULL,
+                   RSRC_CONF,
+                   "CA file that signed the Redis servers' "
                    "certificates [and the name they carry]: TLS to Redis"),
     AP_INIT_TAKE1("NegotiateReplayCacheRedisTimeout",
                   n8443_rc_redis_cmd_timeout, NULL, RSRC_CONF,
                   "Redis connect and command timeout in ms (default 500)"),
     AP_INIT_TAKE12("NegotiateReplayCacheRedisWait", n8443_rc_redis_cmd_wait,
-                   NULL, RSRC_CONF, "NUMREPLICAS [TIMEOUT-MS]: WAIT for "
+                   NULL, RSRC_CONF,
+                   "NUMREPLICAS [TIMEOUT-MS]: WAIT for "
                    "replicas after each entry (default 0: no WAIT)"),
     AP_INIT_TAKE1("NegotiateReplayCacheSize", set_replay_cache_size, NULL,
-                  RSRC_CONF, "Entries in the shared-memory replay cache "
+                  RSRC_CONF,
+                  "Entries in the shared-memory replay cache "
                   "(global)"),
     AP_INIT_TAKE1("NegotiateReplayCacheFile", n8443_rc_set_file, NULL,
-                  RSRC_CONF, "File the shm replay cache lives in, kept "
+                  RSRC_CONF,
+                  "File the shm replay cache lives in, kept "
                   "across restarts (global; default negotiate8443-rcache "
                   "in the runtime directory)"),
-    AP_INIT_TAKE1("NegotiateReplayCacheMargin", n8443_rc_set_margin,
-                  NULL, RSRC_CONF, "Seconds after a replay cache's "
+    AP_INIT_TAKE1("NegotiateReplayCacheMargin", n8443_rc_set_margin, NULL,
+                  RSRC_CONF,
+                  "Seconds after a replay cache's "
                   "watermark during which authenticators are still refused: "
                   "covers clients whose clocks run ahead (global; default 0, "
                   "NegotiateClockSkew for full cover)"),
     AP_INIT_TAKE1("NegotiateReplayCacheQuota", set_replay_cache_quota, NULL,
-                  RSRC_CONF, "Logins one principal may have in the replay "
+                  RSRC_CONF,
+                  "Logins one principal may have in the replay "
                   "cache at once (global; default 1% of its size, at least "
                   "16); more are refused with 429"),
     AP_INIT_TAKE1("NegotiateClockSkew", set_clock_skew, NULL, RSRC_CONF,
@@ -616,11 +628,13 @@ const command_rec n8443_cmds[] = {
                   "(global)"),
     /* Handlers and merge: challenge.c. */
     AP_INIT_FLAG("NegotiateOnce", n8443_set_negotiate_once, NULL,
-                 ACCESS_CONF | OR_AUTHCFG, "On: a 401 after a refused "
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: a 401 after a refused "
                  "Negotiate token does not offer Negotiate again"),
     AP_INIT_FLAG("NegotiateOptional", n8443_set_optional, NULL,
-                 ACCESS_CONF | OR_AUTHCFG, "On: where Require lets "
+                 ACCESS_CONF | OR_AUTHCFG,
+                 "On: where Require lets "
                  "anonymous requests in, one with credentials is still "
                  "logged in"),
-    { NULL }
+    {NULL},
 };

@@ -36,17 +36,17 @@
  * login made on it. */
 typedef struct {
     n8443_conn_binding binding;
-    const n8443_login *login;   /* NULL, or &kept while a login holds */
+    const n8443_login *login; /* NULL, or &kept while a login holds */
     n8443_login kept;
-    char *name;                 /* kept.principal, reused */
+    char *name; /* kept.principal, reused */
     apr_size_t name_size;
-    int proxied;                /* a proxy's: never keeps a login */
+    int proxied; /* a proxy's: never keeps a login */
 } n8443_conn;
 
 static n8443_conn *n8443_conn_get(conn_rec *c)
 {
-    n8443_conn *nc = ap_get_module_config(c->conn_config,
-                                          &negotiate8443_module);
+    n8443_conn *nc =
+        ap_get_module_config(c->conn_config, &negotiate8443_module);
 
     if (nc == NULL) {
         nc = apr_pcalloc(c->pool, sizeof(*nc));
@@ -106,8 +106,7 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
      * one would have got in the same way. */
     switch (l->via) {
     case N8443_VIA_TOKEN:
-    case N8443_VIA_BASIC:           /* by its mechanism, below */
-        break;
+    case N8443_VIA_BASIC: /* by its mechanism, below */ break;
     case N8443_VIA_CONNECTION:
         if (!dc->connection_auth)
             return "it was a connection login and this location does not "
@@ -118,8 +117,7 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
             return "it came from a session cookie and this location does "
                    "not have NegotiateSession On";
         break;
-    default:
-        return "it was made in a way this location does not know";
+    default: return "it was made in a way this location does not know";
     }
     /* Anonymous tickets (RFC 8062) only where the location takes them,
      * however the login is kept: as NegotiateAllowAnonymous Off refuses
@@ -140,10 +138,15 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
 /* --------------------------------------------------------------- proxies */
 
 /* Headers that proxies add (or that say a proxy was asked to add them). */
-static const char *const proxy_headers[] = {
-    "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-    "X-Forwarded-Server", "X-Forwarded-Port", "X-Real-IP", "Via", NULL
-};
+static const char *const proxy_headers[] = {"Forwarded",
+                                            "X-Forwarded-For",
+                                            "X-Forwarded-Host",
+                                            "X-Forwarded-Proto",
+                                            "X-Forwarded-Server",
+                                            "X-Forwarded-Port",
+                                            "X-Real-IP",
+                                            "Via",
+                                            NULL};
 
 const char *n8443_request_via_proxy(request_rec *r)
 {
@@ -245,7 +248,7 @@ static int proto_field(void *rec, const char *key, const char *value)
 int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
                            int *via_proxy)
 {
-    proto_fields seen = { 0, NULL };
+    proto_fields seen = {0, NULL};
 
     if (via_proxy != NULL)
         *via_proxy = 0;
@@ -257,8 +260,7 @@ int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
     /* One field, one value: a list ("https, http") or a repeated field
      * says that more than one hop wrote it, and only the last one is
      * the trusted proxy's. */
-    apr_table_do(proto_field, &seen, r->headers_in, "X-Forwarded-Proto",
-                 NULL);
+    apr_table_do(proto_field, &seen, r->headers_in, "X-Forwarded-Proto", NULL);
     if (seen.count != 1 || strcasecmp(seen.value, "https") != 0)
         return 0;
     if (via_proxy != NULL)
@@ -267,8 +269,7 @@ int n8443_request_is_https(request_rec *r, const n8443_dir_conf *dc,
 }
 
 /* NegotiateRequireTLS On | Off | TrustedProxy (n8443_request_is_https). */
-const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,
-                                  const char *arg)
+const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf, const char *arg)
 {
     n8443_dir_conf *conf = dconf;
 
@@ -279,8 +280,10 @@ const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,
     else if (strcasecmp(arg, "TrustedProxy") == 0)
         conf->require_tls = N8443_TLS_TRUSTED_PROXY;
     else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or "
-                            "TrustedProxy", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not On, Off or "
+                            "TrustedProxy",
+                            cmd->cmd->name, arg);
     conf->require_tls_set = 1;
     return NULL;
 }
@@ -291,8 +294,7 @@ const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     n8443_server_conf *conf =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     char *ip = apr_pstrdup(cmd->pool, arg);
     char *mask = ap_strchr(ip, '/');
     apr_ipsubnet_t *net;
@@ -301,12 +303,13 @@ const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
         *mask++ = '\0';
     /* Host names are refused: the address is what the connection has. */
     if (apr_ipsubnet_create(&net, ip, mask, cmd->pool) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an IP address or "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an IP address or "
                             "ADDRESS/BITS network (no host names)",
                             cmd->cmd->name, arg);
     if (conf->trusted_proxies == NULL)
-        conf->trusted_proxies = apr_array_make(cmd->pool, 2,
-                                               sizeof(apr_ipsubnet_t *));
+        conf->trusted_proxies =
+            apr_array_make(cmd->pool, 2, sizeof(apr_ipsubnet_t *));
     APR_ARRAY_PUSH(conf->trusted_proxies, apr_ipsubnet_t *) = net;
     return NULL;
 }
@@ -325,10 +328,11 @@ static int is_http2_stream(request_rec *r, int log)
     if (r->connection->master == NULL)
         return 0;
     if (log)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(221)
-                      "NegotiateConnectionAuth does nothing over HTTP/2: "
-                      "the login of this request is not kept, each request "
-                      "needs its own token (or a session cookie)");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(221) "NegotiateConnectionAuth does nothing over HTTP/2: "
+            "the login of this request is not kept, each request "
+            "needs its own token (or a session cookie)");
     return 1;
 }
 
@@ -344,11 +348,13 @@ static int proxied(request_rec *r, n8443_conn *nc)
         return 0;
     nc->proxied = 1;
     nc->login = NULL;
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(220)
-                  "NegotiateConnectionAuth: this connection comes through a "
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  N8443LOGNO(220) "NegotiateConnectionAuth: this connection "
+                  "comes through a "
                   "proxy (%s), which may carry other users' requests on it: "
                   "no login is kept or resumed on it, every request needs "
-                  "its own token", why);
+                  "its own token",
+                  why);
     return 1;
 }
 
@@ -381,31 +387,31 @@ void n8443_conn_remember(request_rec *r, const n8443_login *l,
     if (kept->server == NULL || !same_str(kept->keytab, l->keytab))
         kept->keytab = l->keytab ? apr_pstrdup(c->pool, l->keytab) : NULL;
     if (kept->server == NULL || !same_str(kept->acceptor, l->acceptor))
-        kept->acceptor = l->acceptor ? apr_pstrdup(c->pool, l->acceptor)
-                                     : NULL;
+        kept->acceptor = l->acceptor ? apr_pstrdup(c->pool, l->acceptor) : NULL;
     kept->principal = nc->name;
-    kept->mech = l->mech;           /* a literal */
+    kept->mech = l->mech; /* a literal */
     kept->via = N8443_VIA_CONNECTION;
     kept->bound = l->bound;
     kept->server = l->server;
     /* Never beyond the ticket's end. */
     kept->expires = lifetime == GSS_C_INDEFINITE
-                    ? 0 : apr_time_now() + apr_time_from_sec(lifetime);
+                        ? 0
+                        : apr_time_now() + apr_time_from_sec(lifetime);
     nc->login = kept;
 }
 
 int n8443_conn_has_login(conn_rec *c)
 {
-    const n8443_conn *nc = ap_get_module_config(c->conn_config,
-                                                &negotiate8443_module);
+    const n8443_conn *nc =
+        ap_get_module_config(c->conn_config, &negotiate8443_module);
 
     return nc != NULL && nc->login != NULL;
 }
 
 void n8443_conn_forget(conn_rec *c)
 {
-    n8443_conn *nc = ap_get_module_config(c->conn_config,
-                                          &negotiate8443_module);
+    n8443_conn *nc =
+        ap_get_module_config(c->conn_config, &negotiate8443_module);
 
     if (nc != NULL)
         nc->login = NULL;
@@ -423,23 +429,23 @@ int n8443_conn_end_on_authorization(request_rec *r)
 {
     n8443_conn *nc;
 
-    if (r->prev != NULL || r->main != NULL
-        || r->connection->master != NULL
+    if (r->prev != NULL || r->main != NULL || r->connection->master != NULL
         || apr_table_get(r->headers_in, "Authorization") == NULL)
         return DECLINED;
-    nc = ap_get_module_config(r->connection->conn_config,
-                              &negotiate8443_module);
+    nc =
+        ap_get_module_config(r->connection->conn_config, &negotiate8443_module);
     if (nc == NULL || nc->login == NULL)
         return DECLINED;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(226)
-                  "connection login of %s ended: this request carries an "
-                  "Authorization header", nc->login->principal);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        N8443LOGNO(226) "connection login of %s ended: this request carries an "
+        "Authorization header",
+        nc->login->principal);
     nc->login = NULL;
     return DECLINED;
 }
 
-const n8443_login *n8443_conn_resume(request_rec *r,
-                                     const n8443_dir_conf *dc,
+const n8443_login *n8443_conn_resume(request_rec *r, const n8443_dir_conf *dc,
                                      const n8443_server_conf *sc)
 {
     n8443_conn *nc;
@@ -454,17 +460,21 @@ const n8443_login *n8443_conn_resume(request_rec *r,
         return NULL;
     l = nc->login;
     if (l->expires != 0 && apr_time_now() >= l->expires) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(222)
-                      "connection login of %s ended with its ticket: "
-                      "asking for a new token", l->principal);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(222) "connection login of %s ended with its ticket: "
+            "asking for a new token",
+            l->principal);
         nc->login = NULL;
         return NULL;
     }
     misfit = n8443_login_misfit(r, dc, sc, l);
     if (misfit != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(223)
-                      "connection login of %s not used here: %s; asking "
-                      "for a new token", l->principal, misfit);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(223) "connection login of %s not used here: %s; asking "
+            "for a new token",
+            l->principal, misfit);
         return NULL;
     }
     return l;

@@ -20,7 +20,7 @@
 /* The tls-server-end-point binding of the certificate a connection
  * presented, as binding.c found it on the connection's first login. */
 typedef struct {
-    int state;                  /* 0 unknown, 1 have, -1 none possible */
+    int state; /* 0 unknown, 1 have, -1 none possible */
     unsigned char data[128];
     size_t len;
 } n8443_conn_binding;
@@ -42,8 +42,7 @@ void n8443_trusted_proxies_collect(apr_pool_t *pconf, server_rec *s);
 int n8443_any_trusted_proxy_listed(void);
 const char *n8443_set_trusted_proxy(cmd_parms *cmd, void *dconf,
                                     const char *arg);
-const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf,
-                                  const char *arg);
+const char *n8443_set_require_tls(cmd_parms *cmd, void *dconf, const char *arg);
 
 /*
  * Does r count as HTTPS: its connection runs over TLS, or, under
@@ -67,8 +66,7 @@ int n8443_conn_end_on_authorization(request_rec *r);
  * n8443_conn_resume's to say)?  Makes no record where there is none. */
 int n8443_conn_has_login(conn_rec *c);
 /* The connection's login when it is good for r, else NULL. */
-const n8443_login *n8443_conn_resume(request_rec *r,
-                                     const n8443_dir_conf *dc,
+const n8443_login *n8443_conn_resume(request_rec *r, const n8443_dir_conf *dc,
                                      const n8443_server_conf *sc);
 
 #endif /* N8443_CONNECTION_H */

@@ -20,7 +20,7 @@
 
 struct n8443_creds {
     gss_cred_id_t cred;
-    unsigned int refs;      /* requests using it, + 1 while current */
+    unsigned int refs; /* requests using it, + 1 while current */
     /* The fast path's keys (core/krb5_accept.c): a MEMORY copy of the
      * keytab, made when the set is acquired, so that a login reads no file.
      * kt is held open for the set's lifetime because MIT frees a MEMORY
@@ -30,7 +30,7 @@ struct n8443_creds {
     krb5_context kt_ctx;
     krb5_keytab kt;
     char kt_name[64];
-    krb5_principal server;  /* NULL: any key, as for the GSS credentials */
+    krb5_principal server; /* NULL: any key, as for the GSS credentials */
 };
 
 /* krb5 contexts for the fast path, one per thread at a time: a context
@@ -74,9 +74,9 @@ int n8443_gssproxy_in_use(void)
 {
     const char *v = getenv("GSS_USE_PROXY");
 
-    return v != NULL && (strcasecmp(v, "1") == 0 || strcasecmp(v, "yes") == 0
-                         || strcasecmp(v, "true") == 0
-                         || strcasecmp(v, "on") == 0);
+    return v != NULL
+           && (strcasecmp(v, "1") == 0 || strcasecmp(v, "yes") == 0
+               || strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0);
 }
 
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
@@ -87,12 +87,12 @@ void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
     /* One MEMORY ccache per process holds the service's own TGT for
      * S4U2Proxy; MIT gets it from the KDC with the keytab during the
      * accept that produces the proxy credential. */
-    key->s4u_ccache = dc->constrained_delegation ? "MEMORY:negotiate8443-s4u"
-                                                 : NULL;
+    key->s4u_ccache =
+        dc->constrained_delegation ? "MEMORY:negotiate8443-s4u" : NULL;
     key->principal = dc->service_principal;
     if (key->principal != NULL && strcmp(key->principal, "{HOSTNAME}") == 0)
-        key->principal = apr_pstrcat(r->pool, "HTTP/",
-                                     r->server->server_hostname, NULL);
+        key->principal =
+            apr_pstrcat(r->pool, "HTTP/", r->server->server_hostname, NULL);
 }
 
 /* The file behind a keytab name, or NULL for non-file keytab types. */
@@ -103,7 +103,7 @@ const char *n8443_keytab_file(const char *keytab)
         if (keytab == NULL)
             keytab = default_keytab;
         if (keytab == NULL)
-            return NULL;     /* not known: not watched */
+            return NULL; /* not known: not watched */
     }
     if (strncmp(keytab, "FILE:", 5) == 0)
         return keytab + 5;
@@ -192,10 +192,12 @@ static int copy_keytab(n8443_creds *c, const n8443_cred_key *key)
     if (krb5_init_context(&ctx) != 0)
         return 0;
     if ((key->keytab ? krb5_kt_resolve(ctx, key->keytab, &src)
-                     : krb5_kt_default(ctx, &src)) != 0)
+                     : krb5_kt_default(ctx, &src))
+        != 0)
         goto cleanup;
-    apr_snprintf(c->kt_name, sizeof(c->kt_name), "MEMORY:negotiate8443-%"
-                 APR_PID_T_FMT "-%u", getpid(), ++serial);
+    apr_snprintf(c->kt_name, sizeof(c->kt_name),
+                 "MEMORY:negotiate8443-%" APR_PID_T_FMT "-%u", getpid(),
+                 ++serial);
     if (krb5_kt_resolve(ctx, c->kt_name, &dst) != 0)
         goto cleanup;
     if (krb5_kt_start_seq_get(ctx, src, &cursor) != 0)
@@ -229,7 +231,7 @@ cleanup:
         krb5_free_principal(ctx, c->server);
     c->server = NULL;
     if (dst != NULL)
-        krb5_kt_close(ctx, dst);     /* the last handle: frees the copy */
+        krb5_kt_close(ctx, dst); /* the last handle: frees the copy */
     c->kt_name[0] = '\0';
     krb5_free_context(ctx);
     return ok < 0 ? -1 : 0;
@@ -261,8 +263,7 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s)
     krb5_context ctx;
     char name[1024];
 
-    rv = apr_thread_mutex_create(&slots_lock, APR_THREAD_MUTEX_DEFAULT,
-                                 pchild);
+    rv = apr_thread_mutex_create(&slots_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS)
         rv = apr_thread_mutex_create(&spare_lock, APR_THREAD_MUTEX_DEFAULT,
                                      pchild);
@@ -290,8 +291,8 @@ apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s)
 static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
                                 size_t errlen)
 {
-    n8443_acceptor_opts opts = { key->keytab, key->principal, key->rcache,
-                                 key->s4u_ccache };
+    n8443_acceptor_opts opts = {key->keytab, key->principal, key->rcache,
+                                key->s4u_ccache};
     n8443_creds *c = calloc(1, sizeof(*c));
     int ret = -1;
 
@@ -300,8 +301,10 @@ static n8443_creds *acquire_set(const n8443_cred_key *key, char *err,
         return NULL;
     }
     if (copy_keytab(c, key) < 0) {
-        snprintf(err, errlen, "keytab %s could not be read to its end "
-                 "(being rewritten?)", n8443_keytab_file(key->keytab));
+        snprintf(err, errlen,
+                 "keytab %s could not be read to its end "
+                 "(being rewritten?)",
+                 n8443_keytab_file(key->keytab));
         creds_free(c);
         return NULL;
     }
@@ -366,22 +369,22 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
     n8443_creds *c = NULL, *fresh;
     char err[1024];
 
-    name = apr_pstrcat(r->pool, key->keytab ? key->keytab : "",
-                       "\n", key->principal ? key->principal : "",
-                       "\n", key->rcache ? key->rcache : "",
-                       "\n", key->s4u_ccache ? key->s4u_ccache : "", NULL);
+    name = apr_pstrcat(r->pool, key->keytab ? key->keytab : "", "\n",
+                       key->principal ? key->principal : "", "\n",
+                       key->rcache ? key->rcache : "", "\n",
+                       key->s4u_ccache ? key->s4u_ccache : "", NULL);
     stamp_keytab(key->keytab, &now);
 
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, N8443LOGNO(030)
-                      "cannot lock the credential table");
+        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r,
+                      N8443LOGNO(030) "cannot lock the credential table");
         return NULL;
     }
     slot = apr_hash_get(slots, name, APR_HASH_KEY_STRING);
     if (slot == NULL) {
         slot = apr_pcalloc(slots_pool, sizeof(*slot));
-        apr_hash_set(slots, apr_pstrdup(slots_pool, name),
-                     APR_HASH_KEY_STRING, slot);
+        apr_hash_set(slots, apr_pstrdup(slots_pool, name), APR_HASH_KEY_STRING,
+                     slot);
     }
 
     if (slot->current == NULL || !stamps_equal(&slot->stamp, &now)) {
@@ -400,14 +403,16 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
         else if (slot->current != NULL) {
             /* Keep the keys we have rather than refuse everyone while an
              * administrator is half-way through replacing the file. */
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(032)
-                          "keytab changed but cannot be used (%s); keeping "
-                          "the previous credentials", err);
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          N8443LOGNO(032) "keytab changed but cannot be used "
+                          "(%s); keeping "
+                          "the previous credentials",
+                          err);
             slot->stamp = now;
         }
         else {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(033)
-                          "%s", err);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(033) "%s",
+                          err);
         }
     }
     c = slot->current;
@@ -424,8 +429,8 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
  * keeps alive while c is in use).  Without one, keys->ctx is NULL and
  * GSS-API does the login.
  */
-static void fill_keys(n8443_creds *c, const n8443_cred_key *key,
-                      int fast_path, n8443_login_keys *keys)
+static void fill_keys(n8443_creds *c, const n8443_cred_key *key, int fast_path,
+                      n8443_login_keys *keys)
 {
     spare_context *sc;
 
@@ -470,7 +475,7 @@ void n8443_creds_release(n8443_creds *c, n8443_login_keys *keys)
         keys->kt = NULL;
     }
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS)
-        return;     /* leak one reference rather than risk a double free */
+        return; /* leak one reference rather than risk a double free */
     creds_unref_locked(c);
     apr_thread_mutex_unlock(slots_lock);
 }

@@ -66,8 +66,8 @@
  * the parent sweeps on every monitor run (about every 10 s). */
 #define SWEEP_INTERVAL apr_time_from_sec(60)
 /* A temporary file older than this was left by a crash. */
-#define TMP_MAX_AGE apr_time_from_sec(60)
-#define NAME_KEY_LEN 32
+#define TMP_MAX_AGE       apr_time_from_sec(60)
+#define NAME_KEY_LEN      32
 #define NAME_KEY_USERDATA "negotiate8443-deleg-name-key"
 
 static apr_time_t last_sweep;
@@ -84,8 +84,9 @@ static const char *cache_file_name(apr_pool_t *p, const char *principal)
     char hex[33];
 
     if (HMAC(n8443_sha256_md(), name_key, sizeof(name_key),
-             (const unsigned char *)principal, strlen(principal), md,
-             &n) == NULL || n < 16)
+             (const unsigned char *)principal, strlen(principal), md, &n)
+            == NULL
+        || n < 16)
         return NULL;
     n8443_hex_encode(md, 16, hex, sizeof(hex));
     return apr_pstrcat(p, CC_PREFIX, hex, NULL);
@@ -118,7 +119,7 @@ static void sweep_fd(int dfd, apr_time_t now)
             continue;
         unlinkat(dfd, de->d_name, 0);
     }
-    closedir(d);                /* closes dfd */
+    closedir(d); /* closes dfd */
 }
 
 /* Open a directory without following a link in its last component;
@@ -161,7 +162,7 @@ static void sweep_base(const char *base, apr_time_t now)
         if (sfd >= 0)
             sweep_fd(sfd, now);
     }
-    closedir(d);                /* closes bfd */
+    closedir(d); /* closes bfd */
     /* Caches directly in base (older versions put them there). */
     sweep_one(base, now);
 }
@@ -191,12 +192,11 @@ static int vhost_dir_intact(const n8443_server_conf *sc)
            && (sb.st_mode & 07777) == sc->delegation_dir_mode;
 }
 
-const char *n8443_delegation_store(request_rec *r,
-                                   const n8443_server_conf *sc,
+const char *n8443_delegation_store(request_rec *r, const n8443_server_conf *sc,
                                    const char *principal, gss_cred_id_t cred)
 {
     gss_key_value_element_desc el;
-    gss_key_value_set_desc store = { 1, &el };
+    gss_key_value_set_desc store = {1, &el};
     OM_uint32 maj, min, lifetime = 0;
     const char *name, *final, *tmp;
     unsigned char rnd[8];
@@ -209,11 +209,12 @@ const char *n8443_delegation_store(request_rec *r,
     if (sc->delegation_vhost_dir == NULL)
         return NULL;
     if (!vhost_dir_intact(sc)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(256)
-                      "%s is not the directory made at start-up (owner "
-                      "%ld, mode %04o): no credentials stored for %s",
-                      sc->delegation_vhost_dir, (long)sc->delegation_dir_uid,
-                      (unsigned)sc->delegation_dir_mode, principal);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(256) "%s is not the directory made at start-up (owner "
+            "%ld, mode %04o): no credentials stored for %s",
+            sc->delegation_vhost_dir, (long)sc->delegation_dir_uid,
+            (unsigned)sc->delegation_dir_mode, principal);
         return NULL;
     }
     name = cache_file_name(r->pool, principal);
@@ -229,9 +230,11 @@ const char *n8443_delegation_store(request_rec *r,
                               &store, NULL, NULL);
     if (GSS_ERROR(maj)) {
         n8443_gss_error_text(maj, min, text, sizeof(text));
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(110)
-                      "cannot store the delegated credentials of %s in %s: "
-                      "%s", principal, sc->delegation_vhost_dir, text);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(110) "cannot store the delegated credentials "
+                      "of %s in %s: "
+                      "%s",
+                      principal, sc->delegation_vhost_dir, text);
         unlink(tmp);
         return NULL;
     }
@@ -240,21 +243,24 @@ const char *n8443_delegation_store(request_rec *r,
     if ((sc->delegation_perms.group_set
          && chown(tmp, (uid_t)-1, sc->delegation_perms.group) != 0)
         || chmod(tmp, mode) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, N8443LOGNO(260)
-                      "cannot set NegotiateDelegationPerms on a credential "
-                      "cache in %s", sc->delegation_vhost_dir);
-        unlink(tmp);
-        return NULL;
-    }
-    if (rename(tmp, final) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, N8443LOGNO(111)
-                      "cannot put the credential cache in place in %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      N8443LOGNO(260) "cannot set NegotiateDelegationPerms on "
+                      "a credential "
+                      "cache in %s",
                       sc->delegation_vhost_dir);
         unlink(tmp);
         return NULL;
     }
-    if (!GSS_ERROR(gss_inquire_cred(&min, cred, NULL, &lifetime, NULL,
-                                    NULL)) && lifetime != GSS_C_INDEFINITE) {
+    if (rename(tmp, final) != 0) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, errno, r,
+            N8443LOGNO(111) "cannot put the credential cache in place in %s",
+            sc->delegation_vhost_dir);
+        unlink(tmp);
+        return NULL;
+    }
+    if (!GSS_ERROR(gss_inquire_cred(&min, cred, NULL, &lifetime, NULL, NULL))
+        && lifetime != GSS_C_INDEFINITE) {
         gettimeofday(&tv[0], NULL);
         tv[1].tv_sec = tv[0].tv_sec + (time_t)lifetime;
         tv[1].tv_usec = 0;
@@ -267,9 +273,10 @@ const char *n8443_delegation_store(request_rec *r,
         sweep_one(sc->delegation_vhost_dir, apr_time_now());
     }
     /* Not the file's name: it goes to the application alone. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(112)
-                  "credentials of %s stored for the application in %s",
-                  principal, sc->delegation_vhost_dir);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        N8443LOGNO(112) "credentials of %s stored for the application in %s",
+        principal, sc->delegation_vhost_dir);
     return apr_pstrcat(r->pool, "FILE:", final, NULL);
 }
 
@@ -285,9 +292,10 @@ const char *n8443_delegation_check_dir(apr_pool_t *p, const char *dir)
     if (!S_ISDIR(sb.st_mode))
         return apr_psprintf(p, "%s is not a directory", dir);
     if (sb.st_mode & (S_IWGRP | S_IWOTH | S_IRGRP | S_IROTH))
-        return apr_psprintf(p, "%s is open to other users (mode %04o): it "
-                            "must be 0700 or 0711", dir,
-                            (unsigned)(sb.st_mode & 07777));
+        return apr_psprintf(p,
+                            "%s is open to other users (mode %04o): it "
+                            "must be 0700 or 0711",
+                            dir, (unsigned)(sb.st_mode & 07777));
     return NULL;
 }
 
@@ -296,8 +304,7 @@ const char *n8443_delegation_check_dir(apr_pool_t *p, const char *dir)
  * (read/write bits of owner and group only) and group, for an application
  * that runs under another uid; the httpd user must be in that group.
  */
-const char *n8443_delegation_set_perms(cmd_parms *cmd,
-                                       n8443_deleg_perms *perms,
+const char *n8443_delegation_set_perms(cmd_parms *cmd, n8443_deleg_perms *perms,
                                        const char *arg)
 {
     char *end;
@@ -309,7 +316,8 @@ const char *n8443_delegation_set_perms(cmd_parms *cmd,
         if (arg[5] == '\0' || *end != '\0' || errno != 0 || v < 0
             || (v & ~(long)(S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP)) != 0
             || !(v & S_IRUSR))
-            return apr_psprintf(cmd->pool, "%s: '%s': the mode may give "
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': the mode may give "
                                 "read/write to owner and group only, and "
                                 "the owner must read (e.g. mode:0640)",
                                 cmd->cmd->name, arg);
@@ -333,10 +341,12 @@ const char *n8443_delegation_set_perms(cmd_parms *cmd,
         perms->group_set = 1;
         return NULL;
     }
-    return apr_psprintf(cmd->pool, "%s: '%s' is neither mode:OCTAL nor "
+    return apr_psprintf(cmd->pool,
+                        "%s: '%s' is neither mode:OCTAL nor "
                         "group:NAME (an owner cannot be given: the files are "
                         "written by the httpd user, which cannot give them "
-                        "away)", cmd->cmd->name, arg);
+                        "away)",
+                        cmd->cmd->name, arg);
 }
 
 /* Is the httpd user in group g (so that a child may chown a file to it)? */
@@ -349,7 +359,8 @@ static int httpd_user_in_group(gid_t g)
         return 1;
     if (ap_unixd_config.user_name == NULL
         || getgrouplist(ap_unixd_config.user_name, ap_unixd_config.group_id,
-                        groups, &n) < 0)
+                        groups, &n)
+               < 0)
         return 0;
     for (i = 0; i < n; i++)
         if (groups[i] == g)
@@ -381,9 +392,9 @@ static const char *vhost_dir_name(apr_pool_t *p, server_rec *s)
         return NULL;
     }
     for (a = s->addrs; a != NULL; a = a->next) {
-        const char *t = apr_psprintf(p, "%s|%u|", a->virthost ? a->virthost
-                                                              : "*",
-                                     (unsigned)a->host_port);
+        const char *t =
+            apr_psprintf(p, "%s|%u|", a->virthost ? a->virthost : "*",
+                         (unsigned)a->host_port);
 
         if (!EVP_DigestUpdate(md, t, strlen(t))) {
             EVP_MD_CTX_free(md);
@@ -405,14 +416,16 @@ static void warn_about_layout(server_rec *s, const char *base, int root)
     struct stat sb;
 
     if (!root)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(259)
-                     "httpd was not started as root: the credential caches "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     N8443LOGNO(259) "httpd was not started as root: the "
+                     "credential caches "
                      "under %s are open to everything that runs as uid %ld",
                      base, (long)geteuid());
     else if (stat(base, &sb) == 0 && sb.st_uid == ap_unixd_config.user_id
              && sb.st_uid != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(257)
-                     "NegotiateDelegationDir %s belongs to the httpd user, "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     N8443LOGNO(257) "NegotiateDelegationDir %s belongs to the "
+                     "httpd user, "
                      "who can therefore rename the vhosts' directories in "
                      "it: make it root's (chown root: %s; chmod 0711 %s)",
                      base, base, base);
@@ -456,12 +469,13 @@ const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
         return "cannot make a random key";
     if (sc->delegation_perms.group_set && root
         && !httpd_user_in_group(sc->delegation_perms.group))
-        return apr_psprintf(pconf, "NegotiateDelegationPerms: the httpd "
-                            "user %s is not in group %ld, so it cannot give "
-                            "the caches to it",
-                            ap_unixd_config.user_name
-                            ? ap_unixd_config.user_name : "?",
-                            (long)sc->delegation_perms.group);
+        return apr_psprintf(
+            pconf,
+            "NegotiateDelegationPerms: the httpd "
+            "user %s is not in group %ld, so it cannot give "
+            "the caches to it",
+            ap_unixd_config.user_name ? ap_unixd_config.user_name : "?",
+            (long)sc->delegation_perms.group);
     name = vhost_dir_name(pconf, s);
     if (name == NULL)
         return "cannot name the vhost's directory";
@@ -470,24 +484,22 @@ const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
         uid = 0;
         gid = sc->delegation_perms.group_set ? sc->delegation_perms.group
                                              : ap_unixd_config.group_id;
-        mode = S_IRWXU | S_IWGRP | S_IXGRP;         /* 0730 */
+        mode = S_IRWXU | S_IWGRP | S_IXGRP; /* 0730 */
     }
     else {
         uid = geteuid();
         gid = getegid();
-        mode = S_IRWXU;                             /* 0700 */
+        mode = S_IRWXU; /* 0700 */
     }
     if (mkdir(dir, mode) != 0 && errno != EEXIST)
-        return apr_psprintf(pconf, "cannot make %s: %s", dir,
-                            strerror(errno));
+        return apr_psprintf(pconf, "cannot make %s: %s", dir, strerror(errno));
     if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return apr_psprintf(pconf, "%s is not a directory", dir);
     if ((sb.st_uid != uid || sb.st_gid != gid) && chown(dir, uid, gid) != 0)
         return apr_psprintf(pconf, "cannot give %s to %ld:%ld: %s", dir,
                             (long)uid, (long)gid, strerror(errno));
     if (chmod(dir, mode) != 0)
-        return apr_psprintf(pconf, "cannot chmod %s: %s", dir,
-                            strerror(errno));
+        return apr_psprintf(pconf, "cannot chmod %s: %s", dir, strerror(errno));
     sc->delegation_vhost_dir = dir;
     sc->delegation_dir_uid = uid;
     sc->delegation_dir_mode = mode;
@@ -496,7 +508,8 @@ const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,
         sweep_dirs = apr_array_make(pconf, 4, sizeof(const char *));
     for (i = 0; i < sweep_dirs->nelts; i++)
         if (strcmp(APR_ARRAY_IDX(sweep_dirs, i, const char *),
-                   sc->delegation_dir) == 0)
+                   sc->delegation_dir)
+            == 0)
             return NULL;
     APR_ARRAY_PUSH(sweep_dirs, const char *) = sc->delegation_dir;
     /* Once per base, in the configuration pass that goes on to serve. */

@@ -71,15 +71,15 @@ static int reuse_earlier_login(request_rec *r, const n8443_dir_conf *dc,
             continue;
         misfit = n8443_login_misfit(r, dc, sc, l);
         if (misfit != NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(224)
-                          "login of %s earlier in this request (internal "
-                          "redirect or sub-request) not used for %s: %s; "
-                          "asking for a new token", l->principal,
-                          r->uri, misfit);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                N8443LOGNO(224) "login of %s earlier in this request (internal "
+                "redirect or sub-request) not used for %s: %s; "
+                "asking for a new token",
+                l->principal, r->uri, misfit);
             return challenge(r);
         }
-        n8443_identity_set(r, dc, sc, l->principal, l->mech, l->bound,
-                           l->via);
+        n8443_identity_set(r, dc, sc, l->principal, l->mech, l->bound, l->via);
         n8443_claims_set(r, l->claims);
         return OK;
     }
@@ -111,18 +111,19 @@ static int resume_connection_login(request_rec *r, const n8443_dir_conf *dc,
  * that says why, and the status. */
 static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
 {
-    n8443_refusal_note(r, st == N8443_TOK_NTLM ? "ntlm"
-                          : st == N8443_TOK_OTHER_MECH ? "other_mech"
+    n8443_refusal_note(r, st == N8443_TOK_NTLM            ? "ntlm"
+                          : st == N8443_TOK_OTHER_MECH    ? "other_mech"
                           : st == N8443_TOK_NO_MECH_TOKEN ? "no_ticket"
-                          : "malformed");
+                                                          : "malformed");
     /* Malformed tokens are counted with every other 400, by the caller. */
     if (st != N8443_TOK_MALFORMED)
         count_failure(st == N8443_TOK_NTLM ? N8443_CAUSE_NTLM
                                            : N8443_CAUSE_OTHER);
     switch (st) {
     case N8443_TOK_NTLM:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(010)
-                      "client sent an NTLM token inside Negotiate: it had "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(010) "client sent an NTLM token inside "
+                      "Negotiate: it had "
                       "no Kerberos ticket for this server's name, so it fell "
                       "back to NTLM. Check that an HTTP/<host> principal "
                       "exists for the name in the URL (the port is never "
@@ -131,21 +132,24 @@ static int refuse_unusable_token(request_rec *r, n8443_tok_status st)
                       "(intranet zone / auth-server allow-list)");
         return challenge(r);
     case N8443_TOK_OTHER_MECH:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(011)
-                      "client offered a GSS mechanism other than Kerberos "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(011) "client offered a GSS mechanism other "
+                      "than Kerberos "
                       "(e.g. NegoEx): refused, only Kerberos is accepted");
         return challenge(r);
     case N8443_TOK_NO_MECH_TOKEN:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(012)
-                      "client offered Kerberos in SPNEGO without sending "
-                      "a Kerberos token: it has no ticket for this "
-                      "service; refused");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(012) "client offered Kerberos in SPNEGO without sending "
+            "a Kerberos token: it has no ticket for this "
+            "service; refused");
         return challenge(r);
     case N8443_TOK_MALFORMED:
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(013)
-                      "Negotiate token is not a GSS token (%s): 400",
-                      n8443_tok_status_str(st));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(013) "Negotiate token is not a GSS token (%s): 400",
+            n8443_tok_status_str(st));
         return HTTP_BAD_REQUEST;
     }
 }
@@ -159,19 +163,19 @@ static void log_refusal(request_rec *r, const n8443_login_keys *keys,
     /* MIT's minor status for bad bindings says "Success": N8443361
      * says what was expected and seen instead. */
     n8443_gss_error_text(lr->acc.major,
-                         lr->cause == N8443_CAUSE_BAD_BINDINGS
-                         ? 0 : lr->acc.minor, gsstext, sizeof(gsstext));
+                         lr->cause == N8443_CAUSE_BAD_BINDINGS ? 0
+                                                               : lr->acc.minor,
+                         gsstext, sizeof(gsstext));
     if (n8443_apreq_principal(&lr->info, asked, sizeof(asked)) == 0)
         apr_cpystrn(asked, "(unreadable)", sizeof(asked));
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(020)
-                  "login refused (%s): client asked for %s kvno %d "
-                  "(enctype %d), keytab %s, acceptor %s: %s [%s%s%s]",
-                  n8443_cause_name(lr->cause), asked,
-                  (int)lr->info.ticket_kvno, (int)lr->info.ticket_etype,
-                  keys->keytab ? keys->keytab : "(default)",
-                  keys->principal ? keys->principal : "any",
-                  lr->advice, gsstext, *lr->krb5_text ? "; krb5: " : "",
-                  lr->krb5_text);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        N8443LOGNO(020) "login refused (%s): client asked for %s kvno %d "
+        "(enctype %d), keytab %s, acceptor %s: %s [%s%s%s]",
+        n8443_cause_name(lr->cause), asked, (int)lr->info.ticket_kvno,
+        (int)lr->info.ticket_etype, keys->keytab ? keys->keytab : "(default)",
+        keys->principal ? keys->principal : "any", lr->advice, gsstext,
+        *lr->krb5_text ? "; krb5: " : "", lr->krb5_text);
     if (lr->cause == N8443_CAUSE_WRONG_PRINCIPAL)
         n8443_log_keytab_contents(r, keys->keytab, asked);
 }
@@ -192,21 +196,21 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
     if (!n8443_rcache_checks(&sc->rc))
         return OK;
     if (n8443_replay_key(info, key) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(024)
-                      "cannot compute the replay key: login refused");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(024) "cannot compute the replay key: login refused");
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    switch (n8443_rcache_check_and_store(r, &sc->rc, key, principal,
-                                         stamp)) {
-    case N8443_RC_FRESH:
-        return OK;
+    switch (n8443_rcache_check_and_store(r, &sc->rc, key, principal, stamp)) {
+    case N8443_RC_FRESH: return OK;
     case N8443_RC_FORGOTTEN:
         /* Logged and counted by the replay cache (N8443300). */
         return challenge(r);
     case N8443_RC_REPLAY:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(025)
-                      "login refused (replay): the authenticator of %s was "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(025) "login refused (replay): the "
+                      "authenticator of %s was "
                       "presented before (replayed token, kept %ld s)",
                       principal, (long)apr_time_sec(n8443_rc_retention()));
         count_failure(N8443_CAUSE_REPLAY);
@@ -214,9 +218,9 @@ static int check_replay(request_rec *r, n8443_server_conf *sc,
         return challenge(r);
     case N8443_RC_QUOTA:
         /* Logged (once a minute per principal) by the replay cache. */
-        apr_table_setn(r->err_headers_out, "Retry-After",
-                       apr_psprintf(r->pool, "%ld",
-                                    n8443_rc_quota_retry_after()));
+        apr_table_setn(
+            r->err_headers_out, "Retry-After",
+            apr_psprintf(r->pool, "%ld", n8443_rc_quota_retry_after()));
         return HTTP_TOO_MANY_REQUESTS;
     case N8443_RC_FULL:
     case N8443_RC_UNAVAILABLE:
@@ -261,22 +265,26 @@ static void log_bindings(request_rec *r, const n8443_login_result *lr,
         char *hex = apr_palloc(r->pool, 2 * n + 1);
 
         ap_bin2hex((const char *)cb->application_data.value + plen, n, hex);
-        expected = apr_psprintf(r->pool, "tls-server-end-point hash %s of "
+        expected = apr_psprintf(r->pool,
+                                "tls-server-end-point hash %s of "
                                 "%s, hashed with GSS_C_AF_UNSPEC or "
-                                "GSS_C_AF_NULLADDR", hex,
-                                n8443_binding_source(r));
+                                "GSS_C_AF_NULLADDR",
+                                hex, n8443_binding_source(r));
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(361)
-                  "channel binding of %s: expected %s; seen: %s%s%s",
-                  lr->principal ? lr->principal : "the client", expected,
-                  *lr->binding_text ? lr->binding_text
-                  : lr->verdict == N8443_LOGIN_UNBOUND
-                  ? "no binding (all-zero hash)"
-                  : "unknown (the keys are not readable here: GSS-Proxy)",
-                  lr->acc.retry_major != 0 ? "; the other form could not "
-                  "be tried: MIT's replay cache (NegotiateReplayCache "
-                  "krb5, GSS-Proxy) took the first try's authenticator"
-                  : "", "");
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        N8443LOGNO(361) "channel binding of %s: expected %s; seen: %s%s%s",
+        lr->principal ? lr->principal : "the client", expected,
+        *lr->binding_text ? lr->binding_text
+        : lr->verdict == N8443_LOGIN_UNBOUND
+            ? "no binding (all-zero hash)"
+            : "unknown (the keys are not readable here: GSS-Proxy)",
+        lr->acc.retry_major != 0
+            ? "; the other form could not "
+              "be tried: MIT's replay cache (NegotiateReplayCache "
+              "krb5, GSS-Proxy) took the first try's authenticator"
+            : "",
+        "");
 }
 
 /* The answer to a login core/login.c did not accept: the log line that
@@ -288,21 +296,22 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
     int have_cb = cb != NULL;
 
     switch (lr->verdict) {
-    case N8443_LOGIN_UNUSABLE:
-        return refuse_unusable_token(r, lr->tok);
+    case N8443_LOGIN_UNUSABLE: return refuse_unusable_token(r, lr->tok);
     case N8443_LOGIN_MALFORMED:
         if (lr->tok != N8443_TOK_KRB5)
             return refuse_unusable_token(r, lr->tok);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(014)
-                      "Negotiate token is not a valid Kerberos token: "
-                      "400");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(014) "Negotiate token is not a valid Kerberos token: "
+            "400");
         return HTTP_BAD_REQUEST;
     case N8443_LOGIN_CONTINUE:
         /* SPNEGO asked for another leg; we keep no state between requests,
          * and with Kerberos there is no reason for a second leg. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(021)
-                      "SPNEGO asked for another round trip, which this "
-                      "server does not keep state for: refused");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(021) "SPNEGO asked for another round trip, which this "
+            "server does not keep state for: refused");
         n8443_refusal_note(r, "other");
         if (lr->acc.output.length == 0)
             challenge(r);
@@ -313,17 +322,21 @@ static int refuse_login(request_rec *r, const n8443_login_keys *keys,
                               lr->fast ? "krb5, fast path" : "krb5");
         break;
     case N8443_LOGIN_ANONYMOUS:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(200)
-                      "login refused (anonymous): %s is an anonymous "
-                      "ticket, and NegotiateAllowAnonymous is Off",
-                      lr->principal);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(200) "login refused (anonymous): %s is an anonymous "
+            "ticket, and NegotiateAllowAnonymous is Off",
+            lr->principal);
         break;
     case N8443_LOGIN_UNBOUND:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(026)
-                      "login refused (bad_bindings): %s sent no channel "
-                      "binding for this TLS connection%s, and "
-                      "NegotiateChannelBinding is require",
-                      lr->principal, have_cb ? "" : " (none can be derived "
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(026) "login refused (bad_bindings): %s sent no channel "
+            "binding for this TLS connection%s, and "
+            "NegotiateChannelBinding is require",
+            lr->principal,
+            have_cb ? ""
+                    : " (none can be derived "
                       "from this connection or certificate)");
         log_bindings(r, lr, cb);
         break;
@@ -388,17 +401,15 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         mode |= N8443_LOGIN_STAMP;
 
     n8443_cred_key_for(r, dc, sc, &key);
-    creds = n8443_creds_get(r, &key,
-                            mode & (N8443_LOGIN_FAST_PATH
-                                    | N8443_LOGIN_STAMP), &keys);
+    creds = n8443_creds_get(
+        r, &key, mode & (N8443_LOGIN_FAST_PATH | N8443_LOGIN_STAMP), &keys);
     if (creds == NULL) {
         /* No keys to check the login with (keytab gone, GSS-Proxy down):
          * logged by n8443_creds_get; the client may try again later. */
         apr_atomic_inc32(&n8443_stats_get()->backend_errors);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    have_cb = dc->channel_binding != N8443_CB_OFF
-              && n8443_binding_for(r, &cb);
+    have_cb = dc->channel_binding != N8443_CB_OFF && n8443_binding_for(r, &cb);
     n8443_login_accept(&keys, tok, len, have_cb ? &cb : NULL, mode, &lr);
     n8443_creds_release(creds, &keys);
 
@@ -410,13 +421,12 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
         return status;
     }
 
-    status = check_replay(r, sc, &lr.info, lr.principal,
-                          (apr_time_t)lr.stamp);
+    status = check_replay(r, sc, &lr.info, lr.principal, (apr_time_t)lr.stamp);
     if (status == OK) {
         /* Both paths report MIT's lifetime, with the skew's grace:
          * a connection login or session ends with the ticket. */
-        OM_uint32 left = n8443_ticket_left(lr.acc.lifetime,
-                                           n8443_instance.clock_skew);
+        OM_uint32 left =
+            n8443_ticket_left(lr.acc.lifetime, n8443_instance.clock_skew);
 
         n8443_identity_set(r, dc, sc, lr.principal, "krb5", lr.bound,
                            N8443_VIA_TOKEN);
@@ -425,13 +435,13 @@ static int accept_token(request_rec *r, const n8443_dir_conf *dc,
             n8443_conn_remember(r, n8443_login_of(r), left);
         n8443_session_issue(r, dc, sc, lr.principal, left, lr.bound);
         hand_over_credentials(r, dc, sc, &lr.acc);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(001)
-                      "login of %s accepted (krb5)%s%s", lr.principal,
-                      lr.fast ? " by the fast path" : "",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      N8443LOGNO(001) "login of %s accepted (krb5)%s%s",
+                      lr.principal, lr.fast ? " by the fast path" : "",
                       !lr.bound ? ""
                       : lr.acc.cb_addrtype == GSS_C_AF_NULLADDR
-                      ? ", bound (GSS_C_AF_NULLADDR)"
-                      : ", bound (GSS_C_AF_UNSPEC)");
+                          ? ", bound (GSS_C_AF_NULLADDR)"
+                          : ", bound (GSS_C_AF_UNSPEC)");
         apr_atomic_inc32(&n8443_stats_get()->logins);
         if (lr.fast)
             apr_atomic_inc32(&n8443_stats_get()->logins_fast_path);
@@ -456,27 +466,30 @@ static int negotiate(request_rec *r)
         return DECLINED;
 
     dc = ap_get_module_config(r->per_dir_config, &negotiate8443_module);
-    sc = ap_get_module_config(r->server->module_config,
-                              &negotiate8443_module);
+    sc = ap_get_module_config(r->server->module_config, &negotiate8443_module);
 
     if (dc->require_tls != N8443_TLS_OFF
         && !n8443_request_is_https(r, dc, NULL)) {
         if (dc->require_tls == N8443_TLS_TRUSTED_PROXY)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(360)
-                          "Negotiate over plain HTTP refused (403): "
-                          "NegotiateRequireTLS TrustedProxy believes "
-                          "X-Forwarded-Proto: https only from a "
-                          "NegotiateTrustedProxy address, and %s",
-                          n8443_peer_is_trusted_proxy(r)
-                          ? "this proxy did not send exactly one "
-                            "X-Forwarded-Proto: https"
-                          : apr_pstrcat(r->pool, "this connection comes "
-                                        "from ", r->connection->client_ip,
-                                        ", which is not one", NULL));
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                N8443LOGNO(360) "Negotiate over plain HTTP refused (403): "
+                "NegotiateRequireTLS TrustedProxy believes "
+                "X-Forwarded-Proto: https only from a "
+                "NegotiateTrustedProxy address, and %s",
+                n8443_peer_is_trusted_proxy(r)
+                    ? "this proxy did not send exactly one "
+                      "X-Forwarded-Proto: https"
+                    : apr_pstrcat(r->pool,
+                                  "this connection comes "
+                                  "from ",
+                                  r->connection->client_ip,
+                                  ", which is not one", NULL));
         else
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(002)
-                          "Negotiate over plain HTTP refused (403): "
-                          "NegotiateRequireTLS is On; use https://");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                N8443LOGNO(002) "Negotiate over plain HTTP refused (403): "
+                "NegotiateRequireTLS is On; use https://");
         return HTTP_FORBIDDEN;
     }
 
@@ -501,19 +514,18 @@ static int negotiate(request_rec *r)
      * the request read from the connection already). */
     n8443_conn_forget(r->connection);
     if (fields > 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(015)
-                      "more than one Authorization header: 400");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(015) "more than one Authorization header: 400");
         return HTTP_BAD_REQUEST;
     }
     value = apr_table_get(r->headers_in, "Authorization");
 
     switch (n8443_authz_parse(value, &authz)) {
-    case N8443_AUTHZ_NEGOTIATE:
-        break;
+    case N8443_AUTHZ_NEGOTIATE: break;
     case N8443_AUTHZ_BASIC:
         if (dc->basic_fallback) {
-            int st = n8443_basic_login(r, dc, sc, authz.param,
-                                       authz.param_len);
+            int st = n8443_basic_login(r, dc, sc, authz.param, authz.param_len);
 
             /* A refused password is a 401 like any other: offer both
              * schemes again (RFC 7235 3.1), so the browser asks anew. */
@@ -524,44 +536,47 @@ static int negotiate(request_rec *r)
         /* fall through */
     case N8443_AUTHZ_OTHER:
         /* A scheme this location does not offer: ask again (RFC 7235). */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(016)
-                      "Authorization scheme '%.*s' is not offered here",
-                      (int)authz.scheme_len > 32 ? 32 : (int)authz.scheme_len,
-                      authz.scheme);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(016) "Authorization scheme '%.*s' is not offered here",
+            (int)authz.scheme_len > 32 ? 32 : (int)authz.scheme_len,
+            authz.scheme);
         n8443_refusal_note(r, "unsupported_scheme");
         return challenge(r);
     case N8443_AUTHZ_EMPTY:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(017)
-                      "empty Negotiate token: 400");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      N8443LOGNO(017) "empty Negotiate token: 400");
         return HTTP_BAD_REQUEST;
     case N8443_AUTHZ_MALFORMED:
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(018)
-                      "malformed Authorization header: 400");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      N8443LOGNO(018) "malformed Authorization header: 400");
         return HTTP_BAD_REQUEST;
     }
 
     /* Refuse oversize tokens before decoding a byte of them. */
-    if (n8443_base64_decoded_max(authz.param_len) > sc->max_token_size
-        + 2) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(019)
-                      "Negotiate token of about %" APR_SIZE_T_FMT " bytes is "
-                      "over NegotiateMaxTokenSize %" APR_SIZE_T_FMT ": 400",
-                      n8443_base64_decoded_max(authz.param_len),
-                      sc->max_token_size);
+    if (n8443_base64_decoded_max(authz.param_len) > sc->max_token_size + 2) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(019) "Negotiate token of about %" APR_SIZE_T_FMT
+            " bytes is "
+            "over NegotiateMaxTokenSize %" APR_SIZE_T_FMT ": 400",
+            n8443_base64_decoded_max(authz.param_len), sc->max_token_size);
         return HTTP_BAD_REQUEST;
     }
     tok = apr_palloc(r->pool, n8443_base64_decoded_max(authz.param_len) + 1);
     if (n8443_base64_decode(authz.param, authz.param_len, tok,
-                            n8443_base64_decoded_max(authz.param_len),
-                            &toklen) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(022)
-                      "Negotiate token is not valid base64: 400");
+                            n8443_base64_decoded_max(authz.param_len), &toklen)
+        != 0) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(022) "Negotiate token is not valid base64: 400");
         return HTTP_BAD_REQUEST;
     }
     if (toklen > sc->max_token_size) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(023)
-                      "Negotiate token of %" APR_SIZE_T_FMT " bytes is over "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(023) "Negotiate token of %" APR_SIZE_T_FMT
+                      " bytes is over "
                       "NegotiateMaxTokenSize %" APR_SIZE_T_FMT ": 400",
                       toklen, sc->max_token_size);
         return HTTP_BAD_REQUEST;

@@ -53,12 +53,12 @@ typedef struct {
 /* The map and the one copy of it in use (its own pool), swapped whole. */
 struct n8443_group_map {
     const char *file;
-    apr_pool_t *pool;           /* parent of the generations */
+    apr_pool_t *pool; /* parent of the generations */
     apr_thread_mutex_t *mutex;
-    apr_pool_t *gen;            /* the generation in use */
-    apr_hash_t *by_name;        /* name -> canonical SID */
-    apr_hash_t *by_sid;         /* canonical SID -> name */
-    map_sig sig;                /* of the file last looked at */
+    apr_pool_t *gen;     /* the generation in use */
+    apr_hash_t *by_name; /* name -> canonical SID */
+    apr_hash_t *by_sid;  /* canonical SID -> name */
+    map_sig sig;         /* of the file last looked at */
     apr_time_t checked;
 };
 
@@ -120,8 +120,7 @@ static const char *map_read(apr_pool_t *p, const char *file, char **out,
     fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         e = errno;
-        return apr_psprintf(p, "%s: cannot be read (%s)", file,
-                            strerror(e));
+        return apr_psprintf(p, "%s: cannot be read (%s)", file, strerror(e));
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -142,7 +141,7 @@ static const char *map_read(apr_pool_t *p, const char *file, char **out,
         if (n < 0)
             e = errno;
         if (n <= 0)
-            break;              /* shortened while read: EOF here */
+            break; /* shortened while read: EOF here */
         got += (size_t)n;
     }
     close(fd);
@@ -160,9 +159,9 @@ static const char *map_read(apr_pool_t *p, const char *file, char **out,
 /* Read the map file into a new generation in p.  With whole_lines, a
  * last line without its newline means the file is still being written
  * (in place): refused.  NULL, or why not ("FILE:LINE: ..."). */
-static const char *map_load(apr_pool_t *p, const char *file,
-                            int whole_lines, apr_hash_t **by_name,
-                            apr_hash_t **by_sid, map_sig *sig)
+static const char *map_load(apr_pool_t *p, const char *file, int whole_lines,
+                            apr_hash_t **by_name, apr_hash_t **by_sid,
+                            map_sig *sig)
 {
     char *buf = NULL, *at, *nl;
     size_t len = 0;
@@ -174,9 +173,11 @@ static const char *map_load(apr_pool_t *p, const char *file,
     if ((err = map_read(p, file, &buf, &len, sig)) != NULL)
         return err;
     if (whole_lines && len > 0 && buf[len - 1] != '\n')
-        return apr_psprintf(p, "%s: the last line has no newline: the file "
+        return apr_psprintf(p,
+                            "%s: the last line has no newline: the file "
                             "is still being written (write a new file and "
-                            "rename it over the map)", file);
+                            "rename it over the map)",
+                            file);
     for (at = buf; *at; at = nl ? nl + 1 : at + strlen(at)) {
         char *line, *name, *sid, *extra, *last;
         char canon[N8443_SID_STRING_MAX];
@@ -198,16 +199,18 @@ static const char *map_load(apr_pool_t *p, const char *file,
         extra = apr_strtok(NULL, " \t\r", &last);
         if (sid == NULL || extra != NULL)
             return apr_psprintf(p, "%s:%d: expected \"name SID\"", file, no);
-        if (!map_name_ok(name) || sid_canonical(name, canon,
-                                                sizeof(canon)) == 0)
-            return apr_psprintf(p, "%s:%d: '%s' is not a group name",
-                                file, no, name);
+        if (!map_name_ok(name)
+            || sid_canonical(name, canon, sizeof(canon)) == 0)
+            return apr_psprintf(p, "%s:%d: '%s' is not a group name", file, no,
+                                name);
         if (sid_canonical(sid, canon, sizeof(canon)) != 0)
-            return apr_psprintf(p, "%s:%d: '%s' is not a SID (S-1-5-21-"
-                                "...)", file, no, sid);
+            return apr_psprintf(p,
+                                "%s:%d: '%s' is not a SID (S-1-5-21-"
+                                "...)",
+                                file, no, sid);
         if (apr_hash_get(*by_name, name, APR_HASH_KEY_STRING) != NULL)
-            return apr_psprintf(p, "%s:%d: '%s' is mapped twice", file,
-                                no, name);
+            return apr_psprintf(p, "%s:%d: '%s' is mapped twice", file, no,
+                                name);
         sid = apr_pstrdup(p, canon);
         apr_hash_set(*by_name, name, APR_HASH_KEY_STRING, sid);
         if (apr_hash_get(*by_sid, sid, APR_HASH_KEY_STRING) == NULL)
@@ -230,23 +233,22 @@ static void map_stat(struct n8443_group_map *m, map_sig *sig)
         memset(sig, 0, sizeof(*sig));
 }
 
-const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
-                                const char *arg)
+const char *n8443_set_group_map(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    n8443_server_conf *sc = ap_get_module_config(cmd->server->module_config,
-                                                 &negotiate8443_module);
+    n8443_server_conf *sc =
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     struct n8443_group_map *m = apr_pcalloc(cmd->pool, sizeof(*m));
     const char *err;
 
     (void)dconf;
     m->file = ap_server_root_relative(cmd->pool, arg);
     if (m->file == NULL)
-        return apr_psprintf(cmd->pool, "NegotiateGroupMap: bad path '%s'",
-                            arg);
+        return apr_psprintf(cmd->pool, "NegotiateGroupMap: bad path '%s'", arg);
     if (apr_pool_create(&m->pool, cmd->pool) != APR_SUCCESS
         || apr_pool_create(&m->gen, m->pool) != APR_SUCCESS
         || apr_thread_mutex_create(&m->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   cmd->pool) != APR_SUCCESS)
+                                   cmd->pool)
+               != APR_SUCCESS)
         return "NegotiateGroupMap: out of memory";
     err = map_load(m->gen, m->file, 0, &m->by_name, &m->by_sid, &m->sig);
     if (err != NULL)
@@ -280,10 +282,12 @@ static void map_refresh(request_rec *r, struct n8443_group_map *m)
     if (!now_sig.exists) {
         if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
             return;
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(445)
-                      "NegotiateGroupMap %s is gone (or cannot be looked "
-                      "at): the map is empty until it is back; group names "
-                      "match no one", m->file);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            N8443LOGNO(445) "NegotiateGroupMap %s is gone (or cannot be looked "
+            "at): the map is empty until it is back; group names "
+            "match no one",
+            m->file);
         apr_pool_destroy(m->gen);
         m->gen = gen;
         m->by_name = apr_hash_make(gen);
@@ -291,19 +295,22 @@ static void map_refresh(request_rec *r, struct n8443_group_map *m)
         m->sig = now_sig;
         return;
     }
-    age = now - (apr_time_from_sec(now_sig.mtime.tv_sec)
-                 + now_sig.mtime.tv_nsec / 1000);
+    age = now
+          - (apr_time_from_sec(now_sig.mtime.tv_sec)
+             + now_sig.mtime.tv_nsec / 1000);
     if (age >= 0 && age < apr_time_from_sec(1))
-        return;                 /* being written: look again next time */
+        return; /* being written: look again next time */
     if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
         return;
     err = map_load(gen, m->file, 1, &by_name, &by_sid, &read_sig);
     if (err != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(380)
-                      "NegotiateGroupMap %s; the map read before stays in "
-                      "use", err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      N8443LOGNO(380) "NegotiateGroupMap %s; the map read "
+                      "before stays in "
+                      "use",
+                      err);
         apr_pool_destroy(gen);
-        m->sig = now_sig;       /* logged once per change */
+        m->sig = now_sig; /* logged once per change */
         return;
     }
     apr_pool_destroy(m->gen);
@@ -311,9 +318,9 @@ static void map_refresh(request_rec *r, struct n8443_group_map *m)
     m->by_name = by_name;
     m->by_sid = by_sid;
     m->sig = read_sig;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(381)
-                  "NegotiateGroupMap %s read again: %u names", m->file,
-                  apr_hash_count(by_name));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  N8443LOGNO(381) "NegotiateGroupMap %s read again: %u names",
+                  m->file, apr_hash_count(by_name));
 }
 
 /* The SID of a name, in r->pool, or NULL. */
@@ -343,9 +350,9 @@ static const char *map_names(request_rec *r, struct n8443_group_map *m,
         return NULL;
     map_refresh(r, m);
     for (i = 0; i < sids->nelts; i++) {
-        const char *name = apr_hash_get(m->by_sid,
-                                        APR_ARRAY_IDX(sids, i, const char *),
-                                        APR_HASH_KEY_STRING);
+        const char *name =
+            apr_hash_get(m->by_sid, APR_ARRAY_IDX(sids, i, const char *),
+                         APR_HASH_KEY_STRING);
         if (name != NULL)
             names = names ? apr_pstrcat(r->pool, names, " ", name, NULL)
                           : apr_pstrdup(r->pool, name);
@@ -357,8 +364,8 @@ static const char *map_names(request_rec *r, struct n8443_group_map *m,
 /* ---------------------------------------------------- claims of a login */
 
 /* SE_GROUP_* (MS-DTYP 2.4.2.4; MS-PAC 2.2.1). */
-#define SE_GROUP_ENABLED            0x00000004
-#define SE_GROUP_USE_FOR_DENY_ONLY  0x00000010
+#define SE_GROUP_ENABLED           0x00000004
+#define SE_GROUP_USE_FOR_DENY_ONLY 0x00000010
 
 typedef struct {
     apr_pool_t *p;
@@ -367,8 +374,8 @@ typedef struct {
 
 /* A group grants access only when enabled and not for deny only, as
  * Windows' access check has it; the user's own SID is not a group. */
-static int collect_sid(void *ctx, n8443_pac_sid_kind kind,
-                       const n8443_sid *sid, uint32_t attributes)
+static int collect_sid(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
+                       uint32_t attributes)
 {
     sid_walk *w = ctx;
     char buf[N8443_SID_STRING_MAX];
@@ -392,25 +399,31 @@ const n8443_claims *n8443_claims_make(request_rec *r,
     n8443_claims *c = apr_pcalloc(r->pool, sizeof(*c));
 
     c->pac = tc->pac;
-    c->indicators = tc->indicators != NULL
-                    ? apr_pstrdup(r->pool, tc->indicators) : NULL;
+    c->indicators =
+        tc->indicators != NULL ? apr_pstrdup(r->pool, tc->indicators) : NULL;
     if (tc->pac == N8443_PAC_VERIFIED) {
         sid_walk w;
 
         w.p = r->pool;
         w.sids = apr_array_make(r->pool, 16, sizeof(const char *));
         if (n8443_pac_logon_info(tc->logon_info, tc->logon_info_len, NULL,
-                                 collect_sid, &w) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(382)
-                          "the verified PAC's logon info of %s does not "
-                          "decode: no groups are taken from it", r->user);
+                                 collect_sid, &w)
+            != 0) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                N8443LOGNO(382) "the verified PAC's logon info of %s does not "
+                "decode: no groups are taken from it",
+                r->user);
             c->pac = N8443_PAC_UNAVAILABLE;
-        } else {
+        }
+        else {
             c->sids = w.sids;
         }
-    } else if (tc->pac == N8443_PAC_UNVERIFIED) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(383)
-                      "the ticket of %s carries a PAC that did not verify "
+    }
+    else if (tc->pac == N8443_PAC_UNVERIFIED) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      N8443LOGNO(383) "the ticket of %s carries a PAC that did "
+                      "not verify "
                       "with the service key: its groups are not used",
                       r->user);
     }
@@ -419,8 +432,8 @@ const n8443_claims *n8443_claims_make(request_rec *r,
 
 void n8443_claims_set(request_rec *r, const n8443_claims *c)
 {
-    n8443_login *l = ap_get_module_config(r->request_config,
-                                          &negotiate8443_module);
+    n8443_login *l =
+        ap_get_module_config(r->request_config, &negotiate8443_module);
     const n8443_server_conf *sc;
     const char *names;
 
@@ -434,8 +447,7 @@ void n8443_claims_set(request_rec *r, const n8443_claims *c)
         return;
     apr_table_set(r->subprocess_env, "NEGOTIATE_GROUP_SIDS",
                   apr_array_pstrcat(r->pool, c->sids, ' '));
-    sc = ap_get_module_config(r->server->module_config,
-                              &negotiate8443_module);
+    sc = ap_get_module_config(r->server->module_config, &negotiate8443_module);
     if (sc->group_map == NULL)
         return;
     names = map_names(r, sc->group_map, c->sids);
@@ -458,22 +470,26 @@ static const n8443_claims *claims_for_rule(request_rec *r, const char *rule,
     l = n8443_login_of(r);
     if (l != NULL && l->claims != NULL)
         return l->claims;
-    if (l != NULL && (l->via == N8443_VIA_SESSION
-                      || l->via == N8443_VIA_CONNECTION)) {
+    if (l != NULL
+        && (l->via == N8443_VIA_SESSION || l->via == N8443_VIA_CONNECTION)) {
         /* Fail closed, then ask for the ticket that has the answer. */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(384)
-                      "Require %s: the login of %s came from a %s, which "
-                      "keeps no groups or indicators; asking for a ticket",
-                      rule, r->user, l->via == N8443_VIA_SESSION
-                      ? "session cookie" : "connection's earlier login");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            N8443LOGNO(384) "Require %s: the login of %s came from a %s, which "
+            "keeps no groups or indicators; asking for a ticket",
+            rule, r->user,
+            l->via == N8443_VIA_SESSION ? "session cookie"
+                                        : "connection's earlier login");
         *st = AUTHZ_DENIED_NO_USER;
         return NULL;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(385)
-                  "Require %s: %s did not log in with a Kerberos ticket "
-                  "(%s), which alone carries groups and indicators: "
-                  "denied", rule, r->user,
-                  l == NULL ? "not a Negotiate login" : "a password login");
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        N8443LOGNO(385) "Require %s: %s did not log in with a Kerberos ticket "
+        "(%s), which alone carries groups and indicators: "
+        "denied",
+        rule, r->user,
+        l == NULL ? "not a Negotiate login" : "a password login");
     *st = AUTHZ_DENIED;
     return NULL;
 }
@@ -501,54 +517,59 @@ static authz_status group_check(request_rec *r, const char *require_args,
     if (c == NULL)
         return st;
     if (c->pac != N8443_PAC_VERIFIED || c->sids == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(386)
-                      "Require negotiate-group: the ticket of %s has %s, "
-                      "so no groups: denied", r->user,
-                      c->pac == N8443_PAC_ABSENT
-                      || c->pac == N8443_PAC_NO_LOGON_INFO
-                      ? "no PAC with groups (an MIT KDC issues none; groups "
-                        "come from Active Directory or Samba tickets)"
-                      : c->pac == N8443_PAC_UNVERIFIED
-                      ? "a PAC that did not verify with the service key"
-                      : "a PAC that could not be read (or a GSS-Proxy "
-                        "that does not pass name attributes on)");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(386) "Require negotiate-group: the ticket of %s has %s, "
+            "so no groups: denied",
+            r->user,
+            c->pac == N8443_PAC_ABSENT || c->pac == N8443_PAC_NO_LOGON_INFO
+                ? "no PAC with groups (an MIT KDC issues none; groups "
+                  "come from Active Directory or Samba tickets)"
+            : c->pac == N8443_PAC_UNVERIFIED
+                ? "a PAC that did not verify with the service key"
+                : "a PAC that could not be read (or a GSS-Proxy "
+                  "that does not pass name attributes on)");
         return AUTHZ_DENIED;
     }
-    sc = ap_get_module_config(r->server->module_config,
-                              &negotiate8443_module);
+    sc = ap_get_module_config(r->server->module_config, &negotiate8443_module);
     while ((w = ap_getword_conf(r->pool, &t)) != NULL && *w) {
         char canon[N8443_SID_STRING_MAX];
         const char *sid;
 
         if (sid_canonical(w, canon, sizeof(canon)) == 0) {
             sid = canon;
-        } else {
+        }
+        else {
             sid = map_sid_of(r, sc->group_map, w);
             if (sid == NULL) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(387)
-                              "Require negotiate-group: '%s' is not in %s: "
-                              "it matches no one", w,
-                              sc->group_map ? sc->group_map->file
-                              : "a NegotiateGroupMap (none is set)");
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              N8443LOGNO(387) "Require negotiate-group: '%s' "
+                              "is not in %s: "
+                              "it matches no one",
+                              w,
+                              sc->group_map
+                                  ? sc->group_map->file
+                                  : "a NegotiateGroupMap (none is set)");
                 continue;
             }
         }
         if (has_sid(c, sid)) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(388)
-                          "Require negotiate-group: %s is in %s (%s)",
-                          r->user, w, sid);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_DEBUG, 0, r,
+                N8443LOGNO(388) "Require negotiate-group: %s is in %s (%s)",
+                r->user, w, sid);
             return AUTHZ_GRANTED;
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(389)
-                  "Require negotiate-group %s: %s is in none of these "
-                  "groups (the ticket's PAC has %d)", require_args, r->user,
-                  c->sids->nelts);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        N8443LOGNO(389) "Require negotiate-group %s: %s is in none of these "
+        "groups (the ticket's PAC has %d)",
+        require_args, r->user, c->sids->nelts);
     return AUTHZ_DENIED;
 }
 
-static authz_status indicator_check(request_rec *r,
-                                    const char *require_args,
+static authz_status indicator_check(request_rec *r, const char *require_args,
                                     const void *parsed)
 {
     const n8443_claims *c;
@@ -559,20 +580,21 @@ static authz_status indicator_check(request_rec *r,
     c = claims_for_rule(r, "negotiate-auth-indicator", &st);
     if (c == NULL)
         return st;
-    while (c->indicators != NULL
-           && (w = ap_getword_conf(r->pool, &t)) != NULL && *w) {
+    while (c->indicators != NULL && (w = ap_getword_conf(r->pool, &t)) != NULL
+           && *w) {
         const char *s = c->indicators, *ind;
 
         while (*(ind = ap_getword_white(r->pool, &s)) != '\0')
             if (strcmp(ind, w) == 0)
                 return AUTHZ_GRANTED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(390)
-                  "Require negotiate-auth-indicator %s: the ticket of %s "
-                  "carries %s%s: denied (log in with a stronger method)",
-                  require_args, r->user,
-                  c->indicators ? "only " : "no authentication indicator",
-                  c->indicators ? c->indicators : "");
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        N8443LOGNO(390) "Require negotiate-auth-indicator %s: the ticket of %s "
+        "carries %s%s: denied (log in with a stronger method)",
+        require_args, r->user,
+        c->indicators ? "only " : "no authentication indicator",
+        c->indicators ? c->indicators : "");
     return AUTHZ_DENIED;
 }
 
@@ -591,11 +613,15 @@ static const char *group_parse(cmd_parms *cmd, const char *line,
         n++;
         if ((w[0] == 'S' || w[0] == 's') && w[1] == '-'
             && sid_canonical(w, canon, sizeof(canon)) != 0)
-            return apr_psprintf(cmd->pool, "Require negotiate-group: '%s' "
-                                "is not a SID", w);
+            return apr_psprintf(cmd->pool,
+                                "Require negotiate-group: '%s' "
+                                "is not a SID",
+                                w);
         if (!map_name_ok(w))
-            return apr_psprintf(cmd->pool, "Require negotiate-group: '%s' "
-                                "is not a group name", w);
+            return apr_psprintf(cmd->pool,
+                                "Require negotiate-group: '%s' "
+                                "is not a group name",
+                                w);
     }
     return n ? NULL : "Require negotiate-group: name at least one group";
 }
@@ -607,24 +633,21 @@ static const char *indicator_parse(cmd_parms *cmd, const char *line,
 
     *parsed = NULL;
     w = ap_getword_conf(cmd->temp_pool, &t);
-    return w != NULL && *w ? NULL : "Require negotiate-auth-indicator: name "
-                                    "at least one indicator";
+    return w != NULL && *w ? NULL
+                           : "Require negotiate-auth-indicator: name "
+                             "at least one indicator";
 }
 
-static const authz_provider group_provider = {
-    group_check, group_parse
-};
-static const authz_provider indicator_provider = {
-    indicator_check, indicator_parse
-};
+static const authz_provider group_provider = {group_check, group_parse};
+static const authz_provider indicator_provider = {indicator_check,
+                                                  indicator_parse};
 
 void n8443_groups_register(apr_pool_t *p)
 {
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "negotiate-group",
                               AUTHZ_PROVIDER_VERSION, &group_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP,
-                              "negotiate-auth-indicator",
-                              AUTHZ_PROVIDER_VERSION, &indicator_provider,
-                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(
+        p, AUTHZ_PROVIDER_GROUP, "negotiate-auth-indicator",
+        AUTHZ_PROVIDER_VERSION, &indicator_provider, AP_AUTH_INTERNAL_PER_CONF);
 }

@@ -45,8 +45,7 @@ apr_status_t n8443_identity_child_init(apr_pool_t *pchild, server_rec *s)
         default_realm = apr_pstrdup(pchild, realm);
         krb5_free_default_realm(ctx, realm);
     }
-    apr_pool_cleanup_register(pchild, ctx, free_context,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pchild, ctx, free_context, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -72,11 +71,12 @@ int n8443_principal_clean(request_rec *r, const char *name, const char *how)
 {
     if (name != NULL && n8443_name_has_no_control(name))
         return 1;
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(230)
-                  "login refused (%s): the name \"%s\" contains control "
-                  "characters (CR, LF, other C0, DEL or C1), which no user "
-                  "name, header or log line may carry; rename the principal",
-                  how, name ? name : "(none)");
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        N8443LOGNO(230) "login refused (%s): the name \"%s\" contains control "
+        "characters (CR, LF, other C0, DEL or C1), which no user "
+        "name, header or log line may carry; rename the principal",
+        how, name ? name : "(none)");
     return 0;
 }
 
@@ -121,11 +121,9 @@ const char *n8443_map_user(request_rec *r, const char *principal,
             && strcmp(at + 1, default_realm) == 0)
             return apr_pstrmemdup(r->pool, principal, at - principal);
         return apr_pstrdup(r->pool, principal);
-    case N8443_USER_LOCAL:
-        return map_local(r, principal);
+    case N8443_USER_LOCAL: return map_local(r, principal);
     case N8443_USER_PRINCIPAL:
-    default:
-        return apr_pstrdup(r->pool, principal);
+    default: return apr_pstrdup(r->pool, principal);
     }
 }
 
@@ -148,11 +146,11 @@ void n8443_identity_set(request_rec *r, const n8443_dir_conf *dc,
     if (sc != NULL)
         r->ap_auth_type = basic ? "Basic" : N8443_AUTH_TYPE;
     apr_table_set(r->subprocess_env, "NEGOTIATE_PRINCIPAL", principal);
-    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH", basic ? "basic"
-                                                             : "krb5");
+    apr_table_set(r->subprocess_env, "NEGOTIATE_MECH",
+                  basic ? "basic" : "krb5");
     apr_table_set(r->subprocess_env, "NEGOTIATE_CHANNEL_BOUND",
                   bound ? "true" : "false");
     if (sc != NULL)
-        n8443_login_note(r, dc, sc, principal, basic ? "basic" : "krb5",
-                         bound, via);
+        n8443_login_note(r, dc, sc, principal, basic ? "basic" : "krb5", bound,
+                         via);
 }

@@ -3,8 +3,8 @@
  */
 #include "instance.h"
 
-n8443_instance_conf n8443_instance = { N8443_DEFAULT_CLOCK_SKEW, 0, 0, 0,
-                                       0, NULL };
+n8443_instance_conf n8443_instance = {
+    N8443_DEFAULT_CLOCK_SKEW, 0, 0, 0, 0, NULL};
 
 void n8443_instance_defaults(void)
 {
@@ -12,7 +12,7 @@ void n8443_instance_defaults(void)
     n8443_instance.clock_skew_set = 0;
     n8443_instance.size = 0;
     n8443_instance.quota = 0;
-    n8443_instance.rc_margin = -1;  /* not set: N8443_RC_DEFAULT_MARGIN */
+    n8443_instance.rc_margin = -1; /* not set: N8443_RC_DEFAULT_MARGIN */
     n8443_instance.rc_file = NULL;
 }
 

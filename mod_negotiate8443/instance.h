@@ -11,16 +11,16 @@
 #include "apr.h"
 #include "apr_time.h"
 
-#include "modes.h"      /* N8443_DEFAULT_CLOCK_SKEW */
+#include "modes.h" /* N8443_DEFAULT_CLOCK_SKEW */
 
 typedef struct {
-    long clock_skew;                 /* seconds */
+    long clock_skew; /* seconds */
     int clock_skew_set;
-    apr_uint64_t size;               /* entries; 0 = derived from the skew */
-    apr_uint64_t quota;              /* per principal; 0 = 1% of size */
-    long rc_margin;                  /* NegotiateReplayCacheMargin, s;
+    apr_uint64_t size;   /* entries; 0 = derived from the skew */
+    apr_uint64_t quota;  /* per principal; 0 = 1% of size */
+    long rc_margin;      /* NegotiateReplayCacheMargin, s;
                                       * -1: not set (rcache.c) */
-    const char *rc_file;             /* NegotiateReplayCacheFile; NULL:
+    const char *rc_file; /* NegotiateReplayCacheFile; NULL:
                                         in the runtime directory */
 } n8443_instance_conf;
 

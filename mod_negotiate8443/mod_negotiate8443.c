@@ -21,8 +21,8 @@ static int n8443_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return n8443_rcache_pre_config(pconf);
 }
 
-static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog,
-                             apr_pool_t *ptemp, server_rec *s)
+static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *s)
 {
     n8443_binding_post_config();
     /* The skew first: every krb5 context made after this sees it. */
@@ -39,8 +39,9 @@ static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
 
     rv = n8443_creds_child_init(pchild, s);
     if (rv != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, N8443LOGNO(003)
-                     "cannot set up the credential table; every login in "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     N8443LOGNO(003) "cannot set up the credential table; "
+                     "every login in "
                      "this process will fail");
     n8443_identity_child_init(pchild, s);
     n8443_binding_child_init(pchild);
@@ -50,8 +51,7 @@ static void n8443_child_init(apr_pool_t *pchild, server_rec *s)
 static void n8443_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(n8443_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_config(n8443_session_check_keys, NULL, NULL,
-                         APR_HOOK_MIDDLE);
+    ap_hook_check_config(n8443_session_check_keys, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(n8443_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(n8443_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(n8443_delegation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
@@ -77,12 +77,8 @@ static void n8443_register_hooks(apr_pool_t *p)
 }
 
 AP_DECLARE_MODULE(negotiate8443) = {
-    STANDARD20_MODULE_STUFF,
-    n8443_create_dir_conf,
-    n8443_merge_dir_conf,
-    n8443_create_server_conf,
-    n8443_merge_server_conf,
-    n8443_cmds,
+    STANDARD20_MODULE_STUFF,  n8443_create_dir_conf,   n8443_merge_dir_conf,
+    n8443_create_server_conf, n8443_merge_server_conf, n8443_cmds,
     n8443_register_hooks,
 #ifdef AP_MODULE_FLAG_NONE
     AP_MODULE_FLAG_NONE

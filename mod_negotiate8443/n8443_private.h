@@ -73,54 +73,54 @@ APLOG_USE_MODULE(negotiate8443);
 
 /* NegotiateRequireTLS Off | On | TrustedProxy (connection.h:
  * n8443_request_is_https). */
-#define N8443_TLS_OFF 0
-#define N8443_TLS_ON 1
+#define N8443_TLS_OFF           0
+#define N8443_TLS_ON            1
 #define N8443_TLS_TRUSTED_PROXY 2
 
 /* Per-directory configuration ("server, vhost, dir" and "dir" directives).
  * Every field has a *_set marker so that a nested section inherits exactly
  * what it does not override. */
 typedef struct {
-    const char *keytab;             /* NULL: Kerberos default */
-    unsigned int keytab_set:1;
-    const char *service_principal;  /* NULL or "any": every key */
-    unsigned int service_principal_set:1;
-    int require_tls;                /* N8443_TLS_* */
-    unsigned int require_tls_set:1;
+    const char *keytab; /* NULL: Kerberos default */
+    unsigned int keytab_set : 1;
+    const char *service_principal; /* NULL or "any": every key */
+    unsigned int service_principal_set : 1;
+    int require_tls; /* N8443_TLS_* */
+    unsigned int require_tls_set : 1;
     n8443_user_name_mode user_name;
-    unsigned int user_name_set:1;
+    unsigned int user_name_set : 1;
     n8443_cb_mode channel_binding;
-    unsigned int channel_binding_set:1;
+    unsigned int channel_binding_set : 1;
     int basic_fallback;
-    unsigned int basic_fallback_set:1;
+    unsigned int basic_fallback_set : 1;
     int connection_auth;
-    unsigned int connection_auth_set:1;
+    unsigned int connection_auth_set : 1;
     int session;
-    unsigned int session_set:1;
-    const char *session_path;       /* cookie Path: the <Location> of
+    unsigned int session_set : 1;
+    const char *session_path; /* cookie Path: the <Location> of
                                      * NegotiateSession On, or NULL: "/" */
-    long session_max_age;           /* seconds */
-    unsigned int session_max_age_set:1;
+    long session_max_age;     /* seconds */
+    unsigned int session_max_age_set : 1;
     int delegation;
-    unsigned int delegation_set:1;
+    unsigned int delegation_set : 1;
     int constrained_delegation;
-    unsigned int constrained_delegation_set:1;
-    int fast_path;                  /* NegotiateFastPath, default On */
-    unsigned int fast_path_set:1;
-    int allow_anonymous;            /* NegotiateAllowAnonymous, default Off */
-    unsigned int allow_anonymous_set:1;
-    int negotiate_once;             /* NegotiateOnce, default Off */
-    unsigned int negotiate_once_set:1;
-    int optional;                   /* NegotiateOptional, default Off */
-    unsigned int optional_set:1;
+    unsigned int constrained_delegation_set : 1;
+    int fast_path; /* NegotiateFastPath, default On */
+    unsigned int fast_path_set : 1;
+    int allow_anonymous; /* NegotiateAllowAnonymous, default Off */
+    unsigned int allow_anonymous_set : 1;
+    int negotiate_once; /* NegotiateOnce, default Off */
+    unsigned int negotiate_once_set : 1;
+    int optional; /* NegotiateOptional, default Off */
+    unsigned int optional_set : 1;
 } n8443_dir_conf;
 
 /* NegotiateDelegationPerms: what the credential caches are given. */
 typedef struct {
     mode_t mode;
     gid_t group;
-    unsigned int mode_set:1;
-    unsigned int group_set:1;
+    unsigned int mode_set : 1;
+    unsigned int group_set : 1;
 } n8443_deleg_perms;
 
 /* One session key and what its file looked like when it was read (as
@@ -134,28 +134,28 @@ typedef struct {
 
 /* Per-server configuration ("server, vhost" directives). */
 typedef struct {
-    apr_size_t max_token_size;      /* decoded bytes */
-    unsigned int max_token_size_set:1;
-    n8443_rc_conf rc;               /* NegotiateReplayCache */
+    apr_size_t max_token_size; /* decoded bytes */
+    unsigned int max_token_size_set : 1;
+    n8443_rc_conf rc; /* NegotiateReplayCache */
     /* NegotiateSessionKeyFile CURRENT [PREVIOUS]: seal with [0], open
      * with either. */
     n8443_session_key session_keys[2];
     int session_nkeys;
-    unsigned int session_key_set:1;
-    const char *delegation_dir;     /* NegotiateDelegationDir */
+    unsigned int session_key_set : 1;
+    const char *delegation_dir;          /* NegotiateDelegationDir */
     apr_array_header_t *trusted_proxies; /* apr_ipsubnet_t *, or NULL */
     /* NegotiateChannelBindingCertificate: the binding of the certificate
      * clients see (a balancer's), read at start-up, in place of the
      * connection's own; cb_cert_status: N8443_CERT_HASH_*
      * (channel_binding.h). */
-    const char *cb_cert_file;       /* NULL: the connection's certificate */
+    const char *cb_cert_file; /* NULL: the connection's certificate */
     int cb_cert_status;
     unsigned char cb_cert_data[128];
     size_t cb_cert_len;
     n8443_deleg_perms delegation_perms;
     /* Set in post_config (delegation.c): this vhost's own directory under
      * delegation_dir, and the owner and mode it was made with. */
-    struct n8443_group_map *group_map;  /* NegotiateGroupMap (groups.c) */
+    struct n8443_group_map *group_map; /* NegotiateGroupMap (groups.c) */
     const char *delegation_vhost_dir;
     uid_t delegation_dir_uid;
     mode_t delegation_dir_mode;
@@ -167,18 +167,18 @@ typedef struct {
  * reuses it only where the target offers that kind of login (a token
  * login wherever its scope fits). */
 typedef enum {
-    N8443_VIA_TOKEN = 0,        /* a Negotiate token on the request */
-    N8443_VIA_BASIC,            /* a password: NegotiateBasicFallback */
-    N8443_VIA_CONNECTION,       /* the connection's: ConnectionAuth */
-    N8443_VIA_SESSION           /* a cookie: NegotiateSession */
+    N8443_VIA_TOKEN = 0,  /* a Negotiate token on the request */
+    N8443_VIA_BASIC,      /* a password: NegotiateBasicFallback */
+    N8443_VIA_CONNECTION, /* the connection's: ConnectionAuth */
+    N8443_VIA_SESSION     /* a cookie: NegotiateSession */
 } n8443_login_via;
 
 /* What a ticket login's ticket said beyond the name (groups.c). */
 typedef struct {
     n8443_pac_state pac;
-    apr_array_header_t *sids;   /* const char *: the PAC's enabled group
+    apr_array_header_t *sids; /* const char *: the PAC's enabled group
                                    SIDs, canonical; NULL without one */
-    const char *indicators;     /* space-separated, or NULL */
+    const char *indicators;   /* space-separated, or NULL */
 } n8443_claims;
 
 /* A login and the scope it was proven in (connection.c): kept on the
@@ -186,7 +186,7 @@ typedef struct {
  * and on the connection under NegotiateConnectionAuth. */
 typedef struct {
     const char *principal;
-    const char *mech;           /* "krb5" or "basic" */
+    const char *mech; /* "krb5" or "basic" */
     n8443_login_via via;
     int bound;                  /* bound to this TLS channel */
     server_rec *server;         /* the vhost */
@@ -306,8 +306,7 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
 /* ------------------------------------------ authorization from the ticket */
 
 /* NegotiateGroupMap FILE (server config). */
-const char *n8443_set_group_map(cmd_parms *cmd, void *dconf,
-                                const char *arg);
+const char *n8443_set_group_map(cmd_parms *cmd, void *dconf, const char *arg);
 /* The claims of an accepted ticket, in r->pool (after r->user is set). */
 const n8443_claims *n8443_claims_make(request_rec *r,
                                       const n8443_ticket_claims *tc);
@@ -342,12 +341,10 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
 
 /* Store delegated (or S4U2Proxy evidence) credentials of principal under
  * NegotiateDelegationDir; returns "FILE:path" for KRB5CCNAME, or NULL. */
-const char *n8443_delegation_store(request_rec *r,
-                                   const n8443_server_conf *sc,
+const char *n8443_delegation_store(request_rec *r, const n8443_server_conf *sc,
                                    const char *principal, gss_cred_id_t cred);
 const char *n8443_delegation_check_dir(apr_pool_t *p, const char *dir);
-const char *n8443_delegation_set_perms(cmd_parms *cmd,
-                                       n8443_deleg_perms *perms,
+const char *n8443_delegation_set_perms(cmd_parms *cmd, n8443_deleg_perms *perms,
                                        const char *arg);
 /* post_config: this vhost's directory; NULL or why httpd must not start. */
 const char *n8443_delegation_prepare(apr_pool_t *pconf, server_rec *s,

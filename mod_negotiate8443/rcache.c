@@ -28,14 +28,10 @@ static const n8443_rc_provider *const providers[] = {
 static const n8443_rc_provider *provider_of(n8443_rc_backend backend)
 {
     switch (backend) {
-    case N8443_RC_SHM:
-        return &n8443_rc_shm_provider;
-    case N8443_RC_MEMCACHE:
-        return &n8443_rc_memcache_provider;
-    case N8443_RC_REDIS:
-        return &n8443_rc_redis_provider;
-    default:
-        return NULL;
+    case N8443_RC_SHM: return &n8443_rc_shm_provider;
+    case N8443_RC_MEMCACHE: return &n8443_rc_memcache_provider;
+    case N8443_RC_REDIS: return &n8443_rc_redis_provider;
+    default: return NULL;
     }
 }
 
@@ -63,17 +59,16 @@ const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg)
 
     if (err != NULL)
         return err;
-    n8443_instance.rc_file = *arg ? ap_server_root_relative(cmd->pool, arg)
-                                  : NULL;
+    n8443_instance.rc_file =
+        *arg ? ap_server_root_relative(cmd->pool, arg) : NULL;
     if (n8443_instance.rc_file == NULL)
-        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
-                            cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name,
+                            arg);
     return NULL;
 }
 
 /* NegotiateReplayCacheMargin SECONDS (global, 0 to 86400). */
-const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
-                                const char *arg)
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     char *end;
@@ -84,8 +79,10 @@ const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
     errno = 0;
     v = strtol(arg, &end, 10);
     if (!apr_isdigit(*arg) || *end != '\0' || errno == ERANGE || v > 86400)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
-                            "seconds from 0 to 86400", cmd->cmd->name, arg);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of "
+                            "seconds from 0 to 86400",
+                            cmd->cmd->name, arg);
     n8443_instance.rc_margin = v;
     return NULL;
 }
@@ -104,7 +101,8 @@ long n8443_rc_margin(void)
 apr_interval_time_t n8443_rc_cold_margin(void)
 {
     return n8443_instance.rc_margin < 0
-           ? apr_time_from_sec(N8443_RC_DEFAULT_MARGIN) : 0;
+               ? apr_time_from_sec(N8443_RC_DEFAULT_MARGIN)
+               : 0;
 }
 
 /* The shm table's capacity this generation (the default quota is 1%). */
@@ -166,8 +164,9 @@ static void sign_stores(server_rec *s)
             ap_get_module_config(vs->module_config, &negotiate8443_module);
         int b = (int)sc->rc.backend;
         const char *m = sc->rc.backend == N8443_RC_MEMCACHE
-                        && sc->rc.memcache_servers != NULL
-                        ? sc->rc.memcache_servers : "";
+                                && sc->rc.memcache_servers != NULL
+                            ? sc->rc.memcache_servers
+                            : "";
 
         h = fnv(h, (const char *)&b, sizeof(b));
         h = fnv(h, m, strlen(m) + 1);
@@ -184,8 +183,9 @@ static void sign_stores(server_rec *s)
         }
     }
     if (mixed_stores)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(455)
-                     "NegotiateReplayCache: the vhosts use more than one "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     N8443LOGNO(455) "NegotiateReplayCache: the vhosts use "
+                     "more than one "
                      "store; a token used on one vhost is also recorded in "
                      "the instance's shm table, which every vhost "
                      "consults (size NegotiateReplayCacheSize for all the "
@@ -224,12 +224,13 @@ int n8443_rcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 
         sc->rc.provider = provider_of(sc->rc.backend);
         if (sc->rc.backend == N8443_RC_NONE)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, N8443LOGNO(055)
-                         "NegotiateReplayCache none for %s:%u: replay "
-                         "detection is OFF; a captured token can be "
-                         "replayed for as long as the clock skew allows",
-                         vs->server_hostname ? vs->server_hostname : "?",
-                         (unsigned)vs->port);
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, vs,
+                N8443LOGNO(055) "NegotiateReplayCache none for %s:%u: replay "
+                "detection is OFF; a captured token can be "
+                "replayed for as long as the clock skew allows",
+                vs->server_hostname ? vs->server_hostname : "?",
+                (unsigned)vs->port);
     }
     sign_stores(s);
     /* The shm provider first: its segment also holds the counters. */
@@ -260,14 +261,14 @@ void n8443_rcache_child_init(apr_pool_t *pchild, server_rec *s)
  * once a minute per principal, across the instance). */
 static void log_quota(request_rec *r, const char *principal)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(261)
-                  "replay cache: %s made %" APR_UINT64_T_FMT " logins "
-                  "within %ld s (NegotiateReplayCacheQuota): its further "
-                  "logins are refused (429) until older ones expire, so "
-                  "that it cannot fill the cache for everybody; counted "
-                  "in the status page's quota_refused",
-                  principal, n8443_rc_quota(),
-                  (long)apr_time_sec(n8443_rc_retention()));
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        N8443LOGNO(261) "replay cache: %s made %" APR_UINT64_T_FMT " logins "
+        "within %ld s (NegotiateReplayCacheQuota): its further "
+        "logins are refused (429) until older ones expire, so "
+        "that it cannot fill the cache for everybody; counted "
+        "in the status page's quota_refused",
+        principal, n8443_rc_quota(), (long)apr_time_sec(n8443_rc_retention()));
 }
 
 int n8443_rcache_wants_stamp(const n8443_rc_conf *rc)
@@ -277,12 +278,12 @@ int n8443_rcache_wants_stamp(const n8443_rc_conf *rc)
     if (!n8443_rcache_checks(rc))
         return 0;
     if (rc->backend != N8443_RC_SHM)
-        return 1;           /* a server may be born again at any time */
+        return 1; /* a server may be born again at any time */
     born = n8443_rc_shm_born();
     return born == 0
            || born > apr_time_now()
-                     - apr_time_from_sec(n8443_instance.clock_skew
-                                         + n8443_rc_margin() + 2);
+                         - apr_time_from_sec(n8443_instance.clock_skew
+                                             + n8443_rc_margin() + 2);
 }
 
 #define NOTE_WATERMARK "negotiate8443-rc-watermark"
@@ -319,8 +320,8 @@ static void log_forgotten(request_rec *r, const n8443_rc_conf *rc,
 
     apr_rfc822_date(when, at);
     apr_rfc822_date(stamp, made);
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(300)
-                  "the replay cache (%s) lost its memory at %s "
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  N8443LOGNO(300) "the replay cache (%s) lost its memory at %s "
                   "(restart, crash, cache loss or failover), after the "
                   "authenticator of %s was made (%s, %.3f s before): "
                   "login refused; the client retries with a fresh "
@@ -331,8 +332,7 @@ static void log_forgotten(request_rec *r, const n8443_rc_conf *rc,
     apr_atomic_inc32(&n8443_stats_get()->failures[N8443_CAUSE_FORGOTTEN]);
 }
 
-n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
-                                             n8443_rc_conf *rc,
+n8443_rc_result n8443_rcache_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                              const unsigned char *key,
                                              const char *principal,
                                              apr_time_t stamp)
@@ -356,7 +356,8 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
      * sees is refused there, so the login is not held back. */
     if (stamp <= 0)
         stamp = rc->backend == N8443_RC_SHM && n8443_gssproxy_in_use()
-                ? now : now - apr_time_from_sec(n8443_instance.clock_skew);
+                    ? now
+                    : now - apr_time_from_sec(n8443_instance.clock_skew);
     /* A client whose clock runs ahead by d stamped the tokens it used in
      * the last d seconds before a loss after the loss: with a margin of
      * d they are refused too (and everybody's for d seconds longer). */
@@ -365,19 +366,19 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
      * default margin would refuse a fresh start's first logins; only an
      * explicit one applies. */
     stamp -= apr_time_from_sec(rc->backend == N8443_RC_REDIS
-                               && n8443_instance.rc_margin < 0
-                               ? 0 : n8443_rc_margin());
-    res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(),
-                                        now, stamp, &do_log);
+                                       && n8443_instance.rc_margin < 0
+                                   ? 0
+                                   : n8443_rc_margin());
+    res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(), now,
+                                        stamp, &do_log);
     /* Vhosts with other stores (one keytab and SPN may serve them all):
      * the instance's shm table sees every vhost's tokens. */
     if (res == N8443_RC_FRESH && mixed_stores
         && rc->provider != &n8443_rc_shm_provider) {
         int ignored = 0;
 
-        res = n8443_rc_shm_provider.check_and_store(r, rc, key, &who,
-                                                    APR_UINT64_MAX, now,
-                                                    stamp, &ignored);
+        res = n8443_rc_shm_provider.check_and_store(
+            r, rc, key, &who, APR_UINT64_MAX, now, stamp, &ignored);
     }
     if (res == N8443_RC_FORGOTTEN)
         log_forgotten(r, rc, principal, made);

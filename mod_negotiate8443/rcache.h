@@ -21,17 +21,17 @@
 #include "httpd.h"
 #include "http_config.h"
 
-#include "modes.h"      /* n8443_rc_backend, shared with n8443ctl */
+#include "modes.h" /* n8443_rc_backend, shared with n8443ctl */
 #include "rc_table.h"
 
 typedef enum {
-    N8443_RC_FRESH = 0,     /* not seen before; now recorded */
-    N8443_RC_REPLAY,        /* seen before: refuse */
-    N8443_RC_FULL,          /* no room for a live entry: fail closed */
-    N8443_RC_UNAVAILABLE,   /* backend could not answer: fail closed */
-    N8443_RC_QUOTA,         /* the principal has its share of the cache:
+    N8443_RC_FRESH = 0,   /* not seen before; now recorded */
+    N8443_RC_REPLAY,      /* seen before: refuse */
+    N8443_RC_FULL,        /* no room for a live entry: fail closed */
+    N8443_RC_UNAVAILABLE, /* backend could not answer: fail closed */
+    N8443_RC_QUOTA,       /* the principal has its share of the cache:
                              * refused, not stored (429) */
-    N8443_RC_FORGOTTEN      /* the backend lost its memory after this
+    N8443_RC_FORGOTTEN    /* the backend lost its memory after this
                              * authenticator was made (its stamp is
                              * before the backend's watermark): refused,
                              * not stored (401: the client retries with
@@ -49,12 +49,12 @@ typedef struct {
     n8443_rc_backend backend;
     /* The backend's provider, chosen once (n8443_rcache_post_config). */
     const struct n8443_rc_provider *provider;
-    unsigned int backend_set:1;
-    const char *memcache_servers;   /* "h:p,h:p" as configured */
-    const char *krb5_name;          /* MIT rcache name for N8443_RC_KRB5 */
-    void *memcache;                 /* apr_memcache_t *, per child */
-    int memcache_slot;              /* its word in memcache_refuse[] */
-    void *redis;                    /* n8443_redis_conf * (rcache_redis.h),
+    unsigned int backend_set : 1;
+    const char *memcache_servers; /* "h:p,h:p" as configured */
+    const char *krb5_name;        /* MIT rcache name for N8443_RC_KRB5 */
+    void *memcache;               /* apr_memcache_t *, per child */
+    int memcache_slot;            /* its word in memcache_refuse[] */
+    void *redis;                  /* n8443_redis_conf * (rcache_redis.h),
                                      * shared by the vhosts that inherit */
 } n8443_rc_conf;
 
@@ -80,8 +80,7 @@ int n8443_rcache_checks(const n8443_rc_conf *rc);
  * whenever a known one might be).  A backend that lost its memory after
  * stamp (the watermark: since when it remembers) answers FORGOTTEN,
  * logged (N8443300) and counted here. */
-n8443_rc_result n8443_rcache_check_and_store(request_rec *r,
-                                             n8443_rc_conf *rc,
+n8443_rc_result n8443_rcache_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                              const unsigned char *key,
                                              const char *principal,
                                              apr_time_t stamp);
@@ -115,8 +114,7 @@ void n8443_rcache_status(request_rec *r, const n8443_rc_conf *rc);
 /* The directives NegotiateReplayCacheFile and NegotiateReplayCacheMargin
  * (config.c's command table). */
 const char *n8443_rc_set_file(cmd_parms *cmd, void *dconf, const char *arg);
-const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf,
-                                const char *arg);
+const char *n8443_rc_set_margin(cmd_parms *cmd, void *dconf, const char *arg);
 
 /* Parse and check "h:p[,h:p...]" (NegotiateReplayCache memcache); NULL
  * or an error message. */
@@ -126,16 +124,15 @@ const char *n8443_rc_memcache_parse(apr_pool_t *p, const char *servers);
  * (type: "redis" or "redis-sentinel"), and the NegotiateReplayCacheRedis*
  * directives of the same context (rcache_redis.c). */
 const char *n8443_rc_redis_set_servers(cmd_parms *cmd, n8443_rc_conf *rc,
-                                       const char *type,
-                                       const char *servers,
+                                       const char *type, const char *servers,
                                        const char *master);
 const char *n8443_rc_redis_cmd_auth(cmd_parms *cmd, void *dconf,
                                     const char *file);
-const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
-                                   const char *ca, const char *name);
+const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf, const char *ca,
+                                   const char *name);
 const char *n8443_rc_redis_cmd_timeout(cmd_parms *cmd, void *dconf,
                                        const char *arg);
-const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf,
-                                    const char *n, const char *ms);
+const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf, const char *n,
+                                    const char *ms);
 
 #endif /* N8443_RCACHE_H */

@@ -47,11 +47,13 @@ static const char *file_misfit(apr_pool_t *p, const struct stat *st)
     if (!S_ISREG(st->st_mode))
         return "not a regular file";
     if (st->st_uid != geteuid())
-        return apr_psprintf(p, "owned by uid %ld, not by the user httpd "
+        return apr_psprintf(p,
+                            "owned by uid %ld, not by the user httpd "
                             "starts as (%ld)",
                             (long)st->st_uid, (long)geteuid());
     if (st->st_mode & (S_IRWXG | S_IRWXO))
-        return apr_psprintf(p, "mode %04o: group or others may access it "
+        return apr_psprintf(p,
+                            "mode %04o: group or others may access it "
                             "(it must be 0600)",
                             (unsigned)(st->st_mode & 07777));
     return NULL;
@@ -84,9 +86,8 @@ static apr_status_t unmap(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
-                               const char *path, apr_size_t bytes,
-                               n8443_rc_file **out)
+apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
+                               apr_size_t bytes, n8443_rc_file **out)
 {
     n8443_rc_file *f = apr_pcalloc(p, sizeof(*f));
     const char *misfit = NULL;
@@ -97,52 +98,59 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
     f->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         rv = APR_FROM_OS_ERROR(errno);
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(301)
-                     "cannot open the replay cache file %s "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     N8443LOGNO(301) "cannot open the replay cache file %s "
                      "(NegotiateReplayCacheFile): its directory must exist "
                      "and be writable by the user httpd starts as; a "
-                     "symbolic link is not followed", path);
+                     "symbolic link is not followed",
+                     path);
         return rv;
     }
     if (fstat(f->fd, &st) == 0 && st.st_uid != geteuid()
         && st.st_uid == ap_unixd_config.user_id && S_ISREG(st.st_mode)) {
         /* Its contents may be anything the User wrote: lost memory. */
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(452)
-                     "the replay cache file %s is owned by httpd's User "
-                     "(uid %ld), which may have written it: removed, the "
-                     "table starts empty", path, (long)st.st_uid);
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            N8443LOGNO(452) "the replay cache file %s is owned by httpd's User "
+            "(uid %ld), which may have written it: removed, the "
+            "table starts empty",
+            path, (long)st.st_uid);
         close(f->fd);
         f->fd = -1;
         replaced = 1;
         if (unlink(path) == 0)
-            f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
-                         | O_CLOEXEC, 0600);
+            f->fd = open(
+                path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f->fd < 0) {
             rv = APR_FROM_OS_ERROR(errno);
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(453)
-                         "cannot replace the replay cache file %s", path);
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, rv, s,
+                N8443LOGNO(453) "cannot replace the replay cache file %s",
+                path);
             return rv;
         }
     }
     f->path = path;
     f->bytes = bytes;
     apr_pool_cleanup_register(p, f, unmap, apr_pool_cleanup_null);
-    if (fstat(f->fd, &st) != 0
-        || (misfit = file_misfit(p, &st)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(302)
-                     "the replay cache file %s cannot be trusted: %s. "
-                     "It must be a regular file owned by the user httpd "
-                     "starts as, mode 0600; remove it and "
-                     "httpd creates it", path,
-                     misfit ? misfit : strerror(errno));
+    if (fstat(f->fd, &st) != 0 || (misfit = file_misfit(p, &st)) != NULL) {
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(302) "the replay cache file %s cannot be trusted: %s. "
+            "It must be a regular file owned by the user httpd "
+            "starts as, mode 0600; remove it and "
+            "httpd creates it",
+            path, misfit ? misfit : strerror(errno));
         return APR_EGENERAL;
     }
     if (lock_file(f->fd) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(303)
-                     "the replay cache file %s is in use by another "
-                     "httpd instance (or its processes did not exit "
-                     "within %d s): each instance needs a file of its own "
-                     "(NegotiateReplayCacheFile)", path, RC_FILE_LOCK_WAIT);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(303) "the replay cache file %s is in use by another "
+            "httpd instance (or its processes did not exit "
+            "within %d s): each instance needs a file of its own "
+            "(NegotiateReplayCacheFile)",
+            path, RC_FILE_LOCK_WAIT);
         return APR_EGENERAL;
     }
     /* Same size: the contents may be usable (the caller checks the
@@ -159,22 +167,22 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
             err = posix_fallocate(f->fd, 0, (off_t)bytes);
         if (err != 0) {
             rv = APR_FROM_OS_ERROR(err);
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(304)
-                         "cannot size the replay cache file %s to %"
-                         APR_SIZE_T_FMT " bytes (disk full?); lower "
-                         "NegotiateReplayCacheSize or free space", path,
-                         bytes);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         N8443LOGNO(304) "cannot size the replay cache file %s "
+                         "to %" APR_SIZE_T_FMT " bytes (disk full?); lower "
+                         "NegotiateReplayCacheSize or free space",
+                         path, bytes);
             return rv;
         }
     }
-    f->base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
-                   0);
+    f->base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
     if (f->base == MAP_FAILED) {
         f->base = NULL;
         rv = APR_FROM_OS_ERROR(errno);
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(305)
-                     "cannot map the replay cache file %s (%"
-                     APR_SIZE_T_FMT " bytes)", path, bytes);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     N8443LOGNO(305) "cannot map the replay cache file %s "
+                     "(%" APR_SIZE_T_FMT " bytes)",
+                     path, bytes);
         return rv;
     }
     *out = f;
@@ -190,8 +198,9 @@ void n8443_rc_boot_id(char *buf, apr_size_t len)
     memset(buf, 0, len);
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         return;
-    if (apr_file_open(&f, "/proc/sys/kernel/random/boot_id", APR_FOPEN_READ,
-                      0, p) == APR_SUCCESS) {
+    if (apr_file_open(&f, "/proc/sys/kernel/random/boot_id", APR_FOPEN_READ, 0,
+                      p)
+        == APR_SUCCESS) {
         if (apr_file_read(f, buf, &n) != APR_SUCCESS)
             memset(buf, 0, len);
         apr_file_close(f);

@@ -35,11 +35,11 @@ typedef struct mc_conn {
 } mc_conn;
 
 struct n8443_mc_server {
-    const char *name;           /* "host:port" as configured */
+    const char *name; /* "host:port" as configured */
     const char *host;
     apr_port_t port;
     apr_pool_t *pool;
-    apr_thread_mutex_t *lock;   /* idle, down_until, the pool's children */
+    apr_thread_mutex_t *lock; /* idle, down_until, the pool's children */
     mc_conn *idle;
     apr_time_t down_until;
 };
@@ -67,8 +67,7 @@ apr_status_t n8443_mc_create(apr_pool_t *p, const char *servers,
         s->name = apr_pstrdup(p, tok);
         rv = apr_pool_create(&s->pool, p);
         if (rv == APR_SUCCESS)
-            rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT,
-                                         p);
+            rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);
         if (rv != APR_SUCCESS)
             return rv;
         c->server[c->n++] = s;
@@ -223,12 +222,11 @@ static apr_status_t exchange(mc_conn *conn, const char *cmd, apr_size_t len,
         if (reply_complete(reply, got, lines, want_get))
             return APR_SUCCESS;
     }
-    return APR_EGENERAL;        /* longer than any answer we ask for */
+    return APR_EGENERAL; /* longer than any answer we ask for */
 }
 
-apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd,
-                              char *reply, apr_size_t size, int lines,
-                              int want_get)
+apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd, char *reply,
+                              apr_size_t size, int lines, int want_get)
 {
     apr_size_t len = strlen(cmd);
     apr_status_t rv = APR_EGENERAL;

@@ -62,12 +62,12 @@ static void probe_one(apr_pool_t *p, const char *hostport, int *evictions_on,
 
     *evictions_on = -1;
     *evictions = 0;
-    if (apr_parse_addr_port(&host, &scope, &port, hostport, p)
-            != APR_SUCCESS || host == NULL
+    if (apr_parse_addr_port(&host, &scope, &port, hostport, p) != APR_SUCCESS
+        || host == NULL
         || apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, p)
-            != APR_SUCCESS
-        || apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP,
-                             p) != APR_SUCCESS)
+               != APR_SUCCESS
+        || apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p)
+               != APR_SUCCESS)
         return;
     apr_socket_timeout_set(sock, apr_time_from_sec(1));
     if (apr_socket_connect(sock, sa) != APR_SUCCESS
@@ -126,11 +126,11 @@ static void probe(apr_pool_t *p, const char *servers, int *evictions_on,
 /* What the parent knows of one memcached (by "host:port", whichever
  * lists name it). */
 typedef struct {
-    int probed;                 /* it answered once */
-    apr_uint64_t evictions;     /* its counter at the last answer */
-    apr_time_t hold_until;      /* refused until then: it evicted */
-    apr_time_t warned;          /* last N8443262 */
-    apr_uint32_t why;           /* N8443_MC_*, 0: logins may use it */
+    int probed;             /* it answered once */
+    apr_uint64_t evictions; /* its counter at the last answer */
+    apr_time_t hold_until;  /* refused until then: it evicted */
+    apr_time_t warned;      /* last N8443262 */
+    apr_uint32_t why;       /* N8443_MC_*, 0: logins may use it */
 } watch_state;
 
 /* Ask each memcached of rc whether it evicts ("stats settings") and how
@@ -173,45 +173,53 @@ static apr_uint32_t watch_list(apr_pool_t *p, server_rec *s,
             /* Not probed: its own errors (N8443060) speak for it; what
              * was known of it stands. */
             if (startup)
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(264)
-                             "replay cache: memcached (%s) did not answer "
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                             N8443LOGNO(264) "replay cache: memcached (%s) did "
+                             "not answer "
                              "\"stats settings\"; whether it evicts is not "
-                             "known yet", tok);
+                             "known yet",
+                             tok);
         }
         else {
             if (ws->probed && ev > ws->evictions) {
                 ws->hold_until = now + n8443_rc_retention();
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(263)
-                             "replay cache: memcached (%s) evicted %"
-                             APR_UINT64_T_FMT " items since the last look: "
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                             N8443LOGNO(263) "replay cache: memcached (%s) "
+                             "evicted %" APR_UINT64_T_FMT
+                             " items since the last look: "
                              "tokens whose entries were among them could be "
                              "replayed, so logins that use it are refused "
                              "(503) for the next %ld s. Start it with "
-                             "memcached -M and enough -m", tok,
-                             ev - ws->evictions,
+                             "memcached -M and enough -m",
+                             tok, ev - ws->evictions,
                              (long)apr_time_sec(n8443_rc_retention()));
             }
             ws->probed = 1;
             ws->evictions = ev;
-            why = on == 1 ? N8443_MC_EVICTS
-                  : now < ws->hold_until ? N8443_MC_EVICTED : 0;
+            why = on == 1                ? N8443_MC_EVICTS
+                  : now < ws->hold_until ? N8443_MC_EVICTED
+                                         : 0;
             if (why == N8443_MC_EVICTS
                 && (ws->why != N8443_MC_EVICTS
                     || now - ws->warned >= apr_time_from_sec(3600))) {
                 ws->warned = now;
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(262)
-                             "replay cache: memcached (%s) evicts items "
-                             "when its memory is full (it runs without -M): "
-                             "a flood of logins could push out the entry of "
-                             "a token that is still valid, and that token "
-                             "would be accepted again. Logins that use it "
-                             "are refused (503) until it runs as memcached "
-                             "-M with enough -m", tok);
+                ap_log_error(
+                    APLOG_MARK, APLOG_ERR, 0, s,
+                    N8443LOGNO(262) "replay cache: memcached (%s) evicts items "
+                    "when its memory is full (it runs without -M): "
+                    "a flood of logins could push out the entry of "
+                    "a token that is still valid, and that token "
+                    "would be accepted again. Logins that use it "
+                    "are refused (503) until it runs as memcached "
+                    "-M with enough -m",
+                    tok);
             }
             else if (why == 0 && ws->why != 0)
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(288)
-                             "replay cache: memcached (%s) no longer "
-                             "evicts: logins use it again", tok);
+                ap_log_error(
+                    APLOG_MARK, APLOG_NOTICE, 0, s,
+                    N8443LOGNO(288) "replay cache: memcached (%s) no longer "
+                    "evicts: logins use it again",
+                    tok);
             ws->why = why;
         }
         if (word == 0 && ws->why != 0)
@@ -221,8 +229,7 @@ static apr_uint32_t watch_list(apr_pool_t *p, server_rec *s,
 }
 
 /* The server at index i of list, or the list (a shared slot). */
-static const char *nth_server(apr_pool_t *p, const char *list,
-                              apr_uint32_t i)
+static const char *nth_server(apr_pool_t *p, const char *list, apr_uint32_t i)
 {
     char *copy = apr_pstrdup(p, list), *tok, *last;
 
@@ -244,14 +251,15 @@ static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc)
     word = apr_atomic_read32(&st->memcache_refuse[rc->memcache_slot]);
     if (word == 0)
         return 0;
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(289)
-                  "replay cache: memcached (%s) %s: a token whose entry it "
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  N8443LOGNO(289) "replay cache: memcached (%s) %s: a token "
+                  "whose entry it "
                   "dropped could be replayed, so the login is refused (503). "
                   "Run it as memcached -M with enough -m",
                   nth_server(r->pool, rc->memcache_servers, word & 0xffff),
                   (word >> 16) == N8443_MC_EVICTS
-                  ? "evicts items when its memory is full (runs without -M)"
-                  : "evicted items lately");
+                      ? "evicts items when its memory is full (runs without -M)"
+                      : "evicted items lately");
     return 1;
 }
 
@@ -261,8 +269,8 @@ static int refused_for_evictions(request_rec *r, const n8443_rc_conf *rc)
  * list (asked: list -> slot + 1). */
 static int slot_of(apr_hash_t *asked, const n8443_rc_conf *rc)
 {
-    long n = (long)apr_hash_get(asked, rc->memcache_servers,
-                                APR_HASH_KEY_STRING);
+    long n =
+        (long)apr_hash_get(asked, rc->memcache_servers, APR_HASH_KEY_STRING);
 
     if (n == 0) {
         n = (long)apr_hash_count(asked) + 1;
@@ -294,11 +302,10 @@ static void watch_memcached(apr_pool_t *p, server_rec *s, int startup)
         apr_uint32_t w;
 
         if (sc->rc.backend != N8443_RC_MEMCACHE
-            || apr_hash_get(asked, sc->rc.memcache_servers,
-                            APR_HASH_KEY_STRING) != NULL)
+            || apr_hash_get(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING)
+                   != NULL)
             continue;
-        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING,
-                     "");
+        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING, "");
         w = watch_list(p, vs, &sc->rc, startup);
         if (startup)
             n8443_rc_mc_birth(p, &sc->rc);
@@ -361,30 +368,28 @@ static void memcache_child_init(apr_pool_t *pchild, server_rec *s)
         rv = n8443_mc_create(pchild, sc->rc.memcache_servers,
                              (n8443_mc_client **)&sc->rc.memcache);
         if (rv != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, N8443LOGNO(057)
-                         "cannot set up the memcached client for %s",
-                         sc->rc.memcache_servers);
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, rv, vs,
+                N8443LOGNO(057) "cannot set up the memcached client for %s",
+                sc->rc.memcache_servers);
     }
 }
 
 /* memcached answers replays; the quota (counted in the shm segment, per
  * instance) keeps one principal from pushing others' entries out of a
  * memcached that evicts. */
-static n8443_rc_result memcache_check_and_store(request_rec *r,
-                                                n8443_rc_conf *rc,
-                                                const unsigned char *key,
-                                                const n8443_rc_who *who,
-                                                apr_uint64_t quota,
-                                                apr_time_t now,
-                                                apr_time_t stamp,
-                                                int *log_quota)
+static n8443_rc_result
+memcache_check_and_store(request_rec *r, n8443_rc_conf *rc,
+                         const unsigned char *key, const n8443_rc_who *who,
+                         apr_uint64_t quota, apr_time_t now, apr_time_t stamp,
+                         int *log_quota)
 {
-    n8443_rc_result res = n8443_rc_shm_quota_check(r, who, quota, now,
-                                                   log_quota);
+    n8443_rc_result res =
+        n8443_rc_shm_quota_check(r, who, quota, now, log_quota);
 
     if (res == N8443_RC_FRESH) {
         res = refused_for_evictions(r, rc) ? N8443_RC_UNAVAILABLE
-              : n8443_rc_mc_add(r, rc, key, stamp);
+                                           : n8443_rc_mc_add(r, rc, key, stamp);
         if (res == N8443_RC_FRESH)
             n8443_rc_shm_quota_count(r, who, now);
     }
@@ -401,21 +406,25 @@ static void memcache_status(request_rec *r, const n8443_rc_conf *rc)
     int on;
 
     probe(r->pool, rc->memcache_servers, &on, &ev);
-    ap_rprintf(r, ",\"memcache_evictions_on\":%s,"
+    ap_rprintf(r,
+               ",\"memcache_evictions_on\":%s,"
                "\"memcache_evictions\":%" APR_UINT64_T_FMT
                ",\"memcache_refusing\":%s",
-               on == 1 ? "true" : on == 0 ? "false" : "null", ev,
-               apr_atomic_read32(&st->memcache_refuse[
-                   rc->memcache_slot % N8443_MC_SLOTS]) != 0
-               ? "true" : "false");
+               on == 1   ? "true"
+               : on == 0 ? "false"
+                         : "null",
+               ev,
+               apr_atomic_read32(
+                   &st->memcache_refuse[rc->memcache_slot % N8443_MC_SLOTS])
+                       != 0
+                   ? "true"
+                   : "false");
     n8443_rc_mc_status(r, rc);
 }
 
-const n8443_rc_provider n8443_rc_memcache_provider = {
-    "memcache",
-    NULL,
-    memcache_post_config,
-    memcache_child_init,
-    memcache_check_and_store,
-    memcache_status
-};
+const n8443_rc_provider n8443_rc_memcache_provider = {"memcache",
+                                                      NULL,
+                                                      memcache_post_config,
+                                                      memcache_child_init,
+                                                      memcache_check_and_store,
+                                                      memcache_status};

@@ -69,7 +69,7 @@ static const char *birth_value(apr_pool_t *p, const n8443_rc_conf *rc,
 
 typedef struct {
     apr_time_t born;
-    long retention;             /* 0: not said (an older module's) */
+    long retention; /* 0: not said (an older module's) */
     apr_uint64_t list;
 } mc_birth;
 
@@ -83,8 +83,8 @@ static int birth_fits(const mc_birth *b, const n8443_rc_conf *rc)
 static void count_error(const n8443_rc_conf *rc)
 {
     if (rc->memcache_slot >= 0 && rc->memcache_slot < N8443_MC_SLOTS)
-        apr_atomic_inc32(&n8443_stats_get()->memcache_errors[
-            rc->memcache_slot]);
+        apr_atomic_inc32(
+            &n8443_stats_get()->memcache_errors[rc->memcache_slot]);
 }
 
 /* The value of a "get" reply starting at p: 1 and *born, 0 when the key is
@@ -117,33 +117,37 @@ static int parse_born(const char *p, mc_birth *b)
 
 /* The server lost its birth: write now (the first writer wins) and read
  * the winner's.  1 and *born, or 0 when the server did not answer. */
-static int rebirth(request_rec *r, const n8443_rc_conf *rc,
-                   n8443_mc_server *s, int replace, mc_birth *born)
+static int rebirth(request_rec *r, const n8443_rc_conf *rc, n8443_mc_server *s,
+                   int replace, mc_birth *born)
 {
     const char *now = birth_value(r->pool, rc, apr_time_now());
     char cmd[192], reply[256];
     apr_status_t rv;
 
-    apr_snprintf(cmd, sizeof(cmd), "%s " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
-                 "\r\n%s\r\nget " BORN_KEY "\r\n", replace ? "set" : "add",
-                 strlen(now), now);
+    apr_snprintf(cmd, sizeof(cmd),
+                 "%s " BORN_KEY " 0 0 %" APR_SIZE_T_FMT
+                 "\r\n%s\r\nget " BORN_KEY "\r\n",
+                 replace ? "set" : "add", strlen(now), now);
     rv = n8443_mc_command(s, cmd, reply, sizeof(reply), 1, 1);
     if (rv != APR_SUCCESS || strchr(reply, '\n') == NULL
         || parse_born(strchr(reply, '\n') + 1, born) != 1)
         return 0;
     if (replace)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(454)
-                      "replay cache: memcached (%s)'s watermark was for "
-                      "another server list or a shorter retention "
-                      "(NegotiateClockSkew raised): it remembers since "
-                      "now, and authenticators made before are refused",
-                      n8443_mc_name(s));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            N8443LOGNO(454) "replay cache: memcached (%s)'s watermark was for "
+            "another server list or a shorter retention "
+            "(NegotiateClockSkew raised): it remembers since "
+            "now, and authenticators made before are refused",
+            n8443_mc_name(s));
     else if (strncmp(reply, "STORED\r\n", 8) == 0)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(307)
-                      "replay cache: memcached (%s) had lost its memory "
-                      "(restarted, flushed or its entries evicted): it "
-                      "remembers since now, and authenticators made before "
-                      "are refused", n8443_mc_name(s));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            N8443LOGNO(307) "replay cache: memcached (%s) had lost its memory "
+            "(restarted, flushed or its entries evicted): it "
+            "remembers since now, and authenticators made before "
+            "are refused",
+            n8443_mc_name(s));
     return 1;
 }
 
@@ -165,23 +169,24 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
     s = n8443_mc_home(rc->memcache, mkey, &idx);
 
     /* The value is never read; one byte keeps the item small. */
-    apr_snprintf(cmd, sizeof(cmd), "add %s 0 %ld 1\r\n1\r\nget " BORN_KEY
-                 "\r\n", mkey,
+    apr_snprintf(cmd, sizeof(cmd),
+                 "add %s 0 %ld 1\r\n1\r\nget " BORN_KEY "\r\n", mkey,
                  (long)apr_time_sec(n8443_rc_retention()) + 1);
     rv = n8443_mc_command(s, cmd, reply, sizeof(reply), 1, 1);
     if (rv != APR_SUCCESS) {
         count_error(rc);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(060)
-                      "replay cache: memcached (%s) did not answer; login "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      N8443LOGNO(060) "replay cache: memcached (%s) did not "
+                      "answer; login "
                       "refused (503) until it does (the logins whose keys "
-                      "it holds)", n8443_mc_name(s));
+                      "it holds)",
+                      n8443_mc_name(s));
         return N8443_RC_UNAVAILABLE;
     }
     if (strncmp(reply, "NOT_STORED\r\n", 12) == 0)
         return N8443_RC_REPLAY;
     line2 = strchr(reply, '\n') + 1;
-    have = strncmp(reply, "STORED\r\n", 8) == 0 ? parse_born(line2, &born)
-                                                 : -1;
+    have = strncmp(reply, "STORED\r\n", 8) == 0 ? parse_born(line2, &born) : -1;
     if (have == 0 && !rebirth(r, rc, s, 0, &born))
         have = -1;
     /* Written for another list or retention, before this generation was
@@ -191,13 +196,15 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
         have = -1;
     if (have < 0) {
         count_error(rc);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(308)
-                      "replay cache: memcached (%s) answered \"%.*s\": "
-                      "login refused (503)%s", n8443_mc_name(s),
-                      (int)strcspn(reply, "\r\n"), reply,
-                      strstr(reply, "out of memory") != NULL
-                      ? "; it is full of live entries (-M): give it more "
-                        "memory (-m)" : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(308) "replay cache: memcached (%s) answered \"%.*s\": "
+            "login refused (503)%s",
+            n8443_mc_name(s), (int)strcspn(reply, "\r\n"), reply,
+            strstr(reply, "out of memory") != NULL
+                ? "; it is full of live entries (-M): give it more "
+                  "memory (-m)"
+                : "");
         return N8443_RC_UNAVAILABLE;
     }
     if (stamp < born.born) {
@@ -223,23 +230,25 @@ void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc)
         return;
     for (i = 0; i < c->n; i++) {
         if (n8443_mc_command(c->server[i], "get " BORN_KEY "\r\n", reply,
-                             sizeof(reply), 0, 1) != APR_SUCCESS)
-            continue;           /* a child writes it */
+                             sizeof(reply), 0, 1)
+            != APR_SUCCESS)
+            continue; /* a child writes it */
         have = parse_born(reply, &b);
         verb = "add";
         if (have == 1 && !birth_fits(&b, rc))
-            verb = "set";       /* another list, a longer retention now */
-        else if (have == 1 && b.retention
-                              > (long)apr_time_sec(n8443_rc_retention()))
+            verb = "set"; /* another list, a longer retention now */
+        else if (have == 1
+                 && b.retention > (long)apr_time_sec(n8443_rc_retention()))
             /* A shorter retention now: keep the watermark, say so (a
              * longer one later is then a loss). */
             verb = "set", now = birth_value(p, rc, b.born);
         else if (have != 0)
             continue;
-        else                    /* no birth yet: a cold one */
+        else /* no birth yet: a cold one */
             now = birth_value(p, rc, loaded - n8443_rc_cold_margin());
-        apr_snprintf(cmd, sizeof(cmd), "%s " BORN_KEY " 0 0 %"
-                     APR_SIZE_T_FMT "\r\n%s\r\n", verb, strlen(now), now);
+        apr_snprintf(cmd, sizeof(cmd),
+                     "%s " BORN_KEY " 0 0 %" APR_SIZE_T_FMT "\r\n%s\r\n", verb,
+                     strlen(now), now);
         n8443_mc_command(c->server[i], cmd, reply, sizeof(reply), 1, 0);
         now = birth_value(p, rc, loaded);
     }
@@ -255,20 +264,24 @@ void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc)
 
     ap_rprintf(r, ",\"memcache_errors\":%u,\"memcache_servers\":[",
                rc->memcache_slot >= 0 && rc->memcache_slot < N8443_MC_SLOTS
-               ? apr_atomic_read32(&n8443_stats_get()->memcache_errors[
-                     rc->memcache_slot]) : 0);
+                   ? apr_atomic_read32(
+                       &n8443_stats_get()->memcache_errors[rc->memcache_slot])
+                   : 0);
     for (i = 0; c != NULL && i < c->n; i++) {
         mc_birth b;
         apr_time_t born = 0;
         int have = -1;
 
         if (n8443_mc_command(c->server[i], "get " BORN_KEY "\r\n", reply,
-                             sizeof(reply), 0, 1) == APR_SUCCESS)
+                             sizeof(reply), 0, 1)
+            == APR_SUCCESS)
             have = parse_born(reply, &b);
         born = have == 1 ? b.born : 0;
         ap_rprintf(r, "%s{\"server\":\"%s\",\"state\":\"%s\"", i ? "," : "",
                    ap_escape_quotes(r->pool, n8443_mc_name(c->server[i])),
-                   have < 0 ? "down" : have == 0 ? "no_watermark" : "up");
+                   have < 0    ? "down"
+                   : have == 0 ? "no_watermark"
+                               : "up");
         if (have == 1)
             ap_rprintf(r, ",\"watermark_unix\":%" APR_TIME_T_FMT ".%06ld",
                        apr_time_sec(born), (long)apr_time_usec(born));

@@ -88,11 +88,11 @@ long n8443_rc_shm_window(void);
 
 typedef struct {
     const char *path;
-    int fd;                 /* open (and locked) for the instance's life */
-    void *base;             /* the mapping, MAP_SHARED */
+    int fd;     /* open (and locked) for the instance's life */
+    void *base; /* the mapping, MAP_SHARED */
     apr_size_t bytes;
-    int created;            /* no file before (not a replaced one) */
-    int kept;               /* the file had this size: its contents may be
+    int created; /* no file before (not a replaced one) */
+    int kept;    /* the file had this size: its contents may be
                                usable (the header says) */
 } n8443_rc_file;
 
@@ -100,9 +100,8 @@ typedef struct {
 const char *n8443_rc_file_path(apr_pool_t *p);
 /* Open (creating it 0600), check, lock, size and map the file at path
  * for the life of pool p; logged on failure. */
-apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s,
-                               const char *path, apr_size_t bytes,
-                               n8443_rc_file **out);
+apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
+                               apr_size_t bytes, n8443_rc_file **out);
 /* This boot's id (Linux: /proc/sys/kernel/random/boot_id), zeros when
  * unknown. */
 void n8443_rc_boot_id(char *buf, apr_size_t len);
@@ -138,8 +137,7 @@ n8443_rc_result n8443_rc_mc_add(request_rec *r, n8443_rc_conf *rc,
 void n8443_rc_mc_status(request_rec *r, const n8443_rc_conf *rc);
 /* Parent, at start-up: a birth for each server that has none. */
 void n8443_rc_mc_birth(apr_pool_t *p, const n8443_rc_conf *rc);
-apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd,
-                              char *reply, apr_size_t size, int lines,
-                              int want_get);
+apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd, char *reply,
+                              apr_size_t size, int lines, int want_get);
 
 #endif /* N8443_RCACHE_PROVIDER_H */

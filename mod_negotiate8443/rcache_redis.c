@@ -27,8 +27,7 @@
 static n8443_redis_conf *conf_of(cmd_parms *cmd)
 {
     n8443_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config,
-                             &negotiate8443_module);
+        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
     n8443_redis_conf *cf = sc->rc.redis;
 
     if (cf == NULL) {
@@ -41,15 +40,15 @@ static n8443_redis_conf *conf_of(cmd_parms *cmd)
 }
 
 #ifndef N8443_HAVE_REDIS
-#define NO_REDIS(cmd) \
-    apr_psprintf((cmd)->pool, "%s: mod_negotiate8443 was built without " \
-                 "Redis support (configure --with-redis, needs hiredis)", \
+#define NO_REDIS(cmd)                                                          \
+    apr_psprintf((cmd)->pool,                                                  \
+                 "%s: mod_negotiate8443 was built without "                    \
+                 "Redis support (configure --with-redis, needs hiredis)",      \
                  (cmd)->cmd->name)
 #endif
 
 const char *n8443_rc_redis_set_servers(cmd_parms *cmd, n8443_rc_conf *rc,
-                                       const char *type,
-                                       const char *servers,
+                                       const char *type, const char *servers,
                                        const char *master)
 {
     int sentinel = strcasecmp(type, "redis-sentinel") == 0;
@@ -60,10 +59,10 @@ const char *n8443_rc_redis_set_servers(cmd_parms *cmd, n8443_rc_conf *rc,
 
     if (servers == NULL || (sentinel && master == NULL)
         || (!sentinel && master != NULL))
-        return apr_psprintf(cmd->pool, "%s %s needs %s", cmd->cmd->name,
-                            type, sentinel
-                            ? "HOST:PORT[,HOST:PORT...] MASTER-NAME"
-                            : "HOST:PORT[,HOST:PORT...] and nothing more");
+        return apr_psprintf(cmd->pool, "%s %s needs %s", cmd->cmd->name, type,
+                            sentinel
+                                ? "HOST:PORT[,HOST:PORT...] MASTER-NAME"
+                                : "HOST:PORT[,HOST:PORT...] and nothing more");
 #ifndef N8443_HAVE_REDIS
     return NO_REDIS(cmd);
 #endif
@@ -88,8 +87,8 @@ const char *n8443_rc_redis_set_servers(cmd_parms *cmd, n8443_rc_conf *rc,
         cf->port[cf->n++] = port;
     }
     if (cf->n == 0)
-        return apr_psprintf(cmd->pool, "%s %s: no server given",
-                            cmd->cmd->name, type);
+        return apr_psprintf(cmd->pool, "%s %s: no server given", cmd->cmd->name,
+                            type);
     cf->servers = servers;
     cf->master_name = master;
     rc->backend = N8443_RC_REDIS;
@@ -109,8 +108,8 @@ const char *n8443_rc_redis_cmd_auth(cmd_parms *cmd, void *dconf,
 
 /* Without hiredis_ssl the start-up stops (post_config, N8443330), not the
  * syntax check: one configuration serves builds with and without it. */
-const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
-                                   const char *ca, const char *name)
+const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf, const char *ca,
+                                   const char *name)
 {
 #ifndef N8443_HAVE_REDIS
     return NO_REDIS(cmd);
@@ -125,16 +124,17 @@ const char *n8443_rc_redis_cmd_tls(cmd_parms *cmd, void *dconf,
 
 #ifdef N8443_HAVE_REDIS
 /* Milliseconds in [lo, hi]. */
-static const char *parse_ms(cmd_parms *cmd, const char *arg, long lo,
-                            long hi, apr_interval_time_t *out)
+static const char *parse_ms(cmd_parms *cmd, const char *arg, long lo, long hi,
+                            apr_interval_time_t *out)
 {
     char *end;
     long v = strtol(arg, &end, 10);
 
     if (end == arg || *end != '\0' || v < lo || v > hi)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
-                            "milliseconds from %ld to %ld", cmd->cmd->name,
-                            arg, lo, hi);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of "
+                            "milliseconds from %ld to %ld",
+                            cmd->cmd->name, arg, lo, hi);
     *out = apr_time_from_msec(v);
     return NULL;
 }
@@ -150,8 +150,8 @@ const char *n8443_rc_redis_cmd_timeout(cmd_parms *cmd, void *dconf,
 #endif
 }
 
-const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf,
-                                    const char *n, const char *ms)
+const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf, const char *n,
+                                    const char *ms)
 {
 #ifndef N8443_HAVE_REDIS
     return NO_REDIS(cmd);
@@ -161,11 +161,12 @@ const char *n8443_rc_redis_cmd_wait(cmd_parms *cmd, void *dconf,
     long v = strtol(n, &end, 10);
 
     if (end == n || *end != '\0' || v < 0 || v > 100)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of "
-                            "replicas from 0 to 100", cmd->cmd->name, n);
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of "
+                            "replicas from 0 to 100",
+                            cmd->cmd->name, n);
     cf->wait_replicas = (int)v;
-    return ms != NULL ? parse_ms(cmd, ms, 1, 10000, &cf->wait_timeout)
-                      : NULL;
+    return ms != NULL ? parse_ms(cmd, ms, 1, 10000, &cf->wait_timeout) : NULL;
 #endif
 }
 
@@ -183,23 +184,29 @@ static int read_auth(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
     if (cf->auth_file == NULL || cf->password != NULL)
         return OK;
     if (stat(cf->auth_file, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, N8443LOGNO(320)
-                     "NegotiateReplayCacheRedisAuth %s: not a readable "
-                     "file", cf->auth_file);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, errno, s,
+            N8443LOGNO(320) "NegotiateReplayCacheRedisAuth %s: not a readable "
+            "file",
+            cf->auth_file);
         return !OK;
     }
     if ((st.st_mode & 077) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(323)
-                     "NegotiateReplayCacheRedisAuth %s: the Redis password "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     N8443LOGNO(323) "NegotiateReplayCacheRedisAuth %s: the "
+                     "Redis password "
                      "is readable by group or others (mode %04o): chmod "
-                     "600 it", cf->auth_file, (unsigned)(st.st_mode & 07777));
+                     "600 it",
+                     cf->auth_file, (unsigned)(st.st_mode & 07777));
         return !OK;
     }
     f = fopen(cf->auth_file, "r");
     if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, N8443LOGNO(324)
-                     "NegotiateReplayCacheRedisAuth %s: cannot read a "
-                     "password from it", cf->auth_file);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, errno, s,
+            N8443LOGNO(324) "NegotiateReplayCacheRedisAuth %s: cannot read a "
+            "password from it",
+            cf->auth_file);
         if (f != NULL)
             fclose(f);
         return !OK;
@@ -218,9 +225,11 @@ static int read_auth(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
         cf->password = apr_pstrdup(p, buf);
     memset(buf, 0, sizeof(buf));
     if (*cf->password == '\0') {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(326)
-                     "NegotiateReplayCacheRedisAuth %s: the password is "
-                     "empty", cf->auth_file);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(326) "NegotiateReplayCacheRedisAuth %s: the password is "
+            "empty",
+            cf->auth_file);
         return !OK;
     }
     return OK;
@@ -240,16 +249,17 @@ static int redis_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         if (sc->rc.backend != N8443_RC_REDIS || cf == NULL
             || apr_hash_get(seen, &cf, sizeof(cf)) != NULL)
             continue;
-        apr_hash_set(seen, apr_pmemdup(ptemp, &cf, sizeof(cf)), sizeof(cf),
-                     cf);
+        apr_hash_set(seen, apr_pmemdup(ptemp, &cf, sizeof(cf)), sizeof(cf), cf);
         if (read_auth(pconf, vs, cf) != OK)
             return !OK;
 #ifndef N8443_HAVE_REDIS_SSL
         if (cf->tls_ca != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs, N8443LOGNO(330)
-                         "NegotiateReplayCacheRedisTLS %s: mod_negotiate8443 "
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
+                         N8443LOGNO(330) "NegotiateReplayCacheRedisTLS %s: "
+                         "mod_negotiate8443 "
                          "was built without Redis TLS support (hiredis_ssl, "
-                         "hiredis >= 1.0)", cf->tls_ca);
+                         "hiredis >= 1.0)",
+                         cf->tls_ca);
             return !OK;
         }
 #endif
@@ -270,26 +280,24 @@ static void redis_child_init(apr_pool_t *pchild, server_rec *s)
             ap_get_module_config(vs->module_config, &negotiate8443_module);
         n8443_redis_conf *cf = sc->rc.redis;
 
-        if (sc->rc.backend != N8443_RC_REDIS || cf == NULL
-            || cf->conn != NULL)
+        if (sc->rc.backend != N8443_RC_REDIS || cf == NULL || cf->conn != NULL)
             continue;
         rv = n8443_redis_conn_create(pchild, cf);
         if (rv != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, N8443LOGNO(328)
-                         "replay cache: cannot set up the Redis client for "
-                         "%s: logins are refused (503)", cf->servers);
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
+                         N8443LOGNO(328) "replay cache: cannot set up the "
+                         "Redis client for "
+                         "%s: logins are refused (503)",
+                         cf->servers);
     }
 }
 
 /* The quota as memcache's; then the watermark, then SET NX. */
-static n8443_rc_result redis_check_and_store(request_rec *r,
-                                             n8443_rc_conf *rc,
+static n8443_rc_result redis_check_and_store(request_rec *r, n8443_rc_conf *rc,
                                              const unsigned char *key,
                                              const n8443_rc_who *who,
-                                             apr_uint64_t quota,
-                                             apr_time_t now,
-                                             apr_time_t stamp,
-                                             int *log_quota)
+                                             apr_uint64_t quota, apr_time_t now,
+                                             apr_time_t stamp, int *log_quota)
 {
     char rkey[sizeof(N8443_REDIS_PREFIX) + 2 * N8443_RC_KEY_LEN], *p;
     n8443_redis_conf *cf = rc->redis;
@@ -320,8 +328,7 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
             res = N8443_RC_FORGOTTEN;
         }
         else if (res == N8443_RC_FRESH) {
-            res = n8443_redis_set(r, cf, rkey, stamp, &watermark, &retry,
-                                  &why);
+            res = n8443_redis_set(r, cf, rkey, stamp, &watermark, &retry, &why);
             if (res == N8443_RC_FORGOTTEN)
                 n8443_rc_note_forgotten(r, watermark, stamp);
         }
@@ -331,10 +338,11 @@ static n8443_rc_result redis_check_and_store(request_rec *r,
     if (res == N8443_RC_FRESH)
         n8443_rc_shm_quota_count(r, who, now);
     else if (res == N8443_RC_UNAVAILABLE)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(329)
-                      "replay cache: Redis (%s) cannot answer: %s; login "
-                      "refused (503) until it does", cf->servers,
-                      why != NULL ? why : "?");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(329) "replay cache: Redis (%s) cannot answer: %s; login "
+            "refused (503) until it does",
+            cf->servers, why != NULL ? why : "?");
     return res;
 }
 
@@ -373,37 +381,36 @@ static void redis_status(request_rec *r, const n8443_rc_conf *rc)
     n8443_redis_ready(r, cf, 1, &watermark, &why);
     n8443_redis_view_get(r->pool, cf, &v);
     n8443_redis_unlock(cf);
-    ap_rprintf(r, ",\"redis\":{\"mode\":\"%s\",\"servers\":%s,"
+    ap_rprintf(r,
+               ",\"redis\":{\"mode\":\"%s\",\"servers\":%s,"
                "\"master_name\":%s,\"state\":%s,\"primary\":%s,"
                "\"identity\":%s,\"watermark\":",
                cf->master_name ? "sentinel" : "direct",
                json_str(r->pool, cf->servers),
-               json_str(r->pool, cf->master_name),
-               json_str(r->pool, v.state), json_str(r->pool, v.primary),
-               json_str(r->pool, v.identity));
+               json_str(r->pool, cf->master_name), json_str(r->pool, v.state),
+               json_str(r->pool, v.primary), json_str(r->pool, v.identity));
     if (v.watermark > 0)
         ap_rprintf(r, "%" APR_TIME_T_FMT ".%06" APR_TIME_T_FMT,
                    apr_time_sec(v.watermark), apr_time_usec(v.watermark));
     else
         ap_rputs("null", r);
-    ap_rprintf(r, ",\"errors\":%u,\"last_error\":%s,\"wait_replicas\":%d,"
-               "\"tls\":%s}", v.errors, json_str(r->pool, v.last_error),
-               cf->wait_replicas, cf->tls_ca ? "true" : "false");
+    ap_rprintf(r,
+               ",\"errors\":%u,\"last_error\":%s,\"wait_replicas\":%d,"
+               "\"tls\":%s}",
+               v.errors, json_str(r->pool, v.last_error), cf->wait_replicas,
+               cf->tls_ca ? "true" : "false");
 }
 
-const n8443_rc_provider n8443_rc_redis_provider = {
-    "redis",
-    NULL,
-    redis_post_config,
-    redis_child_init,
-    redis_check_and_store,
-    redis_status
-};
+const n8443_rc_provider n8443_rc_redis_provider = {"redis",
+                                                   NULL,
+                                                   redis_post_config,
+                                                   redis_child_init,
+                                                   redis_check_and_store,
+                                                   redis_status};
 
 #else /* !N8443_HAVE_REDIS: the directive is refused; nothing runs. */
 
-const n8443_rc_provider n8443_rc_redis_provider = {
-    "redis", NULL, NULL, NULL, NULL, NULL
-};
+const n8443_rc_provider n8443_rc_redis_provider = {"redis", NULL, NULL,
+                                                   NULL,    NULL, NULL};
 
 #endif

@@ -35,36 +35,35 @@ typedef struct n8443_redis_conn n8443_redis_conn;
  * NegotiateReplayCacheRedis* directives of the same context.  Vhosts that
  * inherit it share it, and its one connection per child. */
 typedef struct {
-    const char *servers;        /* "h:p[,h:p...]" as configured */
-    const char *master_name;    /* Sentinel: the master's name; NULL when
+    const char *servers;     /* "h:p[,h:p...]" as configured */
+    const char *master_name; /* Sentinel: the master's name; NULL when
                                  * servers are the Redis server(s) */
-    int n;                      /* entries of servers */
+    int n;                   /* entries of servers */
     char **host;
     apr_port_t *port;
-    const char *auth_file;      /* NegotiateReplayCacheRedisAuth */
-    const char *user;           /* from auth_file (post_config); NULL: */
-    const char *password;       /* the default user / no AUTH at all */
-    const char *tls_ca;         /* NegotiateReplayCacheRedisTLS: CA file */
-    const char *tls_name;       /* SNI / name checked; NULL: the host */
+    const char *auth_file; /* NegotiateReplayCacheRedisAuth */
+    const char *user;      /* from auth_file (post_config); NULL: */
+    const char *password;  /* the default user / no AUTH at all */
+    const char *tls_ca;    /* NegotiateReplayCacheRedisTLS: CA file */
+    const char *tls_name;  /* SNI / name checked; NULL: the host */
     apr_interval_time_t timeout;
-    int wait_replicas;          /* NegotiateReplayCacheRedisWait; 0: no */
+    int wait_replicas; /* NegotiateReplayCacheRedisWait; 0: no */
     apr_interval_time_t wait_timeout;
-    n8443_redis_conn *conn;     /* per child (child_init) */
+    n8443_redis_conn *conn; /* per child (child_init) */
 } n8443_redis_conf;
 
 /* What a child knows of its backend, for the status page and log lines. */
 typedef struct {
-    const char *state;          /* "up", "down", "not_primary", ... */
-    const char *primary;        /* "h:p" in use or last tried; NULL */
-    const char *identity;       /* replication ID ":" run ID; NULL */
-    apr_time_t watermark;       /* remembers since; 0: not known */
-    apr_uint32_t errors;        /* failed attempts and commands */
-    const char *last_error;     /* NULL: none */
+    const char *state;      /* "up", "down", "not_primary", ... */
+    const char *primary;    /* "h:p" in use or last tried; NULL */
+    const char *identity;   /* replication ID ":" run ID; NULL */
+    apr_time_t watermark;   /* remembers since; 0: not known */
+    apr_uint32_t errors;    /* failed attempts and commands */
+    const char *last_error; /* NULL: none */
 } n8443_redis_view;
 
 /* Per child: the connection state and its lock (threaded MPMs). */
-apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
-                                     n8443_redis_conf *cf);
+apr_status_t n8443_redis_conn_create(apr_pool_t *pchild, n8443_redis_conf *cf);
 
 /* Make sure the child is connected to the primary and knows its
  * watermark (a connection at most once per N8443_REDIS_RETRY).  Returns
@@ -101,8 +100,8 @@ void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf);
 #include <hiredis/hiredis_ssl.h>
 
 /* rcache_redis_wire.c: the TLS context of cf, or NULL and err. */
-redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf,
-                                         char *err, apr_size_t len);
+redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf, char *err,
+                                         apr_size_t len);
 #endif
 
 /* rcache_redis_wire.c: one server, no state.
@@ -110,17 +109,16 @@ redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf,
  * A connection to the primary of cf (TLS with ssl, a redisSSLContext,
  * when not NULL), authenticated and checked with ROLE; NULL and err when
  * none answers as one.  *where names the last server tried. */
-redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf,
-                                       void *ssl, char *where,
-                                       apr_size_t wlen, char *err,
+redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf, void *ssl,
+                                       char *where, apr_size_t wlen, char *err,
                                        apr_size_t len);
 /* One command.  NULL when the connection broke (err says how: then it
  * must be dropped); an error reply is returned as it is. */
-redisReply *n8443_redis_command(redisContext *c, char *err,
-                                apr_size_t len, const char *fmt, ...);
+redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
+                                const char *fmt, ...);
 /* The value of "name:" in an INFO answer, copied to out; 0: absent. */
-int n8443_redis_info_field(const redisReply *rep, const char *name,
-                           char *out, apr_size_t len);
+int n8443_redis_info_field(const redisReply *rep, const char *name, char *out,
+                           apr_size_t len);
 #endif /* N8443_HAVE_REDIS */
 
 #endif /* N8443_RCACHE_REDIS_H */

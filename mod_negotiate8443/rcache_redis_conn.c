@@ -41,19 +41,19 @@
 #include <stdlib.h>
 
 struct n8443_redis_conn {
-    apr_thread_mutex_t *lock;   /* NULL without threads */
-    redisContext *c;            /* NULL: not connected */
-    apr_time_t last_try;        /* last connection attempt */
-    apr_time_t checked;         /* last look at the primary's identity */
-    char primary[300];          /* "host:port" in use or last tried */
-    char identity[128];         /* replication ID ":" run ID */
-    char since[sizeof(N8443_REDIS_PREFIX "since:") + 128];  /* its key */
-    apr_time_t watermark;       /* since when that identity remembers */
-    const char *state;          /* static strings */
+    apr_thread_mutex_t *lock; /* NULL without threads */
+    redisContext *c;          /* NULL: not connected */
+    apr_time_t last_try;      /* last connection attempt */
+    apr_time_t checked;       /* last look at the primary's identity */
+    char primary[300];        /* "host:port" in use or last tried */
+    char identity[128];       /* replication ID ":" run ID */
+    char since[sizeof(N8443_REDIS_PREFIX "since:") + 128]; /* its key */
+    apr_time_t watermark; /* since when that identity remembers */
+    const char *state;    /* static strings */
     char last_error[300];
     apr_uint32_t errors;
-    int was_down;               /* log when it answers again */
-    int reused;                 /* connected before this login */
+    int was_down; /* log when it answers again */
+    int reused;   /* connected before this login */
 #ifdef N8443_HAVE_REDIS_SSL
     redisSSLContext *ssl;
 #endif
@@ -156,14 +156,12 @@ static redisReply *run_store(n8443_redis_conn *conn, const char *key,
         const char *cmd = pass == 0 ? "EVALSHA" : "EVAL";
         const char *body = pass == 0 ? store_sha : store_script;
 
-        rep = key != NULL
-              ? n8443_redis_command(conn->c, err, len,
-                                    "%s %s 2 %s %s %lld %lld %lld", cmd,
-                                    body, conn->since, key, now, ms,
-                                    (long long)stamp)
-              : n8443_redis_command(conn->c, err, len,
-                                    "%s %s 1 %s %lld %lld 0", cmd, body,
-                                    conn->since, now, ms);
+        rep = key != NULL ? n8443_redis_command(
+                  conn->c, err, len, "%s %s 2 %s %s %lld %lld %lld", cmd, body,
+                  conn->since, key, now, ms, (long long)stamp)
+                          : n8443_redis_command(conn->c, err, len,
+                                                "%s %s 1 %s %lld %lld 0", cmd,
+                                                body, conn->since, now, ms);
         if (rep == NULL || rep->type != REDIS_REPLY_ERROR
             || strncmp(rep->str, "NOSCRIPT", 8) != 0)
             return rep;
@@ -211,17 +209,16 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
         || !n8443_redis_info_field(rep[0], "master_replid", replid,
                                    sizeof(replid))
         || !n8443_redis_info_field(rep[1], "run_id", runid, sizeof(runid))) {
-        apr_snprintf(err, len, "INFO does not name the replication ID "
+        apr_snprintf(err, len,
+                     "INFO does not name the replication ID "
                      "and run ID%s%.*s",
                      rep[0]->type == REDIS_REPLY_ERROR ? ": " : "",
-                     rep[0]->type == REDIS_REPLY_ERROR ? (int)rep[0]->len
-                                                       : 0,
+                     rep[0]->type == REDIS_REPLY_ERROR ? (int)rep[0]->len : 0,
                      rep[0]->type == REDIS_REPLY_ERROR ? rep[0]->str : "");
         goto cleanup;
     }
     if (strcmp(role, "master") != 0) {
-        apr_snprintf(err, len, "it is no longer the primary (role:%s)",
-                     role);
+        apr_snprintf(err, len, "it is no longer the primary (role:%s)", role);
         goto cleanup;
     }
     /* A volatile-* or allkeys-* policy evicts keys with a TTL - ours -
@@ -229,7 +226,8 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
     if (n8443_redis_info_field(rep[2], "maxmemory_policy", policy,
                                sizeof(policy))
         && strcmp(policy, "noeviction") != 0) {
-        apr_snprintf(err, len, "maxmemory-policy is %s: it may evict "
+        apr_snprintf(err, len,
+                     "maxmemory-policy is %s: it may evict "
                      "replay entries; set maxmemory-policy noeviction",
                      policy);
         goto cleanup;
@@ -256,10 +254,10 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
         }
         if (!store_answer(rep[0], &code, &wm, &made) || code != 3) {
             apr_snprintf(err, len, "cannot record the watermark: %.*s",
-                         rep[0]->type == REDIS_REPLY_ERROR
-                         ? (int)rep[0]->len : 15,
-                         rep[0]->type == REDIS_REPLY_ERROR
-                         ? rep[0]->str : "a wrong answer");
+                         rep[0]->type == REDIS_REPLY_ERROR ? (int)rep[0]->len
+                                                           : 15,
+                         rep[0]->type == REDIS_REPLY_ERROR ? rep[0]->str
+                                                           : "a wrong answer");
             goto cleanup;
         }
         conn->watermark = wm;
@@ -268,16 +266,18 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
             char when[APR_RFC822_DATE_LEN];
 
             apr_rfc822_date(when, conn->watermark);
-            ap_log_error(APLOG_MARK, made ? APLOG_NOTICE : APLOG_INFO, 0,
-                         s, N8443LOGNO(325)
-                         "replay cache: Redis primary %s (replication ID "
+            ap_log_error(APLOG_MARK, made ? APLOG_NOTICE : APLOG_INFO, 0, s,
+                         N8443LOGNO(325) "replay cache: Redis primary %s "
+                         "(replication ID "
                          "%s, run ID %s) remembers since %s%s: "
                          "authenticators made before then are refused "
                          "(its memory may lack entries of an earlier "
-                         "primary)", conn->primary, replid, runid, when,
-                         made == 1 ? " (first seen now)"
+                         "primary)",
+                         conn->primary, replid, runid, when,
+                         made == 1   ? " (first seen now)"
                          : made == 2 ? " (from now: a shorter retention "
-                         "was recorded)" : "");
+                                       "was recorded)"
+                                     : "");
         }
     }
     conn->checked = now;
@@ -328,9 +328,8 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
         }
         conn->last_try = now;
         err[0] = '\0';
-        conn->c = n8443_redis_open_primary(cf, ssl, conn->primary,
-                                           sizeof(conn->primary), err,
-                                           sizeof(err));
+        conn->c = n8443_redis_open_primary(
+            cf, ssl, conn->primary, sizeof(conn->primary), err, sizeof(err));
         if (conn->c == NULL) {
             *why = fail(conn, "down", "%s", err[0] ? err : "no server");
             return N8443_RC_UNAVAILABLE;
@@ -342,9 +341,11 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
         }
     }
     if (conn->was_down) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(327)
-                     "replay cache: Redis primary %s answers (last error: "
-                     "%s)", conn->primary, conn->last_error);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     N8443LOGNO(327) "replay cache: Redis primary %s answers "
+                     "(last error: "
+                     "%s)",
+                     conn->primary, conn->last_error);
         conn->was_down = 0;
     }
     conn->state = "up";
@@ -395,31 +396,34 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     if (!store_answer(rep, &code, &wm, &made) || code < 0 || code > 2) {
         /* -READONLY: no longer the primary; -OOM: full (noeviction);
          * anything else: not the server we think.  Find it again. */
-        *why = fail(conn, rep->type == REDIS_REPLY_ERROR ? "error" : "down",
-                    "%s: SET answered %.*s", conn->primary,
-                    rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 13,
-                    rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                   : "another reply");
+        *why =
+            fail(conn, rep->type == REDIS_REPLY_ERROR ? "error" : "down",
+                 "%s: SET answered %.*s", conn->primary,
+                 rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 13,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "another reply");
         freeReplyObject(rep);
         drop(conn);
         return N8443_RC_UNAVAILABLE;
     }
-    res = code == 1 ? N8443_RC_FRESH
-          : code == 2 ? N8443_RC_REPLAY : N8443_RC_FORGOTTEN;
+    res = code == 1   ? N8443_RC_FRESH
+          : code == 2 ? N8443_RC_REPLAY
+                      : N8443_RC_FORGOTTEN;
     if (made) {
         char when[APR_RFC822_DATE_LEN];
 
         apr_rfc822_date(when, wm);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(460)
-                      "replay cache: Redis primary %s (%s) %s: it "
-                      "remembers since %s now, and authenticators made "
-                      "before then are refused", conn->primary,
-                      conn->identity, made == 1
-                      ? "lost its watermark key, and the entries with it "
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            N8443LOGNO(460) "replay cache: Redis primary %s (%s) %s: it "
+            "remembers since %s now, and authenticators made "
+            "before then are refused",
+            conn->primary, conn->identity,
+            made == 1 ? "lost its watermark key, and the entries with it "
                         "(FLUSHALL, FLUSHDB or SWAPDB)"
                       : "recorded a shorter retention than this server's "
                         "(NegotiateClockSkew raised): older entries may "
-                        "expire too early", when);
+                        "expire too early",
+            when);
     }
     conn->watermark = wm;
     *watermark = wm;
@@ -437,14 +441,15 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
         return N8443_RC_UNAVAILABLE;
     }
-    if (rep->type != REDIS_REPLY_INTEGER
-        || rep->integer < cf->wait_replicas) {
-        *why = fail(conn, "up", "%s: %" APR_INT64_T_FMT " of %d replicas "
-                    "acknowledged the entry within %ld ms "
-                    "(NegotiateReplayCacheRedisWait)", conn->primary,
-                    rep->type == REDIS_REPLY_INTEGER
-                    ? (apr_int64_t)rep->integer : -1, cf->wait_replicas,
-                    (long)apr_time_as_msec(cf->wait_timeout));
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < cf->wait_replicas) {
+        *why = fail(
+            conn, "up",
+            "%s: %" APR_INT64_T_FMT " of %d replicas "
+            "acknowledged the entry within %ld ms "
+            "(NegotiateReplayCacheRedisWait)",
+            conn->primary,
+            rep->type == REDIS_REPLY_INTEGER ? (apr_int64_t)rep->integer : -1,
+            cf->wait_replicas, (long)apr_time_as_msec(cf->wait_timeout));
         res = N8443_RC_UNAVAILABLE;
     }
     freeReplyObject(rep);
@@ -478,8 +483,8 @@ void n8443_redis_view_get(apr_pool_t *p, n8443_redis_conf *cf,
     v->identity = conn->identity[0] ? apr_pstrdup(p, conn->identity) : NULL;
     v->watermark = conn->watermark;
     v->errors = conn->errors;
-    v->last_error = conn->last_error[0] ? apr_pstrdup(p, conn->last_error)
-                                        : NULL;
+    v->last_error =
+        conn->last_error[0] ? apr_pstrdup(p, conn->last_error) : NULL;
 }
 
 static apr_status_t conn_cleanup(void *data)
@@ -495,8 +500,7 @@ static apr_status_t conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
-                                     n8443_redis_conf *cf)
+apr_status_t n8443_redis_conn_create(apr_pool_t *pchild, n8443_redis_conf *cf)
 {
     n8443_redis_conn *conn = apr_pcalloc(pchild, sizeof(*conn));
     int threaded = 0;
@@ -513,7 +517,7 @@ apr_status_t n8443_redis_conn_create(apr_pool_t *pchild,
 #ifdef N8443_HAVE_REDIS_SSL
     if (cf->tls_ca != NULL) {
         conn->ssl = n8443_redis_tls_context(cf, conn->last_error,
-                                sizeof(conn->last_error));
+                                            sizeof(conn->last_error));
         if (conn->ssl == NULL)
             return APR_EGENERAL;
     }
@@ -535,24 +539,27 @@ void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
 #ifdef N8443_HAVE_REDIS_SSL
     if (cf->tls_ca != NULL
         && (ssl = n8443_redis_tls_context(cf, err, sizeof(err))) == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(321)
-                     "replay cache: Redis (%s): %s; logins are refused "
-                     "(503)", cf->servers, err);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, s,
+            N8443LOGNO(321) "replay cache: Redis (%s): %s; logins are refused "
+            "(503)",
+            cf->servers, err);
         return;
     }
 #endif
     conn.c = n8443_redis_open_primary(cf, ssl, conn.primary,
-                                      sizeof(conn.primary), err,
-                                      sizeof(err));
+                                      sizeof(conn.primary), err, sizeof(err));
     if (conn.c == NULL || !watermark_of(s, cf, &conn, err, sizeof(err)))
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, N8443LOGNO(322)
-                     "replay cache: Redis (%s%s%s) cannot be used at "
-                     "start-up: %s; logins are refused (503) until it "
-                     "answers as a primary (each child tries again at most "
-                     "once a second)", cf->master_name ? "Sentinel " : "",
-                     cf->servers, cf->master_name
-                     ? apr_pstrcat(p, " master ", cf->master_name, NULL)
-                     : "", err[0] ? err : "no server");
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, s,
+            N8443LOGNO(322) "replay cache: Redis (%s%s%s) cannot be used at "
+            "start-up: %s; logins are refused (503) until it "
+            "answers as a primary (each child tries again at most "
+            "once a second)",
+            cf->master_name ? "Sentinel " : "", cf->servers,
+            cf->master_name ? apr_pstrcat(p, " master ", cf->master_name, NULL)
+                            : "",
+            err[0] ? err : "no server");
     drop(&conn);
 #ifdef N8443_HAVE_REDIS_SSL
     if (ssl != NULL)

@@ -22,15 +22,14 @@ static struct timeval timeval_of(apr_interval_time_t t)
 }
 
 #ifdef N8443_HAVE_REDIS_SSL
-redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf,
-                                         char *err, apr_size_t len)
+redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf, char *err,
+                                         apr_size_t len)
 {
     redisSSLContextError e = REDIS_SSL_CTX_NONE;
     redisSSLContext *ssl;
 
     redisInitOpenSSL();
-    ssl = redisCreateSSLContext(cf->tls_ca, NULL, NULL, NULL, cf->tls_name,
-                                &e);
+    ssl = redisCreateSSLContext(cf->tls_ca, NULL, NULL, NULL, cf->tls_name, &e);
     if (ssl == NULL)
         apr_snprintf(err, len, "TLS set-up with CA file %s: %s", cf->tls_ca,
                      redisSSLContextGetError(e));
@@ -67,8 +66,8 @@ static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
 
 /* One command.  NULL when the connection broke (err says how: then it
  * must be dropped); an error reply is returned as it is. */
-redisReply *n8443_redis_command(redisContext *c, char *err,
-                                apr_size_t len, const char *fmt, ...)
+redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
+                                const char *fmt, ...)
 {
     redisReply *rep;
     va_list ap;
@@ -77,14 +76,14 @@ redisReply *n8443_redis_command(redisContext *c, char *err,
     rep = redisvCommand(c, fmt, ap);
     va_end(ap);
     if (rep == NULL)
-        apr_snprintf(err, len, "%s", c->err ? c->errstr
-                                            : "no reply (connection lost)");
+        apr_snprintf(err, len, "%s",
+                     c->err ? c->errstr : "no reply (connection lost)");
     return rep;
 }
 
 /* AUTH [user] password on a new connection, when a password is set. */
-static int authenticate(const n8443_redis_conf *cf, redisContext *c,
-                        char *err, apr_size_t len)
+static int authenticate(const n8443_redis_conf *cf, redisContext *c, char *err,
+                        apr_size_t len)
 {
     redisReply *rep;
     int ok;
@@ -92,9 +91,9 @@ static int authenticate(const n8443_redis_conf *cf, redisContext *c,
     if (cf->password == NULL)
         return 1;
     rep = cf->user != NULL
-          ? n8443_redis_command(c, err, len, "AUTH %s %s", cf->user,
-                                cf->password)
-          : n8443_redis_command(c, err, len, "AUTH %s", cf->password);
+              ? n8443_redis_command(c, err, len, "AUTH %s %s", cf->user,
+                                    cf->password)
+              : n8443_redis_command(c, err, len, "AUTH %s", cf->password);
     if (rep == NULL)
         return 0;
     ok = rep->type == REDIS_REPLY_STATUS;
@@ -123,17 +122,17 @@ static int is_primary(redisContext *c, char *err, apr_size_t len)
     else if (!ok)
         apr_snprintf(err, len, "it is not a primary (ROLE: %s)",
                      rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
-                     && rep->element[0]->type == REDIS_REPLY_STRING
-                     ? rep->element[0]->str : "no answer");
+                             && rep->element[0]->type == REDIS_REPLY_STRING
+                         ? rep->element[0]->str
+                         : "no answer");
     freeReplyObject(rep);
     return ok;
 }
 
 /* Ask Sentinel host:port where the primary of cf->master_name is. */
-static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
-                        const char *host, int port, char *phost,
-                        apr_size_t plen, int *pport, char *err,
-                        apr_size_t len)
+static int ask_sentinel(const n8443_redis_conf *cf, void *ssl, const char *host,
+                        int port, char *phost, apr_size_t plen, int *pport,
+                        char *err, apr_size_t len)
 {
     redisContext *s = open_one(cf, ssl, host, port, err, len);
     redisReply *rep;
@@ -141,28 +140,27 @@ static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
 
     if (s == NULL)
         return 0;
-    rep = n8443_redis_command(s, err, len,
-                              "SENTINEL get-master-addr-by-name %s",
-                              cf->master_name);
+    rep = n8443_redis_command(
+        s, err, len, "SENTINEL get-master-addr-by-name %s", cf->master_name);
     if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
         && rep->element[0]->type == REDIS_REPLY_STRING
         && rep->element[1]->type == REDIS_REPLY_STRING) {
         char *end;
         long p = strtol(rep->element[1]->str, &end, 10);
 
-        if (*end == '\0' && p > 0 && p < 65536
-            && rep->element[0]->len < plen) {
+        if (*end == '\0' && p > 0 && p < 65536 && rep->element[0]->len < plen) {
             apr_cpystrn(phost, rep->element[0]->str, plen);
             *pport = (int)p;
             ok = 1;
         }
         else
-            apr_snprintf(err, len, "Sentinel %s:%d: a bad address", host,
-                         port);
+            apr_snprintf(err, len, "Sentinel %s:%d: a bad address", host, port);
     }
     else if (rep != NULL)
-        apr_snprintf(err, len, "Sentinel %s:%d does not know a master "
-                     "named %s%s%.*s", host, port, cf->master_name,
+        apr_snprintf(err, len,
+                     "Sentinel %s:%d does not know a master "
+                     "named %s%s%.*s",
+                     host, port, cf->master_name,
                      rep->type == REDIS_REPLY_ERROR ? ": " : "",
                      rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
                      rep->type == REDIS_REPLY_ERROR ? rep->str : "");
@@ -181,9 +179,8 @@ static int ask_sentinel(const n8443_redis_conf *cf, void *ssl,
 /* Connect to the primary: NULL and err when none answers as one.  The
  * listed servers (or the primary named by the first Sentinel that
  * knows it) in order; *where names the last one tried. */
-redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf,
-                                       void *ssl, char *where,
-                                       apr_size_t wlen, char *err,
+redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf, void *ssl,
+                                       char *where, apr_size_t wlen, char *err,
                                        apr_size_t len)
 {
     int i;
@@ -220,8 +217,8 @@ redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf,
 }
 
 /* The value of "name:" in an INFO answer, copied to out; 0: absent. */
-int n8443_redis_info_field(const redisReply *rep, const char *name,
-                           char *out, apr_size_t len)
+int n8443_redis_info_field(const redisReply *rep, const char *name, char *out,
+                           apr_size_t len)
 {
     apr_size_t n = strlen(name);
     const char *p;

@@ -59,14 +59,14 @@ static const char *born_text(apr_pool_t *p, apr_time_t t)
     if (apr_time_exp_gmt(&x, t) != APR_SUCCESS)
         return "?";
     return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                        x.tm_year + 1900, x.tm_mon + 1, x.tm_mday,
-                        x.tm_hour, x.tm_min, x.tm_sec, x.tm_usec / 1000);
+                        x.tm_year + 1900, x.tm_mon + 1, x.tm_mday, x.tm_hour,
+                        x.tm_min, x.tm_sec, x.tm_usec / 1000);
 }
 
-static rc_header *table;        /* in the shared segment */
+static rc_header *table; /* in the shared segment */
 static n8443_rc_file *table_file;
 static rc_quota *quota;
-static n8443_rc_table buckets;  /* slots: after rc_quota */
+static n8443_rc_table buckets; /* slots: after rc_quota */
 static apr_global_mutex_t *table_lock;
 static const char *table_lock_file;
 
@@ -92,11 +92,12 @@ static apr_status_t attach_lock(apr_pool_t *process_pool, server_rec *s)
     h = data;
     if (h == NULL) {
         h = apr_pcalloc(process_pool, sizeof(*h));
-        rv = ap_global_mutex_create(&h->mutex, &h->file, RC_MUTEX_TYPE,
-                                    NULL, s, process_pool, 0);
+        rv = ap_global_mutex_create(&h->mutex, &h->file, RC_MUTEX_TYPE, NULL, s,
+                                    process_pool, 0);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(052)
-                         "cannot create the replay cache mutex");
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, rv, s,
+                N8443LOGNO(052) "cannot create the replay cache mutex");
             return rv;
         }
         apr_pool_userdata_set(h, userdata_key, apr_pool_cleanup_null,
@@ -177,8 +178,9 @@ static apr_time_t newest_of(const rc_header *old, apr_time_t now)
         t = old->last_seen;
     n = (apr_uint64_t)old->nbuckets * RC_SLOTS;
     if (old->bytes != table_file->bytes
-        || n != (table_file->bytes - sizeof(rc_header) - sizeof(rc_quota))
-                / sizeof(n8443_rc_slot))
+        || n
+               != (table_file->bytes - sizeof(rc_header) - sizeof(rc_quota))
+                      / sizeof(n8443_rc_slot))
         return t;
     for (i = 0; i < n; i++) {
         const n8443_rc_slot *sl =
@@ -232,12 +234,13 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
                 ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                              N8443LOGNO(450) "replay cache: %s: it "
                              "remembers since now (%s), and refuses "
-                             "authenticators made before", misfit,
-                             born_text(process_pool, table->born));
-            return APR_SUCCESS;      /* graceful restart: keep the entries */
+                             "authenticators made before",
+                             misfit, born_text(process_pool, table->born));
+            return APR_SUCCESS; /* graceful restart: keep the entries */
         }
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, N8443LOGNO(050)
-                     "NegotiateReplayCacheSize or NegotiateReplayCacheFile "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     N8443LOGNO(050) "NegotiateReplayCacheSize or "
+                     "NegotiateReplayCacheFile "
                      "changed: the replay cache starts empty");
         /* Old children may still use the old mapping: a new file (inode)
          * for the new generation, the old one goes with them. */
@@ -248,8 +251,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     rv = n8443_rc_file_map(process_pool, s, path, bytes, &f);
     if (rv != APR_SUCCESS)
         return rv;
-    apr_pool_userdata_set(f, userdata_key, apr_pool_cleanup_null,
-                          process_pool);
+    apr_pool_userdata_set(f, userdata_key, apr_pool_cleanup_null, process_pool);
     misfit = f->kept ? header_misfit(f->base, bytes, nbuckets, boot)
                      : "new or resized";
     if (misfit == NULL) {
@@ -259,12 +261,12 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         table->errors = 0;
         misfit = lost_memory(apr_time_now());
         ap_log_error(APLOG_MARK, misfit ? APLOG_NOTICE : APLOG_INFO, 0, s,
-                     N8443LOGNO(306)
-                     "replay cache: %s kept, %" APR_UINT64_T_FMT " live "
+                     N8443LOGNO(306) "replay cache: %s kept, %" APR_UINT64_T_FMT
+                     " live "
                      "entries; it remembers since %s%s%s",
                      path, n8443_rc_table_live(&buckets, apr_time_now()),
-                     born_text(process_pool, table->born),
-                     misfit ? ": " : "", misfit ? misfit : "");
+                     born_text(process_pool, table->born), misfit ? ": " : "",
+                     misfit ? misfit : "");
         return APR_SUCCESS;
     }
 
@@ -294,9 +296,9 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     table->magic = RC_MAGIC;
     attach(f);
     ap_log_error(APLOG_MARK, f->kept ? APLOG_NOTICE : APLOG_INFO, 0, s,
-                 N8443LOGNO(053)
-                 "replay cache: %s, %" APR_UINT64_T_FMT " entries (%"
-                 APR_SIZE_T_FMT " bytes), starts empty (%s): it remembers "
+                 N8443LOGNO(053) "replay cache: %s, %" APR_UINT64_T_FMT
+                 " entries (%" APR_SIZE_T_FMT
+                 " bytes), starts empty (%s): it remembers "
                  "since %s, and refuses authenticators made before",
                  path, table->capacity, bytes, misfit,
                  born_text(process_pool, table->born));
@@ -304,8 +306,8 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
 }
 
 /* Always created: it also holds the instance's counters and the quota. */
-static int shm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
-                           server_rec *s, apr_uint64_t entries)
+static int shm_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                           apr_uint64_t entries)
 {
     apr_status_t rv = shm_create(s->process->pool, s, entries);
 
@@ -321,8 +323,9 @@ static void shm_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     rv = apr_global_mutex_child_init(&table_lock, table_lock_file, pchild);
     if (rv != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, N8443LOGNO(056)
-                     "cannot attach the replay cache mutex; logins in this "
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     N8443LOGNO(056) "cannot attach the replay cache mutex; "
+                     "logins in this "
                      "process will be refused (503)");
 }
 
@@ -336,12 +339,13 @@ int n8443_rc_shm_who(const char *principal, n8443_rc_who *who)
 
     if (table == NULL
         || HMAC(n8443_sha256_md(), table->who_key, sizeof(table->who_key),
-                (const unsigned char *)principal, strlen(principal), md,
-                &n) == NULL || n < 16)
+                (const unsigned char *)principal, strlen(principal), md, &n)
+               == NULL
+        || n < 16)
         return 0;
     for (i = 0; i < RC_QROWS; i++)
-        who->idx[i] = (((apr_uint32_t)md[2 * i] << 8) | md[2 * i + 1])
-                      % RC_QWIDTH;
+        who->idx[i] =
+            (((apr_uint32_t)md[2 * i] << 8) | md[2 * i + 1]) % RC_QWIDTH;
     who->tag = 0;
     for (i = 8; i < 16; i++)
         who->tag = (who->tag << 8) | md[i];
@@ -419,8 +423,9 @@ static n8443_rc_result lock_table(request_rec *r)
     rv = apr_global_mutex_lock(table_lock);
     if (rv != APR_SUCCESS) {
         apr_atomic_inc32(&table->errors);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, N8443LOGNO(054)
-                      "cannot lock the replay cache: login refused");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, rv, r,
+            N8443LOGNO(054) "cannot lock the replay cache: login refused");
         return N8443_RC_UNAVAILABLE;
     }
     return N8443_RC_FRESH;
@@ -478,9 +483,10 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
         if (table->born < now)
             table->born = now;
         table->last_seen = now;
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(451)
-                      "replay cache: the clock went back; it remembers "
-                      "since now, and refuses authenticators made before");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            N8443LOGNO(451) "replay cache: the clock went back; it remembers "
+            "since now, and refuses authenticators made before");
     }
     else if (now > table->last_seen + apr_time_from_sec(1)) {
         table->last_seen = now;
@@ -504,10 +510,10 @@ static n8443_rc_result shm_add(request_rec *r, const unsigned char *key,
          * children of a graceful restart that raised the skew). */
         apr_interval_time_t ret = n8443_rc_retention();
 
-        n8443_rc_table_store(target, key,
-                             now + (table->retention > ret
-                                    ? table->retention : ret));
-        if (q != APR_UINT64_MAX)    /* else counted by its own store */
+        n8443_rc_table_store(
+            target, key,
+            now + (table->retention > ret ? table->retention : ret));
+        if (q != APR_UINT64_MAX) /* else counted by its own store */
             quota_add(who, now);
         result = N8443_RC_FRESH;
     }
@@ -533,8 +539,10 @@ void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity)
 
 static int shm_pre_config(apr_pool_t *pconf)
 {
-    return ap_mutex_register(pconf, RC_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT,
-                             0) == APR_SUCCESS ? OK : !OK;
+    return ap_mutex_register(pconf, RC_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0)
+                   == APR_SUCCESS
+               ? OK
+               : !OK;
 }
 
 static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
@@ -553,14 +561,15 @@ static n8443_rc_result shm_check_and_store(request_rec *r, n8443_rc_conf *rc,
         n8443_rc_note_forgotten(r, born, stamp);
 
     if (res == N8443_RC_FULL)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(058)
-                      "replay cache full of live entries: login "
-                      "refused (503). Each login is kept for %ld s "
-                      "(2 x NegotiateClockSkew + 2 s); set "
-                      "NegotiateReplayCacheSize to at least peak "
-                      "logins per second x %ld",
-                      (long)apr_time_sec(n8443_rc_retention()),
-                      (long)apr_time_sec(n8443_rc_retention()));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(058) "replay cache full of live entries: login "
+            "refused (503). Each login is kept for %ld s "
+            "(2 x NegotiateClockSkew + 2 s); set "
+            "NegotiateReplayCacheSize to at least peak "
+            "logins per second x %ld",
+            (long)apr_time_sec(n8443_rc_retention()),
+            (long)apr_time_sec(n8443_rc_retention()));
     return res;
 }
 
@@ -571,21 +580,17 @@ static void shm_status(request_rec *r, const n8443_rc_conf *rc)
         ap_rputs(",\"shm\":{\"state\":\"unavailable\"}", r);
         return;
     }
-    ap_rprintf(r, ",\"shm\":{\"state\":\"%s\",\"file\":\"%s\","
+    ap_rprintf(r,
+               ",\"shm\":{\"state\":\"%s\",\"file\":\"%s\","
                "\"watermark\":\"%s\",\"watermark_unix\":%" APR_TIME_T_FMT
                ".%06ld,\"errors\":%u}",
                table_lock != NULL ? "ok" : "unavailable",
                ap_escape_quotes(r->pool, table_file->path),
-               born_text(r->pool, table->born),
-               apr_time_sec(table->born), (long)apr_time_usec(table->born),
+               born_text(r->pool, table->born), apr_time_sec(table->born),
+               (long)apr_time_usec(table->born),
                apr_atomic_read32(&table->errors));
 }
 
 const n8443_rc_provider n8443_rc_shm_provider = {
-    "shm",
-    shm_pre_config,
-    shm_post_config,
-    shm_child_init,
-    shm_check_and_store,
-    shm_status
-};
+    "shm",          shm_pre_config,      shm_post_config,
+    shm_child_init, shm_check_and_store, shm_status};

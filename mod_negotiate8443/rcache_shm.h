@@ -26,41 +26,41 @@
 #include "rc_table.h"
 #include "stats.h"
 
-#define RC_MAGIC          0x4e384447u   /* "N8DG": the file's first word */
-#define RC_LAYOUT         2             /* bumped with any layout change */
-#define RC_SLOTS          N8443_RC_TABLE_SLOTS
+#define RC_MAGIC  0x4e384447u /* "N8DG": the file's first word */
+#define RC_LAYOUT 2           /* bumped with any layout change */
+#define RC_SLOTS  N8443_RC_TABLE_SLOTS
 
-#define RC_QWINDOWS       8
-#define RC_QROWS          4
-#define RC_QWIDTH         2048          /* 11 bits of the digest per row */
-#define RC_QLOG           64            /* quota log lines remembered */
-#define RC_QLOG_INTERVAL  60            /* s between two lines per principal */
+#define RC_QWINDOWS      8
+#define RC_QROWS         4
+#define RC_QWIDTH        2048 /* 11 bits of the digest per row */
+#define RC_QLOG          64   /* quota log lines remembered */
+#define RC_QLOG_INTERVAL 60   /* s between two lines per principal */
 
 typedef struct {
-    apr_int64_t epoch[RC_QWINDOWS];     /* window number a plane counts */
+    apr_int64_t epoch[RC_QWINDOWS]; /* window number a plane counts */
     apr_uint32_t cell[RC_QWINDOWS][RC_QROWS][RC_QWIDTH];
 } rc_quota;
 
 typedef struct {
     apr_uint64_t tag;
-    apr_int64_t logged;                 /* seconds */
+    apr_int64_t logged; /* seconds */
 } rc_quota_log;
 
 typedef struct {
-    apr_uint32_t magic;                 /* written last: a complete header */
-    apr_uint32_t layout;                /* RC_LAYOUT */
-    apr_uint64_t bytes;                 /* of the whole file */
-    apr_uint32_t header_bytes;          /* sizeof(rc_header) */
+    apr_uint32_t magic;        /* written last: a complete header */
+    apr_uint32_t layout;       /* RC_LAYOUT */
+    apr_uint64_t bytes;        /* of the whole file */
+    apr_uint32_t header_bytes; /* sizeof(rc_header) */
     apr_uint32_t nbuckets;
     apr_uint64_t capacity;
-    apr_int64_t born;                   /* the watermark (apr_time_t) */
-    char boot_id[40];                   /* the host's boot it was made in */
-    apr_uint32_t errors;                /* lock failures, this run */
-    apr_int64_t retention;              /* entries' lifetime (latest run) */
-    apr_int64_t last_seen;              /* the clock's latest reading */
-    apr_uint64_t stores;                /* n8443_rc_stores_sig() */
+    apr_int64_t born;      /* the watermark (apr_time_t) */
+    char boot_id[40];      /* the host's boot it was made in */
+    apr_uint32_t errors;   /* lock failures, this run */
+    apr_int64_t retention; /* entries' lifetime (latest run) */
+    apr_int64_t last_seen; /* the clock's latest reading */
+    apr_uint64_t stores;   /* n8443_rc_stores_sig() */
     n8443_stats stats;
-    unsigned char who_key[32];          /* keys the principal digest */
+    unsigned char who_key[32]; /* keys the principal digest */
     rc_quota_log qlog[RC_QLOG];
 } rc_header;
 

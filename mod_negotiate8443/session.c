@@ -41,8 +41,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define COOKIE_NAME "n8443_session"
-#define COOKIE_ATTRS ";Secure;HttpOnly;SameSite=Lax"     /* after Path */
+#define COOKIE_NAME  "n8443_session"
+#define COOKIE_ATTRS ";Secure;HttpOnly;SameSite=Lax" /* after Path */
 /* Where n8443_session_strip leaves the values for the resume. */
 #define COOKIE_NOTE N8443_SESSION_COOKIE_NOTE
 /* A client sends one cookie per Path that matches; a few at most. */
@@ -65,8 +65,10 @@ const char *n8443_session_read_key(apr_pool_t *p, const char *file,
      * start-up; it is refused as not a regular file below. */
     fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ELOOP)
-        return apr_psprintf(p, "%s is a symbolic link: name the key file "
-                            "itself", file);
+        return apr_psprintf(p,
+                            "%s is a symbolic link: name the key file "
+                            "itself",
+                            file);
     if (fd < 0)
         return apr_psprintf(p, "cannot open %s: %s", file, strerror(errno));
     if (fstat(fd, &st) != 0)
@@ -74,24 +76,29 @@ const char *n8443_session_read_key(apr_pool_t *p, const char *file,
     else if (!S_ISREG(st.st_mode))
         err = apr_psprintf(p, "%s is not a regular file", file);
     else if (st.st_size != N8443_COOKIE_KEY_LEN)
-        err = apr_psprintf(p, "%s holds %ld bytes, not %d random bytes "
-                           "(make one with: openssl rand -out %s 32)", file,
-                           (long)st.st_size, N8443_COOKIE_KEY_LEN, file);
+        err = apr_psprintf(p,
+                           "%s holds %ld bytes, not %d random bytes "
+                           "(make one with: openssl rand -out %s 32)",
+                           file, (long)st.st_size, N8443_COOKIE_KEY_LEN, file);
     else if (geteuid() == 0 && st.st_uid != 0) {
         struct passwd *pw = getpwuid(st.st_uid);
 
-        err = apr_psprintf(p, "%s is owned by '%s' (uid %ld), not root: "
+        err = apr_psprintf(p,
+                           "%s is owned by '%s' (uid %ld), not root: "
                            "code running as that user could read it and "
                            "forge sessions (chown root:root %s; chmod 0600 "
-                           "%s)", file, pw ? pw->pw_name : "?",
-                           (long)st.st_uid, file, file);
+                           "%s)",
+                           file, pw ? pw->pw_name : "?", (long)st.st_uid, file,
+                           file);
     }
     else if (st.st_mode & (S_IWGRP | S_IWOTH))
-        err = apr_psprintf(p, "%s is writable by its group or by everyone "
-                           "(mode %04o): chmod 0600 %s", file,
-                           (unsigned)(st.st_mode & 07777), file);
+        err = apr_psprintf(p,
+                           "%s is writable by its group or by everyone "
+                           "(mode %04o): chmod 0600 %s",
+                           file, (unsigned)(st.st_mode & 07777), file);
     else if (st.st_mode & S_IROTH)
-        err = apr_psprintf(p, "%s is readable by everyone: anyone who can "
+        err = apr_psprintf(p,
+                           "%s is readable by everyone: anyone who can "
                            "read it can forge sessions (chmod 0600 %s)",
                            file, file);
     while (err == NULL && got < N8443_COOKIE_KEY_LEN) {
@@ -126,8 +133,9 @@ static int httpd_user_in_group(long gid)
         return 1;
     if (ap_unixd_config.user_name == NULL
         || getgrouplist(ap_unixd_config.user_name, ap_unixd_config.group_id,
-                        groups, &n) < 0)
-        return 1;       /* cannot tell: assume the worst */
+                        groups, &n)
+               < 0)
+        return 1; /* cannot tell: assume the worst */
     for (i = 0; i < n; i++) {
         if ((long)groups[i] == gid)
             return 1;
@@ -170,17 +178,17 @@ int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
                 why = "can be read (ACL) by";
             if (why == NULL)
                 continue;
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(241)
-                         "NegotiateSessionKeyFile %s %s the httpd user "
-                         "'%s' (uid %ld, gid %ld): any code running as that "
-                         "user could read the key and forge sessions. httpd "
-                         "reads it at start-up as root: make it root's "
-                         "alone (chown root:root %s; chmod 0600 %s)",
-                         k->file, why,
-                         ap_unixd_config.user_name
-                         ? ap_unixd_config.user_name : "?",
-                         (long)ap_unixd_config.user_id,
-                         (long)ap_unixd_config.group_id, k->file, k->file);
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, 0, s,
+                N8443LOGNO(241) "NegotiateSessionKeyFile %s %s the httpd user "
+                "'%s' (uid %ld, gid %ld): any code running as that "
+                "user could read the key and forge sessions. httpd "
+                "reads it at start-up as root: make it root's "
+                "alone (chown root:root %s; chmod 0600 %s)",
+                k->file, why,
+                ap_unixd_config.user_name ? ap_unixd_config.user_name : "?",
+                (long)ap_unixd_config.user_id, (long)ap_unixd_config.group_id,
+                k->file, k->file);
             return !OK;
         }
     }
@@ -192,7 +200,7 @@ int n8443_session_check_keys(apr_pool_t *pconf, apr_pool_t *plog,
 /* Collects the values of our cookie for n8443_session_strip. */
 typedef struct {
     request_rec *r;
-    const char *values;         /* space-separated */
+    const char *values; /* space-separated */
     int n;
 } found_values;
 
@@ -214,11 +222,11 @@ int n8443_session_strip(request_rec *r)
     const apr_array_header_t *arr = apr_table_elts(r->headers_in);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     apr_array_header_t *fields = apr_array_make(r->pool, 2, sizeof(char *));
-    found_values fv = { r, "", 0 };
+    found_values fv = {r, "", 0};
     int i, changed = 0;
 
     if (apr_table_get(r->notes, COOKIE_NOTE) != NULL)
-        return DECLINED;            /* done for this request */
+        return DECLINED; /* done for this request */
     for (i = 0; i < arr->nelts; i++) {
         char *kept;
 
@@ -226,8 +234,8 @@ int n8443_session_strip(request_rec *r)
             || strcasecmp(e[i].key, "Cookie") != 0)
             continue;
         kept = apr_palloc(r->pool, strlen(e[i].val) + 1);
-        if (n8443_cookie_strip(e[i].val, COOKIE_NAME, kept, keep_value,
-                               &fv) > 0)
+        if (n8443_cookie_strip(e[i].val, COOKIE_NAME, kept, keep_value, &fv)
+            > 0)
             changed = 1;
         if (*kept != '\0')
             APR_ARRAY_PUSH(fields, char *) = kept;
@@ -251,7 +259,7 @@ static const char *cookie_values(request_rec *r)
     while (r->main != NULL || r->prev != NULL)
         r = r->main != NULL ? r->main : r->prev;
     if (apr_table_get(r->notes, COOKIE_NOTE) == NULL)
-        n8443_session_strip(r);     /* a request no hook saw first */
+        n8443_session_strip(r); /* a request no hook saw first */
     return apr_table_get(r->notes, COOKIE_NOTE);
 }
 
@@ -270,8 +278,8 @@ static int login_scope(request_rec *r, const n8443_dir_conf *dc,
     n8443_cred_key_for(r, dc, sc, &key);
     parts[0] = "negotiate8443 session scope 2";
     parts[1] = r->server->server_hostname;
-    parts[2] = key.keytab;          /* NULL: the default keytab */
-    parts[3] = key.principal;       /* NULL: any key in it */
+    parts[2] = key.keytab;    /* NULL: the default keytab */
+    parts[3] = key.principal; /* NULL: any key in it */
     return n8443_cookie_digest(parts, 4, out);
 }
 
@@ -284,8 +292,8 @@ static int channel_of(request_rec *r,
 
     return n8443_binding_for(r, &cb)
            && n8443_cookie_digest_bytes(cb.application_data.value,
-                                        cb.application_data.length,
-                                        out) == 0;
+                                        cb.application_data.length, out)
+                  == 0;
 }
 
 /* --------------------------------------------------------------- cookies */
@@ -299,8 +307,8 @@ static n8443_cookie_status open_any(const n8443_server_conf *sc,
     int i;
 
     for (i = 0; i < sc->session_nkeys && st == N8443_COOKIE_BAD; i++)
-        st = n8443_cookie_open(sc->session_keys[i].key, value,
-                               strlen(value), now, s);
+        st = n8443_cookie_open(sc->session_keys[i].key, value, strlen(value),
+                               now, s);
     return st;
 }
 
@@ -324,7 +332,8 @@ static const char *does_not_hold(request_rec *r, const n8443_dir_conf *dc,
     /* The stricter of the issuing location's age (its expiry) and this
      * one's NegotiateSessionMaxAge. */
     if (s->issued > now + 60 || now - s->issued >= dc->session_max_age)
-        return apr_psprintf(r->pool, "it is %ld s old, at or over this "
+        return apr_psprintf(r->pool,
+                            "it is %ld s old, at or over this "
                             "location's NegotiateSessionMaxAge %ld",
                             (long)(now - s->issued), dc->session_max_age);
     *bound = (s->flags & N8443_SESSION_BOUND)
@@ -340,8 +349,10 @@ static const char *does_not_hold(request_rec *r, const n8443_dir_conf *dc,
     l.acceptor = dc->service_principal;
     why = n8443_login_misfit(r, dc, sc, &l);
     if (why != NULL && (s->flags & N8443_SESSION_BOUND) && !*bound)
-        why = apr_pstrcat(r->pool, why, " (its login was bound to another "
-                          "TLS certificate)", NULL);
+        why = apr_pstrcat(r->pool, why,
+                          " (its login was bound to another "
+                          "TLS certificate)",
+                          NULL);
     return why;
 }
 
@@ -364,31 +375,35 @@ int n8443_session_resume(request_rec *r, const n8443_dir_conf *dc,
     /* Sent in the clear, it may have been read on the way: whoever sent
      * it logs in with Negotiate instead. */
     if (!n8443_request_is_https(r, dc, NULL)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(287)
-                      "session cookie ignored over plain HTTP (cookies are "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      N8443LOGNO(287) "session cookie ignored over plain HTTP "
+                      "(cookies are "
                       "only taken over TLS): falling back to Negotiate");
         return DECLINED;
     }
     if (login_scope(r, dc, sc, scope) != 0)
         return DECLINED;
     now = (int64_t)apr_time_sec(apr_time_now());
-    for (v = apr_strtok(apr_pstrdup(r->pool, values), " ", &last);
-         v != NULL; v = apr_strtok(NULL, " ", &last)) {
+    for (v = apr_strtok(apr_pstrdup(r->pool, values), " ", &last); v != NULL;
+         v = apr_strtok(NULL, " ", &last)) {
         st = open_any(sc, v, now, &s);
         if (st != N8443_COOKIE_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(100)
-                          "session cookie %s: falling back to Negotiate",
-                          st == N8443_COOKIE_EXPIRED ? "expired"
-                          : "does not open (tampered, truncated, another "
-                            "key or an older format)");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                N8443LOGNO(100) "session cookie %s: falling back to Negotiate",
+                st == N8443_COOKIE_EXPIRED
+                    ? "expired"
+                    : "does not open (tampered, truncated, another "
+                      "key or an older format)");
             continue;
         }
         why = does_not_hold(r, dc, sc, &s, scope, now, &bound);
         if (why != NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(240)
-                          "session cookie of %s does not hold here (%s): "
-                          "falling back to Negotiate",
-                          ap_escape_logitem(r->pool, s.principal), why);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                N8443LOGNO(240) "session cookie of %s does not hold here (%s): "
+                "falling back to Negotiate",
+                ap_escape_logitem(r->pool, s.principal), why);
             OPENSSL_cleanse(&s, sizeof(s));
             continue;
         }
@@ -421,14 +436,16 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
     if (!n8443_request_is_https(r, dc, NULL)) {
         /* Said once per process at info, then at debug. */
         if (apr_atomic_cas32(&plain_said, 1, 0) == 0)
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, N8443LOGNO(285)
-                          "no session cookie for a login over plain HTTP "
-                          "(NegotiateSession at a location with "
-                          "NegotiateRequireTLS Off): a cookie is only "
-                          "issued over TLS; said once per process");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                N8443LOGNO(285) "no session cookie for a login over plain HTTP "
+                "(NegotiateSession at a location with "
+                "NegotiateRequireTLS Off): a cookie is only "
+                "issued over TLS; said once per process");
         else
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, N8443LOGNO(286)
-                          "no session cookie for a login over plain HTTP");
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          N8443LOGNO(286) "no session cookie for a login over "
+                          "plain HTTP");
         return;
     }
     /* Never beyond the ticket's end: a session must not outlive the
@@ -445,21 +462,23 @@ void n8443_session_issue(request_rec *r, const n8443_dir_conf *dc,
     if (bound && channel_of(r, s.channel))
         s.flags |= N8443_SESSION_BOUND;
     if (strlen(principal) > N8443_COOKIE_MAX_PRINCIPAL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, N8443LOGNO(101)
-                      "principal too long for a session cookie; no session");
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      N8443LOGNO(101) "principal too long for a session "
+                      "cookie; no session");
         return;
     }
     apr_cpystrn(s.principal, principal, sizeof(s.principal));
     if (login_scope(r, dc, sc, s.scope) != 0
-        || n8443_cookie_seal(sc->session_keys[0].key, &s, value,
-                             sizeof(value)) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, N8443LOGNO(102)
-                      "cannot seal the session cookie; no session");
+        || n8443_cookie_seal(sc->session_keys[0].key, &s, value, sizeof(value))
+               != 0) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            N8443LOGNO(102) "cannot seal the session cookie; no session");
         return;
     }
-    ap_cookie_write(r, COOKIE_NAME, value,
-                    apr_pstrcat(r->pool, "Path=", dc->session_path
-                                ? dc->session_path : "/", COOKIE_ATTRS,
-                                NULL),
-                    (int)age, r->err_headers_out, NULL);
+    ap_cookie_write(
+        r, COOKIE_NAME, value,
+        apr_pstrcat(r->pool, "Path=", dc->session_path ? dc->session_path : "/",
+                    COOKIE_ATTRS, NULL),
+        (int)age, r->err_headers_out, NULL);
 }

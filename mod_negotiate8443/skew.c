@@ -46,14 +46,17 @@ static void krb5_conf_read(krb5_conf_values *v)
         return;
     if (krb5_get_profile(ctx, &profile) == 0) {
         if (profile_get_integer(profile, "libdefaults", "clockskew", NULL,
-                                N8443_DEFAULT_CLOCK_SKEW, &i) == 0 && i > 0)
+                                N8443_DEFAULT_CLOCK_SKEW, &i)
+                == 0
+            && i > 0)
             v->skew = i;
         if (profile_get_boolean(profile, "libdefaults", "allow_weak_crypto",
-                                NULL, 0, &i) == 0)
+                                NULL, 0, &i)
+            == 0)
             v->allow_weak_crypto = i != 0;
         if (profile_get_boolean(profile, "libdefaults",
-                                "ignore_acceptor_hostname", NULL, 0,
-                                &i) == 0)
+                                "ignore_acceptor_hostname", NULL, 0, &i)
+            == 0)
             v->ignore_acceptor_hostname = i != 0;
         profile_release(profile);
     }
@@ -101,7 +104,8 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s)
     frag = ap_runtime_dir_relative(pconf, "negotiate8443-krb5.conf");
     if (frag == NULL)
         return !OK;
-    text = apr_psprintf(pconf, "# written by mod_negotiate8443 at start: "
+    text = apr_psprintf(pconf,
+                        "# written by mod_negotiate8443 at start: "
                         "the settings both login paths use until the next "
                         "restart; do not edit\n"
                         "[libdefaults]\n clockskew = %ld\n"
@@ -110,19 +114,21 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s)
                         n8443_instance.clock_skew,
                         v.allow_weak_crypto ? "true" : "false",
                         v.ignore_acceptor_hostname ? "true" : "false");
-    rv = apr_file_open(&f, frag, APR_FOPEN_WRITE | APR_FOPEN_CREATE
-                       | APR_FOPEN_TRUNCATE,
-                       APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD
-                       | APR_FPROT_WREAD, pconf);
+    rv = apr_file_open(
+        &f, frag, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+        APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD | APR_FPROT_WREAD,
+        pconf);
     if (rv == APR_SUCCESS) {
         len = strlen(text);
         rv = apr_file_write_full(f, text, len, NULL);
         apr_file_close(f);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, N8443LOGNO(070)
-                     "cannot write %s (the Kerberos settings fixed at "
-                     "start)", frag);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, rv, s,
+            N8443LOGNO(070) "cannot write %s (the Kerberos settings fixed at "
+            "start)",
+            frag);
         return !OK;
     }
     chain = apr_pstrcat(pconf, frag, ":",
@@ -133,8 +139,9 @@ int n8443_skew_apply(apr_pool_t *pconf, server_rec *s)
     /* Once per start: not in httpd's first, configuration-check pass. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, N8443LOGNO(071)
-                 "Kerberos settings fixed until the next restart, for the "
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 N8443LOGNO(071) "Kerberos settings fixed until the next "
+                 "restart, for the "
                  "fast path and GSS-API alike: clock skew %ld s (%s), "
                  "allow_weak_crypto %s, ignore_acceptor_hostname %s; the "
                  "replay cache keeps authenticators %ld s "

@@ -55,8 +55,7 @@ int n8443_readable_by_httpd_user(const char *file)
         return access(file, R_OK) == 0;
     if (pid == 0) {
         FILE *f;
-        if (initgroups(ap_unixd_config.user_name,
-                       ap_unixd_config.group_id) != 0
+        if (initgroups(ap_unixd_config.user_name, ap_unixd_config.group_id) != 0
             || setgid(ap_unixd_config.group_id) != 0
             || setuid(ap_unixd_config.user_id) != 0)
             _exit(2);
@@ -72,7 +71,7 @@ int n8443_readable_by_httpd_user(const char *file)
 static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
                       const char *principal, const char *where)
 {
-    n8443_acceptor_opts opts = { keytab, principal, NULL, NULL };
+    n8443_acceptor_opts opts = {keytab, principal, NULL, NULL};
     const char *file = n8443_keytab_file(keytab);
     gss_cred_id_t cred;
     OM_uint32 min;
@@ -89,28 +88,31 @@ static int check_pair(apr_pool_t *ptemp, server_rec *s, const char *keytab,
 
     if (file != NULL) {
         if (stat(file, &sb) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, N8443LOGNO(040)
-                         "NegotiateKeytab %s (%s): the file does not exist "
-                         "or cannot be reached", file, where);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s,
+                         N8443LOGNO(040) "NegotiateKeytab %s (%s): the file "
+                         "does not exist "
+                         "or cannot be reached",
+                         file, where);
             return !OK;
         }
         if (!n8443_readable_by_httpd_user(file)) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(041)
-                         "NegotiateKeytab %s (%s): not readable by the "
-                         "httpd user '%s' (uid %ld); give that user read "
-                         "access (e.g. chgrp %s + mode 0640), and no one "
-                         "else", file, where,
-                         ap_unixd_config.user_name
-                         ? ap_unixd_config.user_name : "?",
-                         (long)ap_unixd_config.user_id,
-                         ap_unixd_config.user_name
-                         ? ap_unixd_config.user_name : "<group>");
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, 0, s,
+                N8443LOGNO(041) "NegotiateKeytab %s (%s): not readable by the "
+                "httpd user '%s' (uid %ld); give that user read "
+                "access (e.g. chgrp %s + mode 0640), and no one "
+                "else",
+                file, where,
+                ap_unixd_config.user_name ? ap_unixd_config.user_name : "?",
+                (long)ap_unixd_config.user_id,
+                ap_unixd_config.user_name ? ap_unixd_config.user_name
+                                          : "<group>");
             return !OK;
         }
     }
     if (n8443_acceptor_acquire(&opts, &cred, err, sizeof(err)) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(042)
-                     "%s (%s)", err, where);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(042) "%s (%s)",
+                     err, where);
         return !OK;
     }
     gss_release_cred(&min, &cred);
@@ -141,27 +143,30 @@ static int check_delegation(server_rec *s, n8443_server_conf *sc, int on)
          * (<Directory>, .htaccess): give the vhost its directory anyway,
          * but a problem with it does not stop httpd here. */
         if (sc->delegation_dir != NULL
-            && n8443_delegation_check_dir(s->process->pconf,
-                                          sc->delegation_dir) == NULL
+            && n8443_delegation_check_dir(s->process->pconf, sc->delegation_dir)
+                   == NULL
             && (err = n8443_delegation_prepare(s->process->pconf, s, sc))
-               != NULL)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(258)
-                         "NegotiateDelegationDir in server %s:%u: %s",
-                         s->server_hostname ? s->server_hostname : "?",
-                         (unsigned)s->port, err);
+                   != NULL)
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, s,
+                N8443LOGNO(258) "NegotiateDelegationDir in server %s:%u: %s",
+                s->server_hostname ? s->server_hostname : "?",
+                (unsigned)s->port, err);
         return OK;
     }
     if (sc->delegation_dir == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(113)
-                     "NegotiateDelegation/NegotiateConstrainedDelegation "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     N8443LOGNO(113) "NegotiateDelegation/"
+                     "NegotiateConstrainedDelegation "
                      "in server %s:%u need NegotiateDelegationDir",
                      s->server_hostname ? s->server_hostname : "?",
                      (unsigned)s->port);
         return !OK;
     }
     if (n8443_gssproxy_in_use())
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(115)
-                     "server %s:%u: with GSS-Proxy the service keys are not "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     N8443LOGNO(115) "server %s:%u: with GSS-Proxy the service "
+                     "keys are not "
                      "in httpd, so NegotiateConstrainedDelegation stores no "
                      "S4U2Proxy credentials (only tickets the client "
                      "delegated itself are kept)",
@@ -169,32 +174,32 @@ static int check_delegation(server_rec *s, n8443_server_conf *sc, int on)
                      (unsigned)s->port);
     err = n8443_delegation_check_dir(s->process->pconf, sc->delegation_dir);
     if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(114)
-                     "NegotiateDelegationDir: %s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     N8443LOGNO(114) "NegotiateDelegationDir: %s", err);
         return !OK;
     }
     err = n8443_delegation_prepare(s->process->pconf, s, sc);
     if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(255)
-                     "NegotiateDelegationDir in server %s:%u: %s",
-                     s->server_hostname ? s->server_hostname : "?",
-                     (unsigned)s->port, err);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(255) "NegotiateDelegationDir in server %s:%u: %s",
+            s->server_hostname ? s->server_hostname : "?", (unsigned)s->port,
+            err);
         return !OK;
     }
     return OK;
 }
 
 /* NegotiateSession On needs a key wherever it is switched on. */
-static int check_session_key(server_rec *s, const n8443_server_conf *sc,
-                             int on)
+static int check_session_key(server_rec *s, const n8443_server_conf *sc, int on)
 {
     if (on && !sc->session_key_set) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, N8443LOGNO(103)
-                     "NegotiateSession On in server %s:%u needs "
-                     "NegotiateSessionKeyFile (32 random bytes: "
-                     "openssl rand -out FILE 32)",
-                     s->server_hostname ? s->server_hostname : "?",
-                     (unsigned)s->port);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(103) "NegotiateSession On in server %s:%u needs "
+            "NegotiateSessionKeyFile (32 random bytes: "
+            "openssl rand -out FILE 32)",
+            s->server_hostname ? s->server_hostname : "?", (unsigned)s->port);
         return !OK;
     }
     return OK;
@@ -216,24 +221,25 @@ static void warn_connection_auth(server_rec *s, const n8443_server_conf *sc,
      * carry this vhost's names as well): say so where it is not obvious. */
     if (sc->trusted_proxies == NULL) {
         if (n8443_any_trusted_proxy_listed())
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(440)
-                         "server %s:%u has NegotiateConnectionAuth On; "
-                         "connections from an address listed in "
-                         "NegotiateTrustedProxy of another vhost (or the "
-                         "main server) never keep a connection login here "
-                         "either",
-                         s->server_hostname ? s->server_hostname : "?",
-                         (unsigned)s->port);
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, s,
+                N8443LOGNO(440) "server %s:%u has NegotiateConnectionAuth On; "
+                "connections from an address listed in "
+                "NegotiateTrustedProxy of another vhost (or the "
+                "main server) never keep a connection login here "
+                "either",
+                s->server_hostname ? s->server_hostname : "?",
+                (unsigned)s->port);
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(225)
-                 "server %s:%u has NegotiateConnectionAuth On and "
-                 "NegotiateTrustedProxy: requests through the proxy "
-                 "never resume a connection login (each needs a "
-                 "token or a session cookie); only clients that "
-                 "connect directly keep theirs",
-                 s->server_hostname ? s->server_hostname : "?",
-                 (unsigned)s->port);
+    ap_log_error(
+        APLOG_MARK, APLOG_WARNING, 0, s,
+        N8443LOGNO(225) "server %s:%u has NegotiateConnectionAuth On and "
+        "NegotiateTrustedProxy: requests through the proxy "
+        "never resume a connection login (each needs a "
+        "token or a session cookie); only clients that "
+        "connect directly keep theirs",
+        s->server_hostname ? s->server_hostname : "?", (unsigned)s->port);
 }
 
 /* Note what a <Location> (url) or <Directory> section switches on. */
@@ -245,9 +251,10 @@ static void gather(const n8443_dir_conf *ldc, int url, n8443_seen *seen)
      * (n8443_delegation_prepare covers the others at run time). */
     if (url && ldc->session_set && ldc->session)
         seen->session = 1;
-    if (url && ((ldc->delegation_set && ldc->delegation)
-                || (ldc->constrained_delegation_set
-                    && ldc->constrained_delegation)))
+    if (url
+        && ((ldc->delegation_set && ldc->delegation)
+            || (ldc->constrained_delegation_set
+                && ldc->constrained_delegation)))
         seen->delegation = 1;
     if (ldc->connection_auth_set && ldc->connection_auth)
         seen->connection_auth = 1;
@@ -261,17 +268,16 @@ static int check_host(apr_pool_t *ptemp, server_rec *s)
     const n8443_dir_conf *server_dc =
         ap_get_module_config(s->lookup_defaults, &negotiate8443_module);
     core_server_config *core = ap_get_core_module_config(s->module_config);
-    const char *host = apr_psprintf(ptemp, "server %s:%u",
-                                    s->server_hostname
-                                    ? s->server_hostname : "?",
-                                    (unsigned)s->port);
+    const char *host = apr_psprintf(
+        ptemp, "server %s:%u", s->server_hostname ? s->server_hostname : "?",
+        (unsigned)s->port);
     apr_array_header_t *arrays[2];
     n8443_seen seen;
     int a, i;
 
     seen.session = server_dc->session;
-    seen.delegation = server_dc->delegation
-                      || server_dc->constrained_delegation;
+    seen.delegation =
+        server_dc->delegation || server_dc->constrained_delegation;
     seen.connection_auth = server_dc->connection_auth;
     if (check_section(ptemp, s, server_dc, server_dc, host) != OK)
         return !OK;
@@ -284,9 +290,9 @@ static int check_host(apr_pool_t *ptemp, server_rec *s)
             const n8443_dir_conf *dc =
                 ap_get_module_config(sec[i], &negotiate8443_module);
             core_dir_config *cd = ap_get_core_module_config(sec[i]);
-            const char *where = apr_psprintf(ptemp, "%s, <%s %s>", host,
-                                             a ? "Location" : "Directory",
-                                             cd->d ? cd->d : "?");
+            const char *where =
+                apr_psprintf(ptemp, "%s, <%s %s>", host,
+                             a ? "Location" : "Directory", cd->d ? cd->d : "?");
 
             gather(dc, a == 1, &seen);
             if (check_section(ptemp, s, server_dc, dc, where) != OK)
@@ -314,12 +320,14 @@ static void check_field_size(server_rec *s)
         return;
     need = n8443_field_size_for_token((long)sc->max_token_size);
     if (need > (long)s->limit_req_fieldsize)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, N8443LOGNO(343)
-                     "NegotiateMaxTokenSize %" APR_SIZE_T_FMT " needs "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     N8443LOGNO(343) "NegotiateMaxTokenSize %" APR_SIZE_T_FMT
+                     " needs "
                      "LimitRequestFieldSize %ld in %s:%u (and in the first "
                      "vhost of its port), which has %d: httpd answers "
                      "larger tokens with a bare 400 before this module "
-                     "sees them", sc->max_token_size, need,
+                     "sees them",
+                     sc->max_token_size, need,
                      s->server_hostname ? s->server_hostname : "?",
                      (unsigned)s->port, s->limit_req_fieldsize);
 }

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-static n8443_stats local_stats;     /* until the shared ones exist */
+static n8443_stats local_stats; /* until the shared ones exist */
 static n8443_stats *shared_stats;
 
 n8443_stats *n8443_stats_get(void)

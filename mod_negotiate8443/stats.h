@@ -17,11 +17,11 @@
 
 typedef struct {
     apr_uint32_t logins;
-    apr_uint32_t logins_fast_path;  /* of logins: by core/krb5_accept.c */
+    apr_uint32_t logins_fast_path; /* of logins: by core/krb5_accept.c */
     apr_uint32_t failures[N8443_STAT_CAUSES];
     apr_uint32_t backend_errors;
     apr_uint32_t full;
-    apr_uint32_t quota_refused;     /* N8443_RC_QUOTA answers */
+    apr_uint32_t quota_refused; /* N8443_RC_QUOTA answers */
     /* Per memcached list (n8443_rc_conf.memcache_slot), written by the
      * parent's probe: 0, or why its logins are refused (503) - a
      * N8443_MC_* reason << 16 | the index of the server in the list. */
@@ -31,8 +31,8 @@ typedef struct {
     apr_uint32_t memcache_errors[N8443_MC_SLOTS];
 } n8443_stats;
 
-#define N8443_MC_EVICTS   1u        /* "evictions on": runs without -M */
-#define N8443_MC_EVICTED  2u        /* its "evictions" counter grew */
+#define N8443_MC_EVICTS  1u /* "evictions on": runs without -M */
+#define N8443_MC_EVICTED 2u /* its "evictions" counter grew */
 
 /* The instance's counters (never NULL). */
 n8443_stats *n8443_stats_get(void);

@@ -23,18 +23,18 @@
 const char *n8443_cause_name(n8443_cause cause)
 {
     switch (cause) {
-    case N8443_CAUSE_NONE:            return "none";
-    case N8443_CAUSE_REPLAY:          return "replay";
-    case N8443_CAUSE_SKEW:            return "skew";
+    case N8443_CAUSE_NONE: return "none";
+    case N8443_CAUSE_REPLAY: return "replay";
+    case N8443_CAUSE_SKEW: return "skew";
     case N8443_CAUSE_WRONG_PRINCIPAL: return "wrong_principal";
-    case N8443_CAUSE_BAD_BINDINGS:    return "bad_bindings";
-    case N8443_CAUSE_NTLM:            return "ntlm";
-    case N8443_CAUSE_MALFORMED:       return "malformed";
-    case N8443_CAUSE_EXPIRED:         return "expired";
-    case N8443_CAUSE_OTHER:           return "other";
-    case N8443_CAUSE_ETYPE:           return "etype";
-    case N8443_CAUSE_ANONYMOUS:       return "anonymous";
-    case N8443_CAUSE_FORGOTTEN:       return "replay_cache_lost";
+    case N8443_CAUSE_BAD_BINDINGS: return "bad_bindings";
+    case N8443_CAUSE_NTLM: return "ntlm";
+    case N8443_CAUSE_MALFORMED: return "malformed";
+    case N8443_CAUSE_EXPIRED: return "expired";
+    case N8443_CAUSE_OTHER: return "other";
+    case N8443_CAUSE_ETYPE: return "etype";
+    case N8443_CAUSE_ANONYMOUS: return "anonymous";
+    case N8443_CAUSE_FORGOTTEN: return "replay_cache_lost";
     }
     return "other";
 }
@@ -52,8 +52,8 @@ static void append_status(OM_uint32 code, int type, char *buf, size_t buflen)
             return;
         used = strlen(buf);
         if (used + 3 < buflen)
-            snprintf(buf + used, buflen - used, "%s%.*s",
-                     used ? ": " : "", (int)msg.length, (char *)msg.value);
+            snprintf(buf + used, buflen - used, "%s%.*s", used ? ": " : "",
+                     (int)msg.length, (char *)msg.value);
         gss_release_buffer(&min, &msg);
     } while (ctx != 0);
 }
@@ -70,11 +70,10 @@ void n8443_gss_error_text(OM_uint32 major, OM_uint32 minor, char *buf,
 }
 
 int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
-                           gss_cred_id_t *cred_out, char *err,
-                           size_t errlen)
+                           gss_cred_id_t *cred_out, char *err, size_t errlen)
 {
     gss_key_value_element_desc elements[4];
-    gss_key_value_set_desc store = { 0, elements };
+    gss_key_value_set_desc store = {0, elements};
     gss_buffer_desc namebuf;
     gss_name_t name = GSS_C_NO_NAME;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
@@ -112,8 +111,8 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
          * realm means the default realm, exactly as kvno and klist read it. */
         namebuf.value = (void *)opts->principal;
         namebuf.length = strlen(opts->principal);
-        maj = gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME,
-                              &name);
+        maj =
+            gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME, &name);
         if (GSS_ERROR(maj)) {
             n8443_gss_error_text(maj, min, text, sizeof(text));
             snprintf(err, errlen, "cannot parse service principal '%s': %s",
@@ -122,14 +121,14 @@ int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
         }
     }
 
-    maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET,
+    maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, GSS_C_NO_OID_SET,
                                 opts->s4u_ccache ? GSS_C_BOTH : GSS_C_ACCEPT,
                                 store.count ? &store : GSS_C_NO_CRED_STORE,
                                 &cred, NULL, NULL);
     if (GSS_ERROR(maj)) {
         n8443_gss_error_text(maj, min, text, sizeof(text));
-        snprintf(err, errlen, "cannot get acceptor credentials for %s from "
+        snprintf(err, errlen,
+                 "cannot get acceptor credentials for %s from "
                  "keytab %s: %s",
                  opts->principal ? opts->principal : "any principal",
                  opts->keytab ? opts->keytab : "(default)", text);
@@ -159,10 +158,9 @@ static int accept_step(gss_cred_id_t cred, const void *token, size_t len,
     input.value = (void *)token;
     input.length = len;
 
-    res->major = gss_accept_sec_context(&res->minor, &ctx, cred, &input, cb,
-                                        &client, &res->mech, &res->output,
-                                        &res->ret_flags, &res->lifetime,
-                                        &res->delegated);
+    res->major = gss_accept_sec_context(
+        &res->minor, &ctx, cred, &input, cb, &client, &res->mech, &res->output,
+        &res->ret_flags, &res->lifetime, &res->delegated);
     if (GSS_ERROR(res->major))
         goto cleanup;
     if (res->major & GSS_S_CONTINUE_NEEDED) {
@@ -223,10 +221,9 @@ int n8443_accept_once(gss_cred_id_t cred, const void *token, size_t len,
     if (ret >= 0 || cb == GSS_C_NO_CHANNEL_BINDINGS
         || GSS_ROUTINE_ERROR(res->major) != GSS_S_BAD_BINDINGS)
         return ret;
-    other_type = n8443_cb_other_addrtype(cb->initiator_addrtype,
-                                         cb->acceptor_addrtype,
-                                         cb->initiator_address.length,
-                                         cb->acceptor_address.length);
+    other_type = n8443_cb_other_addrtype(
+        cb->initiator_addrtype, cb->acceptor_addrtype,
+        cb->initiator_address.length, cb->acceptor_address.length);
     if (other_type < 0)
         return ret;
     other = *cb;
@@ -281,8 +278,7 @@ static void hex16(const unsigned char *h, char out[33])
 /* The client's binding hash in an authenticator's 0x8003 checksum, and
  * what it is next to ours (cb), in words. */
 static void describe_hash(krb5_context ctx, const krb5_authenticator *auth,
-                          gss_channel_bindings_t cb, char *text,
-                          size_t textlen)
+                          gss_channel_bindings_t cb, char *text, size_t textlen)
 {
     const krb5_checksum *sum = auth->checksum;
     unsigned char expected[2][16];
@@ -290,33 +286,38 @@ static void describe_hash(krb5_context ctx, const krb5_authenticator *auth,
     OM_uint32 form = 0;
 
     if (sum == NULL || sum->checksum_type != 0x8003 || sum->length < 24) {
-        snprintf(text, textlen, "the client's authenticator has no GSS "
+        snprintf(text, textlen,
+                 "the client's authenticator has no GSS "
                  "checksum (no bindings hash)");
         return;
     }
     hex16(sum->contents + 4, seen);
     memset(expected, 0, sizeof(expected));
-    switch (n8443_cb_hash_form(ctx, sum->contents + 4, cb, &form,
-                               expected)) {
+    switch (n8443_cb_hash_form(ctx, sum->contents + 4, cb, &form, expected)) {
     case 0:
-        snprintf(text, textlen, "the client sent no binding (all-zero "
+        snprintf(text, textlen,
+                 "the client sent no binding (all-zero "
                  "hash) but says it binds (KERB_AP_OPTIONS_CBT)");
         break;
     case 1:
-        snprintf(text, textlen, "the client's hash %s is ours in the %s "
-                 "form", seen, n8443_cb_addrtype_name(form));
+        snprintf(text, textlen,
+                 "the client's hash %s is ours in the %s "
+                 "form",
+                 seen, n8443_cb_addrtype_name(form));
         break;
     default:
         hex16(expected[0], e0);
         hex16(expected[1], e1);
-        snprintf(text, textlen, "the client's hash %s is neither ours as "
+        snprintf(text, textlen,
+                 "the client's hash %s is neither ours as "
                  "%s (%s) nor as %s (%s): it bound to another TLS channel "
-                 "or certificate", seen,
-                 n8443_cb_addrtype_name(cb->initiator_addrtype), e0,
+                 "or certificate",
+                 seen, n8443_cb_addrtype_name(cb->initiator_addrtype), e0,
                  n8443_cb_addrtype_name(cb->initiator_addrtype
-                                        == N8443_BINDING_AF_UNSPEC
-                                        ? N8443_BINDING_AF_NULLADDR
-                                        : N8443_BINDING_AF_UNSPEC), e1);
+                                                == N8443_BINDING_AF_UNSPEC
+                                            ? N8443_BINDING_AF_NULLADDR
+                                            : N8443_BINDING_AF_UNSPEC),
+                 e1);
         break;
     }
 }
@@ -339,11 +340,10 @@ int n8443_diagnose_bindings(const char *keytab, const char *principal,
         text[0] = '\0';
     if (cb == GSS_C_NO_CHANNEL_BINDINGS || krb5_init_context(&ctx) != 0)
         return -1;
-    if ((keytab ? krb5_kt_resolve(ctx, keytab, &kt)
-                : krb5_kt_default(ctx, &kt)) != 0
+    if ((keytab ? krb5_kt_resolve(ctx, keytab, &kt) : krb5_kt_default(ctx, &kt))
+            != 0
         || krb5_kt_have_content(ctx, kt) != 0
-        || (principal != NULL
-            && krb5_parse_name(ctx, principal, &server) != 0)
+        || (principal != NULL && krb5_parse_name(ctx, principal, &server) != 0)
         || krb5_auth_con_init(ctx, &ac) != 0)
         goto cleanup;
     /* No replay cache, as n8443_diagnose_apreq. */
@@ -391,8 +391,8 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
     code = krb5_init_context(&ctx);
     if (code != 0)
         return code;
-    code = keytab ? krb5_kt_resolve(ctx, keytab, &kt)
-                  : krb5_kt_default(ctx, &kt);
+    code =
+        keytab ? krb5_kt_resolve(ctx, keytab, &kt) : krb5_kt_default(ctx, &kt);
     /* A keytab this process cannot read (GSS-Proxy) says nothing about
      * the token: the caller falls back to GSS-API's own words. */
     if (code != 0 || krb5_kt_have_content(ctx, kt) != 0) {
@@ -427,10 +427,11 @@ long n8443_diagnose_apreq(const char *keytab, const char *principal,
         if (n8443_apreq_walk(apreq, len, &info) == N8443_TOK_KRB5
             && (info.authenticator_etype != sess
                 || krb5_c_crypto_length(ctx, info.authenticator_etype,
-                                        KRB5_CRYPTO_TYPE_CHECKSUM,
-                                        &cksum_len) != 0)) {
+                                        KRB5_CRYPTO_TYPE_CHECKSUM, &cksum_len)
+                       != 0)) {
             if (textlen > 0)
-                snprintf(text, textlen, "the authenticator's etype field "
+                snprintf(text, textlen,
+                         "the authenticator's etype field "
                          "(%ld) is not the session key's enctype (%ld)",
                          (long)info.authenticator_etype, (long)sess);
             code = KRB5_BAD_ENCTYPE;
@@ -459,12 +460,12 @@ cleanup:
 long n8443_krb5_code_from_text(const char *gss_text)
 {
     static const krb5_error_code known[] = {
-        KRB5KRB_AP_ERR_REPEAT, KRB5KRB_AP_ERR_SKEW, KRB5KRB_AP_ERR_TKT_EXPIRED,
-        KRB5KRB_AP_ERR_TKT_NYV, KRB5KRB_AP_ERR_BAD_INTEGRITY,
-        KRB5KRB_AP_ERR_BADKEYVER, KRB5KRB_AP_ERR_NOKEY,
-        KRB5KRB_AP_ERR_NOT_US, KRB5KRB_AP_WRONG_PRINC, KRB5_KT_NOTFOUND,
-        KRB5_KT_KVNONOTFOUND
-    };
+        KRB5KRB_AP_ERR_REPEAT,        KRB5KRB_AP_ERR_SKEW,
+        KRB5KRB_AP_ERR_TKT_EXPIRED,   KRB5KRB_AP_ERR_TKT_NYV,
+        KRB5KRB_AP_ERR_BAD_INTEGRITY, KRB5KRB_AP_ERR_BADKEYVER,
+        KRB5KRB_AP_ERR_NOKEY,         KRB5KRB_AP_ERR_NOT_US,
+        KRB5KRB_AP_WRONG_PRINC,       KRB5_KT_NOTFOUND,
+        KRB5_KT_KVNONOTFOUND};
     size_t i;
 
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
@@ -481,8 +482,7 @@ int n8443_login_is_anonymous(const char *principal, OM_uint32 ret_flags)
 
     if (ret_flags & GSS_C_ANON_FLAG)
         return 1;
-    return principal != NULL
-           && strncmp(principal, anon, sizeof(anon) - 1) == 0;
+    return principal != NULL && strncmp(principal, anon, sizeof(anon) - 1) == 0;
 }
 
 OM_uint32 n8443_ticket_left(OM_uint32 gss_lifetime, long skew)
@@ -520,25 +520,19 @@ n8443_cause n8443_accept_cause(OM_uint32 major, long krb5_code)
          * below) or for a reason not known here.  Not a replay: a replay
          * caught by MIT's cache names itself (KRB5KRB_AP_ERR_REPEAT). */
         break;
-    case KRB5_BAD_ENCTYPE:
-        return N8443_CAUSE_ETYPE;
-    case KRB5KRB_AP_ERR_REPEAT:
-        return N8443_CAUSE_REPLAY;
-    case KRB5KRB_AP_ERR_SKEW:
-        return N8443_CAUSE_SKEW;
+    case KRB5_BAD_ENCTYPE: return N8443_CAUSE_ETYPE;
+    case KRB5KRB_AP_ERR_REPEAT: return N8443_CAUSE_REPLAY;
+    case KRB5KRB_AP_ERR_SKEW: return N8443_CAUSE_SKEW;
     case KRB5KRB_AP_WRONG_PRINC:
     case KRB5KRB_AP_ERR_NOT_US:
     case KRB5KRB_AP_ERR_BADKEYVER:
     case KRB5KRB_AP_ERR_NOKEY:
     case KRB5KRB_AP_ERR_BAD_INTEGRITY:
     case KRB5_KT_NOTFOUND:
-    case KRB5_KT_KVNONOTFOUND:
-        return N8443_CAUSE_WRONG_PRINCIPAL;
+    case KRB5_KT_KVNONOTFOUND: return N8443_CAUSE_WRONG_PRINCIPAL;
     case KRB5KRB_AP_ERR_TKT_EXPIRED:
-    case KRB5KRB_AP_ERR_TKT_NYV:
-        return N8443_CAUSE_EXPIRED;
-    default:
-        break;
+    case KRB5KRB_AP_ERR_TKT_NYV: return N8443_CAUSE_EXPIRED;
+    default: break;
     }
     if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN)
         return N8443_CAUSE_MALFORMED;

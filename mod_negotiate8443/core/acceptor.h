@@ -25,10 +25,10 @@ typedef enum {
     N8443_CAUSE_MALFORMED,       /* not a token we can read */
     N8443_CAUSE_EXPIRED,         /* ticket expired / not yet valid */
     N8443_CAUSE_OTHER,
-    N8443_CAUSE_ETYPE,           /* the authenticator's etype field is not
+    N8443_CAUSE_ETYPE,     /* the authenticator's etype field is not
                                     the session key's enctype */
-    N8443_CAUSE_ANONYMOUS,       /* an anonymous ticket, not allowed */
-    N8443_CAUSE_FORGOTTEN        /* the replay cache lost its memory after
+    N8443_CAUSE_ANONYMOUS, /* an anonymous ticket, not allowed */
+    N8443_CAUSE_FORGOTTEN  /* the replay cache lost its memory after
                                     the authenticator was made: refused,
                                     the client retries with a new one */
 } n8443_cause;
@@ -53,20 +53,19 @@ typedef struct {
  * errlen).  *cred_out is set only on success.
  */
 int n8443_acceptor_acquire(const n8443_acceptor_opts *opts,
-                           gss_cred_id_t *cred_out, char *err,
-                           size_t errlen);
+                           gss_cred_id_t *cred_out, char *err, size_t errlen);
 
 /* The outcome of one gss_accept_sec_context step. */
 typedef struct {
     OM_uint32 major;
     OM_uint32 minor;
-    gss_OID mech;                 /* actual mechanism (static storage) */
-    gss_buffer_desc output;       /* token for the client, may be empty */
-    int output_malloced;          /* output is ours (malloc), not GSS's */
-    char *principal;              /* client principal (malloc) on success */
+    gss_OID mech;           /* actual mechanism (static storage) */
+    gss_buffer_desc output; /* token for the client, may be empty */
+    int output_malloced;    /* output is ours (malloc), not GSS's */
+    char *principal;        /* client principal (malloc) on success */
     OM_uint32 ret_flags;
-    OM_uint32 lifetime;           /* seconds the context/ticket is valid */
-    gss_cred_id_t delegated;      /* GSS_C_NO_CREDENTIAL unless delegated */
+    OM_uint32 lifetime;      /* seconds the context/ticket is valid */
+    gss_cred_id_t delegated; /* GSS_C_NO_CREDENTIAL unless delegated */
     /* Channel bindings: the address type of the form (core/
      * channel_binding.h) the answer is for; 1 when both address-free
      * forms were tried; the second try's status where it could not say
@@ -74,7 +73,7 @@ typedef struct {
     OM_uint32 cb_addrtype;
     int cb_tried_both;
     OM_uint32 retry_major, retry_minor;
-    n8443_ticket_claims claims;   /* the verified PAC, auth indicators */
+    n8443_ticket_claims claims; /* the verified PAC, auth indicators */
     /* The authenticator's time (ctime, cusec: the client's clock) in
      * microseconds since the epoch; 0: unknown (GSS-API does not say;
      * the fast path fills it in). */

@@ -14,8 +14,7 @@
 #include "authz_header.h"
 
 /* RFC 9110 5.6.2 tchar: the characters of a scheme name. */
-static int
-is_tchar(unsigned char c)
+static int is_tchar(unsigned char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
         || (c >= '0' && c <= '9'))
@@ -30,7 +29,7 @@ is_tchar(unsigned char c)
  * 11.2; '=' is handled by position), B64_NONE for the rest.
  */
 #define B64_TOKEN68 0x40
-#define B64_NONE 0x80
+#define B64_NONE    0x80
 
 #define NO B64_NONE
 #define TK B64_TOKEN68
@@ -39,7 +38,7 @@ static const unsigned char b64_table[256] = {
     NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x10 */
     NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, 62, NO, TK, TK, 63, /* 0x20 */
     52, 53, 54, 55, 56, 57, 58, 59, 60, 61, NO, NO, NO, NO, NO, NO, /* 0x30 */
-    NO,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, /* 0x40 */
+    NO, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, /* 0x40 */
     15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, NO, NO, NO, NO, TK, /* 0x50 */
     NO, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 0x60 */
     41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, NO, NO, NO, TK, NO, /* 0x70 */
@@ -56,35 +55,30 @@ static const unsigned char b64_table[256] = {
 #undef TK
 
 /* RFC 9110 11.2 token68, without the trailing '=' run. */
-static int
-is_token68_char(unsigned char c)
+static int is_token68_char(unsigned char c)
 {
     return b64_table[c] != B64_NONE;
 }
 
 /* Optional whitespace (RFC 9110 5.6.3). */
-static int
-is_ows(unsigned char c)
+static int is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
 }
 
 /* Visible characters, whitespace and obs-text may appear in the parameters
  * of schemes we do not parse (Digest's quoted strings, for one). */
-static int
-is_field_char(unsigned char c)
+static int is_field_char(unsigned char c)
 {
     return is_ows(c) || (c > 0x20 && c != 0x7f);
 }
 
-static int
-ascii_lower(int c)
+static int ascii_lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-static int
-scheme_is(const char *s, size_t len, const char *name)
+static int scheme_is(const char *s, size_t len, const char *name)
 {
     size_t i;
 
@@ -104,8 +98,7 @@ scheme_is(const char *s, size_t len, const char *name)
  * ("Negotiate a b" is refused rather than guessed at).  *out is always
  * written; on MALFORMED it is zeroed apart from kind.
  */
-n8443_authz_kind
-n8443_authz_parse(const char *value, n8443_authz *out)
+n8443_authz_kind n8443_authz_parse(const char *value, n8443_authz *out)
 {
     const unsigned char *p = (const unsigned char *)value;
     const unsigned char *scheme, *param, *param_end;
@@ -146,7 +139,8 @@ n8443_authz_parse(const char *value, n8443_authz *out)
             if (!is_ows(*p))
                 param_end = p + 1;
         }
-    } else {
+    }
+    else {
         while (is_token68_char(*p))
             p++;
         if (p == param && *p == '=')
@@ -161,9 +155,10 @@ n8443_authz_parse(const char *value, n8443_authz *out)
     }
 
     if (param_end == param) {
-        parsed.kind = ours == N8443_AUTHZ_OTHER ? N8443_AUTHZ_OTHER
-                                                : N8443_AUTHZ_EMPTY;
-    } else {
+        parsed.kind =
+            ours == N8443_AUTHZ_OTHER ? N8443_AUTHZ_OTHER : N8443_AUTHZ_EMPTY;
+    }
+    else {
         parsed.kind = ours;
         parsed.param = (const char *)param;
         parsed.param_len = (size_t)(param_end - param);
@@ -179,8 +174,7 @@ cleanup:
     return parsed.kind;
 }
 
-size_t
-n8443_base64_decoded_max(size_t inlen)
+size_t n8443_base64_decoded_max(size_t inlen)
 {
     return inlen / 4 * 3 + (inlen % 4 != 0 ? 3 : 0);
 }
@@ -192,9 +186,8 @@ n8443_base64_decoded_max(size_t inlen)
  * before anything is written; on a bad character found later, out holds a
  * partial result and -1 is returned (callers must not use out on failure).
  */
-int
-n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
-                    size_t outcap, size_t *outlen)
+int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
+                        size_t outcap, size_t *outlen)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t pad = 0, need, i, o = 0;
@@ -249,8 +242,7 @@ n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
 }
 
 /* NUL and the C0/DEL control characters; bytes >= 0x80 (UTF-8) pass. */
-static int
-has_control_char(const unsigned char *s, size_t len)
+static int has_control_char(const unsigned char *s, size_t len)
 {
     size_t i;
 
@@ -267,10 +259,8 @@ has_control_char(const unsigned char *s, size_t len)
  * goes to the KDC and into log lines, and a NUL would cut it short in C.
  * The out parameters are written only on success.
  */
-int
-n8443_basic_split(const unsigned char *buf, size_t len,
-                  const char **user, size_t *user_len,
-                  const char **pass, size_t *pass_len)
+int n8443_basic_split(const unsigned char *buf, size_t len, const char **user,
+                      size_t *user_len, const char **pass, size_t *pass_len)
 {
     const unsigned char *colon;
     size_t ulen;

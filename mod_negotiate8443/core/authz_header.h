@@ -19,9 +19,9 @@ typedef enum {
 
 typedef struct {
     n8443_authz_kind kind;
-    const char *scheme;        /* points into the header value */
+    const char *scheme; /* points into the header value */
     size_t scheme_len;
-    const char *param;         /* the token68, whitespace trimmed */
+    const char *param; /* the token68, whitespace trimmed */
     size_t param_len;
 } n8443_authz;
 
@@ -50,7 +50,6 @@ size_t n8443_base64_decoded_max(size_t inlen);
 int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
                         size_t outcap, size_t *outlen);
 
-
 /*
  * Split decoded Basic credentials "user:password" at the first ':'.
  * Returns -1 (refuse) when there is no ':', the user is empty, or either part
@@ -58,8 +57,7 @@ int n8443_base64_decode(const char *in, size_t inlen, unsigned char *out,
  * returned as such: the KDC refuses it.  The pointers point into buf and are
  * not NUL-terminated; they are written only on success.
  */
-int n8443_basic_split(const unsigned char *buf, size_t len,
-                      const char **user, size_t *user_len,
-                      const char **pass, size_t *pass_len);
+int n8443_basic_split(const unsigned char *buf, size_t len, const char **user,
+                      size_t *user_len, const char **pass, size_t *pass_len);
 
 #endif /* N8443_AUTHZ_HEADER_H */

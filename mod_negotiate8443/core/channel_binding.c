@@ -106,11 +106,10 @@ const char *n8443_cb_hash_name_pem(const char *pem, size_t len)
 }
 
 long n8443_cb_other_addrtype(unsigned long init_addrtype,
-                             unsigned long acc_addrtype,
-                             size_t init_addrlen, size_t acc_addrlen)
+                             unsigned long acc_addrtype, size_t init_addrlen,
+                             size_t acc_addrlen)
 {
-    if (init_addrlen != 0 || acc_addrlen != 0
-        || init_addrtype != acc_addrtype)
+    if (init_addrlen != 0 || acc_addrlen != 0 || init_addrtype != acc_addrtype)
         return -1;
     if (init_addrtype == N8443_BINDING_AF_UNSPEC)
         return (long)N8443_BINDING_AF_NULLADDR;
@@ -122,11 +121,8 @@ long n8443_cb_other_addrtype(unsigned long init_addrtype,
 const char *n8443_cb_addrtype_name(unsigned long addrtype)
 {
     switch (addrtype) {
-    case N8443_BINDING_AF_UNSPEC:
-        return "GSS_C_AF_UNSPEC";
-    case N8443_BINDING_AF_NULLADDR:
-        return "GSS_C_AF_NULLADDR";
-    default:
-        return "another address type";
+    case N8443_BINDING_AF_UNSPEC: return "GSS_C_AF_UNSPEC";
+    case N8443_BINDING_AF_NULLADDR: return "GSS_C_AF_NULLADDR";
+    default: return "another address type";
     }
 }

@@ -12,15 +12,15 @@
 
 /* "tls-server-end-point:" followed by at most a SHA-512 digest */
 #define N8443_CB_PREFIX "tls-server-end-point:"
-#define N8443_CB_MAX (sizeof(N8443_CB_PREFIX) - 1 + 64)
+#define N8443_CB_MAX    (sizeof(N8443_CB_PREFIX) - 1 + 64)
 
 /* The status of a certificate's binding (not to be confused with the
  * NegotiateChannelBinding modes, N8443_CB_* in modes.h). */
 typedef enum {
     N8443_CERT_HASH_OK = 0,
-    N8443_CERT_HASH_NONE,     /* the signature has no hash (Ed25519, Ed448):
+    N8443_CERT_HASH_NONE,    /* the signature has no hash (Ed25519, Ed448):
                                  RFC 5929 defines no binding for it */
-    N8443_CERT_HASH_BAD_CERT  /* not a certificate OpenSSL can read */
+    N8443_CERT_HASH_BAD_CERT /* not a certificate OpenSSL can read */
 } n8443_cert_hash_status;
 
 /*
@@ -43,14 +43,14 @@ n8443_cert_hash_status n8443_cb_from_der(const unsigned char *der, size_t len,
  * are different bindings to it: the module tries both (acceptor.c,
  * krb5_accept.c).  The same values as gssapi.h's, without it.
  */
-#define N8443_BINDING_AF_UNSPEC 0u
+#define N8443_BINDING_AF_UNSPEC   0u
 #define N8443_BINDING_AF_NULLADDR 255u
 
 /* The other address-free form's address type, or -1 when addrtype is
  * neither form (addresses are never rewritten). */
 long n8443_cb_other_addrtype(unsigned long init_addrtype,
-                             unsigned long acc_addrtype,
-                             size_t init_addrlen, size_t acc_addrlen);
+                             unsigned long acc_addrtype, size_t init_addrlen,
+                             size_t acc_addrlen);
 
 /* "GSS_C_AF_UNSPEC", "GSS_C_AF_NULLADDR" or "address type N", for logs. */
 const char *n8443_cb_addrtype_name(unsigned long addrtype);

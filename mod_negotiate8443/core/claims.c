@@ -13,7 +13,7 @@
 #define ATTR_PAC        "urn:mspac:"
 #define ATTR_INDICATORS "auth-indicators"
 /* More than any real ticket carries; a bound on the loop. */
-#define MAX_INDICATORS 64
+#define MAX_INDICATORS    64
 #define MAX_INDICATOR_LEN 256
 
 void n8443_claims_clear(n8443_ticket_claims *c)
@@ -114,20 +114,24 @@ static void pac_from_name(gss_name_t name, n8443_ticket_claims *out)
             memcpy(out->logon_info, value.value, value.length);
             out->logon_info_len = value.length;
             out->pac = N8443_PAC_VERIFIED;
-        } else {
+        }
+        else {
             out->pac = N8443_PAC_UNAVAILABLE;
         }
-    } else if (major == GSS_S_COMPLETE) {
+    }
+    else if (major == GSS_S_COMPLETE) {
         out->pac = N8443_PAC_UNVERIFIED;
-    } else if ((listed = name_has_attr(name, ATTR_PAC)) < 0) {
+    }
+    else if ((listed = name_has_attr(name, ATTR_PAC)) < 0) {
         out->pac = N8443_PAC_UNAVAILABLE;
-    } else if (listed) {
+    }
+    else if (listed) {
         /* A PAC without logon info (MIT vouches for the whole PAC), or
          * one MIT did not vouch for: 1.20 hides a PAC that failed
          * verification (its value is "not there"); older releases mark
          * it unauthenticated. */
-        out->pac = pac_vouched(name) ? N8443_PAC_NO_LOGON_INFO
-                                     : N8443_PAC_UNVERIFIED;
+        out->pac =
+            pac_vouched(name) ? N8443_PAC_NO_LOGON_INFO : N8443_PAC_UNVERIFIED;
     }
     if (value.value != NULL)
         gss_release_buffer(&tmp, &value);
@@ -178,7 +182,8 @@ int n8443_ticket_has_cammac(krb5_context ctx, const krb5_ticket *ticket)
     if (ticket->enc_part2 == NULL)
         return 1;
     if (krb5_find_authdata(ctx, ticket->enc_part2->authorization_data, NULL,
-                           KRB5_AUTHDATA_CAMMAC, &ad) != 0)
+                           KRB5_AUTHDATA_CAMMAC, &ad)
+        != 0)
         return 1;
     if (ad == NULL)
         return 0;
@@ -199,7 +204,8 @@ static int key_decrypts(krb5_context ctx, const krb5_keyblock *key,
     if (plain.data == NULL)
         return 0;
     ok = krb5_c_decrypt(ctx, key, KRB5_KEYUSAGE_KDC_REP_TICKET, NULL,
-                        &ticket->enc_part, &plain) == 0;
+                        &ticket->enc_part, &plain)
+         == 0;
     free(plain.data);
     return ok;
 }
@@ -228,15 +234,16 @@ static int pac_verifies(krb5_context ctx, krb5_keytab kt,
         return 0;
     while (!found && krb5_kt_next_entry(ctx, kt, &ent, &cur) == 0) {
         if (krb5_principal_compare(ctx, ent.principal, ticket->server)
-            && krb5_c_enctype_compare(ctx, ent.key.enctype, etype,
-                                      &similar) == 0 && similar) {
+            && krb5_c_enctype_compare(ctx, ent.key.enctype, etype, &similar)
+                   == 0
+            && similar) {
             ent.key.enctype = etype;
             if (key_decrypts(ctx, &ent.key, ticket)) {
                 found = 1;
-                ok = krb5_pac_verify(ctx, pac,
-                                     ticket->enc_part2->times.authtime,
-                                     ticket->enc_part2->client, &ent.key,
-                                     NULL) == 0;
+                ok =
+                    krb5_pac_verify(ctx, pac, ticket->enc_part2->times.authtime,
+                                    ticket->enc_part2->client, &ent.key, NULL)
+                    == 0;
             }
         }
         krb5_free_keytab_entry_contents(ctx, &ent);
@@ -251,7 +258,7 @@ int n8443_claims_from_ticket(krb5_context ctx, krb5_keytab kt,
 {
     krb5_authdata **ad = NULL;
     krb5_pac pac = NULL;
-    krb5_data buf = { 0, 0, NULL };
+    krb5_data buf = {0, 0, NULL};
     int ret = 0;
 
     memset(out, 0, sizeof(*out));
@@ -261,7 +268,8 @@ int n8443_claims_from_ticket(krb5_context ctx, krb5_keytab kt,
      * (inside AD-IF-RELEVANT), never the authenticator's, and the first
      * PAC found. */
     if (krb5_find_authdata(ctx, ticket->enc_part2->authorization_data, NULL,
-                           KRB5_AUTHDATA_WIN2K_PAC, &ad) != 0) {
+                           KRB5_AUTHDATA_WIN2K_PAC, &ad)
+        != 0) {
         out->pac = N8443_PAC_UNAVAILABLE;
         return -1;
     }

@@ -27,19 +27,19 @@
 #include <krb5/krb5.h>
 
 typedef enum {
-    N8443_PAC_ABSENT = 0,       /* the ticket has no PAC (MIT KDC) */
-    N8443_PAC_VERIFIED,         /* logon_info holds the verified buffer */
-    N8443_PAC_UNVERIFIED,       /* a PAC whose signature did not verify:
+    N8443_PAC_ABSENT = 0,   /* the ticket has no PAC (MIT KDC) */
+    N8443_PAC_VERIFIED,     /* logon_info holds the verified buffer */
+    N8443_PAC_UNVERIFIED,   /* a PAC whose signature did not verify:
                                    not used */
-    N8443_PAC_UNAVAILABLE,      /* could not be read (memory; GSS-Proxy
+    N8443_PAC_UNAVAILABLE,  /* could not be read (memory; GSS-Proxy
                                    without name attributes) */
-    N8443_PAC_NO_LOGON_INFO     /* verified, but without logon info: the
+    N8443_PAC_NO_LOGON_INFO /* verified, but without logon info: the
                                    PAC of an MIT KDC (1.20 and later) */
 } n8443_pac_state;
 
 typedef struct {
     n8443_pac_state pac;
-    unsigned char *logon_info;  /* malloc; N8443_PAC_VERIFIED only */
+    unsigned char *logon_info; /* malloc; N8443_PAC_VERIFIED only */
     size_t logon_info_len;
     /* malloc, the indicators separated by single spaces, or NULL; an
      * indicator with a space or a control byte is left out (MIT's are

@@ -5,14 +5,12 @@
 
 #include "der.h"
 
-int
-der_at_end(const der_cursor *cur)
+int der_at_end(const der_cursor *cur)
 {
     return cur->p == cur->end;
 }
 
-int
-der_next_is(const der_cursor *cur, unsigned char tag)
+int der_next_is(const der_cursor *cur, unsigned char tag)
 {
     return cur->p < cur->end && cur->p[0] == tag;
 }
@@ -24,8 +22,7 @@ der_next_is(const der_cursor *cur, unsigned char tag)
  * four octets, or runs past the end of the enclosing value.  Comparing whole
  * identifier octets also rejects high tag numbers and constructed strings.
  */
-int
-der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
+int der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
 {
     size_t avail, len, nlen, i;
     const unsigned char *p = cur->p;
@@ -37,7 +34,8 @@ der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
     avail -= 2;
     if (cur->p[1] < 0x80) {
         len = cur->p[1];
-    } else {
+    }
+    else {
         /* 0x80 is BER's indefinite form; five or more length octets cannot
          * describe anything that fits in a header-sized token. */
         nlen = cur->p[1] & 0x7f;
@@ -66,9 +64,8 @@ der_take(der_cursor *cur, unsigned char tag, der_cursor *val)
 
 /* Take an explicitly tagged value: [ctx] { inner }, with nothing else inside
  * the [ctx] wrapper. */
-int
-der_take_explicit(der_cursor *cur, unsigned char ctx, unsigned char inner,
-                  der_cursor *val)
+int der_take_explicit(der_cursor *cur, unsigned char ctx, unsigned char inner,
+                      der_cursor *val)
 {
     der_cursor wrapper;
 
@@ -81,8 +78,7 @@ der_take_explicit(der_cursor *cur, unsigned char ctx, unsigned char inner,
 
 /* Contents of an INTEGER or ENUMERATED as int32; -1 if empty or wider than
  * four octets. */
-int
-der_int32_value(const der_cursor *val, int32_t *out)
+int der_int32_value(const der_cursor *val, int32_t *out)
 {
     size_t len = (size_t)(val->end - val->p), i;
     int64_t v;
@@ -90,8 +86,9 @@ der_int32_value(const der_cursor *val, int32_t *out)
     if (len < 1 || len > 4)
         return -1;
     /* DER: no leading octet that only repeats the sign of the next. */
-    if (len > 1 && ((val->p[0] == 0x00 && val->p[1] < 0x80)
-                    || (val->p[0] == 0xff && val->p[1] >= 0x80)))
+    if (len > 1
+        && ((val->p[0] == 0x00 && val->p[1] < 0x80)
+            || (val->p[0] == 0xff && val->p[1] >= 0x80)))
         *val->noncanonical = 1;
     /* Two's complement: the first octet carries the sign. */
     v = val->p[0] >= 0x80 ? (int64_t)val->p[0] - 256 : (int64_t)val->p[0];
@@ -102,8 +99,7 @@ der_int32_value(const der_cursor *val, int32_t *out)
 }
 
 /* [ctx] INTEGER that fits int32. */
-int
-der_take_int32(der_cursor *cur, unsigned char ctx, int32_t *out)
+int der_take_int32(der_cursor *cur, unsigned char ctx, int32_t *out)
 {
     der_cursor val;
 
@@ -116,8 +112,7 @@ der_take_int32(der_cursor *cur, unsigned char ctx, int32_t *out)
  * A BIT STRING's contents: the unused-bits octet (0-7, and 0 when there are
  * no bits at all) followed by the bits.
  */
-int
-der_bit_string_ok(const der_cursor *val)
+int der_bit_string_ok(const der_cursor *val)
 {
     size_t len = (size_t)(val->end - val->p);
 
@@ -133,8 +128,7 @@ der_bit_string_ok(const der_cursor *val)
  * and use no 0x80 padding octet at the start of a sub-identifier.  Only the
  * shape is checked: OIDs we do not know are never interpreted.
  */
-int
-der_oid_ok(const der_cursor *val)
+int der_oid_ok(const der_cursor *val)
 {
     const unsigned char *q;
     int at_start = 1;

@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAG_INTEGER         0x02
-#define TAG_CTX(n)          (0xa0 | (n))  /* [n] constructed (explicit) */
+#define TAG_INTEGER 0x02
+#define TAG_CTX(n)  (0xa0 | (n)) /* [n] constructed (explicit) */
 
 /* A window [p, end) of the caller's buffer that the walk has not read yet. */
 typedef struct {
     const unsigned char *p;
     const unsigned char *end;
-    int *noncanonical;  /* set to 1 when a length is not minimal DER */
+    int *noncanonical; /* set to 1 when a length is not minimal DER */
 } der_cursor;
 
 /* 1 when the cursor has read everything. */
@@ -30,8 +30,8 @@ int der_next_is(const der_cursor *cur, unsigned char tag);
 int der_take(der_cursor *cur, unsigned char tag, der_cursor *val);
 
 /* Take [ctx] EXPLICIT inner: 0 (*val the inner contents) or -1. */
-int der_take_explicit(der_cursor *cur, unsigned char ctx,
-                      unsigned char inner, der_cursor *val);
+int der_take_explicit(der_cursor *cur, unsigned char ctx, unsigned char inner,
+                      der_cursor *val);
 
 /* The INTEGER contents val as an int32_t: 0, or -1 when over 4 octets. */
 int der_int32_value(const der_cursor *val, int32_t *out);

@@ -33,37 +33,34 @@
 #include "oids.h"
 
 /* RFC 4121 4.1.1 */
-#define GSS_CHECKSUM_TYPE 0x8003
-#define GSS_CHECKSUM_LEN 24
+#define GSS_CHECKSUM_TYPE     0x8003
+#define GSS_CHECKSUM_LEN      24
 #define GSS_BINDINGS_HASH_LEN 16
 
 /* MS-KILE: the client supports channel binding (AP options authdata) */
 #define KERB_AP_OPTIONS_CBT 0x4000
 
 /* The initiator's flags MIT's acceptor keeps (accept_sec_context.c) */
-#define INITIATOR_FLAGS (GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG               \
-                         | GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG          \
-                         | GSS_C_SEQUENCE_FLAG | GSS_C_DCE_STYLE          \
-                         | GSS_C_IDENTIFY_FLAG | GSS_C_EXTENDED_ERROR_FLAG)
+#define INITIATOR_FLAGS                                                        \
+    (GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG | GSS_C_MUTUAL_FLAG                    \
+     | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_DCE_STYLE               \
+     | GSS_C_IDENTIFY_FLAG | GSS_C_EXTENDED_ERROR_FLAG)
 
-static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
-static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
+static const unsigned char oid_krb5[] = {N8443_OID_KRB5};
+static const unsigned char oid_krb5_ms[] = {N8443_OID_KRB5_MS};
 
-static int
-bytes_are(const n8443_bytes *b, const unsigned char *v, size_t len)
+static int bytes_are(const n8443_bytes *b, const unsigned char *v, size_t len)
 {
     return b->len == len && memcmp(b->data, v, len) == 0;
 }
 
-static uint32_t
-load_le32(const unsigned char *p)
+static uint32_t load_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
            | (uint32_t)p[3] << 24;
 }
 
-static unsigned char *
-store_le32(unsigned char *p, uint32_t v)
+static unsigned char *store_le32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)v;
     p[1] = (unsigned char)(v >> 8);
@@ -73,8 +70,7 @@ store_le32(unsigned char *p, uint32_t v)
 }
 
 /* Only what the path can answer exactly as GSS-API would. */
-static int
-token_is_plain(const n8443_apreq_info *info)
+static int token_is_plain(const n8443_apreq_info *info)
 {
     /* Encodings MIT's GSS headers and SPNEGO parser refuse (a long-form
      * OID length, reqFlags in another form) are not taken here; nor any
@@ -87,8 +83,7 @@ token_is_plain(const n8443_apreq_info *info)
         return 1;
     return info->framing == N8443_FRAME_SPNEGO_INIT && !info->spnego_mic
            && (bytes_are(&info->mech_oid, oid_krb5, sizeof(oid_krb5))
-               || bytes_are(&info->mech_oid, oid_krb5_ms,
-                            sizeof(oid_krb5_ms)));
+               || bytes_are(&info->mech_oid, oid_krb5_ms, sizeof(oid_krb5_ms)));
 }
 
 /*
@@ -99,9 +94,9 @@ token_is_plain(const n8443_apreq_info *info)
  * checksum length that fails: GSS-API refuses the token.  So only the
  * session key's own enctype, and a cipher long enough to hold the tag.
  */
-static int
-authenticator_etype_ok(krb5_context ctx, const n8443_apreq_info *info,
-                       const krb5_ticket *ticket)
+static int authenticator_etype_ok(krb5_context ctx,
+                                  const n8443_apreq_info *info,
+                                  const krb5_ticket *ticket)
 {
     unsigned int cksum_len;
 
@@ -109,7 +104,8 @@ authenticator_etype_ok(krb5_context ctx, const n8443_apreq_info *info,
         || info->authenticator_etype != ticket->enc_part2->session->enctype)
         return 0;
     if (krb5_c_crypto_length(ctx, info->authenticator_etype,
-                             KRB5_CRYPTO_TYPE_CHECKSUM, &cksum_len) != 0)
+                             KRB5_CRYPTO_TYPE_CHECKSUM, &cksum_len)
+        != 0)
         return 0;
     return info->authenticator.len >= cksum_len;
 }
@@ -121,17 +117,16 @@ authenticator_etype_ok(krb5_context ctx, const n8443_apreq_info *info,
  * KERB_AP_OPTIONS_CBT; 0: it does not; -1: MIT refuses the token (more
  * than one element, or not four octets), or the search failed.
  */
-static int
-authenticator_cbt(krb5_context ctx, const krb5_authenticator *auth)
+static int authenticator_cbt(krb5_context ctx, const krb5_authenticator *auth)
 {
     krb5_authdata **ad = NULL;
     int ret;
 
-    if (auth->authorization_data == NULL
-        || auth->authorization_data[0] == NULL)
+    if (auth->authorization_data == NULL || auth->authorization_data[0] == NULL)
         return 0;
     if (krb5_find_authdata(ctx, NULL, auth->authorization_data,
-                           KRB5_AUTHDATA_AP_OPTIONS, &ad) != 0)
+                           KRB5_AUTHDATA_AP_OPTIONS, &ad)
+        != 0)
         return -1;
     if (ad == NULL)
         return 0;
@@ -147,9 +142,9 @@ authenticator_cbt(krb5_context ctx, const krb5_authenticator *auth)
  * MIT's kg_checksum_channel_bindings: MD5 over the RFC 1964 encoding of
  * cb, with both address types replaced by addrtype.  0, or -1.
  */
-static int
-bindings_hash(krb5_context ctx, gss_channel_bindings_t cb, uint32_t addrtype,
-              unsigned char out[GSS_BINDINGS_HASH_LEN])
+static int bindings_hash(krb5_context ctx, gss_channel_bindings_t cb,
+                         uint32_t addrtype,
+                         unsigned char out[GSS_BINDINGS_HASH_LEN])
 {
     unsigned char *buf, *p;
     size_t len;
@@ -161,8 +156,8 @@ bindings_hash(krb5_context ctx, gss_channel_bindings_t cb, uint32_t addrtype,
         || cb->acceptor_address.length > 0xffff
         || cb->application_data.length > 0xffff)
         return -1;
-    len = 5 * 4 + cb->initiator_address.length
-          + cb->acceptor_address.length + cb->application_data.length;
+    len = 5 * 4 + cb->initiator_address.length + cb->acceptor_address.length
+          + cb->application_data.length;
     buf = malloc(len);
     if (buf == NULL)
         return -1;
@@ -183,8 +178,8 @@ bindings_hash(krb5_context ctx, gss_channel_bindings_t cb, uint32_t addrtype,
     data.magic = 0;
     data.length = (unsigned int)len;
     data.data = (char *)buf;
-    if (krb5_c_make_checksum(ctx, CKSUMTYPE_RSA_MD5, NULL, 0, &data,
-                             &sum) == 0) {
+    if (krb5_c_make_checksum(ctx, CKSUMTYPE_RSA_MD5, NULL, 0, &data, &sum)
+        == 0) {
         if (sum.length == GSS_BINDINGS_HASH_LEN) {
             memcpy(out, sum.contents, GSS_BINDINGS_HASH_LEN);
             ret = 0;
@@ -195,10 +190,9 @@ bindings_hash(krb5_context ctx, gss_channel_bindings_t cb, uint32_t addrtype,
     return ret;
 }
 
-int
-n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
-                   gss_channel_bindings_t cb, OM_uint32 *addrtype,
-                   unsigned char expected[2][16])
+int n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
+                       gss_channel_bindings_t cb, OM_uint32 *addrtype,
+                       unsigned char expected[2][16])
 {
     static const unsigned char zero[GSS_BINDINGS_HASH_LEN];
     unsigned char ours[GSS_BINDINGS_HASH_LEN];
@@ -211,10 +205,9 @@ n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
     /* Addresses turn MIT's check into one against the ticket's addresses
      * as well: not done here.  Address-free bindings in either form, as
      * GSS-API with n8443_accept_once's second try. */
-    other = n8443_cb_other_addrtype(cb->initiator_addrtype,
-                                    cb->acceptor_addrtype,
-                                    cb->initiator_address.length,
-                                    cb->acceptor_address.length);
+    other = n8443_cb_other_addrtype(
+        cb->initiator_addrtype, cb->acceptor_addrtype,
+        cb->initiator_address.length, cb->acceptor_address.length);
     if (other < 0)
         return -1;
     types[0] = cb->initiator_addrtype;
@@ -235,32 +228,33 @@ n8443_cb_hash_form(krb5_context ctx, const unsigned char *hash,
 
 /* ------------------------------------------------------- the answer, DER */
 
-static size_t
-der_len_size(size_t n)
+static size_t der_len_size(size_t n)
 {
     return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
 }
 
-static size_t
-der_size(size_t content)
+static size_t der_size(size_t content)
 {
     return 1 + der_len_size(content) + content;
 }
 
-static unsigned char *
-der_put_header(unsigned char *p, unsigned char tag, size_t n)
+static unsigned char *der_put_header(unsigned char *p, unsigned char tag,
+                                     size_t n)
 {
     *p++ = tag;
     if (n < 0x80) {
         *p++ = (unsigned char)n;
-    } else if (n < 0x100) {
+    }
+    else if (n < 0x100) {
         *p++ = 0x81;
         *p++ = (unsigned char)n;
-    } else if (n < 0x10000) {
+    }
+    else if (n < 0x10000) {
         *p++ = 0x82;
         *p++ = (unsigned char)(n >> 8);
         *p++ = (unsigned char)n;
-    } else {
+    }
+    else {
         *p++ = 0x83;
         *p++ = (unsigned char)(n >> 16);
         *p++ = (unsigned char)(n >> 8);
@@ -277,9 +271,8 @@ der_put_header(unsigned char *p, unsigned char tag, size_t n)
  *                  [2] OCTET STRING krb5 token (if any) }
  * Written into a malloc'd buffer; 0, or -1 when out of memory.
  */
-static int
-build_answer(const n8443_apreq_info *info, const krb5_data *rep,
-             gss_buffer_t out)
+static int build_answer(const n8443_apreq_info *info, const krb5_data *rep,
+                        gss_buffer_t out)
 {
     size_t gss_inner = 0, gss_len = 0, seq = 0, neg_state, mech, resp = 0;
     size_t total;
@@ -296,7 +289,8 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
         if (rep == NULL)
             return 0;
         total = gss_len;
-    } else {
+    }
+    else {
         neg_state = der_size(der_size(1));
         mech = der_size(der_size(info->mech_oid.len));
         if (rep != NULL)
@@ -316,7 +310,7 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
         p = der_put_header(p, 0x30, seq);
         p = der_put_header(p, 0xa0, der_size(1));
         p = der_put_header(p, 0x0a, 1);
-        *p++ = 0;                               /* accept-completed */
+        *p++ = 0; /* accept-completed */
         p = der_put_header(p, 0xa1, der_size(info->mech_oid.len));
         p = der_put_header(p, 0x06, info->mech_oid.len);
         memcpy(p, info->mech_oid.data, info->mech_oid.len);
@@ -331,7 +325,7 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
         p = der_put_header(p, 0x06, sizeof(oid_krb5));
         memcpy(p, oid_krb5, sizeof(oid_krb5));
         p += sizeof(oid_krb5);
-        *p++ = 0x02;                            /* TOK_ID: AP-REP */
+        *p++ = 0x02; /* TOK_ID: AP-REP */
         *p++ = 0x00;
         memcpy(p, rep->data, rep->length);
         p += rep->length;
@@ -343,17 +337,16 @@ build_answer(const n8443_apreq_info *info, const krb5_data *rep,
 
 /* The authenticator's ctime and cusec in microseconds (krb5 timestamps
  * are unsigned 32-bit: MIT's ts2tt). */
-static long long
-auth_stamp(const krb5_authenticator *auth)
+static long long auth_stamp(const krb5_authenticator *auth)
 {
     if (auth->cusec < 0 || auth->cusec > 999999)
         return 0;
     return (long long)(uint32_t)auth->ctime * 1000000LL + auth->cusec;
 }
 
-long long
-n8443_krb5_stamp(krb5_context ctx, krb5_keytab kt,
-                 krb5_const_principal server, const n8443_apreq_info *info)
+long long n8443_krb5_stamp(krb5_context ctx, krb5_keytab kt,
+                           krb5_const_principal server,
+                           const n8443_apreq_info *info)
 {
     krb5_auth_context ac = NULL;
     krb5_authenticator *auth = NULL;
@@ -387,17 +380,17 @@ cleanup:
     return stamp;
 }
 
-n8443_kacc_status
-n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
-                  krb5_const_principal server, const n8443_apreq_info *info,
-                  gss_channel_bindings_t cb, krb5_deltat skew,
-                  n8443_accept_result *res)
+n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
+                                    krb5_const_principal server,
+                                    const n8443_apreq_info *info,
+                                    gss_channel_bindings_t cb, krb5_deltat skew,
+                                    n8443_accept_result *res)
 {
     krb5_auth_context ac = NULL;
     krb5_authenticator *auth = NULL;
     krb5_ticket *ticket = NULL;
     krb5_flags ap_options = 0;
-    krb5_data req, rep = { 0, 0, NULL };
+    krb5_data req, rep = {0, 0, NULL};
     krb5_timestamp now;
     const krb5_checksum *sum;
     uint32_t flags;
@@ -447,8 +440,8 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     if (krb5_principal_compare_any_realm(ctx, ticket->enc_part2->client,
                                          krb5_anonymous_principal()))
         goto cleanup;
-    bound = n8443_cb_hash_form(ctx, sum->contents + 4, cb,
-                               &res->cb_addrtype, NULL);
+    bound =
+        n8443_cb_hash_form(ctx, sum->contents + 4, cb, &res->cb_addrtype, NULL);
     if (bound < 0)
         goto cleanup;
     /* The client said it binds (KERB_AP_OPTIONS_CBT): MIT then requires
@@ -497,7 +490,8 @@ n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
     res->ret_flags = (flags & INITIATOR_FLAGS) | GSS_C_TRANS_FLAG
                      | (bound ? GSS_C_CHANNEL_BOUND_FLAG : 0)
                      | (mutual && info->framing == N8443_FRAME_GSS_KRB5
-                        ? GSS_C_PROT_READY_FLAG : 0);
+                            ? GSS_C_PROT_READY_FLAG
+                            : 0);
     st = N8443_KACC_ACCEPTED;
 
 cleanup:

@@ -34,8 +34,8 @@
 #include "token_walk.h"
 
 typedef enum {
-    N8443_KACC_ACCEPTED = 0,  /* *res is filled in as GSS-API would */
-    N8443_KACC_DEFER          /* not handled here: ask GSS-API */
+    N8443_KACC_ACCEPTED = 0, /* *res is filled in as GSS-API would */
+    N8443_KACC_DEFER         /* not handled here: ask GSS-API */
 } n8443_kacc_status;
 
 /*
@@ -63,8 +63,7 @@ typedef enum {
 n8443_kacc_status n8443_krb5_accept(krb5_context ctx, krb5_keytab kt,
                                     krb5_const_principal server,
                                     const n8443_apreq_info *info,
-                                    gss_channel_bindings_t cb,
-                                    krb5_deltat skew,
+                                    gss_channel_bindings_t cb, krb5_deltat skew,
                                     n8443_accept_result *res);
 
 /*

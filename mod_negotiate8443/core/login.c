@@ -54,8 +54,7 @@ const char *n8443_login_advice(n8443_cause cause)
     case N8443_CAUSE_ETYPE:
         return "the authenticator's etype field was rewritten (a "
                "tampered or replayed token) or the client is broken";
-    default:
-        return "Kerberos refused the token";
+    default: return "Kerberos refused the token";
     }
 }
 
@@ -83,9 +82,8 @@ static n8443_verdict refused(const n8443_login_keys *keys,
                              n8443_login_result *res)
 {
     long code = n8443_diagnose_apreq(keys->keytab, keys->principal,
-                                     res->info.apreq.data,
-                                     res->info.apreq.len, res->krb5_text,
-                                     sizeof(res->krb5_text));
+                                     res->info.apreq.data, res->info.apreq.len,
+                                     res->krb5_text, sizeof(res->krb5_text));
 
     /* Nothing recognised (krb5 alone accepts it): never "replay". */
     code = n8443_refusal_code(res->acc.major, res->acc.minor, code);
@@ -122,20 +120,19 @@ n8443_verdict n8443_login_accept(const n8443_login_keys *keys,
      * everything else: S4U2Proxy evidence and MIT's own replay cache are
      * GSS-API's alone (the caller leaves N8443_LOGIN_FAST_PATH out), and
      * every refusal is diagnosed there. */
-    res->fast = (mode & N8443_LOGIN_FAST_PATH) && keys->ctx != NULL
-                && n8443_krb5_accept(keys->ctx, keys->kt, keys->server,
-                                     &res->info, bindings,
-                                     (krb5_deltat)keys->skew, &res->acc)
-                   == N8443_KACC_ACCEPTED;
+    res->fast =
+        (mode & N8443_LOGIN_FAST_PATH) && keys->ctx != NULL
+        && n8443_krb5_accept(keys->ctx, keys->kt, keys->server, &res->info,
+                             bindings, (krb5_deltat)keys->skew, &res->acc)
+               == N8443_KACC_ACCEPTED;
     if (res->fast)
         rc = 0;
     else
-        rc = n8443_accept_once(keys->cred, token, len,
-                               bindings != NULL ? bindings
-                                                : GSS_C_NO_CHANNEL_BINDINGS,
-                               &res->acc);
-    res->bound = bindings != NULL
-                 && (res->acc.ret_flags & GSS_C_CHANNEL_BOUND_FLAG);
+        rc = n8443_accept_once(
+            keys->cred, token, len,
+            bindings != NULL ? bindings : GSS_C_NO_CHANNEL_BINDINGS, &res->acc);
+    res->bound =
+        bindings != NULL && (res->acc.ret_flags & GSS_C_CHANNEL_BOUND_FLAG);
     if (rc == 1)
         return res->verdict = N8443_LOGIN_CONTINUE;
     if (rc != 0)
@@ -147,8 +144,8 @@ n8443_verdict n8443_login_accept(const n8443_login_keys *keys,
     if (res->fast)
         res->stamp = res->acc.stamp;
     else if ((mode & N8443_LOGIN_STAMP) && keys->ctx != NULL)
-        res->stamp = n8443_krb5_stamp(keys->ctx, keys->kt, keys->server,
-                                      &res->info);
+        res->stamp =
+            n8443_krb5_stamp(keys->ctx, keys->kt, keys->server, &res->info);
 
     /* A name with control bytes goes nowhere: not into REMOTE_USER, a
      * header, a cookie or a log line (both paths, GSS-API and fast). */

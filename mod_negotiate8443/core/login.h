@@ -24,60 +24,61 @@
 
 /* The keys a login is checked with. */
 typedef struct {
-    gss_cred_id_t cred;         /* GSS-API's acceptor credentials */
+    gss_cred_id_t cred; /* GSS-API's acceptor credentials */
     /* The fast path: a context of this thread's own and a handle on the
      * keytab; ctx NULL: every login goes through GSS-API. */
     krb5_context ctx;
     krb5_keytab kt;
-    krb5_const_principal server;  /* NULL: any key */
-    long skew;                  /* seconds, the fast path's clock skew */
+    krb5_const_principal server; /* NULL: any key */
+    long skew;                   /* seconds, the fast path's clock skew */
     /* As configured, for the diagnosis of a refusal (NULL: default
      * keytab / any principal). */
     const char *keytab;
     const char *principal;
-    void *baton;                /* the keys' owner's own */
+    void *baton; /* the keys' owner's own */
 } n8443_login_keys;
 
 /* Mode bits. */
-#define N8443_LOGIN_FAST_PATH        0x1  /* the fast path may answer */
-#define N8443_LOGIN_REQUIRE_BINDING  0x2  /* no channel binding: refused */
-#define N8443_LOGIN_ALLOW_ANONYMOUS  0x4  /* anonymous tickets accepted */
-#define N8443_LOGIN_STAMP            0x8  /* the authenticator's time is
+#define N8443_LOGIN_FAST_PATH       0x1 /* the fast path may answer */
+#define N8443_LOGIN_REQUIRE_BINDING 0x2 /* no channel binding: refused */
+#define N8443_LOGIN_ALLOW_ANONYMOUS 0x4 /* anonymous tickets accepted */
+#define N8443_LOGIN_STAMP                                                      \
+    0x8 /* the authenticator's time is
                                              wanted (stamp): after GSS-API
                                              read with keys->ctx/kt */
 
 typedef enum {
-    N8443_LOGIN_ACCEPTED = 0,   /* principal, output, lifetime filled in */
-    N8443_LOGIN_CONTINUE,       /* SPNEGO asked for another leg */
-    N8443_LOGIN_MALFORMED,      /* not a token: 400 */
-    N8443_LOGIN_UNUSABLE,       /* a token, but no Kerberos in it (tok
+    N8443_LOGIN_ACCEPTED = 0, /* principal, output, lifetime filled in */
+    N8443_LOGIN_CONTINUE,     /* SPNEGO asked for another leg */
+    N8443_LOGIN_MALFORMED,    /* not a token: 400 */
+    N8443_LOGIN_UNUSABLE,     /* a token, but no Kerberos in it (tok
                                    says why: NTLM, another mechanism) */
-    N8443_LOGIN_REFUSED,        /* Kerberos refused it (cause, advice,
+    N8443_LOGIN_REFUSED,      /* Kerberos refused it (cause, advice,
                                    krb5_text) */
-    N8443_LOGIN_UNCLEAN_NAME,   /* accepted, but the name has control
+    N8443_LOGIN_UNCLEAN_NAME, /* accepted, but the name has control
                                    bytes: refused */
-    N8443_LOGIN_ANONYMOUS,      /* an anonymous ticket, not allowed */
-    N8443_LOGIN_UNBOUND         /* no channel binding where one is
+    N8443_LOGIN_ANONYMOUS,    /* an anonymous ticket, not allowed */
+    N8443_LOGIN_UNBOUND       /* no channel binding where one is
                                    required */
 } n8443_verdict;
 
 typedef struct {
     n8443_verdict verdict;
-    n8443_cause cause;          /* N8443_CAUSE_NONE when accepted */
-    n8443_tok_status tok;       /* what the token walker found */
-    const char *principal;      /* the client (acc.principal), or NULL */
-    const char *advice;         /* for a refusal: what to do (static) */
-    int fast;                   /* accepted by the fast path */
-    int bound;                  /* the channel binding matched */
-    n8443_apreq_info info;      /* the AP-REQ (replay key, log lines) */
+    n8443_cause cause;     /* N8443_CAUSE_NONE when accepted */
+    n8443_tok_status tok;  /* what the token walker found */
+    const char *principal; /* the client (acc.principal), or NULL */
+    const char *advice;    /* for a refusal: what to do (static) */
+    int fast;              /* accepted by the fast path */
+    int bound;             /* the channel binding matched */
+    n8443_apreq_info info; /* the AP-REQ (replay key, log lines) */
     /* The authenticator's time (ctime + cusec: the client's clock), in
      * microseconds since the epoch (apr_time_t's unit); 0: unknown (the
      * GSS-API path without keys->ctx, e.g. GSS-Proxy). */
     int64_t stamp;
-    n8443_accept_result acc;    /* output token, flags, lifetime,
+    n8443_accept_result acc; /* output token, flags, lifetime,
                                    delegated credentials */
-    char krb5_text[256];        /* Kerberos' words for a refusal */
-    char binding_text[320];     /* bad_bindings: what the client bound,
+    char krb5_text[256];     /* Kerberos' words for a refusal */
+    char binding_text[320];  /* bad_bindings: what the client bound,
                                    next to ours ("" when unknown) */
 } n8443_login_result;
 

@@ -12,26 +12,26 @@
 
 /* NegotiateReplayCache: where seen authenticators are kept. */
 typedef enum {
-    N8443_RC_SHM = 0,           /* one table in shared memory */
-    N8443_RC_MEMCACHE,          /* memcached, shared by a server farm */
-    N8443_RC_KRB5,              /* MIT's own replay cache */
-    N8443_RC_NONE,              /* replay detection off */
-    N8443_RC_REDIS              /* Redis / Valkey (direct or through
+    N8443_RC_SHM = 0,  /* one table in shared memory */
+    N8443_RC_MEMCACHE, /* memcached, shared by a server farm */
+    N8443_RC_KRB5,     /* MIT's own replay cache */
+    N8443_RC_NONE,     /* replay detection off */
+    N8443_RC_REDIS     /* Redis / Valkey (direct or through
                                  * Sentinel), shared by a server farm */
 } n8443_rc_backend;
 
 /* NegotiateChannelBinding (RFC 5929 tls-server-end-point). */
 typedef enum {
-    N8443_CB_OFF = 0,           /* no bindings passed to Kerberos */
-    N8443_CB_OPTIONAL,          /* checked when the client sends them */
-    N8443_CB_REQUIRE            /* a login without them is refused */
+    N8443_CB_OFF = 0,  /* no bindings passed to Kerberos */
+    N8443_CB_OPTIONAL, /* checked when the client sends them */
+    N8443_CB_REQUIRE   /* a login without them is refused */
 } n8443_cb_mode;
 
 /* NegotiateUserName: what REMOTE_USER holds. */
 typedef enum {
-    N8443_USER_PRINCIPAL = 0,   /* alice@EXAMPLE.COM */
-    N8443_USER_SHORT,           /* alice, when the realm is the default */
-    N8443_USER_LOCAL            /* krb5 auth_to_local */
+    N8443_USER_PRINCIPAL = 0, /* alice@EXAMPLE.COM */
+    N8443_USER_SHORT,         /* alice, when the realm is the default */
+    N8443_USER_LOCAL          /* krb5 auth_to_local */
 } n8443_user_name_mode;
 
 /* NegotiateClockSkew without the directive or krb5.conf's clockskew:

@@ -29,27 +29,25 @@
 #include "pac.h"
 
 #define PAC_HEADER_LEN 8
-#define PAC_ENTRY_LEN 16
-#define PAC_ALIGNMENT 8
+#define PAC_ENTRY_LEN  16
+#define PAC_ALIGNMENT  8
 #define NDR_HEADER_LEN 16
-#define KVI_FIXED_LEN 216
+#define KVI_FIXED_LEN  216
 
 typedef struct {
     const unsigned char *p;
     size_t len;
     size_t off;
-    int bad;                        /* sticky: a read went past the end */
+    int bad; /* sticky: a read went past the end */
 } rd;
 
-static uint32_t
-le32(const unsigned char *p)
+static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-        | (uint32_t)p[3] << 24;
+           | (uint32_t)p[3] << 24;
 }
 
-static int
-rd_need(rd *r, size_t n)
+static int rd_need(rd *r, size_t n)
 {
     if (r->bad || n > r->len - r->off) {
         r->bad = 1;
@@ -58,23 +56,20 @@ rd_need(rd *r, size_t n)
     return 0;
 }
 
-static void
-rd_skip(rd *r, size_t n)
+static void rd_skip(rd *r, size_t n)
 {
     if (rd_need(r, n) == 0)
         r->off += n;
 }
 
-static uint8_t
-rd_u8(rd *r)
+static uint8_t rd_u8(rd *r)
 {
     if (rd_need(r, 1) != 0)
         return 0;
     return r->p[r->off++];
 }
 
-static uint16_t
-rd_u16(rd *r)
+static uint16_t rd_u16(rd *r)
 {
     uint16_t v;
 
@@ -85,8 +80,7 @@ rd_u16(rd *r)
     return v;
 }
 
-static uint32_t
-rd_u32(rd *r)
+static uint32_t rd_u32(rd *r)
 {
     uint32_t v;
 
@@ -99,8 +93,7 @@ rd_u32(rd *r)
 
 /* NDR aligns to the primitive's size, counted from the stream's start
  * (the stream starts at an 8-byte boundary of the buffer). */
-static void
-rd_align(rd *r, size_t n)
+static void rd_align(rd *r, size_t n)
 {
     size_t pad = (n - r->off % n) % n;
 
@@ -114,8 +107,7 @@ typedef struct {
     uint32_t ptr;
 } ustr;
 
-static void
-rd_ustr(rd *r, ustr *s)
+static void rd_ustr(rd *r, ustr *s)
 {
     s->length = rd_u16(r);
     s->maximum = rd_u16(r);
@@ -123,8 +115,7 @@ rd_ustr(rd *r, ustr *s)
 }
 
 /* A string's referent: conformant varying array of UTF-16 units. */
-static int
-rd_ustr_deferred(rd *r, const ustr *s)
+static int rd_ustr_deferred(rd *r, const ustr *s)
 {
     uint32_t max, offset, actual;
 
@@ -136,16 +127,14 @@ rd_ustr_deferred(rd *r, const ustr *s)
     max = rd_u32(r);
     offset = rd_u32(r);
     actual = rd_u32(r);
-    if (r->bad || offset != 0 || actual > max
-        || actual != s->length / 2u)
+    if (r->bad || offset != 0 || actual > max || actual != s->length / 2u)
         return -1;
     rd_skip(r, (size_t)actual * 2);
     return r->bad ? -1 : 0;
 }
 
 /* A SID's referent (conformance first); sid may be NULL. */
-static int
-rd_sid(rd *r, n8443_sid *sid)
+static int rd_sid(rd *r, n8443_sid *sid)
 {
     uint32_t max, i;
     uint8_t rev, count;
@@ -178,8 +167,7 @@ rd_sid(rd *r, n8443_sid *sid)
 
 /* A GROUP_MEMBERSHIP array's referent: returns where its count x 8 bytes
  * start, or -1. */
-static int
-rd_groups(rd *r, uint32_t ptr, uint32_t count, size_t *start)
+static int rd_groups(rd *r, uint32_t ptr, uint32_t count, size_t *start)
 {
     uint32_t max;
 
@@ -194,8 +182,7 @@ rd_groups(rd *r, uint32_t ptr, uint32_t count, size_t *start)
     return r->bad ? -1 : 0;
 }
 
-int
-n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid, n8443_sid *out)
+int n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid, n8443_sid *out)
 {
     if (domain->count >= N8443_SID_MAX_SUBAUTH)
         return -1;
@@ -204,8 +191,7 @@ n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid, n8443_sid *out)
     return 0;
 }
 
-int
-n8443_sid_to_string(const n8443_sid *sid, char *out, size_t outcap)
+int n8443_sid_to_string(const n8443_sid *sid, char *out, size_t outcap)
 {
     size_t used;
     int n;
@@ -218,8 +204,7 @@ n8443_sid_to_string(const n8443_sid *sid, char *out, size_t outcap)
         || sid->authority >> 48 != 0)
         return -1;
     if (sid->authority >> 32 == 0)
-        n = snprintf(out, outcap, "S-1-%lu",
-                     (unsigned long)sid->authority);
+        n = snprintf(out, outcap, "S-1-%lu", (unsigned long)sid->authority);
     else
         n = snprintf(out, outcap, "S-1-0x%012llx",
                      (unsigned long long)sid->authority);
@@ -240,9 +225,8 @@ toolong:
     return -1;
 }
 
-int
-n8443_pac_find_buffer(const unsigned char *pac, size_t len, uint32_t type,
-                      const unsigned char **buf, size_t *buflen)
+int n8443_pac_find_buffer(const unsigned char *pac, size_t len, uint32_t type,
+                          const unsigned char **buf, size_t *buflen)
 {
     uint32_t count, version, i;
     size_t header_len;
@@ -257,14 +241,13 @@ n8443_pac_find_buffer(const unsigned char *pac, size_t len, uint32_t type,
         return -1;
     header_len = PAC_HEADER_LEN + (size_t)count * PAC_ENTRY_LEN;
     for (i = 0; i < count; i++) {
-        const unsigned char *e = pac + PAC_HEADER_LEN
-            + (size_t)i * PAC_ENTRY_LEN;
+        const unsigned char *e =
+            pac + PAC_HEADER_LEN + (size_t)i * PAC_ENTRY_LEN;
         uint32_t t = le32(e), size = le32(e + 4);
         uint32_t off_lo = le32(e + 8), off_hi = le32(e + 12);
 
-        if (off_hi != 0 || off_lo % PAC_ALIGNMENT != 0
-            || off_lo < header_len || off_lo > len
-            || size > len - off_lo)
+        if (off_hi != 0 || off_lo % PAC_ALIGNMENT != 0 || off_lo < header_len
+            || off_lo > len || size > len - off_lo)
             return -1;
         if (t != type)
             continue;
@@ -279,9 +262,9 @@ n8443_pac_find_buffer(const unsigned char *pac, size_t len, uint32_t type,
 
 /* One pass over a logon info: decode into *info, and when fn is not NULL
  * emit the SIDs (the caller made a first pass without fn). */
-static int
-logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
-                n8443_pac_sid_fn fn, void *ctx)
+static int logon_info_pass(const unsigned char *buf, size_t len,
+                           n8443_logon_info *info, n8443_pac_sid_fn fn,
+                           void *ctx)
 {
     ustr names[6], server, domain;
     uint32_t groups_ptr, domain_ptr, extra_count, extras_ptr;
@@ -304,21 +287,21 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
     r.off = 0;
     r.bad = 0;
 
-    if (rd_u32(&r) == 0)             /* top-level pointer */
+    if (rd_u32(&r) == 0) /* top-level pointer */
         return -1;
     if (rd_need(&r, KVI_FIXED_LEN) != 0)
         return -1;
     memset(info, 0, sizeof(*info));
-    rd_skip(&r, 6 * 8);             /* six FILETIMEs */
+    rd_skip(&r, 6 * 8); /* six FILETIMEs */
     for (i = 0; i < 6; i++)
         rd_ustr(&r, &names[i]);
-    rd_skip(&r, 4);                 /* LogonCount, BadPasswordCount */
+    rd_skip(&r, 4); /* LogonCount, BadPasswordCount */
     info->user_rid = rd_u32(&r);
     info->primary_group_rid = rd_u32(&r);
     info->group_count = rd_u32(&r);
     groups_ptr = rd_u32(&r);
     info->user_flags = rd_u32(&r);
-    rd_skip(&r, 16);                /* UserSessionKey */
+    rd_skip(&r, 16); /* UserSessionKey */
     rd_ustr(&r, &server);
     rd_ustr(&r, &domain);
     domain_ptr = rd_u32(&r);
@@ -347,13 +330,13 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
     if (extras_ptr == 0) {
         if (extra_count != 0)
             return -1;
-    } else {
+    }
+    else {
         uint32_t max, nonnull = 0;
 
         rd_align(&r, 4);
         max = rd_u32(&r);
-        if (r.bad || max != extra_count
-            || extra_count > (r.len - r.off) / 8)
+        if (r.bad || max != extra_count || extra_count > (r.len - r.off) / 8)
             return -1;
         extras_at = r.off;
         for (i = 0; i < extra_count; i++) {
@@ -390,8 +373,8 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
         return -1;
     if ((rc = fn(ctx, N8443_PAC_SID_USER, &sid, 0)) != 0)
         return rc;
-    if (n8443_sid_append_rid(&info->domain_sid, info->primary_group_rid,
-                             &sid) != 0)
+    if (n8443_sid_append_rid(&info->domain_sid, info->primary_group_rid, &sid)
+        != 0)
         return -1;
     if ((rc = fn(ctx, N8443_PAC_SID_PRIMARY_GROUP, &sid, 7)) != 0)
         return rc;
@@ -431,8 +414,8 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
     for (i = 0; i < res_count; i++) {
         const unsigned char *g = r.p + res_at + (size_t)i * 8;
 
-        if (n8443_sid_append_rid(&info->resource_domain_sid, le32(g),
-                                 &sid) != 0)
+        if (n8443_sid_append_rid(&info->resource_domain_sid, le32(g), &sid)
+            != 0)
             return -1;
         if ((rc = fn(ctx, N8443_PAC_SID_RESOURCE, &sid, le32(g + 4))) != 0)
             return rc;
@@ -440,19 +423,18 @@ logon_info_pass(const unsigned char *buf, size_t len, n8443_logon_info *info,
     return 0;
 }
 
-int
-n8443_pac_logon_info(const unsigned char *buf, size_t len,
-                     n8443_logon_info *out, n8443_pac_sid_fn fn, void *ctx)
+int n8443_pac_logon_info(const unsigned char *buf, size_t len,
+                         n8443_logon_info *out, n8443_pac_sid_fn fn, void *ctx)
 {
     n8443_logon_info info;
     int rc;
 
     /* A domain SID with 15 sub-authorities leaves no room for a RID. */
     rc = logon_info_pass(buf, len, &info, NULL, NULL);
-    if (rc == 0 && (info.domain_sid.count >= N8443_SID_MAX_SUBAUTH
-                    || (info.resource_group_count != 0
-                        && info.resource_domain_sid.count
-                           >= N8443_SID_MAX_SUBAUTH)))
+    if (rc == 0
+        && (info.domain_sid.count >= N8443_SID_MAX_SUBAUTH
+            || (info.resource_group_count != 0
+                && info.resource_domain_sid.count >= N8443_SID_MAX_SUBAUTH)))
         rc = -1;
     if (rc == 0 && fn != NULL)
         rc = logon_info_pass(buf, len, &info, fn, ctx);
@@ -463,8 +445,7 @@ n8443_pac_logon_info(const unsigned char *buf, size_t len,
 
 /* "S-1-A(-S){0,15}": A decimal up to 2^48-1 or 0x and hex digits; each S
  * a decimal 32-bit number; nothing else (no sign, space or empty part). */
-int
-n8443_sid_from_string(const char *in, n8443_sid *out)
+int n8443_sid_from_string(const char *in, n8443_sid *out)
 {
     const char *p = in;
     uint64_t v;

@@ -27,13 +27,13 @@
 #include <stdint.h>
 
 /* PAC buffer types (MS-PAC 2.4). */
-#define N8443_PAC_LOGON_INFO      1
-#define N8443_PAC_CLIENT_INFO     10
-#define N8443_PAC_UPN_DNS_INFO    12
+#define N8443_PAC_LOGON_INFO   1
+#define N8443_PAC_CLIENT_INFO  10
+#define N8443_PAC_UPN_DNS_INFO 12
 
 /* KERB_VALIDATION_INFO.UserFlags bits (MS-PAC 2.5). */
-#define N8443_PAC_LOGON_EXTRA_SIDS       0x0020
-#define N8443_PAC_LOGON_RESOURCE_GROUPS  0x0200
+#define N8443_PAC_LOGON_EXTRA_SIDS      0x0020
+#define N8443_PAC_LOGON_RESOURCE_GROUPS 0x0200
 
 /* A SID has at most 15 sub-authorities (MS-DTYP 2.4.2). */
 #define N8443_SID_MAX_SUBAUTH 15
@@ -41,19 +41,19 @@
 #define N8443_SID_STRING_MAX 192
 
 typedef struct {
-    uint8_t revision;               /* always 1 */
-    uint8_t count;                  /* sub-authorities, 0 to 15 */
-    uint64_t authority;             /* 48 bits */
+    uint8_t revision;   /* always 1 */
+    uint8_t count;      /* sub-authorities, 0 to 15 */
+    uint64_t authority; /* 48 bits */
     uint32_t sub[N8443_SID_MAX_SUBAUTH];
 } n8443_sid;
 
 /* Where a SID came from in the logon info. */
 typedef enum {
-    N8443_PAC_SID_USER = 0,         /* domain SID + UserId */
-    N8443_PAC_SID_PRIMARY_GROUP,    /* domain SID + PrimaryGroupId */
-    N8443_PAC_SID_GROUP,            /* domain SID + a GroupIds RID */
-    N8443_PAC_SID_EXTRA,            /* an ExtraSids entry */
-    N8443_PAC_SID_RESOURCE          /* resource domain SID + a RID */
+    N8443_PAC_SID_USER = 0,      /* domain SID + UserId */
+    N8443_PAC_SID_PRIMARY_GROUP, /* domain SID + PrimaryGroupId */
+    N8443_PAC_SID_GROUP,         /* domain SID + a GroupIds RID */
+    N8443_PAC_SID_EXTRA,         /* an ExtraSids entry */
+    N8443_PAC_SID_RESOURCE       /* resource domain SID + a RID */
 } n8443_pac_sid_kind;
 
 typedef struct {
@@ -61,11 +61,11 @@ typedef struct {
     uint32_t primary_group_rid;
     uint32_t user_flags;
     uint32_t group_count;
-    uint32_t extra_sid_count;       /* entries with a SID */
+    uint32_t extra_sid_count; /* entries with a SID */
     uint32_t resource_group_count;
-    n8443_sid domain_sid;           /* LogonDomainId */
+    n8443_sid domain_sid; /* LogonDomainId */
     int has_resource_domain;
-    n8443_sid resource_domain_sid;  /* valid when has_resource_domain */
+    n8443_sid resource_domain_sid; /* valid when has_resource_domain */
 } n8443_logon_info;
 
 /*
@@ -84,9 +84,8 @@ typedef int (*n8443_pac_sid_fn)(void *ctx, n8443_pac_sid_kind kind,
  * *buflen; 1 when there is no buffer of that type; -1 when the PAC is
  * malformed or holds that type twice.
  */
-int n8443_pac_find_buffer(const unsigned char *pac, size_t len,
-                          uint32_t type, const unsigned char **buf,
-                          size_t *buflen);
+int n8443_pac_find_buffer(const unsigned char *pac, size_t len, uint32_t type,
+                          const unsigned char **buf, size_t *buflen);
 
 /*
  * Decode a PAC_LOGON_INFO buffer.  On success (0), *out (may be NULL) is
@@ -98,8 +97,7 @@ int n8443_pac_find_buffer(const unsigned char *pac, size_t len,
  * or what fn returned when it stopped the walk.
  */
 int n8443_pac_logon_info(const unsigned char *buf, size_t len,
-                         n8443_logon_info *out, n8443_pac_sid_fn fn,
-                         void *ctx);
+                         n8443_logon_info *out, n8443_pac_sid_fn fn, void *ctx);
 
 /*
  * The SID as text, "S-1-5-21-...": the authority in decimal below 2^32,
@@ -111,8 +109,7 @@ int n8443_sid_to_string(const n8443_sid *sid, char *out, size_t outcap);
 
 /* The SID of a domain SID plus one RID; -1 if the domain has 15
  * sub-authorities already. */
-int n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid,
-                         n8443_sid *out);
+int n8443_sid_append_rid(const n8443_sid *domain, uint32_t rid, n8443_sid *out);
 
 /* A SID from its text form (MS-DTYP 2.4.2.1; "S" or "s"), as
  * n8443_sid_to_string writes it or with a hex authority: 0, or -1 when it

@@ -72,7 +72,7 @@ static void derive_key_anyway(krb5_context ctx, krb5_principal client,
                               const char *password)
 {
     krb5_enctype *etypes = NULL;
-    krb5_data pw, salt = { 0 };
+    krb5_data pw, salt = {0};
     krb5_keyblock key;
 
     memset(&key, 0, sizeof(key));
@@ -175,8 +175,8 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
         result = N8443_PW_REFUSED;
         goto cleanup;
     }
-    code = keytab ? krb5_kt_resolve(ctx, keytab, &kt)
-                  : krb5_kt_default(ctx, &kt);
+    code =
+        keytab ? krb5_kt_resolve(ctx, keytab, &kt) : krb5_kt_default(ctx, &kt);
     if (code != 0) {
         set_err(ctx, code, err, errlen, "cannot open the keytab");
         goto cleanup;
@@ -186,13 +186,15 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
     else
         code = keytab_principal_in(ctx, kt, &client->realm, &server);
     if (code != 0) {
-        set_err(ctx, code, err, errlen, "no service key in the keytab for "
+        set_err(ctx, code, err, errlen,
+                "no service key in the keytab for "
                 "the user's realm");
         result = N8443_PW_FOREIGN_REALM;
         goto cleanup;
     }
     if (!krb5_realm_compare(ctx, client, server)) {
-        snprintf(err, errlen, "the user's realm is not the realm of the "
+        snprintf(err, errlen,
+                 "the user's realm is not the realm of the "
                  "service key");
         result = N8443_PW_FOREIGN_REALM;
         goto cleanup;
@@ -235,7 +237,8 @@ n8443_pw_result n8443_password_check(const char *user, const char *password,
     krb5_verify_init_creds_opt_set_ap_req_nofail(&vopts, 1);
     code = krb5_verify_init_creds(ctx, &creds, server, kt, NULL, &vopts);
     if (code != 0) {
-        set_err(ctx, code, err, errlen, "the KDC's ticket did not verify "
+        set_err(ctx, code, err, errlen,
+                "the KDC's ticket did not verify "
                 "with the service keytab (is it the real KDC?)");
         result = N8443_PW_NOT_VERIFIED;
         goto cleanup;
@@ -250,8 +253,10 @@ cleanup:
     if (result != N8443_PW_OK) {
         char held[96];
 
-        snprintf(held, sizeof(held), " [refusal held to %d ms; took %.1f "
-                 "ms]", N8443_PW_REFUSAL_FLOOR_MS, elapsed_ms(&start));
+        snprintf(held, sizeof(held),
+                 " [refusal held to %d ms; took %.1f "
+                 "ms]",
+                 N8443_PW_REFUSAL_FLOOR_MS, elapsed_ms(&start));
         err_append(err, errlen, held);
     }
     if (name != NULL)

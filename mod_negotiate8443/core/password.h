@@ -14,9 +14,9 @@ typedef enum {
     N8443_PW_REFUSED,       /* wrong password, unknown or locked user */
     N8443_PW_FOREIGN_REALM, /* a realm this server has no key for */
     N8443_PW_KDC_UNREACHABLE,
-    N8443_PW_NOT_VERIFIED,  /* the ticket did not verify with the keytab:
+    N8443_PW_NOT_VERIFIED, /* the ticket did not verify with the keytab:
                                the KDC is not the one that has our key */
-    N8443_PW_ERROR          /* anything else: also a refusal */
+    N8443_PW_ERROR         /* anything else: also a refusal */
 } n8443_pw_result;
 
 /* Every refusal takes at least this long, whatever its reason, so that

@@ -25,9 +25,8 @@ static n8443_rc_slot *bucket_of(const n8443_rc_table *t,
 }
 
 /* Look for key in one bucket; remember a free slot on the way. */
-static int bucket_scan(n8443_rc_slot *b, const unsigned char *key,
-                       int64_t now, n8443_rc_slot **free_slot,
-                       int *free_count)
+static int bucket_scan(n8443_rc_slot *b, const unsigned char *key, int64_t now,
+                       n8443_rc_slot **free_slot, int *free_count)
 {
     int i;
 

@@ -23,12 +23,12 @@
 
 typedef struct {
     unsigned char key[N8443_RC_TABLE_KEY_LEN];
-    int64_t expires;            /* same unit as the callers' now */
+    int64_t expires; /* same unit as the callers' now */
 } n8443_rc_slot;
 
 typedef struct {
     uint32_t nbuckets;
-    n8443_rc_slot *slots;       /* nbuckets * N8443_RC_TABLE_SLOTS */
+    n8443_rc_slot *slots; /* nbuckets * N8443_RC_TABLE_SLOTS */
 } n8443_rc_table;
 
 /* Buckets for a table of at least `entries` entries (at least one). */

@@ -18,9 +18,8 @@
  */
 static const char replay_key_label[] = "mod_negotiate8443 replay key v2";
 
-int
-n8443_replay_key(const n8443_apreq_info *info,
-                 unsigned char key[N8443_REPLAY_KEY_LEN])
+int n8443_replay_key(const n8443_apreq_info *info,
+                     unsigned char key[N8443_REPLAY_KEY_LEN])
 {
     EVP_MD_CTX *ctx = NULL;
     unsigned int md_len = 0;
@@ -36,10 +35,11 @@ n8443_replay_key(const n8443_apreq_info *info,
     if (ctx == NULL)
         goto cleanup;
     if (EVP_DigestInit_ex2(ctx, n8443_sha256_md(), NULL) != 1
-        || EVP_DigestUpdate(ctx, replay_key_label,
-                            sizeof(replay_key_label)) != 1
+        || EVP_DigestUpdate(ctx, replay_key_label, sizeof(replay_key_label))
+               != 1
         || EVP_DigestUpdate(ctx, info->authenticator.data,
-                            info->authenticator.len) != 1
+                            info->authenticator.len)
+               != 1
         || EVP_DigestFinal_ex(ctx, key, &md_len) != 1
         || md_len != N8443_REPLAY_KEY_LEN)
         goto cleanup;

@@ -14,21 +14,26 @@
 #include <openssl/sha.h>
 
 /* 2: scope and channel sealed in; version 1 cookies no longer open. */
-#define VERSION 2
+#define VERSION   2
 #define NONCE_LEN 12
-#define TAG_LEN 16
+#define TAG_LEN   16
 /* expires + issued + flags + scope + channel */
-#define HEAD_LEN (17 + 2 * N8443_COOKIE_DIGEST_LEN)
+#define HEAD_LEN  (17 + 2 * N8443_COOKIE_DIGEST_LEN)
 #define MAX_PLAIN (HEAD_LEN + N8443_COOKIE_MAX_PRINCIPAL)
-#define MAX_RAW (1 + NONCE_LEN + MAX_PLAIN + TAG_LEN)
+#define MAX_RAW   (1 + NONCE_LEN + MAX_PLAIN + TAG_LEN)
 
 static int b64url_value(char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
     return -1;
 }
 
@@ -92,8 +97,8 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
     int n, total, ret = -1;
 
     if (plen == 0 || plen > N8443_COOKIE_MAX_PRINCIPAL
-        || outcap < ((1 + NONCE_LEN + HEAD_LEN + plen + TAG_LEN) * 4 + 2) / 3
-                    + 1)
+        || outcap
+               < ((1 + NONCE_LEN + HEAD_LEN + plen + TAG_LEN) * 4 + 2) / 3 + 1)
         return -1;
     put64(plain, s->expires);
     put64(plain + 8, s->issued);
@@ -113,17 +118,20 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
         || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw + 1) != 1
         || EVP_EncryptUpdate(ctx, NULL, &n, raw, 1) != 1
         || EVP_EncryptUpdate(ctx, raw + 1 + NONCE_LEN, &n, plain,
-                             (int)(HEAD_LEN + plen)) != 1)
+                             (int)(HEAD_LEN + plen))
+               != 1)
         goto cleanup;
     total = n;
     if (EVP_EncryptFinal_ex(ctx, raw + 1 + NONCE_LEN + total, &n) != 1)
         goto cleanup;
     total += n;
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-                            raw + 1 + NONCE_LEN + total) != 1)
+                            raw + 1 + NONCE_LEN + total)
+        != 1)
         goto cleanup;
     if (n8443_base64url_encode(raw, 1 + NONCE_LEN + (size_t)total + TAG_LEN,
-                               out, outcap) == 0)
+                               out, outcap)
+        == 0)
         goto cleanup;
     ret = 0;
 
@@ -133,9 +141,9 @@ cleanup:
     return ret;
 }
 
-n8443_cookie_status n8443_cookie_open(
-    const unsigned char key[N8443_COOKIE_KEY_LEN], const char *value,
-    size_t len, int64_t now, n8443_session *s)
+n8443_cookie_status
+n8443_cookie_open(const unsigned char key[N8443_COOKIE_KEY_LEN],
+                  const char *value, size_t len, int64_t now, n8443_session *s)
 {
     unsigned char raw[MAX_RAW], plain[MAX_PLAIN];
     size_t rawlen, clen, plen;
@@ -145,8 +153,7 @@ n8443_cookie_status n8443_cookie_open(
 
     if (len > N8443_COOKIE_MAX
         || b64url_decode(value, len, raw, sizeof(raw), &rawlen) != 0
-        || rawlen < 1 + NONCE_LEN + HEAD_LEN + 1 + TAG_LEN
-        || raw[0] != VERSION)
+        || rawlen < 1 + NONCE_LEN + HEAD_LEN + 1 + TAG_LEN || raw[0] != VERSION)
         return N8443_COOKIE_BAD;
     clen = rawlen - 1 - NONCE_LEN - TAG_LEN;
     if (clen > MAX_PLAIN)
@@ -156,14 +163,15 @@ n8443_cookie_status n8443_cookie_open(
     if (ctx == NULL
         || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw + 1) != 1
         || EVP_DecryptUpdate(ctx, NULL, &n, raw, 1) != 1
-        || EVP_DecryptUpdate(ctx, plain, &n, raw + 1 + NONCE_LEN,
-                             (int)clen) != 1)
+        || EVP_DecryptUpdate(ctx, plain, &n, raw + 1 + NONCE_LEN, (int)clen)
+               != 1)
         goto cleanup;
     total = n;
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-                            raw + 1 + NONCE_LEN + clen) != 1
+                            raw + 1 + NONCE_LEN + clen)
+            != 1
         || EVP_DecryptFinal_ex(ctx, plain + total, &n) != 1)
-        goto cleanup;           /* tampered, truncated or another key */
+        goto cleanup; /* tampered, truncated or another key */
     total += n;
     plen = (size_t)total - HEAD_LEN;
     if (memchr(plain + HEAD_LEN, '\0', plen) != NULL)
@@ -242,9 +250,12 @@ static int is_blank(char c)
 
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -306,7 +317,7 @@ int n8443_cookie_strip(const char *field, const char *name, char *out,
             }
         }
         else {
-            memcpy(o, p, seglen);       /* the pair and its separator */
+            memcpy(o, p, seglen); /* the pair and its separator */
             o += seglen;
         }
         p += seglen;

@@ -27,19 +27,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define N8443_COOKIE_KEY_LEN 32
+#define N8443_COOKIE_KEY_LEN       32
 #define N8443_COOKIE_MAX_PRINCIPAL 511
 /* Enough for the longest principal, base64url-encoded, plus NUL. */
 #define N8443_COOKIE_MAX 800
 
 #define N8443_COOKIE_DIGEST_LEN 16
 
-#define N8443_SESSION_BOUND 0x01    /* the login was channel-bound */
+#define N8443_SESSION_BOUND 0x01 /* the login was channel-bound */
 /* 0x02 is not used: only a login with a Kerberos token gets a cookie. */
 /* The issuing location's NegotiateChannelBinding (bits 2-3): recorded
  * for the log; what a resume may rely on is BOUND and the channel. */
 #define N8443_SESSION_CB_SHIFT 2
-#define N8443_SESSION_CB_MASK 0x0c
+#define N8443_SESSION_CB_MASK  0x0c
 
 typedef struct {
     int64_t expires;
@@ -52,8 +52,8 @@ typedef struct {
 
 typedef enum {
     N8443_COOKIE_OK = 0,
-    N8443_COOKIE_BAD,       /* not ours: malformed, tampered, other key */
-    N8443_COOKIE_EXPIRED    /* genuine, but past its expiry */
+    N8443_COOKIE_BAD,    /* not ours: malformed, tampered, other key */
+    N8443_COOKIE_EXPIRED /* genuine, but past its expiry */
 } n8443_cookie_status;
 
 /* Seal s into out (a NUL-terminated cookie value).  Returns 0, or -1 when
@@ -62,9 +62,9 @@ int n8443_cookie_seal(const unsigned char key[N8443_COOKIE_KEY_LEN],
                       const n8443_session *s, char *out, size_t outcap);
 
 /* Open a cookie value of len bytes; *s is filled only on N8443_COOKIE_OK. */
-n8443_cookie_status n8443_cookie_open(
-    const unsigned char key[N8443_COOKIE_KEY_LEN], const char *value,
-    size_t len, int64_t now, n8443_session *s);
+n8443_cookie_status
+n8443_cookie_open(const unsigned char key[N8443_COOKIE_KEY_LEN],
+                  const char *value, size_t len, int64_t now, n8443_session *s);
 
 /* A digest of n strings (NULL counts as absent, distinct from ""), each
  * length-prefixed so that no two lists collide: SHA-256, first
@@ -78,8 +78,7 @@ int n8443_cookie_digest_bytes(const unsigned char *data, size_t len,
                               unsigned char out[N8443_COOKIE_DIGEST_LEN]);
 
 /* Called with each value of a pair named exactly like the cookie. */
-typedef void (*n8443_cookie_value_fn)(void *arg, const char *value,
-                                      size_t len);
+typedef void (*n8443_cookie_value_fn)(void *arg, const char *value, size_t len);
 
 /*
  * Take the cookie `name` (lower case) out of one Cookie field, so that

@@ -45,51 +45,50 @@
 #include "token_walk.h"
 
 /* DER identifier octets used by the grammar above. */
-#define TAG_BIT_STRING      0x03
-#define TAG_OCTET_STRING    0x04
-#define TAG_OID             0x06
-#define TAG_ENUMERATED      0x0a
-#define TAG_GENERAL_STRING  0x1b
-#define TAG_SEQUENCE        0x30
-#define TAG_GSS_FRAMING     0x60    /* [APPLICATION 0] constructed */
-#define TAG_TICKET          0x61    /* [APPLICATION 1] constructed */
-#define TAG_AP_REQ          0x6e    /* [APPLICATION 14] constructed */
+#define TAG_BIT_STRING     0x03
+#define TAG_OCTET_STRING   0x04
+#define TAG_OID            0x06
+#define TAG_ENUMERATED     0x0a
+#define TAG_GENERAL_STRING 0x1b
+#define TAG_SEQUENCE       0x30
+#define TAG_GSS_FRAMING    0x60 /* [APPLICATION 0] constructed */
+#define TAG_TICKET         0x61 /* [APPLICATION 1] constructed */
+#define TAG_AP_REQ         0x6e /* [APPLICATION 14] constructed */
 
-#define KRB5_PVNO           5
-#define KRB5_MSG_AP_REQ     14
+#define KRB5_PVNO       5
+#define KRB5_MSG_AP_REQ 14
 /* ap-options bit 2 (mutual-required), counted from the most significant bit
  * of the first octet after the unused-bits octet, as RFC 4120 numbers them */
 #define AP_OPTS_MUTUAL_MASK 0x20
 
-#define NTLMSSP_SIG         "NTLMSSP\0"
-#define NTLMSSP_SIG_LEN     8
+#define NTLMSSP_SIG     "NTLMSSP\0"
+#define NTLMSSP_SIG_LEN 8
 
 /* OID contents (without tag and length) of the mechanisms we recognise. */
-static const unsigned char oid_spnego[] = { N8443_OID_SPNEGO };
-static const unsigned char oid_krb5[] = { N8443_OID_KRB5 };
-static const unsigned char oid_krb5_old[] = { N8443_OID_KRB5_OLD };
-static const unsigned char oid_krb5_ms[] = { N8443_OID_KRB5_MS };
-static const unsigned char oid_ntlm[] = { N8443_OID_NTLM };
+static const unsigned char oid_spnego[] = {N8443_OID_SPNEGO};
+static const unsigned char oid_krb5[] = {N8443_OID_KRB5};
+static const unsigned char oid_krb5_old[] = {N8443_OID_KRB5_OLD};
+static const unsigned char oid_krb5_ms[] = {N8443_OID_KRB5_MS};
+static const unsigned char oid_ntlm[] = {N8443_OID_NTLM};
 
 /* How a mechanism OID (or the token that goes with it) is treated. */
 typedef enum {
-    MECH_KRB5,      /* any of the three krb5 OIDs */
+    MECH_KRB5, /* any of the three krb5 OIDs */
     MECH_NTLM,
     MECH_OTHER,
-    MECH_UNKNOWN    /* NegTokenResp without supportedMech: judge by token */
+    MECH_UNKNOWN /* NegTokenResp without supportedMech: judge by token */
 } mech_kind;
 
-static int
-oid_is(const der_cursor *val, const unsigned char *oid, size_t oid_len)
+static int oid_is(const der_cursor *val, const unsigned char *oid,
+                  size_t oid_len)
 {
     return (size_t)(val->end - val->p) == oid_len
-        && memcmp(val->p, oid, oid_len) == 0;
+           && memcmp(val->p, oid, oid_len) == 0;
 }
 
 /* Inside SPNEGO, Windows names krb5 by its own (and MIT by the pre-RFC)
  * OID; all three mean the same mechanism and the same token format. */
-static mech_kind
-mech_of_oid(const der_cursor *oid)
+static mech_kind mech_of_oid(const der_cursor *oid)
 {
     if (oid_is(oid, oid_krb5, sizeof(oid_krb5))
         || oid_is(oid, oid_krb5_ms, sizeof(oid_krb5_ms))
@@ -100,11 +99,10 @@ mech_of_oid(const der_cursor *oid)
     return MECH_OTHER;
 }
 
-static int
-is_ntlmssp(const der_cursor *tok)
+static int is_ntlmssp(const der_cursor *tok)
 {
     return (size_t)(tok->end - tok->p) >= NTLMSSP_SIG_LEN
-        && memcmp(tok->p, NTLMSSP_SIG, NTLMSSP_SIG_LEN) == 0;
+           && memcmp(tok->p, NTLMSSP_SIG, NTLMSSP_SIG_LEN) == 0;
 }
 
 /*
@@ -112,9 +110,9 @@ is_ntlmssp(const der_cursor *tok)
  * RFC 4120; values above INT32_MAX are refused so that -1 can keep meaning
  * "absent" (no KDC issues such service key versions).
  */
-static int
-walk_encrypted_data(der_cursor *cur, unsigned char ctx, int32_t *etype,
-                    int32_t *kvno, n8443_bytes *cipher)
+static int walk_encrypted_data(der_cursor *cur, unsigned char ctx,
+                               int32_t *etype, int32_t *kvno,
+                               n8443_bytes *cipher)
 {
     der_cursor seq, val;
 
@@ -137,8 +135,7 @@ walk_encrypted_data(der_cursor *cur, unsigned char ctx, int32_t *etype,
 }
 
 /* Ticket ([3] [APPLICATION 1] SEQUENCE): realm, sname, enc-part. */
-static int
-walk_ticket(der_cursor *cur, n8443_apreq_info *info)
+static int walk_ticket(der_cursor *cur, n8443_apreq_info *info)
 {
     der_cursor seq, val, pname, names;
     int32_t vno, name_type;
@@ -178,7 +175,8 @@ walk_ticket(der_cursor *cur, n8443_apreq_info *info)
         return -1;
 
     if (walk_encrypted_data(&seq, TAG_CTX(3), &info->ticket_etype,
-                            &info->ticket_kvno, &unused_cipher) != 0)
+                            &info->ticket_kvno, &unused_cipher)
+        != 0)
         return -1;
     return der_at_end(&seq) ? 0 : -1;
 }
@@ -187,8 +185,7 @@ walk_ticket(der_cursor *cur, n8443_apreq_info *info)
  * The AP-REQ that must fill cur exactly.  Fills info (framing excepted);
  * returns N8443_TOK_KRB5 or N8443_TOK_MALFORMED.
  */
-static n8443_tok_status
-walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
+static n8443_tok_status walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
 {
     der_cursor app, seq, val;
     int32_t num, kvno_unused;
@@ -203,15 +200,14 @@ walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
 
     if (der_take_int32(&seq, TAG_CTX(0), &num) != 0 || num != KRB5_PVNO)
         return N8443_TOK_MALFORMED;
-    if (der_take_int32(&seq, TAG_CTX(1), &num) != 0
-        || num != KRB5_MSG_AP_REQ)
+    if (der_take_int32(&seq, TAG_CTX(1), &num) != 0 || num != KRB5_MSG_AP_REQ)
         return N8443_TOK_MALFORMED;
 
     if (der_take_explicit(&seq, TAG_CTX(2), TAG_BIT_STRING, &val) != 0
         || der_bit_string_ok(&val) != 0)
         return N8443_TOK_MALFORMED;
-    info->mutual_required = (val.end - val.p) >= 2
-                            && (val.p[1] & AP_OPTS_MUTUAL_MASK) != 0;
+    info->mutual_required =
+        (val.end - val.p) >= 2 && (val.p[1] & AP_OPTS_MUTUAL_MASK) != 0;
 
     if (walk_ticket(&seq, info) != 0)
         return N8443_TOK_MALFORMED;
@@ -219,7 +215,8 @@ walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
     /* The authenticator has no kvno (it is under the session key); one sent
      * anyway is harmless to GSS, so it is read and dropped. */
     if (walk_encrypted_data(&seq, TAG_CTX(4), &info->authenticator_etype,
-                            &kvno_unused, &info->authenticator) != 0)
+                            &kvno_unused, &info->authenticator)
+        != 0)
         return N8443_TOK_MALFORMED;
     /* An empty cipher would give every such token the same replay key. */
     if (info->authenticator.len == 0)
@@ -229,8 +226,7 @@ walk_ap_req(der_cursor *cur, n8443_apreq_info *info)
 
 /* The krb5 inner context token (RFC 4121 4.1): TOK_ID 01 00, then AP-REQ.
  * Other TOK_IDs (AP-REP, KRB-ERROR) never come from an initiator. */
-static n8443_tok_status
-walk_krb5_inner(der_cursor *cur, n8443_apreq_info *info)
+static n8443_tok_status walk_krb5_inner(der_cursor *cur, n8443_apreq_info *info)
 {
     if (cur->end - cur->p < 2 || cur->p[0] != 0x01 || cur->p[1] != 0x00)
         return N8443_TOK_MALFORMED;
@@ -244,18 +240,18 @@ walk_krb5_inner(der_cursor *cur, n8443_apreq_info *info)
  * A token that contradicts the mechanism it was sent for is MALFORMED:
  * no client does that, and GSS would not read it as krb5 either.
  */
-static n8443_tok_status
-walk_mech_token(der_cursor *tok, mech_kind mech, n8443_apreq_info *info)
+static n8443_tok_status walk_mech_token(der_cursor *tok, mech_kind mech,
+                                        n8443_apreq_info *info)
 {
     der_cursor framed, oid;
     mech_kind inner;
 
     if (is_ntlmssp(tok)) {
         inner = MECH_NTLM;
-    } else if (der_next_is(tok, TAG_GSS_FRAMING)) {
+    }
+    else if (der_next_is(tok, TAG_GSS_FRAMING)) {
         if (der_take(tok, TAG_GSS_FRAMING, &framed) != 0 || !der_at_end(tok)
-            || der_take(&framed, TAG_OID, &oid) != 0
-            || der_oid_ok(&oid) != 0)
+            || der_take(&framed, TAG_OID, &oid) != 0 || der_oid_ok(&oid) != 0)
             return N8443_TOK_MALFORMED;
         inner = mech_of_oid(&oid);
         if (inner == MECH_KRB5 && (mech == MECH_KRB5 || mech == MECH_UNKNOWN)) {
@@ -263,7 +259,8 @@ walk_mech_token(der_cursor *tok, mech_kind mech, n8443_apreq_info *info)
             info->token_oid.len = (size_t)(oid.end - oid.p);
             return walk_krb5_inner(&framed, info);
         }
-    } else {
+    }
+    else {
         /* Not GSS-framed: opaque to us (a NegoEx message, say). */
         inner = MECH_OTHER;
     }
@@ -279,8 +276,8 @@ walk_mech_token(der_cursor *tok, mech_kind mech, n8443_apreq_info *info)
  * Without one, the answer depends on what the client offers: krb5 means a
  * second leg could still bring an AP-REQ, NTLM alone means it fell back.
  */
-static n8443_tok_status
-walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
+static n8443_tok_status walk_neg_token_init(der_cursor *cur,
+                                            n8443_apreq_info *info)
 {
     der_cursor seq, types, oid, val, mech_token;
     mech_kind first = MECH_OTHER, kind;
@@ -316,12 +313,13 @@ walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
         /* MIT reads reqFlags only as a1 04 03 02 01 XX (one octet of
          * flags, one unused bit) and refuses every other encoding. */
         info->req_flags = seq.p - start == 6 && start[1] == 0x04
-                          && start[3] == 0x02 && start[4] == 0x01
-                          ? N8443_REQFLAGS_MIT : N8443_REQFLAGS_OTHER;
+                                  && start[3] == 0x02 && start[4] == 0x01
+                              ? N8443_REQFLAGS_MIT
+                              : N8443_REQFLAGS_OTHER;
     }
     if (der_next_is(&seq, TAG_CTX(2))) {
-        if (der_take_explicit(&seq, TAG_CTX(2), TAG_OCTET_STRING,
-                              &mech_token) != 0)
+        if (der_take_explicit(&seq, TAG_CTX(2), TAG_OCTET_STRING, &mech_token)
+            != 0)
             return N8443_TOK_MALFORMED;
         has_token = 1;
     }
@@ -344,8 +342,8 @@ walk_neg_token_init(der_cursor *cur, n8443_apreq_info *info)
  * NegTokenResp ([1] SEQUENCE, filling cur): a later leg of an exchange.
  * Without a responseToken there is no AP-REQ in it (a mechListMIC only).
  */
-static n8443_tok_status
-walk_neg_token_resp(der_cursor *cur, n8443_apreq_info *info)
+static n8443_tok_status walk_neg_token_resp(der_cursor *cur,
+                                            n8443_apreq_info *info)
 {
     der_cursor seq, val, response;
     mech_kind mech = MECH_UNKNOWN;
@@ -358,8 +356,8 @@ walk_neg_token_resp(der_cursor *cur, n8443_apreq_info *info)
     if (der_next_is(&seq, TAG_CTX(0))) {
         /* accept-completed(0) .. request-mic(3) */
         if (der_take_explicit(&seq, TAG_CTX(0), TAG_ENUMERATED, &val) != 0
-            || der_int32_value(&val, &neg_state) != 0
-            || neg_state < 0 || neg_state > 3)
+            || der_int32_value(&val, &neg_state) != 0 || neg_state < 0
+            || neg_state > 3)
             return N8443_TOK_MALFORMED;
     }
     if (der_next_is(&seq, TAG_CTX(1))) {
@@ -369,10 +367,11 @@ walk_neg_token_resp(der_cursor *cur, n8443_apreq_info *info)
         mech = mech_of_oid(&val);
     }
     if (der_next_is(&seq, TAG_CTX(2))) {
-        if (der_take_explicit(&seq, TAG_CTX(2), TAG_OCTET_STRING,
-                              &response) != 0)
+        if (der_take_explicit(&seq, TAG_CTX(2), TAG_OCTET_STRING, &response)
+            != 0)
             return N8443_TOK_MALFORMED;
-    } else {
+    }
+    else {
         response.p = response.end = NULL;
     }
     if (der_next_is(&seq, TAG_CTX(3))) {
@@ -389,8 +388,7 @@ walk_neg_token_resp(der_cursor *cur, n8443_apreq_info *info)
 
 /* The outer [APPLICATION 0] token: SPNEGO or a raw krb5 token.  Outside
  * SPNEGO only the RFC 1964 OID is krb5; anything else is another mech. */
-static n8443_tok_status
-walk_gss_framed(der_cursor *cur, n8443_apreq_info *info)
+static n8443_tok_status walk_gss_framed(der_cursor *cur, n8443_apreq_info *info)
 {
     der_cursor framed, oid;
 
@@ -412,8 +410,8 @@ walk_gss_framed(der_cursor *cur, n8443_apreq_info *info)
     return N8443_TOK_OTHER_MECH;
 }
 
-n8443_tok_status
-n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
+n8443_tok_status n8443_token_walk(const unsigned char *tok, size_t len,
+                                  n8443_apreq_info *info)
 {
     n8443_apreq_info found;
     n8443_tok_status st;
@@ -433,12 +431,15 @@ n8443_token_walk(const unsigned char *tok, size_t len, n8443_apreq_info *info)
 
     if (is_ntlmssp(&cur)) {
         st = N8443_TOK_NTLM;
-    } else if (der_next_is(&cur, TAG_GSS_FRAMING)) {
+    }
+    else if (der_next_is(&cur, TAG_GSS_FRAMING)) {
         st = walk_gss_framed(&cur, &found);
-    } else if (der_next_is(&cur, TAG_CTX(1))) {
+    }
+    else if (der_next_is(&cur, TAG_CTX(1))) {
         found.framing = N8443_FRAME_SPNEGO_RESP;
         st = walk_neg_token_resp(&cur, &found);
-    } else {
+    }
+    else {
         st = N8443_TOK_MALFORMED;
     }
 
@@ -453,9 +454,8 @@ cleanup:
     return st;
 }
 
-n8443_tok_status
-n8443_apreq_walk(const unsigned char *apreq, size_t len,
-                 n8443_apreq_info *info)
+n8443_tok_status n8443_apreq_walk(const unsigned char *apreq, size_t len,
+                                  n8443_apreq_info *info)
 {
     n8443_apreq_info found;
     n8443_tok_status st = N8443_TOK_MALFORMED;
@@ -480,20 +480,14 @@ n8443_apreq_walk(const unsigned char *apreq, size_t len,
     return st;
 }
 
-const char *
-n8443_tok_status_str(n8443_tok_status st)
+const char *n8443_tok_status_str(n8443_tok_status st)
 {
     switch (st) {
-    case N8443_TOK_KRB5:
-        return "krb5";
-    case N8443_TOK_MALFORMED:
-        return "malformed";
-    case N8443_TOK_NTLM:
-        return "ntlm";
-    case N8443_TOK_OTHER_MECH:
-        return "other-mech";
-    case N8443_TOK_NO_MECH_TOKEN:
-        return "no-mech-token";
+    case N8443_TOK_KRB5: return "krb5";
+    case N8443_TOK_MALFORMED: return "malformed";
+    case N8443_TOK_NTLM: return "ntlm";
+    case N8443_TOK_OTHER_MECH: return "other-mech";
+    case N8443_TOK_NO_MECH_TOKEN: return "no-mech-token";
     }
     return "unknown";
 }
@@ -501,23 +495,20 @@ n8443_tok_status_str(n8443_tok_status st)
 /* Append bytes to buf at *pos, each non-printable byte as '?' so that a
  * hostile name cannot forge log lines.  -1 when it would not fit with the
  * terminating NUL. */
-static int
-append_printable(char *buf, size_t bufsize, size_t *pos,
-                 const unsigned char *src, size_t len)
+static int append_printable(char *buf, size_t bufsize, size_t *pos,
+                            const unsigned char *src, size_t len)
 {
     size_t i;
 
     if (len >= bufsize - *pos)
         return -1;
     for (i = 0; i < len; i++)
-        buf[(*pos)++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i]
-                                                          : '?';
+        buf[(*pos)++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
     return 0;
 }
 
-size_t
-n8443_apreq_principal(const n8443_apreq_info *info, char *buf,
-                      size_t bufsize)
+size_t n8443_apreq_principal(const n8443_apreq_info *info, char *buf,
+                             size_t bufsize)
 {
     static const unsigned char slash[] = "/", at[] = "@";
     size_t pos = 0;
@@ -532,12 +523,14 @@ n8443_apreq_principal(const n8443_apreq_info *info, char *buf,
         if (i > 0 && append_printable(buf, bufsize, &pos, slash, 1) != 0)
             goto cleanup;
         if (append_printable(buf, bufsize, &pos, info->sname[i].data,
-                             info->sname[i].len) != 0)
+                             info->sname[i].len)
+            != 0)
             goto cleanup;
     }
     if (append_printable(buf, bufsize, &pos, at, 1) != 0
         || append_printable(buf, bufsize, &pos, info->realm.data,
-                            info->realm.len) != 0)
+                            info->realm.len)
+               != 0)
         goto cleanup;
     buf[pos] = '\0';
     return pos;

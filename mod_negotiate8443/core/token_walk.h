@@ -35,9 +35,9 @@ typedef enum {
 /* The envelope the AP-REQ came in. */
 typedef enum {
     N8443_FRAME_NONE = 0,
-    N8443_FRAME_SPNEGO_INIT,   /* [APPLICATION 0] spnego NegTokenInit */
-    N8443_FRAME_SPNEGO_RESP,   /* [1] NegTokenResp (a later leg) */
-    N8443_FRAME_GSS_KRB5       /* raw RFC 1964/4121 krb5 token */
+    N8443_FRAME_SPNEGO_INIT, /* [APPLICATION 0] spnego NegTokenInit */
+    N8443_FRAME_SPNEGO_RESP, /* [1] NegTokenResp (a later leg) */
+    N8443_FRAME_GSS_KRB5     /* raw RFC 1964/4121 krb5 token */
 } n8443_framing;
 
 /* A ticket for a service principal with more components than this is
@@ -52,9 +52,9 @@ typedef struct {
 /* How a NegTokenInit's reqFlags were encoded. */
 typedef enum {
     N8443_REQFLAGS_ABSENT = 0,
-    N8443_REQFLAGS_MIT,         /* a1 04 03 02 01 XX: the one form MIT's
+    N8443_REQFLAGS_MIT,  /* a1 04 03 02 01 XX: the one form MIT's
                                    SPNEGO reads */
-    N8443_REQFLAGS_OTHER        /* any other (valid DER) BIT STRING: MIT
+    N8443_REQFLAGS_OTHER /* any other (valid DER) BIT STRING: MIT
                                    refuses the token */
 } n8443_reqflags_form;
 

@@ -22,15 +22,11 @@ krb5_error_code encode_krb5_authenticator(const krb5_authenticator *,
 krb5_error_code krb5_encrypt_tkt_part(krb5_context, const krb5_keyblock *,
                                       krb5_ticket *);
 
-static const unsigned char oid_krb5[] = {
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02
-};
-static const unsigned char oid_spnego[] = {
-    0x2b, 0x06, 0x01, 0x05, 0x05, 0x02
-};
+static const unsigned char oid_krb5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                         0x12, 0x01, 0x02, 0x02};
+static const unsigned char oid_spnego[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x02};
 
-static void
-free_ap_req(krb5_context ctx, krb5_ap_req *req)
+static void free_ap_req(krb5_context ctx, krb5_ap_req *req)
 {
     if (req == NULL)
         return;
@@ -40,8 +36,7 @@ free_ap_req(krb5_context ctx, krb5_ap_req *req)
     free(req);
 }
 
-int
-diff_env_init(diff_env *e, const char *keytab)
+int diff_env_init(diff_env *e, const char *keytab)
 {
     n8443_acceptor_opts opts;
     profile_t profile;
@@ -64,8 +59,7 @@ diff_env_init(diff_env *e, const char *keytab)
     }
     /* The skew MIT's contexts use: what the profile says. */
     if (krb5_get_profile(e->ctx, &profile) == 0) {
-        profile_get_integer(profile, "libdefaults", "clockskew", NULL, 300,
-                            &v);
+        profile_get_integer(profile, "libdefaults", "clockskew", NULL, 300, &v);
         profile_release(profile);
     }
     e->skew = v > 0 ? v : 300;
@@ -91,8 +85,7 @@ diff_env_init(diff_env *e, const char *keytab)
     return 0;
 }
 
-void
-diff_env_free(diff_env *e)
+void diff_env_free(diff_env *e)
 {
     OM_uint32 min;
 
@@ -104,16 +97,14 @@ diff_env_free(diff_env *e)
         krb5_free_context(e->ctx);
 }
 
-gss_channel_bindings_t
-diff_cb(diff_env *e, diff_cb_kind kind)
+gss_channel_bindings_t diff_cb(diff_env *e, diff_cb_kind kind)
 {
     return kind == DIFF_CB_NONE ? GSS_C_NO_CHANNEL_BINDINGS : &e->cb[kind];
 }
 
 /* Does the walker's authenticator cipher equal the one krb5 decodes from
  * the same AP-REQ? (The replay key is over the walker's.) */
-static int
-cipher_is_krb5s(diff_env *e, const n8443_apreq_info *info)
+static int cipher_is_krb5s(diff_env *e, const n8443_apreq_info *info)
 {
     krb5_data d;
     krb5_ap_req *req = NULL;
@@ -126,15 +117,16 @@ cipher_is_krb5s(diff_env *e, const n8443_apreq_info *info)
         return 0;
     same = req->authenticator.ciphertext.length == info->authenticator.len
            && memcmp(req->authenticator.ciphertext.data,
-                     info->authenticator.data, info->authenticator.len) == 0;
+                     info->authenticator.data, info->authenticator.len)
+                  == 0;
     free_ap_req(e->ctx, req);
     return same;
 }
 
 /* One DER header at p (within end): tag, content start and length. */
-static int
-der_hdr_read(const unsigned char *p, const unsigned char *end,
-             unsigned char *tag, const unsigned char **content, size_t *len)
+static int der_hdr_read(const unsigned char *p, const unsigned char *end,
+                        unsigned char *tag, const unsigned char **content,
+                        size_t *len)
 {
     size_t n, k;
 
@@ -163,8 +155,7 @@ der_hdr_read(const unsigned char *p, const unsigned char *end,
  * whether a responseToken and a mechListMIC are present; for a raw krb5
  * answer, its GSS header's OID and TOK_ID.
  */
-static void
-answer_shape(const gss_buffer_desc *b, char *out, size_t outlen)
+static void answer_shape(const gss_buffer_desc *b, char *out, size_t outlen)
 {
     const unsigned char *p = b->value, *end = p + b->length, *c, *f;
     unsigned char tag, ftag;
@@ -182,8 +173,7 @@ answer_shape(const gss_buffer_desc *b, char *out, size_t outlen)
         if (der_hdr_read(c, c + n, &ftag, &f, &fl) == 0
             && f + fl + 2 <= c + n) {
             for (i = 0; i < fl && pos + 3 < outlen; i++)
-                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x",
-                                        f[i]);
+                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x", f[i]);
             snprintf(out + pos, outlen - pos, " tok %02x%02x", f[fl],
                      f[fl + 1]);
         }
@@ -202,25 +192,22 @@ answer_shape(const gss_buffer_desc *b, char *out, size_t outlen)
         pos += (size_t)snprintf(out + pos, outlen - pos, "[%d]", tag & 0x1f);
         if (tag == 0xa0 || tag == 0xa1)
             for (i = 0; i < vl && pos + 3 < outlen; i++)
-                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x",
-                                        v[i]);
+                pos += (size_t)snprintf(out + pos, outlen - pos, "%02x", v[i]);
         if (pos + 2 >= outlen)
             break;
     }
 }
 
-static void
-violation(diff_env *e, const char *name, diff_cb_kind cb, const char *what,
-          const char *detail)
+static void violation(diff_env *e, const char *name, diff_cb_kind cb,
+                      const char *what, const char *detail)
 {
     e->violations++;
     fprintf(stderr, "DIFF %s [cb %d]: %s%s%s\n", name, (int)cb, what,
             detail ? ": " : "", detail ? detail : "");
 }
 
-int
-diff_compare(diff_env *e, const char *name, const unsigned char *tok,
-             size_t len, diff_cb_kind cb_kind)
+int diff_compare(diff_env *e, const char *name, const unsigned char *tok,
+                 size_t len, diff_cb_kind cb_kind)
 {
     n8443_apreq_info info;
     n8443_tok_status st;
@@ -238,8 +225,8 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
     f.delegated = GSS_C_NO_CREDENTIAL;
     st = n8443_token_walk(tok, len, &info);
     if (st == N8443_TOK_KRB5)
-        fast = n8443_krb5_accept(e->ctx, e->kt, NULL, &info, cb, e->skew,
-                                 &f) == N8443_KACC_ACCEPTED;
+        fast = n8443_krb5_accept(e->ctx, e->kt, NULL, &info, cb, e->skew, &f)
+               == N8443_KACC_ACCEPTED;
     rc = n8443_accept_once(e->cred, tok, len, cb, &g);
     if (rc != 0)
         n8443_gss_error_text(g.major, g.minor, text, sizeof(text));
@@ -249,13 +236,14 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
     if (fast) {
         e->fast_accepted++;
         if (rc != 0) {
-            violation(e, name, cb_kind, "the fast path accepts, GSS-API "
-                      "refuses", text);
+            violation(e, name, cb_kind,
+                      "the fast path accepts, GSS-API "
+                      "refuses",
+                      text);
             goto done;
         }
         if (strcmp(f.principal, g.principal) != 0) {
-            snprintf(text, sizeof(text), "%s vs %s", f.principal,
-                     g.principal);
+            snprintf(text, sizeof(text), "%s vs %s", f.principal, g.principal);
             violation(e, name, cb_kind, "principal", text);
         }
         if (f.ret_flags != g.ret_flags) {
@@ -274,8 +262,10 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
         if (what != NULL)
             violation(e, name, cb_kind, what, text);
         if (g.delegated != GSS_C_NO_CREDENTIAL)
-            violation(e, name, cb_kind, "GSS-API has a delegated "
-                      "credential, the fast path none", NULL);
+            violation(e, name, cb_kind,
+                      "GSS-API has a delegated "
+                      "credential, the fast path none",
+                      NULL);
         if ((f.output.length > 0) != (g.output.length > 0)
             || (f.output.length > 0
                 && ((const unsigned char *)f.output.value)[0]
@@ -283,7 +273,8 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
             snprintf(text, sizeof(text), "fast %zu octets, GSS-API %zu",
                      f.output.length, g.output.length);
             violation(e, name, cb_kind, "answer token", text);
-        } else {
+        }
+        else {
             char fs[160], gs[160];
 
             answer_shape(&f.output, fs, sizeof(fs));
@@ -302,8 +293,10 @@ diff_compare(diff_env *e, const char *name, const unsigned char *tok,
         if (st == N8443_TOK_KRB5
             && (!cipher_is_krb5s(e, &info)
                 || n8443_replay_key(&info, key) != 0))
-            violation(e, name, cb_kind, "replay key is not over the "
-                      "authenticator krb5 decrypted", NULL);
+            violation(e, name, cb_kind,
+                      "replay key is not over the "
+                      "authenticator krb5 decrypted",
+                      NULL);
     }
     else if (!fast) {
         e->both_refused++;
@@ -327,8 +320,7 @@ done:
 
 /* -------------------------------------------------------------- the forge */
 
-static void
-init_auth(diff_env *e, diff_login *l, krb5_const_principal client)
+static void init_auth(diff_env *e, diff_login *l, krb5_const_principal client)
 {
     krb5_timestamp now;
     krb5_int32 usec;
@@ -344,13 +336,13 @@ init_auth(diff_env *e, diff_login *l, krb5_const_principal client)
     l->flip_cipher_byte = -1;
     diff_login_set_gss_cksum(e, l, DIFF_CB_NONE,
                              GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG
-                             | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG
-                             | GSS_C_INTEG_FLAG, NULL, 0);
+                                 | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG
+                                 | GSS_C_INTEG_FLAG,
+                             NULL, 0);
 }
 
-int
-diff_login_from_apreq(diff_env *e, const unsigned char *apreq, size_t len,
-                      diff_login *l)
+int diff_login_from_apreq(diff_env *e, const unsigned char *apreq, size_t len,
+                          diff_login *l)
 {
     krb5_data d;
     krb5_ap_req *req = NULL;
@@ -365,7 +357,8 @@ diff_login_from_apreq(diff_env *e, const unsigned char *apreq, size_t len,
     if (krb5_server_decrypt_ticket_keytab(e->ctx, e->kt, req->ticket) != 0
         || krb5_kt_get_entry(e->ctx, e->kt, req->ticket->server,
                              req->ticket->enc_part.kvno,
-                             req->ticket->enc_part.enctype, &ent) != 0) {
+                             req->ticket->enc_part.enctype, &ent)
+               != 0) {
         free_ap_req(e->ctx, req);
         return -1;
     }
@@ -381,9 +374,8 @@ diff_login_from_apreq(diff_env *e, const unsigned char *apreq, size_t len,
     return 0;
 }
 
-int
-diff_login_forged(diff_env *e, const char *client, long lifetime,
-                  diff_login *l)
+int diff_login_forged(diff_env *e, const char *client, long lifetime,
+                      diff_login *l)
 {
     krb5_kt_cursor cur;
     krb5_keytab_entry ent;
@@ -413,8 +405,7 @@ diff_login_forged(diff_env *e, const char *client, long lifetime,
     krb5_c_make_random_key(e->ctx, ent.key.enctype, p->session);
     if (client == NULL) {
         snprintf(name, sizeof(name), "alice@%.*s",
-                 (int)ent.principal->realm.length,
-                 ent.principal->realm.data);
+                 (int)ent.principal->realm.length, ent.principal->realm.data);
         client = name;
     }
     if (krb5_parse_name(e->ctx, client, &p->client) != 0)
@@ -437,8 +428,7 @@ cleanup:
     return ret;
 }
 
-static unsigned char *
-put_le32(unsigned char *p, uint32_t v)
+static unsigned char *put_le32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)v;
     p[1] = (unsigned char)(v >> 8);
@@ -448,8 +438,8 @@ put_le32(unsigned char *p, uint32_t v)
 }
 
 /* MIT's kg_checksum_channel_bindings: MD5 over the RFC 1964 encoding. */
-static void
-bindings_hash(diff_env *e, gss_channel_bindings_t cb, unsigned char *out)
+static void bindings_hash(diff_env *e, gss_channel_bindings_t cb,
+                          unsigned char *out)
 {
     unsigned char buf[512], *p = buf;
     krb5_data d;
@@ -470,17 +460,16 @@ bindings_hash(diff_env *e, gss_channel_bindings_t cb, unsigned char *out)
     d.length = (unsigned int)(p - buf);
     d.data = (char *)buf;
     memset(out, 0, 16);
-    if (krb5_c_make_checksum(e->ctx, CKSUMTYPE_RSA_MD5, NULL, 0, &d,
-                             &sum) == 0) {
+    if (krb5_c_make_checksum(e->ctx, CKSUMTYPE_RSA_MD5, NULL, 0, &d, &sum)
+        == 0) {
         memcpy(out, sum.contents, 16);
         krb5_free_checksum_contents(e->ctx, &sum);
     }
 }
 
-void
-diff_login_set_gss_cksum(diff_env *e, diff_login *l, diff_cb_kind cb_kind,
-                         uint32_t flags, const unsigned char *extra,
-                         size_t extra_len)
+void diff_login_set_gss_cksum(diff_env *e, diff_login *l, diff_cb_kind cb_kind,
+                              uint32_t flags, const unsigned char *extra,
+                              size_t extra_len)
 {
     unsigned char *p = l->cksum_buf;
 
@@ -502,9 +491,8 @@ diff_login_set_gss_cksum(diff_env *e, diff_login *l, diff_cb_kind cb_kind,
     l->auth.checksum = &l->cksum;
 }
 
-void
-diff_login_add_authdata(diff_login *l, int ticket, krb5_authdatatype t,
-                        const void *data, size_t len)
+void diff_login_add_authdata(diff_login *l, int ticket, krb5_authdatatype t,
+                             const void *data, size_t len)
 {
     krb5_authdata ***list = ticket ? &l->ticket->enc_part2->authorization_data
                                    : &l->auth.authorization_data;
@@ -528,8 +516,7 @@ diff_login_add_authdata(diff_login *l, int ticket, krb5_authdatatype t,
 }
 
 /* tag, minimal DER length, content */
-static size_t
-der_hdr(unsigned char *p, unsigned char tag, size_t n)
+static size_t der_hdr(unsigned char *p, unsigned char tag, size_t n)
 {
     p[0] = tag;
     if (n < 0x80) {
@@ -547,9 +534,9 @@ der_hdr(unsigned char *p, unsigned char tag, size_t n)
     return 4;
 }
 
-static unsigned char *
-wrap(unsigned char tag, const unsigned char *a, size_t alen,
-     const unsigned char *b, size_t blen, size_t *out_len)
+static unsigned char *wrap(unsigned char tag, const unsigned char *a,
+                           size_t alen, const unsigned char *b, size_t blen,
+                           size_t *out_len)
 {
     unsigned char *out = malloc(alen + blen + 4);
     size_t h = der_hdr(out, tag, alen + blen);
@@ -561,9 +548,8 @@ wrap(unsigned char tag, const unsigned char *a, size_t alen,
     return out;
 }
 
-int
-diff_login_token(diff_env *e, diff_login *l, unsigned char **tok,
-                 size_t *len)
+int diff_login_token(diff_env *e, diff_login *l, unsigned char **tok,
+                     size_t *len)
 {
     krb5_data *der = NULL, *apreq = NULL;
     krb5_ap_req req;
@@ -585,13 +571,14 @@ diff_login_token(diff_env *e, diff_login *l, unsigned char **tok,
     }
     if (encode_krb5_authenticator(&l->auth, &der) != 0)
         goto cleanup;
-    if (krb5_c_encrypt_length(e->ctx, session->enctype, der->length,
-                              &clen) != 0)
+    if (krb5_c_encrypt_length(e->ctx, session->enctype, der->length, &clen)
+        != 0)
         goto cleanup;
     enc.ciphertext.length = (unsigned int)clen;
     enc.ciphertext.data = malloc(clen);
-    if (krb5_c_encrypt(e->ctx, session, KRB5_KEYUSAGE_AP_REQ_AUTH, NULL,
-                       der, &enc) != 0)
+    if (krb5_c_encrypt(e->ctx, session, KRB5_KEYUSAGE_AP_REQ_AUTH, NULL, der,
+                       &enc)
+        != 0)
         goto cleanup;
     enc.enctype = l->auth_etype_field;
     enc.kvno = l->auth_kvno_field;
@@ -627,8 +614,7 @@ cleanup:
     return ret;
 }
 
-void
-diff_login_free(diff_env *e, diff_login *l)
+void diff_login_free(diff_env *e, diff_login *l)
 {
     if (l->ticket != NULL)
         krb5_free_ticket(e->ctx, l->ticket);
@@ -641,8 +627,8 @@ diff_login_free(diff_env *e, diff_login *l)
     memset(l, 0, sizeof(*l));
 }
 
-unsigned char *
-diff_wrap_spnego(const unsigned char *raw, size_t len, size_t *out_len)
+unsigned char *diff_wrap_spnego(const unsigned char *raw, size_t len,
+                                size_t *out_len)
 {
     unsigned char mech[16], *a, *b, *c, *d, *f, *g;
     size_t alen, blen, clen, dlen, flen, glen, mlen;

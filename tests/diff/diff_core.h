@@ -32,18 +32,18 @@
  * application data of a tls-server-end-point binding (RFC 5929) over a
  * certificate hash of 32 octets of 0x11, as the pytest corpus makes them. */
 #define DIFF_CB_PREFIX "tls-server-end-point:"
-#define DIFF_CB_BYTE 0x11
-#define DIFF_CB_LEN (sizeof(DIFF_CB_PREFIX) - 1 + 32)
+#define DIFF_CB_BYTE   0x11
+#define DIFF_CB_LEN    (sizeof(DIFF_CB_PREFIX) - 1 + 32)
 
 typedef enum {
-    DIFF_CB_NONE = 0,   /* the acceptor has no bindings */
-    DIFF_CB_APP,        /* application data only */
-    DIFF_CB_ADDR,       /* application data and IPv4 addresses */
+    DIFF_CB_NONE = 0,     /* the acceptor has no bindings */
+    DIFF_CB_APP,          /* application data only */
+    DIFF_CB_ADDR,         /* application data and IPv4 addresses */
     DIFF_CB_APP_NULLADDR, /* application data, GSS_C_AF_NULLADDR for
                              both address types (JGSS, Heimdal callers) */
-    DIFF_CB_APP_MIXED,  /* application data, initiator NULLADDR and
+    DIFF_CB_APP_MIXED,    /* application data, initiator NULLADDR and
                            acceptor UNSPEC: neither form */
-    DIFF_CB_APP_MIXED2, /* application data, initiator UNSPEC and
+    DIFF_CB_APP_MIXED2,   /* application data, initiator UNSPEC and
                            acceptor NULLADDR: neither form */
     DIFF_CB_COUNT
 } diff_cb_kind;
@@ -92,20 +92,20 @@ unsigned long diff_binding_forms(diff_env *e);
  * real token (its ticket decrypted with the keytab) or from scratch. */
 typedef struct {
     /* ticket */
-    krb5_ticket *ticket;            /* enc_part2 decrypted */
-    krb5_keyblock service_key;      /* to re-encrypt the ticket with */
+    krb5_ticket *ticket;       /* enc_part2 decrypted */
+    krb5_keyblock service_key; /* to re-encrypt the ticket with */
     krb5_kvno service_kvno;
-    int reencrypt_ticket;           /* 1: encrypt enc_part2 anew */
+    int reencrypt_ticket; /* 1: encrypt enc_part2 anew */
     /* authenticator */
-    krb5_authenticator auth;        /* client, ctime, ... (ours) */
-    krb5_checksum cksum;            /* auth.checksum points here or NULL */
+    krb5_authenticator auth; /* client, ctime, ... (ours) */
+    krb5_checksum cksum;     /* auth.checksum points here or NULL */
     unsigned char cksum_buf[256];
     krb5_keyblock subkey;
     /* AP-REQ */
     krb5_flags ap_options;
-    krb5_enctype auth_etype_field;  /* written into the EncryptedData */
-    krb5_kvno auth_kvno_field;      /* 0: absent */
-    long flip_cipher_byte;          /* -1: none; else index (mod length) */
+    krb5_enctype auth_etype_field; /* written into the EncryptedData */
+    krb5_kvno auth_kvno_field;     /* 0: absent */
+    long flip_cipher_byte;         /* -1: none; else index (mod length) */
 } diff_login;
 
 /*
@@ -114,8 +114,8 @@ typedef struct {
  * checksum (flags, bindings hash of cb_kind), no subkey, no sequence
  * number.
  */
-int diff_login_from_apreq(diff_env *e, const unsigned char *apreq,
-                          size_t len, diff_login *l);
+int diff_login_from_apreq(diff_env *e, const unsigned char *apreq, size_t len,
+                          diff_login *l);
 
 /*
  * A login with a ticket made here for the keytab's first principal:
@@ -127,9 +127,9 @@ int diff_login_forged(diff_env *e, const char *client, long lifetime,
 
 /* The 0x8003 checksum: bindings hash of the acceptor bindings cb_kind
  * (DIFF_CB_NONE: zeros), flags, and `extra` octets after them. */
-void diff_login_set_gss_cksum(diff_env *e, diff_login *l,
-                              diff_cb_kind cb_kind, uint32_t flags,
-                              const unsigned char *extra, size_t extra_len);
+void diff_login_set_gss_cksum(diff_env *e, diff_login *l, diff_cb_kind cb_kind,
+                              uint32_t flags, const unsigned char *extra,
+                              size_t extra_len);
 
 /* Add one authorization-data element to the authenticator (ticket = 0)
  * or the ticket (ticket = 1). */
@@ -153,9 +153,9 @@ unsigned char *diff_wrap_spnego(const unsigned char *raw, size_t len,
 
 /* The PAC mutations (diff_pac.c). */
 typedef enum {
-    DIFF_PAC_UNCHANGED = 0,         /* re-encoded as it was: verifies */
-    DIFF_PAC_LOGON_INFO,            /* a byte of the logon info flipped */
-    DIFF_PAC_SERVER_SIGNATURE       /* a byte of the server signature */
+    DIFF_PAC_UNCHANGED = 0,   /* re-encoded as it was: verifies */
+    DIFF_PAC_LOGON_INFO,      /* a byte of the logon info flipped */
+    DIFF_PAC_SERVER_SIGNATURE /* a byte of the server signature */
 } diff_pac_change;
 
 /* Change the PAC of l's ticket; 0, 1 when the ticket has no PAC, -1 when

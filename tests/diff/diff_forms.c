@@ -12,10 +12,11 @@
 #include "diff_core.h"
 #include "krb5_accept.h"
 
-#define FLAGS (GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG \
-               | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG)
+#define FLAGS                                                                  \
+    (GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG               \
+     | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG)
 
-static const unsigned char cbt_bit[] = { 0x00, 0x40, 0x00, 0x00 };
+static const unsigned char cbt_bit[] = {0x00, 0x40, 0x00, 0x00};
 
 /*
  * Issue 17: the address-free forms of one binding.  Not only "the paths
@@ -26,8 +27,8 @@ static const unsigned char cbt_bit[] = { 0x00, 0x40, 0x00, 0x00 };
  * bit; mixed address types are neither form and refused by both; no
  * binding at all is accepted unbound (refused with the CBT bit).
  */
-static int expect_form(diff_env *e, diff_cb_kind acceptor,
-                       diff_cb_kind client, int cbt, int want)
+static int expect_form(diff_env *e, diff_cb_kind acceptor, diff_cb_kind client,
+                       int cbt, int want)
 {
     diff_login l;
     unsigned char *tok;
@@ -42,11 +43,11 @@ static int expect_form(diff_env *e, diff_cb_kind acceptor,
         return 0;
     }
     diff_login_set_gss_cksum(e, &l, client, FLAGS, NULL, 0);
-    if (cbt)    /* AD-AUTH-DATA-AP-OPTIONS with KERB_AP_OPTIONS_CBT */
+    if (cbt) /* AD-AUTH-DATA-AP-OPTIONS with KERB_AP_OPTIONS_CBT */
         diff_login_add_authdata(&l, 0, KRB5_AUTHDATA_AP_OPTIONS, cbt_bit,
                                 sizeof(cbt_bit));
-    snprintf(name, sizeof(name), "forms/acceptor%d-client%d%s",
-             (int)acceptor, (int)client, cbt ? "-cbt" : "");
+    snprintf(name, sizeof(name), "forms/acceptor%d-client%d%s", (int)acceptor,
+             (int)client, cbt ? "-cbt" : "");
     if (diff_login_token(e, &l, &tok, &len) != 0) {
         diff_login_free(e, &l);
         e->violations++;
@@ -76,12 +77,10 @@ static int expect_form(diff_env *e, diff_cb_kind acceptor,
 
 unsigned long diff_binding_forms(diff_env *e)
 {
-    static const diff_cb_kind acceptors[] = { DIFF_CB_APP,
-                                              DIFF_CB_APP_NULLADDR };
-    static const diff_cb_kind clients[] = { DIFF_CB_NONE, DIFF_CB_APP,
-                                            DIFF_CB_APP_NULLADDR,
-                                            DIFF_CB_APP_MIXED,
-                                            DIFF_CB_APP_MIXED2 };
+    static const diff_cb_kind acceptors[] = {DIFF_CB_APP, DIFF_CB_APP_NULLADDR};
+    static const diff_cb_kind clients[] = {
+        DIFF_CB_NONE, DIFF_CB_APP, DIFF_CB_APP_NULLADDR, DIFF_CB_APP_MIXED,
+        DIFF_CB_APP_MIXED2};
     size_t a, c;
     unsigned long n = 0;
     int cbt;
@@ -91,11 +90,11 @@ unsigned long diff_binding_forms(diff_env *e)
             for (cbt = 0; cbt < 2; cbt++) {
                 int want = clients[c] == DIFF_CB_NONE ? (cbt ? -1 : 0)
                            : clients[c] == DIFF_CB_APP
-                                     || clients[c] == DIFF_CB_APP_NULLADDR
-                               ? 1 : -1;
+                                   || clients[c] == DIFF_CB_APP_NULLADDR
+                               ? 1
+                               : -1;
 
                 n += expect_form(e, acceptors[a], clients[c], cbt, want);
             }
     return n;
 }
-

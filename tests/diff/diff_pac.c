@@ -47,20 +47,19 @@ const char *diff_claims_differ(const n8443_ticket_claims *f,
                                const n8443_ticket_claims *g, char *text,
                                size_t len)
 {
-    snprintf(text, len, "PAC state fast %d (%zu octets), GSS-API %d (%zu "
-             "octets)", (int)f->pac, f->logon_info_len, (int)g->pac,
-             g->logon_info_len);
+    snprintf(text, len,
+             "PAC state fast %d (%zu octets), GSS-API %d (%zu "
+             "octets)",
+             (int)f->pac, f->logon_info_len, (int)g->pac, g->logon_info_len);
     if (f->pac != g->pac || f->logon_info_len != g->logon_info_len
         || (f->logon_info_len > 0
-            && memcmp(f->logon_info, g->logon_info, f->logon_info_len)
-                   != 0))
+            && memcmp(f->logon_info, g->logon_info, f->logon_info_len) != 0))
         return "PAC";
     snprintf(text, len, "fast '%s', GSS-API '%s'",
              f->indicators ? f->indicators : "",
              g->indicators ? g->indicators : "");
     if ((f->indicators == NULL) != (g->indicators == NULL)
-        || (f->indicators != NULL
-            && strcmp(f->indicators, g->indicators) != 0))
+        || (f->indicators != NULL && strcmp(f->indicators, g->indicators) != 0))
         return "authentication indicators";
     return NULL;
 }
@@ -75,7 +74,8 @@ int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what)
     int ret = -1;
 
     if (krb5_find_authdata(e->ctx, l->ticket->enc_part2->authorization_data,
-                           NULL, KRB5_AUTHDATA_WIN2K_PAC, &pacs) != 0
+                           NULL, KRB5_AUTHDATA_WIN2K_PAC, &pacs)
+            != 0
         || pacs == NULL)
         return 1;
     copy = malloc(pacs[0]->length);
@@ -88,7 +88,8 @@ int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what)
             off += 20;
         else
             off = -1;
-    } else if (what == DIFF_PAC_SERVER_SIGNATURE) {
+    }
+    else if (what == DIFF_PAC_SERVER_SIGNATURE) {
         off = pac_buffer(copy, pacs[0]->length, PAC_SERVER_CHECKSUM, &size);
         if (off >= 0 && size > 4)
             off += 4;
@@ -107,8 +108,9 @@ int diff_pac_mutate(diff_env *e, diff_login *l, diff_pac_change what)
     pac.contents = copy;
     list[0] = &pac;
     list[1] = NULL;
-    if (krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT,
-                                       list, &container) != 0)
+    if (krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT, list,
+                                       &container)
+        != 0)
         goto cleanup;
     krb5_free_authdata(e->ctx, l->ticket->enc_part2->authorization_data);
     l->ticket->enc_part2->authorization_data = container;
@@ -150,8 +152,7 @@ int diff_pac_tamper_main(diff_env *e, const char *file, const char *what)
     len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     if (n8443_token_walk(buf, len, &info) != N8443_TOK_KRB5
-        || diff_login_from_apreq(e, info.apreq.data, info.apreq.len,
-                                 &l) != 0)
+        || diff_login_from_apreq(e, info.apreq.data, info.apreq.len, &l) != 0)
         return 2;
     if (diff_pac_mutate(e, &l, change) == 0
         && diff_login_token(e, &l, &tok, &tlen) == 0) {
@@ -187,9 +188,11 @@ static int set_ticket_ad(diff_env *e, diff_login *l, krb5_authdata **inner,
 
     if (wrap) {
         if (krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT,
-                                           inner, &container) != 0)
+                                           inner, &container)
+            != 0)
             return -1;
-    } else {
+    }
+    else {
         if (krb5_copy_authdata(e->ctx, inner, &copy) != 0)
             return -1;
         container = copy;
@@ -202,8 +205,10 @@ static int set_ticket_ad(diff_env *e, diff_login *l, krb5_authdata **inner,
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f'
-           ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static int redteam_mutate(diff_env *e, diff_login *l, const char *what)
@@ -234,7 +239,8 @@ static int redteam_mutate(diff_env *e, diff_login *l, const char *what)
         return 0;
     }
     if (krb5_find_authdata(e->ctx, l->ticket->enc_part2->authorization_data,
-                           NULL, KRB5_AUTHDATA_WIN2K_PAC, &pacs) != 0
+                           NULL, KRB5_AUTHDATA_WIN2K_PAC, &pacs)
+            != 0
         || pacs == NULL)
         return -1;
     len = pacs[0]->length;
@@ -257,33 +263,37 @@ static int redteam_mutate(diff_env *e, diff_login *l, const char *what)
         list[0] = &a;
         list[1] = NULL;
         if (krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT,
-                                           list, &container) != 0)
+                                           list, &container)
+            != 0)
             goto cleanup;
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT,
-                                container[0]->contents,
-                                container[0]->length);
+                                container[0]->contents, container[0]->length);
         krb5_free_authdata(e->ctx, container);
         krb5_free_authdata(e->ctx, l->ticket->enc_part2->authorization_data);
         l->ticket->enc_part2->authorization_data = NULL;
         l->reencrypt_ticket = 1;
         ret = 0;
-    } else if (strcmp(what, "top-level-pac") == 0) {
+    }
+    else if (strcmp(what, "top-level-pac") == 0) {
         list[0] = &a;
         list[1] = NULL;
         ret = set_ticket_ad(e, l, list, 0);
-    } else if (strcmp(what, "two-pacs-bad-first") == 0) {
+    }
+    else if (strcmp(what, "two-pacs-bad-first") == 0) {
         list[0] = &b;
         list[1] = &a;
         list[2] = NULL;
         ret = set_ticket_ad(e, l, list, 1);
-    } else if (strcmp(what, "two-pacs-good-first") == 0) {
+    }
+    else if (strcmp(what, "two-pacs-good-first") == 0) {
         list[0] = &a;
         list[1] = &b;
         list[2] = NULL;
         ret = set_ticket_ad(e, l, list, 1);
-    } else if (strncmp(what, "silver-primary:", 15) == 0) {
+    }
+    else if (strncmp(what, "silver-primary:", 15) == 0) {
         krb5_pac pac = NULL;
-        krb5_data signed_pac = { 0, 0, NULL };
+        krb5_data signed_pac = {0, 0, NULL};
         uint32_t rid = (uint32_t)strtoul(what + 15, NULL, 10);
 
         off = pac_buffer(copy, len, PAC_LOGON_INFO, &size);
@@ -298,10 +308,10 @@ static int redteam_mutate(diff_env *e, diff_login *l, const char *what)
         copy[off + 3] = (unsigned char)(rid >> 24);
         if (krb5_pac_parse(e->ctx, copy, len, &pac) != 0)
             goto cleanup;
-        if (krb5_pac_sign_ext(e->ctx, pac,
-                              l->ticket->enc_part2->times.authtime,
+        if (krb5_pac_sign_ext(e->ctx, pac, l->ticket->enc_part2->times.authtime,
                               l->ticket->enc_part2->client, &l->service_key,
-                              &l->service_key, FALSE, &signed_pac) != 0) {
+                              &l->service_key, FALSE, &signed_pac)
+            != 0) {
             fprintf(stderr, "krb5_pac_sign_ext failed\n");
             krb5_pac_free(e->ctx, pac);
             goto cleanup;
@@ -336,8 +346,7 @@ int diff_pac_redteam_main(diff_env *e, const char *file, const char *what)
     len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     if (n8443_token_walk(buf, len, &info) != N8443_TOK_KRB5
-        || diff_login_from_apreq(e, info.apreq.data, info.apreq.len,
-                                 &l) != 0)
+        || diff_login_from_apreq(e, info.apreq.data, info.apreq.len, &l) != 0)
         return 2;
     if (redteam_mutate(e, &l, what) == 0
         && diff_login_token(e, &l, &tok, &tlen) == 0) {

@@ -38,9 +38,8 @@ int diff_login_pad_ticket(diff_login *l, size_t pad)
     /* AuthorizationData ::= SEQUENCE OF SEQUENCE { [0] Int32,
      * [1] OCTET STRING } -- one element, its data `pad` bytes. */
     unsigned char h_os[5], h_a1[5], h_el[5], h_seq[5];
-    static const unsigned char type[] = { 0xa0, 0x05, 0x02, 0x03, 0x00,
-                                          PAD_AD_TYPE >> 8,
-                                          PAD_AD_TYPE & 0xff };
+    static const unsigned char type[] = {
+        0xa0, 0x05, 0x02, 0x03, 0x00, PAD_AD_TYPE >> 8, PAD_AD_TYPE & 0xff};
     size_t n_os, n_a1, n_el, n_seq, total, off = 0;
     unsigned char *buf;
 

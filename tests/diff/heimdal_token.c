@@ -31,7 +31,8 @@ static void put_base64(const unsigned char *p, size_t n)
         putchar(tab[p[i] >> 2]);
         putchar(tab[(p[i] & 3) << 4]);
         fputs("==", stdout);
-    } else if (n - i == 2) {
+    }
+    else if (n - i == 2) {
         putchar(tab[p[i] >> 2]);
         putchar(tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
         putchar(tab[(p[i + 1] & 15) << 2]);
@@ -87,8 +88,8 @@ int main(int argc, char **argv)
     if (count > 0) {
         /* One credential for all the tokens, as a long-lived client. */
         maj = gss_acquire_cred(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                               GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred,
-                               NULL, NULL);
+                               GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred, NULL,
+                               NULL);
         if (GSS_ERROR(maj)) {
             fprintf(stderr, "gss_acquire_cred: %u/%u\n", maj, min);
             return 4;
@@ -98,8 +99,8 @@ int main(int argc, char **argv)
         ctx = GSS_C_NO_CONTEXT;
         maj = gss_init_sec_context(&min, cred, &ctx, name,
                                    strcmp(argv[2], "spnego") == 0
-                                   ? GSS_SPNEGO_MECHANISM
-                                   : GSS_KRB5_MECHANISM,
+                                       ? GSS_SPNEGO_MECHANISM
+                                       : GSS_KRB5_MECHANISM,
                                    flags, 0, argc > 4 ? &cb : NULL,
                                    GSS_C_NO_BUFFER, NULL, &out, NULL, NULL);
         if (GSS_ERROR(maj)) {

@@ -92,13 +92,13 @@ static void m_cksum_type(diff_env *e, diff_login *l, long a)
 /* Samba's: a real checksum over nothing, with the session key. */
 static void m_cksum_real(diff_env *e, diff_login *l, long a)
 {
-    krb5_data empty = { 0, 0, NULL };
+    krb5_data empty = {0, 0, NULL};
     krb5_checksum sum;
 
     (void)a;
     if (krb5_c_make_checksum(e->ctx, 0, l->ticket->enc_part2->session,
-                             KRB5_KEYUSAGE_AP_REQ_AUTH_CKSUM, &empty,
-                             &sum) != 0)
+                             KRB5_KEYUSAGE_AP_REQ_AUTH_CKSUM, &empty, &sum)
+        != 0)
         return;
     if (sum.length <= sizeof(l->cksum_buf)) {
         memcpy(l->cksum_buf, sum.contents, sum.length);
@@ -129,21 +129,19 @@ static void m_ap_options(diff_env *e, diff_login *l, long a)
 
 static void m_deleg_garbage(diff_env *e, diff_login *l, long a)
 {
-    static const unsigned char opt[] = { 0x01, 0x00, 0x04, 0x00,
-                                         0xde, 0xad, 0xbe, 0xef };
+    static const unsigned char opt[] = {0x01, 0x00, 0x04, 0x00,
+                                        0xde, 0xad, 0xbe, 0xef};
 
     (void)a;
-    diff_login_set_gss_cksum(e, l, DIFF_CB_NONE,
-                             default_flags | GSS_C_DELEG_FLAG, opt,
-                             sizeof(opt));
+    diff_login_set_gss_cksum(
+        e, l, DIFF_CB_NONE, default_flags | GSS_C_DELEG_FLAG, opt, sizeof(opt));
 }
 
 static void m_extension(diff_env *e, diff_login *l, long a)
 {
     /* 4-byte big-endian type and length: an unknown type, or IAKERB's
      * finished (2) with nothing to check it against */
-    unsigned char ext[12] = { 0, 0, 0, (unsigned char)a, 0, 0, 0, 4,
-                              1, 2, 3, 4 };
+    unsigned char ext[12] = {0, 0, 0, (unsigned char)a, 0, 0, 0, 4, 1, 2, 3, 4};
 
     diff_login_set_gss_cksum(e, l, DIFF_CB_NONE, default_flags, ext,
                              sizeof(ext));
@@ -200,8 +198,7 @@ static void m_auth_client(diff_env *e, diff_login *l, long a)
 
 /* One AuthorizationData element, DER: SEQUENCE { [0] INTEGER type,
  * [1] OCTET STRING data }, in a SEQUENCE OF. */
-static size_t ad_seq(unsigned char *out, int type, const void *data,
-                     size_t len)
+static size_t ad_seq(unsigned char *out, int type, const void *data, size_t len)
 {
     unsigned char el[128];
     size_t n = 0, m;
@@ -231,57 +228,55 @@ static size_t ad_seq(unsigned char *out, int type, const void *data,
 static void m_auth_ad(diff_env *e, diff_login *l, long a)
 {
     unsigned char buf[160];
-    static const unsigned char etypes[] = { 0x30, 0x03, 0x02, 0x01, 0x12 };
-    static const unsigned char cbt[] = { 0x00, 0x40, 0x00, 0x00 };
-    static const unsigned char nocbt[] = { 0x00, 0x00, 0x00, 0x00 };
-    static const unsigned char restriction[] = { 0x30, 0x06, 0xa0, 0x02,
-                                                 0x02, 0x00, 0xa1, 0x00 };
+    static const unsigned char etypes[] = {0x30, 0x03, 0x02, 0x01, 0x12};
+    static const unsigned char cbt[] = {0x00, 0x40, 0x00, 0x00};
+    static const unsigned char nocbt[] = {0x00, 0x00, 0x00, 0x00};
+    static const unsigned char restriction[] = {0x30, 0x06, 0xa0, 0x02,
+                                                0x02, 0x00, 0xa1, 0x00};
     size_t n;
 
     (void)e;
     switch (a) {
-    case 1:     /* AD-IF-RELEVANT { etype negotiation (129) } */
+    case 1: /* AD-IF-RELEVANT { etype negotiation (129) } */
         n = ad_seq(buf, 129, etypes, sizeof(etypes));
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 2:     /* KERB-AD-RESTRICTION-ENTRY (141), inside IF-RELEVANT */
+    case 2: /* KERB-AD-RESTRICTION-ENTRY (141), inside IF-RELEVANT */
         n = ad_seq(buf, 141, restriction, sizeof(restriction));
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 3:     /* KERB-LOCAL (142) */
+    case 3: /* KERB-LOCAL (142) */
         n = ad_seq(buf, 142, "0123456789abcdef", 16);
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 4:     /* AD-AUTH-DATA-AP-OPTIONS (143) with the CBT bit */
+    case 4: /* AD-AUTH-DATA-AP-OPTIONS (143) with the CBT bit */
         n = ad_seq(buf, 143, cbt, sizeof(cbt));
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 5:     /* 143 without it */
+    case 5: /* 143 without it */
         n = ad_seq(buf, 143, nocbt, sizeof(nocbt));
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 6:     /* 143 bare, with the CBT bit */
+    case 6: /* 143 bare, with the CBT bit */
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_AP_OPTIONS, cbt, 4);
         break;
-    case 7:     /* 143 bare, wrong length */
+    case 7: /* 143 bare, wrong length */
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_AP_OPTIONS, cbt, 3);
         break;
-    case 8:     /* an unknown type, not in IF-RELEVANT */
+    case 8: /* an unknown type, not in IF-RELEVANT */
         diff_login_add_authdata(l, 0, 9999, "x", 1);
         break;
-    case 9:     /* AND-OR, KDC-issued, mandatory-for-KDC: garbage */
+    case 9: /* AND-OR, KDC-issued, mandatory-for-KDC: garbage */
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_AND_OR, "\x30\x00", 2);
         break;
     case 10:
-        diff_login_add_authdata(l, 0, KRB5_AUTHDATA_KDC_ISSUED, "\x30\x00",
-                                2);
+        diff_login_add_authdata(l, 0, KRB5_AUTHDATA_KDC_ISSUED, "\x30\x00", 2);
         break;
     case 11:
         diff_login_add_authdata(l, 0, KRB5_AUTHDATA_MANDATORY_FOR_KDC,
                                 "\x30\x00", 2);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -362,15 +357,14 @@ static void t_ad(diff_env *e, diff_login *l, long a)
         n = ad_seq(buf, 129, "\x30\x03\x02\x01\x12", 5);
         diff_login_add_authdata(l, 1, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 2:     /* KDC-issued with a checksum that cannot verify */
-        diff_login_add_authdata(l, 1, KRB5_AUTHDATA_KDC_ISSUED,
-                                "\x30\x00", 2);
+    case 2: /* KDC-issued with a checksum that cannot verify */
+        diff_login_add_authdata(l, 1, KRB5_AUTHDATA_KDC_ISSUED, "\x30\x00", 2);
         break;
-    case 3:     /* a PAC that is not one */
+    case 3: /* a PAC that is not one */
         n = ad_seq(buf, 128, "garbage", 7);
         diff_login_add_authdata(l, 1, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
-    case 4:     /* CAMMAC that is not one */
+    case 4: /* CAMMAC that is not one */
         n = ad_seq(buf, 96, "garbage", 7);
         diff_login_add_authdata(l, 1, KRB5_AUTHDATA_IF_RELEVANT, buf, n);
         break;
@@ -381,11 +375,8 @@ static void t_ad(diff_env *e, diff_login *l, long a)
         diff_login_add_authdata(l, 1, KRB5_AUTHDATA_MANDATORY_FOR_KDC,
                                 "\x30\x00", 2);
         break;
-    case 7:
-        diff_login_add_authdata(l, 1, 9999, "x", 1);
-        break;
-    default:
-        break;
+    case 7: diff_login_add_authdata(l, 1, 9999, "x", 1); break;
+    default: break;
     }
 }
 
@@ -393,9 +384,9 @@ static void t_client(diff_env *e, diff_login *l, long a)
 {
     static const char *const names[] = {
         "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS",
-        "WELLKNOWN/ANONYMOUS",          /* realm-anonymous, this realm */
+        "WELLKNOWN/ANONYMOUS", /* realm-anonymous, this realm */
         "alice@OTHER.REALM",
-        "alice\\@example.com",          /* enterprise-looking name */
+        "alice\\@example.com", /* enterprise-looking name */
     };
     krb5_enc_tkt_part *p = tkt(l);
 
@@ -437,113 +428,112 @@ static void m_pac(diff_env *e, diff_login *l, long a)
 }
 
 static const mutation mutations[] = {
-    { "identity", m_none, 0 },
-    { "pac-unchanged", m_pac, DIFF_PAC_UNCHANGED },
-    { "pac-logon-info-byte", m_pac, DIFF_PAC_LOGON_INFO },
-    { "pac-server-signature-byte", m_pac, DIFF_PAC_SERVER_SIGNATURE },
-    { "auth-etype-511", m_etype, 511 },
-    { "auth-etype-17", m_etype, 17 },
-    { "auth-etype-23", m_etype, 23 },
-    { "auth-etype-0", m_etype, 0 },
-    { "auth-etype-neg1", m_etype, -1 },
-    { "auth-kvno-1", m_auth_kvno, 1 },
-    { "auth-cipher-flip-0", m_flip, 0 },
-    { "auth-cipher-flip-40", m_flip, 40 },
-    { "auth-cipher-flip-last", m_flip, 100000 - 1 },
-    { "cksum-none", m_no_cksum, 0 },
-    { "cksum-len-23", m_cksum_len, 23 },
-    { "cksum-len-0", m_cksum_len, 0 },
-    { "cksum-cb-len-15", m_cksum_cblen, 15 },
-    { "cksum-cb-len-32", m_cksum_cblen, 32 },
-    { "cksum-type-8004", m_cksum_type, 0x8004 },
-    { "cksum-type-real", m_cksum_real, 0 },
-    { "cksum-extension-unknown", m_extension, 9 },
-    { "cksum-extension-iakerb", m_extension, 2 },
-    { "flags-0", m_flags, 0 },
-    { "flags-mutual-only", m_flags, GSS_C_MUTUAL_FLAG },
-    { "flags-no-mutual", m_flags, default_flags & ~GSS_C_MUTUAL_FLAG },
-    { "flags-mutual-ap-not", m_ap_options, 0 },
-    { "flags-not-mutual-ap-mutual", m_flags_only,
-      default_flags & ~GSS_C_MUTUAL_FLAG },
-    { "flags-deleg-no-creds", m_flags, default_flags | GSS_C_DELEG_FLAG },
-    { "flags-deleg-garbage", m_deleg_garbage, 0 },
-    { "flags-dce", m_flags, default_flags | GSS_C_DCE_STYLE },
-    { "flags-anon", m_flags, default_flags | GSS_C_ANON_FLAG },
-    { "flags-prot-ready", m_flags, default_flags | GSS_C_PROT_READY_FLAG },
-    { "flags-trans", m_flags, default_flags | GSS_C_TRANS_FLAG },
-    { "flags-identify", m_flags, default_flags | GSS_C_IDENTIFY_FLAG },
-    { "flags-extended-error", m_flags,
-      default_flags | GSS_C_EXTENDED_ERROR_FLAG },
-    { "flags-0x8000", m_flags, default_flags | 0x8000 },
-    { "flags-0x10000", m_flags, default_flags | 0x10000 },
-    { "flags-all", m_flags, 0x7fffffff & ~GSS_C_DELEG_FLAG },
-    { "cb-app", m_cb, DIFF_CB_APP },
-    { "cb-addr", m_cb, DIFF_CB_ADDR },
-    { "cb-app-nulladdr", m_cb, DIFF_CB_APP_NULLADDR },
-    { "cb-app-mixed", m_cb, DIFF_CB_APP_MIXED },
-    { "cb-app-mixed2", m_cb, DIFF_CB_APP_MIXED2 },
-    { "cb-random", m_cb_random, 0 },
-    { "subkey-aes256", m_subkey, ENCTYPE_AES256_CTS_HMAC_SHA1_96 },
-    { "subkey-aes128", m_subkey, ENCTYPE_AES128_CTS_HMAC_SHA1_96 },
-    { "subkey-aes256-sha384", m_subkey, ENCTYPE_AES256_CTS_HMAC_SHA384_192 },
-    { "subkey-rc4", m_subkey, ENCTYPE_ARCFOUR_HMAC },
-    { "seq-1", m_seq, 1 },
-    { "seq-max", m_seq, 0x7fffffff },
-    { "ctime-minus-600", m_ctime, -600 },
-    { "ctime-plus-600", m_ctime, 600 },
-    { "ctime-inside-skew-past", m_ctime_skew, -1 },
-    { "ctime-inside-skew-future", m_ctime_skew, 1 },
-    { "cusec-1000000", m_cusec, 1000000 },
-    { "auth-client-bob", m_auth_client, 0 },
-    { "auth-ad-etype-negotiation", m_auth_ad, 1 },
-    { "auth-ad-restriction", m_auth_ad, 2 },
-    { "auth-ad-kerb-local", m_auth_ad, 3 },
-    { "auth-ad-ap-options-cbt", m_auth_ad, 4 },
-    { "auth-ad-ap-options-nocbt", m_auth_ad, 5 },
-    { "auth-ad-ap-options-cbt-bare", m_auth_ad, 6 },
-    { "auth-ad-ap-options-badlen", m_auth_ad, 7 },
-    { "auth-ad-unknown", m_auth_ad, 8 },
-    { "auth-ad-and-or", m_auth_ad, 9 },
-    { "auth-ad-kdc-issued", m_auth_ad, 10 },
-    { "auth-ad-mandatory", m_auth_ad, 11 },
-    { "auth-ad-cbt-bound-app", m_auth_ad_cbt_bound, DIFF_CB_APP },
-    { "auth-ad-cbt-bound-nulladdr", m_auth_ad_cbt_bound,
-      DIFF_CB_APP_NULLADDR },
-    { "auth-ad-cbt-bound-mixed", m_auth_ad_cbt_bound, DIFF_CB_APP_MIXED },
-    { "ap-use-session-key", m_ap_options,
-      AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_USE_SESSION_KEY },
-    { "ap-reserved", m_ap_options, AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_RESERVED },
-    { "ap-use-subkey", m_ap_options,
-      AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_USE_SUBKEY },
-    { "tkt-reencrypted", t_reencrypt, 0 },
-    { "tkt-flags-0", t_flags, 0 },
-    { "tkt-flag-invalid", t_flag_add, TKT_FLG_INVALID },
-    { "tkt-flag-postdated", t_flag_add, TKT_FLG_POSTDATED },
-    { "tkt-flag-forwardable", t_flag_add, TKT_FLG_FORWARDABLE },
-    { "tkt-flag-anonymous", t_flag_add, TKT_FLG_ANONYMOUS },
-    { "tkt-end-past-inside-skew", t_end, -20 },
-    { "tkt-end-past", t_end, -1000000 },
-    { "tkt-end-in-60s", t_end, 60 },
-    { "tkt-end-far", t_end, 10L * 365 * 86400 },
-    { "tkt-start-future-inside-skew", t_start, 20 },
-    { "tkt-start-future", t_start, 1000000 },
-    { "tkt-transited", t_transited, 0 },
-    { "tkt-ad-if-relevant", t_ad, 1 },
-    { "tkt-ad-kdc-issued-bad", t_ad, 2 },
-    { "tkt-ad-pac-garbage", t_ad, 3 },
-    { "tkt-ad-cammac-garbage", t_ad, 4 },
-    { "tkt-ad-and-or", t_ad, 5 },
-    { "tkt-ad-mandatory", t_ad, 6 },
-    { "tkt-ad-unknown", t_ad, 7 },
-    { "tkt-client-anonymous", t_client, 0 },
-    { "tkt-client-realm-anonymous", t_client, 1 },
-    { "tkt-client-cross-realm", t_client, 2 },
-    { "tkt-client-enterprise", t_client, 3 },
-    { "tkt-caddrs", t_caddrs, 0 },
-    { "tkt-session-aes128", t_session, ENCTYPE_AES128_CTS_HMAC_SHA1_96 },
-    { "tkt-session-rc4", t_session, ENCTYPE_ARCFOUR_HMAC },
-    { "tkt-session-aes256-sha384", t_session,
-      ENCTYPE_AES256_CTS_HMAC_SHA384_192 },
+    {"identity", m_none, 0},
+    {"pac-unchanged", m_pac, DIFF_PAC_UNCHANGED},
+    {"pac-logon-info-byte", m_pac, DIFF_PAC_LOGON_INFO},
+    {"pac-server-signature-byte", m_pac, DIFF_PAC_SERVER_SIGNATURE},
+    {"auth-etype-511", m_etype, 511},
+    {"auth-etype-17", m_etype, 17},
+    {"auth-etype-23", m_etype, 23},
+    {"auth-etype-0", m_etype, 0},
+    {"auth-etype-neg1", m_etype, -1},
+    {"auth-kvno-1", m_auth_kvno, 1},
+    {"auth-cipher-flip-0", m_flip, 0},
+    {"auth-cipher-flip-40", m_flip, 40},
+    {"auth-cipher-flip-last", m_flip, 100000 - 1},
+    {"cksum-none", m_no_cksum, 0},
+    {"cksum-len-23", m_cksum_len, 23},
+    {"cksum-len-0", m_cksum_len, 0},
+    {"cksum-cb-len-15", m_cksum_cblen, 15},
+    {"cksum-cb-len-32", m_cksum_cblen, 32},
+    {"cksum-type-8004", m_cksum_type, 0x8004},
+    {"cksum-type-real", m_cksum_real, 0},
+    {"cksum-extension-unknown", m_extension, 9},
+    {"cksum-extension-iakerb", m_extension, 2},
+    {"flags-0", m_flags, 0},
+    {"flags-mutual-only", m_flags, GSS_C_MUTUAL_FLAG},
+    {"flags-no-mutual", m_flags, default_flags & ~GSS_C_MUTUAL_FLAG},
+    {"flags-mutual-ap-not", m_ap_options, 0},
+    {"flags-not-mutual-ap-mutual", m_flags_only,
+     default_flags & ~GSS_C_MUTUAL_FLAG},
+    {"flags-deleg-no-creds", m_flags, default_flags | GSS_C_DELEG_FLAG},
+    {"flags-deleg-garbage", m_deleg_garbage, 0},
+    {"flags-dce", m_flags, default_flags | GSS_C_DCE_STYLE},
+    {"flags-anon", m_flags, default_flags | GSS_C_ANON_FLAG},
+    {"flags-prot-ready", m_flags, default_flags | GSS_C_PROT_READY_FLAG},
+    {"flags-trans", m_flags, default_flags | GSS_C_TRANS_FLAG},
+    {"flags-identify", m_flags, default_flags | GSS_C_IDENTIFY_FLAG},
+    {"flags-extended-error", m_flags,
+     default_flags | GSS_C_EXTENDED_ERROR_FLAG},
+    {"flags-0x8000", m_flags, default_flags | 0x8000},
+    {"flags-0x10000", m_flags, default_flags | 0x10000},
+    {"flags-all", m_flags, 0x7fffffff & ~GSS_C_DELEG_FLAG},
+    {"cb-app", m_cb, DIFF_CB_APP},
+    {"cb-addr", m_cb, DIFF_CB_ADDR},
+    {"cb-app-nulladdr", m_cb, DIFF_CB_APP_NULLADDR},
+    {"cb-app-mixed", m_cb, DIFF_CB_APP_MIXED},
+    {"cb-app-mixed2", m_cb, DIFF_CB_APP_MIXED2},
+    {"cb-random", m_cb_random, 0},
+    {"subkey-aes256", m_subkey, ENCTYPE_AES256_CTS_HMAC_SHA1_96},
+    {"subkey-aes128", m_subkey, ENCTYPE_AES128_CTS_HMAC_SHA1_96},
+    {"subkey-aes256-sha384", m_subkey, ENCTYPE_AES256_CTS_HMAC_SHA384_192},
+    {"subkey-rc4", m_subkey, ENCTYPE_ARCFOUR_HMAC},
+    {"seq-1", m_seq, 1},
+    {"seq-max", m_seq, 0x7fffffff},
+    {"ctime-minus-600", m_ctime, -600},
+    {"ctime-plus-600", m_ctime, 600},
+    {"ctime-inside-skew-past", m_ctime_skew, -1},
+    {"ctime-inside-skew-future", m_ctime_skew, 1},
+    {"cusec-1000000", m_cusec, 1000000},
+    {"auth-client-bob", m_auth_client, 0},
+    {"auth-ad-etype-negotiation", m_auth_ad, 1},
+    {"auth-ad-restriction", m_auth_ad, 2},
+    {"auth-ad-kerb-local", m_auth_ad, 3},
+    {"auth-ad-ap-options-cbt", m_auth_ad, 4},
+    {"auth-ad-ap-options-nocbt", m_auth_ad, 5},
+    {"auth-ad-ap-options-cbt-bare", m_auth_ad, 6},
+    {"auth-ad-ap-options-badlen", m_auth_ad, 7},
+    {"auth-ad-unknown", m_auth_ad, 8},
+    {"auth-ad-and-or", m_auth_ad, 9},
+    {"auth-ad-kdc-issued", m_auth_ad, 10},
+    {"auth-ad-mandatory", m_auth_ad, 11},
+    {"auth-ad-cbt-bound-app", m_auth_ad_cbt_bound, DIFF_CB_APP},
+    {"auth-ad-cbt-bound-nulladdr", m_auth_ad_cbt_bound, DIFF_CB_APP_NULLADDR},
+    {"auth-ad-cbt-bound-mixed", m_auth_ad_cbt_bound, DIFF_CB_APP_MIXED},
+    {"ap-use-session-key", m_ap_options,
+     AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_USE_SESSION_KEY},
+    {"ap-reserved", m_ap_options, AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_RESERVED},
+    {"ap-use-subkey", m_ap_options,
+     AP_OPTS_MUTUAL_REQUIRED | AP_OPTS_USE_SUBKEY},
+    {"tkt-reencrypted", t_reencrypt, 0},
+    {"tkt-flags-0", t_flags, 0},
+    {"tkt-flag-invalid", t_flag_add, TKT_FLG_INVALID},
+    {"tkt-flag-postdated", t_flag_add, TKT_FLG_POSTDATED},
+    {"tkt-flag-forwardable", t_flag_add, TKT_FLG_FORWARDABLE},
+    {"tkt-flag-anonymous", t_flag_add, TKT_FLG_ANONYMOUS},
+    {"tkt-end-past-inside-skew", t_end, -20},
+    {"tkt-end-past", t_end, -1000000},
+    {"tkt-end-in-60s", t_end, 60},
+    {"tkt-end-far", t_end, 10L * 365 * 86400},
+    {"tkt-start-future-inside-skew", t_start, 20},
+    {"tkt-start-future", t_start, 1000000},
+    {"tkt-transited", t_transited, 0},
+    {"tkt-ad-if-relevant", t_ad, 1},
+    {"tkt-ad-kdc-issued-bad", t_ad, 2},
+    {"tkt-ad-pac-garbage", t_ad, 3},
+    {"tkt-ad-cammac-garbage", t_ad, 4},
+    {"tkt-ad-and-or", t_ad, 5},
+    {"tkt-ad-mandatory", t_ad, 6},
+    {"tkt-ad-unknown", t_ad, 7},
+    {"tkt-client-anonymous", t_client, 0},
+    {"tkt-client-realm-anonymous", t_client, 1},
+    {"tkt-client-cross-realm", t_client, 2},
+    {"tkt-client-enterprise", t_client, 3},
+    {"tkt-caddrs", t_caddrs, 0},
+    {"tkt-session-aes128", t_session, ENCTYPE_AES128_CTS_HMAC_SHA1_96},
+    {"tkt-session-rc4", t_session, ENCTYPE_ARCFOUR_HMAC},
+    {"tkt-session-aes256-sha384", t_session,
+     ENCTYPE_AES256_CTS_HMAC_SHA384_192},
 };
 
 /* ------------------------------------------------------------- driver */
@@ -570,8 +560,8 @@ static unsigned char *read_file(const char *path, size_t *len)
 }
 
 /* Every kind of acceptor bindings, the raw token and SPNEGO around it. */
-static void compare_all(diff_env *e, const char *name,
-                        const unsigned char *tok, size_t len, int wrap)
+static void compare_all(diff_env *e, const char *name, const unsigned char *tok,
+                        size_t len, int wrap)
 {
     char sub[320];
     unsigned char *sp;
@@ -601,18 +591,19 @@ static void mutate(diff_env *e, const char *base, const unsigned char *apreq,
         if (apreq != NULL) {
             if (diff_login_from_apreq(e, apreq, len, &l) != 0)
                 return;
-        } else if (diff_login_forged(e, NULL, 36000, &l) != 0) {
+        }
+        else if (diff_login_forged(e, NULL, 36000, &l) != 0) {
             fprintf(stderr, "n8443_diff: cannot forge a ticket\n");
             e->violations++;
             return;
         }
         mutations[i].fn(e, &l, mutations[i].arg);
-        snprintf(name, sizeof(name), "%.200s/%.80s", base,
-                 mutations[i].name);
+        snprintf(name, sizeof(name), "%.200s/%.80s", base, mutations[i].name);
         if (diff_login_token(e, &l, &tok, &tlen) == 0) {
             compare_all(e, name, tok, tlen, 1);
             free(tok);
-        } else if (e->verbose) {
+        }
+        else if (e->verbose) {
             fprintf(stderr, "%s: cannot be encoded\n", name);
         }
         diff_login_free(e, &l);
@@ -701,9 +692,9 @@ static int run_corpus(diff_env *e, const char *dir)
     printf("n8443_diff: %zu corpus files (%zu real tokens mutated), %lu "
            "comparisons: fast path accepted %lu, GSS-API accepted %lu (of "
            "them %lu the fast path left to it), both refused %lu; "
-           "differences %lu\n", n, nreal, e->tokens, e->fast_accepted,
-           e->gss_accepted, e->deferred_gss_accepted, e->both_refused,
-           e->violations);
+           "differences %lu\n",
+           n, nreal, e->tokens, e->fast_accepted, e->gss_accepted,
+           e->deferred_gss_accepted, e->both_refused, e->violations);
     return e->violations == 0 ? 0 : 1;
 }
 
@@ -763,8 +754,7 @@ int main(int argc, char **argv)
         if (diff_env_init(&e, argv[2]) != 0)
             return 2;
         ret = forge(&e, argv[3], argc > 4 ? atol(argv[4]) : 36000,
-                    argc > 5 ? atol(argv[5]) : 0,
-                    argc > 6 ? atol(argv[6]) : 0);
+                    argc > 5 ? atol(argv[5]) : 0, argc > 6 ? atol(argv[6]) : 0);
         diff_env_free(&e);
         return ret;
     }
@@ -784,8 +774,8 @@ int main(int argc, char **argv)
     }
     if (argc != 3) {
         fprintf(stderr, "usage: n8443_diff [-v] KEYTAB DIR\n"
-                "       n8443_diff --forge KEYTAB CLIENT "
-                "[SECONDS [CTIME [PAD]]]\n");
+                        "       n8443_diff --forge KEYTAB CLIENT "
+                        "[SECONDS [CTIME [PAD]]]\n");
         return 2;
     }
     if (diff_env_init(&e, argv[1]) != 0)

@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * reads past the decoded length), check that encoding gives in back, and
  * return the buffer (NULL when the decoder refused; *outlen set).
  */
-static unsigned char *
-decode_exact(const char *in, size_t len, size_t *outlen)
+static unsigned char *decode_exact(const char *in, size_t len, size_t *outlen)
 {
     size_t max = n8443_base64_decoded_max(len), n, enc_len;
     unsigned char *buf, *exact;
@@ -59,14 +58,12 @@ decode_exact(const char *in, size_t len, size_t *outlen)
     return exact;
 }
 
-static void
-check_basic(const unsigned char *cred, size_t len)
+static void check_basic(const unsigned char *cred, size_t len)
 {
     const char *user, *pass;
     size_t user_len, pass_len, i;
 
-    if (n8443_basic_split(cred, len, &user, &user_len, &pass,
-                          &pass_len) != 0)
+    if (n8443_basic_split(cred, len, &user, &user_len, &pass, &pass_len) != 0)
         return;
     if (user != (const char *)cred || user_len == 0
         || user_len + 1 + pass_len != len || user[user_len] != ':'
@@ -78,8 +75,7 @@ check_basic(const unsigned char *cred, size_t len)
     }
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     n8443_apreq_info info;
     n8443_authz_kind kind;

@@ -18,23 +18,21 @@ static int ready;
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *kt = getenv("N8443_FUZZ_KEYTAB");
 
     (void)argc, (void)argv;
     if (kt == NULL || diff_env_init(&env, kt) != 0) {
         fprintf(stderr, "fuzz_fast_path: set N8443_FUZZ_KEYTAB to the "
-                "service keytab (and KRB5_CONFIG to its realm)\n");
+                        "service keytab (and KRB5_CONFIG to its realm)\n");
         abort();
     }
     ready = 1;
     return 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     int k;
 

@@ -26,9 +26,8 @@ typedef struct {
     size_t sids;
 } walk;
 
-static int
-count_sid(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
-          uint32_t attributes)
+static int count_sid(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
+                     uint32_t attributes)
 {
     walk *w = ctx;
     char text[N8443_SID_STRING_MAX];
@@ -47,12 +46,11 @@ count_sid(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
 
 /* Decode from an exact-size heap copy, so that ASan sees any read past
  * the end. */
-static void
-decode(const unsigned char *buf, size_t len)
+static void decode(const unsigned char *buf, size_t len)
 {
     unsigned char *copy = malloc(len ? len : 1);
     n8443_logon_info li;
-    walk w = { 0 };
+    walk w = {0};
     int rc;
 
     if (copy == NULL)
@@ -62,11 +60,15 @@ decode(const unsigned char *buf, size_t len)
     if (rc != 0) {
         if (rc != -1 || w.sids != 0)
             abort();
-    } else if (w.sids != 2 + (size_t)li.group_count
-               + ((li.user_flags & N8443_PAC_LOGON_EXTRA_SIDS)
-                  ? li.extra_sid_count : 0)
-               + ((li.user_flags & N8443_PAC_LOGON_RESOURCE_GROUPS)
-                  ? li.resource_group_count : 0)) {
+    }
+    else if (w.sids
+             != 2 + (size_t)li.group_count
+                    + ((li.user_flags & N8443_PAC_LOGON_EXTRA_SIDS)
+                           ? li.extra_sid_count
+                           : 0)
+                    + ((li.user_flags & N8443_PAC_LOGON_RESOURCE_GROUPS)
+                           ? li.resource_group_count
+                           : 0)) {
         abort();
     }
     free(copy);
@@ -74,8 +76,7 @@ decode(const unsigned char *buf, size_t len)
 
 /* n8443_sid_from_string on the input as a C string (up to 256 bytes):
  * a SID that parses survives the round trip to text and back. */
-static void
-sid_text(const unsigned char *data, size_t size)
+static void sid_text(const unsigned char *data, size_t size)
 {
     char in[257], out[N8443_SID_STRING_MAX];
     n8443_sid a, b;
@@ -92,20 +93,19 @@ sid_text(const unsigned char *data, size_t size)
         abort();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const unsigned char *buf;
     size_t len;
     int rc;
 
-    rc = n8443_pac_find_buffer(data, size, N8443_PAC_LOGON_INFO, &buf,
-                               &len);
+    rc = n8443_pac_find_buffer(data, size, N8443_PAC_LOGON_INFO, &buf, &len);
     if (rc == 0) {
         if (buf < data || len > size || buf + len > data + size)
             abort();
         decode(buf, len);
-    } else if (rc != 1 && rc != -1) {
+    }
+    else if (rc != 1 && rc != -1) {
         abort();
     }
     decode(data, size);

@@ -65,8 +65,8 @@ static int untouched(const n8443_session *s)
 
 /* open() on an exact-size heap copy, so ASan sees any read past len. */
 static n8443_cookie_status open_copy(const unsigned char *key,
-                                     const char *value, size_t len,
-                                     int64_t now, n8443_session *s)
+                                     const char *value, size_t len, int64_t now,
+                                     n8443_session *s)
 {
     char *copy = malloc(len ? len : 1);
     n8443_cookie_status st;
@@ -105,14 +105,15 @@ static void fuzz_open(const uint8_t *data, size_t size)
         /* Deterministic, and GCM binds the key: the same bytes are
          * nothing under another key. */
         if (open_copy(farm_key, (const char *)data, size, NOW, &again)
-            != N8443_COOKIE_OK || memcmp(&s, &again, sizeof(s)) != 0)
+                != N8443_COOKIE_OK
+            || memcmp(&s, &again, sizeof(s)) != 0)
             abort();
         if (open_copy(other_key, (const char *)data, size, NOW, &again)
             != N8443_COOKIE_BAD)
             abort();
         /* It stops working the second it expires. */
-        if (open_copy(farm_key, (const char *)data, size, s.expires,
-                      &again) != N8443_COOKIE_EXPIRED)
+        if (open_copy(farm_key, (const char *)data, size, s.expires, &again)
+            != N8443_COOKIE_EXPIRED)
             abort();
     }
 }
@@ -158,14 +159,14 @@ static void fuzz_seal(const uint8_t *data, size_t size)
 
     if (n8443_cookie_seal(farm_key, &in, cookie, sizeof(cookie)) != 0) {
         if (plen != 0)
-            abort();        /* seal refuses only an empty principal */
+            abort(); /* seal refuses only an empty principal */
         return;
     }
     if (plen == 0)
         abort();
     len = strlen(cookie);
     if (len > N8443_COOKIE_MAX)
-        abort();            /* seal made what open refuses to read */
+        abort(); /* seal made what open refuses to read */
     /* Too small a buffer is refused, not overrun. */
     if (n8443_cookie_seal(farm_key, &in, cookie, len) == 0)
         abort();
@@ -182,7 +183,8 @@ static void fuzz_seal(const uint8_t *data, size_t size)
             || strcmp(out.principal, in.principal) != 0)
             abort();
         check_ok_session(&out, NOW);
-    } else if (st != N8443_COOKIE_EXPIRED) {
+    }
+    else if (st != N8443_COOKIE_EXPIRED) {
         abort();
     }
     if (open_copy(other_key, cookie, len, NOW, &out) != N8443_COOKIE_BAD)
@@ -213,9 +215,9 @@ static void fuzz_seal(const uint8_t *data, size_t size)
 static void check_value(void *arg, const char *value, size_t len)
 {
     (void)arg;
-    if (len == 0 || value[0] == ' ' || value[0] == '\t'
-        || value[len - 1] == ' ' || value[len - 1] == '\t'
-        || memchr(value, ';', len) != NULL || memchr(value, ',', len) != NULL)
+    if (len == 0 || value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' '
+        || value[len - 1] == '\t' || memchr(value, ';', len) != NULL
+        || memchr(value, ',', len) != NULL)
         abort();
 }
 
@@ -230,14 +232,14 @@ static void fuzz_strip(const uint8_t *data, size_t size)
         abort();
     memcpy(field, data, size);
     field[size] = '\0';
-    removed = n8443_cookie_strip(field, "n8443_session", out, check_value,
-                                 NULL);
+    removed =
+        n8443_cookie_strip(field, "n8443_session", out, check_value, NULL);
     if (removed < 0 || strlen(out) > strlen(field)
         || (removed == 0 && strcmp(out, field) != 0))
         abort();
     /* Nothing of ours is left: stripping again removes nothing. */
-    if (n8443_cookie_strip(out, "n8443_session", again, check_value, NULL)
-        != 0 || strcmp(again, out) != 0)
+    if (n8443_cookie_strip(out, "n8443_session", again, check_value, NULL) != 0
+        || strcmp(again, out) != 0)
         abort();
     free(field);
     free(out);

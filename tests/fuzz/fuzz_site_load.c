@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = n8443_site_load_buffer((const char *)data, size, &diags, &cfg);
     if (rc == N8443_INVALID && diags.n == 0 && !diags.truncated) {
-        abort();    /* invalid without a reason */
+        abort(); /* invalid without a reason */
     }
     for (i = 0; i < diags.n; i++) {
         const char *msg = diags.items[i].msg;
@@ -47,8 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n8443_buf_init(&first);
     n8443_buf_init(&second);
     if (n8443_render(cfg, &first) != N8443_OK
-        || n8443_render(cfg, &second) != N8443_OK
-        || first.len != second.len
+        || n8443_render(cfg, &second) != N8443_OK || first.len != second.len
         || memcmp(first.data, second.data, first.len) != 0) {
         abort();
     }

@@ -24,27 +24,25 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
                                unsigned int seed);
 
-static int
-inside(const uint8_t *data, size_t size, n8443_bytes b)
+static int inside(const uint8_t *data, size_t size, n8443_bytes b)
 {
     return b.data >= data && b.len <= size
-        && (size_t)(b.data - data) <= size - b.len;
+           && (size_t)(b.data - data) <= size - b.len;
 }
 
-static void
-check_krb5(const uint8_t *data, size_t size, const n8443_apreq_info *info)
+static void check_krb5(const uint8_t *data, size_t size,
+                       const n8443_apreq_info *info)
 {
     unsigned char key[N8443_REPLAY_KEY_LEN];
     char name[512];
     size_t name_len;
     int i;
 
-    if (info->framing == N8443_FRAME_NONE
-        || info->sname_count < 1 || info->sname_count > N8443_MAX_SNAME_PARTS
+    if (info->framing == N8443_FRAME_NONE || info->sname_count < 1
+        || info->sname_count > N8443_MAX_SNAME_PARTS
         || info->authenticator.len == 0
         || !inside(data, size, info->authenticator)
-        || !inside(data, size, info->realm)
-        || info->ticket_kvno < -1
+        || !inside(data, size, info->realm) || info->ticket_kvno < -1
         || (info->mutual_required != 0 && info->mutual_required != 1))
         abort();
     for (i = 0; i < info->sname_count; i++) {
@@ -62,8 +60,7 @@ check_krb5(const uint8_t *data, size_t size, const n8443_apreq_info *info)
         abort();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const n8443_apreq_info zero;
     n8443_apreq_info info, again;
@@ -73,7 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st = n8443_token_walk(data, size, &info);
     if (st == N8443_TOK_KRB5) {
         check_krb5(data, size, &info);
-    } else {
+    }
+    else {
         if (memcmp(&info, &zero, sizeof(info)) != 0)
             abort();
         if (n8443_replay_key(&info, key) != -1)
@@ -89,9 +87,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- structure-aware mutation ------------------------------------------ */
 
-#define MAX_NODES   4096
-#define MAX_DEPTH   32
-#define ARENA_SIZE  (1 << 16)
+#define MAX_NODES  4096
+#define MAX_DEPTH  32
+#define ARENA_SIZE (1 << 16)
 
 /*
  * A value of the input: tag >= 0 is a TLV whose content is either its
@@ -109,13 +107,12 @@ typedef struct {
 typedef struct {
     der_node nodes[MAX_NODES];
     int count;
-    uint8_t arena[ARENA_SIZE];  /* contents made by mutations */
+    uint8_t arena[ARENA_SIZE]; /* contents made by mutations */
     size_t arena_used;
     uint32_t rng;
 } der_tree;
 
-static uint32_t
-rnd(der_tree *t, uint32_t n)
+static uint32_t rnd(der_tree *t, uint32_t n)
 {
     /* xorshift32: the seed comes from libFuzzer, so runs reproduce */
     t->rng ^= t->rng << 13;
@@ -124,8 +121,7 @@ rnd(der_tree *t, uint32_t n)
     return n ? t->rng % n : 0;
 }
 
-static int
-new_node(der_tree *t, int tag, const uint8_t *raw, size_t raw_len)
+static int new_node(der_tree *t, int tag, const uint8_t *raw, size_t raw_len)
 {
     der_node *n;
 
@@ -141,8 +137,7 @@ new_node(der_tree *t, int tag, const uint8_t *raw, size_t raw_len)
 }
 
 /* One TLV header at p (definite lengths up to 4 octets); 0 on success. */
-static int
-read_header(const uint8_t *p, size_t avail, size_t *hdr, size_t *len)
+static int read_header(const uint8_t *p, size_t avail, size_t *hdr, size_t *len)
 {
     size_t n, i;
 
@@ -151,7 +146,8 @@ read_header(const uint8_t *p, size_t avail, size_t *hdr, size_t *len)
     if (p[1] < 0x80) {
         *hdr = 2;
         *len = p[1];
-    } else {
+    }
+    else {
         n = p[1] & 0x7f;
         if (n == 0 || n > 4 || n > avail - 2)
             return -1;
@@ -168,8 +164,8 @@ read_header(const uint8_t *p, size_t avail, size_t *hdr, size_t *len)
  * node at the end.  Returns the first node (or -1 if there is none) and
  * sets *clean when everything parsed.
  */
-static int
-parse_chain(der_tree *t, const uint8_t *p, size_t len, int depth, int *clean)
+static int parse_chain(der_tree *t, const uint8_t *p, size_t len, int depth,
+                       int *clean)
 {
     int first = -1, prev = -1, node, kids, kids_clean;
     size_t hdr, clen;
@@ -180,7 +176,8 @@ parse_chain(der_tree *t, const uint8_t *p, size_t len, int depth, int *clean)
             node = new_node(t, -1, p, len);
             *clean = 0;
             len = 0;
-        } else {
+        }
+        else {
             node = new_node(t, p[0], p + hdr, clen);
             if (node < 0)
                 return first;
@@ -209,8 +206,7 @@ parse_chain(der_tree *t, const uint8_t *p, size_t len, int depth, int *clean)
     return first;
 }
 
-static size_t
-length_octets(size_t n)
+static size_t length_octets(size_t n)
 {
     size_t k = 1;
 
@@ -222,11 +218,9 @@ length_octets(size_t n)
 }
 
 /* Serialized size of node and its siblings from i on. */
-static size_t
-chain_size(const der_tree *t, int i, int depth);
+static size_t chain_size(const der_tree *t, int i, int depth);
 
-static size_t
-content_size(const der_tree *t, int i, int depth)
+static size_t content_size(const der_tree *t, int i, int depth)
 {
     const der_node *n = &t->nodes[i];
 
@@ -235,8 +229,7 @@ content_size(const der_tree *t, int i, int depth)
     return n->raw_len;
 }
 
-static size_t
-chain_size(const der_tree *t, int i, int depth)
+static size_t chain_size(const der_tree *t, int i, int depth)
 {
     size_t total = 0, c;
 
@@ -248,8 +241,7 @@ chain_size(const der_tree *t, int i, int depth)
 }
 
 /* Write the chain from i into out (which has room, by chain_size). */
-static size_t
-chain_write(const der_tree *t, int i, int depth, uint8_t *out)
+static size_t chain_write(const der_tree *t, int i, int depth, uint8_t *out)
 {
     size_t o = 0, c, k;
     const der_node *n;
@@ -261,7 +253,8 @@ chain_write(const der_tree *t, int i, int depth, uint8_t *out)
             out[o++] = (uint8_t)n->tag;
             if (c < 0x80) {
                 out[o++] = (uint8_t)c;
-            } else {
+            }
+            else {
                 k = length_octets(c) - 1;
                 out[o++] = (uint8_t)(0x80 | k);
                 while (k-- > 0)
@@ -278,8 +271,7 @@ chain_write(const der_tree *t, int i, int depth, uint8_t *out)
     return o;
 }
 
-static uint8_t *
-arena_take(der_tree *t, size_t len)
+static uint8_t *arena_take(der_tree *t, size_t len)
 {
     uint8_t *p;
 
@@ -292,13 +284,11 @@ arena_take(der_tree *t, size_t len)
 
 /* Tags the walker looks for, so that a changed tag is often a near miss. */
 static const uint8_t interesting_tags[] = {
-    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0a, 0x0c, 0x1b, 0x24, 0x30, 0x60,
-    0x61, 0x6e, 0x7f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5
-};
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0a, 0x0c, 0x1b, 0x24, 0x30,
+    0x60, 0x61, 0x6e, 0x7f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5};
 
 /* Change node i in one of a few ways; 0 if something changed. */
-static int
-mutate_node(der_tree *t, int i, size_t max_size)
+static int mutate_node(der_tree *t, int i, size_t max_size)
 {
     der_node *n = &t->nodes[i];
     size_t len, cap;
@@ -306,13 +296,13 @@ mutate_node(der_tree *t, int i, size_t max_size)
     uint8_t *buf;
 
     switch (rnd(t, 6)) {
-    case 0:     /* new tag */
+    case 0: /* new tag */
         if (n->tag < 0)
             return -1;
         n->tag = rnd(t, 2) ? interesting_tags[rnd(t, sizeof(interesting_tags))]
                            : (int)rnd(t, 256);
         return 0;
-    case 1:     /* drop the value (keeps the tree: a sibling takes over) */
+    case 1: /* drop the value (keeps the tree: a sibling takes over) */
         if (n->next >= 0) {
             *n = t->nodes[n->next];
             return 0;
@@ -320,7 +310,7 @@ mutate_node(der_tree *t, int i, size_t max_size)
         n->first_child = -1;
         n->raw_len = 0;
         return 0;
-    case 2:     /* duplicate it after itself */
+    case 2: /* duplicate it after itself */
         copy = new_node(t, n->tag, n->raw, n->raw_len);
         if (copy < 0)
             return -1;
@@ -328,7 +318,7 @@ mutate_node(der_tree *t, int i, size_t max_size)
         t->nodes[copy].next = n->next;
         n->next = copy;
         return 0;
-    case 3:     /* a small integer-sized content, 1-5 octets */
+    case 3: /* a small integer-sized content, 1-5 octets */
         len = 1 + rnd(t, 5);
         buf = arena_take(t, len);
         if (buf == NULL)
@@ -339,7 +329,7 @@ mutate_node(der_tree *t, int i, size_t max_size)
         n->raw = buf;
         n->raw_len = len;
         return 0;
-    default:    /* libFuzzer's own mutation of a leaf's bytes */
+    default: /* libFuzzer's own mutation of a leaf's bytes */
         if (n->first_child >= 0)
             return -1;
         cap = n->raw_len + 64;
@@ -360,8 +350,8 @@ mutate_node(der_tree *t, int i, size_t max_size)
  * back with correct lengths.  Falls back to plain byte mutation when the
  * input has no DER in it or the result would not fit.
  */
-static size_t
-der_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+static size_t der_mutate(uint8_t *data, size_t size, size_t max_size,
+                         unsigned int seed)
 {
     static der_tree t;
     static uint8_t out[1 << 16];
@@ -385,9 +375,8 @@ der_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
     return total;
 }
 
-size_t
-LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
-                        unsigned int seed)
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+                               unsigned int seed)
 {
     if (seed % 2 == 0)
         return LLVMFuzzerMutate(data, size, max_size);

@@ -26,8 +26,7 @@ static const unsigned char farm_key[N8443_COOKIE_KEY_LEN] =
 
 static const char *dir;
 
-static void write_seed(const char *name, const unsigned char *buf,
-                       size_t len)
+static void write_seed(const char *name, const unsigned char *buf, size_t len)
 {
     char path[4096];
     FILE *f;
@@ -35,8 +34,7 @@ static void write_seed(const char *name, const unsigned char *buf,
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     f = fopen(path, "wb");
     if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-        fprintf(stderr, "make_cookie_seeds: %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "make_cookie_seeds: %s: %s\n", path, strerror(errno));
         exit(1);
     }
 }
@@ -52,8 +50,8 @@ static void put64(unsigned char *p, int64_t v)
     }
 }
 
-static void seeds_for(const char *name, const char *principal,
-                      int64_t expires, unsigned int flags)
+static void seeds_for(const char *name, const char *principal, int64_t expires,
+                      unsigned int flags)
 {
     n8443_session s;
     char cookie[N8443_COOKIE_MAX + 1], seedname[128];
@@ -103,14 +101,12 @@ int main(int argc, char **argv)
     dir = argv[1];
 
     seeds_for("alice", "alice@TEST.N8443", NOW + 3600, 0);
-    seeds_for("bob_bound", "bob@TEST.N8443", NOW + 600,
-              N8443_SESSION_BOUND);
+    seeds_for("bob_bound", "bob@TEST.N8443", NOW + 600, N8443_SESSION_BOUND);
     /* A flag bit no issuer sets (0x02, once "basic"). */
     seeds_for("alice_basic", "alice@TEST.N8443", NOW + 3600, 0x02);
     seeds_for("service", "HTTP/portal.example.com@EXAMPLE.COM", NOW + 36000,
               N8443_SESSION_BOUND);
-    seeds_for("utf8", "j\xc3\xbcrgen.m\xc3\xbcller@EXAMPLE.COM", NOW + 60,
-              0);
+    seeds_for("utf8", "j\xc3\xbcrgen.m\xc3\xbcller@EXAMPLE.COM", NOW + 60, 0);
     seeds_for("expired", "alice@TEST.N8443", NOW - 1, 0);
     seeds_for("expires_now", "alice@TEST.N8443", NOW, 0);
     memset(longest, 'a', sizeof(longest) - 1);

@@ -31,28 +31,24 @@ typedef struct {
 } der_buf;
 
 /* OID contents, as the walker knows them. */
-static const unsigned char OID_SPNEGO[] = { 0x2b, 0x06, 0x01, 0x05, 0x05,
-                                            0x02 };
-static const unsigned char OID_KRB5[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                          0x12, 0x01, 0x02, 0x02 };
-static const unsigned char OID_KRB5_MS[] = { 0x2a, 0x86, 0x48, 0x82, 0xf7,
-                                             0x12, 0x01, 0x02, 0x02 };
-static const unsigned char OID_KRB5_OLD[] = { 0x2b, 0x05, 0x01, 0x05,
-                                              0x02 };
-static const unsigned char OID_NTLM[] = { 0x2b, 0x06, 0x01, 0x04, 0x01,
-                                          0x82, 0x37, 0x02, 0x02, 0x0a };
-static const unsigned char OID_NEGOEX[] = { 0x2b, 0x06, 0x01, 0x04, 0x01,
-                                            0x82, 0x37, 0x02, 0x02, 0x1e };
-static const unsigned char OID_IAKERB[] = { 0x2b, 0x06, 0x01, 0x05, 0x02,
-                                            0x05 };
+static const unsigned char OID_SPNEGO[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x02};
+static const unsigned char OID_KRB5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                         0x12, 0x01, 0x02, 0x02};
+static const unsigned char OID_KRB5_MS[] = {0x2a, 0x86, 0x48, 0x82, 0xf7,
+                                            0x12, 0x01, 0x02, 0x02};
+static const unsigned char OID_KRB5_OLD[] = {0x2b, 0x05, 0x01, 0x05, 0x02};
+static const unsigned char OID_NTLM[] = {0x2b, 0x06, 0x01, 0x04, 0x01,
+                                         0x82, 0x37, 0x02, 0x02, 0x0a};
+static const unsigned char OID_NEGOEX[] = {0x2b, 0x06, 0x01, 0x04, 0x01,
+                                           0x82, 0x37, 0x02, 0x02, 0x1e};
+static const unsigned char OID_IAKERB[] = {0x2b, 0x06, 0x01, 0x05, 0x02, 0x05};
 
 /* Read tests/unit/data/<name> into an exact-size heap buffer, so that
  * AddressSanitizer sees any read past the token's end. */
-static inline fixture
-fixture_load(const char *name)
+static inline fixture fixture_load(const char *name)
 {
     char path[1024];
-    fixture fx = { NULL, 0 };
+    fixture fx = {NULL, 0};
     long size = -1;
     FILE *f;
 
@@ -73,8 +69,7 @@ fixture_load(const char *name)
     return fx;
 }
 
-static inline void
-fixture_free(fixture *fx)
+static inline void fixture_free(fixture *fx)
 {
     free(fx->data);
     fx->data = NULL;
@@ -82,8 +77,7 @@ fixture_free(fixture *fx)
 }
 
 /* A heap copy of exactly len bytes (so ASan guards its end). */
-static inline unsigned char *
-bytes_dup(const unsigned char *src, size_t len)
+static inline unsigned char *bytes_dup(const unsigned char *src, size_t len)
 {
     unsigned char *copy = malloc(len ? len : 1);
 
@@ -93,8 +87,7 @@ bytes_dup(const unsigned char *src, size_t len)
     return copy;
 }
 
-static inline void
-der_append(der_buf *b, const void *src, size_t n)
+static inline void der_append(der_buf *b, const void *src, size_t n)
 {
     assert_true(n <= sizeof(b->buf) - b->len);
     memcpy(b->buf + b->len, src, n);
@@ -102,8 +95,7 @@ der_append(der_buf *b, const void *src, size_t n)
 }
 
 /* DER length octets for n into hdr; returns how many. */
-static inline size_t
-der_length_octets(size_t n, unsigned char *hdr)
+static inline size_t der_length_octets(size_t n, unsigned char *hdr)
 {
     if (n < 0x80) {
         hdr[0] = (unsigned char)n;
@@ -122,8 +114,8 @@ der_length_octets(size_t n, unsigned char *hdr)
 }
 
 /* Append tag, length and content. */
-static inline void
-der_append_tlv(der_buf *b, unsigned char tag, const void *content, size_t n)
+static inline void der_append_tlv(der_buf *b, unsigned char tag,
+                                  const void *content, size_t n)
 {
     unsigned char hdr[4];
     size_t hlen = der_length_octets(n, hdr);
@@ -134,8 +126,7 @@ der_append_tlv(der_buf *b, unsigned char tag, const void *content, size_t n)
 }
 
 /* Turn everything in b into the contents of one value with this tag. */
-static inline void
-der_wrap(der_buf *b, unsigned char tag)
+static inline void der_wrap(der_buf *b, unsigned char tag)
 {
     unsigned char hdr[5];
     size_t hlen;
@@ -149,11 +140,11 @@ der_wrap(der_buf *b, unsigned char tag)
 }
 
 /* [ctx] { tag { content } }: an explicitly tagged field. */
-static inline void
-der_append_explicit(der_buf *b, unsigned char ctx, unsigned char tag,
-                    const void *content, size_t n)
+static inline void der_append_explicit(der_buf *b, unsigned char ctx,
+                                       unsigned char tag, const void *content,
+                                       size_t n)
 {
-    der_buf field = { .len = 0 };
+    der_buf field = {.len = 0};
 
     der_append_tlv(&field, tag, content, n);
     der_wrap(&field, ctx);
@@ -164,12 +155,13 @@ der_append_explicit(der_buf *b, unsigned char ctx, unsigned char tag,
  * [APPLICATION 0] spnego [0] NegTokenInit { [0] mechTypes, [2] mechToken }
  * with the mechanisms given as OID contents; mech_token may be NULL.
  */
-static inline void
-build_spnego_init(der_buf *out, const unsigned char *const *oids,
-                  const size_t *oid_lens, size_t n_oids,
-                  const unsigned char *mech_token, size_t mech_token_len)
+static inline void build_spnego_init(der_buf *out,
+                                     const unsigned char *const *oids,
+                                     const size_t *oid_lens, size_t n_oids,
+                                     const unsigned char *mech_token,
+                                     size_t mech_token_len)
 {
-    der_buf types = { .len = 0 }, init = { .len = 0 };
+    der_buf types = {.len = 0}, init = {.len = 0};
     size_t i;
 
     for (i = 0; i < n_oids; i++)
@@ -189,8 +181,8 @@ build_spnego_init(der_buf *out, const unsigned char *const *oids,
 }
 
 /* [1] NegTokenResp { [0] negState accept-incomplete, [2] responseToken } */
-static inline void
-build_spnego_resp(der_buf *out, const unsigned char *token, size_t len)
+static inline void build_spnego_resp(der_buf *out, const unsigned char *token,
+                                     size_t len)
 {
     static const unsigned char incomplete = 0x01;
 

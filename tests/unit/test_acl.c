@@ -52,10 +52,12 @@ static int check(const struct ent *e, size_t n, gid_t gid, char *who)
 
 static void test_named_entries(void **state)
 {
-    struct ent user[] = { { 1, 7, ANY }, { 2, 7, 65534 }, { 4, 5, ANY },
-                          { 0x10, 7, ANY }, { 0x20, 5, ANY } };
-    struct ent group[] = { { 1, 7, ANY }, { 4, 5, ANY }, { 8, 7, 100 },
-                           { 0x10, 7, ANY }, { 0x20, 5, ANY } };
+    struct ent user[] = {
+        {1, 7, ANY}, {2, 7, 65534}, {4, 5, ANY}, {0x10, 7, ANY}, {0x20, 5, ANY},
+    };
+    struct ent group[] = {
+        {1, 7, ANY}, {4, 5, ANY}, {8, 7, 100}, {0x10, 7, ANY}, {0x20, 5, ANY},
+    };
     char who[64];
 
     (void)state;
@@ -83,8 +85,7 @@ static void test_owning_group_and_other(void **state)
 {
     /* With a mask the mode shows the mask: the owning group's own entry
      * decides. */
-    struct ent e[] = { { 1, 7, ANY }, { 4, 7, ANY }, { 0x10, 7, ANY },
-                       { 0x20, 5, ANY } };
+    struct ent e[] = {{1, 7, ANY}, {4, 7, ANY}, {0x10, 7, ANY}, {0x20, 5, ANY}};
     char who[64];
 
     (void)state;
@@ -101,14 +102,14 @@ static void test_owning_group_and_other(void **state)
 static void test_unreadable_is_writable(void **state)
 {
     unsigned char buf[64];
-    struct ent odd[] = { { 1, 7, ANY }, { 0x40, 7, 0 } };
+    struct ent odd[] = {{1, 7, ANY}, {0x40, 7, 0}};
     char who[64];
     size_t len;
 
     (void)state;
     len = acl(buf, odd, 2);
     assert_int_equal(n8443_acl_write_others(buf, len, 0, 0, who, 64), 1);
-    buf[0] = 1;                         /* another version */
+    buf[0] = 1; /* another version */
     assert_int_equal(n8443_acl_write_others(buf, 4, 0, 0, who, 64), 1);
     buf[0] = 2;
     assert_int_equal(n8443_acl_write_others(buf, 7, 0, 0, who, 64), 1);

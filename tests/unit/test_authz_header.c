@@ -14,9 +14,8 @@
 #include "fixture.h"
 
 /* Parse value and check kind, scheme and parameter (NULL: none). */
-static void
-assert_parse(const char *value, n8443_authz_kind kind, const char *scheme,
-             const char *param)
+static void assert_parse(const char *value, n8443_authz_kind kind,
+                         const char *scheme, const char *param)
 {
     n8443_authz a;
 
@@ -27,27 +26,26 @@ assert_parse(const char *value, n8443_authz_kind kind, const char *scheme,
     if (scheme == NULL) {
         assert_null(a.scheme);
         assert_int_equal(a.scheme_len, 0);
-    } else {
+    }
+    else {
         assert_int_equal(a.scheme_len, strlen(scheme));
         assert_memory_equal(a.scheme, scheme, a.scheme_len);
     }
     if (param == NULL) {
         assert_null(a.param);
         assert_int_equal(a.param_len, 0);
-    } else {
+    }
+    else {
         assert_int_equal(a.param_len, strlen(param));
         assert_memory_equal(a.param, param, a.param_len);
     }
 }
 
-static void
-test_parse_negotiate(void **state)
+static void test_parse_negotiate(void **state)
 {
     (void)state;
-    assert_parse("Negotiate abc=", N8443_AUTHZ_NEGOTIATE, "Negotiate",
-                 "abc=");
-    assert_parse("negotiate abc=", N8443_AUTHZ_NEGOTIATE, "negotiate",
-                 "abc=");
+    assert_parse("Negotiate abc=", N8443_AUTHZ_NEGOTIATE, "Negotiate", "abc=");
+    assert_parse("negotiate abc=", N8443_AUTHZ_NEGOTIATE, "negotiate", "abc=");
     assert_parse("NEGOTIATE YII+/w==", N8443_AUTHZ_NEGOTIATE, "NEGOTIATE",
                  "YII+/w==");
     assert_parse("Negotiate TlRMTVNTUAABAAAAl4II4g", N8443_AUTHZ_NEGOTIATE,
@@ -57,20 +55,16 @@ test_parse_negotiate(void **state)
                  "a-b.c_d~e");
 }
 
-static void
-test_parse_whitespace(void **state)
+static void test_parse_whitespace(void **state)
 {
     (void)state;
-    assert_parse("Negotiate\tabc=", N8443_AUTHZ_NEGOTIATE, "Negotiate",
+    assert_parse("Negotiate\tabc=", N8443_AUTHZ_NEGOTIATE, "Negotiate", "abc=");
+    assert_parse(" \tNegotiate \t abc= \t", N8443_AUTHZ_NEGOTIATE, "Negotiate",
                  "abc=");
-    assert_parse(" \tNegotiate \t abc= \t", N8443_AUTHZ_NEGOTIATE,
-                 "Negotiate", "abc=");
-    assert_parse("Negotiate   abc", N8443_AUTHZ_NEGOTIATE, "Negotiate",
-                 "abc");
+    assert_parse("Negotiate   abc", N8443_AUTHZ_NEGOTIATE, "Negotiate", "abc");
 }
 
-static void
-test_parse_empty(void **state)
+static void test_parse_empty(void **state)
 {
     (void)state;
     assert_parse("Negotiate", N8443_AUTHZ_EMPTY, "Negotiate", NULL);
@@ -80,8 +74,7 @@ test_parse_empty(void **state)
     assert_parse("basic \t ", N8443_AUTHZ_EMPTY, "basic", NULL);
 }
 
-static void
-test_parse_basic(void **state)
+static void test_parse_basic(void **state)
 {
     (void)state;
     assert_parse("Basic YWxpY2U6cHc=", N8443_AUTHZ_BASIC, "Basic",
@@ -90,8 +83,7 @@ test_parse_basic(void **state)
                  "YWxpY2U6cHc=");
 }
 
-static void
-test_parse_other(void **state)
+static void test_parse_other(void **state)
 {
     (void)state;
     assert_parse("Bearer x", N8443_AUTHZ_OTHER, "Bearer", "x");
@@ -105,8 +97,7 @@ test_parse_other(void **state)
     assert_parse("Basi abc", N8443_AUTHZ_OTHER, "Basi", "abc");
 }
 
-static void
-test_parse_malformed(void **state)
+static void test_parse_malformed(void **state)
 {
     static const char *bad[] = {
         "",
@@ -140,8 +131,8 @@ test_parse_malformed(void **state)
 }
 
 /* Decode s and compare with expected (expected_len bytes). */
-static void
-assert_decodes(const char *s, const void *expected, size_t expected_len)
+static void assert_decodes(const char *s, const void *expected,
+                           size_t expected_len)
 {
     unsigned char out[64];
     size_t outlen = 12345;
@@ -153,8 +144,7 @@ assert_decodes(const char *s, const void *expected, size_t expected_len)
     assert_true(n8443_base64_decoded_max(strlen(s)) >= outlen);
 }
 
-static void
-assert_refused(const char *s)
+static void assert_refused(const char *s)
 {
     unsigned char out[64];
     size_t outlen = 12345;
@@ -165,40 +155,42 @@ assert_refused(const char *s)
     assert_int_equal(outlen, 12345);
 }
 
-static void
-test_base64_valid(void **state)
+static void test_base64_valid(void **state)
 {
     /* RFC 4648 section 10 */
     static const char *vectors[][2] = {
-        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-        { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
-        { "foobar", "Zm9vYmFy" },
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
-    static const unsigned char high[] = { 0xfb, 0xff, 0xbf };
+    static const unsigned char high[] = {0xfb, 0xff, 0xbf};
     char enc[64];
     size_t i;
 
     (void)state;
     for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         assert_decodes(vectors[i][1], vectors[i][0], strlen(vectors[i][0]));
-        assert_int_equal(n8443_base64_encode(
-                             (const unsigned char *)vectors[i][0],
-                             strlen(vectors[i][0]), enc, sizeof(enc)),
-                         strlen(vectors[i][1]));
+        assert_int_equal(
+            n8443_base64_encode((const unsigned char *)vectors[i][0],
+                                strlen(vectors[i][0]), enc, sizeof(enc)),
+            strlen(vectors[i][1]));
         assert_string_equal(enc, vectors[i][1]);
     }
     assert_decodes("+/+/", high, sizeof(high));
 }
 
-static void
-test_base64_bad_chars(void **state)
+static void test_base64_bad_chars(void **state)
 {
     (void)state;
-    assert_refused("TW-u");     /* base64url is not base64 */
+    assert_refused("TW-u"); /* base64url is not base64 */
     assert_refused("TW_u");
     assert_refused("TW.u");
     assert_refused("TWF\x80");
-    assert_refused("TQ=u");     /* '=' before the end */
+    assert_refused("TQ=u"); /* '=' before the end */
     assert_refused("T=Fu");
     assert_refused("====");
     assert_refused("A===");
@@ -209,9 +201,8 @@ test_base64_bad_chars(void **state)
  * Strict base64 the plain way, one character at a time, to check the
  * decoder's table and quartet loop against: 0 and the bytes, or -1.
  */
-static int
-reference_decode(const char *in, size_t len, unsigned char *out,
-                 size_t *outlen)
+static int reference_decode(const char *in, size_t len, unsigned char *out,
+                            size_t *outlen)
 {
     const char *alphabet =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -238,7 +229,7 @@ reference_decode(const char *in, size_t len, unsigned char *out,
     /* "x===" has one data character in its quartet: never valid. */
     if (len > 0 && (len - pad) % 4 == 1)
         return -1;
-    if (acc != 0)           /* bits cut off by the padding */
+    if (acc != 0) /* bits cut off by the padding */
         return -1;
     *outlen = o;
     return 0;
@@ -246,11 +237,10 @@ reference_decode(const char *in, size_t len, unsigned char *out,
 
 /* Every byte value in every position of two-quartet inputs, padded and
  * not: the decoder agrees with the reference on whether and to what. */
-static void
-test_base64_every_byte(void **state)
+static void test_base64_every_byte(void **state)
 {
-    static const char *const bases[] = { "TWFuTWFu", "TWFuTWE=", "TWFuTQ==",
-                                         "TWFuTWA=", "TWFuTA==" };
+    static const char *const bases[] = {
+        "TWFuTWFu", "TWFuTWE=", "TWFuTQ==", "TWFuTWA=", "TWFuTA=="};
     unsigned char out[8], ref[8];
     size_t b, pos, outlen, reflen, len;
     int c, rc, refrc;
@@ -278,11 +268,10 @@ test_base64_every_byte(void **state)
     }
 }
 
-static void
-test_base64_bad_padding(void **state)
+static void test_base64_bad_padding(void **state)
 {
     (void)state;
-    assert_refused("TQ");       /* padding missing */
+    assert_refused("TQ"); /* padding missing */
     assert_refused("TQ=");
     assert_refused("TWE");
     assert_refused("TWFuTQ");
@@ -290,33 +279,30 @@ test_base64_bad_padding(void **state)
     assert_refused("T");
 }
 
-static void
-test_base64_whitespace(void **state)
+static void test_base64_whitespace(void **state)
 {
     (void)state;
     assert_refused(" TWFu");
     assert_refused("TWFu ");
     assert_refused("TWFu\n");
     assert_refused("TW\r\nFu");
-    assert_refused("TWFu    ");  /* a multiple of 4, still not base64 */
+    assert_refused("TWFu    "); /* a multiple of 4, still not base64 */
     assert_refused("TW  Fu==");
     assert_refused("TW\tF");
 }
 
-static void
-test_base64_trailing_bits(void **state)
+static void test_base64_trailing_bits(void **state)
 {
     (void)state;
     assert_decodes("TQ==", "M", 1);
-    assert_refused("TR==");     /* same 'M', 4 dropped bits not zero */
+    assert_refused("TR=="); /* same 'M', 4 dropped bits not zero */
     assert_refused("TX==");
     assert_decodes("TWE=", "Ma", 2);
-    assert_refused("TWF=");     /* 2 dropped bits not zero */
+    assert_refused("TWF="); /* 2 dropped bits not zero */
     assert_refused("TWH=");
 }
 
-static void
-test_base64_outcap(void **state)
+static void test_base64_outcap(void **state)
 {
     unsigned char out[3];
     size_t outlen = 777;
@@ -340,8 +326,7 @@ test_base64_outcap(void **state)
     assert_int_equal(outlen, 0);
 }
 
-static void
-test_base64_sizes(void **state)
+static void test_base64_sizes(void **state)
 {
     char enc[9];
 
@@ -350,28 +335,27 @@ test_base64_sizes(void **state)
     assert_int_equal(n8443_base64_decoded_max(4), 3);
     assert_int_equal(n8443_base64_decoded_max(5), 6);
     assert_int_equal(n8443_base64_decoded_max(8), 6);
-    assert_int_equal(n8443_base64_decoded_max(SIZE_MAX),
-                     SIZE_MAX / 4 * 3 + 3);
+    assert_int_equal(n8443_base64_decoded_max(SIZE_MAX), SIZE_MAX / 4 * 3 + 3);
 
     /* "foobar" needs 8 + NUL */
-    assert_int_equal(n8443_base64_encode((const unsigned char *)"foobar", 6,
-                                         enc, 9), 8);
+    assert_int_equal(
+        n8443_base64_encode((const unsigned char *)"foobar", 6, enc, 9), 8);
     assert_string_equal(enc, "Zm9vYmFy");
-    assert_int_equal(n8443_base64_encode((const unsigned char *)"foobar", 6,
-                                         enc, 8), 0);
-    assert_int_equal(n8443_base64_encode((const unsigned char *)"f", 1,
-                                         enc, 0), 0);
+    assert_int_equal(
+        n8443_base64_encode((const unsigned char *)"foobar", 6, enc, 8), 0);
+    assert_int_equal(n8443_base64_encode((const unsigned char *)"f", 1, enc, 0),
+                     0);
     assert_int_equal(n8443_base64_encode(NULL, 0, enc, 1), 0);
     assert_string_equal(enc, "");
     /* a size whose encoding does not fit in size_t */
     assert_int_equal(n8443_base64_encode((const unsigned char *)"f",
-                                         SIZE_MAX - 1, enc, sizeof(enc)), 0);
+                                         SIZE_MAX - 1, enc, sizeof(enc)),
+                     0);
 }
 
 /* Every byte value, at every position modulo 3, survives a round trip, and
  * the encoder's output is the one text the strict decoder accepts. */
-static void
-test_base64_round_trip(void **state)
+static void test_base64_round_trip(void **state)
 {
     unsigned char raw[258], back[258];
     char enc[4 * 86 + 1];
@@ -384,16 +368,15 @@ test_base64_round_trip(void **state)
     for (len = 0; len <= sizeof(raw); len++) {
         enclen = n8443_base64_encode(raw, len, enc, sizeof(enc));
         assert_int_equal(enclen, (len + 2) / 3 * 4);
-        assert_int_equal(n8443_base64_decode(enc, enclen, back, sizeof(back),
-                                             &outlen), 0);
+        assert_int_equal(
+            n8443_base64_decode(enc, enclen, back, sizeof(back), &outlen), 0);
         assert_int_equal(outlen, len);
         assert_memory_equal(back, raw, len);
     }
 }
 
 /* Header -> base64 -> token walk, as the module does it, on a real token. */
-static void
-test_header_to_token(void **state)
+static void test_header_to_token(void **state)
 {
     fixture fx = fixture_load("spnego_init.bin");
     static const char prefix[] = "negotiate ";
@@ -417,8 +400,9 @@ test_header_to_token(void **state)
     tok = malloc(n8443_base64_decoded_max(a.param_len));
     assert_non_null(tok);
     assert_int_equal(n8443_base64_decode(a.param, a.param_len, tok,
-                                         n8443_base64_decoded_max(
-                                             a.param_len), &toklen), 0);
+                                         n8443_base64_decoded_max(a.param_len),
+                                         &toklen),
+                     0);
     assert_int_equal(toklen, fx.len);
     assert_int_equal(n8443_token_walk(tok, toklen, &info), N8443_TOK_KRB5);
     assert_int_equal(info.framing, N8443_FRAME_SPNEGO_INIT);
@@ -429,15 +413,14 @@ test_header_to_token(void **state)
 }
 
 /* Split len bytes of s; on success check user and password. */
-static void
-assert_split(const char *s, size_t len, const char *user, const char *pass)
+static void assert_split(const char *s, size_t len, const char *user,
+                         const char *pass)
 {
     const char *u = (const char *)1, *p = (const char *)1;
     size_t ulen = 999, plen = 999;
     int rc;
 
-    rc = n8443_basic_split((const unsigned char *)s, len, &u, &ulen, &p,
-                           &plen);
+    rc = n8443_basic_split((const unsigned char *)s, len, &u, &ulen, &p, &plen);
     if (user == NULL) {
         if (rc != -1)
             fail_msg("split of \"%.*s\" accepted", (int)len, s);
@@ -457,24 +440,23 @@ assert_split(const char *s, size_t len, const char *user, const char *pass)
 
 #define SPLIT(lit, user, pass) assert_split(lit, sizeof(lit) - 1, user, pass)
 
-static void
-test_basic_split(void **state)
+static void test_basic_split(void **state)
 {
     (void)state;
     SPLIT("alice:pw", "alice", "pw");
-    SPLIT("alice:p:w", "alice", "p:w");     /* first colon splits */
+    SPLIT("alice:p:w", "alice", "p:w"); /* first colon splits */
     SPLIT("alice@EXAMPLE.ORG:pw", "alice@EXAMPLE.ORG", "pw");
-    SPLIT("alice:", "alice", "");           /* the KDC judges passwords */
+    SPLIT("alice:", "alice", ""); /* the KDC judges passwords */
     SPLIT("j\xc3\xbcrgen:p\xc3\xa4ss", "j\xc3\xbcrgen", "p\xc3\xa4ss");
 
-    SPLIT("alicepw", NULL, NULL);           /* no colon */
+    SPLIT("alicepw", NULL, NULL); /* no colon */
     SPLIT("", NULL, NULL);
-    SPLIT(":pw", NULL, NULL);               /* empty user */
+    SPLIT(":pw", NULL, NULL); /* empty user */
     SPLIT(":", NULL, NULL);
-    SPLIT("al\0ice:pw", NULL, NULL);        /* NUL in the user */
-    SPLIT("alice:p\0w", NULL, NULL);        /* NUL in the password */
+    SPLIT("al\0ice:pw", NULL, NULL); /* NUL in the user */
+    SPLIT("alice:p\0w", NULL, NULL); /* NUL in the password */
     SPLIT("\0:pw", NULL, NULL);
-    SPLIT("alice\x01:pw", NULL, NULL);      /* control characters */
+    SPLIT("alice\x01:pw", NULL, NULL); /* control characters */
     SPLIT("alice:pw\n", NULL, NULL);
     SPLIT("alice\r\nX-Evil: 1:pw", NULL, NULL);
     SPLIT("alice:pw\x7f", NULL, NULL);
@@ -483,8 +465,7 @@ test_basic_split(void **state)
     assert_int_equal(n8443_basic_split(NULL, 0, NULL, NULL, NULL, NULL), -1);
 }
 
-int
-main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_negotiate),

@@ -46,10 +46,8 @@ static void test_json_escapes_syntax(void **state)
 static void test_json_escapes_controls(void **state)
 {
     (void)state;
-    assert_string_equal(json_of("l1\nl2\r\t\b\f"),
-                        "\"l1\\nl2\\r\\t\\b\\f\"");
-    assert_string_equal(json_of("\x01\x1f\x7f"),
-                        "\"\\u0001\\u001f\\u007f\"");
+    assert_string_equal(json_of("l1\nl2\r\t\b\f"), "\"l1\\nl2\\r\\t\\b\\f\"");
+    assert_string_equal(json_of("\x01\x1f\x7f"), "\"\\u0001\\u001f\\u007f\"");
     /* An escape sequence from a hostile file name stays text. */
     assert_string_equal(json_of("\x1b[31mred"), "\"\\u001b[31mred\"");
 }
@@ -60,10 +58,8 @@ static void test_json_keeps_valid_utf8(void **state)
     /* 2, 3 and 4 byte sequences, and the largest code point. */
     assert_string_equal(json_of("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
     assert_string_equal(json_of("\xe2\x82\xac"), "\"\xe2\x82\xac\"");
-    assert_string_equal(json_of("\xf0\x9f\x94\x91"),
-                        "\"\xf0\x9f\x94\x91\"");
-    assert_string_equal(json_of("\xf4\x8f\xbf\xbf"),
-                        "\"\xf4\x8f\xbf\xbf\"");
+    assert_string_equal(json_of("\xf0\x9f\x94\x91"), "\"\xf0\x9f\x94\x91\"");
+    assert_string_equal(json_of("\xf4\x8f\xbf\xbf"), "\"\xf4\x8f\xbf\xbf\"");
 }
 
 static void test_json_replaces_invalid_utf8(void **state)
@@ -74,11 +70,9 @@ static void test_json_replaces_invalid_utf8(void **state)
     assert_string_equal(json_of("\xff"), "\"\\ufffd\"");
     /* Overlong "/" (C0 AF), and an overlong 3-byte form. */
     assert_string_equal(json_of("\xc0\xaf"), "\"\\ufffd\\ufffd\"");
-    assert_string_equal(json_of("\xe0\x80\xaf"),
-                        "\"\\ufffd\\ufffd\\ufffd\"");
+    assert_string_equal(json_of("\xe0\x80\xaf"), "\"\\ufffd\\ufffd\\ufffd\"");
     /* A UTF-16 surrogate (U+D800) and a code point above U+10FFFF. */
-    assert_string_equal(json_of("\xed\xa0\x80"),
-                        "\"\\ufffd\\ufffd\\ufffd\"");
+    assert_string_equal(json_of("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");
     assert_string_equal(json_of("\xf4\x90\x80\x80"),
                         "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
     /* Cut short by the end of the string: no read past the NUL. */
@@ -93,9 +87,9 @@ static void test_only_ids_and_families(void **state)
 
     (void)state;
     n8443_report_init(&rep);
-    assert_int_equal(n8443_report_set_only(&rep, "keytab.spn,cert",
-                                           err, sizeof(err)),
-                     N8443_OK);
+    assert_int_equal(
+        n8443_report_set_only(&rep, "keytab.spn,cert", err, sizeof(err)),
+        N8443_OK);
     assert_true(n8443_report_wants(&rep, "keytab.spn"));
     assert_false(n8443_report_wants(&rep, "keytab.spn-port"));
     assert_false(n8443_report_wants(&rep, "keytab.file"));
@@ -107,17 +101,16 @@ static void test_only_ids_and_families(void **state)
     assert_true(n8443_report_wants(&rep, "site.invalid"));
     assert_true(n8443_report_wants(&rep, "krb5.config"));
 
-    assert_int_equal(n8443_report_set_only(&rep, "online.*", err,
-                                           sizeof(err)),
+    assert_int_equal(n8443_report_set_only(&rep, "online.*", err, sizeof(err)),
                      N8443_OK);
     assert_true(n8443_report_wants(&rep, "online.kvno"));
     assert_false(n8443_report_wants(&rep, "cert.san"));
     assert_true(n8443_report_wants_online(&rep));
     assert_true(n8443_report_only_names_online(&rep));
 
-    assert_int_equal(n8443_report_set_only(&rep, "dns,online.clock", err,
-                                           sizeof(err)),
-                     N8443_OK);
+    assert_int_equal(
+        n8443_report_set_only(&rep, "dns,online.clock", err, sizeof(err)),
+        N8443_OK);
     assert_true(n8443_report_only_names_online(&rep));
     assert_int_equal(n8443_report_set_only(&rep, "dns", err, sizeof(err)),
                      N8443_OK);
@@ -197,9 +190,9 @@ static void three_records(struct n8443_report *rep)
 
     n8443_report_init(rep);
     rep->site = "portal";
-    rec = n8443_report_add(rep, "keytab.spn", N8443_SEV_OK,
-                           "HTTP/%s@%s is in the keytab", "a.example",
-                           "EXAMPLE");
+    rec =
+        n8443_report_add(rep, "keytab.spn", N8443_SEV_OK,
+                         "HTTP/%s@%s is in the keytab", "a.example", "EXAMPLE");
     n8443_record_detail(rep, rec, "name", "%s", "a.example");
     rec = n8443_report_add(rep, "cert.expiry", N8443_SEV_WARNING,
                            "expires in %d days", 12);
@@ -253,12 +246,13 @@ static void test_json_empty_report(void **state)
     n8443_buf_init(&out);
     assert_int_equal(n8443_report_json(&rep, 1, &out), N8443_OK);
     n8443_buf_add(&out, "", 1);
-    assert_string_equal(out.data,
-                        "{\n  \"version\": 1,\n  \"tool\": \"n8443ctl "
-                        PACKAGE_VERSION "\",\n  \"checks\": [],\n"
-                        "  \"summary\": {\"ok\": 0, \"warning\": 0, "
-                        "\"error\": 0, \"strict\": true, "
-                        "\"exit_status\": 0}\n}\n");
+    assert_string_equal(
+        out.data,
+        "{\n  \"version\": 1,\n  \"tool\": \"n8443ctl " PACKAGE_VERSION
+        "\",\n  \"checks\": [],\n"
+        "  \"summary\": {\"ok\": 0, \"warning\": 0, "
+        "\"error\": 0, \"strict\": true, "
+        "\"exit_status\": 0}\n}\n");
     n8443_buf_free(&out);
     n8443_report_free(&rep);
 }
@@ -317,8 +311,8 @@ static void test_exit_status(void **state)
  * are exactly the "online." family. */
 static void test_id_table(void **state)
 {
-    static const char *const families[] = {"site.", "krb5.", "keytab.",
-                                           "cert.", "dns.", "selinux.",
+    static const char *const families[] = {"site.", "krb5.",   "keytab.",
+                                           "cert.", "dns.",    "selinux.",
                                            "http.", "online.", NULL};
     size_t i;
     size_t j;

@@ -30,59 +30,63 @@ static const char semanage_port_l[] =
     "memcache_port_t                udp      11211\n";
 
 /* getsebool -a | grep -E '^httpd_can_network' (RHEL 9, memcache on) */
-static const char getsebool_a[] =
-    "httpd_can_network_connect --> off\n"
-    "httpd_can_network_connect_cobbler --> off\n"
-    "httpd_can_network_connect_db --> off\n"
-    "httpd_can_network_memcache --> on\n"
-    "httpd_can_network_relay --> off\n";
+static const char getsebool_a[] = "httpd_can_network_connect --> off\n"
+                                  "httpd_can_network_connect_cobbler --> off\n"
+                                  "httpd_can_network_connect_db --> off\n"
+                                  "httpd_can_network_memcache --> on\n"
+                                  "httpd_can_network_relay --> off\n";
 
 static void test_port_types(void **state)
 {
     (void)state;
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port_t",
-                                       "tcp", 8443), 1);
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port_t",
-                                       "tcp", 443), 1);
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port_t",
-                                       "tcp", 9000), 1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_port_t", "tcp", 8443), 1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_port_t", "tcp", 443), 1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_port_t", "tcp", 9000), 1);
     /* 8444 is no http_port_t; 8080 is http_cache_port_t, not ours. */
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port_t",
-                                       "tcp", 8444), 0);
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port_t",
-                                       "tcp", 8080), 0);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_port_t", "tcp", 8444), 0);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_port_t", "tcp", 8080), 0);
     /* A range, and the other protocol's line. */
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_cache_port_t",
-                                       "tcp", 10005), 1);
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_cache_port_t",
-                                       "tcp", 3130), 0);
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_cache_port_t",
-                                       "udp", 3130), 1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_cache_port_t", "tcp", 10005),
+        1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_cache_port_t", "tcp", 3130),
+        0);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "http_cache_port_t", "udp", 3130),
+        1);
     /* A type the output does not list: cannot tell. */
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "redis_port_t",
-                                       "tcp", 6379), -1);
+    assert_int_equal(
+        n8443_se_port_has(semanage_port_l, "redis_port_t", "tcp", 6379), -1);
     /* A prefix of a type is not the type. */
-    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port",
-                                       "tcp", 80), -1);
+    assert_int_equal(n8443_se_port_has(semanage_port_l, "http_port", "tcp", 80),
+                     -1);
     assert_int_equal(n8443_se_port_has("", "http_port_t", "tcp", 80), -1);
 }
 
 static void test_booleans(void **state)
 {
     (void)state;
-    assert_int_equal(n8443_se_getsebool(getsebool_a,
-                                        "httpd_can_network_memcache"), 1);
-    assert_int_equal(n8443_se_getsebool(getsebool_a,
-                                        "httpd_can_network_connect"), 0);
+    assert_int_equal(
+        n8443_se_getsebool(getsebool_a, "httpd_can_network_memcache"), 1);
+    assert_int_equal(
+        n8443_se_getsebool(getsebool_a, "httpd_can_network_connect"), 0);
     /* httpd_can_network_connect must not match its _db sibling. */
     assert_int_equal(n8443_se_getsebool("httpd_can_network_connect_db --> "
                                         "on\n",
-                                        "httpd_can_network_connect"), -1);
+                                        "httpd_can_network_connect"),
+                     -1);
     assert_int_equal(n8443_se_getsebool(getsebool_a, "httpd_use_nfs"), -1);
     /* getsebool NAME prints the one line, without a newline at the end
      * when captured by some shells. */
     assert_int_equal(n8443_se_getsebool("httpd_can_network_memcache --> off",
-                                        "httpd_can_network_memcache"), 0);
+                                        "httpd_can_network_memcache"),
+                     0);
 }
 
 static const char *type_of(const char *context)
@@ -119,25 +123,18 @@ static void test_contexts(void **state)
 static void test_verdicts(void **state)
 {
     (void)state;
-    assert_int_equal(n8443_se_keytab_verdict("httpd_keytab_t"),
-                     N8443_SE_OK);
+    assert_int_equal(n8443_se_keytab_verdict("httpd_keytab_t"), N8443_SE_OK);
     assert_int_equal(n8443_se_keytab_verdict("krb5_keytab_t"), N8443_SE_OK);
-    assert_int_equal(n8443_se_keytab_verdict("httpd_config_t"),
-                     N8443_SE_OK);
+    assert_int_equal(n8443_se_keytab_verdict("httpd_config_t"), N8443_SE_OK);
     assert_int_equal(n8443_se_keytab_verdict("httpd_sys_content_t"),
                      N8443_SE_EXPOSED);
-    assert_int_equal(n8443_se_keytab_verdict("admin_home_t"),
-                     N8443_SE_DENIED);
-    assert_int_equal(n8443_se_keytab_verdict("user_home_t"),
-                     N8443_SE_DENIED);
-    assert_int_equal(n8443_se_keytab_verdict("unlabeled_t"),
-                     N8443_SE_DENIED);
-    assert_int_equal(n8443_se_writable_verdict("httpd_var_run_t"),
-                     N8443_SE_OK);
+    assert_int_equal(n8443_se_keytab_verdict("admin_home_t"), N8443_SE_DENIED);
+    assert_int_equal(n8443_se_keytab_verdict("user_home_t"), N8443_SE_DENIED);
+    assert_int_equal(n8443_se_keytab_verdict("unlabeled_t"), N8443_SE_DENIED);
+    assert_int_equal(n8443_se_writable_verdict("httpd_var_run_t"), N8443_SE_OK);
     assert_int_equal(n8443_se_writable_verdict("httpd_sys_rw_content_t"),
                      N8443_SE_OK);
-    assert_int_equal(n8443_se_writable_verdict("var_lib_t"),
-                     N8443_SE_DENIED);
+    assert_int_equal(n8443_se_writable_verdict("var_lib_t"), N8443_SE_DENIED);
     assert_int_equal(n8443_se_writable_verdict("httpd_sys_content_t"),
                      N8443_SE_DENIED);
 }

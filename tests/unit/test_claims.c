@@ -20,17 +20,17 @@
 #include "pac.h"
 #include "fixture.h"
 
-#define SERVER "HTTP/web.example.test@EXAMPLE.TEST"
-#define CLIENT "alice@EXAMPLE.TEST"
+#define SERVER   "HTTP/web.example.test@EXAMPLE.TEST"
+#define CLIENT   "alice@EXAMPLE.TEST"
 #define AUTHTIME 1700000000
 
 typedef struct {
     krb5_context ctx;
     krb5_keytab kt;
-    krb5_keyblock key;          /* in kt, for SERVER */
-    krb5_keyblock other;        /* not in kt */
+    krb5_keyblock key;   /* in kt, for SERVER */
+    krb5_keyblock other; /* not in kt */
     krb5_principal server, client;
-    unsigned char *logon;       /* pac_alice.bin's logon info */
+    unsigned char *logon; /* pac_alice.bin's logon info */
     size_t logon_len;
 } env;
 
@@ -43,14 +43,15 @@ static int setup(void **state)
     size_t len;
 
     assert_int_equal(krb5_init_context(&e->ctx), 0);
-    assert_int_equal(krb5_kt_resolve(e->ctx, "MEMORY:test_claims", &e->kt),
-                     0);
+    assert_int_equal(krb5_kt_resolve(e->ctx, "MEMORY:test_claims", &e->kt), 0);
     assert_int_equal(krb5_parse_name(e->ctx, SERVER, &e->server), 0);
     assert_int_equal(krb5_parse_name(e->ctx, CLIENT, &e->client), 0);
     assert_int_equal(krb5_c_make_random_key(
-        e->ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e->key), 0);
+                         e->ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e->key),
+                     0);
     assert_int_equal(krb5_c_make_random_key(
-        e->ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e->other), 0);
+                         e->ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e->other),
+                     0);
     memset(&ent, 0, sizeof(ent));
     ent.principal = e->server;
     ent.vno = 3;
@@ -94,9 +95,9 @@ static krb5_ticket *make_ticket(env *e, int pac, int cammac)
 {
     krb5_ticket *t = calloc(1, sizeof(*t));
     krb5_enc_tkt_part *p = calloc(1, sizeof(*p));
-    krb5_authdata *ads[3] = { NULL, NULL, NULL }, ad_pac, ad_cammac;
+    krb5_authdata *ads[3] = {NULL, NULL, NULL}, ad_pac, ad_cammac;
     krb5_authdata **container = NULL;
-    krb5_data plain, signed_pac = { 0, 0, NULL };
+    krb5_data plain, signed_pac = {0, 0, NULL};
     krb5_pac kp;
     krb5_principal signer = e->client;
     krb5_timestamp when = AUTHTIME;
@@ -111,13 +112,14 @@ static krb5_ticket *make_ticket(env *e, int pac, int cammac)
     plain.length = 10;
     t->enc_part.enctype = ENCTYPE_AES256_CTS_HMAC_SHA1_96;
     t->enc_part.kvno = 3;
-    assert_int_equal(krb5_c_encrypt_length(e->ctx, t->enc_part.enctype, 10,
-                                           &clen), 0);
+    assert_int_equal(
+        krb5_c_encrypt_length(e->ctx, t->enc_part.enctype, 10, &clen), 0);
     t->enc_part.ciphertext.data = malloc(clen);
     t->enc_part.ciphertext.length = (unsigned int)clen;
     assert_int_equal(krb5_c_encrypt(e->ctx, &e->key,
-                                    KRB5_KEYUSAGE_KDC_REP_TICKET, NULL,
-                                    &plain, &t->enc_part), 0);
+                                    KRB5_KEYUSAGE_KDC_REP_TICKET, NULL, &plain,
+                                    &t->enc_part),
+                     0);
     if (pac >= 0) {
         krb5_data li;
 
@@ -125,22 +127,21 @@ static krb5_ticket *make_ticket(env *e, int pac, int cammac)
         li.data = (char *)e->logon;
         li.length = (unsigned int)e->logon_len;
         if (pac != NO_LOGON_INFO)
-            assert_int_equal(krb5_pac_add_buffer(e->ctx, kp,
-                                                 KRB5_PAC_LOGON_INFO, &li),
-                             0);
+            assert_int_equal(
+                krb5_pac_add_buffer(e->ctx, kp, KRB5_PAC_LOGON_INFO, &li), 0);
         if (pac == OTHER_CLIENT)
-            assert_int_equal(krb5_parse_name(e->ctx, "mallory@EXAMPLE.TEST",
-                                             &signer), 0);
+            assert_int_equal(
+                krb5_parse_name(e->ctx, "mallory@EXAMPLE.TEST", &signer), 0);
         if (pac == OTHER_TIME)
             when = AUTHTIME + 1;
         assert_int_equal(krb5_pac_sign(e->ctx, kp, when, signer,
-                                       pac == OTHER_KEY ? &e->other
-                                                        : &e->key,
-                                       &e->key, &signed_pac), 0);
+                                       pac == OTHER_KEY ? &e->other : &e->key,
+                                       &e->key, &signed_pac),
+                         0);
         if (signer != e->client)
             krb5_free_principal(e->ctx, signer);
         krb5_pac_free(e->ctx, kp);
-        if (pac == FLIP)   /* a byte of the logon info, in the middle */
+        if (pac == FLIP) /* a byte of the logon info, in the middle */
             signed_pac.data[signed_pac.length / 2] ^= 1;
         ad_pac.magic = KV5M_AUTHDATA;
         ad_pac.ad_type = KRB5_AUTHDATA_WIN2K_PAC;
@@ -156,8 +157,10 @@ static krb5_ticket *make_ticket(env *e, int pac, int cammac)
         ads[n++] = &ad_cammac;
     }
     if (n > 0) {
-        assert_int_equal(krb5_encode_authdata_container(
-            e->ctx, KRB5_AUTHDATA_IF_RELEVANT, ads, &container), 0);
+        assert_int_equal(
+            krb5_encode_authdata_container(e->ctx, KRB5_AUTHDATA_IF_RELEVANT,
+                                           ads, &container),
+            0);
         p->authorization_data = container;
     }
     krb5_free_data_contents(e->ctx, &signed_pac);
@@ -181,14 +184,15 @@ static void test_verified_pac(void **state)
     assert_int_equal(claims_of(e, GOOD, &c), N8443_PAC_VERIFIED);
     assert_int_equal(c.logon_info_len, e->logon_len);
     assert_memory_equal(c.logon_info, e->logon, e->logon_len);
-    assert_int_equal(n8443_pac_logon_info(c.logon_info, c.logon_info_len,
-                                          NULL, NULL, NULL), 0);
+    assert_int_equal(
+        n8443_pac_logon_info(c.logon_info, c.logon_info_len, NULL, NULL, NULL),
+        0);
     n8443_claims_clear(&c);
 }
 
 static void test_unverified_pacs(void **state)
 {
-    static const int bad[] = { FLIP, OTHER_KEY, OTHER_CLIENT, OTHER_TIME };
+    static const int bad[] = {FLIP, OTHER_KEY, OTHER_CLIENT, OTHER_TIME};
     env *e = *state;
     n8443_ticket_claims c;
     size_t i;
@@ -206,8 +210,7 @@ static void test_pac_without_logon_info(void **state)
     env *e = *state;
     n8443_ticket_claims c;
 
-    assert_int_equal(claims_of(e, NO_LOGON_INFO, &c),
-                     N8443_PAC_NO_LOGON_INFO);
+    assert_int_equal(claims_of(e, NO_LOGON_INFO, &c), N8443_PAC_NO_LOGON_INFO);
     assert_null(c.logon_info);
     n8443_claims_clear(&c);
 }
@@ -258,8 +261,7 @@ static void test_indicator_list(void **state)
     assert_int_equal(n8443_claims_add_indicator(&list, "", 0), 0);
     assert_int_equal(n8443_claims_add_indicator(&list, "nul\0x", 5), 0);
     memset(big, 'a', sizeof(big));
-    assert_int_equal(n8443_claims_add_indicator(&list, big, sizeof(big)),
-                     0);
+    assert_int_equal(n8443_claims_add_indicator(&list, big, sizeof(big)), 0);
     assert_int_equal(n8443_claims_add_indicator(&list, "pkinit", 6), 0);
     assert_string_equal(list, "hardened pkinit");
     free(list);

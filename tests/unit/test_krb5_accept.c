@@ -311,9 +311,8 @@ static void test_changed_authenticator_defers(void **state)
  * it, n8443_krb5_stamp reads the same after GSS-API; 0 without the keys. */
 static void test_authenticator_stamp(void **state)
 {
-    static const char *const names[] = { "accept_spnego.bin",
-                                         "accept_raw.bin",
-                                         "accept_deleg.bin" };
+    static const char *const names[] = {"accept_spnego.bin", "accept_raw.bin",
+                                        "accept_deleg.bin"};
     n8443_accept_result res;
     n8443_apreq_info info;
     long long stamp;
@@ -334,8 +333,8 @@ static void test_authenticator_stamp(void **state)
         assert_true(stamp / 1000000 >= (long long)made - 60);
         assert_true(stamp / 1000000 <= (long long)made);
         assert_true(stamp % 1000000 >= 0);
-        assert_int_equal(n8443_krb5_stamp(wrong.ctx, wrong.kt, wrong.server,
-                                          &info), 0);
+        assert_int_equal(
+            n8443_krb5_stamp(wrong.ctx, wrong.kt, wrong.server, &info), 0);
         assert_int_equal(n8443_krb5_stamp(NULL, k.kt, k.server, &info), 0);
         if (i < 2) {
             /* The fast path's own answer carries the same time. */

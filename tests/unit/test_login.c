@@ -16,17 +16,21 @@
 
 /* Keys that check nothing: no credentials, no fast path, a keytab that
  * is not there. */
-static const n8443_login_keys no_keys = {
-    GSS_C_NO_CREDENTIAL, NULL, NULL, NULL, 300,
-    "FILE:/nonexistent/n8443-unit.keytab", NULL, NULL
-};
+static const n8443_login_keys no_keys = {GSS_C_NO_CREDENTIAL,
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         300,
+                                         "FILE:/nonexistent/n8443-unit.keytab",
+                                         NULL,
+                                         NULL};
 
 static n8443_verdict login_with(const char *name, n8443_login_result *res,
                                 int mode)
 {
     fixture fx = fixture_load(name);
-    n8443_verdict v = n8443_login_accept(&no_keys, fx.data, fx.len, NULL,
-                                         mode, res);
+    n8443_verdict v =
+        n8443_login_accept(&no_keys, fx.data, fx.len, NULL, mode, res);
 
     fixture_free(&fx);
     return v;
@@ -52,7 +56,7 @@ static void test_ntlm_is_unusable(void **state)
 
 static void test_garbage_is_malformed(void **state)
 {
-    static const unsigned char junk[] = { 0x60, 0x05, 0x01, 0x02, 0x03 };
+    static const unsigned char junk[] = {0x60, 0x05, 0x01, 0x02, 0x03};
     n8443_login_result res;
 
     (void)state;
@@ -93,8 +97,8 @@ static void test_names(void **state)
     assert_true(n8443_name_has_no_control("j\xc3\xbcrgen@EXAMPLE.COM"));
     assert_false(n8443_name_has_no_control("alice\r\nX: y@TEST.N8443"));
     assert_false(n8443_name_has_no_control("a\x7f@R"));
-    assert_false(n8443_name_has_no_control("a\xc2\x85@R"));     /* NEL */
-    assert_true(n8443_name_has_no_control("a\xc2\xa0@R"));      /* NBSP */
+    assert_false(n8443_name_has_no_control("a\xc2\x85@R")); /* NEL */
+    assert_true(n8443_name_has_no_control("a\xc2\xa0@R"));  /* NBSP */
 }
 
 static void test_advice(void **state)

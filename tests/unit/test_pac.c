@@ -22,7 +22,7 @@
 #include "pac.h"
 #include "fixture.h"
 
-#define DOMAIN "S-1-5-21-3638735613-577288692-2752473655"
+#define DOMAIN   "S-1-5-21-3638735613-577288692-2752473655"
 #define MAX_SEEN 1100
 
 typedef struct {
@@ -31,9 +31,8 @@ typedef struct {
     int n;
 } seen;
 
-static int
-collect(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
-        uint32_t attributes)
+static int collect(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
+                   uint32_t attributes)
 {
     seen *s = ctx;
 
@@ -41,14 +40,13 @@ collect(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
     assert_true(kind <= N8443_PAC_SID_RESOURCE);
     s->count[kind]++;
     assert_true(s->n < MAX_SEEN);
-    assert_true(n8443_sid_to_string(sid, s->sids[s->n],
-                                    N8443_SID_STRING_MAX) > 0);
+    assert_true(n8443_sid_to_string(sid, s->sids[s->n], N8443_SID_STRING_MAX)
+                > 0);
     s->n++;
     return 0;
 }
 
-static int
-has(const seen *s, const char *sid)
+static int has(const seen *s, const char *sid)
 {
     int i;
 
@@ -60,8 +58,8 @@ has(const seen *s, const char *sid)
 }
 
 /* The logon info buffer of a fixture PAC. */
-static void
-logon_info_of(const fixture *fx, const unsigned char **buf, size_t *len)
+static void logon_info_of(const fixture *fx, const unsigned char **buf,
+                          size_t *len)
 {
     assert_int_equal(n8443_pac_find_buffer(fx->data, fx->len,
                                            N8443_PAC_LOGON_INFO, buf, len),
@@ -69,8 +67,7 @@ logon_info_of(const fixture *fx, const unsigned char **buf, size_t *len)
     assert_true(*buf > fx->data && *buf + *len <= fx->data + fx->len);
 }
 
-static void
-decode_user(const char *file, seen *s, n8443_logon_info *li)
+static void decode_user(const char *file, seen *s, n8443_logon_info *li)
 {
     fixture fx = fixture_load(file);
     const unsigned char *buf;
@@ -82,8 +79,7 @@ decode_user(const char *file, seen *s, n8443_logon_info *li)
     fixture_free(&fx);
 }
 
-static void
-test_alice_plain_group(void **state)
+static void test_alice_plain_group(void **state)
 {
     static seen s;
     n8443_logon_info li;
@@ -109,8 +105,7 @@ test_alice_plain_group(void **state)
     assert_false(has(&s, DOMAIN "-1109"));
 }
 
-static void
-test_bob_nested_group(void **state)
+static void test_bob_nested_group(void **state)
 {
     static seen s;
     n8443_logon_info li;
@@ -118,13 +113,12 @@ test_bob_nested_group(void **state)
     (void)state;
     decode_user("pac_bob.bin", &s, &li);
     assert_int_equal(li.user_rid, 1103);
-    assert_true(has(&s, DOMAIN "-1109"));       /* ops */
-    assert_true(has(&s, DOMAIN "-1110"));       /* web-admins, via ops */
+    assert_true(has(&s, DOMAIN "-1109")); /* ops */
+    assert_true(has(&s, DOMAIN "-1110")); /* web-admins, via ops */
     assert_false(has(&s, DOMAIN "-1108"));
 }
 
-static void
-test_dave_primary_group_only(void **state)
+static void test_dave_primary_group_only(void **state)
 {
     static seen s;
     n8443_logon_info li;
@@ -133,11 +127,10 @@ test_dave_primary_group_only(void **state)
     decode_user("pac_dave.bin", &s, &li);
     assert_int_equal(li.user_rid, 1105);
     assert_int_equal(li.group_count, 1);
-    assert_int_equal(s.n, 4);                   /* user, 513 twice, 18-1 */
+    assert_int_equal(s.n, 4); /* user, 513 twice, 18-1 */
 }
 
-static void
-test_erin_primary_group(void **state)
+static void test_erin_primary_group(void **state)
 {
     static seen s;
     n8443_logon_info li;
@@ -150,8 +143,7 @@ test_erin_primary_group(void **state)
     assert_true(has(&s, DOMAIN "-513"));
 }
 
-static void
-test_carol_1000_groups(void **state)
+static void test_carol_1000_groups(void **state)
 {
     static seen s;
     n8443_logon_info li;
@@ -165,9 +157,8 @@ test_carol_1000_groups(void **state)
     assert_int_equal(s.count[N8443_PAC_SID_GROUP], 1001);
 }
 
-static int
-stop_at_third(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
-              uint32_t attributes)
+static int stop_at_third(void *ctx, n8443_pac_sid_kind kind,
+                         const n8443_sid *sid, uint32_t attributes)
 {
     int *n = ctx;
 
@@ -177,8 +168,7 @@ stop_at_third(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
     return ++*n == 3 ? 42 : 0;
 }
 
-static void
-test_callback_stops_the_walk(void **state)
+static void test_callback_stops_the_walk(void **state)
 {
     fixture fx = fixture_load("pac_carol.bin");
     const unsigned char *buf;
@@ -187,15 +177,14 @@ test_callback_stops_the_walk(void **state)
 
     (void)state;
     logon_info_of(&fx, &buf, &len);
-    assert_int_equal(n8443_pac_logon_info(buf, len, NULL, stop_at_third,
-                                          &n), 42);
+    assert_int_equal(n8443_pac_logon_info(buf, len, NULL, stop_at_third, &n),
+                     42);
     assert_int_equal(n, 3);
     fixture_free(&fx);
 }
 
-static int
-never(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
-      uint32_t attributes)
+static int never(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
+                 uint32_t attributes)
 {
     (void)ctx;
     (void)kind;
@@ -208,8 +197,7 @@ never(void *ctx, n8443_pac_sid_kind kind, const n8443_sid *sid,
 /* Every truncation of the logon info is refused, and the callback never
  * sees a SID of a buffer that is refused.  Each copy is exact-size, so
  * AddressSanitizer sees a read past its end. */
-static void
-test_truncations_refused(void **state)
+static void test_truncations_refused(void **state)
 {
     fixture fx = fixture_load("pac_bob.bin");
     const unsigned char *buf;
@@ -224,24 +212,24 @@ test_truncations_refused(void **state)
         memcpy(copy, buf, cut);
         /* The private header's length, when it still fits, must not
          * save a short buffer. */
-        assert_int_not_equal(n8443_pac_logon_info(copy, cut, NULL, never,
-                                                  NULL), 0);
+        assert_int_not_equal(n8443_pac_logon_info(copy, cut, NULL, never, NULL),
+                             0);
         free(copy);
     }
     for (cut = 0; cut < fx.len; cut++)
         assert_int_not_equal(n8443_pac_find_buffer(fx.data, cut,
-                                                   N8443_PAC_LOGON_INFO,
-                                                   &buf, &len), 0);
+                                                   N8443_PAC_LOGON_INFO, &buf,
+                                                   &len),
+                             0);
     fixture_free(&fx);
 }
 
 /* Flip every byte of the logon info to a few values: decoding either
  * succeeds or is refused, never reads out of bounds (ASan/valgrind). */
-static void
-test_every_byte_mutated(void **state)
+static void test_every_byte_mutated(void **state)
 {
-    static const unsigned char values[] = { 0x00, 0x01, 0x0f, 0x10, 0x7f,
-                                            0x80, 0xff };
+    static const unsigned char values[] = {0x00, 0x01, 0x0f, 0x10,
+                                           0x7f, 0x80, 0xff};
     fixture fx = fixture_load("pac_alice.bin");
     const unsigned char *buf;
     size_t len, i, v;
@@ -271,8 +259,7 @@ typedef struct {
     size_t n;
 } ndr;
 
-static void
-put32(ndr *o, uint32_t v)
+static void put32(ndr *o, uint32_t v)
 {
     assert_true(o->n + 4 <= sizeof(o->b));
     o->b[o->n++] = v & 0xff;
@@ -281,8 +268,7 @@ put32(ndr *o, uint32_t v)
     o->b[o->n++] = v >> 24 & 0xff;
 }
 
-static void
-put_sid(ndr *o, uint8_t count, const uint32_t *sub)
+static void put_sid(ndr *o, uint8_t count, const uint32_t *sub)
 {
     uint8_t i;
 
@@ -298,32 +284,31 @@ put_sid(ndr *o, uint8_t count, const uint32_t *sub)
 /* A KERB_VALIDATION_INFO with no strings, two groups, one extra SID (and
  * one NULL extra SID pointer) and resource groups; groups_max is the
  * conformance written for GroupIds (2 when honest). */
-static size_t
-build(unsigned char *out, uint32_t groups_max, uint32_t res_count)
+static size_t build(unsigned char *out, uint32_t groups_max, uint32_t res_count)
 {
-    static const uint32_t dom[4] = { 21, 1, 2, 3 };
-    static const uint32_t res[4] = { 21, 7, 8, 9 };
-    static const uint32_t extra[2] = { 32, 544 };
+    static const uint32_t dom[4] = {21, 1, 2, 3};
+    static const uint32_t res[4] = {21, 7, 8, 9};
+    static const uint32_t extra[2] = {32, 544};
     ndr o;
     size_t i, len;
 
     memset(&o, 0, sizeof(o));
-    o.n = 16;                               /* headers, written below */
-    put32(&o, 0x20000);                     /* top-level pointer */
-    o.n += 48 + 48 + 4;                     /* times, NULL strings, counts */
-    put32(&o, 1000);                        /* UserId */
-    put32(&o, 513);                         /* PrimaryGroupId */
-    put32(&o, 2);                           /* GroupCount */
-    put32(&o, 0x20004);                     /* GroupIds */
+    o.n = 16;           /* headers, written below */
+    put32(&o, 0x20000); /* top-level pointer */
+    o.n += 48 + 48 + 4; /* times, NULL strings, counts */
+    put32(&o, 1000);    /* UserId */
+    put32(&o, 513);     /* PrimaryGroupId */
+    put32(&o, 2);       /* GroupCount */
+    put32(&o, 0x20004); /* GroupIds */
     put32(&o, N8443_PAC_LOGON_EXTRA_SIDS | N8443_PAC_LOGON_RESOURCE_GROUPS);
-    o.n += 16 + 16;                         /* session key, NULL strings */
-    put32(&o, 0x20008);                     /* LogonDomainId */
+    o.n += 16 + 16;     /* session key, NULL strings */
+    put32(&o, 0x20008); /* LogonDomainId */
     o.n += 40;
-    put32(&o, 2);                           /* SidCount */
-    put32(&o, 0x2000c);                     /* ExtraSids */
-    put32(&o, 0x20010);                     /* ResourceGroupDomainSid */
-    put32(&o, res_count);                   /* ResourceGroupCount */
-    put32(&o, res_count ? 0x20014 : 0);     /* ResourceGroupIds */
+    put32(&o, 2);                       /* SidCount */
+    put32(&o, 0x2000c);                 /* ExtraSids */
+    put32(&o, 0x20010);                 /* ResourceGroupDomainSid */
+    put32(&o, res_count);               /* ResourceGroupCount */
+    put32(&o, res_count ? 0x20014 : 0); /* ResourceGroupIds */
     assert_int_equal(o.n, 16 + 4 + 216);
     put32(&o, groups_max);
     put32(&o, 1101);
@@ -331,10 +316,10 @@ build(unsigned char *out, uint32_t groups_max, uint32_t res_count)
     put32(&o, 1102);
     put32(&o, 7);
     put_sid(&o, 4, dom);
-    put32(&o, 2);                           /* ExtraSids array */
+    put32(&o, 2); /* ExtraSids array */
     put32(&o, 0x20018);
     put32(&o, 7);
-    put32(&o, 0);                           /* a NULL SID pointer */
+    put32(&o, 0); /* a NULL SID pointer */
     put32(&o, 0);
     put_sid(&o, 2, extra);
     put_sid(&o, 4, res);
@@ -358,8 +343,7 @@ build(unsigned char *out, uint32_t groups_max, uint32_t res_count)
     return len;
 }
 
-static void
-test_extra_sids_and_resource_groups(void **state)
+static void test_extra_sids_and_resource_groups(void **state)
 {
     static unsigned char buf[4096];
     static seen s;
@@ -374,8 +358,8 @@ test_extra_sids_and_resource_groups(void **state)
     assert_int_equal(li.extra_sid_count, 1);
     assert_int_equal(li.resource_group_count, 3);
     assert_true(li.has_resource_domain);
-    assert_true(n8443_sid_to_string(&li.resource_domain_sid, res,
-                                    sizeof(res)) > 0);
+    assert_true(n8443_sid_to_string(&li.resource_domain_sid, res, sizeof(res))
+                > 0);
     assert_string_equal(res, "S-1-5-21-7-8-9");
     assert_string_equal(s.sids[0], "S-1-5-21-1-2-3-1000");
     assert_true(has(&s, "S-1-5-21-1-2-3-1101"));
@@ -401,8 +385,7 @@ test_extra_sids_and_resource_groups(void **state)
  * (LOGON_RESOURCE_GROUPS).  A logon info with the bits clear must not
  * grant its extra SIDs or resource groups: refused, or the SIDs left
  * out.  Today they are granted (here BUILTIN\Administrators). */
-static void
-test_extra_sids_need_their_user_flag(void **state)
+static void test_extra_sids_need_their_user_flag(void **state)
 {
     static unsigned char buf[4096];
     static seen s;
@@ -419,8 +402,7 @@ test_extra_sids_need_their_user_flag(void **state)
     assert_true(rc != 0 || !has(&s, "S-1-5-21-7-8-9-2000"));
 }
 
-static void
-test_headers_refused(void **state)
+static void test_headers_refused(void **state)
 {
     static unsigned char buf[4096];
     size_t len;
@@ -428,19 +410,18 @@ test_headers_refused(void **state)
     (void)state;
     len = build(buf, 2, 0);
     assert_int_equal(n8443_pac_logon_info(buf, len, NULL, NULL, NULL), 0);
-    buf[1] = 0x00;                              /* big-endian */
+    buf[1] = 0x00; /* big-endian */
     assert_int_equal(n8443_pac_logon_info(buf, len, NULL, NULL, NULL), -1);
     len = build(buf, 2, 0);
-    buf[8] = (unsigned char)(buf[8] + 8);       /* object past the end */
+    buf[8] = (unsigned char)(buf[8] + 8); /* object past the end */
     assert_int_equal(n8443_pac_logon_info(buf, len, NULL, NULL, NULL), -1);
     len = build(buf, 2, 0);
-    memset(buf + 16, 0, 4);                     /* NULL top-level pointer */
+    memset(buf + 16, 0, 4); /* NULL top-level pointer */
     assert_int_equal(n8443_pac_logon_info(buf, len, NULL, NULL, NULL), -1);
     assert_int_equal(n8443_pac_logon_info(NULL, 0, NULL, NULL, NULL), -1);
 }
 
-static void
-test_pac_table(void **state)
+static void test_pac_table(void **state)
 {
     fixture fx = fixture_load("pac_alice.bin");
     const unsigned char *buf;
@@ -448,53 +429,52 @@ test_pac_table(void **state)
     unsigned char *copy;
 
     (void)state;
-    assert_int_equal(n8443_pac_find_buffer(fx.data, fx.len, 0x7777, &buf,
-                                           &len), 1);
+    assert_int_equal(n8443_pac_find_buffer(fx.data, fx.len, 0x7777, &buf, &len),
+                     1);
     assert_int_equal(n8443_pac_find_buffer(fx.data, fx.len,
-                                           N8443_PAC_CLIENT_INFO, &buf,
-                                           &len), 0);
+                                           N8443_PAC_CLIENT_INFO, &buf, &len),
+                     0);
     copy = malloc(fx.len);
     assert_non_null(copy);
     /* Two logon infos: which one counts?  Refused, as MIT does. */
     memcpy(copy, fx.data, fx.len);
     assert_true(copy[0] >= 2);
     memcpy(copy + 8 + 16, "\1\0\0\0", 4);
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len,
-                                           N8443_PAC_LOGON_INFO, &buf,
-                                           &len), -1);
+    assert_int_equal(
+        n8443_pac_find_buffer(copy, fx.len, N8443_PAC_LOGON_INFO, &buf, &len),
+        -1);
     /* An offset that is not 8-aligned, one inside the table, a 64-bit
      * offset, a version other than 0, no buffers. */
     memcpy(copy, fx.data, fx.len);
     copy[8 + 8] |= 4;
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     memcpy(copy, fx.data, fx.len);
     memcpy(copy + 8 + 8, "\x08\0\0\0", 4);
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     memcpy(copy, fx.data, fx.len);
     copy[8 + 12] = 1;
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     memcpy(copy, fx.data, fx.len);
     copy[4] = 1;
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     memcpy(copy, fx.data, fx.len);
     memset(copy, 0, 4);
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     /* A buffer count whose table would not fit. */
     memcpy(copy, fx.data, fx.len);
     memcpy(copy, "\xff\xff\xff\x0f", 4);
-    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf,
-                                           &len), -1);
+    assert_int_equal(n8443_pac_find_buffer(copy, fx.len, 0x7777, &buf, &len),
+                     -1);
     free(copy);
     fixture_free(&fx);
 }
 
-static void
-test_sid_to_string(void **state)
+static void test_sid_to_string(void **state)
 {
     n8443_sid sid;
     char out[N8443_SID_STRING_MAX];
@@ -525,8 +505,7 @@ test_sid_to_string(void **state)
     assert_int_equal(n8443_sid_to_string(&sid, out, sizeof(out)), -1);
 }
 
-static void
-test_sid_from_string(void **state)
+static void test_sid_from_string(void **state)
 {
     static const char *good[][2] = {
         {"S-1-5-21-1004336348-1177238915-682003330-512",
@@ -542,11 +521,28 @@ test_sid_from_string(void **state)
          "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15"},
     };
     static const char *bad[] = {
-        "", "S", "S-", "S-1", "S-1-", "S-2-5-21", "S-1-5-", "S-1--5",
-        "S-1-5-21-", "S-1-5--21", "S-1-5-4294967296", "S-1-281474976710656",
-        "S-1-0x", "S-1-0x1000000000000-1", "S-1-5-+1", "S-1-5- 1",
-        "S-1-5-1 ", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16",
-        "web-users", "S-1-5-1a", "S-1-5-0x10", "X-1-5-21",
+        "",
+        "S",
+        "S-",
+        "S-1",
+        "S-1-",
+        "S-2-5-21",
+        "S-1-5-",
+        "S-1--5",
+        "S-1-5-21-",
+        "S-1-5--21",
+        "S-1-5-4294967296",
+        "S-1-281474976710656",
+        "S-1-0x",
+        "S-1-0x1000000000000-1",
+        "S-1-5-+1",
+        "S-1-5- 1",
+        "S-1-5-1 ",
+        "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16",
+        "web-users",
+        "S-1-5-1a",
+        "S-1-5-0x10",
+        "X-1-5-21",
     };
     char out[N8443_SID_STRING_MAX];
     n8443_sid sid;
@@ -562,8 +558,7 @@ test_sid_from_string(void **state)
         assert_int_equal(n8443_sid_from_string(bad[i], &sid), -1);
 }
 
-int
-main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alice_plain_group),

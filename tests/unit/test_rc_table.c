@@ -16,11 +16,11 @@
 #define NBUCKETS 4
 
 static n8443_rc_slot mem[NBUCKETS * N8443_RC_TABLE_SLOTS];
-static n8443_rc_table table = { NBUCKETS, mem };
+static n8443_rc_table table = {NBUCKETS, mem};
 
 /* A key whose two halves choose buckets b1 and b2, told apart by n. */
-static void make_key(unsigned char key[N8443_RC_TABLE_KEY_LEN],
-                     unsigned b1, unsigned b2, unsigned n)
+static void make_key(unsigned char key[N8443_RC_TABLE_KEY_LEN], unsigned b1,
+                     unsigned b2, unsigned n)
 {
     memset(key, 0, N8443_RC_TABLE_KEY_LEN);
     /* Big-endian 64-bit halves, reduced modulo NBUCKETS. */
@@ -119,8 +119,7 @@ static void test_full_never_evicts(void **state)
     assert_null(slot);
     /* Everything stored is still there. */
     assert_int_equal(n8443_rc_table_lookup(&table, first, 50, &slot), 1);
-    assert_int_equal(n8443_rc_table_live(&table, 50),
-                     2 * N8443_RC_TABLE_SLOTS);
+    assert_int_equal(n8443_rc_table_live(&table, 50), 2 * N8443_RC_TABLE_SLOTS);
     /* Once they expire there is room again. */
     assert_int_equal(n8443_rc_table_lookup(&table, k, 100, &slot), 0);
     assert_non_null(slot);
@@ -129,7 +128,7 @@ static void test_full_never_evicts(void **state)
 static void test_one_bucket_table(void **state)
 {
     n8443_rc_slot one[N8443_RC_TABLE_SLOTS];
-    n8443_rc_table t = { 1, one };
+    n8443_rc_table t = {1, one};
     unsigned char k[N8443_RC_TABLE_KEY_LEN];
     n8443_rc_slot *slot;
     unsigned n;

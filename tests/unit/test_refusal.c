@@ -26,10 +26,10 @@ static void every_cause_has_a_sentence(void **state)
 static void the_contract_words_are_there(void **state)
 {
     static const char *const words[] = {
-        "no_token", "ntlm", "no_ticket", "wrong_principal", "skew",
-        "replay", "expired", "bad_bindings", "malformed", "bad_password",
-        "not_authorized", "unsupported_scheme", "other_mech", "other"
-    };
+        "no_token",   "ntlm",         "no_ticket",      "wrong_principal",
+        "skew",       "replay",       "expired",        "bad_bindings",
+        "malformed",  "bad_password", "not_authorized", "unsupported_scheme",
+        "other_mech", "other"};
     size_t i;
 
     (void)state;

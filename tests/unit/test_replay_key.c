@@ -20,11 +20,10 @@
  * For the real token, make-fixtures writes spnego_init.replay_key the same
  * way, from its own DER parse of spnego_init.bin.
  */
-#define KAT_ABC \
+#define KAT_ABC                                                                \
     "da9609085fba9aaf3f6f1ba220dc9667b08efb403dcee81b636d54b830026270"
 
-static void
-key_hex_of(const n8443_apreq_info *info, char hex[65])
+static void key_hex_of(const n8443_apreq_info *info, char hex[65])
 {
     unsigned char key[N8443_REPLAY_KEY_LEN];
 
@@ -33,8 +32,7 @@ key_hex_of(const n8443_apreq_info *info, char hex[65])
 }
 
 /* Walk a token that must be krb5 and return its key in hex. */
-static void
-token_key_hex(const unsigned char *tok, size_t len, char hex[65])
+static void token_key_hex(const unsigned char *tok, size_t len, char hex[65])
 {
     n8443_apreq_info info;
 
@@ -42,8 +40,7 @@ token_key_hex(const unsigned char *tok, size_t len, char hex[65])
     key_hex_of(&info, hex);
 }
 
-static void
-fixture_key_hex(const char *name, char hex[65])
+static void fixture_key_hex(const char *name, char hex[65])
 {
     fixture fx = fixture_load(name);
 
@@ -51,8 +48,7 @@ fixture_key_hex(const char *name, char hex[65])
     fixture_free(&fx);
 }
 
-static void
-test_known_answer(void **state)
+static void test_known_answer(void **state)
 {
     n8443_apreq_info info;
     char hex[65];
@@ -98,15 +94,14 @@ test_known_answer(void **state)
  * re-wrapped in another NegTokenInit (Windows' mech list), in a
  * NegTokenResp, and sent bare.  All must give the SPNEGO fixture's key.
  */
-static void
-test_rewrapped_token_same_key(void **state)
+static void test_rewrapped_token_same_key(void **state)
 {
     fixture inner = fixture_load("spnego_inner_krb5.bin");
     fixture outer = fixture_load("spnego_init.bin");
-    const unsigned char *windows[] = { OID_KRB5_MS, OID_KRB5, OID_NEGOEX,
-                                       OID_NTLM };
-    const size_t windows_lens[] = { sizeof(OID_KRB5_MS), sizeof(OID_KRB5),
-                                    sizeof(OID_NEGOEX), sizeof(OID_NTLM) };
+    const unsigned char *windows[] = {OID_KRB5_MS, OID_KRB5, OID_NEGOEX,
+                                      OID_NTLM};
+    const size_t windows_lens[] = {sizeof(OID_KRB5_MS), sizeof(OID_KRB5),
+                                   sizeof(OID_NEGOEX), sizeof(OID_NTLM)};
     char original[65], hex[65];
     der_buf tok;
 
@@ -130,8 +125,7 @@ test_rewrapped_token_same_key(void **state)
 }
 
 /* Different logins, different keys. */
-static void
-test_different_authenticators_differ(void **state)
+static void test_different_authenticators_differ(void **state)
 {
     char spnego[65], raw[65], nomutual[65], hex[65];
     fixture fx = fixture_load("krb5_raw.bin");
@@ -157,9 +151,8 @@ test_different_authenticators_differ(void **state)
 /* ------------------------------------------ re-encoded copies of one AP-REQ */
 
 /* One TLV of src at *off: tag, contents [*cs, *ce), *off moved past it. */
-static void
-read_tlv(const unsigned char *src, size_t len, size_t *off,
-         unsigned char *tag, size_t *cs, size_t *ce)
+static void read_tlv(const unsigned char *src, size_t len, size_t *off,
+                     unsigned char *tag, size_t *cs, size_t *ce)
 {
     size_t n, k, i = *off;
 
@@ -181,8 +174,7 @@ read_tlv(const unsigned char *src, size_t len, size_t *off,
 
 /* Wrap b in tag with a length of `width` octets (0: minimal DER; else
  * the long form with leading zero octets, which only BER allows). */
-static void
-wrap_len(der_buf *b, unsigned char tag, int width)
+static void wrap_len(der_buf *b, unsigned char tag, int width)
 {
     unsigned char hdr[8];
     size_t hlen, n = b->len;
@@ -203,10 +195,10 @@ wrap_len(der_buf *b, unsigned char tag, int width)
     b->len += hlen;
 }
 
-static void
-tlv_len(der_buf *out, unsigned char tag, const void *v, size_t n, int width)
+static void tlv_len(der_buf *out, unsigned char tag, const void *v, size_t n,
+                    int width)
 {
-    der_buf t = { .len = 0 };
+    der_buf t = {.len = 0};
 
     der_append(&t, v, n);
     wrap_len(&t, tag, width);
@@ -219,20 +211,19 @@ tlv_len(der_buf *out, unsigned char tag, const void *v, size_t n, int width)
  * is non-NULL, and every length from the cipher outwards `width` octets
  * long (0: minimal).  The cipher bytes are the original ones.
  */
-static void
-rebuild(const n8443_apreq_info *info, const unsigned char *etype,
-        size_t etype_len, const unsigned char *kvno, size_t kvno_len,
-        int width, der_buf *out)
+static void rebuild(const n8443_apreq_info *info, const unsigned char *etype,
+                    size_t etype_len, const unsigned char *kvno,
+                    size_t kvno_len, int width, der_buf *out)
 {
     const unsigned char *a = info->apreq.data;
     size_t alen = info->apreq.len, off = 0, cs, ce, fs, fe;
     unsigned char tag;
-    der_buf seq = { .len = 0 }, enc = { .len = 0 }, f = { .len = 0 };
+    der_buf seq = {.len = 0}, enc = {.len = 0}, f = {.len = 0};
 
-    read_tlv(a, alen, &off, &tag, &cs, &ce);        /* [APPLICATION 14] */
+    read_tlv(a, alen, &off, &tag, &cs, &ce); /* [APPLICATION 14] */
     assert_int_equal(tag, 0x6e);
     off = cs;
-    read_tlv(a, alen, &off, &tag, &cs, &ce);        /* SEQUENCE */
+    read_tlv(a, alen, &off, &tag, &cs, &ce); /* SEQUENCE */
     assert_int_equal(tag, 0x30);
     off = cs;
     while (off < ce) {
@@ -253,8 +244,7 @@ rebuild(const n8443_apreq_info *info, const unsigned char *etype,
         der_append(&enc, f.buf, f.len);
     }
     f.len = 0;
-    tlv_len(&f, 0x04, info->authenticator.data, info->authenticator.len,
-            width);
+    tlv_len(&f, 0x04, info->authenticator.data, info->authenticator.len, width);
     wrap_len(&f, 0xa2, width);
     der_append(&enc, f.buf, f.len);
     wrap_len(&enc, 0x30, width);
@@ -276,13 +266,12 @@ rebuild(const n8443_apreq_info *info, const unsigned char *etype,
  * with a kvno added, or with its lengths re-encoded, is the same login:
  * every such copy has the original's key.
  */
-static void
-test_unauthenticated_fields_do_not_count(void **state)
+static void test_unauthenticated_fields_do_not_count(void **state)
 {
-    static const unsigned char e18[] = { 0x12 }, e511[] = { 0x01, 0xff },
-                               e23[] = { 0x17 }, eneg[] = { 0xff },
-                               e18long[] = { 0x00, 0x00, 0x00, 0x12 },
-                               kvno0[] = { 0x00 }, kvno7[] = { 0x07 };
+    static const unsigned char e18[] = {0x12}, e511[] = {0x01, 0xff},
+                               e23[] = {0x17}, eneg[] = {0xff},
+                               e18long[] = {0x00, 0x00, 0x00, 0x12},
+                               kvno0[] = {0x00}, kvno7[] = {0x07};
     struct {
         const unsigned char *etype;
         size_t etype_len;
@@ -290,27 +279,26 @@ test_unauthenticated_fields_do_not_count(void **state)
         size_t kvno_len;
         int width;
     } v[] = {
-        { e18, 1, NULL, 0, 0 },             /* the original, rebuilt */
-        { e511, 2, NULL, 0, 0 },            /* ENCTYPE_UNKNOWN */
-        { e23, 1, NULL, 0, 0 },
-        { eneg, 1, NULL, 0, 0 },
-        { e18long, 4, NULL, 0, 0 },         /* non-minimal INTEGER */
-        { e18, 1, kvno0, 1, 0 },            /* a kvno the original lacks */
-        { e511, 2, kvno7, 1, 0 },
-        { e18, 1, NULL, 0, 1 + 1 },         /* every length long-form */
-        { e511, 2, kvno7, 1, 4 },
+        {e18, 1, NULL, 0, 0},  /* the original, rebuilt */
+        {e511, 2, NULL, 0, 0}, /* ENCTYPE_UNKNOWN */
+        {e23, 1, NULL, 0, 0},
+        {eneg, 1, NULL, 0, 0},
+        {e18long, 4, NULL, 0, 0}, /* non-minimal INTEGER */
+        {e18, 1, kvno0, 1, 0},    /* a kvno the original lacks */
+        {e511, 2, kvno7, 1, 0},
+        {e18, 1, NULL, 0, 1 + 1}, /* every length long-form */
+        {e511, 2, kvno7, 1, 4},
     };
     fixture fx = fixture_load("krb5_raw.bin");
-    const unsigned char *mechs[] = { OID_KRB5_MS, OID_KRB5 };
-    const size_t mech_lens[] = { sizeof(OID_KRB5_MS), sizeof(OID_KRB5) };
+    const unsigned char *mechs[] = {OID_KRB5_MS, OID_KRB5};
+    const size_t mech_lens[] = {sizeof(OID_KRB5_MS), sizeof(OID_KRB5)};
     n8443_apreq_info info, copy_info;
     char original[65], hex[65];
     der_buf tok, wrapped;
     size_t i;
 
     (void)state;
-    assert_int_equal(n8443_token_walk(fx.data, fx.len, &info),
-                     N8443_TOK_KRB5);
+    assert_int_equal(n8443_token_walk(fx.data, fx.len, &info), N8443_TOK_KRB5);
     assert_int_equal(info.authenticator_etype, 18);
     key_hex_of(&info, original);
 
@@ -339,8 +327,7 @@ test_unauthenticated_fields_do_not_count(void **state)
 }
 
 /* No authenticator, no key: -1 and a zeroed key, never a usable one. */
-static void
-test_refuses_without_authenticator(void **state)
+static void test_refuses_without_authenticator(void **state)
 {
     static const unsigned char zero[N8443_REPLAY_KEY_LEN];
     unsigned char key[N8443_REPLAY_KEY_LEN];
@@ -353,8 +340,9 @@ test_refuses_without_authenticator(void **state)
 
     /* what a refused walk leaves behind */
     memset(key, 0xaa, sizeof(key));
-    assert_int_equal(n8443_token_walk((const unsigned char *)"\x60\x00", 2,
-                                      &info), N8443_TOK_MALFORMED);
+    assert_int_equal(
+        n8443_token_walk((const unsigned char *)"\x60\x00", 2, &info),
+        N8443_TOK_MALFORMED);
     assert_int_equal(n8443_replay_key(&info, key), -1);
     assert_memory_equal(key, zero, sizeof(key));
 
@@ -367,8 +355,7 @@ test_refuses_without_authenticator(void **state)
     assert_int_equal(n8443_replay_key(&info, NULL), -1);
 }
 
-int
-main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer),

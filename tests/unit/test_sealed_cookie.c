@@ -14,8 +14,8 @@
 #include "sealed_cookie.h"
 #include "channel_binding.h"
 
-static const unsigned char key1[N8443_COOKIE_KEY_LEN] = { 1, 2, 3, 4, 5 };
-static const unsigned char key2[N8443_COOKIE_KEY_LEN] = { 9, 8, 7, 6, 5 };
+static const unsigned char key1[N8443_COOKIE_KEY_LEN] = {1, 2, 3, 4, 5};
+static const unsigned char key2[N8443_COOKIE_KEY_LEN] = {9, 8, 7, 6, 5};
 
 static void sample(n8443_session *s, int64_t expires)
 {
@@ -35,9 +35,10 @@ static void test_round_trip(void **state)
 
     sample(&in, 5000);
     assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
-    assert_null(strpbrk(cookie, "+/=;, "));        /* base64url, unpadded */
-    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 4999,
-                                       &out), N8443_COOKIE_OK);
+    assert_null(strpbrk(cookie, "+/=;, ")); /* base64url, unpadded */
+    assert_int_equal(
+        n8443_cookie_open(key1, cookie, strlen(cookie), 4999, &out),
+        N8443_COOKIE_OK);
     assert_string_equal(out.principal, "alice@TEST.N8443");
     assert_int_equal(out.expires, 5000);
     assert_int_equal(out.issued, 1000);
@@ -63,17 +64,17 @@ static void test_version(void **state)
     assert_int_equal(cookie[0], 'A');
     v = (int)(strchr(b64, cookie[1]) - b64);
     assert_int_equal(v >> 4, 2);
-    cookie[1] = b64[(1 << 4) | (v & 15)];   /* version 1, same nonce */
-    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10,
-                                       &out), N8443_COOKIE_BAD);
+    cookie[1] = b64[(1 << 4) | (v & 15)]; /* version 1, same nonce */
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10, &out),
+                     N8443_COOKIE_BAD);
 }
 
 /* The scope digest: length-prefixed, so lists that concatenate alike
  * differ, and NULL (absent) differs from "". */
 static void test_digest(void **state)
 {
-    const char *ab_c[] = { "ab", "c" }, *a_bc[] = { "a", "bc" };
-    const char *with_null[] = { "x", NULL }, *with_empty[] = { "x", "" };
+    const char *ab_c[] = {"ab", "c"}, *a_bc[] = {"a", "bc"};
+    const char *with_null[] = {"x", NULL}, *with_empty[] = {"x", ""};
     unsigned char d1[N8443_COOKIE_DIGEST_LEN], d2[N8443_COOKIE_DIGEST_LEN];
 
     assert_int_equal(n8443_cookie_digest(ab_c, 2, d1), 0);
@@ -84,10 +85,10 @@ static void test_digest(void **state)
     assert_int_equal(n8443_cookie_digest(with_null, 2, d1), 0);
     assert_int_equal(n8443_cookie_digest(with_empty, 2, d2), 0);
     assert_memory_not_equal(d1, d2, sizeof(d1));
-    assert_int_equal(n8443_cookie_digest_bytes((const unsigned char *)"ab",
-                                               2, d1), 0);
-    assert_int_equal(n8443_cookie_digest_bytes((const unsigned char *)"ac",
-                                               2, d2), 0);
+    assert_int_equal(
+        n8443_cookie_digest_bytes((const unsigned char *)"ab", 2, d1), 0);
+    assert_int_equal(
+        n8443_cookie_digest_bytes((const unsigned char *)"ac", 2, d2), 0);
     assert_memory_not_equal(d1, d2, sizeof(d1));
 }
 
@@ -99,7 +100,7 @@ static void test_two_seals_differ(void **state)
     sample(&in, 5000);
     assert_int_equal(n8443_cookie_seal(key1, &in, a, sizeof(a)), 0);
     assert_int_equal(n8443_cookie_seal(key1, &in, b, sizeof(b)), 0);
-    assert_string_not_equal(a, b);      /* a fresh nonce each time */
+    assert_string_not_equal(a, b); /* a fresh nonce each time */
 }
 
 static void test_expired(void **state)
@@ -109,8 +110,9 @@ static void test_expired(void **state)
 
     sample(&in, 5000);
     assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
-    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 5000,
-                                       &out), N8443_COOKIE_EXPIRED);
+    assert_int_equal(
+        n8443_cookie_open(key1, cookie, strlen(cookie), 5000, &out),
+        N8443_COOKIE_EXPIRED);
 }
 
 static void test_other_key(void **state)
@@ -120,8 +122,8 @@ static void test_other_key(void **state)
 
     sample(&in, 5000);
     assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
-    assert_int_equal(n8443_cookie_open(key2, cookie, strlen(cookie), 10,
-                                       &out), N8443_COOKIE_BAD);
+    assert_int_equal(n8443_cookie_open(key2, cookie, strlen(cookie), 10, &out),
+                     N8443_COOKIE_BAD);
 }
 
 /* Every single-character change and every truncation is refused. */
@@ -159,13 +161,12 @@ static void test_garbage_and_limits(void **state)
     memset(in.principal, 'a', N8443_COOKIE_MAX_PRINCIPAL);
     in.principal[N8443_COOKIE_MAX_PRINCIPAL] = '\0';
     assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), 0);
-    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10,
-                                       &out), N8443_COOKIE_OK);
+    assert_int_equal(n8443_cookie_open(key1, cookie, strlen(cookie), 10, &out),
+                     N8443_COOKIE_OK);
     assert_int_equal(strlen(out.principal), N8443_COOKIE_MAX_PRINCIPAL);
     assert_int_equal(n8443_cookie_seal(key1, &in, small, sizeof(small)), -1);
     in.principal[0] = '\0';
-    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)),
-                     -1);
+    assert_int_equal(n8443_cookie_seal(key1, &in, cookie, sizeof(cookie)), -1);
 }
 
 /* ----------------------------------------- the Cookie field, stripped */
@@ -185,29 +186,30 @@ static void test_strip_table(void **state)
         const char *field, *kept, *values;
         int removed;
     } cases[] = {
-        { "a=1; n8443_session=V; b=2", "a=1; b=2", "[V]", 1 },
-        { "n8443_session=V", "", "[V]", 1 },
-        { "n8443_session=V; keep=1", "keep=1", "[V]", 1 },
-        { "keep=1; n8443_session=V", "keep=1", "[V]", 1 },
-        { "keep=1;n8443_session=V;", "keep=1", "[V]", 1 },
-        { "  n8443_session = V  ; k=1", "k=1", "[V]", 1 },
+        {"a=1; n8443_session=V; b=2", "a=1; b=2", "[V]", 1},
+        {"n8443_session=V", "", "[V]", 1},
+        {"n8443_session=V; keep=1", "keep=1", "[V]", 1},
+        {"keep=1; n8443_session=V", "keep=1", "[V]", 1},
+        {"keep=1;n8443_session=V;", "keep=1", "[V]", 1},
+        {"  n8443_session = V  ; k=1", "k=1", "[V]", 1},
         /* Other spellings go, but are not ours to read. */
-        { "N8443_SESSION=x; n8443.session=y; n8443%5Fsession=z; "
-          "n8443%5fsession=z; n8443[session=w; n8443 session =u; k=1",
-          "k=1", "", 6 },
+        {"N8443_SESSION=x; n8443.session=y; n8443%5Fsession=z; "
+         "n8443%5fsession=z; n8443[session=w; n8443 session =u; k=1",
+         "k=1", "", 6},
         /* ',' separates too (httpd's join of repeated fields). */
-        { "x=1, n8443_session=V", "x=1", "[V]", 1 },
-        { "n8443_session=A; n8443_session=B", "", "[A][B]", 2 },
-        { "n8443_session", "", "", 1 },
-        { "n8443_session=", "", "", 1 },
+        {"x=1, n8443_session=V", "x=1", "[V]", 1},
+        {"n8443_session=A; n8443_session=B", "", "[A][B]", 2},
+        {"n8443_session", "", "", 1},
+        {"n8443_session=", "", "", 1},
         /* Names that only look alike stay. */
-        { "n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
-          "n8443%5session=V",
-          "n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
-          "n8443%5session=V", "", 0 },
-        { "", "", "", 0 },
-        { "a=b=c; n8443_session=V=W", "a=b=c", "[V=W]", 1 },
-        { ";;, ;", ";;, ;", "", 0 },
+        {"n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
+         "n8443%5session=V",
+         "n8443_session2=V; xn8443_session=V; n8443_sessio=V; "
+         "n8443%5session=V",
+         "", 0},
+        {"", "", "", 0},
+        {"a=b=c; n8443_session=V=W", "a=b=c", "[V=W]", 1},
+        {";;, ;", ";;, ;", "", 0},
     };
     char out[256], values[256];
     size_t i;
@@ -230,8 +232,9 @@ static void test_channel_binding_bad_input(void **state)
 
     assert_int_equal(n8443_cb_from_pem("not a cert", 10, out, &n),
                      N8443_CERT_HASH_BAD_CERT);
-    assert_int_equal(n8443_cb_from_der((const unsigned char *)"\x30\x00", 2,
-                                       out, &n), N8443_CERT_HASH_BAD_CERT);
+    assert_int_equal(
+        n8443_cb_from_der((const unsigned char *)"\x30\x00", 2, out, &n),
+        N8443_CERT_HASH_BAD_CERT);
     assert_null(n8443_cb_hash_name_pem("", 0));
 }
 

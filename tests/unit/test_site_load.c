@@ -27,8 +27,8 @@ static struct n8443_config *load_ok(const char *text)
         size_t i;
 
         for (i = 0; i < diags.n; i++) {
-            print_error("%d:%d: %s\n", diags.items[i].line,
-                        diags.items[i].col, diags.items[i].msg);
+            print_error("%d:%d: %s\n", diags.items[i].line, diags.items[i].col,
+                        diags.items[i].msg);
         }
     }
     assert_int_equal(rc, N8443_OK);
@@ -55,13 +55,13 @@ static void expect_diag(const struct n8443_diags *diags, size_t i, int line,
     assert_int_equal(diags->items[i].col, col);
 }
 
-#define SITE                                                              \
-    "version: 1\n"                                                        \
-    "sites:\n"                                                            \
-    "  - name: portal\n"                                                  \
-    "    server_name: portal.example.com\n"                               \
-    "    tls:\n"                                                          \
-    "      certificate: /c.pem\n"                                         \
+#define SITE                                                                   \
+    "version: 1\n"                                                             \
+    "sites:\n"                                                                 \
+    "  - name: portal\n"                                                       \
+    "    server_name: portal.example.com\n"                                    \
+    "    tls:\n"                                                               \
+    "      certificate: /c.pem\n"                                              \
     "      key: /k.pem\n"
 
 static void test_minimal_defaults(void **state)
@@ -97,27 +97,26 @@ static void test_minimal_defaults(void **state)
 
 static void test_defaults_merge_field_by_field(void **state)
 {
-    struct n8443_config *cfg = load_ok(
-        "version: 1\n"
-        "defaults:\n"
-        "  listen: 9443\n"
-        "  tls:\n"
-        "    profile: modern\n"
-        "    key: /default.key\n"
-        "  kerberos:\n"
-        "    keytab: /etc/http.keytab\n"
-        "    clock_skew: 120\n"
-        "sites:\n"
-        "  - name: a\n"
-        "    server_name: a.example.com\n"
-        "    tls:\n"
-        "      certificate: /a.pem\n"
-        "  - name: b\n"
-        "    server_name: b.example.com\n"
-        "    listen: 8443\n"
-        "    tls:\n"
-        "      certificate: /b.pem\n"
-        "      profile: intermediate\n");
+    struct n8443_config *cfg = load_ok("version: 1\n"
+                                       "defaults:\n"
+                                       "  listen: 9443\n"
+                                       "  tls:\n"
+                                       "    profile: modern\n"
+                                       "    key: /default.key\n"
+                                       "  kerberos:\n"
+                                       "    keytab: /etc/http.keytab\n"
+                                       "    clock_skew: 120\n"
+                                       "sites:\n"
+                                       "  - name: a\n"
+                                       "    server_name: a.example.com\n"
+                                       "    tls:\n"
+                                       "      certificate: /a.pem\n"
+                                       "  - name: b\n"
+                                       "    server_name: b.example.com\n"
+                                       "    listen: 8443\n"
+                                       "    tls:\n"
+                                       "      certificate: /b.pem\n"
+                                       "      profile: intermediate\n");
     const struct n8443_site *a;
     const struct n8443_site *b;
 
@@ -125,7 +124,7 @@ static void test_defaults_merge_field_by_field(void **state)
     a = &cfg->sites[0];
     b = &cfg->sites[1];
     assert_int_equal(a->listen.v, 9443);
-    assert_int_equal(a->listen.pos.line, 3);    /* from defaults */
+    assert_int_equal(a->listen.pos.line, 3); /* from defaults */
     assert_int_equal(b->listen.v, 8443);
     assert_int_equal(b->listen.pos.line, 17);
     assert_string_equal(a->tls.key.v, "/default.key");
@@ -141,13 +140,12 @@ static void test_defaults_merge_field_by_field(void **state)
 static void test_replay_cache_forms(void **state)
 {
     struct n8443_config *cfg = load_ok(
-        SITE
-        "    kerberos:\n"
-        "      replay_cache: memcache://[::1]:11211,m2.example.com:11212\n"
-        "  - name: other\n"
-        "    server_name: other.example.com\n"
-        "    tls: {certificate: /c.pem, key: /k.pem}\n"
-        "    kerberos: {replay_cache: 'krb5:file2:/var/rc'}\n");
+        SITE "    kerberos:\n"
+             "      replay_cache: memcache://[::1]:11211,m2.example.com:11212\n"
+             "  - name: other\n"
+             "    server_name: other.example.com\n"
+             "    tls: {certificate: /c.pem, key: /k.pem}\n"
+             "    kerberos: {replay_cache: 'krb5:file2:/var/rc'}\n");
 
     (void)state;
     assert_int_equal(cfg->sites[0].kerberos.replay_cache.kind,
@@ -175,12 +173,14 @@ static void test_typing(void **state)
 
     load_bad(SITE "    listen: \"8443\"\n", &diags);
     assert_int_equal(diags.n, 1);
-    expect_diag(&diags, 0, 8, 13, "'listen' must be a port number from 1 "
+    expect_diag(&diags, 0, 8, 13,
+                "'listen' must be a port number from 1 "
                 "to 65535, got a quoted string '8443'");
 
     /* Leading zeros are neither octal nor decimal here. */
     load_bad(SITE "    listen: 08443\n", &diags);
-    expect_diag(&diags, 0, 8, 13, "'listen' must be a port number from 1 "
+    expect_diag(&diags, 0, 8, 13,
+                "'listen' must be a port number from 1 "
                 "to 65535, got '08443'");
 
     /* YAML 1.1 booleans are reported, not guessed. */
@@ -189,7 +189,8 @@ static void test_typing(void **state)
 
     /* !!str makes a string of anything, so it is not a boolean. */
     load_bad(SITE "      hsts: !!str true\n", &diags);
-    expect_diag(&diags, 0, 8, 13, "'hsts' must be true or false, got a "
+    expect_diag(&diags, 0, 8, 13,
+                "'hsts' must be true or false, got a "
                 "quoted string 'true'");
 }
 
@@ -221,13 +222,15 @@ static void test_duplicate_key_and_names(void **state)
     /* Same name on another port is fine; on the same port it is not,
      * whatever the case. */
     load_bad(SITE "  - name: b\n    server_name: PORTAL.example.com\n"
-             "    tls: {certificate: /c, key: /k}\n", &diags);
-    expect_diag(&diags, 0, 9, 18, "server name 'PORTAL.example.com' is "
+                  "    tls: {certificate: /c, key: /k}\n",
+             &diags);
+    expect_diag(&diags, 0, 9, 18,
+                "server name 'PORTAL.example.com' is "
                 "already used on port 8443 by site 'portal' (4:18)");
     n8443_config_free(load_ok(SITE "  - name: b\n"
-                              "    server_name: portal.example.com\n"
-                              "    listen: 9443\n"
-                              "    tls: {certificate: /c, key: /k}\n"));
+                                   "    server_name: portal.example.com\n"
+                                   "    listen: 9443\n"
+                                   "    tls: {certificate: /c, key: /k}\n"));
 }
 
 static void test_bad_value_not_also_missing(void **state)
@@ -240,7 +243,8 @@ static void test_bad_value_not_also_missing(void **state)
              "    tls:\n      certificate: rel.pem\n      key: /k\n",
              &diags);
     assert_int_equal(diags.n, 1);
-    expect_diag(&diags, 0, 6, 20, "'certificate' must be an absolute path, "
+    expect_diag(&diags, 0, 6, 20,
+                "'certificate' must be an absolute path, "
                 "got 'rel.pem'");
 }
 
@@ -251,7 +255,8 @@ static void test_control_characters_never_pass(void **state)
 
     (void)state;
     load_bad(text, &diags);
-    expect_diag(&diags, 0, 8, 16, "'auth_name' contains a control character "
+    expect_diag(&diags, 0, 8, 16,
+                "'auth_name' contains a control character "
                 "(a line break would end the httpd directive)");
     /* A control character in a key is not echoed either. */
     load_bad(SITE "    \"a\\tb\": 1\n", &diags);
@@ -280,28 +285,32 @@ static void test_httpd_expressions_never_pass(void **state)
          "'auth_name' must not contain '${': httpd would replace it with a "
          "variable when it reads the configuration"},
         {SITE "    locations:\n      - path: /a\n"
-              "        require: {users: ['%{HTTP:X}']}\n", 10, 27,
+              "        require: {users: ['%{HTTP:X}']}\n",
+         10, 27,
          "'users[0]' must not contain '%{': httpd would read it as an "
          "expression variable, not as text"},
         {SITE "    locations:\n      - path: /a\n"
-              "        require: {users: [alice, 'bob$1']}\n", 10, 34,
+              "        require: {users: [alice, 'bob$1']}\n",
+         10, 34,
          "'users[1]' must not contain '$1': httpd would read it as a "
          "regular expression back-reference"},
         {SITE "    locations:\n      - path: /a\n"
               "        require: {groups: ['x%{REMOTE_USER}']}\n"
-              "        group_file: /etc/g\n", 10, 28,
+              "        group_file: /etc/g\n",
+         10, 28,
          "'groups[0]' must not contain '%{': httpd would read it as an "
          "expression variable, not as text"},
         {SITE "    locations:\n      - path: /a\n"
               "        require: {groups: [admins]}\n"
-              "        group_file: '/etc/${G}'\n", 11, 21,
+              "        group_file: '/etc/${G}'\n",
+         11, 21,
          "'group_file' must not contain '${': httpd would replace it with a "
          "variable when it reads the configuration"},
         {SITE "    kerberos: {keytab: '/etc/%{HTTP:K}.keytab'}\n", 8, 24,
          "'keytab' must not contain '%{': httpd would read it as an "
          "expression variable, not as text"},
-        {SITE "    kerberos: {service_principal: 'HTTP/a.example@${R}'}\n",
-         8, 35,
+        {SITE "    kerberos: {service_principal: 'HTTP/a.example@${R}'}\n", 8,
+         35,
          "'service_principal' must not contain '${': httpd would replace it "
          "with a variable when it reads the configuration"},
         {SITE "    kerberos: {realm: '${REALM}'}\n", 8, 23,
@@ -326,17 +335,19 @@ static void test_clock_skew_is_instance_wide(void **state)
 
     (void)state;
     cfg = load_ok(SITE "    kerberos: {clock_skew: 600}\n"
-                  "  - name: b\n    server_name: b.example.com\n"
-                  "    tls: {certificate: /c, key: /k}\n");
+                       "  - name: b\n    server_name: b.example.com\n"
+                       "    tls: {certificate: /c, key: /k}\n");
     assert_int_equal(cfg->clock_skew, 600);
     n8443_config_free(cfg);
 
     load_bad(SITE "    kerberos: {clock_skew: 600}\n"
-             "  - name: b\n    server_name: b.example.com\n"
-             "    tls: {certificate: /c, key: /k}\n"
-             "    kerberos: {clock_skew: 60}\n", &diags);
+                  "  - name: b\n    server_name: b.example.com\n"
+                  "    tls: {certificate: /c, key: /k}\n"
+                  "    kerberos: {clock_skew: 60}\n",
+             &diags);
     assert_int_equal(diags.n, 1);
-    expect_diag(&diags, 0, 12, 28, "clock_skew 60 differs from 600 at 8:28: "
+    expect_diag(&diags, 0, 12, 28,
+                "clock_skew 60 differs from 600 at 8:28: "
                 "the clock skew is instance-wide (NegotiateClockSkew), so "
                 "all sites must agree");
 }
@@ -354,7 +365,8 @@ static void test_diagnostics_are_capped(void **state)
         used += (size_t)snprintf(text + used, sizeof(text) - used,
                                  "  - {name: s%d, server_name: s%d.example,"
                                  " listen: 0, tls: {certificate: /c, key: "
-                                 "/k}}\n", i, i);
+                                 "/k}}\n",
+                                 i, i);
     }
     load_bad(text, &diags);
     assert_int_equal(diags.n, N8443_MAX_DIAGS);

@@ -21,7 +21,7 @@
 
 /* rootDSE supportedCapabilities of an AD DC (MS-ADTS 3.1.1.3.4.3). */
 #define CAP_ACTIVE_DIRECTORY "1.2.840.113556.1.4.800"
-#define PAGE_SIZE 500
+#define PAGE_SIZE            500
 
 static void set_err(char *err, size_t errlen, const char *what, LDAP *ld,
                     int rc)
@@ -50,8 +50,8 @@ static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
     free(l->base);
     l->base = NULL;
     l->is_ad = 0;
-    rc = ldap_search_ext_s(l->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
-                           attrs, 0, NULL, NULL, &tv, 1, &res);
+    rc = ldap_search_ext_s(l->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+                           0, NULL, NULL, &tv, 1, &res);
     if (rc != LDAP_SUCCESS) {
         set_err(err, errlen, "cannot read the rootDSE", l->ld, rc);
         ldap_msgfree(res);
@@ -64,15 +64,16 @@ static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
     }
     for (i = 0; caps != NULL && caps[i] != NULL; i++) {
         if (caps[i]->bv_len == strlen(CAP_ACTIVE_DIRECTORY)
-            && memcmp(caps[i]->bv_val, CAP_ACTIVE_DIRECTORY,
-                      caps[i]->bv_len) == 0) {
+            && memcmp(caps[i]->bv_val, CAP_ACTIVE_DIRECTORY, caps[i]->bv_len)
+                   == 0) {
             l->is_ad = 1;
         }
     }
     ldap_value_free_len(caps);
     ldap_msgfree(res);
     if (l->base == NULL) {
-        snprintf(err, errlen, "the rootDSE names no defaultNamingContext: "
+        snprintf(err, errlen,
+                 "the rootDSE names no defaultNamingContext: "
                  "not an Active Directory domain controller");
         return N8443_IO;
     }
@@ -88,12 +89,14 @@ int n8443_ldap_open(const char *uri, const char *ccache,
     int version = LDAP_VERSION3;
     int rc;
 
-    if (ldap_url_parse(uri, &lud) != LDAP_URL_SUCCESS
-        || lud->lud_host == NULL || *lud->lud_host == '\0'
+    if (ldap_url_parse(uri, &lud) != LDAP_URL_SUCCESS || lud->lud_host == NULL
+        || *lud->lud_host == '\0'
         || (strcmp(lud->lud_scheme, "ldap") != 0
             && strcmp(lud->lud_scheme, "ldaps") != 0)) {
-        snprintf(err, errlen, "'%s' is not an ldap://HOST or ldaps://HOST "
-                 "URI", uri);
+        snprintf(err, errlen,
+                 "'%s' is not an ldap://HOST or ldaps://HOST "
+                 "URI",
+                 uri);
         ldap_free_urldesc(lud);
         return N8443_USAGE;
     }
@@ -193,15 +196,14 @@ int n8443_ldap_search(struct n8443_ldap *l, const char *base,
 
     do {
         rc = ldap_create_page_control(l->ld, PAGE_SIZE,
-                                      cookie.bv_len ? &cookie : NULL, 1,
-                                      &page);
+                                      cookie.bv_len ? &cookie : NULL, 1, &page);
         if (rc != LDAP_SUCCESS) {
             break;
         }
         sctrls[0] = page;
         rc = ldap_search_ext_s(l->ld, base != NULL ? base : l->base,
-                               LDAP_SCOPE_SUBTREE, filter, (char **)attrs,
-                               0, sctrls, NULL, &tv, 0, &res);
+                               LDAP_SCOPE_SUBTREE, filter, (char **)attrs, 0,
+                               sctrls, NULL, &tv, 0, &res);
         ldap_control_free(page);
         page = NULL;
         if (rc != LDAP_SUCCESS) {
@@ -211,8 +213,8 @@ int n8443_ldap_search(struct n8443_ldap *l, const char *base,
              e = ldap_next_entry(l->ld, e)) {
             stop = fn(l, e, arg);
         }
-        rc = ldap_parse_result(l->ld, res, &err_rc, NULL, NULL, NULL,
-                               &rctrls, 0);
+        rc = ldap_parse_result(l->ld, res, &err_rc, NULL, NULL, NULL, &rctrls,
+                               0);
         if (rc == LDAP_SUCCESS) {
             rc = err_rc;
         }
@@ -220,11 +222,11 @@ int n8443_ldap_search(struct n8443_ldap *l, const char *base,
         cookie.bv_val = NULL;
         cookie.bv_len = 0;
         if (rc == LDAP_SUCCESS && rctrls != NULL) {
-            LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
-                                               rctrls, NULL);
+            LDAPControl *c =
+                ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
             if (c != NULL
-                && ldap_parse_pageresponse_control(l->ld, c, &count,
-                                                   &cookie) != LDAP_SUCCESS) {
+                && ldap_parse_pageresponse_control(l->ld, c, &count, &cookie)
+                       != LDAP_SUCCESS) {
                 rc = LDAP_DECODING_ERROR;
             }
         }

@@ -20,17 +20,17 @@
 /* msDS-SupportedEncryptionTypes bits (MS-KILE 2.2.7). */
 #define N8443_ETYPE_DES_CRC 0x01
 #define N8443_ETYPE_DES_MD5 0x02
-#define N8443_ETYPE_RC4 0x04
-#define N8443_ETYPE_AES128 0x08
-#define N8443_ETYPE_AES256 0x10
+#define N8443_ETYPE_RC4     0x04
+#define N8443_ETYPE_AES128  0x08
+#define N8443_ETYPE_AES256  0x10
 
 struct n8443_ldap {
     LDAP *ld;
-    char *host;             /* of the URI: the SPN is ldap/HOST */
-    char *base;             /* defaultNamingContext */
-    int is_ad;              /* rootDSE: LDAP_CAP_ACTIVE_DIRECTORY_OID */
-    gss_ctx_id_t gss;       /* the bind's context, for the layer */
-    int sealed;             /* layer: 1 confidentiality, 0 integrity */
+    char *host;       /* of the URI: the SPN is ldap/HOST */
+    char *base;       /* defaultNamingContext */
+    int is_ad;        /* rootDSE: LDAP_CAP_ACTIVE_DIRECTORY_OID */
+    gss_ctx_id_t gss; /* the bind's context, for the layer */
+    int sealed;       /* layer: 1 confidentiality, 0 integrity */
 };
 
 /*
@@ -79,7 +79,7 @@ int n8443_ldap_escape(const char *value, char *buf, size_t buflen);
  * of CCACHE, then the negotiated layer under libldap's reads and writes.
  * N8443_OK, or N8443_IO with the reason in ERR.
  */
-int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
-                           char *err, size_t errlen);
+int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache, char *err,
+                           size_t errlen);
 
 #endif /* N8443CTL_AD_LDAP_H */

@@ -26,14 +26,14 @@
 
 #include "ad_ldap.h"
 
-#define LAYER_NONE 1
-#define LAYER_INTEGRITY 2
+#define LAYER_NONE            1
+#define LAYER_INTEGRITY       2
 #define LAYER_CONFIDENTIALITY 4
 /* The most this client accepts in one wrapped message (3 bytes). */
 #define OUR_MAXBUF 0xFFFFFF
 
-static void gss_err(char *err, size_t errlen, const char *what,
-                    OM_uint32 major, OM_uint32 minor)
+static void gss_err(char *err, size_t errlen, const char *what, OM_uint32 major,
+                    OM_uint32 minor)
 {
     OM_uint32 min2;
     OM_uint32 ctx = 0;
@@ -53,11 +53,11 @@ static void gss_err(char *err, size_t errlen, const char *what,
 struct layer {
     gss_ctx_id_t gss;
     int sealed;
-    size_t max_plain;           /* per wrapped message */
-    unsigned char *raw;         /* one wrapped message, being read */
+    size_t max_plain;   /* per wrapped message */
+    unsigned char *raw; /* one wrapped message, being read */
     size_t raw_len;
-    size_t raw_need;            /* 4, then 4 + its length */
-    gss_buffer_desc plain;      /* unwrapped, not yet handed up */
+    size_t raw_need;       /* 4, then 4 + its length */
+    gss_buffer_desc plain; /* unwrapped, not yet handed up */
     size_t plain_off;
 };
 
@@ -85,15 +85,13 @@ static int layer_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
 {
     struct layer *ly = sbiod->sbiod_pvt;
 
-    if (opt == LBER_SB_OPT_DATA_READY
-        && ly->plain_off < ly->plain.length) {
+    if (opt == LBER_SB_OPT_DATA_READY && ly->plain_off < ly->plain.length) {
         return 1;
     }
     return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
 }
 
-static ber_slen_t layer_read(Sockbuf_IO_Desc *sbiod, void *buf,
-                             ber_len_t len)
+static ber_slen_t layer_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
 {
     struct layer *ly = sbiod->sbiod_pvt;
     gss_buffer_desc in;
@@ -109,7 +107,7 @@ static ber_slen_t layer_read(Sockbuf_IO_Desc *sbiod, void *buf,
             n = LBER_SBIOD_READ_NEXT(sbiod, ly->raw + ly->raw_len,
                                      ly->raw_need - ly->raw_len);
             if (n <= 0) {
-                return n;       /* EOF, or errno says (EAGAIN: again) */
+                return n; /* EOF, or errno says (EAGAIN: again) */
             }
             ly->raw_len += (size_t)n;
             if (ly->raw_need == 4 && ly->raw_len == 4) {
@@ -169,8 +167,7 @@ static int write_all(Sockbuf_IO_Desc *sbiod, unsigned char *p, size_t len)
     return 0;
 }
 
-static ber_slen_t layer_write(Sockbuf_IO_Desc *sbiod, void *buf,
-                              ber_len_t len)
+static ber_slen_t layer_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
 {
     struct layer *ly = sbiod->sbiod_pvt;
     gss_buffer_desc in;
@@ -183,8 +180,8 @@ static ber_slen_t layer_write(Sockbuf_IO_Desc *sbiod, void *buf,
     /* One wrapped message per call; lber writes the rest next time. */
     in.value = buf;
     in.length = len < ly->max_plain ? len : ly->max_plain;
-    major = gss_wrap(&minor, ly->gss, ly->sealed, GSS_C_QOP_DEFAULT, &in,
-                     NULL, &out);
+    major = gss_wrap(&minor, ly->gss, ly->sealed, GSS_C_QOP_DEFAULT, &in, NULL,
+                     &out);
     if (GSS_ERROR(major)) {
         errno = EPROTO;
         return -1;
@@ -201,15 +198,14 @@ static ber_slen_t layer_write(Sockbuf_IO_Desc *sbiod, void *buf,
     return rc == 0 ? (ber_slen_t)in.length : -1;
 }
 
-static Sockbuf_IO layer_io = {
-    layer_setup, layer_remove, layer_ctrl, layer_read, layer_write, NULL
-};
+static Sockbuf_IO layer_io = {layer_setup, layer_remove, layer_ctrl,
+                              layer_read,  layer_write,  NULL};
 
 /* -------------------------------------------------------- the bind */
 
 /* One SASL bind step: send OUT, the server's answer into *IN. */
-static int bind_step(struct n8443_ldap *l, gss_buffer_t out,
-                     struct berval **in, char *err, size_t errlen)
+static int bind_step(struct n8443_ldap *l, gss_buffer_t out, struct berval **in,
+                     char *err, size_t errlen)
 {
     struct berval cred;
     char *diag = NULL;
@@ -226,8 +222,7 @@ static int bind_step(struct n8443_ldap *l, gss_buffer_t out,
     snprintf(err, errlen, "the GSSAPI bind to %s was refused: %s%s%s%s",
              l->host, ldap_err2string(rc), diag != NULL && *diag ? " - " : "",
              diag != NULL ? diag : "",
-             rc == LDAP_STRONG_AUTH_REQUIRED ? " (the server wants TLS)"
-                                             : "");
+             rc == LDAP_STRONG_AUTH_REQUIRED ? " (the server wants TLS)" : "");
     ldap_memfree(diag);
     return -1;
 }
@@ -248,12 +243,12 @@ static OM_uint32 client_cred(const char *ccache, gss_cred_id_t *cred,
     store.count = 1;
     store.elements = &el;
     return gss_acquire_cred_from(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                 GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
-                                 cred, NULL, NULL);
+                                 GSS_C_NO_OID_SET, GSS_C_INITIATE, &store, cred,
+                                 NULL, NULL);
 }
 
-int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
-                           char *err, size_t errlen)
+int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache, char *err,
+                           size_t errlen)
 {
     gss_buffer_desc name_buf;
     gss_name_t target = GSS_C_NO_NAME;
@@ -279,8 +274,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
     snprintf(spn, sizeof(spn), "ldap@%s", l->host);
     name_buf.value = spn;
     name_buf.length = strlen(spn);
-    major = gss_import_name(&minor, &name_buf, GSS_C_NT_HOSTBASED_SERVICE,
-                            &target);
+    major =
+        gss_import_name(&minor, &name_buf, GSS_C_NT_HOSTBASED_SERVICE, &target);
     if (!GSS_ERROR(major)) {
         major = client_cred(ccache, &cred, &minor);
     }
@@ -293,8 +288,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
         major = gss_init_sec_context(
             &minor, cred, &l->gss, target, (gss_OID)gss_mech_krb5,
             GSS_C_MUTUAL_FLAG | GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG
-            | GSS_C_SEQUENCE_FLAG, 0, GSS_C_NO_CHANNEL_BINDINGS, &in, NULL,
-            &out, &flags, NULL);
+                | GSS_C_SEQUENCE_FLAG,
+            0, GSS_C_NO_CHANNEL_BINDINGS, &in, NULL, &out, &flags, NULL);
         ber_bvfree(answer);
         answer = NULL;
         if (GSS_ERROR(major)) {
@@ -303,7 +298,7 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
             goto cleanup;
         }
         if (out.length == 0) {
-            out.value = "";     /* an empty response, not none */
+            out.value = ""; /* an empty response, not none */
         }
         ldap_rc = bind_step(l, &out, &answer, err, errlen);
         if (out.value != NULL && out.length == 0) {
@@ -311,7 +306,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
         }
         if (ldap_rc != LDAP_SASL_BIND_IN_PROGRESS) {
             if (ldap_rc == LDAP_SUCCESS) {
-                snprintf(err, errlen, "the server ended the GSSAPI bind "
+                snprintf(err, errlen,
+                         "the server ended the GSSAPI bind "
                          "before a security layer was agreed");
             }
             goto cleanup;
@@ -330,7 +326,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
     /* The server's offer: layers and its largest message. */
     major = gss_unwrap(&minor, l->gss, &in, &plain, NULL, NULL);
     if (GSS_ERROR(major) || plain.length != 4) {
-        snprintf(err, errlen, "the server's security layer offer is "
+        snprintf(err, errlen,
+                 "the server's security layer offer is "
                  "malformed");
         goto cleanup;
     }
@@ -347,7 +344,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
         choice[0] = LAYER_INTEGRITY;
     }
     else {
-        snprintf(err, errlen, "%s offers no integrity protection for LDAP "
+        snprintf(err, errlen,
+                 "%s offers no integrity protection for LDAP "
                  "(layers 0x%02x): refused, the answers could be forged",
                  l->host, offered);
         goto cleanup;
@@ -357,8 +355,7 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
     choice[3] = (unsigned char)OUR_MAXBUF;
     plain.value = choice;
     plain.length = 4;
-    major = gss_wrap(&minor, l->gss, 0, GSS_C_QOP_DEFAULT, &plain, NULL,
-                     &out);
+    major = gss_wrap(&minor, l->gss, 0, GSS_C_QOP_DEFAULT, &plain, NULL, &out);
     plain.value = NULL;
     plain.length = 0;
     if (GSS_ERROR(major)) {
@@ -373,9 +370,8 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
     if (server_max == 0 || server_max > OUR_MAXBUF) {
         server_max = OUR_MAXBUF;
     }
-    major = gss_wrap_size_limit(&minor, l->gss, l->sealed,
-                                GSS_C_QOP_DEFAULT, (OM_uint32)server_max,
-                                &max_in);
+    major = gss_wrap_size_limit(&minor, l->gss, l->sealed, GSS_C_QOP_DEFAULT,
+                                (OM_uint32)server_max, &max_in);
     ly = calloc(1, sizeof(*ly));
     if (GSS_ERROR(major) || max_in == 0 || ly == NULL
         || (ly->raw = malloc(4)) == NULL) {
@@ -387,12 +383,12 @@ int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache,
     ly->max_plain = max_in;
     ly->raw_need = 4;
     if (ldap_get_option(l->ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS
-        || ber_sockbuf_add_io(sb, &layer_io, LBER_SBIOD_LEVEL_APPLICATION,
-                              ly) != 0) {
+        || ber_sockbuf_add_io(sb, &layer_io, LBER_SBIOD_LEVEL_APPLICATION, ly)
+               != 0) {
         snprintf(err, errlen, "cannot set up the LDAP security layer");
         goto cleanup;
     }
-    ly = NULL;                  /* the Sockbuf owns it */
+    ly = NULL; /* the Sockbuf owns it */
     rc = N8443_OK;
 
 cleanup:

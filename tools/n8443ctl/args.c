@@ -82,9 +82,8 @@ static const struct option_spec options[] = {
     {{"ca", required_argument, NULL, VAL_CA}, N8443_OPT_CA},
     {{"timeout", required_argument, NULL, VAL_TIMEOUT}, N8443_OPT_TIMEOUT},
     {{"address", required_argument, NULL, VAL_ADDRESS}, N8443_OPT_ADDRESS},
-    {{"ldap-uri", required_argument, NULL, VAL_LDAP_URI},
-     N8443_OPT_LDAP_URI},
-    {{"base", required_argument, NULL, VAL_BASE}, N8443_OPT_BASE}
+    {{"ldap-uri", required_argument, NULL, VAL_LDAP_URI}, N8443_OPT_LDAP_URI},
+    {{"base", required_argument, NULL, VAL_BASE}, N8443_OPT_BASE},
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -202,8 +201,8 @@ static int finish_check(struct n8443_args *args, unsigned given, int argc,
  * --ccache (not both), a known --browser and --format, a --timeout of
  * 1 to 600 seconds.
  */
-static int finish_probe(struct n8443_args *args, const char *timeout,
-                        int argc, char **argv)
+static int finish_probe(struct n8443_args *args, const char *timeout, int argc,
+                        char **argv)
 {
     char *end = NULL;
 
@@ -225,7 +224,8 @@ static int finish_probe(struct n8443_args *args, const char *timeout,
         && strcmp(args->browser, "firefox") != 0
         && strcmp(args->browser, "curl") != 0) {
         n8443_error("probe: --browser must be chrome, firefox or curl, got "
-                    "'%s'", args->browser);
+                    "'%s'",
+                    args->browser);
         return usage_error("probe");
     }
     if (args->format != NULL && strcmp(args->format, "text") != 0
@@ -237,10 +237,11 @@ static int finish_probe(struct n8443_args *args, const char *timeout,
     if (timeout != NULL) {
         errno = 0;
         args->timeout = strtol(timeout, &end, 10);
-        if (errno != 0 || end == timeout || *end != '\0'
-            || args->timeout < 1 || args->timeout > 600) {
+        if (errno != 0 || end == timeout || *end != '\0' || args->timeout < 1
+            || args->timeout > 600) {
             n8443_error("probe: --timeout '%s' is not a number of seconds "
-                        "from 1 to 600", timeout);
+                        "from 1 to 600",
+                        timeout);
             return usage_error("probe");
         }
     }
@@ -334,8 +335,8 @@ int n8443_args_parse(int argc, char **argv,
     args.command = spec;
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc - 1, argv + 1, ":ho:", long_options,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc - 1, argv + 1, ":ho:", long_options, NULL))
+           != -1) {
         const char *name;
         unsigned bit;
 
@@ -377,51 +378,21 @@ int n8443_args_parse(int argc, char **argv,
         }
         given |= bit;
         switch (opt) {
-        case 'o':
-            args.output = optarg;
-            break;
-        case 't':
-            args.target = optarg;
-            break;
-        case 'n':
-            args.dry_run = 1;
-            break;
-        case 'N':
-            args.no_configtest = 1;
-            break;
-        case 'r':
-            args.reload = 1;
-            break;
-        case 'C':
-            args.configtest_cmd = optarg;
-            break;
-        case 'R':
-            args.reload_cmd = optarg;
-            break;
-        case VAL_ONLINE:
-            args.online = 1;
-            break;
-        case VAL_FORMAT:
-            args.format = optarg;
-            break;
-        case VAL_ONLY:
-            args.only = optarg;
-            break;
-        case VAL_STRICT:
-            args.strict = 1;
-            break;
-        case VAL_HTTPD_USER:
-            args.httpd_user = optarg;
-            break;
-        case VAL_CCACHE:
-            args.ccache = optarg;
-            break;
-        case VAL_KEYTAB:
-            args.keytab = optarg;
-            break;
-        case VAL_HOST:
-            args.host = optarg;
-            break;
+        case 'o': args.output = optarg; break;
+        case 't': args.target = optarg; break;
+        case 'n': args.dry_run = 1; break;
+        case 'N': args.no_configtest = 1; break;
+        case 'r': args.reload = 1; break;
+        case 'C': args.configtest_cmd = optarg; break;
+        case 'R': args.reload_cmd = optarg; break;
+        case VAL_ONLINE: args.online = 1; break;
+        case VAL_FORMAT: args.format = optarg; break;
+        case VAL_ONLY: args.only = optarg; break;
+        case VAL_STRICT: args.strict = 1; break;
+        case VAL_HTTPD_USER: args.httpd_user = optarg; break;
+        case VAL_CCACHE: args.ccache = optarg; break;
+        case VAL_KEYTAB: args.keytab = optarg; break;
+        case VAL_HOST: args.host = optarg; break;
         case VAL_ALIAS:
             if (args.naliases == N8443_MAX_ALIASES) {
                 n8443_error("%s: at most %d --alias", spec->name,
@@ -430,47 +401,20 @@ int n8443_args_parse(int argc, char **argv,
             }
             args.aliases[args.naliases++] = optarg;
             break;
-        case VAL_CERT:
-            args.cert = optarg;
-            break;
-        case VAL_KEY:
-            args.key = optarg;
-            break;
-        case VAL_CHAIN:
-            args.chain = optarg;
-            break;
-        case VAL_REALM:
-            args.realm = optarg;
-            break;
-        case VAL_AS:
-            args.as_principal = optarg;
-            break;
-        case VAL_BROWSER:
-            args.browser = optarg;
-            break;
-        case VAL_NO_LOGIN:
-            args.no_login = 1;
-            break;
-        case VAL_TRACE:
-            args.trace = 1;
-            break;
-        case VAL_CA:
-            args.ca_file = optarg;
-            break;
-        case VAL_TIMEOUT:
-            timeout = optarg;
-            break;
-        case VAL_ADDRESS:
-            args.address = optarg;
-            break;
-        case VAL_LDAP_URI:
-            args.ldap_uri = optarg;
-            break;
-        case VAL_BASE:
-            args.base = optarg;
-            break;
-        default:
-            break;
+        case VAL_CERT: args.cert = optarg; break;
+        case VAL_KEY: args.key = optarg; break;
+        case VAL_CHAIN: args.chain = optarg; break;
+        case VAL_REALM: args.realm = optarg; break;
+        case VAL_AS: args.as_principal = optarg; break;
+        case VAL_BROWSER: args.browser = optarg; break;
+        case VAL_NO_LOGIN: args.no_login = 1; break;
+        case VAL_TRACE: args.trace = 1; break;
+        case VAL_CA: args.ca_file = optarg; break;
+        case VAL_TIMEOUT: timeout = optarg; break;
+        case VAL_ADDRESS: args.address = optarg; break;
+        case VAL_LDAP_URI: args.ldap_uri = optarg; break;
+        case VAL_BASE: args.base = optarg; break;
+        default: break;
         }
     }
     /* getopt counted from argv + 1. */
@@ -508,7 +452,8 @@ int n8443_args_parse(int argc, char **argv,
     args.site_path = argv[optind];
     if (args.no_configtest && args.configtest_cmd != NULL) {
         n8443_error("%s: --configtest-cmd and --no-configtest contradict "
-                    "each other", spec->name);
+                    "each other",
+                    spec->name);
         return usage_error(spec->name);
     }
     if (args.reload_cmd != NULL && !args.reload) {

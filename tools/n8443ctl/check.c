@@ -26,8 +26,7 @@
 
 /* The accounts httpd runs as, in the order they are tried when
  * --httpd-user is not given: RHEL/Fedora, then Debian/Ubuntu. */
-static const char *const default_httpd_users[] = {"apache", "www-data",
-                                                  NULL};
+static const char *const default_httpd_users[] = {"apache", "www-data", NULL};
 
 /*
  * The httpd user: NAME, or the first of default_httpd_users that exists.
@@ -99,9 +98,8 @@ static int load_site_file(const char *path, struct n8443_report *rep,
         n8443_diags_print(label, diags);
         for (i = 0; i < diags->n; i++) {
             rec = n8443_report_add(rep, "site.invalid", N8443_SEV_ERROR,
-                                   "%s:%d:%d: %s", label,
-                                   diags->items[i].line, diags->items[i].col,
-                                   diags->items[i].msg);
+                                   "%s:%d:%d: %s", label, diags->items[i].line,
+                                   diags->items[i].col, diags->items[i].msg);
             n8443_record_detail(rep, rec, "file", "%s", label);
             n8443_record_detail_num(rep, rec, "line", diags->items[i].line);
             n8443_record_detail_num(rep, rec, "column", diags->items[i].col);
@@ -120,7 +118,8 @@ static int plain_host(const char *s)
 {
     return *s != '\0' && *s != '.' && *s != '-'
            && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                        "0123456789.-") == strlen(s);
+                        "0123456789.-")
+                  == strlen(s);
 }
 
 /*
@@ -136,7 +135,8 @@ static int site_from_args(const struct n8443_args *args,
     memset(site, 0, sizeof(*site));
     if (!plain_host(args->host)) {
         n8443_error("check: --host '%s' must be a host name (no port, no "
-                    "service, no realm)", args->host);
+                    "service, no realm)",
+                    args->host);
         return N8443_USAGE;
     }
     for (i = 0; i < args->naliases; i++) {
@@ -185,7 +185,8 @@ static long krb5_conf_skew(krb5_context kctx)
 
     if (krb5_get_profile(kctx, &profile) == 0) {
         if (profile_get_integer(profile, "libdefaults", "clockskew", NULL,
-                                N8443_DEFAULT_CLOCK_SKEW, &v) != 0) {
+                                N8443_DEFAULT_CLOCK_SKEW, &v)
+            != 0) {
             v = N8443_DEFAULT_CLOCK_SKEW;
         }
         profile_release(profile);
@@ -321,7 +322,8 @@ int n8443_cmd_check(const struct n8443_args *args)
         }
         if (!opts.online && n8443_report_only_names_online(&rep)) {
             n8443_error("check: --only %s selects online checks: add "
-                        "--online", args->only);
+                        "--online",
+                        args->only);
             rc = N8443_USAGE;
             goto cleanup;
         }

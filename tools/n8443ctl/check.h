@@ -28,20 +28,20 @@ enum n8443_severity {
     N8443_SEV_OK = 0,
     N8443_SEV_WARNING,
     N8443_SEV_ERROR,
-    N8443_SEV_SKIPPED       /* probe: a step that could not run (the
+    N8443_SEV_SKIPPED /* probe: a step that could not run (the
                                reason says why); fails nothing */
 };
 
 struct n8443_detail {
     char *key;
     char *value;
-    int is_number;      /* JSON: a number, not a string */
+    int is_number; /* JSON: a number, not a string */
 };
 
 struct n8443_record {
-    const char *id;                 /* static: from n8443_check_ids */
+    const char *id; /* static: from n8443_check_ids */
     enum n8443_severity severity;
-    int unusable;                   /* a file or service could not be
+    int unusable; /* a file or service could not be
                                        used: exit 4 rather than 1 */
     char *message;
     struct n8443_detail *details;
@@ -57,16 +57,16 @@ struct n8443_report {
     struct n8443_record **records;
     size_t n;
     size_t cap;
-    char **only;            /* --only: ids and families; none: all */
+    char **only; /* --only: ids and families; none: all */
     size_t nonly;
-    const char *site;       /* added as the first detail of each record */
+    const char *site; /* added as the first detail of each record */
     int failed;
 };
 
 /* One check id: its family is the part before the dot. */
 struct n8443_check_id {
     const char *id;
-    int online;             /* runs only with --online */
+    int online; /* runs only with --online */
 };
 
 extern const struct n8443_check_id n8443_check_ids[];
@@ -79,8 +79,8 @@ void n8443_report_free(struct n8443_report *rep);
  * ("keytab" or "keytab.*").  Returns N8443_OK, or N8443_USAGE with the
  * reason in err; N8443_IO when memory ran out.
  */
-int n8443_report_set_only(struct n8443_report *rep, const char *list,
-                          char *err, size_t errlen);
+int n8443_report_set_only(struct n8443_report *rep, const char *list, char *err,
+                          size_t errlen);
 
 /* Does --only select ID?  (Always, without --only.) */
 int n8443_report_wants(const struct n8443_report *rep, const char *id);
@@ -96,18 +96,15 @@ int n8443_report_only_names_online(const struct n8443_report *rep);
  * Add a record.  Returns it for n8443_record_detail*, or NULL when --only
  * leaves ID out or memory ran out (the detail functions accept NULL).
  */
-struct n8443_record *n8443_report_add(struct n8443_report *rep,
-                                      const char *id,
+struct n8443_record *n8443_report_add(struct n8443_report *rep, const char *id,
                                       enum n8443_severity severity,
-                                      const char *fmt, ...)
-    N8443_PRINTF(4, 5);
+                                      const char *fmt, ...) N8443_PRINTF(4, 5);
 
 void n8443_record_detail(struct n8443_report *rep, struct n8443_record *rec,
                          const char *key, const char *fmt, ...)
     N8443_PRINTF(4, 5);
-void n8443_record_detail_num(struct n8443_report *rep,
-                             struct n8443_record *rec, const char *key,
-                             long long value);
+void n8443_record_detail_num(struct n8443_report *rep, struct n8443_record *rec,
+                             const char *key, long long value);
 /* Mark an error as "could not use a file or service" (exit 4). */
 void n8443_record_unusable(struct n8443_record *rec);
 
@@ -130,28 +127,28 @@ int n8443_report_exit_status(const struct n8443_report *rep, int strict);
 
 /* One keytab entry, as klist -k -e -t shows it. */
 struct n8443_kt_entry {
-    char *principal;        /* unparsed, with realm */
-    char *service;          /* first component, if two components */
-    char *host;             /* second component, if two components */
+    char *principal; /* unparsed, with realm */
+    char *service;   /* first component, if two components */
+    char *host;      /* second component, if two components */
     char *realm;
     krb5_kvno kvno;
     krb5_enctype enctype;
 };
 
 struct n8443_keytab {
-    char *name;             /* what krb5_kt_resolve got */
-    const char *file;       /* inside name; NULL if not a file keytab */
+    char *name;       /* what krb5_kt_resolve got */
+    const char *file; /* inside name; NULL if not a file keytab */
     struct n8443_kt_entry *entries;
     size_t n;
-    int loaded;             /* read in full */
+    int loaded; /* read in full */
 };
 
 /* The httpd user the keytab must be readable by. */
 struct n8443_httpd_user {
-    char *name;             /* NULL: none found */
+    char *name; /* NULL: none found */
     uid_t uid;
     gid_t gid;
-    const char *how;        /* "--httpd-user", "default" */
+    const char *how; /* "--httpd-user", "default" */
 };
 
 /* Options of one `check` run (from struct n8443_args). */
@@ -159,11 +156,11 @@ struct n8443_check_opts {
     int online;
     int strict;
     int json;
-    const char *ccache;     /* client credentials for --online, or NULL:
+    const char *ccache;   /* client credentials for --online, or NULL:
                                the service key */
-    const char *target;     /* the installed file (--target, or a one-site
+    const char *target;   /* the installed file (--target, or a one-site
                                file's default), or NULL */
-    const char *ldap_uri;   /* --ldap-uri: the KDC is AD, its LDAP */
+    const char *ldap_uri; /* --ldap-uri: the KDC is AD, its LDAP */
 };
 
 /* One site being checked: its settings, and what earlier families
@@ -172,18 +169,18 @@ struct n8443_check_ctx {
     const struct n8443_check_opts *opts;
     struct n8443_report *rep;
     const struct n8443_site *site;
-    const char *site_file;      /* for positions; NULL without one */
-    int from_site_file;         /* 0: --keytab/--host: module settings
+    const char *site_file; /* for positions; NULL without one */
+    int from_site_file;    /* 0: --keytab/--host: module settings
                                    unknown */
     krb5_context kctx;
-    long clock_skew;            /* what the module applies */
+    long clock_skew; /* what the module applies */
     const char *clock_skew_source;
-    char *realm;                /* effective realm, or NULL */
+    char *realm; /* effective realm, or NULL */
     const char *realm_source;
-    const char **names;         /* server_name, then the aliases */
+    const char **names; /* server_name, then the aliases */
     size_t nnames;
-    const char *keytab_name;    /* the keytab httpd (or gssproxy) uses */
-    char *gssproxy_keytab;      /* from the gssproxy stanza, if found */
+    const char *keytab_name; /* the keytab httpd (or gssproxy) uses */
+    char *gssproxy_keytab;   /* from the gssproxy stanza, if found */
     struct n8443_keytab kt;
     struct n8443_httpd_user user;
     /* The certificate's RFC 5929 binding, for the online round trip. */
@@ -250,7 +247,7 @@ int n8443_check_http(struct n8443_check_ctx *ctx);
 /* What the policy lets httpd_t do with a file of a given type. */
 enum n8443_se_verdict {
     N8443_SE_OK = 0,
-    N8443_SE_EXPOSED,       /* readable, but labelled as web content */
+    N8443_SE_EXPOSED, /* readable, but labelled as web content */
     N8443_SE_DENIED
 };
 

@@ -19,7 +19,7 @@
 
 #include "check.h"
 
-#define MAX_PEM (1024 * 1024)
+#define MAX_PEM   (1024 * 1024)
 #define MAX_CERTS 16
 #define WARN_DAYS 30
 
@@ -29,7 +29,7 @@ struct cert_set {
     size_t n;
     size_t in_cert_file;
     EVP_PKEY *key;
-    char *pem;              /* the certificate file's bytes */
+    char *pem; /* the certificate file's bytes */
     size_t pem_len;
 };
 
@@ -94,8 +94,7 @@ static size_t read_certs(const char *data, size_t len, struct cert_set *set)
         return 0;
     }
     while (set->n < MAX_CERTS
-           && (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL))
-                  != NULL) {
+           && (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
         set->certs[set->n++] = x;
     }
     ERR_clear_error();
@@ -163,8 +162,7 @@ static int load_files(struct n8443_check_ctx *ctx, struct cert_set *set)
 
     err = slurp(tls->certificate.v, &set->pem, &set->pem_len);
     if (err != 0) {
-        file_error(ctx, "certificate", tls->certificate.v, strerror(err),
-                   1);
+        file_error(ctx, "certificate", tls->certificate.v, strerror(err), 1);
         goto cleanup;
     }
     set->in_cert_file = read_certs(set->pem, set->pem_len, set);
@@ -180,8 +178,7 @@ static int load_files(struct n8443_check_ctx *ctx, struct cert_set *set)
             goto cleanup;
         }
         bio = BIO_new_mem_buf(data, (int)len);
-        set->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
-                                                 NULL)
+        set->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
                        : NULL;
         ERR_clear_error();
         if (set->key == NULL) {
@@ -225,8 +222,7 @@ static void check_key(struct n8443_check_ctx *ctx, struct cert_set *set)
     }
     if (X509_check_private_key(set->certs[0], set->key) == 1) {
         n8443_report_add(ctx->rep, "cert.key", N8443_SEV_OK,
-                         "the key %s belongs to the certificate",
-                         tls->key.v);
+                         "the key %s belongs to the certificate", tls->key.v);
         ERR_clear_error();
         return;
     }
@@ -254,26 +250,25 @@ static void check_key(struct n8443_check_ctx *ctx, struct cert_set *set)
             "for (or a certificate issued for this key)",
             tls->key.v, tls->certificate.v);
     }
-    n8443_record_detail(ctx->rep, rec, "certificate", "%s",
-                        tls->certificate.v);
+    n8443_record_detail(ctx->rep, rec, "certificate", "%s", tls->certificate.v);
     n8443_record_detail(ctx->rep, rec, "key", "%s", tls->key.v);
 }
 
 /* The DNS names of the subjectAltName, "a, b", into OUT. */
 static void san_names(X509 *x, struct n8443_buf *out)
 {
-    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-                                            NULL);
+    GENERAL_NAMES *names =
+        X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     int i;
 
     for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 
         if (gn->type == GEN_DNS) {
-            n8443_buf_printf(out, "%s%.*s", out->len ? ", " : "",
-                             ASN1_STRING_length(gn->d.dNSName),
-                             (const char *)ASN1_STRING_get0_data(
-                                 gn->d.dNSName));
+            n8443_buf_printf(
+                out, "%s%.*s", out->len ? ", " : "",
+                ASN1_STRING_length(gn->d.dNSName),
+                (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
         }
     }
     GENERAL_NAMES_free(names);
@@ -297,7 +292,8 @@ static void check_san(struct n8443_check_ctx *ctx, struct cert_set *set)
             == 1) {
             rec = n8443_report_add(ctx->rep, "cert.san", N8443_SEV_OK,
                                    "%s is in the certificate's "
-                                   "subjectAltName", name);
+                                   "subjectAltName",
+                                   name);
         }
         else {
             rec = n8443_report_add(
@@ -346,8 +342,7 @@ static void check_expiry(struct n8443_check_ctx *ctx, struct cert_set *set)
     else {
         ASN1_TIME_diff(&days, &secs, NULL, not_after);
         if (days < WARN_DAYS) {
-            rec = n8443_report_add(ctx->rep, "cert.expiry",
-                                   N8443_SEV_WARNING,
+            rec = n8443_report_add(ctx->rep, "cert.expiry", N8443_SEV_WARNING,
                                    "the certificate %s expires on %s, in "
                                    "%d days: renew it now",
                                    file, until, days);
@@ -374,8 +369,7 @@ static void check_chain(struct n8443_check_ctx *ctx, struct cert_set *set)
     size_t i;
 
     for (i = 0; i + 1 < set->n; i++) {
-        if (X509_check_issued(set->certs[i + 1], set->certs[i])
-            != X509_V_OK) {
+        if (X509_check_issued(set->certs[i + 1], set->certs[i]) != X509_V_OK) {
             rec = n8443_report_add(
                 ctx->rep, "cert.chain", N8443_SEV_ERROR,
                 "certificate #%zu (%s) did not issue #%zu (%s): the chain "
@@ -395,8 +389,7 @@ static void check_chain(struct n8443_check_ctx *ctx, struct cert_set *set)
     }
     else {
         n8443_report_add(ctx->rep, "cert.chain", N8443_SEV_OK,
-                         "the chain of %zu certificates is in order",
-                         set->n);
+                         "the chain of %zu certificates is in order", set->n);
     }
 }
 
@@ -412,21 +405,20 @@ static void check_binding(struct n8443_check_ctx *ctx, struct cert_set *set)
     struct n8443_record *rec;
     n8443_cert_hash_status st;
 
-    st = n8443_cb_from_pem(set->pem, set->pem_len, ctx->cb_data,
-                           &ctx->cb_len);
+    st = n8443_cb_from_pem(set->pem, set->pem_len, ctx->cb_data, &ctx->cb_len);
     if (st == N8443_CERT_HASH_OK) {
         ctx->have_cb = 1;
         hash = n8443_cb_hash_name_pem(set->pem, set->pem_len);
         n8443_report_add(ctx->rep, "cert.channel-binding", N8443_SEV_OK,
                          "channel binding %s: tls-server-end-point with %s",
-                         mode == N8443_CB_OFF ? "off"
+                         mode == N8443_CB_OFF       ? "off"
                          : mode == N8443_CB_REQUIRE ? "required"
                                                     : "optional",
                          hash ? hash : "its signature hash");
         return;
     }
     if (st != N8443_CERT_HASH_NONE) {
-        return;     /* cert.file said why */
+        return; /* cert.file said why */
     }
     if (mode == N8443_CB_OFF) {
         n8443_report_add(ctx->rep, "cert.channel-binding", N8443_SEV_OK,
@@ -450,8 +442,9 @@ static void check_binding(struct n8443_check_ctx *ctx, struct cert_set *set)
             "so RFC 5929 defines no channel binding for it: logins work "
             "but are never bound to the TLS connection%s. Use an RSA or "
             "ECDSA certificate to get binding",
-            ctx->from_site_file ? "" : ", and NegotiateChannelBinding "
-                                       "require would refuse them all");
+            ctx->from_site_file ? ""
+                                : ", and NegotiateChannelBinding "
+                                  "require would refuse them all");
     }
     n8443_record_detail(ctx->rep, rec, "certificate", "%s",
                         ctx->site->tls.certificate.v);
@@ -465,20 +458,17 @@ int n8443_check_cert(struct n8443_check_ctx *ctx)
     char subject[256];
 
     if (!tls->present || tls->certificate.v == NULL) {
-        return N8443_OK;    /* --keytab/--host without --cert */
+        return N8443_OK; /* --keytab/--host without --cert */
     }
     memset(&set, 0, sizeof(set));
     if (!load_files(ctx, &set)) {
         goto cleanup;
     }
-    rec = n8443_report_add(ctx->rep, "cert.file", N8443_SEV_OK,
-                           "certificate %s (%s)%s%s", tls->certificate.v,
-                           subject_of(set.certs[0], subject,
-                                      sizeof(subject)),
-                           tls->key.v ? " and key " : "",
-                           tls->key.v ? tls->key.v : "");
-    n8443_record_detail(ctx->rep, rec, "certificate", "%s",
-                        tls->certificate.v);
+    rec = n8443_report_add(
+        ctx->rep, "cert.file", N8443_SEV_OK, "certificate %s (%s)%s%s",
+        tls->certificate.v, subject_of(set.certs[0], subject, sizeof(subject)),
+        tls->key.v ? " and key " : "", tls->key.v ? tls->key.v : "");
+    n8443_record_detail(ctx->rep, rec, "certificate", "%s", tls->certificate.v);
     check_key(ctx, &set);
     if (n8443_report_wants(ctx->rep, "cert.san")) {
         check_san(ctx, &set);

@@ -51,8 +51,8 @@ static void check_name(struct n8443_check_ctx *ctx, const char *name)
     snprintf(canon, sizeof(canon), "%s",
              res->ai_canonname ? res->ai_canonname : name);
     freeaddrinfo(res);
-    rec = n8443_report_add(ctx->rep, "dns.resolve", N8443_SEV_OK,
-                           "%s resolves", name);
+    rec = n8443_report_add(ctx->rep, "dns.resolve", N8443_SEV_OK, "%s resolves",
+                           name);
     n8443_record_detail(ctx->rep, rec, "name", "%s", name);
 
     if (!n8443_report_wants(ctx->rep, "dns.canonical")) {
@@ -69,8 +69,8 @@ static void check_name(struct n8443_check_ctx *ctx, const char *name)
              || n8443_keytab_has(&ctx->kt, "HTTP", canon, ctx->realm)) {
         rec = n8443_report_add(
             ctx->rep, "dns.canonical", N8443_SEV_OK,
-            "%s is an alias of %s%s: browsers ask for HTTP/%s, %s", name,
-            canon, have_cname ? " (DNS CNAME)" : "", canon,
+            "%s is an alias of %s%s: browsers ask for HTTP/%s, %s", name, canon,
+            have_cname ? " (DNS CNAME)" : "", canon,
             ctx->kt.loaded ? "which the keytab has"
                            : "(the keytab could not be read)");
     }
@@ -80,8 +80,8 @@ static void check_name(struct n8443_check_ctx *ctx, const char *name)
             "%s is an alias of %s%s: Chrome, Edge and Firefox ask for "
             "HTTP/%s@%s, which is not in the keytab, so logins by %s "
             "fail. Export a key for HTTP/%s too (or make %s an A record)",
-            name, canon, have_cname ? " (DNS CNAME)" : " (hosts file)",
-            canon, ctx->realm ? ctx->realm : "REALM", name, canon, name);
+            name, canon, have_cname ? " (DNS CNAME)" : " (hosts file)", canon,
+            ctx->realm ? ctx->realm : "REALM", name, canon, name);
     }
     n8443_record_detail(ctx->rep, rec, "name", "%s", name);
     n8443_record_detail(ctx->rep, rec, "canonical", "%s", canon);

@@ -56,8 +56,8 @@ static int gp_serves(const struct gp_stanza *st,
  * gssproxy's syntax is ini-like: sections, "key = value", '#' comments;
  * cred_store may repeat (only its keytab: matters here).
  */
-static int gp_read_file(const char *path, struct gp_stanza *stanzas,
-                        size_t max, size_t *n)
+static int gp_read_file(const char *path, struct gp_stanza *stanzas, size_t max,
+                        size_t *n)
 {
     struct gp_stanza *cur = NULL;
     char line[2048];
@@ -110,8 +110,8 @@ static int gp_read_file(const char *path, struct gp_stanza *stanzas,
             snprintf(cur->mechs, sizeof(cur->mechs), "%s", value);
         }
         else if (strcmp(key, "allow_any_uid") == 0) {
-            cur->allow_any_uid = strcasecmp(value, "yes") == 0
-                                 || strcasecmp(value, "true") == 0;
+            cur->allow_any_uid =
+                strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0;
         }
     }
     fclose(f);
@@ -126,8 +126,7 @@ static int cmp_names(const void *a, const void *b)
 /* gssproxy.conf first, then the directory's *.conf in name order, as
  * gssproxy reads them.  Returns the number of stanzas, or -1 when DIR
  * cannot be read. */
-static int gp_read_dir(const char *dir, struct gp_stanza *stanzas,
-                       size_t max)
+static int gp_read_dir(const char *dir, struct gp_stanza *stanzas, size_t max)
 {
     char *names[256];
     size_t nnames = 0;

@@ -79,7 +79,8 @@ static void check_token_size(struct n8443_check_ctx *ctx)
     else {
         rec = n8443_report_add(ctx->rep, "http.token-size", N8443_SEV_OK,
                                "tokens up to %ld bytes are accepted "
-                               "(NegotiateMaxTokenSize)", max->v);
+                               "(NegotiateMaxTokenSize)",
+                               max->v);
     }
     n8443_record_detail_num(ctx->rep, rec, "max_token_size", max->v);
     if (n8443_check_where(ctx, max->pos, where, sizeof(where)) != NULL) {
@@ -108,7 +109,8 @@ static void check_field_size(struct n8443_check_ctx *ctx)
         return;
     }
     if (n8443_read_file_optional(target, N8443_MAX_CONF_FILE, &data, &len,
-                                 &exists, NULL) != N8443_OK) {
+                                 &exists, NULL)
+        != N8443_OK) {
         rec = n8443_report_add(ctx->rep, "http.field-size", N8443_SEV_ERROR,
                                "cannot read %s", target);
         n8443_record_unusable(rec);
@@ -118,7 +120,8 @@ static void check_field_size(struct n8443_check_ctx *ctx)
         rec = n8443_report_add(
             ctx->rep, "http.field-size", N8443_SEV_OK,
             "%s is not installed yet; render writes LimitRequestFieldSize "
-            "%ld for tokens up to %ld bytes", target, need, max_token);
+            "%ld for tokens up to %ld bytes",
+            target, need, max_token);
         n8443_record_detail_num(ctx->rep, rec, "needed", need);
         return;
     }

@@ -142,8 +142,7 @@ static void check_spn_ports(struct n8443_check_ctx *ctx)
             continue;
         }
         found = 1;
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - e->host),
-                 e->host);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - e->host), e->host);
         if (n8443_keytab_has(&ctx->kt, e->service, host, e->realm)) {
             rec = n8443_report_add(
                 ctx->rep, "keytab.spn-port", N8443_SEV_WARNING,
@@ -188,8 +187,7 @@ static size_t site_principals(const struct n8443_check_ctx *ctx,
             int dup = 0;
 
             for (j = 0; !wanted && j < ctx->nnames; j++) {
-                wanted = e->service != NULL
-                         && strcmp(e->service, "HTTP") == 0
+                wanted = e->service != NULL && strcmp(e->service, "HTTP") == 0
                          && strcmp(e->host, ctx->names[j]) == 0
                          && (ctx->realm == NULL
                              || strcmp(e->realm, ctx->realm) == 0);
@@ -414,8 +412,7 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx)
 
         rec = n8443_report_add(
             ctx->rep, "keytab.file", N8443_SEV_ERROR,
-            "keytab %s (from %s): %s. %s",
-            file, how, strerror(err),
+            "keytab %s (from %s): %s. %s", file, how, strerror(err),
             err == ENOENT ? "Export the service keys into it (kadmin "
                             "ktadd, ktpass, msktutil or ipa-getkeytab)"
                           : "Run the check as root");
@@ -443,8 +440,8 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx)
         return N8443_IO;
     }
     if (code != 0 || ctx->kt.n == 0) {
-        const char *msg = code ? krb5_get_error_message(ctx->kctx, code)
-                               : "it holds no keys";
+        const char *msg =
+            code ? krb5_get_error_message(ctx->kctx, code) : "it holds no keys";
 
         rec = n8443_report_add(ctx->rep, "keytab.file", N8443_SEV_ERROR,
                                "%s is not a usable keytab: %s. Export the "
@@ -458,9 +455,8 @@ int n8443_check_keytab(struct n8443_check_ctx *ctx)
     }
     ctx->kt.loaded = 1;
     rec = n8443_report_add(ctx->rep, "keytab.file", N8443_SEV_OK,
-                           "keytab %s (from %s): %zu key%s",
-                           ctx->kt.name, how, ctx->kt.n,
-                           ctx->kt.n == 1 ? "" : "s");
+                           "keytab %s (from %s): %zu key%s", ctx->kt.name, how,
+                           ctx->kt.n, ctx->kt.n == 1 ? "" : "s");
     n8443_record_detail(ctx->rep, rec, "keytab", "%s", ctx->kt.name);
 
 after_file:

@@ -39,8 +39,8 @@ static int readable_by(const struct n8443_httpd_user *user, const char *file,
         if (pid == 0) {
             int fd;
 
-            if (initgroups(user->name, user->gid) != 0
-                || setgid(user->gid) != 0 || setuid(user->uid) != 0) {
+            if (initgroups(user->name, user->gid) != 0 || setgid(user->gid) != 0
+                || setuid(user->uid) != 0) {
                 _exit(2);
             }
             fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -120,8 +120,8 @@ void n8443_check_keytab_permissions(struct n8443_check_ctx *ctx,
             "the site or decrypt its tickets. chmod 0640 %s (owner %s, "
             "group of the httpd user), and since it was exposed, change "
             "the key on the KDC and export it again",
-            file, (st->st_mode & S_IROTH) ? "readable" : "writable", mode,
-            file, owner);
+            file, (st->st_mode & S_IROTH) ? "readable" : "writable", mode, file,
+            owner);
         n8443_record_detail(ctx->rep, rec, "file", "%s", file);
         n8443_record_detail(ctx->rep, rec, "mode", "%04o", mode);
         n8443_record_detail(ctx->rep, rec, "owner", "%s", owner);
@@ -158,8 +158,7 @@ void n8443_check_keytab_httpd_user(struct n8443_check_ctx *ctx,
     }
     readable = readable_by(user, file, st, &how);
     if (readable < 0) {
-        rec = n8443_report_add(ctx->rep, "keytab.httpd-user",
-                               N8443_SEV_WARNING,
+        rec = n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_WARNING,
                                "could not find out whether %s can read %s",
                                user->name, file);
         n8443_record_detail(ctx->rep, rec, "user", "%s", user->name);
@@ -188,9 +187,9 @@ void n8443_check_keytab_httpd_user(struct n8443_check_ctx *ctx,
             user->name, (long)user->uid, file, user->name, file, file);
     }
     else {
-        rec = n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_OK,
-                               "the httpd user %s can read %s", user->name,
-                               file);
+        rec =
+            n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_OK,
+                             "the httpd user %s can read %s", user->name, file);
     }
     n8443_record_detail(ctx->rep, rec, "user", "%s", user->name);
     n8443_record_detail(ctx->rep, rec, "user_from", "%s", user->how);

@@ -34,8 +34,7 @@ static int find_realm(struct n8443_check_ctx *ctx)
         found = site->kerberos.realm.v;
         ctx->realm_source = ctx->from_site_file ? "the site file" : "--realm";
     }
-    else if (krb5_get_host_realm(ctx->kctx, site->server_name.v, &realms)
-                 == 0
+    else if (krb5_get_host_realm(ctx->kctx, site->server_name.v, &realms) == 0
              && realms != NULL && realms[0] != NULL && realms[0][0] != '\0') {
         found = realms[0];
         ctx->realm_source = "krb5.conf [domain_realm]";
@@ -150,8 +149,9 @@ static void check_clock_skew(struct n8443_check_ctx *ctx)
         config = "/etc/krb5.conf";
     }
     if (krb5_get_profile(ctx->kctx, &profile) == 0) {
-        if (profile_get_string(profile, "libdefaults", "clockskew", NULL,
-                               NULL, &value) != 0) {
+        if (profile_get_string(profile, "libdefaults", "clockskew", NULL, NULL,
+                               &value)
+            != 0) {
             value = NULL;
         }
     }
@@ -219,8 +219,7 @@ static const char *rcache_dir(const char *name, char *buf, size_t len)
         return NULL;
     }
     slash = strrchr(path, '/');
-    snprintf(buf, len, "%.*s", slash == path ? 1 : (int)(slash - path),
-             path);
+    snprintf(buf, len, "%.*s", slash == path ? 1 : (int)(slash - path), path);
     return buf;
 }
 
@@ -261,8 +260,7 @@ static void check_replay_cache(struct n8443_check_ctx *ctx)
             n8443_record_detail(ctx->rep, rec, "directory", "%s", dir);
         }
         else {
-            rec = n8443_report_add(ctx->rep, "krb5.replay-cache",
-                                   N8443_SEV_OK,
+            rec = n8443_report_add(ctx->rep, "krb5.replay-cache", N8443_SEV_OK,
                                    "replay cache: MIT's %s", rc->arg);
         }
         break;

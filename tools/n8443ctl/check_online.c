@@ -83,7 +83,8 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
     if (make_dir(&on) != 0) {
         rec = n8443_report_add(ctx->rep, "online.client", N8443_SEV_ERROR,
                                "cannot create a temporary directory in "
-                               "TMPDIR: %s", strerror(errno));
+                               "TMPDIR: %s",
+                               strerror(errno));
         n8443_record_unusable(rec);
         return ctx->rep->failed ? N8443_IO : N8443_OK;
     }

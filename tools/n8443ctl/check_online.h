@@ -24,16 +24,16 @@ struct online {
     char dir[512];
     char ccache_name[512 + 16];
     char rcache_name[512 + 16];
-    krb5_ccache cc;             /* the private ccache */
+    krb5_ccache cc; /* the private ccache */
     krb5_keytab kt;
     krb5_principal client;
     char *client_name;
     const char *client_how;
-    const char *ldap_uri;       /* the KDC is AD: its LDAP, or NULL */
-    long offset;                /* KDC time - local time, seconds */
+    const char *ldap_uri; /* the KDC is AD: its LDAP, or NULL */
+    long offset;          /* KDC time - local time, seconds */
     int have_offset;
     int clock_reported;
-    char acceptor_buf[512];     /* the acceptor principal, as rendered */
+    char acceptor_buf[512]; /* the acceptor principal, as rendered */
     /* The module's replay table (core/rc_table.c), for this run. */
     n8443_rc_slot rc_slots[N8443_ONLINE_RC_BUCKETS * N8443_RC_TABLE_SLOTS];
 };

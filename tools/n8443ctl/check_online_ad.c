@@ -35,11 +35,11 @@
 
 struct account {
     char *dn;
-    char *name;             /* sAMAccountName */
-    long long kvno;         /* -1: not readable */
-    long long etypes;       /* -1: not set */
+    char *name;       /* sAMAccountName */
+    long long kvno;   /* -1: not readable */
+    long long etypes; /* -1: not set */
     long long uac;
-    long long expires;      /* FILETIME; 0 or max: never */
+    long long expires; /* FILETIME; 0 or max: never */
 };
 
 struct found {
@@ -106,18 +106,12 @@ static void found_free(struct found *f)
 static unsigned etype_bit(krb5_enctype e)
 {
     switch (e) {
-    case ENCTYPE_AES256_CTS_HMAC_SHA1_96:
-        return N8443_ETYPE_AES256;
-    case ENCTYPE_AES128_CTS_HMAC_SHA1_96:
-        return N8443_ETYPE_AES128;
-    case ENCTYPE_ARCFOUR_HMAC:
-        return N8443_ETYPE_RC4;
-    case ENCTYPE_DES_CBC_CRC:
-        return N8443_ETYPE_DES_CRC;
-    case ENCTYPE_DES_CBC_MD5:
-        return N8443_ETYPE_DES_MD5;
-    default:
-        return 0;
+    case ENCTYPE_AES256_CTS_HMAC_SHA1_96: return N8443_ETYPE_AES256;
+    case ENCTYPE_AES128_CTS_HMAC_SHA1_96: return N8443_ETYPE_AES128;
+    case ENCTYPE_ARCFOUR_HMAC: return N8443_ETYPE_RC4;
+    case ENCTYPE_DES_CBC_CRC: return N8443_ETYPE_DES_CRC;
+    case ENCTYPE_DES_CBC_MD5: return N8443_ETYPE_DES_MD5;
+    default: return 0;
     }
 }
 
@@ -126,10 +120,11 @@ static void etype_names(unsigned bits, char *buf, size_t len)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{N8443_ETYPE_AES256, "aes256"}, {N8443_ETYPE_AES128,
-                  "aes128"}, {N8443_ETYPE_RC4, "rc4"},
-                 {N8443_ETYPE_DES_MD5, "des-md5"},
-                 {N8443_ETYPE_DES_CRC, "des-crc"}};
+    } names[] = {
+        {N8443_ETYPE_AES256, "aes256"},   {N8443_ETYPE_AES128, "aes128"},
+        {N8443_ETYPE_RC4, "rc4"},         {N8443_ETYPE_DES_MD5, "des-md5"},
+        {N8443_ETYPE_DES_CRC, "des-crc"},
+    };
     size_t i;
     size_t n = 0;
 
@@ -161,8 +156,7 @@ static void check_keys(struct online *on, const char *principal,
     size_t i;
 
     /* samba-tool and ktpass take the SPN without the realm. */
-    snprintf(spn, sizeof(spn), "%.*s", (int)strcspn(principal, "@"),
-             principal);
+    snprintf(spn, sizeof(spn), "%.*s", (int)strcspn(principal, "@"), principal);
 
     if (a->kvno < 0) {
         rec = n8443_report_add(ctx->rep, "online.ad-kvno", N8443_SEV_WARNING,
@@ -173,7 +167,8 @@ static void check_keys(struct online *on, const char *principal,
     else if (newest == (krb5_kvno)a->kvno) {
         rec = n8443_report_add(ctx->rep, "online.ad-kvno", N8443_SEV_OK,
                                "%s: account %s is at kvno %lld, as the "
-                               "keytab", principal, a->name, a->kvno);
+                               "keytab",
+                               principal, a->name, a->kvno);
     }
     else {
         rec = n8443_report_add(
@@ -185,11 +180,12 @@ static void check_keys(struct online *on, const char *principal,
             "DC), or ktpass -princ %s -mapuser %s -crypto AES256-SHA1 "
             "-ptype KRB5_NT_PRINCIPAL -pass * -out FILE (Windows: sets a "
             "new password, so give every server the new file)",
-            principal, a->name, a->kvno, (unsigned)newest, spn,
-            principal, a->name);
+            principal, a->name, a->kvno, (unsigned)newest, spn, principal,
+            a->name);
         n8443_record_detail(ctx->rep, rec, "fix",
                             "samba-tool domain exportkeytab FILE "
-                            "--principal=%s", spn);
+                            "--principal=%s",
+                            spn);
     }
     n8443_record_detail(ctx->rep, rec, "principal", "%s", principal);
     n8443_record_detail(ctx->rep, rec, "account", "%s", a->name);
@@ -221,12 +217,12 @@ static void check_keys(struct online *on, const char *principal,
             a->name);
         n8443_record_detail(ctx->rep, rec, "fix",
                             "Set-ADUser %s -KerberosEncryptionType "
-                            "AES128,AES256", a->name);
+                            "AES128,AES256",
+                            a->name);
     }
     else {
         rec = n8443_report_add(ctx->rep, "online.ad-rc4", N8443_SEV_OK,
-                               "account %s allows AES (%s)", a->name,
-                               ad_names);
+                               "account %s allows AES (%s)", a->name, ad_names);
     }
     n8443_record_detail(ctx->rep, rec, "account", "%s", a->name);
     n8443_record_detail_num(ctx->rep, rec, "supported_enctypes", a->etypes);
@@ -236,7 +232,7 @@ static void check_keys(struct online *on, const char *principal,
          strongest >>= 1) {
     }
     if (newest == 0) {
-        return;                 /* online.ad-kvno said it */
+        return; /* online.ad-kvno said it */
     }
     if (strongest != 0 && !(kt_bits & strongest)) {
         rec = n8443_report_add(
@@ -249,7 +245,8 @@ static void check_keys(struct online *on, const char *principal,
             principal, a->name, ad_names, (unsigned)newest, kt_names, spn);
         n8443_record_detail(ctx->rep, rec, "fix",
                             "samba-tool domain exportkeytab FILE "
-                            "--principal=%s", spn);
+                            "--principal=%s",
+                            spn);
     }
     else if ((kt_bits & 0x1f) != ad_bits) {
         rec = n8443_report_add(
@@ -263,7 +260,8 @@ static void check_keys(struct online *on, const char *principal,
     else {
         rec = n8443_report_add(ctx->rep, "online.ad-enctypes", N8443_SEV_OK,
                                "%s: the keytab has the enctypes account %s "
-                               "allows (%s)", principal, a->name, ad_names);
+                               "allows (%s)",
+                               principal, a->name, ad_names);
     }
     n8443_record_detail(ctx->rep, rec, "principal", "%s", principal);
     n8443_record_detail(ctx->rep, rec, "keytab_enctypes", "%s", kt_names);
@@ -285,7 +283,8 @@ static void check_account(struct online *on, const struct account *a)
             ctx->rep, "online.ad-account", N8443_SEV_ERROR,
             "account %s is disabled: the KDC issues no tickets for its "
             "SPNs. Enable it: samba-tool user enable %s (Samba DC), "
-            "Enable-ADAccount %s (Windows)", a->name, a->name, a->name);
+            "Enable-ADAccount %s (Windows)",
+            a->name, a->name, a->name);
         n8443_record_detail(ctx->rep, rec, "fix", "samba-tool user enable %s",
                             a->name);
     }
@@ -295,10 +294,10 @@ static void check_account(struct online *on, const struct account *a)
             "account %s expired (accountExpires): the KDC issues no "
             "tickets for its SPNs. Clear the date: samba-tool user "
             "setexpiry %s --noexpiry (Samba DC), Clear-ADAccountExpiration "
-            "%s (Windows)", a->name, a->name, a->name);
+            "%s (Windows)",
+            a->name, a->name, a->name);
         n8443_record_detail(ctx->rep, rec, "fix",
-                            "samba-tool user setexpiry %s --noexpiry",
-                            a->name);
+                            "samba-tool user setexpiry %s --noexpiry", a->name);
     }
     else {
         rec = n8443_report_add(ctx->rep, "online.ad-account", N8443_SEV_OK,
@@ -314,10 +313,12 @@ static void check_account(struct online *on, const struct account *a)
 static void check_name(struct online *on, struct n8443_ldap *l,
                        const char *name, char **seen, size_t *nseen)
 {
-    static const char *const attrs[] = {
-        "sAMAccountName", "msDS-KeyVersionNumber",
-        "msDS-SupportedEncryptionTypes", "userAccountControl",
-        "accountExpires", NULL};
+    static const char *const attrs[] = {"sAMAccountName",
+                                        "msDS-KeyVersionNumber",
+                                        "msDS-SupportedEncryptionTypes",
+                                        "userAccountControl",
+                                        "accountExpires",
+                                        NULL};
     struct n8443_check_ctx *ctx = on->ctx;
     struct n8443_record *rec;
     struct found f;
@@ -338,7 +339,8 @@ static void check_name(struct online *on, struct n8443_ldap *l,
     }
     snprintf(filter, sizeof(filter), "(servicePrincipalName=%s)", value);
     if (n8443_ldap_search(l, NULL, filter, attrs, on_account, &f, err,
-                          sizeof(err)) != N8443_OK) {
+                          sizeof(err))
+        != N8443_OK) {
         rec = n8443_report_add(ctx->rep, "online.ad-spn", N8443_SEV_ERROR,
                                "cannot look up %s in AD: %s", spn, err);
         n8443_record_unusable(rec);
@@ -351,8 +353,7 @@ static void check_name(struct online *on, struct n8443_ldap *l,
             "Register it on the service account: samba-tool spn add %s "
             "ACCOUNT (Samba DC), setspn -S %s ACCOUNT (Windows)",
             spn, spn, spn);
-        n8443_record_detail(ctx->rep, rec, "fix", "setspn -S %s ACCOUNT",
-                            spn);
+        n8443_record_detail(ctx->rep, rec, "fix", "setspn -S %s ACCOUNT", spn);
     }
     else if (f.total > 1) {
         list[0] = '\0';
@@ -373,8 +374,7 @@ static void check_name(struct online *on, struct n8443_ldap *l,
     }
     else {
         rec = n8443_report_add(ctx->rep, "online.ad-spn", N8443_SEV_OK,
-                               "%s is on one account: %s", spn,
-                               f.acc[0].name);
+                               "%s is on one account: %s", spn, f.acc[0].name);
         n8443_record_detail(ctx->rep, rec, "account", "%s", f.acc[0].name);
     }
     n8443_record_detail(ctx->rep, rec, "spn", "%s", spn);
@@ -409,9 +409,8 @@ void n8443_online_check_ad(struct online *on)
     if (n8443_ldap_open(uri, on->ccache_name, &l, err, sizeof(err))
         != N8443_OK) {
         rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_ERROR,
-                               "cannot use the directory %s as %s: %s",
-                               uri, on->client_name ? on->client_name : "?",
-                               err);
+                               "cannot use the directory %s as %s: %s", uri,
+                               on->client_name ? on->client_name : "?", err);
         n8443_record_unusable(rec);
         return;
     }
@@ -419,14 +418,14 @@ void n8443_online_check_ad(struct online *on)
         rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_WARNING,
                                "%s is not Active Directory (no AD "
                                "capability in its rootDSE): the ad checks "
-                               "do not apply", uri);
+                               "do not apply",
+                               uri);
         n8443_ldap_close(l);
         return;
     }
     rec = n8443_report_add(ctx->rep, "online.ad-ldap", N8443_SEV_OK,
-                           "%s is Active Directory (%s), bound as %s",
-                           uri, l->base,
-                           on->client_name ? on->client_name : "?");
+                           "%s is Active Directory (%s), bound as %s", uri,
+                           l->base, on->client_name ? on->client_name : "?");
     n8443_record_detail(ctx->rep, rec, "base", "%s", l->base);
     seen = calloc(ctx->nnames + 1, sizeof(*seen));
     if (seen == NULL) {

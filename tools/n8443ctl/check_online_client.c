@@ -17,8 +17,8 @@
  * before a key change would hide the change).  Returns 0, or -1 with the
  * reason in WHY.
  */
-static int client_from_ccache(struct online *on, const char *name,
-                              char *why, size_t whylen)
+static int client_from_ccache(struct online *on, const char *name, char *why,
+                              size_t whylen)
 {
     krb5_context kctx = on->ctx->kctx;
     krb5_ccache user = NULL;
@@ -52,8 +52,7 @@ static int client_from_ccache(struct online *on, const char *name,
     started = 1;
     while (krb5_cc_next_cred(kctx, user, &cursor, &creds) == 0) {
         if (!krb5_is_config_principal(kctx, creds.server)
-            && creds.server->length == 2
-            && creds.server->data[0].length == 6
+            && creds.server->length == 2 && creds.server->data[0].length == 6
             && memcmp(creds.server->data[0].data, "krbtgt", 6) == 0
             && (time_t)(uint32_t)creds.times.endtime > now
             && krb5_cc_store_cred(kctx, on->cc, &creds) == 0) {
@@ -62,8 +61,7 @@ static int client_from_ccache(struct online *on, const char *name,
         krb5_free_cred_contents(kctx, &creds);
     }
     if (stored == 0) {
-        snprintf(why, whylen, "%s holds no valid ticket-granting ticket",
-                 name);
+        snprintf(why, whylen, "%s holds no valid ticket-granting ticket", name);
         goto cleanup;
     }
     on->client = princ;
@@ -140,8 +138,8 @@ static int client_from_keytab(struct online *on, const char *note)
     krb5_get_init_creds_opt_set_forwardable(opt, 0);
     krb5_get_init_creds_opt_set_proxiable(opt, 0);
     before = time(NULL);
-    code = krb5_get_init_creds_keytab(ctx->kctx, &creds, princ, on->kt, 0,
-                                      NULL, opt);
+    code = krb5_get_init_creds_keytab(ctx->kctx, &creds, princ, on->kt, 0, NULL,
+                                      opt);
     after = time(NULL);
     if (code != 0) {
         goto fail;

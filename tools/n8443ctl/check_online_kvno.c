@@ -11,9 +11,8 @@
 #include "check_online.h"
 
 /* Does the keytab have PRINCIPAL at KVNO (with ENCTYPE, if not 0)? */
-static int keytab_has_key(const struct n8443_keytab *kt,
-                          const char *principal, krb5_kvno kvno,
-                          krb5_enctype enctype)
+static int keytab_has_key(const struct n8443_keytab *kt, const char *principal,
+                          krb5_kvno kvno, krb5_enctype enctype)
 {
     size_t i;
 
@@ -90,10 +89,9 @@ void n8443_online_check_spn(struct online *on, const char *principal)
         n8443_record_detail(ctx->rep, rec, "principal", "%s", principal);
         goto cleanup;
     }
-    n8443_online_note_kdc_time(on,
-                               out->times.starttime ? out->times.starttime
-                                                    : out->times.authtime,
-                               before, after);
+    n8443_online_note_kdc_time(
+        on, out->times.starttime ? out->times.starttime : out->times.authtime,
+        before, after);
     n8443_online_report_clock(on);
     code = krb5_decode_ticket(&out->ticket, &tkt);
     if (code != 0) {

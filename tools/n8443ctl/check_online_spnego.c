@@ -50,8 +50,8 @@ static gss_channel_bindings_t bindings(const struct n8443_check_ctx *ctx,
  */
 static OM_uint32 initiate(gss_cred_id_t icred, gss_ctx_id_t *ictx,
                           gss_name_t target, gss_channel_bindings_t cb,
-                          gss_buffer_t input, gss_buffer_t token,
-                          char *err, size_t errlen)
+                          gss_buffer_t input, gss_buffer_t token, char *err,
+                          size_t errlen)
 {
     OM_uint32 maj;
     OM_uint32 min;
@@ -82,24 +82,21 @@ static const char *cause_advice(n8443_cause cause)
         return "the ticket is expired or not yet valid: check the clocks";
     case N8443_CAUSE_REPLAY:
         return "the acceptor took a fresh token for a replay";
-    default:
-        return "see the GSS-API and Kerberos messages";
+    default: return "see the GSS-API and Kerberos messages";
     }
 }
 
 /* The acceptor as the module sets it up for this site, with the
  * private replay cache (RCACHE) in place of the module's own. */
 static int acquire_acceptor(struct online *on, const char *rcache,
-                            gss_cred_id_t *cred_out, char *err,
-                            size_t errlen)
+                            gss_cred_id_t *cred_out, char *err, size_t errlen)
 {
     char buf[512];
     n8443_acceptor_opts opts;
 
     memset(&opts, 0, sizeof(opts));
     opts.keytab = on->ctx->kt.name;
-    opts.principal = n8443_check_acceptor_principal(on->ctx, buf,
-                                                    sizeof(buf));
+    opts.principal = n8443_check_acceptor_principal(on->ctx, buf, sizeof(buf));
     opts.rcache = rcache;
     return n8443_acceptor_acquire(&opts, cred_out, err, errlen);
 }
@@ -145,17 +142,17 @@ static void fill_keys(struct online *on, gss_cred_id_t acred, int mode,
     memset(keys, 0, sizeof(*keys));
     keys->cred = acred;
     keys->keytab = ctx->kt.name;
-    keys->principal = n8443_check_acceptor_principal(
-        ctx, on->acceptor_buf, sizeof(on->acceptor_buf));
+    keys->principal = n8443_check_acceptor_principal(ctx, on->acceptor_buf,
+                                                     sizeof(on->acceptor_buf));
     keys->skew = ctx->clock_skew;
-    if (!(mode & N8443_LOGIN_FAST_PATH)
-        || krb5_init_context(&keys->ctx) != 0) {
+    if (!(mode & N8443_LOGIN_FAST_PATH) || krb5_init_context(&keys->ctx) != 0) {
         keys->ctx = NULL;
         return;
     }
     if ((ctx->kt.name != NULL
              ? krb5_kt_resolve(keys->ctx, ctx->kt.name, &keys->kt)
-             : krb5_kt_default(keys->ctx, &keys->kt)) != 0
+             : krb5_kt_default(keys->ctx, &keys->kt))
+            != 0
         || (keys->principal != NULL
             && krb5_parse_name(keys->ctx, keys->principal, &server) != 0)) {
         release_keys(keys);
@@ -187,8 +184,7 @@ static void release_keys(n8443_login_keys *keys)
  * (core/rc_table.c) the shm backend keeps in shared memory.  Returns 1
  * for a replay, 0 for a fresh key (now stored), -1 when it cannot tell.
  */
-static int replay_check_and_store(struct online *on,
-                                  const unsigned char *key)
+static int replay_check_and_store(struct online *on, const unsigned char *key)
 {
     n8443_rc_table t = {N8443_ONLINE_RC_BUCKETS, on->rc_slots};
     n8443_rc_slot *slot;
@@ -229,8 +225,7 @@ static void check_replay(struct online *on, const n8443_login_keys *keys,
     n8443_verdict v;
     int seen = 0;
 
-    v = n8443_login_accept(keys, token->value, token->length, cb, mode,
-                           &lr);
+    v = n8443_login_accept(keys, token->value, token->length, cb, mode, &lr);
     if (v == N8443_LOGIN_ACCEPTED && n8443_replay_key(&lr.info, key) != 0) {
         n8443_report_add(ctx->rep, "online.replay", N8443_SEV_ERROR,
                          "the module cannot compute a replay-cache key for "
@@ -290,8 +285,7 @@ static void check_replay(struct online *on, const n8443_login_keys *keys,
 }
 
 /* A refusal of n8443_login_accept, as the module would log it. */
-static struct n8443_record *report_refusal(struct online *on,
-                                           const char *name,
+static struct n8443_record *report_refusal(struct online *on, const char *name,
                                            const n8443_login_result *lr)
 {
     struct n8443_check_ctx *ctx = on->ctx;
@@ -323,8 +317,7 @@ static struct n8443_record *report_refusal(struct online *on,
                                 "a login to %s was refused (%s): the "
                                 "module takes no such client name",
                                 name, n8443_cause_name(lr->cause));
-    default:
-        break;
+    default: break;
     }
     n8443_gss_error_text(lr->acc.major, lr->acc.minor, err, sizeof(err));
     rec = n8443_report_add(
@@ -335,8 +328,7 @@ static struct n8443_record *report_refusal(struct online *on,
         lr->krb5_text[0] ? "; Kerberos: " : "", lr->krb5_text);
     n8443_record_detail(ctx->rep, rec, "cause", "%s",
                         n8443_cause_name(lr->cause));
-    n8443_record_detail_num(ctx->rep, rec, "ticket_kvno",
-                            lr->info.ticket_kvno);
+    n8443_record_detail_num(ctx->rep, rec, "ticket_kvno", lr->info.ticket_kvno);
     return rec;
 }
 
@@ -374,11 +366,10 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
     snprintf(principal, sizeof(principal), "HTTP/%s@%s", name, ctx->realm);
     namebuf.value = principal;
     namebuf.length = strlen(principal);
-    maj = gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME,
-                          &target);
+    maj = gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME, &target);
     if (!GSS_ERROR(maj)) {
-        maj = initiate(icred, &ictx, target, cb, GSS_C_NO_BUFFER, &token,
-                       err, sizeof(err));
+        maj = initiate(icred, &ictx, target, cb, GSS_C_NO_BUFFER, &token, err,
+                       sizeof(err));
     }
     else {
         n8443_gss_error_text(maj, min, err, sizeof(err));
@@ -411,12 +402,12 @@ static void round_trip(struct online *on, gss_cred_id_t icred,
     maj = initiate(icred, &ictx, target, cb, &lr.acc.output, &final, err,
                    sizeof(err));
     if (maj != GSS_S_COMPLETE) {
-        rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
-                               "the server accepted a login to %s, but the "
-                               "client could not verify its answer "
-                               "(mutual authentication): %s",
-                               name, GSS_ERROR(maj) ? err
-                                                    : "it wants more legs");
+        rec =
+            n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
+                             "the server accepted a login to %s, but the "
+                             "client could not verify its answer "
+                             "(mutual authentication): %s",
+                             name, GSS_ERROR(maj) ? err : "it wants more legs");
         goto done;
     }
     rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_OK,
@@ -467,7 +458,8 @@ void n8443_online_check_spnego(struct online *on)
     /* As the module (rcache.c): MIT's replay cache is off unless it is
      * the replay cache (krb5:NAME, here a private one in its place). */
     rcache = ctx->site->kerberos.replay_cache.kind == N8443_RC_KRB5
-                 ? on->rcache_name : "none:";
+                 ? on->rcache_name
+                 : "none:";
     if (acquire_acceptor(on, rcache, &acred, err, sizeof(err)) != 0) {
         rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
                                "%s: httpd would fail the same way", err);
@@ -483,8 +475,7 @@ void n8443_online_check_spnego(struct online *on)
     if (GSS_ERROR(maj)) {
         n8443_gss_error_text(maj, min, err, sizeof(err));
         rec = n8443_report_add(ctx->rep, "online.spnego", N8443_SEV_ERROR,
-                               "cannot use the client's credentials: %s",
-                               err);
+                               "cannot use the client's credentials: %s", err);
         n8443_record_detail(ctx->rep, rec, "ccache", "%s", on->ccache_name);
         goto cleanup;
     }

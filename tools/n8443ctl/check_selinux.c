@@ -29,16 +29,14 @@
 
 /* Types httpd_t may read a keytab with (RHEL's apache and kerberos
  * policy modules), and those it may read but that mark web content. */
-static const char *const keytab_types[] = {"httpd_keytab_t",
-                                           "krb5_keytab_t",
+static const char *const keytab_types[] = {"httpd_keytab_t", "krb5_keytab_t",
                                            "httpd_config_t", NULL};
 static const char *const content_types[] = {"httpd_sys_content_t",
-                                            "httpd_sys_rw_content_t",
-                                            NULL};
+                                            "httpd_sys_rw_content_t", NULL};
 /* Types httpd_t may create files in. */
 static const char *const writable_types[] = {
-    "httpd_var_run_t", "httpd_cache_t", "httpd_var_lib_t",
-    "httpd_sys_rw_content_t", "httpd_tmp_t", NULL};
+    "httpd_var_run_t",        "httpd_cache_t", "httpd_var_lib_t",
+    "httpd_sys_rw_content_t", "httpd_tmp_t",   NULL};
 
 static int in_list(const char *type, const char *const *list)
 {
@@ -135,8 +133,8 @@ int n8443_se_port_has(const char *out, const char *type, const char *proto,
             continue;
         }
         p += strspn(p, " \t");
-        if (strncmp(p, proto, plen) != 0 || (p[plen] != ' '
-                                            && p[plen] != '\t')) {
+        if (strncmp(p, proto, plen) != 0
+            || (p[plen] != ' ' && p[plen] != '\t')) {
             continue;
         }
         found = 0;
@@ -216,10 +214,9 @@ static void check_keytab_label(struct n8443_check_ctx *ctx)
                                "not httpd");
     }
     else if (file_type(path, type, sizeof(type)) != 0) {
-        rec = n8443_report_add(ctx->rep, "selinux.keytab",
-                               N8443_SEV_WARNING,
-                               "cannot read the SELinux label of %s: %s",
-                               path, strerror(errno));
+        rec = n8443_report_add(ctx->rep, "selinux.keytab", N8443_SEV_WARNING,
+                               "cannot read the SELinux label of %s: %s", path,
+                               strerror(errno));
     }
     else if (n8443_se_keytab_verdict(type) == N8443_SE_OK) {
         rec = n8443_report_add(ctx->rep, "selinux.keytab", N8443_SEV_OK,
@@ -253,8 +250,7 @@ static void check_writable(struct n8443_check_ctx *ctx, const char *what,
     char type[128];
 
     if (file_type(dir, type, sizeof(type)) != 0) {
-        rec = n8443_report_add(ctx->rep, "selinux.writable",
-                               N8443_SEV_WARNING,
+        rec = n8443_report_add(ctx->rep, "selinux.writable", N8443_SEV_WARNING,
                                "cannot read the SELinux label of %s (%s): "
                                "%s",
                                dir, what, strerror(errno));
@@ -320,8 +316,7 @@ static void check_boolean(struct n8443_check_ctx *ctx, const char *name,
     int on = boolean_value(name);
 
     if (on < 0) {
-        rec = n8443_report_add(ctx->rep, "selinux.boolean",
-                               N8443_SEV_WARNING,
+        rec = n8443_report_add(ctx->rep, "selinux.boolean", N8443_SEV_WARNING,
                                "cannot read the boolean %s (%s): check with "
                                "getsebool %s",
                                name, why, name);
@@ -413,8 +408,8 @@ int n8443_check_selinux(struct n8443_check_ctx *ctx)
     enforce = read_small(SELINUXFS "/enforce");
     if (enforce == NULL) {
         n8443_report_add(ctx->rep, "selinux.enabled", N8443_SEV_SKIPPED,
-                         "SELinux is not enabled on this host (no "
-                         SELINUXFS "): its checks are skipped");
+                         "SELinux is not enabled on this host (no " SELINUXFS
+                         "): its checks are skipped");
         return ctx->rep->failed ? N8443_IO : N8443_OK;
     }
     rec = n8443_report_add(ctx->rep, "selinux.enabled", N8443_SEV_OK,
@@ -427,8 +422,7 @@ int n8443_check_selinux(struct n8443_check_ctx *ctx)
     check_keytab_label(ctx);
     if (site->kerberos.delegation.v != N8443_DELEG_NONE
         && site->kerberos.delegation_dir.v != NULL) {
-        check_writable(ctx, "delegation_dir",
-                       site->kerberos.delegation_dir.v);
+        check_writable(ctx, "delegation_dir", site->kerberos.delegation_dir.v);
     }
     if (site->kerberos.replay_cache.kind == N8443_RC_KRB5
         && site->kerberos.replay_cache.arg != NULL) {

@@ -40,8 +40,9 @@ const struct n8443_command n8443_commands[] = {
      "Exit status, as diff(1): 0 no differences, 1 differences, 2 trouble\n"
      "(usage, unreadable file); 3 invalid site file.\n",
      n8443_cmd_diff},
-    {"install", N8443_OPT_TARGET | N8443_OPT_DRY_RUN | N8443_OPT_NO_CONFIGTEST
-     | N8443_OPT_RELOAD | N8443_OPT_CONFIGTEST_CMD | N8443_OPT_RELOAD_CMD,
+    {"install",
+     N8443_OPT_TARGET | N8443_OPT_DRY_RUN | N8443_OPT_NO_CONFIGTEST
+         | N8443_OPT_RELOAD | N8443_OPT_CONFIGTEST_CMD | N8443_OPT_RELOAD_CMD,
      N8443_OPERANDS_SITE,
      "  install SITE.yaml [...]        write it, test it, roll back on "
      "failure\n",
@@ -68,9 +69,10 @@ const struct n8443_command n8443_commands[] = {
      "file, 4 a file or service could not be used (also: reload failed),\n"
      "5 writing or the config test failed and the previous file is back.\n",
      n8443_cmd_install},
-    {"check", N8443_OPT_ONLINE | N8443_OPT_FORMAT | N8443_OPT_ONLY
-     | N8443_OPT_STRICT | N8443_OPT_HTTPD_USER | N8443_OPT_CCACHE
-     | N8443_OPT_TARGET | N8443_OPT_LDAP_URI | N8443_OPTS_NO_SITE,
+    {"check",
+     N8443_OPT_ONLINE | N8443_OPT_FORMAT | N8443_OPT_ONLY | N8443_OPT_STRICT
+         | N8443_OPT_HTTPD_USER | N8443_OPT_CCACHE | N8443_OPT_TARGET
+         | N8443_OPT_LDAP_URI | N8443_OPTS_NO_SITE,
      N8443_OPERANDS_CHECK,
      "  check SITE.yaml [--online]     find what makes logins fail: SPN,\n"
      "                                 keytab, certificate, DNS, clock\n",
@@ -112,9 +114,10 @@ const struct n8443_command n8443_commands[] = {
      "failed, 2 usage error, 3 invalid site file, 4 a file or service could\n"
      "not be read or reached.\n",
      n8443_cmd_check},
-    {"probe", N8443_OPT_AS | N8443_OPT_CCACHE | N8443_OPT_BROWSER
-     | N8443_OPT_NO_LOGIN | N8443_OPT_FORMAT | N8443_OPT_TRACE
-     | N8443_OPT_CA | N8443_OPT_TIMEOUT | N8443_OPT_ADDRESS,
+    {"probe",
+     N8443_OPT_AS | N8443_OPT_CCACHE | N8443_OPT_BROWSER | N8443_OPT_NO_LOGIN
+         | N8443_OPT_FORMAT | N8443_OPT_TRACE | N8443_OPT_CA | N8443_OPT_TIMEOUT
+         | N8443_OPT_ADDRESS,
      N8443_OPERANDS_URL,
      "  probe URL [--as PRINC]         diagnose a site from a client: name,\n"
      "                                 TLS, HTTP, ticket, login, replay\n",
@@ -144,8 +147,8 @@ const struct n8443_command n8443_commands[] = {
      "Exit status: 0 all steps ok (warnings allowed), 1 a step failed,\n"
      "2 usage error, 4 the site could not be reached.\n",
      n8443_cmd_probe},
-    {"groups", N8443_OPT_OUTPUT | N8443_OPT_LDAP_URI | N8443_OPT_BASE
-     | N8443_OPT_CCACHE,
+    {"groups",
+     N8443_OPT_OUTPUT | N8443_OPT_LDAP_URI | N8443_OPT_BASE | N8443_OPT_CCACHE,
      N8443_OPERANDS_GROUPS,
      "  groups resolve NAME... -o FILE write the group map from AD\n",
      "Usage: " N8443_PROG " groups resolve NAME... [--base DN] [-o FILE]\n"
@@ -175,5 +178,5 @@ const struct n8443_command n8443_commands[] = {
      "\n"
      "Show the options of COMMAND, or the list of commands.\n",
      n8443_cmd_help},
-    {NULL, 0, N8443_OPERANDS_SITE, NULL, NULL, NULL}
+    {NULL, 0, N8443_OPERANDS_SITE, NULL, NULL, NULL},
 };

@@ -49,7 +49,7 @@ int n8443_cmd_diff(const struct n8443_args *args)
     if (n8443_render(cfg, &rendered) != N8443_OK
         || n8443_read_file_optional(target, N8443_MAX_CONF_FILE, &installed,
                                     &installed_len, &exists, NULL)
-           != N8443_OK) {
+               != N8443_OK) {
         rc = N8443_USAGE;
         goto cleanup;
     }
@@ -65,8 +65,8 @@ int n8443_cmd_diff(const struct n8443_args *args)
              n8443_site_label(args->site_path));
     if (n8443_diff_unified(installed ? installed : "", installed_len,
                            rendered.data, rendered.len,
-                           exists ? target : "/dev/null", label, &out,
-                           &differs) != N8443_OK) {
+                           exists ? target : "/dev/null", label, &out, &differs)
+        != N8443_OK) {
         n8443_error("out of memory");
         rc = N8443_USAGE;
         goto cleanup;

@@ -34,8 +34,8 @@ int n8443_dns_cname(const char *name, char *buf, size_t len)
     }
     state.retrans = 2;
     state.retry = 1;
-    alen = res_nquery(&state, name, ns_c_in, ns_t_cname, answer,
-                      sizeof(answer));
+    alen =
+        res_nquery(&state, name, ns_c_in, ns_t_cname, answer, sizeof(answer));
     if (alen <= 0 || ns_initparse(answer, alen, &msg) != 0) {
         goto cleanup;
     }

@@ -78,9 +78,9 @@ cleanup:
  * symbolic link when NOFOLLOW and never waits (O_NONBLOCK), and the opened
  * file is checked again.  Prints why on failure.
  */
-static int read_at(int dirfd, const char *name, const char *label,
-                   int nofollow, size_t max, char **data_out,
-                   size_t *len_out, int *exists_out, mode_t *mode_out)
+static int read_at(int dirfd, const char *name, const char *label, int nofollow,
+                   size_t max, char **data_out, size_t *len_out,
+                   int *exists_out, mode_t *mode_out)
 {
     struct stat st;
     char *data = NULL;
@@ -106,8 +106,9 @@ static int read_at(int dirfd, const char *name, const char *label,
         n8443_error("cannot read %s: not a regular file", label);
         return N8443_IO;
     }
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
-                             | (nofollow ? O_NOFOLLOW : 0));
+    fd = openat(dirfd, name,
+                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+                    | (nofollow ? O_NOFOLLOW : 0));
     if (fd < 0) {
         n8443_error("cannot read %s: %s", label,
                     errno == ELOOP ? "a symbolic link" : strerror(errno));
@@ -143,8 +144,8 @@ cleanup:
 static int read_path(const char *path, size_t max, char **data_out,
                      size_t *len_out, int *exists_out, mode_t *mode_out)
 {
-    return read_at(AT_FDCWD, path, path, 0, max, data_out, len_out,
-                   exists_out, mode_out);
+    return read_at(AT_FDCWD, path, path, 0, max, data_out, len_out, exists_out,
+                   mode_out);
 }
 
 /*
@@ -179,8 +180,7 @@ int n8443_read_file(const char *path, size_t max, char **data_out,
  * there is no such file.  *mode_out as for read_path.
  */
 int n8443_read_file_optional(const char *path, size_t max, char **data_out,
-                             size_t *len_out, int *exists_out,
-                             mode_t *mode_out)
+                             size_t *len_out, int *exists_out, mode_t *mode_out)
 {
     return n8443_read_file_at(AT_FDCWD, path, path, max, data_out, len_out,
                               exists_out, mode_out);
@@ -287,8 +287,7 @@ int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
     for (tries = 0; tries < 100; tries++) {
         temp_name(tmp, tmp_size, name);
         fd = openat(dirfd, tmp,
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST) {
             break;
         }
@@ -301,14 +300,12 @@ int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
     }
     if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0
         || fsync(fd) != 0) {
-        n8443_error("cannot write %s/%s: %s", dir_label, tmp,
-                    strerror(errno));
+        n8443_error("cannot write %s/%s: %s", dir_label, tmp, strerror(errno));
         goto cleanup;
     }
     if (close(fd) != 0) {
         fd = -1;
-        n8443_error("cannot write %s/%s: %s", dir_label, tmp,
-                    strerror(errno));
+        n8443_error("cannot write %s/%s: %s", dir_label, tmp, strerror(errno));
         goto cleanup;
     }
     fd = -1;
@@ -322,8 +319,7 @@ int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
     if (fsync(dirfd) != 0) {
         /* The file is in place; only its durability across a crash is in
          * doubt, which the caller cannot undo either. */
-        n8443_warn("cannot sync directory %s: %s", dir_label,
-                   strerror(errno));
+        n8443_warn("cannot sync directory %s: %s", dir_label, strerror(errno));
     }
     rc = N8443_OK;
 
@@ -394,15 +390,13 @@ static unsigned long get_le(const unsigned char *p, int n)
     return v;
 }
 
-int n8443_acl_write_others(const unsigned char *acl, size_t len,
-                           uid_t self, gid_t owner_gid, char *who,
-                           size_t who_size)
+int n8443_acl_write_others(const unsigned char *acl, size_t len, uid_t self,
+                           gid_t owner_gid, char *who, size_t who_size)
 {
     unsigned long mask = 7;
     size_t i;
 
-    if (len < 4 || (len - 4) % 8 != 0
-        || get_le(acl, 4) != ACL_XATTR_VERSION) {
+    if (len < 4 || (len - 4) % 8 != 0 || get_le(acl, 4) != ACL_XATTR_VERSION) {
         snprintf(who, who_size, "an ACL this tool cannot read");
         return 1;
     }
@@ -418,9 +412,8 @@ int n8443_acl_write_others(const unsigned char *acl, size_t len,
         unsigned long id = get_le(acl + i + 4, 4);
 
         switch (tag) {
-        case ACL_USER_OBJ:      /* the owner: checked on its own */
-        case ACL_MASK:
-            break;
+        case ACL_USER_OBJ: /* the owner: checked on its own */
+        case ACL_MASK: break;
         case ACL_USER:
             if ((perm & mask & ACL_PERM_WRITE) && id != 0
                 && id != (unsigned long)self) {
@@ -428,10 +421,9 @@ int n8443_acl_write_others(const unsigned char *acl, size_t len,
                 return 1;
             }
             break;
-        case ACL_GROUP_OBJ:     /* with a mask, the mode shows the mask */
+        case ACL_GROUP_OBJ: /* with a mask, the mode shows the mask */
             if ((perm & mask & ACL_PERM_WRITE) && owner_gid != 0) {
-                snprintf(who, who_size, "group %lu",
-                         (unsigned long)owner_gid);
+                snprintf(who, who_size, "group %lu", (unsigned long)owner_gid);
                 return 1;
             }
             break;
@@ -448,8 +440,10 @@ int n8443_acl_write_others(const unsigned char *acl, size_t len,
             }
             break;
         default:
-            snprintf(who, who_size, "an ACL entry this tool cannot read "
-                     "(tag 0x%lx)", tag);
+            snprintf(who, who_size,
+                     "an ACL entry this tool cannot read "
+                     "(tag 0x%lx)",
+                     tag);
             return 1;
         }
     }
@@ -480,8 +474,8 @@ int n8443_acl_dir_write_others(const char *path, int fd, gid_t owner_gid,
         }
     }
     else {
-        res = n8443_acl_write_others(buf, (size_t)n, geteuid(), owner_gid,
-                                     who, who_size);
+        res = n8443_acl_write_others(buf, (size_t)n, geteuid(), owner_gid, who,
+                                     who_size);
     }
     free(buf);
     return res;

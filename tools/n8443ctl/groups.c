@@ -33,10 +33,10 @@ struct resolve {
     struct group *groups;
     size_t n;
     size_t cap;
-    const char *asked;      /* the name being looked up, or NULL (--base) */
-    size_t found;           /* entries for it */
-    int failed;             /* memory */
-    int skipped;            /* names that cannot be map names */
+    const char *asked; /* the name being looked up, or NULL (--base) */
+    size_t found;      /* entries for it */
+    int failed;        /* memory */
+    int skipped;       /* names that cannot be map names */
 };
 
 /* Can NAME stand in a map line as it is? */
@@ -116,9 +116,9 @@ static int on_group(struct n8443_ldap *l, LDAPMessage *entry, void *arg)
     const char *why;
 
     if (sid == NULL || sid[0] == NULL || name == NULL
-        || n8443_sid_string((unsigned char *)sid[0]->bv_val,
-                            sid[0]->bv_len, sid_text,
-                            sizeof(sid_text)) != 0) {
+        || n8443_sid_string((unsigned char *)sid[0]->bv_val, sid[0]->bv_len,
+                            sid_text, sizeof(sid_text))
+               != 0) {
         goto done;
     }
     r->found++;
@@ -158,8 +158,7 @@ static int by_name(const void *a, const void *b)
 static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
                   struct resolve *r)
 {
-    static const char *const attrs[] = {"sAMAccountName", "objectSid",
-                                        NULL};
+    static const char *const attrs[] = {"sAMAccountName", "objectSid", NULL};
     char filter[700];
     char value[600];
     char shown[300];
@@ -170,7 +169,8 @@ static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
 
     if (args->nnames == 0) {
         if (n8443_ldap_search(l, args->base, "(objectClass=group)", attrs,
-                              on_group, r, err, sizeof(err)) != N8443_OK) {
+                              on_group, r, err, sizeof(err))
+            != N8443_OK) {
             n8443_error("groups: %s", err);
             return N8443_IO;
         }
@@ -181,8 +181,7 @@ static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
         if (why != NULL) {
             n8443_error("groups: '%s' cannot be a name in the map: %s; "
                         "require the group by its SID",
-                        printable(args->names[i], shown, sizeof(shown)),
-                        why);
+                        printable(args->names[i], shown, sizeof(shown)), why);
             rc = N8443_DIFFERS;
             continue;
         }
@@ -195,8 +194,9 @@ static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
                  "(&(objectClass=group)(sAMAccountName=%s))", value);
         r->asked = args->names[i];
         r->found = 0;
-        if (n8443_ldap_search(l, args->base, filter, attrs, on_group, r,
-                              err, sizeof(err)) != N8443_OK) {
+        if (n8443_ldap_search(l, args->base, filter, attrs, on_group, r, err,
+                              sizeof(err))
+            != N8443_OK) {
             n8443_error("groups: %s", err);
             return N8443_IO;
         }
@@ -204,8 +204,8 @@ static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
             return N8443_IO;
         }
         if (r->found != 1) {
-            n8443_error("groups: %s group '%s' under %s", r->found == 0
-                        ? "no" : "more than one", args->names[i],
+            n8443_error("groups: %s group '%s' under %s",
+                        r->found == 0 ? "no" : "more than one", args->names[i],
                         args->base != NULL ? args->base : l->base);
             rc = N8443_DIFFERS;
         }
@@ -215,8 +215,8 @@ static int lookup(const struct n8443_args *args, struct n8443_ldap *l,
 
 int n8443_cmd_groups(const struct n8443_args *args)
 {
-    const char *uri = args->ldap_uri != NULL ? args->ldap_uri
-                                             : getenv("N8443CTL_LDAP_URI");
+    const char *uri =
+        args->ldap_uri != NULL ? args->ldap_uri : getenv("N8443CTL_LDAP_URI");
     struct n8443_ldap *l = NULL;
     struct resolve r;
     struct n8443_buf out;
@@ -245,13 +245,15 @@ int n8443_cmd_groups(const struct n8443_args *args)
         goto cleanup;
     }
     qsort(r.groups, r.n, sizeof(*r.groups), by_name);
-    n8443_buf_printf(&out, "# NegotiateGroupMap: written by " N8443_PROG
-                     " groups resolve from %s (%s)\n", uri,
-                     args->base != NULL ? args->base : l->base);
+    n8443_buf_printf(&out,
+                     "# NegotiateGroupMap: written by " N8443_PROG
+                     " groups resolve from %s (%s)\n",
+                     uri, args->base != NULL ? args->base : l->base);
     for (i = 0; i < r.n; i++) {
         if (i > 0 && strcmp(r.groups[i].name, r.groups[i - 1].name) == 0) {
             n8443_error("groups: two groups are named '%s': nothing "
-                        "written", r.groups[i].name);
+                        "written",
+                        r.groups[i].name);
             rc = N8443_DIFFERS;
             goto cleanup;
         }

@@ -99,5 +99,4 @@ int n8443_cmd_version(const struct n8443_args *args)
 /* --version is an option, not a name on the command line: its command
  * is here, outside the table, next to its handler. */
 const struct n8443_command n8443_command_version = {
-    "version", 0, N8443_OPERANDS_TOPIC, NULL, NULL, n8443_cmd_version
-};
+    "version", 0, N8443_OPERANDS_TOPIC, NULL, NULL, n8443_cmd_version};

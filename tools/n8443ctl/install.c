@@ -34,16 +34,15 @@
 #include "target.h"
 
 #define ENV_CONFIGTEST "N8443CTL_CONFIGTEST"
-#define ENV_RELOAD "N8443CTL_RELOAD"
-
+#define ENV_RELOAD     "N8443CTL_RELOAD"
 
 /* Put OLD back (or remove the target when it did not exist before). */
 static int restore(const struct target *t, int existed, const char *old,
                    size_t old_len, mode_t mode)
 {
     if (existed) {
-        return n8443_write_atomic_at(t->dir_fd, t->dir, t->name, old,
-                                     old_len, mode);
+        return n8443_write_atomic_at(t->dir_fd, t->dir, t->name, old, old_len,
+                                     mode);
     }
     if (unlinkat(t->dir_fd, t->name, 0) != 0) {
         n8443_error("cannot remove %s: %s", t->path, strerror(errno));
@@ -62,8 +61,8 @@ static int show_dry_run(const struct n8443_args *args, const char *path,
 
     n8443_buf_init(&out);
     rc = n8443_diff_unified(old ? old : "", old_len, rendered->data,
-                            rendered->len, existed ? path : "/dev/null",
-                            path, &out, &differs);
+                            rendered->len, existed ? path : "/dev/null", path,
+                            &out, &differs);
     if (rc != N8443_OK) {
         n8443_error("out of memory");
         goto cleanup;
@@ -128,8 +127,8 @@ int n8443_cmd_install(const struct n8443_args *args)
         n8443_error("out of memory");
         goto cleanup;
     }
-    rc = n8443_read_file_at(t.dir_fd, t.name, path, N8443_MAX_CONF_FILE,
-                            &old, &old_len, &existed, &mode);
+    rc = n8443_read_file_at(t.dir_fd, t.name, path, N8443_MAX_CONF_FILE, &old,
+                            &old_len, &existed, &mode);
     if (rc != N8443_OK) {
         goto cleanup;
     }
@@ -147,14 +146,14 @@ int n8443_cmd_install(const struct n8443_args *args)
     /* Find the commands before touching anything. */
     if (!args->no_configtest) {
         rc = n8443_command_resolve(args->configtest_cmd, ENV_CONFIGTEST,
-                             "configtest", "config test", &configtest);
+                                   "configtest", "config test", &configtest);
         if (rc != N8443_OK) {
             goto cleanup;
         }
     }
     if (args->reload) {
         rc = n8443_command_resolve(args->reload_cmd, ENV_RELOAD, "graceful",
-                             "reload", &reload);
+                                   "reload", &reload);
         if (rc != N8443_OK) {
             goto cleanup;
         }
@@ -172,15 +171,18 @@ int n8443_cmd_install(const struct n8443_args *args)
         snprintf(prev, prev_size, "%s.prev", path);
         if (n8443_write_atomic_at(t.dir_fd, t.dir,
                                   prev + strlen(path) - strlen(t.name), old,
-                                  old_len, mode) != N8443_OK) {
+                                  old_len, mode)
+            != N8443_OK) {
             n8443_error("nothing installed: could not keep the previous "
-                        "file as %s", prev);
+                        "file as %s",
+                        prev);
             rc = N8443_IO;
             goto cleanup;
         }
     }
     if (n8443_write_atomic_at(t.dir_fd, t.dir, t.name, rendered.data,
-                              rendered.len, mode) != N8443_OK) {
+                              rendered.len, mode)
+        != N8443_OK) {
         n8443_error("nothing installed: %s is unchanged", path);
         rc = N8443_ROLLED_BACK;
         goto cleanup;
@@ -192,8 +194,8 @@ int n8443_cmd_install(const struct n8443_args *args)
         if (ok != 1) {
             if (restore(&t, existed, old, old_len, mode) != N8443_OK) {
                 n8443_error("the config test failed and %s could not be "
-                            "restored%s%s", path,
-                            prev ? "; the previous file is in " : "",
+                            "restored%s%s",
+                            path, prev ? "; the previous file is in " : "",
                             prev ? prev : "");
                 rc = N8443_IO;
                 goto cleanup;
@@ -215,7 +217,8 @@ int n8443_cmd_install(const struct n8443_args *args)
         n8443_note("reloading httpd: %s", reload.label);
         if (n8443_command_run(&reload) != 1) {
             n8443_error("%s is installed and passed the config test, but "
-                        "httpd was not reloaded", path);
+                        "httpd was not reloaded",
+                        path);
             rc = N8443_IO;
             goto cleanup;
         }

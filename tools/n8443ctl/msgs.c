@@ -71,7 +71,7 @@ void n8443_diags_print(const char *file, const struct n8443_diags *diags)
                        diags->items[i].msg);
     }
     if (diags->truncated) {
-        n8443_error("%s: more errors not shown (the first %d are above)",
-                    file, N8443_MAX_DIAGS);
+        n8443_error("%s: more errors not shown (the first %d are above)", file,
+                    N8443_MAX_DIAGS);
     }
 }

@@ -20,8 +20,8 @@ void n8443_note(const char *fmt, ...) N8443_PRINTF(1, 2);
 /* "n8443ctl: warning: MESSAGE" on stderr. */
 void n8443_warn(const char *fmt, ...) N8443_PRINTF(1, 2);
 /* "FILE:LINE:COL: MESSAGE" on stderr, the form editors jump to. */
-void n8443_error_at(const char *file, int line, int col, const char *fmt,
-                    ...) N8443_PRINTF(4, 5);
+void n8443_error_at(const char *file, int line, int col, const char *fmt, ...)
+    N8443_PRINTF(4, 5);
 /* Data on stdout. */
 void n8443_out(const char *fmt, ...) N8443_PRINTF(1, 2);
 

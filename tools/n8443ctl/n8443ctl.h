@@ -31,11 +31,11 @@
  */
 enum n8443_rc {
     N8443_OK = 0,
-    N8443_DIFFERS = 1,      /* diff: the files differ */
-    N8443_USAGE = 2,        /* bad command line */
-    N8443_INVALID = 3,      /* invalid site file */
-    N8443_IO = 4,           /* a file or service could not be used */
-    N8443_ROLLED_BACK = 5   /* writing or the config test failed; undone */
+    N8443_DIFFERS = 1,    /* diff: the files differ */
+    N8443_USAGE = 2,      /* bad command line */
+    N8443_INVALID = 3,    /* invalid site file */
+    N8443_IO = 4,         /* a file or service could not be used */
+    N8443_ROLLED_BACK = 5 /* writing or the config test failed; undone */
 };
 
 /* ------------------------------------------------------- commands.c */
@@ -80,19 +80,19 @@ enum n8443_opt {
 };
 
 /* check's options without a site file. */
-#define N8443_OPTS_NO_SITE                                                    \
-    (N8443_OPT_KEYTAB | N8443_OPT_HOST | N8443_OPT_ALIAS | N8443_OPT_CERT     \
+#define N8443_OPTS_NO_SITE                                                     \
+    (N8443_OPT_KEYTAB | N8443_OPT_HOST | N8443_OPT_ALIAS | N8443_OPT_CERT      \
      | N8443_OPT_KEY | N8443_OPT_CHAIN | N8443_OPT_REALM)
 
 struct n8443_args;
 
 /* What a command takes besides its options. */
 enum n8443_operands {
-    N8443_OPERANDS_SITE = 0,    /* SITE.yaml */
-    N8443_OPERANDS_CHECK,       /* SITE.yaml, or --keytab and --host */
-    N8443_OPERANDS_URL,         /* one https URL */
-    N8443_OPERANDS_TOPIC,       /* [COMMAND], and no options */
-    N8443_OPERANDS_GROUPS       /* resolve [NAME...] */
+    N8443_OPERANDS_SITE = 0, /* SITE.yaml */
+    N8443_OPERANDS_CHECK,    /* SITE.yaml, or --keytab and --host */
+    N8443_OPERANDS_URL,      /* one https URL */
+    N8443_OPERANDS_TOPIC,    /* [COMMAND], and no options */
+    N8443_OPERANDS_GROUPS    /* resolve [NAME...] */
 };
 
 /*
@@ -103,10 +103,10 @@ enum n8443_operands {
  */
 struct n8443_command {
     const char *name;
-    unsigned options;       /* N8443_OPT_* bits it accepts */
+    unsigned options; /* N8443_OPT_* bits it accepts */
     enum n8443_operands operands;
-    const char *summary;    /* its lines in the general help's list */
-    const char *usage;      /* `help NAME` */
+    const char *summary; /* its lines in the general help's list */
+    const char *usage;   /* `help NAME` */
     int (*run)(const struct n8443_args *args);
 };
 
@@ -122,9 +122,9 @@ extern const struct n8443_command n8443_command_version;
 #define N8443_MAX_ALIASES 32
 
 struct n8443_args {
-    const struct n8443_command *command;    /* what main() runs */
-    const struct n8443_command *commands;   /* the table, for help */
-    const char *site_path;      /* SITE.yaml, "-" for stdin */
+    const struct n8443_command *command;  /* what main() runs */
+    const struct n8443_command *commands; /* the table, for help */
+    const char *site_path;                /* SITE.yaml, "-" for stdin */
     const char *help_topic;     /* help COMMAND, or the command of --help */
     const char *output;         /* render -o */
     const char *target;         /* diff/install --target */
@@ -136,11 +136,11 @@ struct n8443_args {
     /* check */
     int online;
     int strict;
-    const char *format;         /* text (NULL) | json */
-    const char *only;           /* --only IDS, checked by check.c */
+    const char *format; /* text (NULL) | json */
+    const char *only;   /* --only IDS, checked by check.c */
     const char *httpd_user;
-    const char *ccache;         /* client credentials for --online */
-    const char *keytab;         /* without a site file: */
+    const char *ccache; /* client credentials for --online */
+    const char *keytab; /* without a site file: */
     const char *host;
     const char *aliases[N8443_MAX_ALIASES];
     size_t naliases;
@@ -150,17 +150,17 @@ struct n8443_args {
     const char *realm;
     /* probe */
     const char *url;
-    const char *as_principal;   /* --as: a password prompt */
-    const char *browser;        /* chrome | firefox | curl, NULL: all */
-    const char *ca_file;        /* --ca: trust these, not the system's */
-    const char *address;        /* --address: connect here, not to DNS's */
-    long timeout;               /* --timeout seconds (0: default) */
+    const char *as_principal; /* --as: a password prompt */
+    const char *browser;      /* chrome | firefox | curl, NULL: all */
+    const char *ca_file;      /* --ca: trust these, not the system's */
+    const char *address;      /* --address: connect here, not to DNS's */
+    long timeout;             /* --timeout seconds (0: default) */
     int no_login;
     int trace;
     /* groups resolve, and check --online against AD */
-    const char *ldap_uri;       /* --ldap-uri */
-    const char *base;           /* --base DN */
-    char *const *names;         /* the group names, in argv */
+    const char *ldap_uri; /* --ldap-uri */
+    const char *base;     /* --base DN */
+    char *const *names;   /* the group names, in argv */
     size_t nnames;
 };
 
@@ -170,8 +170,7 @@ int n8443_args_parse(int argc, char **argv,
 
 /* ------------------------------------------------------------ help.c */
 
-void n8443_help_general(const struct n8443_command *commands,
-                        int to_stderr);
+void n8443_help_general(const struct n8443_command *commands, int to_stderr);
 int n8443_cmd_help(const struct n8443_args *args);
 int n8443_cmd_version(const struct n8443_args *args);
 /* The nearest name in COMMANDS to WORD (n8443_suggest), or NULL. */
@@ -233,9 +232,8 @@ int n8443_write_atomic_at(int dirfd, const char *dir_label, const char *name,
 /* Does the POSIX access ACL ACL (its xattr form, LEN bytes) let anyone but
  * root, SELF and a root-owned group write?  1 with WHO naming one ("user
  * 65534"), also for an ACL it cannot read; else 0. */
-int n8443_acl_write_others(const unsigned char *acl, size_t len,
-                           uid_t self, gid_t owner_gid, char *who,
-                           size_t who_size);
+int n8443_acl_write_others(const unsigned char *acl, size_t len, uid_t self,
+                           gid_t owner_gid, char *who, size_t who_size);
 /* The same for the directory FD (or PATH when FD < 0), group OWNER_GID:
  * 0 when it has no ACL or one that gives nobody else write. */
 int n8443_acl_dir_write_others(const char *path, int fd, gid_t owner_gid,
@@ -255,8 +253,7 @@ struct n8443_site;
 long n8443_render_field_size(const struct n8443_config *cfg,
                              const struct n8443_site *site);
 void n8443_render_limits(const struct n8443_config *cfg,
-                         const struct n8443_site *site,
-                         struct n8443_buf *out);
+                         const struct n8443_site *site, struct n8443_buf *out);
 void n8443_render_help_server(const struct n8443_site *site,
                               struct n8443_buf *out);
 void n8443_render_help_location(const struct n8443_site *site,
@@ -288,8 +285,7 @@ int n8443_cmd_diff(const struct n8443_args *args);
 
 /* ---------------------------------------------------------- install.c */
 
-int n8443_default_target(const struct n8443_config *config,
-                         char **path_out);
+int n8443_default_target(const struct n8443_config *config, char **path_out);
 int n8443_cmd_install(const struct n8443_args *args);
 
 /* ------------------------------------------------------------ check.c */

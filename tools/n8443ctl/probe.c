@@ -41,7 +41,8 @@ static int parse_url(const char *url, struct probe_url *out)
         if (strncasecmp(p, "http://", 7) == 0) {
             n8443_error("probe: '%s' is plain http: Negotiate needs https "
                         "(the module refuses logins without TLS); probe "
-                        "https://%s", url, url + 7);
+                        "https://%s",
+                        url, url + 7);
         }
         else {
             n8443_error("probe: '%s' is not an https:// URL", url);
@@ -52,7 +53,8 @@ static int parse_url(const char *url, struct probe_url *out)
     path = p + strcspn(p, "/?#");
     if (memchr(p, '@', (size_t)(path - p)) != NULL) {
         n8443_error("probe: '%s': no user name or password in the URL "
-                    "(--as PRINC asks for the password)", url);
+                    "(--as PRINC asks for the password)",
+                    url);
         return N8443_USAGE;
     }
     host = p;
@@ -75,8 +77,7 @@ static int parse_url(const char *url, struct probe_url *out)
     }
     len = (size_t)(host_end - host);
     if (len == 0 || len >= sizeof(out->host)) {
-        n8443_error("probe: '%s': no host name, or one that is too long",
-                    url);
+        n8443_error("probe: '%s': no host name, or one that is too long", url);
         return N8443_USAGE;
     }
     for (i = 0; i < len; i++) {
@@ -84,8 +85,8 @@ static int parse_url(const char *url, struct probe_url *out)
 
         if (!isalnum(c) && c != '.' && c != '-' && c != '_'
             && !(out->host_is_ip && c == ':')) {
-            n8443_error("probe: '%s': '%.*s' is not a host name", url,
-                        (int)len, host);
+            n8443_error("probe: '%s': '%.*s' is not a host name", url, (int)len,
+                        host);
             return N8443_USAGE;
         }
         out->host[i] = (char)tolower(c);
@@ -94,7 +95,8 @@ static int parse_url(const char *url, struct probe_url *out)
         port = strtol(p + 1, &end, 10);
         if (end == p + 1 || end != path || port < 1 || port > 65535) {
             n8443_error("probe: '%s': the port must be a number from 1 to "
-                        "65535", url);
+                        "65535",
+                        url);
             return N8443_USAGE;
         }
     }
@@ -118,12 +120,13 @@ static int parse_url(const char *url, struct probe_url *out)
     for (i = 0; out->path[i] != '\0'; i++) {
         if ((unsigned char)out->path[i] <= ' ' || out->path[i] == 0x7f) {
             n8443_error("probe: '%s': spaces and control characters in the "
-                        "path must be %%-encoded", url);
+                        "path must be %%-encoded",
+                        url);
             return N8443_USAGE;
         }
     }
-    if (!out->host_is_ip && strspn(out->host, "0123456789.")
-                                == strlen(out->host)) {
+    if (!out->host_is_ip
+        && strspn(out->host, "0123456789.") == strlen(out->host)) {
         out->host_is_ip = 1;
     }
     snprintf(out->hostport, sizeof(out->hostport),
@@ -198,8 +201,7 @@ int n8443_cmd_probe(const struct n8443_args *args)
     }
     p.args = args;
     p.rep = &rep;
-    p.timeout = args->timeout > 0 ? (int)args->timeout
-                                  : PROBE_DEFAULT_TIMEOUT;
+    p.timeout = args->timeout > 0 ? (int)args->timeout : PROBE_DEFAULT_TIMEOUT;
     p.trace = args->trace;
     p.browser = browser_of(args->browser);
     snprintf(p.login_path, sizeof(p.login_path), "%s", p.url.path);

@@ -24,27 +24,27 @@
 #include "channel_binding.h"
 #include "check.h"
 
-#define PROBE_MAX_HOST 256
-#define PROBE_MAX_PATH 2048
-#define PROBE_MAX_ADDRS 8
-#define PROBE_MAX_NAMES 2       /* the URL's host, its canonical name */
-#define PROBE_MAX_HEADERS 64
-#define PROBE_MAX_RESPONSE (256 * 1024)
+#define PROBE_MAX_HOST        256
+#define PROBE_MAX_PATH        2048
+#define PROBE_MAX_ADDRS       8
+#define PROBE_MAX_NAMES       2 /* the URL's host, its canonical name */
+#define PROBE_MAX_HEADERS     64
+#define PROBE_MAX_RESPONSE    (256 * 1024)
 #define PROBE_DEFAULT_TIMEOUT 10
 
 /* The three kinds of client whose SPN differs. */
 enum probe_browser {
-    PROBE_CHROME = 0,   /* Chrome, Edge: the canonical name */
-    PROBE_FIREFOX,      /* the URL's host, as typed */
-    PROBE_CURL,         /* the URL's host, as typed */
+    PROBE_CHROME = 0, /* Chrome, Edge: the canonical name */
+    PROBE_FIREFOX,    /* the URL's host, as typed */
+    PROBE_CURL,       /* the URL's host, as typed */
     PROBE_NBROWSERS
 };
 
 struct probe_url {
-    char host[PROBE_MAX_HOST];      /* lower case, no brackets */
+    char host[PROBE_MAX_HOST]; /* lower case, no brackets */
     int port;
-    char path[PROBE_MAX_PATH];      /* with the query */
-    char hostport[PROBE_MAX_HOST + 8];  /* Host: header */
+    char path[PROBE_MAX_PATH];         /* with the query */
+    char hostport[PROBE_MAX_HOST + 8]; /* Host: header */
     int host_is_ip;
 };
 
@@ -70,33 +70,33 @@ struct probe_ticket {
     char principal[PROBE_MAX_HOST + 64];
     int ok;
     krb5_kvno kvno;
-    char enctype[64];           /* the ticket's */
+    char enctype[64]; /* the ticket's */
     char session_enctype[64];
 };
 
 struct n8443_probe {
     const struct n8443_args *args;
     struct n8443_report *rep;
-    int timeout;                /* seconds */
+    int timeout; /* seconds */
     int trace;
-    int browser;                /* enum probe_browser, or -1: all */
+    int browser; /* enum probe_browser, or -1: all */
     struct probe_url url;
-    int unreachable;            /* a step could not reach the site */
+    int unreachable; /* a step could not reach the site */
 
     /* name */
     struct sockaddr_storage addrs[PROBE_MAX_ADDRS];
     socklen_t addrlens[PROBE_MAX_ADDRS];
     size_t naddrs;
-    size_t good_addr;           /* the one that answered */
+    size_t good_addr; /* the one that answered */
     char canonical[PROBE_MAX_HOST];
-    const char *names[PROBE_MAX_NAMES];    /* distinct SPN hosts */
+    const char *names[PROBE_MAX_NAMES]; /* distinct SPN hosts */
     size_t nnames;
     const char *spn_host[PROBE_NBROWSERS];
 
     /* tls */
     SSL_CTX *ssl_ctx;
-    int tls_up;                 /* a handshake succeeded */
-    int tls_trusted;            /* chain, name and dates all good */
+    int tls_up;      /* a handshake succeeded */
+    int tls_trusted; /* chain, name and dates all good */
     int have_cb;
     unsigned char cb[N8443_CB_MAX];
     size_t cb_len;
@@ -108,10 +108,10 @@ struct n8443_probe {
 
     /* ticket */
     krb5_context kctx;
-    krb5_ccache cc;             /* private MEMORY ccache with the TGT */
+    krb5_ccache cc; /* private MEMORY ccache with the TGT */
     krb5_principal client;
     char *client_name;
-    char realm[256];            /* the client's */
+    char realm[256]; /* the client's */
     struct probe_ticket tickets[PROBE_MAX_NAMES];
 };
 
@@ -137,8 +137,7 @@ void n8443_probe_tls(struct n8443_probe *p);
  */
 int n8443_probe_request(struct n8443_probe *p, const char *label,
                         const char *path, const char *authz,
-                        struct probe_response *resp, char *err,
-                        size_t errlen);
+                        struct probe_response *resp, char *err, size_t errlen);
 void n8443_probe_response_free(struct probe_response *resp);
 
 /* Replace control and non-ASCII bytes of S[0..len) with '?', in place

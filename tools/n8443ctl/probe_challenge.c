@@ -18,8 +18,8 @@
 
 /* Which schemes the WWW-Authenticate fields offer, as "Negotiate,
  * Basic", into OUT. */
-static void challenges(const struct probe_response *resp,
-                       struct n8443_buf *out, int *negotiate, int *basic)
+static void challenges(const struct probe_response *resp, struct n8443_buf *out,
+                       int *negotiate, int *basic)
 {
     size_t i;
 
@@ -45,8 +45,8 @@ static void challenges(const struct probe_response *resp,
                 if (word == 5 && strncasecmp(v, "Basic", 5) == 0) {
                     *basic = 1;
                 }
-                n8443_buf_printf(out, "%s%.*s", out->len ? ", " : "",
-                                 (int)word, v);
+                n8443_buf_printf(out, "%s%.*s", out->len ? ", " : "", (int)word,
+                                 v);
             }
             v += word;
             v += strcspn(v, ",");
@@ -85,8 +85,8 @@ static void report_headers(struct n8443_probe *p,
     struct n8443_record *rec;
 
     if (hsts != NULL) {
-        rec = n8443_report_add(p->rep, "tls.hsts", N8443_SEV_OK,
-                               "HSTS: %s", hsts);
+        rec = n8443_report_add(p->rep, "tls.hsts", N8443_SEV_OK, "HSTS: %s",
+                               hsts);
     }
     else {
         rec = n8443_report_add(
@@ -139,7 +139,8 @@ void n8443_probe_http(struct n8443_probe *p)
     memset(&resp, 0, sizeof(resp));
     for (hops = 0;; hops++) {
         if (n8443_probe_request(p, "unauthenticated", path, NULL, &resp, err,
-                                sizeof(err)) != 0) {
+                                sizeof(err))
+            != 0) {
             rec = n8443_report_add(p->rep, "http.status", N8443_SEV_ERROR,
                                    "GET %s failed: %s", path, err);
             n8443_record_unusable(rec);
@@ -160,8 +161,8 @@ void n8443_probe_http(struct n8443_probe *p)
     if (resp.status >= 300 && resp.status <= 308) {
         rec = n8443_report_add(
             p->rep, "http.status", N8443_SEV_WARNING,
-            "GET %s: %d, a redirect to %s, off this site: probe that URL",
-            path, resp.status, loc ? loc : "nowhere");
+            "GET %s: %d, a redirect to %s, off this site: probe that URL", path,
+            resp.status, loc ? loc : "nowhere");
     }
     else {
         rec = n8443_report_add(p->rep, "http.status", N8443_SEV_OK,
@@ -173,9 +174,9 @@ void n8443_probe_http(struct n8443_probe *p)
     report_headers(p, &resp);
 
     if (negotiate) {
-        rec = n8443_report_add(p->rep, "http.challenge", N8443_SEV_OK,
-                               "the server offers Negotiate (%s)",
-                               schemes.data);
+        rec =
+            n8443_report_add(p->rep, "http.challenge", N8443_SEV_OK,
+                             "the server offers Negotiate (%s)", schemes.data);
     }
     else if (basic) {
         rec = n8443_report_add(
@@ -210,8 +211,8 @@ void n8443_probe_http(struct n8443_probe *p)
     if (marker != NULL) {
         char line[512];
 
-        snprintf(line, sizeof(line), "%.*s",
-                 (int)strcspn(marker, "\r\n<"), marker);
+        snprintf(line, sizeof(line), "%.*s", (int)strcspn(marker, "\r\n<"),
+                 marker);
         n8443_probe_printable(line, strlen(line));
         n8443_record_detail(p->rep, rec, "negotiate_error", "%s", line);
     }

@@ -63,8 +63,8 @@ static int make_ctx(struct n8443_probe *p, char *err, size_t errlen)
 
 /* A TCP connection to ADDR within the timeout; the fd, or -1 with the
  * reason in ERR. */
-static int tcp_connect(const struct sockaddr *addr, socklen_t len,
-                       int timeout, char *err, size_t errlen)
+static int tcp_connect(const struct sockaddr *addr, socklen_t len, int timeout,
+                       char *err, size_t errlen)
 {
     struct timeval tv;
     struct pollfd pfd;
@@ -110,8 +110,7 @@ static int tcp_connect(const struct sockaddr *addr, socklen_t len,
 }
 
 /* The reason of a failed TLS call, a timeout named as one. */
-static void tls_error(SSL *ssl, int ret, int timeout, char *err,
-                      size_t errlen)
+static void tls_error(SSL *ssl, int ret, int timeout, char *err, size_t errlen)
 {
     int code = SSL_get_error(ssl, ret);
     unsigned long e = ERR_get_error();
@@ -119,8 +118,10 @@ static void tls_error(SSL *ssl, int ret, int timeout, char *err,
     if ((code == SSL_ERROR_SYSCALL || code == SSL_ERROR_WANT_READ
          || code == SSL_ERROR_WANT_WRITE)
         && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        snprintf(err, errlen, "no answer within %d s (the server accepted "
-                 "the connection and then said nothing)", timeout);
+        snprintf(err, errlen,
+                 "no answer within %d s (the server accepted "
+                 "the connection and then said nothing)",
+                 timeout);
     }
     else if (e != 0) {
         ERR_error_string_n(e, err, errlen);
@@ -150,8 +151,8 @@ int n8443_probe_connect(struct n8443_probe *p, SSL **ssl_out, char *err,
     for (tries = 0; tries < p->naddrs; tries++) {
         size_t i = (p->good_addr + tries) % p->naddrs;
 
-        fd = tcp_connect((const struct sockaddr *)&p->addrs[i],
-                         p->addrlens[i], p->timeout, err, errlen);
+        fd = tcp_connect((const struct sockaddr *)&p->addrs[i], p->addrlens[i],
+                         p->timeout, err, errlen);
         if (fd >= 0) {
             p->good_addr = i;
             break;
@@ -318,7 +319,7 @@ static int parse_response(struct probe_response *resp)
             resp->nheaders++;
         }
         if (next != NULL) {
-            *next = '\r';   /* the loop cuts it again */
+            *next = '\r'; /* the loop cuts it again */
         }
     }
     return 0;
@@ -326,8 +327,7 @@ static int parse_response(struct probe_response *resp)
 
 int n8443_probe_request(struct n8443_probe *p, const char *label,
                         const char *path, const char *authz,
-                        struct probe_response *resp, char *err,
-                        size_t errlen)
+                        struct probe_response *resp, char *err, size_t errlen)
 {
     struct n8443_buf req;
     SSL *ssl = NULL;
@@ -339,11 +339,12 @@ int n8443_probe_request(struct n8443_probe *p, const char *label,
 
     memset(resp, 0, sizeof(*resp));
     n8443_buf_init(&req);
-    n8443_buf_printf(&req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: n8443ctl/"
-                     PACKAGE_VERSION " probe\r\nAccept: */*\r\n"
-                     "Connection: close\r\n",
-                     path, p->url.hostport);
+    n8443_buf_printf(
+        &req,
+        "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: n8443ctl/" PACKAGE_VERSION
+        " probe\r\nAccept: */*\r\n"
+        "Connection: close\r\n",
+        path, p->url.hostport);
     if (authz != NULL) {
         n8443_buf_printf(&req, "Authorization: %s\r\n", authz);
     }

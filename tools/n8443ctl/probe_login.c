@@ -37,9 +37,9 @@ static gss_OID_desc spnego_oid = {sizeof(spnego_bytes), (void *)spnego_bytes};
 struct attempt {
     gss_ctx_id_t ctx;
     gss_buffer_desc token;
-    char *authz;                /* "Negotiate <base64>" */
+    char *authz; /* "Negotiate <base64>" */
     struct probe_response resp;
-    int sent;                   /* a response came back */
+    int sent; /* a response came back */
     int accepted;
 };
 
@@ -97,17 +97,19 @@ static int attempt_login(struct n8443_probe *p, const char *label,
         return -1;
     }
     if (p->trace) {
-        fprintf(stderr, "* %s: GSS-API flags asked for: mutual, replay, "
-                "sequence; channel binding: %s\n", label,
-                cb != GSS_C_NO_CHANNEL_BINDINGS ? "sent" : "none");
+        fprintf(stderr,
+                "* %s: GSS-API flags asked for: mutual, replay, "
+                "sequence; channel binding: %s\n",
+                label, cb != GSS_C_NO_CHANNEL_BINDINGS ? "sent" : "none");
     }
     a->authz = negotiate_header(&a->token);
     if (a->authz == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (n8443_probe_request(p, label, p->login_path, a->authz, &a->resp,
-                            err, errlen) != 0) {
+    if (n8443_probe_request(p, label, p->login_path, a->authz, &a->resp, err,
+                            errlen)
+        != 0) {
         return -1;
     }
     a->sent = 1;
@@ -116,8 +118,8 @@ static int attempt_login(struct n8443_probe *p, const char *label,
 }
 
 /* The Negotiate token of the answer, decoded into *out; 0 if found. */
-static int answer_token(const struct probe_response *resp,
-                        gss_buffer_desc *out, unsigned char **buf)
+static int answer_token(const struct probe_response *resp, gss_buffer_desc *out,
+                        unsigned char **buf)
 {
     size_t i;
 
@@ -180,7 +182,8 @@ static void check_mutual(struct n8443_probe *p, struct attempt *a,
                          "the server's answer (AP-REP) verifies: mutual "
                          "authentication complete");
         if (p->trace) {
-            fprintf(stderr, "* GSS-API context complete, flags granted:%s%s"
+            fprintf(stderr,
+                    "* GSS-API context complete, flags granted:%s%s"
                     "%s%s\n",
                     ret_flags & GSS_C_MUTUAL_FLAG ? " mutual" : "",
                     ret_flags & GSS_C_REPLAY_FLAG ? " replay" : "",
@@ -218,7 +221,8 @@ static void diagnose_refusal(struct n8443_probe *p, const char *id,
     char err[256];
 
     if (n8443_probe_request(p, "invalid token (diagnosis)", p->login_path,
-                            "Negotiate !", &resp, err, sizeof(err)) == 0
+                            "Negotiate !", &resp, err, sizeof(err))
+            == 0
         && resp.status == 401) {
         rec = n8443_report_add(
             p->rep, id, N8443_SEV_ERROR,
@@ -256,7 +260,8 @@ static void check_replay(struct n8443_probe *p, const struct attempt *a)
     char err[256];
 
     if (n8443_probe_request(p, "replay", p->login_path, a->authz, &resp, err,
-                            sizeof(err)) != 0) {
+                            sizeof(err))
+        != 0) {
         n8443_report_add(p->rep, "login.replay", N8443_SEV_WARNING,
                          "the replay could not be sent: %s", err);
         return;
@@ -319,8 +324,7 @@ static int preconditions(struct n8443_probe *p)
         why = "not run: no service ticket (see ticket.spn)";
     }
     if (why != NULL) {
-        n8443_report_add(p->rep, "login.bound", N8443_SEV_SKIPPED, "%s",
-                         why);
+        n8443_report_add(p->rep, "login.bound", N8443_SEV_SKIPPED, "%s", why);
         return -1;
     }
     return 0;
@@ -328,8 +332,7 @@ static int preconditions(struct n8443_probe *p)
 
 /* Both logins done: what they say together. */
 static void report_logins(struct n8443_probe *p, struct attempt *bound,
-                          struct attempt *unbound,
-                          const struct probe_ticket *t)
+                          struct attempt *unbound, const struct probe_ticket *t)
 {
     struct n8443_record *rec;
 
@@ -421,8 +424,8 @@ void n8443_probe_login(struct n8443_probe *p)
     namebuf.value = (void *)t->principal;
     namebuf.length = strlen(t->principal);
     maj = gss_acquire_cred_from(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
-                                &cred, NULL, NULL);
+                                GSS_C_NO_OID_SET, GSS_C_INITIATE, &store, &cred,
+                                NULL, NULL);
     if (!GSS_ERROR(maj)) {
         maj = gss_import_name(&min, &namebuf, GSS_KRB5_NT_PRINCIPAL_NAME,
                               &target);
@@ -441,7 +444,8 @@ void n8443_probe_login(struct n8443_probe *p)
 
     if (p->have_cb
         && attempt_login(p, "login with channel binding", cred, target, &cb,
-                         &bound, err, sizeof(err)) != 0) {
+                         &bound, err, sizeof(err))
+               != 0) {
         rec = n8443_report_add(p->rep, "login.bound", N8443_SEV_ERROR,
                                "the login with channel binding could not "
                                "be sent: %s",
@@ -450,8 +454,8 @@ void n8443_probe_login(struct n8443_probe *p)
         goto cleanup;
     }
     if (attempt_login(p, "login without channel binding", cred, target,
-                      GSS_C_NO_CHANNEL_BINDINGS, &unbound, err,
-                      sizeof(err)) != 0) {
+                      GSS_C_NO_CHANNEL_BINDINGS, &unbound, err, sizeof(err))
+        != 0) {
         rec = n8443_report_add(p->rep, "login.unbound", N8443_SEV_ERROR,
                                "the login without channel binding could "
                                "not be sent: %s",

@@ -22,14 +22,13 @@
 #include "probe.h"
 
 const char *const n8443_probe_browser_names[PROBE_NBROWSERS] = {
-    "Chrome/Edge", "Firefox", "curl"
-};
+    "Chrome/Edge", "Firefox", "curl"};
 
 static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t buflen)
 {
-    if (getnameinfo(sa, len, buf, (socklen_t)buflen, NULL, 0,
-                    NI_NUMERICHOST) != 0) {
+    if (getnameinfo(sa, len, buf, (socklen_t)buflen, NULL, 0, NI_NUMERICHOST)
+        != 0) {
         snprintf(buf, buflen, "?");
     }
 }
@@ -108,8 +107,9 @@ static void krb5_setting(const char *name, const char *dflt, char *buf,
         return;
     }
     if (krb5_get_profile(kctx, &profile) == 0) {
-        if (profile_get_string(profile, "libdefaults", name, NULL, NULL,
-                               &value) == 0 && value != NULL) {
+        if (profile_get_string(profile, "libdefaults", name, NULL, NULL, &value)
+                == 0
+            && value != NULL) {
             snprintf(buf, len, "%s", value);
             profile_release_string(value);
         }
@@ -160,10 +160,9 @@ static void report_spn(struct n8443_probe *p)
             p->url.host);
     }
     else if (p->browser >= 0) {
-        rec = n8443_report_add(p->rep, "name.spn", N8443_SEV_OK,
-                               "%s asks for HTTP/%s",
-                               n8443_probe_browser_names[p->browser],
-                               p->spn_host[p->browser]);
+        rec = n8443_report_add(
+            p->rep, "name.spn", N8443_SEV_OK, "%s asks for HTTP/%s",
+            n8443_probe_browser_names[p->browser], p->spn_host[p->browser]);
     }
     else if (n8443_same_host(p->canonical, p->url.host)) {
         rec = n8443_report_add(p->rep, "name.spn", N8443_SEV_OK,
@@ -177,8 +176,7 @@ static void report_spn(struct n8443_probe *p)
             "%s is an alias of %s: Chrome and Edge ask for HTTP/%s, Firefox "
             "and curl for HTTP/%s. The server's keytab needs keys for both "
             "(or make %s an A record)",
-            p->url.host, p->canonical, p->canonical, p->url.host,
-            p->url.host);
+            p->url.host, p->canonical, p->canonical, p->url.host, p->url.host);
     }
     for (b = 0; b < PROBE_NBROWSERS; b++) {
         if (p->browser < 0 || p->browser == b) {
@@ -201,7 +199,8 @@ static void report_reverse(struct n8443_probe *p)
 
     addr_text(sa, p->addrlens[0], addr, sizeof(addr));
     if (getnameinfo(sa, p->addrlens[0], host, sizeof(host), NULL, 0,
-                    NI_NAMEREQD) != 0) {
+                    NI_NAMEREQD)
+        != 0) {
         rec = n8443_report_add(
             p->rep, "name.reverse", N8443_SEV_WARNING,
             "%s has no reverse DNS name: GSS-API clients whose krb5.conf "
@@ -282,8 +281,8 @@ void n8443_probe_name(struct n8443_probe *p)
             char key[32];
 
             snprintf(key, sizeof(key), "address%zu", i + 1);
-            addr_text((const struct sockaddr *)&p->addrs[i],
-                      p->addrlens[i], addr, sizeof(addr));
+            addr_text((const struct sockaddr *)&p->addrs[i], p->addrlens[i],
+                      addr, sizeof(addr));
             n8443_record_detail(p->rep, rec, key, "%s", addr);
         }
         if (p->args->address != NULL) {

@@ -60,8 +60,7 @@ static const char *kdc_advice(krb5_error_code code)
         return "the KDC does not know this user: check the name and the "
                "realm (kinit user@REALM)";
     case KRB5KDC_ERR_PREAUTH_FAILED:
-    case KRB5KRB_AP_ERR_BAD_INTEGRITY:
-        return "wrong password";
+    case KRB5KRB_AP_ERR_BAD_INTEGRITY: return "wrong password";
     case KRB5KDC_ERR_ETYPE_NOSUPP:
         return "the KDC and this client share no encryption type for this "
                "key: the account has only keys this client refuses (DES, "
@@ -79,8 +78,7 @@ static const char *kdc_advice(krb5_error_code code)
     case KRB5KDC_ERR_BADOPTION:
         return "the KDC's policy refuses this ticket (for example a service "
                "that no user may get tickets for)";
-    default:
-        return "see the Kerberos message";
+    default: return "see the Kerberos message";
     }
 }
 
@@ -127,8 +125,7 @@ static int client_from_ccache(struct n8443_probe *p, const char *name)
     started = 1;
     while (krb5_cc_next_cred(kctx, user, &cursor, &creds) == 0) {
         if (!krb5_is_config_principal(kctx, creds.server)
-            && creds.server->length == 2
-            && creds.server->data[0].length == 6
+            && creds.server->length == 2 && creds.server->data[0].length == 6
             && memcmp(creds.server->data[0].data, "krbtgt", 6) == 0) {
             if ((uint32_t)creds.times.endtime > (uint32_t)newest_end) {
                 newest_end = creds.times.endtime;
@@ -179,9 +176,9 @@ cleanup:
  * report), the answer from stdin, not echoed on a terminal.  A pipe
  * works too, as for kinit.
  */
-static krb5_error_code prompter(krb5_context kctx, void *data,
-                                const char *name, const char *banner,
-                                int num_prompts, krb5_prompt prompts[])
+static krb5_error_code prompter(krb5_context kctx, void *data, const char *name,
+                                const char *banner, int num_prompts,
+                                krb5_prompt prompts[])
 {
     struct termios saved;
     struct termios quiet;
@@ -242,9 +239,8 @@ static int client_from_password(struct n8443_probe *p, const char *name)
     memset(&creds, 0, sizeof(creds));
     code = krb5_parse_name(kctx, name, &princ);
     if (code == 0) {
-        code = krb5_get_init_creds_password(kctx, &creds, princ, NULL,
-                                            prompter, NULL, 0,
-                                            NULL, NULL);
+        code = krb5_get_init_creds_password(kctx, &creds, princ, NULL, prompter,
+                                            NULL, 0, NULL, NULL);
     }
     if (code == 0) {
         have = 1;
@@ -290,8 +286,8 @@ static int get_client(struct n8443_probe *p)
         rc = client_from_password(p, p->args->as_principal);
     }
     else {
-        source = p->args->ccache ? p->args->ccache
-                                 : krb5_cc_default_name(p->kctx);
+        source =
+            p->args->ccache ? p->args->ccache : krb5_cc_default_name(p->kctx);
         if (source == NULL) {
             source = "the default ticket cache";
         }
@@ -312,9 +308,9 @@ static int get_client(struct n8443_probe *p)
     realm = krb5_princ_realm(p->kctx, p->client);
     snprintf(p->realm, sizeof(p->realm), "%.*s", (int)realm->length,
              realm->data);
-    rec = n8443_report_add(p->rep, "ticket.client", N8443_SEV_OK,
-                           "client %s, tickets from %s", p->client_name,
-                           source);
+    rec =
+        n8443_report_add(p->rep, "ticket.client", N8443_SEV_OK,
+                         "client %s, tickets from %s", p->client_name, source);
     n8443_record_detail(p->rep, rec, "client", "%s", p->client_name);
     return 0;
 }
@@ -344,8 +340,8 @@ static void enctype_text(krb5_enctype e, char *buf, size_t len)
 
 /* The clients (of those probed) that ask for HTTP/HOST, "Firefox,
  * curl", into BUF. */
-static void clients_of(const struct n8443_probe *p, const char *host,
-                       char *buf, size_t len)
+static void clients_of(const struct n8443_probe *p, const char *host, char *buf,
+                       size_t len)
 {
     size_t used = 0;
     int b;
@@ -397,10 +393,9 @@ static void ticket_for(struct n8443_probe *p, const char *host,
             t->principal, clients, t->principal, t->principal, host, host);
     }
     else if (code != 0) {
-        rec = n8443_report_add(p->rep, "ticket.spn", N8443_SEV_ERROR,
-                               "no ticket for %s: %s: %s", t->principal,
-                               kerr(kctx, code, msg, sizeof(msg)),
-                               kdc_advice(code));
+        rec = n8443_report_add(
+            p->rep, "ticket.spn", N8443_SEV_ERROR, "no ticket for %s: %s: %s",
+            t->principal, kerr(kctx, code, msg, sizeof(msg)), kdc_advice(code));
         if (kdc_unreachable(code)) {
             n8443_record_unusable(rec);
         }
@@ -449,10 +444,10 @@ void n8443_probe_ticket(struct n8443_probe *p)
     }
     if (code != 0) {
         n8443_report_add(p->rep, "ticket.client", N8443_SEV_ERROR,
-                               "cannot set up Kerberos: %s (check "
-                               "krb5.conf, or KRB5_CONFIG)",
-                               p->kctx ? kerr(p->kctx, code, msg, sizeof(msg))
-                                       : "no context");
+                         "cannot set up Kerberos: %s (check "
+                         "krb5.conf, or KRB5_CONFIG)",
+                         p->kctx ? kerr(p->kctx, code, msg, sizeof(msg))
+                                 : "no context");
         return;
     }
     if (get_client(p) != 0) {

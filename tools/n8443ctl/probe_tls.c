@@ -27,8 +27,8 @@
 /* The certificate's DNS names and addresses, comma-separated. */
 static void cert_names(X509 *cert, char *buf, size_t len)
 {
-    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
-                                            NULL, NULL);
+    GENERAL_NAMES *names =
+        X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     size_t used = 0;
     int i;
 
@@ -37,11 +37,10 @@ static void cert_names(X509 *cert, char *buf, size_t len)
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
 
         if (gn->type == GEN_DNS && used < len) {
-            used += (size_t)snprintf(buf + used, len - used, "%s%.*s",
-                                     used ? ", " : "",
-                                     ASN1_STRING_length(gn->d.dNSName),
-                                     (const char *)ASN1_STRING_get0_data(
-                                         gn->d.dNSName));
+            used += (size_t)snprintf(
+                buf + used, len - used, "%s%.*s", used ? ", " : "",
+                ASN1_STRING_length(gn->d.dNSName),
+                (const char *)ASN1_STRING_get0_data(gn->d.dNSName));
         }
         else if (gn->type == GEN_IPADD && used < len) {
             used += (size_t)snprintf(buf + used, len - used, "%sIP address",
@@ -118,8 +117,7 @@ static int report_name(struct n8443_probe *p, X509 *cert)
     cert_names(cert, names, sizeof(names));
     if (ok) {
         rec = n8443_report_add(p->rep, "tls.name", N8443_SEV_OK,
-                               "the certificate is valid for %s",
-                               p->url.host);
+                               "the certificate is valid for %s", p->url.host);
     }
     else {
         rec = n8443_report_add(
@@ -163,14 +161,13 @@ static int report_expiry(struct n8443_probe *p, X509 *cert)
     else {
         ASN1_TIME_diff(&days, &secs, NULL, na);
         ok = 1;
-        rec = n8443_report_add(p->rep, "tls.expiry",
-                               days < EXPIRY_WARN_DAYS ? N8443_SEV_WARNING
-                                                       : N8443_SEV_OK,
-                               "the certificate is valid until %s (%d "
-                               "day%s)%s",
-                               until, days, days == 1 ? "" : "s",
-                               days < EXPIRY_WARN_DAYS ? ": renew it soon"
-                                                       : "");
+        rec = n8443_report_add(
+            p->rep, "tls.expiry",
+            days < EXPIRY_WARN_DAYS ? N8443_SEV_WARNING : N8443_SEV_OK,
+            "the certificate is valid until %s (%d "
+            "day%s)%s",
+            until, days, days == 1 ? "" : "s",
+            days < EXPIRY_WARN_DAYS ? ": renew it soon" : "");
         n8443_record_detail_num(p->rep, rec, "days_left", days);
     }
     n8443_record_detail(p->rep, rec, "not_before", "%s", from);
@@ -253,8 +250,8 @@ void n8443_probe_tls(struct n8443_probe *p)
     }
     p->tls_up = 1;
     rec = n8443_report_add(p->rep, "tls.connect", N8443_SEV_OK,
-                           "TLS connection to %s port %d: %s, %s",
-                           p->url.host, p->url.port, SSL_get_version(ssl),
+                           "TLS connection to %s port %d: %s, %s", p->url.host,
+                           p->url.port, SSL_get_version(ssl),
                            SSL_get_cipher_name(ssl));
     cert = SSL_get1_peer_certificate(ssl);
     if (cert == NULL) {

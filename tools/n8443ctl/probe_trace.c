@@ -121,7 +121,7 @@ static const struct {
     {oid_negoex, sizeof(oid_negoex), "NegoEx"},
     {oid_iakerb, sizeof(oid_iakerb), "IAKERB"},
     {oid_spnego, sizeof(oid_spnego), "SPNEGO"},
-    {NULL, 0, NULL}
+    {NULL, 0, NULL},
 };
 
 static void oid_text(const struct tlv *t, struct n8443_buf *out)
@@ -157,24 +157,15 @@ static void oid_text(const struct tlv *t, struct n8443_buf *out)
 static const char *enctype_name(long e)
 {
     switch (e) {
-    case 16:
-        return "des3-cbc-sha1";
-    case 17:
-        return "aes128-cts-hmac-sha1-96";
-    case 18:
-        return "aes256-cts-hmac-sha1-96";
-    case 19:
-        return "aes128-cts-hmac-sha256-128";
-    case 20:
-        return "aes256-cts-hmac-sha384-192";
-    case 23:
-        return "rc4-hmac";
-    case 25:
-        return "camellia128-cts-cmac";
-    case 26:
-        return "camellia256-cts-cmac";
-    default:
-        return "unknown";
+    case 16: return "des3-cbc-sha1";
+    case 17: return "aes128-cts-hmac-sha1-96";
+    case 18: return "aes256-cts-hmac-sha1-96";
+    case 19: return "aes128-cts-hmac-sha256-128";
+    case 20: return "aes256-cts-hmac-sha384-192";
+    case 23: return "rc4-hmac";
+    case 25: return "camellia128-cts-cmac";
+    case 26: return "camellia256-cts-cmac";
+    default: return "unknown";
     }
 }
 
@@ -195,17 +186,17 @@ static int decode_apreq(const unsigned char *tok, size_t len,
     n8443_apreq_principal(&info, principal, sizeof(principal));
     n8443_buf_printf(out, "  AP-REQ: ticket for %s\n", principal);
     if (info.ticket_kvno >= 0) {
-        n8443_buf_printf(out, "  ticket: kvno %ld, %s (%ld)\n",
-                         (long)info.ticket_kvno,
-                         enctype_name(info.ticket_etype),
-                         (long)info.ticket_etype);
+        n8443_buf_printf(
+            out, "  ticket: kvno %ld, %s (%ld)\n", (long)info.ticket_kvno,
+            enctype_name(info.ticket_etype), (long)info.ticket_etype);
     }
     else {
         n8443_buf_printf(out, "  ticket: no kvno, %s (%ld)\n",
                          enctype_name(info.ticket_etype),
                          (long)info.ticket_etype);
     }
-    n8443_buf_printf(out, "  authenticator: %s (%ld), %zu bytes encrypted "
+    n8443_buf_printf(out,
+                     "  authenticator: %s (%ld), %zu bytes encrypted "
                      "(GSS flags and channel binding are inside it)\n",
                      enctype_name(info.authenticator_etype),
                      (long)info.authenticator_etype, info.authenticator.len);
@@ -261,8 +252,7 @@ static int decode_krb5_inner(const unsigned char *p, const unsigned char *end,
         q = msg.v;
         if (der_next(&q, msg.v + msg.len, &seq) == 0 && seq.tag == 0x30
             && der_field(&seq, 6, &f) == 0) {
-            n8443_buf_printf(out, "  KRB-ERROR: error code %ld\n",
-                             der_int(&f));
+            n8443_buf_printf(out, "  KRB-ERROR: error code %ld\n", der_int(&f));
             return 0;
         }
         n8443_buf_puts(out, "  KRB-ERROR: malformed\n");
@@ -291,9 +281,8 @@ static void mech_list(const struct tlv *list, struct n8443_buf *out)
 
 static int decode_resp(const struct tlv *t, struct n8443_buf *out)
 {
-    static const char *const states[] = {"accept-completed",
-                                         "accept-incomplete", "reject",
-                                         "request-mic"};
+    static const char *const states[] = {
+        "accept-completed", "accept-incomplete", "reject", "request-mic"};
     struct tlv seq;
     struct tlv f;
     const unsigned char *p = t->v;
@@ -350,7 +339,7 @@ int n8443_probe_decode_token(const unsigned char *tok, size_t len,
 
     if (len >= 8 && memcmp(tok, "NTLMSSP", 8) == 0) {
         n8443_buf_puts(out, "  NTLM (raw NTLMSSP): the client had no "
-                       "Kerberos ticket for this name\n");
+                            "Kerberos ticket for this name\n");
         return 0;
     }
     if (der_next(&p, end, &t) != 0) {

@@ -55,8 +55,7 @@ long n8443_render_field_size(const struct n8443_config *cfg,
 /* Server-level limits of one vhost: NegotiateMaxTokenSize where the
  * site sets it, and the header line limit that fits it. */
 void n8443_render_limits(const struct n8443_config *cfg,
-                         const struct n8443_site *site,
-                         struct n8443_buf *out)
+                         const struct n8443_site *site, struct n8443_buf *out)
 {
     const struct n8443_kerberos *krb = &site->kerberos;
 
@@ -66,14 +65,14 @@ void n8443_render_limits(const struct n8443_config *cfg,
     }
     n8443_buf_printf(out,
                      INDENT1 "# Tokens of users in many groups are large "
-                     "(Microsoft documents up to\n"
-                     INDENT1 "# 48,000 bytes before base64); httpd's "
-                     "default limit of 8190 bytes per\n"
-                     INDENT1 "# header line would turn them into a bare "
-                     "400.  This fits the largest\n"
-                     INDENT1 "# NegotiateMaxTokenSize of the sites on "
-                     "port %ld (%ld bytes).\n"
-                     INDENT1 "LimitRequestFieldSize %ld\n",
+                             "(Microsoft documents up to\n" INDENT1
+                             "# 48,000 bytes before base64); httpd's "
+                             "default limit of 8190 bytes per\n" INDENT1
+                             "# header line would turn them into a bare "
+                             "400.  This fits the largest\n" INDENT1
+                             "# NegotiateMaxTokenSize of the sites on "
+                             "port %ld (%ld bytes).\n" INDENT1
+                             "LimitRequestFieldSize %ld\n",
                      site->listen.v, port_max_token(cfg, site),
                      n8443_render_field_size(cfg, site));
 }
@@ -88,11 +87,10 @@ void n8443_render_help_server(const struct n8443_site *site,
         return;
     }
     n8443_buf_printf(out,
-                     "\n"
-                     INDENT1 "# A failed login shows a page that says why "
-                     "(NEGOTIATE_ERROR) and\n"
-                     INDENT1 "# whom to ask (help: in the site file).\n"
-                     INDENT1 "SetEnv N8443_HELP_CONTACT \"%s\"\n",
+                     "\n" INDENT1 "# A failed login shows a page that says why "
+                     "(NEGOTIATE_ERROR) and\n" INDENT1
+                     "# whom to ask (help: in the site file).\n" INDENT1
+                     "SetEnv N8443_HELP_CONTACT \"%s\"\n",
                      help->contact.v);
     if (help->url.set) {
         n8443_buf_printf(out, INDENT1 "SetEnv N8443_HELP_URL \"%s\"\n",
@@ -102,8 +100,8 @@ void n8443_render_help_server(const struct n8443_site *site,
      * holds is not published. */
     n8443_buf_printf(out,
                      INDENT1 "Alias \"" ERROR_PATH PAGE_FILE "\" "
-                     "\"%s/" PAGE_FILE "\"\n"
-                     INDENT1 "ErrorDocument 401 " ERROR_PATH PAGE_FILE "\n",
+                             "\"%s/" PAGE_FILE "\"\n" INDENT1
+                             "ErrorDocument 401 " ERROR_PATH PAGE_FILE "\n",
                      help->pages.v);
 }
 
@@ -141,16 +139,14 @@ void n8443_render_status_location(const struct n8443_site *site,
                                   struct n8443_buf *out)
 {
     n8443_buf_puts(out,
-                   "\n"
-                   INDENT1 "# The module's counters (JSON): this host only.\n"
-                   INDENT1 "<Location \"" STATUS_PATH "\">\n"
-                   INDENT2 "SetHandler negotiate8443-status\n");
+                   "\n" INDENT1
+                   "# The module's counters (JSON): this host only.\n" INDENT1
+                   "<Location \"" STATUS_PATH "\">\n" INDENT2
+                   "SetHandler negotiate8443-status\n");
     if (site_proxies(site)) {
         n8443_buf_puts(out, INDENT2 "ProxyPass \"!\"\n");
     }
-    n8443_buf_puts(out,
-                   INDENT2 "Require local\n"
-                   INDENT1 "</Location>\n");
+    n8443_buf_puts(out, INDENT2 "Require local\n" INDENT1 "</Location>\n");
 }
 
 /* The page's own location: after every site location of a shorter
@@ -165,24 +161,20 @@ void n8443_render_help_location(const struct n8443_site *site,
         return;
     }
     n8443_buf_puts(out,
-                   "\n"
-                   INDENT1 "# The 401 page: no login, server-side "
-                   "includes only (no exec).\n"
-                   INDENT1 "<Location \"" ERROR_PATH "\">\n"
-                   INDENT2 "AuthType None\n");
+                   "\n" INDENT1 "# The 401 page: no login, server-side "
+                   "includes only (no exec).\n" INDENT1
+                   "<Location \"" ERROR_PATH "\">\n" INDENT2 "AuthType None\n");
     if (site_proxies(site)) {
         n8443_buf_puts(out, INDENT2 "ProxyPass \"!\"\n");
     }
-    n8443_buf_printf(out,
-                     INDENT2 "Require expr \"%%{REQUEST_URI} == '"
-                     ERROR_PATH PAGE_FILE "'\"\n"
-                     INDENT2 "Options -Indexes +IncludesNOEXEC\n"
-                     INDENT2 "SetOutputFilter INCLUDES\n"
-                     INDENT2 "ForceType \"text/html; charset=utf-8\"\n"
-                     INDENT2 "Header always set Cache-Control \"no-store\"\n"
-                     INDENT1 "</Location>\n"
-                     INDENT1 "<Directory \"%s\">\n"
-                     INDENT2 "AllowOverride None\n"
-                     INDENT1 "</Directory>\n",
-                     site->help.pages.v);
+    n8443_buf_printf(
+        out,
+        INDENT2 "Require expr \"%%{REQUEST_URI} == '" ERROR_PATH PAGE_FILE
+                "'\"\n" INDENT2 "Options -Indexes +IncludesNOEXEC\n" INDENT2
+                "SetOutputFilter INCLUDES\n" INDENT2
+                "ForceType \"text/html; charset=utf-8\"\n" INDENT2
+                "Header always set Cache-Control \"no-store\"\n" INDENT1
+                "</Location>\n" INDENT1 "<Directory \"%s\">\n" INDENT2
+                "AllowOverride None\n" INDENT1 "</Directory>\n",
+        site->help.pages.v);
 }

@@ -60,7 +60,7 @@ const struct n8443_check_id n8443_check_ids[] = {
     {"online.ad-enctypes", 1},
     {"online.ad-rc4", 1},
     {"online.ad-account", 1},
-    {NULL, 0}
+    {NULL, 0},
 };
 
 /* Records that say why nothing else could run: --only never hides them. */
@@ -167,10 +167,10 @@ static int only_item_valid(const char *item)
 /* Names --only accepts, for "did you mean". */
 static const char *const *only_words(void)
 {
-    static const char *words[sizeof(n8443_check_ids)
-                             / sizeof(n8443_check_ids[0]) + 8];
-    static const char *const families[] = {"site", "krb5", "keytab",
-                                           "cert", "dns", "selinux",
+    static const char
+        *words[sizeof(n8443_check_ids) / sizeof(n8443_check_ids[0]) + 8];
+    static const char *const families[] = {"site", "krb5",   "keytab",
+                                           "cert", "dns",    "selinux",
                                            "http", "online", NULL};
     size_t n = 0;
     size_t i;
@@ -185,8 +185,8 @@ static const char *const *only_words(void)
     return words;
 }
 
-int n8443_report_set_only(struct n8443_report *rep, const char *list,
-                          char *err, size_t errlen)
+int n8443_report_set_only(struct n8443_report *rep, const char *list, char *err,
+                          size_t errlen)
 {
     const char *p = list;
     char **items = NULL;
@@ -231,7 +231,8 @@ int n8443_report_set_only(struct n8443_report *rep, const char *list,
             else {
                 snprintf(err, errlen,
                          "--only: unknown check '%s' (n8443ctl(8) lists "
-                         "them)", item);
+                         "them)",
+                         item);
             }
             goto cleanup;
         }
@@ -370,8 +371,7 @@ static char *dup_str(const char *s)
     return copy;
 }
 
-struct n8443_record *n8443_report_add(struct n8443_report *rep,
-                                      const char *id,
+struct n8443_record *n8443_report_add(struct n8443_report *rep, const char *id,
                                       enum n8443_severity severity,
                                       const char *fmt, ...)
 {
@@ -430,9 +430,8 @@ void n8443_record_detail(struct n8443_report *rep, struct n8443_record *rec,
     add_detail(rep, rec, dup_str(key), value, 0);
 }
 
-void n8443_record_detail_num(struct n8443_report *rep,
-                             struct n8443_record *rec, const char *key,
-                             long long value)
+void n8443_record_detail_num(struct n8443_report *rep, struct n8443_record *rec,
+                             const char *key, long long value)
 {
     char text[32];
 

@@ -14,14 +14,10 @@
 const char *n8443_severity_name(enum n8443_severity severity)
 {
     switch (severity) {
-    case N8443_SEV_OK:
-        return "ok";
-    case N8443_SEV_WARNING:
-        return "warning";
-    case N8443_SEV_SKIPPED:
-        return "skipped";
-    default:
-        return "error";
+    case N8443_SEV_OK: return "ok";
+    case N8443_SEV_WARNING: return "warning";
+    case N8443_SEV_SKIPPED: return "skipped";
+    default: return "error";
     }
 }
 
@@ -49,7 +45,8 @@ static size_t utf8_len(const unsigned char *s)
 
         return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80
                        && (s[3] & 0xC0) == 0x80
-                   ? 4 : 0;
+                   ? 4
+                   : 0;
     }
     return 0;
 }
@@ -91,8 +88,7 @@ void n8443_json_string(struct n8443_buf *out, const char *s)
             n8443_buf_add(out, "\\t", 2);
             p++;
             continue;
-        default:
-            break;
+        default: break;
         }
         if (*p < 0x20 || *p == 0x7F) {
             n8443_buf_printf(out, "\\u%04x", *p);
@@ -127,18 +123,10 @@ static void count(const struct n8443_report *rep, struct counts *c)
     memset(c, 0, sizeof(*c));
     for (i = 0; i < rep->n; i++) {
         switch (rep->records[i]->severity) {
-        case N8443_SEV_OK:
-            c->ok++;
-            break;
-        case N8443_SEV_WARNING:
-            c->warning++;
-            break;
-        case N8443_SEV_SKIPPED:
-            c->skipped++;
-            break;
-        default:
-            c->error++;
-            break;
+        case N8443_SEV_OK: c->ok++; break;
+        case N8443_SEV_WARNING: c->warning++; break;
+        case N8443_SEV_SKIPPED: c->skipped++; break;
+        default: c->error++; break;
         }
     }
 }
@@ -213,8 +201,8 @@ int n8443_report_text(const struct n8443_report *rep, int strict,
         }
     }
     count(rep, &c);
-    n8443_buf_printf(out, "%zu ok, %zu warning%s, %zu error%s", c.ok,
-                     c.warning, c.warning == 1 ? "" : "s", c.error,
+    n8443_buf_printf(out, "%zu ok, %zu warning%s, %zu error%s", c.ok, c.warning,
+                     c.warning == 1 ? "" : "s", c.error,
                      c.error == 1 ? "" : "s");
     /* Only probe skips steps: check's summary stays as it was. */
     if (c.skipped > 0) {

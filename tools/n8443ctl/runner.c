@@ -29,7 +29,7 @@ static char *find_in_path(const char *program)
     if (path == NULL || *path == '\0') {
         return NULL;
     }
-    for (p = path; ; ) {
+    for (p = path;;) {
         const char *end = strchr(p, ':');
         int len = end ? (int)(end - p) : (int)strlen(p);
         int n;
@@ -65,8 +65,8 @@ void n8443_command_free(struct command *cmd)
  * which the binary's own name (httpd, apache2) does not.
  */
 int n8443_command_resolve(const char *option, const char *env_name,
-                           const char *action, const char *label,
-                           struct command *cmd_out)
+                          const char *action, const char *label,
+                          struct command *cmd_out)
 {
     const char *env = getenv(env_name);
     char *program;
@@ -80,15 +80,16 @@ int n8443_command_resolve(const char *option, const char *env_name,
     program = find_in_path("apachectl");
     if (program == NULL) {
         n8443_error("apachectl not found on PATH for the %s: pass "
-                    "--%s-cmd CMD or set %s", label,
-                    strcmp(action, "configtest") == 0 ? "configtest"
-                                                      : "reload", env_name);
+                    "--%s-cmd CMD or set %s",
+                    label,
+                    strcmp(action, "configtest") == 0 ? "configtest" : "reload",
+                    env_name);
         return N8443_IO;
     }
     cmd_out->program = program;
     cmd_out->arg = action;
-    cmd_out->label = strcmp(action, "configtest") == 0
-                     ? "apachectl configtest" : "apachectl graceful";
+    cmd_out->label = strcmp(action, "configtest") == 0 ? "apachectl configtest"
+                                                       : "apachectl graceful";
     return N8443_OK;
 }
 
@@ -134,8 +135,7 @@ int n8443_command_run(const struct command *cmd)
     }
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            n8443_error("cannot wait for %s: %s", cmd->label,
-                        strerror(errno));
+            n8443_error("cannot wait for %s: %s", cmd->label, strerror(errno));
             goto cleanup;
         }
     }

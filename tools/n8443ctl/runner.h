@@ -8,10 +8,10 @@
 /* A command to run: either a shell command line from the user, or a
  * program found on $PATH with one argument. */
 struct command {
-    const char *shell;      /* run with /bin/sh -c */
-    char *program;          /* or this, with `arg` */
+    const char *shell; /* run with /bin/sh -c */
+    char *program;     /* or this, with `arg` */
     const char *arg;
-    const char *label;      /* for messages */
+    const char *label; /* for messages */
 };
 
 /* The command: OPTION, else $ENV_NAME, else `apachectl ACTION` from $PATH.

@@ -20,8 +20,8 @@
 #include "n8443ctl.h"
 
 struct n8443_pos {
-    int line;   /* 1-based; 0: not from the file */
-    int col;    /* 1-based */
+    int line; /* 1-based; 0: not from the file */
+    int col;  /* 1-based */
 };
 
 struct n8443_str {
@@ -92,18 +92,18 @@ struct n8443_tls {
     struct n8443_str certificate;
     struct n8443_str key;
     struct n8443_str chain;
-    struct n8443_enum profile;      /* enum n8443_profile */
+    struct n8443_enum profile; /* enum n8443_profile */
     struct n8443_bool hsts;
-    struct n8443_pos pos;           /* the `tls:` mapping, if any */
-    int present;                    /* a good `tls:` mapping */
-    int seen;                       /* a `tls:` key, good or bad */
+    struct n8443_pos pos; /* the `tls:` mapping, if any */
+    int present;          /* a good `tls:` mapping */
+    int seen;             /* a `tls:` key, good or bad */
 };
 
 /* behind: the site sits behind a TLS-terminating load balancer
  * (site_behind.c). */
 struct n8443_behind {
-    struct n8443_list proxy_addresses;  /* NegotiateTrustedProxy */
-    struct n8443_str certificate;       /* NegotiateChannelBinding-
+    struct n8443_list proxy_addresses; /* NegotiateTrustedProxy */
+    struct n8443_str certificate;      /* NegotiateChannelBinding-
                                            Certificate; optional */
     struct n8443_pos pos;
     int present;
@@ -117,18 +117,18 @@ struct n8443_kerberos {
     struct n8443_bool gssproxy;
     struct n8443_replay replay_cache;
     struct n8443_int clock_skew;
-    struct n8443_enum channel_binding;  /* n8443_cb_mode */
+    struct n8443_enum channel_binding; /* n8443_cb_mode */
     struct n8443_bool basic_fallback;
-    struct n8443_enum user_name;        /* n8443_user_name_mode */
+    struct n8443_enum user_name; /* n8443_user_name_mode */
     struct n8443_bool session;
     struct n8443_str session_key_file;
     struct n8443_int session_max_age;
-    struct n8443_enum delegation;       /* enum n8443_delegation */
+    struct n8443_enum delegation; /* enum n8443_delegation */
     struct n8443_str delegation_dir;
-    struct n8443_int max_token_size;    /* NegotiateMaxTokenSize, bytes */
-    struct n8443_bool negotiate_once;   /* NegotiateOnce */
-    struct n8443_str ad_ldap_uri;       /* the KDC is AD: its LDAP (check) */
-    struct n8443_str group_map;     /* NegotiateGroupMap: name -> SID */
+    struct n8443_int max_token_size;  /* NegotiateMaxTokenSize, bytes */
+    struct n8443_bool negotiate_once; /* NegotiateOnce */
+    struct n8443_str ad_ldap_uri;     /* the KDC is AD: its LDAP (check) */
+    struct n8443_str group_map;       /* NegotiateGroupMap: name -> SID */
     struct n8443_pos pos;
     int present;
 };
@@ -136,9 +136,9 @@ struct n8443_kerberos {
 /* help: the page a browser shows for a 401 (why the login failed, what
  * to do, whom to ask).  With it, render adds the ErrorDocument 401. */
 struct n8443_help {
-    struct n8443_str contact;       /* required in `help` */
-    struct n8443_str url;           /* http(s):// or mailto: */
-    struct n8443_str pages;         /* directory with 401.shtml */
+    struct n8443_str contact; /* required in `help` */
+    struct n8443_str url;     /* http(s):// or mailto: */
+    struct n8443_str pages;   /* directory with 401.shtml */
     struct n8443_pos pos;
     int present;
     int seen;
@@ -146,15 +146,15 @@ struct n8443_help {
 
 struct n8443_location {
     struct n8443_str path;
-    struct n8443_list users;        /* both empty: Require valid-user */
+    struct n8443_list users; /* both empty: Require valid-user */
     /* With group_file: groups of that file (mod_authz_groupfile); without:
      * groups of the ticket's PAC (SIDs, or names of kerberos.group_map). */
     struct n8443_list groups;
-    struct n8443_list auth_indicators;  /* and one of these (MIT KDC) */
+    struct n8443_list auth_indicators; /* and one of these (MIT KDC) */
     struct n8443_str group_file;
     struct n8443_str proxy;
     struct n8443_str user_header;
-    struct n8443_str forward_groups;    /* header with the group SIDs */
+    struct n8443_str forward_groups; /* header with the group SIDs */
     struct n8443_pos pos;
 };
 
@@ -178,15 +178,15 @@ struct n8443_config {
     long version;
     struct n8443_site *sites;
     size_t nsites;
-    long clock_skew;                /* instance-wide: one for all sites */
+    long clock_skew; /* instance-wide: one for all sites */
     unsigned char input_sha256[32];
-    struct n8443_arena arena;       /* owns every string and array above */
+    struct n8443_arena arena; /* owns every string and array above */
 };
 
 /* Loader diagnostics: collected, not printed, so that tests and the fuzzer
  * see them as data and the command decides where they go. */
 #define N8443_MAX_DIAGS 20
-#define N8443_DIAG_LEN 240
+#define N8443_DIAG_LEN  240
 
 struct n8443_diag {
     int line;

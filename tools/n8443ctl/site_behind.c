@@ -91,18 +91,18 @@ void n8443_ld_parse_behind(struct n8443_ld *c, const ynode *map,
 
         switch (n8443_ld_key_index(c, map->items[i], behind_keys, seen)) {
         case B_ADDRESSES:
-            n8443_ld_get_list(c, v, "proxy_addresses", check_proxy_address,
-                              0, &behind->proxy_addresses);
+            n8443_ld_get_list(c, v, "proxy_addresses", check_proxy_address, 0,
+                              &behind->proxy_addresses);
             break;
         case B_CERT:
             n8443_ld_get_path(c, v, "certificate", &behind->certificate);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (seen[B_ADDRESSES] == NULL) {
-        n8443_ld_diag(c, map, "missing required key 'proxy_addresses' in "
+        n8443_ld_diag(c, map,
+                      "missing required key 'proxy_addresses' in "
                       "'behind' (the balancer's addresses)");
     }
 }

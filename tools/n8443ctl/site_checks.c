@@ -40,8 +40,7 @@ static int cmp_location_path(const void *a, const void *b)
 }
 
 /* Rules within one location that need more than one of its keys. */
-static void check_location(struct n8443_ld *c,
-                           const struct n8443_kerberos *krb,
+static void check_location(struct n8443_ld *c, const struct n8443_kerberos *krb,
                            const struct n8443_location *loc)
 {
     size_t i;
@@ -58,8 +57,9 @@ static void check_location(struct n8443_ld *c,
     /* Without group_file, the groups are the ticket's (the PAC's SIDs):
      * a name needs the map that gives its SID; the module never guesses
      * one. */
-    for (i = 0; loc->groups.set && !loc->group_file.seen
-                && !krb->group_map.seen && i < loc->groups.n; i++) {
+    for (i = 0; loc->groups.set && !loc->group_file.seen && !krb->group_map.seen
+                && i < loc->groups.n;
+         i++) {
         if ((loc->groups.v[i][0] != 'S' && loc->groups.v[i][0] != 's')
             || loc->groups.v[i][1] != '-') {
             n8443_ld_diag_pos(
@@ -147,8 +147,7 @@ void n8443_ld_check_site(struct n8443_ld *c, struct n8443_site *site,
                           "'session_key_file' (the key that seals the session "
                           "cookie)");
     }
-    if (krb->delegation.v != N8443_DELEG_NONE
-        && !krb->delegation_dir.seen) {
+    if (krb->delegation.v != N8443_DELEG_NONE && !krb->delegation_dir.seen) {
         n8443_ld_diag_pos(
             c, krb->delegation.pos,
             "'delegation: %s' needs "

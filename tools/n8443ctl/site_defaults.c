@@ -16,11 +16,11 @@
 #define N8443_PAGES_DIR "/usr/share/mod_negotiate8443/pages"
 #endif
 
-#define MERGE(field)                                                          \
-    do {                                                                      \
-        if (!site->field.set && !site->field.seen) {                          \
-            site->field = defs->field;                                        \
-        }                                                                     \
+#define MERGE(field)                                                           \
+    do {                                                                       \
+        if (!site->field.set && !site->field.seen) {                           \
+            site->field = defs->field;                                         \
+        }                                                                      \
     } while (0)
 
 /* Field by field, so that a site overrides one TLS or Kerberos setting
@@ -66,8 +66,7 @@ void n8443_ld_merge_defaults(struct n8443_site *site,
 #undef MERGE
 
 /* Built-in defaults for what neither the site nor `defaults` set. */
-int n8443_ld_apply_builtin_defaults(struct n8443_ld *c,
-                                    struct n8443_site *site)
+int n8443_ld_apply_builtin_defaults(struct n8443_ld *c, struct n8443_site *site)
 {
     struct n8443_kerberos *krb = &site->kerberos;
 
@@ -106,8 +105,7 @@ int n8443_ld_apply_builtin_defaults(struct n8443_ld *c,
     }
     if (!site->locations_set) {
         /* No locations: the whole site needs a login. */
-        site->locations =
-            n8443_arena_alloc(c->arena, sizeof(*site->locations));
+        site->locations = n8443_arena_alloc(c->arena, sizeof(*site->locations));
         if (site->locations == NULL) {
             c->oom = 1;
             return 0;

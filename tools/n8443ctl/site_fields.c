@@ -455,8 +455,8 @@ static const char *const reserved_headers[] = {"Authorization",
 /* A request header a proxied backend trusts (key: user_header,
  * forward_groups).  The renderer removes every '-'/'_' spelling of it
  * (2^separators lines), hence the limit on separators. */
-void n8443_ld_get_header(struct n8443_ld *c, const ynode *v,
-                         const char *key, struct n8443_str *out)
+void n8443_ld_get_header(struct n8443_ld *c, const ynode *v, const char *key,
+                         struct n8443_str *out)
 {
     char shown[SHOW_BUF];
     size_t separators = 0;
@@ -482,8 +482,8 @@ void n8443_ld_get_header(struct n8443_ld *c, const ynode *v,
     }
     /* Each '-'/'_' doubles the spellings the renderer removes. */
     if (separators > MAX_HEADER_SEPARATORS) {
-        n8443_ld_diag(c, v, "'%s' '%s' has more than %d '-' or '_'",
-                      key, shown, MAX_HEADER_SEPARATORS);
+        n8443_ld_diag(c, v, "'%s' '%s' has more than %d '-' or '_'", key, shown,
+                      MAX_HEADER_SEPARATORS);
         return;
     }
     for (i = 0; reserved_headers[i] != NULL; i++) {
@@ -516,8 +516,8 @@ int n8443_ld_check_group(struct n8443_ld *c, const ynode *v, const char *key)
     }
     if ((v->text[0] == 'S' || v->text[0] == 's') && v->text[1] == '-'
         && n8443_sid_from_string(v->text, &sid) != 0) {
-        n8443_ld_diag(c, v, "'%s' entry '%s' is not a SID (S-1-5-21-...)",
-                      key, n8443_ld_show(shown, v->text, v->len));
+        n8443_ld_diag(c, v, "'%s' entry '%s' is not a SID (S-1-5-21-...)", key,
+                      n8443_ld_show(shown, v->text, v->len));
         return 0;
     }
     return 1;

@@ -72,11 +72,8 @@ static void load_root(struct n8443_ld *c, const ynode *root,
                 n8443_ld_parse_site(c, v, &defs, 1);
             }
             break;
-        case ROOT_SITES:
-            sites = v;
-            break;
-        default:
-            break;
+        case ROOT_SITES: sites = v; break;
+        default: break;
         }
     }
     if (seen[ROOT_VERSION] == NULL) {

@@ -57,20 +57,13 @@ static void parse_tls(struct n8443_ld *c, const ynode *map,
         case TLS_CERT:
             n8443_ld_get_path(c, v, "certificate", &tls->certificate);
             break;
-        case TLS_KEY:
-            n8443_ld_get_path(c, v, "key", &tls->key);
-            break;
-        case TLS_CHAIN:
-            n8443_ld_get_path(c, v, "chain", &tls->chain);
-            break;
+        case TLS_KEY: n8443_ld_get_path(c, v, "key", &tls->key); break;
+        case TLS_CHAIN: n8443_ld_get_path(c, v, "chain", &tls->chain); break;
         case TLS_PROFILE:
             n8443_ld_get_enum(c, v, "profile", profile_names, &tls->profile);
             break;
-        case TLS_HSTS:
-            n8443_ld_get_bool(c, v, "hsts", &tls->hsts);
-            break;
-        default:
-            break;
+        case TLS_HSTS: n8443_ld_get_bool(c, v, "hsts", &tls->hsts); break;
+        default: break;
         }
     }
 }
@@ -96,14 +89,25 @@ enum {
     K_GROUP_MAP,
     K_N
 };
-static const char *const kerberos_keys[] = {
-    "realm",           "keytab",           "service_principal",
-    "gssproxy",        "replay_cache",     "clock_skew",
-    "channel_binding", "basic_fallback",   "user_name",
-    "session",         "session_key_file", "session_max_age",
-    "delegation",      "delegation_dir",   "max_token_size",
-    "negotiate_once",  "ad_ldap_uri",      "group_map",
-    NULL};
+static const char *const kerberos_keys[] = {"realm",
+                                            "keytab",
+                                            "service_principal",
+                                            "gssproxy",
+                                            "replay_cache",
+                                            "clock_skew",
+                                            "channel_binding",
+                                            "basic_fallback",
+                                            "user_name",
+                                            "session",
+                                            "session_key_file",
+                                            "session_max_age",
+                                            "delegation",
+                                            "delegation_dir",
+                                            "max_token_size",
+                                            "negotiate_once",
+                                            "ad_ldap_uri",
+                                            "group_map",
+                                            NULL};
 
 /* The `kerberos:` block.  No key is required; a key that needs a
  * companion (session -> session_key_file) is checked after merging, when
@@ -128,9 +132,7 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
                 n8443_ld_set_str(&krb->realm, v);
             }
             break;
-        case K_KEYTAB:
-            n8443_ld_get_path(c, v, "keytab", &krb->keytab);
-            break;
+        case K_KEYTAB: n8443_ld_get_path(c, v, "keytab", &krb->keytab); break;
         case K_SPN:
             n8443_ld_get_service_principal(c, v, &krb->service_principal);
             break;
@@ -159,8 +161,7 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
             n8443_ld_get_bool(c, v, "session", &krb->session);
             break;
         case K_SESSION_KEY:
-            n8443_ld_get_path(c, v, "session_key_file",
-                              &krb->session_key_file);
+            n8443_ld_get_path(c, v, "session_key_file", &krb->session_key_file);
             break;
         case K_SESSION_AGE:
             n8443_ld_get_int(c, v, "session_max_age", 60, 604800,
@@ -187,13 +188,13 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
             krb->ad_ldap_uri.seen = 1;
             if (n8443_ld_want_word(c, v, "ad_ldap_uri",
                                    "an ldap://HOST or ldaps://HOST URI")) {
-                if ((strncmp(v->text, "ldap://", 7) != 0
-                     || v->len == 7)
-                    && (strncmp(v->text, "ldaps://", 8) != 0
-                        || v->len == 8)) {
-                    n8443_ld_diag(c, v, "'ad_ldap_uri' must be "
+                if ((strncmp(v->text, "ldap://", 7) != 0 || v->len == 7)
+                    && (strncmp(v->text, "ldaps://", 8) != 0 || v->len == 8)) {
+                    n8443_ld_diag(c, v,
+                                  "'ad_ldap_uri' must be "
                                   "ldap://HOST or ldaps://HOST (the domain "
-                                  "controller), got '%s'", v->text);
+                                  "controller), got '%s'",
+                                  v->text);
                 }
                 else {
                     n8443_ld_set_str(&krb->ad_ldap_uri, v);
@@ -203,8 +204,7 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
         case K_GROUP_MAP:
             n8443_ld_get_path(c, v, "group_map", &krb->group_map);
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -218,11 +218,13 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
  */
 static const char *pages_misfit(const char *path, size_t len)
 {
-    static const char *const roots[] = {
-        "/var/www", "/var/www/html", "/var/lib", "/var/log", "/usr/share",
-        "/usr/local", "/usr/lib", "/usr/lib64", "/etc/httpd",
-        "/etc/apache2", "/etc/pki", "/etc/ssl", "/srv/www", NULL
-    };
+    static const char *const roots[] = {"/var/www",   "/var/www/html",
+                                        "/var/lib",   "/var/log",
+                                        "/usr/share", "/usr/local",
+                                        "/usr/lib",   "/usr/lib64",
+                                        "/etc/httpd", "/etc/apache2",
+                                        "/etc/pki",   "/etc/ssl",
+                                        "/srv/www",   NULL};
     size_t i, n = len, depth = 0;
 
     while (n > 1 && path[n - 1] == '/') {
@@ -326,15 +328,14 @@ static void parse_help(struct n8443_ld *c, const ynode *map,
             }
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
 }
 
 enum { R_USERS, R_GROUPS, R_INDICATORS, R_N };
-static const char *const require_keys[] = {"users", "groups",
-                                           "auth_indicators", NULL};
+static const char *const require_keys[] = {"users", "groups", "auth_indicators",
+                                           NULL};
 
 /*
  * require: valid-user, or a mapping with `users`, `groups` and/or
@@ -384,22 +385,25 @@ static void parse_require(struct n8443_ld *c, const ynode *v,
             break;
         case R_INDICATORS:
             n8443_ld_get_list(c, value, "auth_indicators",
-                              n8443_ld_check_account, 0,
-                              &loc->auth_indicators);
+                              n8443_ld_check_account, 0, &loc->auth_indicators);
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
 
 enum {
-    L_PATH, L_REQUIRE, L_GROUP_FILE, L_PROXY, L_USER_HEADER, L_FWD_GROUPS,
+    L_PATH,
+    L_REQUIRE,
+    L_GROUP_FILE,
+    L_PROXY,
+    L_USER_HEADER,
+    L_FWD_GROUPS,
     L_N
 };
 static const char *const location_keys[] = {
-    "path", "require", "group_file", "proxy", "user_header",
-    "forward_groups", NULL};
+    "path",        "require",        "group_file", "proxy",
+    "user_header", "forward_groups", NULL};
 
 /* One entry of `locations`.  Rules between its keys (user_header needs
  * proxy) wait for check_location, which sees the whole entry. */
@@ -414,26 +418,19 @@ static void parse_location(struct n8443_ld *c, const ynode *map,
         const ynode *v = map->items[i + 1];
 
         switch (n8443_ld_key_index(c, map->items[i], location_keys, seen)) {
-        case L_PATH:
-            n8443_ld_get_location_path(c, v, &loc->path);
-            break;
-        case L_REQUIRE:
-            parse_require(c, v, loc);
-            break;
+        case L_PATH: n8443_ld_get_location_path(c, v, &loc->path); break;
+        case L_REQUIRE: parse_require(c, v, loc); break;
         case L_GROUP_FILE:
             n8443_ld_get_path(c, v, "group_file", &loc->group_file);
             break;
-        case L_PROXY:
-            n8443_ld_get_proxy(c, v, &loc->proxy);
-            break;
+        case L_PROXY: n8443_ld_get_proxy(c, v, &loc->proxy); break;
         case L_USER_HEADER:
             n8443_ld_get_user_header(c, v, &loc->user_header);
             break;
         case L_FWD_GROUPS:
             n8443_ld_get_header(c, v, "forward_groups", &loc->forward_groups);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (seen[L_PATH] == NULL) {
@@ -522,9 +519,7 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
             continue;
         }
         switch (idx) {
-        case S_NAME:
-            n8443_ld_get_site_name(c, v, &site->name);
-            break;
+        case S_NAME: n8443_ld_get_site_name(c, v, &site->name); break;
         case S_SERVER_NAME:
             n8443_ld_get_host(c, v, "server_name", &site->server_name);
             break;
@@ -541,23 +536,12 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
                 n8443_ld_set_str(&site->auth_name, v);
             }
             break;
-        case S_TLS:
-            parse_tls(c, v, &site->tls);
-            break;
-        case S_KERBEROS:
-            parse_kerberos(c, v, &site->kerberos);
-            break;
-        case S_LOCATIONS:
-            parse_locations(c, v, site);
-            break;
-        case S_HELP:
-            parse_help(c, v, &site->help);
-            break;
-        case S_BEHIND:
-            n8443_ld_parse_behind(c, v, &site->behind);
-            break;
-        default:
-            break;
+        case S_TLS: parse_tls(c, v, &site->tls); break;
+        case S_KERBEROS: parse_kerberos(c, v, &site->kerberos); break;
+        case S_LOCATIONS: parse_locations(c, v, site); break;
+        case S_HELP: parse_help(c, v, &site->help); break;
+        case S_BEHIND: n8443_ld_parse_behind(c, v, &site->behind); break;
+        default: break;
         }
     }
     if (!in_defaults) {

@@ -203,7 +203,8 @@ static const struct placement placements[] = {
     {"locations", "in a site"},
     {"auth_name", "in a site"},
     {"help", "in a site"},
-    {NULL, NULL}};
+    {NULL, NULL},
+};
 
 /*
  * Look the key KEY up in NAMES.  Returns its index, or -1 after reporting
@@ -285,21 +286,23 @@ static int interpreted_by_httpd(struct n8443_ld *c, const ynode *v,
         if (p[0] == '%' && p[1] == '{') {
             n8443_ld_diag(c, v,
                           "'%s' must not contain '%%{': httpd would read "
-                          "it as an expression variable, not as text", key);
+                          "it as an expression variable, not as text",
+                          key);
             return 1;
         }
         if (p[0] == '$' && p[1] == '{') {
             n8443_ld_diag(c, v,
                           "'%s' must not contain '${': httpd would replace "
                           "it with a variable when it reads the "
-                          "configuration", key);
+                          "configuration",
+                          key);
             return 1;
         }
         if (p[0] == '$' && p[1] >= '0' && p[1] <= '9') {
             n8443_ld_diag(c, v,
                           "'%s' must not contain '$%c': httpd would read it "
-                          "as a regular expression back-reference", key,
-                          p[1]);
+                          "as a regular expression back-reference",
+                          key, p[1]);
             return 1;
         }
     }
@@ -341,8 +344,7 @@ int n8443_ld_want_text(struct n8443_ld *c, const ynode *v, const char *key,
         }
     }
     if (v->len > MAX_TEXT) {
-        n8443_ld_diag(c, v, "'%s' is longer than %d characters", key,
-                      MAX_TEXT);
+        n8443_ld_diag(c, v, "'%s' is longer than %d characters", key, MAX_TEXT);
         return 0;
     }
     return !interpreted_by_httpd(c, v, key);
@@ -374,8 +376,8 @@ int n8443_ld_want_word(struct n8443_ld *c, const ynode *v, const char *key,
     }
     if (strpbrk(v->text, " \"\\'") != NULL) {
         n8443_ld_diag(c, v,
-                      "'%s' must be %s without spaces or quotes, got '%s'",
-                      key, expected, n8443_ld_show(shown, v->text, v->len));
+                      "'%s' must be %s without spaces or quotes, got '%s'", key,
+                      expected, n8443_ld_show(shown, v->text, v->len));
         return 0;
     }
     return 1;
@@ -454,8 +456,8 @@ static const char *one_of(char *buf, size_t size, const char *const *names)
 
     used = (size_t)snprintf(buf, size, "one of");
     for (i = 0; names[i] != NULL && used < size; i++) {
-        used += (size_t)snprintf(buf + used, size - used, "%s %s",
-                                 i ? "," : "", names[i]);
+        used += (size_t)snprintf(buf + used, size - used, "%s %s", i ? "," : "",
+                                 names[i]);
     }
     return buf;
 }
@@ -519,8 +521,7 @@ void n8443_ld_get_list(struct n8443_ld *c, const ynode *v, const char *key,
         return;
     }
     items = n8443_arena_alloc(c->arena, (v->nitems + 1) * sizeof(*items));
-    item_pos =
-        n8443_arena_alloc(c->arena, (v->nitems + 1) * sizeof(*item_pos));
+    item_pos = n8443_arena_alloc(c->arena, (v->nitems + 1) * sizeof(*item_pos));
     if (items == NULL || item_pos == NULL) {
         c->oom = 1;
         return;

@@ -22,8 +22,8 @@ struct n8443_ld {
 };
 
 /* Room for n8443_ld_show (SHOW_BUF) and n8443_ld_describe (DESCRIBE_BUF). */
-#define SHOW_MAX 60
-#define SHOW_BUF (SHOW_MAX + 24)
+#define SHOW_MAX     60
+#define SHOW_BUF     (SHOW_MAX + 24)
 #define DESCRIBE_BUF (SHOW_BUF + 20)
 
 struct n8443_pos n8443_ld_pos(const ynode *n);
@@ -39,8 +39,8 @@ int n8443_ld_key_index(struct n8443_ld *c, const ynode *key,
                        const char *const *names, const ynode **seen);
 
 void n8443_ld_set_str(struct n8443_str *out, const ynode *v);
-int n8443_ld_want_quotable(struct n8443_ld *c, const ynode *v,
-                           const char *key, const char *expected);
+int n8443_ld_want_quotable(struct n8443_ld *c, const ynode *v, const char *key,
+                           const char *expected);
 int n8443_ld_want_word(struct n8443_ld *c, const ynode *v, const char *key,
                        const char *expected);
 
@@ -68,8 +68,7 @@ void n8443_ld_get_list(struct n8443_ld *c, const ynode *v, const char *key,
 /* ------------------------------------------------------ site_fields.c */
 
 int n8443_ld_check_host(struct n8443_ld *c, const ynode *v, const char *key);
-int n8443_ld_check_account(struct n8443_ld *c, const ynode *v,
-                           const char *key);
+int n8443_ld_check_account(struct n8443_ld *c, const ynode *v, const char *key);
 void n8443_ld_get_host(struct n8443_ld *c, const ynode *v, const char *key,
                        struct n8443_str *out);
 void n8443_ld_get_site_name(struct n8443_ld *c, const ynode *v,
@@ -84,10 +83,9 @@ void n8443_ld_get_proxy(struct n8443_ld *c, const ynode *v,
                         struct n8443_str *out);
 void n8443_ld_get_user_header(struct n8443_ld *c, const ynode *v,
                               struct n8443_str *out);
-void n8443_ld_get_header(struct n8443_ld *c, const ynode *v,
-                         const char *key, struct n8443_str *out);
-int n8443_ld_check_group(struct n8443_ld *c, const ynode *v,
-                         const char *key);
+void n8443_ld_get_header(struct n8443_ld *c, const ynode *v, const char *key,
+                         struct n8443_str *out);
+int n8443_ld_check_group(struct n8443_ld *c, const ynode *v, const char *key);
 
 /* -------------------------------------------------------- the passes */
 

@@ -100,9 +100,8 @@ static void syntax_error(struct tree *t, const yaml_parser_t *parser,
     if (parser->error == YAML_READER_ERROR) {
         offset_position(data, len, parser->problem_offset, &line, &col);
         if (parser->problem_value != -1) {
-            n8443_diag_add(t->diags, line, col,
-                           "YAML syntax error: %s (#x%X)", problem,
-                           (unsigned)parser->problem_value);
+            n8443_diag_add(t->diags, line, col, "YAML syntax error: %s (#x%X)",
+                           problem, (unsigned)parser->problem_value);
         }
         else {
             n8443_diag_add(t->diags, line, col, "YAML syntax error: %s",
@@ -116,7 +115,8 @@ static void syntax_error(struct tree *t, const yaml_parser_t *parser,
         && data[parser->problem_mark.index] == '\t') {
         n8443_diag_add(t->diags, line, col,
                        "YAML syntax error: %s (a tab; YAML indents with "
-                       "spaces only)", problem);
+                       "spaces only)",
+                       problem);
         return;
     }
     if (parser->context != NULL
@@ -124,8 +124,7 @@ static void syntax_error(struct tree *t, const yaml_parser_t *parser,
             || parser->context_mark.column != parser->problem_mark.column)) {
         n8443_diag_add(t->diags, line, col,
                        "YAML syntax error: %s (%s at %d:%d)", problem,
-                       parser->context,
-                       (int)parser->context_mark.line + 1,
+                       parser->context, (int)parser->context_mark.line + 1,
                        (int)parser->context_mark.column + 1);
     }
     else {
@@ -242,9 +241,9 @@ static int on_event(struct tree *t, const yaml_event_t *ev, int *docs)
         if (node == NULL) {
             return N8443_IO;
         }
-        node->text = n8443_arena_strndup(t->arena,
-                                         (const char *)ev->data.scalar.value,
-                                         ev->data.scalar.length);
+        node->text =
+            n8443_arena_strndup(t->arena, (const char *)ev->data.scalar.value,
+                                ev->data.scalar.length);
         if (node->text == NULL) {
             return N8443_IO;
         }
@@ -258,7 +257,8 @@ static int on_event(struct tree *t, const yaml_event_t *ev, int *docs)
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT:
         tag = ev->type == YAML_SEQUENCE_START_EVENT
-              ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
+                  ? ev->data.sequence_start.tag
+                  : ev->data.mapping_start.tag;
         if (tag != NULL && !is_tag(tag, YAML_SEQ_TAG)
             && !is_tag(tag, YAML_MAP_TAG) && !is_tag(tag, "!")) {
             n8443_diag_add(t->diags, (int)ev->start_mark.line + 1,
@@ -270,11 +270,13 @@ static int on_event(struct tree *t, const yaml_event_t *ev, int *docs)
             n8443_diag_add(t->diags, (int)ev->start_mark.line + 1,
                            (int)ev->start_mark.column + 1,
                            "nested more than %d levels deep: this is not "
-                           "a site file", N8443_YAML_MAX_DEPTH);
+                           "a site file",
+                           N8443_YAML_MAX_DEPTH);
             return N8443_INVALID;
         }
-        node = new_node(t, ev->type == YAML_SEQUENCE_START_EVENT
-                           ? N8443_YSEQ : N8443_YMAP, &ev->start_mark);
+        node = new_node(
+            t, ev->type == YAML_SEQUENCE_START_EVENT ? N8443_YSEQ : N8443_YMAP,
+            &ev->start_mark);
         if (node == NULL || attach(t, node) != N8443_OK) {
             return N8443_IO;
         }
@@ -289,8 +291,8 @@ static int on_event(struct tree *t, const yaml_event_t *ev, int *docs)
         node = f->node;
         node->nitems = f->n;
         if (f->n > 0) {
-            node->items = n8443_arena_alloc(t->arena,
-                                            f->n * sizeof(*node->items));
+            node->items =
+                n8443_arena_alloc(t->arena, f->n * sizeof(*node->items));
             if (node->items == NULL) {
                 free(f->items);
                 f->items = NULL;
@@ -302,14 +304,12 @@ static int on_event(struct tree *t, const yaml_event_t *ev, int *docs)
         f->items = NULL;
         return N8443_OK;
 
-    default:
-        return N8443_OK;
+    default: return N8443_OK;
     }
 }
 
 int n8443_yaml_parse(struct n8443_arena *arena, const char *data, size_t len,
-                     struct n8443_diags *diags,
-                     struct n8443_ynode **root_out)
+                     struct n8443_diags *diags, struct n8443_ynode **root_out)
 {
     yaml_parser_t parser;
     yaml_event_t event;

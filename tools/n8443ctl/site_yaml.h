@@ -14,20 +14,16 @@
 
 #include "site.h"
 
-enum n8443_ynode_kind {
-    N8443_YSCALAR,
-    N8443_YMAP,
-    N8443_YSEQ
-};
+enum n8443_ynode_kind { N8443_YSCALAR, N8443_YMAP, N8443_YSEQ };
 
 struct n8443_ynode {
     enum n8443_ynode_kind kind;
-    int line;                       /* 1-based start of the node */
+    int line; /* 1-based start of the node */
     int col;
     /* scalars */
-    const char *text;               /* NUL-terminated copy */
-    size_t len;                     /* may hold NULs: check before use */
-    int plain;                      /* plain style, no string tag: typed
+    const char *text; /* NUL-terminated copy */
+    size_t len;       /* may hold NULs: check before use */
+    int plain;        /* plain style, no string tag: typed
                                        by content (int, bool, null) */
     /* mappings: key, value, key, value ...; sequences: the items */
     struct n8443_ynode **items;
@@ -43,8 +39,7 @@ struct n8443_ynode {
  * with a syntax error in DIAGS, or N8443_IO when memory ran out.
  */
 int n8443_yaml_parse(struct n8443_arena *arena, const char *data, size_t len,
-                     struct n8443_diags *diags,
-                     struct n8443_ynode **root_out);
+                     struct n8443_diags *diags, struct n8443_ynode **root_out);
 
 /* Append a diagnostic at LINE:COL; identical repeats are dropped. */
 void n8443_diag_add(struct n8443_diags *diags, int line, int col,

@@ -44,7 +44,8 @@ int n8443_default_target(const struct n8443_config *config, char **path_out)
     }
     if (config->nsites != 1) {
         n8443_error("the site file has %zu sites, so no single site names "
-                    "the output file: pass --target FILE", config->nsites);
+                    "the output file: pass --target FILE",
+                    config->nsites);
         return N8443_USAGE;
     }
     size = strlen(dir) + strlen(config->sites[0].name.v) + 16;
@@ -95,7 +96,8 @@ static int check_ancestor(const char *dir, const struct stat *st)
 
     if (!trusted_owner(st)) {
         n8443_error("refusing to install below %s: owned by uid %ld, not "
-                    "root", dir, (long)st->st_uid);
+                    "root",
+                    dir, (long)st->st_uid);
         return 0;
     }
     if (st->st_mode & S_ISVTX) {
@@ -103,17 +105,17 @@ static int check_ancestor(const char *dir, const struct stat *st)
     }
     if (writable_by_others(st)) {
         n8443_error("refusing to install below %s: writable by others "
-                    "(mode %04o), who could replace what is in it", dir,
-                    (unsigned)(st->st_mode & 07777));
+                    "(mode %04o), who could replace what is in it",
+                    dir, (unsigned)(st->st_mode & 07777));
         return 0;
     }
     /* The mode does not tell all: an ACL entry can give write to
      * another user or group (while the mode reads 0775 root:root). */
-    if (n8443_acl_dir_write_others(dir, -1, st->st_gid, who,
-                                   sizeof(who))) {
+    if (n8443_acl_dir_write_others(dir, -1, st->st_gid, who, sizeof(who))) {
         n8443_error("refusing to install below %s: writable by others "
                     "(ACL: %s), who could replace what is in it; remove "
-                    "the entry (setfacl -b %s)", dir, who, dir);
+                    "the entry (setfacl -b %s)",
+                    dir, who, dir);
         return 0;
     }
     return 1;
@@ -131,7 +133,8 @@ static int check_target_dir(const char *dir, int fd, const struct stat *st)
     }
     if (!trusted_owner(st)) {
         n8443_error("refusing to install into %s: owned by uid %ld, not "
-                    "root", dir, (long)st->st_uid);
+                    "root",
+                    dir, (long)st->st_uid);
         return 0;
     }
     if (writable_by_others(st)) {
@@ -144,8 +147,8 @@ static int check_target_dir(const char *dir, int fd, const struct stat *st)
     if (n8443_acl_dir_write_others(dir, fd, st->st_gid, who, sizeof(who))) {
         n8443_error("refusing to install into %s: writable by others (ACL: "
                     "%s), who could plant a link or a file in the target's "
-                    "place; remove the entry (setfacl -b %s)", dir, who,
-                    dir);
+                    "place; remove the entry (setfacl -b %s)",
+                    dir, who, dir);
         return 0;
     }
     return 1;
@@ -195,8 +198,8 @@ static int check_path_chain(const char *dir)
         }
         if (S_ISLNK(st.st_mode) && !trusted_owner(&st)) {
             n8443_error("refusing to install below %s: a symbolic link "
-                        "owned by uid %ld, not root", prefix,
-                        (long)st.st_uid);
+                        "owned by uid %ld, not root",
+                        prefix, (long)st.st_uid);
             goto cleanup;
         }
     }
@@ -302,21 +305,21 @@ int n8443_target_open(const char *target, struct target *t)
     if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISLNK(st.st_mode)) {
             char dest[PATH_MAX];
-            ssize_t n = readlinkat(t->dir_fd, t->name, dest,
-                                   sizeof(dest) - 1);
+            ssize_t n = readlinkat(t->dir_fd, t->name, dest, sizeof(dest) - 1);
 
             dest[n > 0 ? n : 0] = '\0';
             n8443_error("refusing to install to %s: it is a symbolic link "
-                        "(to %s); pass the file itself as --target", target,
-                        n > 0 ? dest : "?");
+                        "(to %s); pass the file itself as --target",
+                        target, n > 0 ? dest : "?");
             goto cleanup;
         }
         if (!S_ISREG(st.st_mode)) {
             n8443_error("refusing to install to %s: not a regular file (%s)",
-                        target, S_ISFIFO(st.st_mode) ? "a FIFO"
-                        : S_ISDIR(st.st_mode) ? "a directory"
+                        target,
+                        S_ISFIFO(st.st_mode)   ? "a FIFO"
+                        : S_ISDIR(st.st_mode)  ? "a directory"
                         : S_ISSOCK(st.st_mode) ? "a socket"
-                        : "a device");
+                                               : "a device");
             goto cleanup;
         }
     }

@@ -12,9 +12,9 @@
  */
 struct target {
     int dir_fd;
-    char *dir;      /* the directory as given, for messages */
-    char *name;     /* the file's name in it */
-    char *path;     /* dir/name, for messages */
+    char *dir;  /* the directory as given, for messages */
+    char *name; /* the file's name in it */
+    char *path; /* dir/name, for messages */
 };
 
 /* Check TARGET (a regular file or none, in a directory only root can

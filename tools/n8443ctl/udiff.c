@@ -20,7 +20,7 @@
 #define CONTEXT 3
 
 struct line {
-    const char *text;       /* includes the '\n', if there is one */
+    const char *text; /* includes the '\n', if there is one */
     size_t len;
     uint64_t hash;
 };
@@ -28,18 +28,18 @@ struct line {
 struct side {
     struct line *lines;
     size_t n;
-    char *changed;          /* per line: deleted (old) or inserted (new) */
+    char *changed; /* per line: deleted (old) or inserted (new) */
 };
 
 struct differ {
     struct side a;
     struct side b;
-    long budget;            /* snake steps left before giving up on minimal */
+    long budget; /* snake steps left before giving up on minimal */
 };
 
 static uint64_t hash_line(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     size_t i;
 
     for (i = 0; i < len; i++) {
@@ -106,8 +106,7 @@ static int compare(struct differ *d, size_t x0, size_t x1, size_t y0,
  * search until they overlap, then diff both halves.  Without the budget
  * (or memory) the whole segment counts as replaced.
  */
-static int bisect(struct differ *d, size_t x0, size_t x1, size_t y0,
-                  size_t y1)
+static int bisect(struct differ *d, size_t x0, size_t x1, size_t y0, size_t y1)
 {
     long n = (long)(x1 - x0);
     long m = (long)(y1 - y0);
@@ -152,8 +151,7 @@ static int bisect(struct differ *d, size_t x0, size_t x1, size_t y0,
             }
             y = x - k;
             start = x;
-            while (x < n && y < m
-                   && same(d, x0 + (size_t)x, y0 + (size_t)y)) {
+            while (x < n && y < m && same(d, x0 + (size_t)x, y0 + (size_t)y)) {
                 x++;
                 y++;
             }
@@ -172,8 +170,7 @@ static int bisect(struct differ *d, size_t x0, size_t x1, size_t y0,
                     && x >= n - v2[k2o]) {
                     rc = compare(d, x0, x0 + (size_t)x, y0, y0 + (size_t)y);
                     if (rc == N8443_OK) {
-                        rc = compare(d, x0 + (size_t)x, x1, y0 + (size_t)y,
-                                     y1);
+                        rc = compare(d, x0 + (size_t)x, x1, y0 + (size_t)y, y1);
                     }
                     goto cleanup;
                 }
@@ -238,8 +235,7 @@ cleanup:
 }
 
 /* Mark the lines that differ between a[x0,x1) and b[y0,y1). */
-static int compare(struct differ *d, size_t x0, size_t x1, size_t y0,
-                   size_t y1)
+static int compare(struct differ *d, size_t x0, size_t x1, size_t y0, size_t y1)
 {
     while (x0 < x1 && y0 < y1 && same(d, x0, y0)) {
         x0++;

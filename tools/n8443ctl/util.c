@@ -214,8 +214,7 @@ size_t n8443_edit_distance(const char *a, const char *b)
             if (d[i][j - 1] + 1 < best) {
                 best = d[i][j - 1] + 1;
             }
-            if (i > 1 && j > 1
-                && ca == tolower((unsigned char)b[j - 2])
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2])
                 && tolower((unsigned char)a[i - 2]) == cb
                 && d[i - 2][j - 2] + 1 < best) {
                 best = d[i - 2][j - 2] + 1;
