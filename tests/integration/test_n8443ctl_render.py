@@ -53,6 +53,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -430,6 +431,7 @@ class Backend:
     def __init__(self, family, port, url):
         self.url = url
         self.records = []
+        self.errors = []            # tracebacks of failed requests
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -461,6 +463,11 @@ class Backend:
         class Server(ThreadingHTTPServer):
             address_family = family
             daemon_threads = True
+            request_queue_size = 64
+
+            def handle_error(self, request, client_address):
+                # A 502 then names its cause in the test's message.
+                backend.errors.append(traceback.format_exc())
 
         host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
         self.server = Server((host, port), Handler)
@@ -678,6 +685,9 @@ class Site:
     def location(self, index, path):
         return [loc for loc in self.vhost(index)["locations"]
                 if loc["path"] == path][0]
+
+    def backend_errors(self):
+        return [e for b in self.backends for e in b.errors]
 
     def backend_for(self, loc):
         return [b for b in self.backends if b.url == loc["proxy"]][0]
@@ -1047,7 +1057,7 @@ def test_alice_logs_in(golden, site, vh, path, alice):
     st, h, body, tid = request(site, v, probe_path(loc), [negotiate(tok)])
     log = site.httpd.log_since(mark)
     assert "N8443001: login of alice@%s accepted" % REALM in log, log
-    assert st == 200, (st, body, log)
+    assert st == 200, (st, body, log, site.backend_errors())
     assert site.httpd.user_of(tid) == remote_user(loc, "alice")
     answers = [t for t in challenge_tokens(h) if t]
     assert len(answers) == 1
