@@ -1,7 +1,10 @@
 /*
  * Unit tests for the pure parts of tools/n8443ctl/ad_ldap.c: an objectSid
- * from the directory (bytes from the network) as "S-1-5-21-...", and
- * RFC 4515 escaping of a name put into a search filter.
+ * from the directory (bytes from the network) as "S-1-5-21-...", RFC 4515
+ * escaping of a name put into a search filter, and the GSSAPI bind's
+ * parts of our own: the SASL interact callback and the error messages.
+ * (The bind itself runs against Samba's AD DC:
+ * tests/integration/test_n8443ctl_ad_bind.py.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sasl/sasl.h>
 
 #include "n8443ctl.h"
 #include "ad_ldap.h"
@@ -83,6 +87,102 @@ static void test_filter_escape(void **state)
     assert_int_equal(n8443_ldap_escape("(((((", buf, 10), -1);
 }
 
+/* The authorization identity is left empty: the ticket's client binds. */
+static void test_interact_authzid_empty(void **state)
+{
+    sasl_interact_t in[2];
+
+    (void)state;
+    memset(in, 0, sizeof(in));
+    in[0].id = SASL_CB_USER;
+    in[0].defresult = "someone-else";
+    in[0].result = "x";
+    in[0].len = 1;
+    in[1].id = SASL_CB_LIST_END;
+    assert_int_equal(n8443_sasl_interact(NULL, LDAP_SASL_QUIET, NULL, in),
+                     LDAP_SUCCESS);
+    assert_non_null(in[0].result);
+    assert_string_equal(in[0].result, "");
+    assert_int_equal(in[0].len, 0);
+}
+
+/* A password or any other prompt: nothing to answer, the bind fails. */
+static void test_interact_refuses_other_prompts(void **state)
+{
+    static const unsigned long ids[] = {SASL_CB_PASS, SASL_CB_AUTHNAME,
+                                        SASL_CB_GETREALM, SASL_CB_NOECHOPROMPT};
+    sasl_interact_t in[3];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        memset(in, 0, sizeof(in));
+        in[0].id = SASL_CB_USER;
+        in[1].id = ids[i];
+        in[2].id = SASL_CB_LIST_END;
+        assert_int_equal(n8443_sasl_interact(NULL, LDAP_SASL_QUIET, NULL, in),
+                         LDAP_OTHER);
+        assert_null(in[1].result);
+    }
+}
+
+static void test_bind_error_no_plugin(void **state)
+{
+    char err[300];
+
+    (void)state;
+    n8443_sasl_bind_error(LDAP_AUTH_UNKNOWN,
+                          "SASL(-4): no mechanism available: No worthy "
+                          "mechs found",
+                          "dc1.example.com", 0, err, sizeof(err));
+    assert_string_equal(err, "no SASL GSSAPI mechanism: install "
+                             "libsasl2-modules-gssapi-mit / "
+                             "cyrus-sasl-gssapi");
+}
+
+/* The plugin is there but no layer of 56 bits was agreed. */
+static void test_bind_error_too_weak(void **state)
+{
+    char err[300];
+
+    (void)state;
+    n8443_sasl_bind_error(LDAP_AUTH_UNKNOWN, "SASL(-15): mechanism too weak",
+                          "dc1.example.com", 1, err, sizeof(err));
+    assert_non_null(strstr(err, "dc1.example.com agreed no security layer "
+                                "of 56 bits or more"));
+    assert_non_null(strstr(err, "- SASL(-15): mechanism too weak"));
+    n8443_sasl_bind_error(LDAP_AUTH_UNKNOWN, NULL, "dc1", 1, err, sizeof(err));
+    assert_null(strstr(err, " - "));
+}
+
+static void test_bind_error_kdc_and_server(void **state)
+{
+    char err[300];
+
+    (void)state;
+    n8443_sasl_bind_error(LDAP_LOCAL_ERROR,
+                          "SASL(-1): generic failure: GSSAPI Error: "
+                          "(Server not found in Kerberos database)",
+                          "dc1", 1, err, sizeof(err));
+    assert_non_null(strstr(err, "the KDC gave no ticket for ldap/dc1 - "));
+    assert_non_null(strstr(err, "Server not found in Kerberos database"));
+    n8443_sasl_bind_error(LDAP_INVALID_CREDENTIALS, "", "dc1", 1, err,
+                          sizeof(err));
+    assert_string_equal(err, "the GSSAPI bind to dc1 was refused: Invalid "
+                             "credentials");
+    n8443_sasl_bind_error(LDAP_STRONG_AUTH_REQUIRED, "Sign or Seal", "dc1", 1,
+                          err, sizeof(err));
+    assert_non_null(strstr(err, "refused: Strong(er) authentication required"
+                                " - Sign or Seal (the server wants TLS)"));
+    n8443_sasl_bind_error(LDAP_SERVER_DOWN, NULL, "dc1", 1, err, sizeof(err));
+    assert_string_equal(err, "the GSSAPI bind to dc1 failed: Can't contact "
+                             "LDAP server");
+    /* Cut to the buffer, never past it. */
+    n8443_sasl_bind_error(LDAP_LOCAL_ERROR, "a long diagnostic", "dc1", 1, err,
+                          10);
+    assert_int_equal(strlen(err), 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +190,11 @@ int main(void)
         cmocka_unit_test(test_sid_well_known),
         cmocka_unit_test(test_sid_malformed),
         cmocka_unit_test(test_filter_escape),
+        cmocka_unit_test(test_interact_authzid_empty),
+        cmocka_unit_test(test_interact_refuses_other_prompts),
+        cmocka_unit_test(test_bind_error_no_plugin),
+        cmocka_unit_test(test_bind_error_too_weak),
+        cmocka_unit_test(test_bind_error_kdc_and_server),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

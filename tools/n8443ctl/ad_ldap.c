@@ -1,12 +1,14 @@
 /*
  * n8443ctl - Active Directory over LDAP: connect, read the rootDSE, bind
- * with the caller's Kerberos ticket (ad_sasl.c), search in pages.
+ * with the caller's Kerberos ticket, search in pages.
  *
- * OpenLDAP's libldap carries the protocol; the SASL GSSAPI mechanism is
- * done here with GSS-API directly (RFC 4752) rather than through Cyrus
- * SASL's plugin, which is a package of its own that servers often lack
- * (libsasl2-modules-gssapi-mit, cyrus-sasl-gssapi): the tool already
- * links MIT's GSS-API for check --online.
+ * OpenLDAP's libldap carries the protocol, and its SASL path (Cyrus SASL
+ * with its GSSAPI plugin: libsasl2-modules-gssapi-mit, cyrus-sasl-gssapi)
+ * the bind and the security layer (RFC 4752): the bind asks for
+ * confidentiality (secprops minssf=56), so nobody on the path can read or
+ * change what the directory answers; a server that offers less is
+ * refused.  The SPN is ldap/HOST of the URI, as given (SASL_NOCANON: no
+ * reverse DNS of the address connected to).
  */
 #include "n8443ctl.h"
 
@@ -17,11 +19,22 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_krb5.h>
+#include <sasl/sasl.h>
+
 #include "ad_ldap.h"
 
 /* rootDSE supportedCapabilities of an AD DC (MS-ADTS 3.1.1.3.4.3). */
 #define CAP_ACTIVE_DIRECTORY "1.2.840.113556.1.4.800"
 #define PAGE_SIZE            500
+/* The least security layer the bind takes: confidentiality (Cyrus's
+ * GSSAPI plugin rates integrity alone as 1, sealing as 56 or more). */
+#define MIN_SSF  56
+#define SECPROPS "minssf=56"
+#define NO_GSSAPI_PLUGIN                                                       \
+    "no SASL GSSAPI mechanism: install libsasl2-modules-gssapi-mit / "         \
+    "cyrus-sasl-gssapi"
 
 static void set_err(char *err, size_t errlen, const char *what, LDAP *ld,
                     int rc)
@@ -80,6 +93,186 @@ static int read_root_dse(struct n8443_ldap *l, char *err, size_t errlen)
     return N8443_OK;
 }
 
+/* ------------------------------------------------------- the bind */
+
+int n8443_sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+    sasl_interact_t *it;
+
+    (void)ld;
+    (void)flags;
+    (void)defaults;
+    for (it = in; it->id != SASL_CB_LIST_END; it++) {
+        if (it->id != SASL_CB_USER) {
+            return LDAP_OTHER; /* nothing to answer with: no prompts */
+        }
+        it->result = ""; /* no authorization identity: the ticket's */
+        it->len = 0;
+    }
+    return LDAP_SUCCESS;
+}
+
+void n8443_sasl_bind_error(int rc, const char *diag, const char *host,
+                           int has_mech, char *err, size_t errlen)
+{
+    const char *sep = diag != NULL && *diag ? " - " : "";
+
+    if (diag == NULL) {
+        diag = "";
+    }
+    if (rc == LDAP_AUTH_UNKNOWN && !has_mech) {
+        snprintf(err, errlen, NO_GSSAPI_PLUGIN);
+    }
+    else if (rc == LDAP_AUTH_UNKNOWN) {
+        /* Cyrus SASL: SASL_TOOWEAK, SASL_ENCRYPT, SASL_BADSERV. */
+        snprintf(err, errlen,
+                 "%s agreed no security layer of %d bits or more for "
+                 "LDAP (sealing): refused, the answers could be read or "
+                 "forged%s%s",
+                 host, MIN_SSF, sep, diag);
+    }
+    else if (rc == LDAP_LOCAL_ERROR) {
+        /* The GSS-API side failed: mostly the KDC's refusal to give a
+         * ticket for the SPN (unknown, or no key for an enctype). */
+        snprintf(err, errlen, "the KDC gave no ticket for ldap/%s%s%s", host,
+                 sep, diag);
+    }
+    else if (rc > 0) {
+        /* A result code from the server. */
+        snprintf(err, errlen, "the GSSAPI bind to %s was refused: %s%s%s%s",
+                 host, ldap_err2string(rc), sep, diag,
+                 rc == LDAP_STRONG_AUTH_REQUIRED ? " (the server wants TLS)"
+                                                 : "");
+    }
+    else {
+        snprintf(err, errlen, "the GSSAPI bind to %s failed: %s%s%s", host,
+                 ldap_err2string(rc), sep, diag);
+    }
+}
+
+/* Does Cyrus SASL have a GSSAPI mechanism (after libldap set it up)? */
+static int have_gssapi(void)
+{
+    const char **mechs = sasl_global_listmech();
+
+    for (; mechs != NULL && *mechs != NULL; mechs++) {
+        if (strcmp(*mechs, "GSSAPI") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A usable ticket-granting ticket in the ccache the bind will use; the
+ * plugin's own error for a missing one is a long GSS chain. */
+static int have_ticket(const char *host, const char *ccache, char *err,
+                       size_t errlen)
+{
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    gss_buffer_desc text = GSS_C_EMPTY_BUFFER;
+    OM_uint32 major;
+    OM_uint32 minor;
+    OM_uint32 min2;
+    OM_uint32 ctx = 0;
+    OM_uint32 lifetime = 0;
+
+    major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                             GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred, NULL,
+                             &lifetime);
+    if (!GSS_ERROR(major)) {
+        gss_release_cred(&min2, &cred);
+        if (lifetime > 0) {
+            return 1;
+        }
+        snprintf(err, errlen,
+                 "no ticket for ldap/%s: the Kerberos ticket%s%s has "
+                 "expired - run kinit (or give --ccache)",
+                 host, ccache != NULL ? " in " : "",
+                 ccache != NULL ? ccache : "");
+        return 0;
+    }
+    /* Kerberos's own reason (it names the ccache), else GSS-API's. */
+    gss_display_status(&min2, minor != 0 ? minor : major,
+                       minor != 0 ? GSS_C_MECH_CODE : GSS_C_GSS_CODE,
+                       GSS_C_NO_OID, &ctx, &text);
+    snprintf(err, errlen,
+             "no ticket for ldap/%s: %.*s%s%s%s - run kinit (or "
+             "give --ccache)",
+             host, (int)text.length,
+             text.value != NULL ? (char *)text.value : "?",
+             ccache != NULL ? " (ccache " : "", ccache != NULL ? ccache : "",
+             ccache != NULL ? ")" : "");
+    gss_release_buffer(&min2, &text);
+    return 0;
+}
+
+/*
+ * SASL GSSAPI through libldap as the client of CCACHE (NULL: the
+ * default).  The plugin takes the default credentials of this thread:
+ * gss_krb5_ccache_name() points them at CCACHE for the bind, and puts
+ * back what was there.
+ */
+static int sasl_bind(struct n8443_ldap *l, const char *ccache, char *err,
+                     size_t errlen)
+{
+    const char *prev = NULL;
+    char *saved = NULL;
+    char *diag = NULL;
+    ber_len_t ssf = 0;
+    OM_uint32 minor;
+    int named = 0;
+    int rc;
+
+    if (ccache != NULL) {
+        if (GSS_ERROR(gss_krb5_ccache_name(&minor, ccache, &prev))) {
+            snprintf(err, errlen, "cannot use the ticket cache %s", ccache);
+            return N8443_IO;
+        }
+        named = 1;
+        saved = prev != NULL ? strdup(prev) : NULL;
+    }
+    if (!have_ticket(l->host, ccache, err, errlen)) {
+        rc = N8443_IO;
+        goto done;
+    }
+    if (ldap_set_option(l->ld, LDAP_OPT_X_SASL_SECPROPS, SECPROPS)
+            != LDAP_OPT_SUCCESS
+        || ldap_set_option(l->ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON)
+               != LDAP_OPT_SUCCESS) {
+        snprintf(err, errlen,
+                 "libldap takes no SASL options: built without Cyrus "
+                 "SASL?");
+        rc = N8443_IO;
+        goto done;
+    }
+    rc = ldap_sasl_interactive_bind_s(l->ld, NULL, "GSSAPI", NULL, NULL,
+                                      LDAP_SASL_QUIET, n8443_sasl_interact,
+                                      NULL);
+    if (rc != LDAP_SUCCESS) {
+        ldap_get_option(l->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+        n8443_sasl_bind_error(rc, diag, l->host, have_gssapi(), err, errlen);
+        ldap_memfree(diag);
+        rc = N8443_IO;
+        goto done;
+    }
+    /* minssf made Cyrus insist already; fail closed all the same. */
+    if (ldap_get_option(l->ld, LDAP_OPT_X_SASL_SSF, &ssf) != LDAP_OPT_SUCCESS
+        || ssf < MIN_SSF) {
+        n8443_sasl_bind_error(LDAP_AUTH_UNKNOWN, NULL, l->host, 1, err, errlen);
+        rc = N8443_IO;
+        goto done;
+    }
+    l->ssf = (unsigned)ssf;
+    rc = N8443_OK;
+
+done:
+    if (named) {
+        gss_krb5_ccache_name(&minor, saved, NULL);
+        free(saved);
+    }
+    return rc;
+}
+
 int n8443_ldap_open(const char *uri, const char *ccache,
                     struct n8443_ldap **out, char *err, size_t errlen)
 {
@@ -108,7 +301,6 @@ int n8443_ldap_open(const char *uri, const char *ccache,
         return N8443_IO;
     }
     ldap_free_urldesc(lud);
-    l->gss = GSS_C_NO_CONTEXT;
     rc = ldap_initialize(&l->ld, uri);
     if (rc != LDAP_SUCCESS) {
         set_err(err, errlen, uri, NULL, rc);
@@ -124,7 +316,7 @@ int n8443_ldap_open(const char *uri, const char *ccache,
     if (rc != N8443_OK) {
         goto fail;
     }
-    rc = n8443_sasl_gssapi_bind(l, ccache, err, errlen);
+    rc = sasl_bind(l, ccache, err, errlen);
     if (rc != N8443_OK) {
         goto fail;
     }
@@ -144,16 +336,11 @@ fail:
 
 void n8443_ldap_close(struct n8443_ldap *l)
 {
-    OM_uint32 minor;
-
     if (l == NULL) {
         return;
     }
     if (l->ld != NULL) {
         ldap_unbind_ext_s(l->ld, NULL, NULL);
-    }
-    if (l->gss != GSS_C_NO_CONTEXT) {
-        gss_delete_sec_context(&minor, &l->gss, GSS_C_NO_BUFFER);
     }
     free(l->host);
     free(l->base);

@@ -1,18 +1,18 @@
 /*
  * n8443ctl - Active Directory over LDAP: a connection bound with the
- * caller's Kerberos ticket, and paged searches (ad_ldap.c, with the SASL
- * GSSAPI security layer in ad_sasl.c).  `groups resolve` (groups.c) and
+ * caller's Kerberos ticket (libldap's SASL GSSAPI, Cyrus SASL's plugin),
+ * and paged searches (ad_ldap.c).  `groups resolve` (groups.c) and
  * the AD checks of `check --online` (check_online_ad.c) use it.
  *
- * Built only with libldap (configure --with-ldap); without it
- * HAVE_LDAP is undefined and nothing here exists.
+ * Built only with libldap and Cyrus SASL's headers (configure
+ * --with-ldap); without them HAVE_LDAP is undefined and nothing here
+ * exists.
  */
 #ifndef N8443CTL_AD_LDAP_H
 #define N8443CTL_AD_LDAP_H
 
 #include <stddef.h>
 
-#include <gssapi/gssapi.h>
 #include <ldap.h>
 
 /* userAccountControl bits (MS-ADTS 2.2.16). */
@@ -26,19 +26,19 @@
 
 struct n8443_ldap {
     LDAP *ld;
-    char *host;       /* of the URI: the SPN is ldap/HOST */
-    char *base;       /* defaultNamingContext */
-    int is_ad;        /* rootDSE: LDAP_CAP_ACTIVE_DIRECTORY_OID */
-    gss_ctx_id_t gss; /* the bind's context, for the layer */
-    int sealed;       /* layer: 1 confidentiality, 0 integrity */
+    char *host;   /* of the URI: the SPN is ldap/HOST */
+    char *base;   /* defaultNamingContext */
+    int is_ad;    /* rootDSE: LDAP_CAP_ACTIVE_DIRECTORY_OID */
+    unsigned ssf; /* the bind's security layer (56 or more: sealed) */
 };
 
 /*
  * Connect to URI (ldap://HOST[:PORT]), read the rootDSE and bind with
  * SASL GSSAPI as the client of CCACHE (a ccache name; NULL: the default,
- * KRB5CCNAME).  The bind insists on an integrity or confidentiality
- * layer: an attacker on the path must not be able to change what the
- * directory answers.  N8443_OK with *out, or N8443_IO with the reason in
+ * KRB5CCNAME), to the SPN ldap/HOST (HOST as the URI has it, no reverse
+ * DNS).  The bind insists on a confidentiality layer (SASL ssf 56 or
+ * more): an attacker on the path must not be able to read or change what
+ * the directory answers.  N8443_OK with *out, or N8443_IO with the reason in
  * ERR.
  */
 int n8443_ldap_open(const char *uri, const char *ccache,
@@ -72,14 +72,21 @@ int n8443_sid_string(const unsigned char *sid, size_t len, char *buf,
  * it does not fit. */
 int n8443_ldap_escape(const char *value, char *buf, size_t buflen);
 
-/* --------------------------------------------------------- ad_sasl.c */
+/* ------------------------------------------------- the bind's parts */
 
 /*
- * The SASL GSSAPI exchange (RFC 4752) on L's connection as the client
- * of CCACHE, then the negotiated layer under libldap's reads and writes.
- * N8443_OK, or N8443_IO with the reason in ERR.
+ * The SASL interact callback (LDAP_SASL_QUIET): the authorization
+ * identity is left empty (the ticket's client is who binds); any other
+ * prompt fails the bind, there is nothing to answer it with.
  */
-int n8443_sasl_gssapi_bind(struct n8443_ldap *l, const char *ccache, char *err,
-                           size_t errlen);
+int n8443_sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in);
+
+/*
+ * Why the GSSAPI bind to HOST failed, into ERR: from the result RC of
+ * ldap_sasl_interactive_bind_s(), its diagnostic DIAG (or NULL), and
+ * HAS_MECH, whether Cyrus SASL has a GSSAPI mechanism at all.
+ */
+void n8443_sasl_bind_error(int rc, const char *diag, const char *host,
+                           int has_mech, char *err, size_t errlen);
 
 #endif /* N8443CTL_AD_LDAP_H */
