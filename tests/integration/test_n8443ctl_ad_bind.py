@@ -9,7 +9,7 @@ libldap's SASL GSSAPI path with Cyrus SASL's plugin.
   LDAP signing required): the tool is accepted by a server that insists.
 - The failures say what to do: no ticket (kinit), the KDC refusing a
   ticket for ldap/HOST (HOST as the URI has it: no reverse DNS), the
-  GSSAPI plugin not installed.
+  GSSAPI plugin not installed; --ccache is the ticket bound with.
 """
 
 import os
@@ -228,9 +228,11 @@ def test_bind_ccache_option_wins_over_the_environment(ad, admin_env,
 
 
 def test_bind_spn_is_the_uri_host_without_reverse_dns(ad, admin_env):
-    """ldap://127.0.0.1 asks the KDC for ldap/127.0.0.1, which no account
-    has: the KDC's refusal, named.  Canonicalized through reverse DNS the
-    address would be localhost, whose ldap/ SPN the DC has."""
+    """The SPN is ldap/ and the URI's host as written: ldap://127.0.0.1
+    asks the KDC for ldap/127.0.0.1, which no account has -- the KDC's
+    refusal, named.  (With libldap's default, the reverse DNS name of the
+    address connected to, ldap://localhost would ask for another name
+    too, and the other tests fail.)"""
     rc, _, err = run(admin_env, "groups", "resolve", "web-users",
                      "--ldap-uri", "ldap://127.0.0.1")
     assert rc == 4, err
@@ -249,3 +251,17 @@ def test_bind_without_the_gssapi_plugin(ad, admin_env, tmp_path):
     assert rc == 4, err
     assert ("no SASL GSSAPI mechanism: install libsasl2-modules-gssapi-mit"
             " / cyrus-sasl-gssapi") in err
+
+
+def test_bind_with_an_expired_ticket(ad, tmp_path):
+    import time
+    import ad_realm
+    env = dict(ad.env, KRB5CCNAME="FILE:" + str(tmp_path / "short"))
+    harness.run(["kinit", "-l", "2s", "Administrator"], env=env,
+                input=ad_realm.ADMIN_PW + "\n")
+    time.sleep(3)
+    rc, _, err = run(env, "groups", "resolve", "web-users", "--ldap-uri",
+                     ad.ldap_uri_for_tests)
+    assert rc == 4, err
+    assert "no ticket for ldap/localhost: " in err
+    assert "run kinit (or give --ccache)" in err

@@ -263,6 +263,10 @@ def test_tools_package_files_and_modes(build):
     arch = run(["rpm", "-qp", "--qf", "%{ARCH}", rpm]).stdout
     isa = rpm_eval("%{__isa_name}-%{__isa_bits}") if arch != "noarch" else ""
     assert "%s(%s) = %s-1" % (NAME, isa, build.version) in requires, requires
+    # Built with ldap (the default): the AD bind is libldap's SASL
+    # GSSAPI, which needs Cyrus SASL's GSSAPI plugin at run time.
+    assert any(r.split()[0].split("(")[0] == "cyrus-sasl-gssapi"
+               for r in requires), requires
 
 
 def test_packaged_snippets_are_conf_d(build, base_dir):

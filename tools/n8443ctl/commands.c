@@ -158,7 +158,7 @@ const struct n8443_command n8443_commands[] = {
      "Write the group map of NegotiateGroupMap (\"name SID\" lines) for\n"
      "the named groups (sAMAccountName), or for every group under DN,\n"
      "from Active Directory over LDAP, bound with your Kerberos ticket\n"
-     "(GSSAPI, signed or sealed).  A name with white space or a control\n"
+     "(SASL GSSAPI, sealed).  A name with white space or a control\n"
      "character, or starting with '#', cannot be in the map: asked for,\n"
      "it is an error; under --base it is left out with a warning.\n"
      "\n"
