@@ -199,6 +199,22 @@ def test_the_dc_refuses_a_bind_without_a_layer(ad, admin_env):
     assert rc == 0, err
 
 
+def test_ldap_conf_cannot_take_the_layer_away(ad, admin_env):
+    """libldap reads SASL_SECPROPS from ldap.conf, ~/.ldaprc and the
+    environment: maxssf=0 there (no layer) is not what the bind does."""
+    relay = Relay()
+    env = dict(admin_env, LDAPSASL_SECPROPS="maxssf=0,maxbufsize=0",
+               LDAPSASL_NOCANON="off")
+    try:
+        rc, out, err = run(env, "groups", "resolve", "web-users",
+                           "--ldap-uri", "ldap://localhost:%d" % relay.port)
+    finally:
+        relay.close()
+    assert rc == 0, err
+    with relay.lock:
+        assert b"web-users" not in relay.up
+
+
 @pytest.mark.parametrize("how", ["KRB5CCNAME", "--ccache"])
 def test_bind_without_a_ticket(ad, tmp_path, how):
     cc = "FILE:" + str(tmp_path / "none")

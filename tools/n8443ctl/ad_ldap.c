@@ -29,9 +29,12 @@
 #define CAP_ACTIVE_DIRECTORY "1.2.840.113556.1.4.800"
 #define PAGE_SIZE            500
 /* The least security layer the bind takes: confidentiality (Cyrus's
- * GSSAPI plugin rates integrity alone as 1, sealing as 56 or more). */
+ * GSSAPI plugin rates integrity alone as 1, sealing as 56 or more).  The
+ * other properties are libldap's defaults, spelled out: SASL_SECPROPS of
+ * an ldap.conf, ~/.ldaprc or LDAPSASL_SECPROPS (maxssf=0 is a common one
+ * for AD over ldaps) must not take the layer away. */
 #define MIN_SSF  56
-#define SECPROPS "minssf=56"
+#define SECPROPS "none,minssf=56,maxssf=2147483647,maxbufsize=16777215"
 #define NO_GSSAPI_PLUGIN                                                       \
     "no SASL GSSAPI mechanism: install libsasl2-modules-gssapi-mit / "         \
     "cyrus-sasl-gssapi"
@@ -139,10 +142,8 @@ void n8443_sasl_bind_error(int rc, const char *diag, const char *host,
     }
     else if (rc > 0) {
         /* A result code from the server. */
-        snprintf(err, errlen, "the GSSAPI bind to %s was refused: %s%s%s%s",
-                 host, ldap_err2string(rc), sep, diag,
-                 rc == LDAP_STRONG_AUTH_REQUIRED ? " (the server wants TLS)"
-                                                 : "");
+        snprintf(err, errlen, "the GSSAPI bind to %s was refused: %s%s%s", host,
+                 ldap_err2string(rc), sep, diag);
     }
     else {
         snprintf(err, errlen, "the GSSAPI bind to %s failed: %s%s%s", host,

@@ -292,8 +292,8 @@ cleanup:
 int n8443_cmd_groups(const struct n8443_args *args)
 {
     (void)args;
-    n8443_error("groups: this n8443ctl was built without LDAP (libldap); "
-                "rebuild with configure --with-ldap");
+    n8443_error("groups: this n8443ctl was built without LDAP (libldap "
+                "and Cyrus SASL); rebuild with configure --with-ldap");
     return N8443_IO;
 }
 
