@@ -124,7 +124,7 @@ void n8443_sasl_bind_error(int rc, const char *diag, const char *host,
         diag = "";
     }
     if (rc == LDAP_AUTH_UNKNOWN && !has_mech) {
-        snprintf(err, errlen, NO_GSSAPI_PLUGIN);
+        snprintf(err, errlen, "%s", NO_GSSAPI_PLUGIN);
     }
     else if (rc == LDAP_AUTH_UNKNOWN) {
         /* Cyrus SASL: SASL_TOOWEAK, SASL_ENCRYPT, SASL_BADSERV. */
