@@ -12,9 +12,11 @@
  */
 #include "n8443_private.h"
 
+#include "file_sig.h"
+#include "keytab_name.h"
+
 #include <krb5/krb5.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -45,18 +47,11 @@ typedef struct spare_context {
 static spare_context *spare_contexts;
 static apr_thread_mutex_t *spare_lock;
 
-/* What a keytab file looked like when its credentials were acquired. */
-typedef struct {
-    int exists;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-} keytab_stamp;
-
+/* A credential set and what its keytab file looked like when it was
+ * acquired (core/file_sig.h; not exists: no file, or not a file type). */
 typedef struct {
     n8443_creds *current;
-    keytab_stamp stamp;
+    n8443_file_sig stamp;
 } cred_slot;
 
 static apr_thread_mutex_t *slots_lock;
@@ -95,7 +90,8 @@ void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
             apr_pstrcat(r->pool, "HTTP/", r->server->server_hostname, NULL);
 }
 
-/* The file behind a keytab name, or NULL for non-file keytab types. */
+/* The file behind a keytab name (NULL: the default one), or NULL for
+ * non-file keytab types (core/keytab_name.c: krb5_kt_resolve's rule). */
 const char *n8443_keytab_file(const char *keytab)
 {
     if (keytab == NULL) {
@@ -105,33 +101,7 @@ const char *n8443_keytab_file(const char *keytab)
         if (keytab == NULL)
             return NULL; /* not known: not watched */
     }
-    if (strncmp(keytab, "FILE:", 5) == 0)
-        return keytab + 5;
-    if (strncmp(keytab, "WRFILE:", 7) == 0)
-        return keytab + 7;
-    return keytab[0] == '/' ? keytab : NULL;
-}
-
-static void stamp_keytab(const char *keytab, keytab_stamp *st)
-{
-    const char *file = n8443_keytab_file(keytab);
-    struct stat sb;
-
-    memset(st, 0, sizeof(*st));
-    if (file == NULL || stat(file, &sb) != 0)
-        return;
-    st->exists = 1;
-    st->dev = sb.st_dev;
-    st->ino = sb.st_ino;
-    st->size = sb.st_size;
-    st->mtime = sb.st_mtim;
-}
-
-static int stamps_equal(const keytab_stamp *a, const keytab_stamp *b)
-{
-    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino
-           && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec
-           && a->mtime.tv_nsec == b->mtime.tv_nsec;
+    return n8443_keytab_name_file(keytab); /* krb5's rule */
 }
 
 /* Forget the fast path's copy of the keytab (the last handle frees it). */
@@ -185,7 +155,7 @@ static int copy_keytab(n8443_creds *c, const n8443_cred_key *key)
     krb5_error_code code;
     int copied = 0, ok = 0;
 
-    /* Only a keytab whose file is watched (stamp_keytab) may be copied:
+    /* Only a keytab whose file is watched (get_set) may be copied:
      * a copy of anything else would never see a new key. */
     if (n8443_gssproxy_in_use() || n8443_keytab_file(key->keytab) == NULL)
         return 0;
@@ -365,7 +335,7 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
 {
     const char *name;
     cred_slot *slot;
-    keytab_stamp now;
+    n8443_file_sig now;
     n8443_creds *c = NULL, *fresh;
     char err[1024];
 
@@ -373,7 +343,7 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
                        key->principal ? key->principal : "", "\n",
                        key->rcache ? key->rcache : "", "\n",
                        key->s4u_ccache ? key->s4u_ccache : "", NULL);
-    stamp_keytab(key->keytab, &now);
+    n8443_file_sig_stat(n8443_keytab_file(key->keytab), &now);
 
     if (apr_thread_mutex_lock(slots_lock) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r,
@@ -387,7 +357,7 @@ static n8443_creds *get_set(request_rec *r, const n8443_cred_key *key)
                      slot);
     }
 
-    if (slot->current == NULL || !stamps_equal(&slot->stamp, &now)) {
+    if (slot->current == NULL || !n8443_file_sig_same(&slot->stamp, &now)) {
         fresh = acquire_set(key, err, sizeof(err));
         if (fresh != NULL) {
             if (slot->current != NULL) {

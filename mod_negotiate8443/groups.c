@@ -17,349 +17,15 @@
  * Refusals are 403: the ticket was good, it just does not carry the
  * group or indicator, and sending it again changes nothing (README).
  *
- * The map (NegotiateGroupMap FILE: lines "name SID") is read at start-up,
- * where a bad line stops httpd, and again in each child when the file
- * changes (checked at most once a second, by inode, size and mtime/ctime
- * to the nanosecond).  A changed file with a bad line, a last line
- * without its newline (a write in place caught half-way), or larger than
- * 4 MiB is logged and the map in use stays; a file changed less than a
- * second ago is read on a later look; a file that is gone empties the
- * map (fail closed).  Names are only ever resolved through it.
+ * The group map (NegotiateGroupMap) that gives names their SIDs:
+ * group_map.c.
  */
 #include "n8443_private.h"
 
 #include "mod_auth.h"
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "pac.h"
-
-/* What tells one version of the map file from another: the stat of the
- * file, with the nanoseconds of mtime and ctime (an edit of the same
- * size within the same second still changes them). */
-typedef struct {
-    int exists;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    struct timespec ctime;
-} map_sig;
-
-/* The map and the one copy of it in use (its own pool), swapped whole. */
-struct n8443_group_map {
-    const char *file;
-    apr_pool_t *pool; /* parent of the generations */
-    apr_thread_mutex_t *mutex;
-    apr_pool_t *gen;     /* the generation in use */
-    apr_hash_t *by_name; /* name -> canonical SID */
-    apr_hash_t *by_sid;  /* canonical SID -> name */
-    map_sig sig;         /* of the file last looked at */
-    apr_time_t checked;
-};
-
-/* A map larger than this is refused (a mistake, not a map). */
-#define MAP_MAX_BYTES (4 * 1024 * 1024)
-
-static void sig_of(const struct stat *st, map_sig *sig)
-{
-    memset(sig, 0, sizeof(*sig));
-    sig->exists = 1;
-    sig->dev = st->st_dev;
-    sig->ino = st->st_ino;
-    sig->size = st->st_size;
-    sig->mtime = st->st_mtim;
-    sig->ctime = st->st_ctim;
-}
-
-static int sig_same(const map_sig *a, const map_sig *b)
-{
-    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino
-           && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec
-           && a->mtime.tv_nsec == b->mtime.tv_nsec
-           && a->ctime.tv_sec == b->ctime.tv_sec
-           && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-/* A SID in text to its canonical form (pac.c); 0, or -1 when it is not
- * a SID. */
-static int sid_canonical(const char *in, char *out, size_t outcap)
-{
-    n8443_sid sid;
-
-    if (n8443_sid_from_string(in, &sid) != 0)
-        return -1;
-    return n8443_sid_to_string(&sid, out, outcap) < 0 ? -1 : 0;
-}
-
-/* A name of the map: printable, no space, not a SID. */
-static int map_name_ok(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-            return 0;
-    return 1;
-}
-
-/* The whole file into p, NUL-terminated, and the stat of what was read.
- * Opened non-blocking and checked on the open descriptor, so a FIFO or
- * device put in its place cannot hang start-up or a child holding the
- * map's lock.  NULL, or why not. */
-static const char *map_read(apr_pool_t *p, const char *file, char **out,
-                            size_t *outlen, map_sig *sig)
-{
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd, e;
-
-    fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        e = errno;
-        return apr_psprintf(p, "%s: cannot be read (%s)", file, strerror(e));
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return apr_psprintf(p, "%s: not a regular file", file);
-    }
-    if (st.st_size > MAP_MAX_BYTES) {
-        close(fd);
-        return apr_psprintf(p, "%s: larger than %d bytes (%ld)", file,
-                            MAP_MAX_BYTES, (long)st.st_size);
-    }
-    buf = apr_palloc(p, (apr_size_t)st.st_size + 1);
-    e = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            e = errno;
-        if (n <= 0)
-            break; /* shortened while read: EOF here */
-        got += (size_t)n;
-    }
-    close(fd);
-    if (e != 0)
-        return apr_psprintf(p, "%s: read error (%s)", file, strerror(e));
-    buf[got] = '\0';
-    if (strlen(buf) != got)
-        return apr_psprintf(p, "%s: holds a NUL byte", file);
-    sig_of(&st, sig);
-    *out = buf;
-    *outlen = got;
-    return NULL;
-}
-
-/* Read the map file into a new generation in p.  With whole_lines, a
- * last line without its newline means the file is still being written
- * (in place): refused.  NULL, or why not ("FILE:LINE: ..."). */
-static const char *map_load(apr_pool_t *p, const char *file, int whole_lines,
-                            apr_hash_t **by_name, apr_hash_t **by_sid,
-                            map_sig *sig)
-{
-    char *buf = NULL, *at, *nl;
-    size_t len = 0;
-    int no = 0;
-    const char *err;
-
-    *by_name = apr_hash_make(p);
-    *by_sid = apr_hash_make(p);
-    if ((err = map_read(p, file, &buf, &len, sig)) != NULL)
-        return err;
-    if (whole_lines && len > 0 && buf[len - 1] != '\n')
-        return apr_psprintf(p,
-                            "%s: the last line has no newline: the file "
-                            "is still being written (write a new file and "
-                            "rename it over the map)",
-                            file);
-    for (at = buf; *at; at = nl ? nl + 1 : at + strlen(at)) {
-        char *line, *name, *sid, *extra, *last;
-        char canon[N8443_SID_STRING_MAX];
-
-        nl = strchr(at, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        line = at;
-        no++;
-        if (strlen(line) > 1022)
-            return apr_psprintf(p, "%s:%d: line too long", file, no);
-        name = apr_strtok(line, " \t\r", &last);
-        if (name == NULL || name[0] == '#') {
-            if (nl == NULL)
-                break;
-            continue;
-        }
-        sid = apr_strtok(NULL, " \t\r", &last);
-        extra = apr_strtok(NULL, " \t\r", &last);
-        if (sid == NULL || extra != NULL)
-            return apr_psprintf(p, "%s:%d: expected \"name SID\"", file, no);
-        if (!map_name_ok(name)
-            || sid_canonical(name, canon, sizeof(canon)) == 0)
-            return apr_psprintf(p, "%s:%d: '%s' is not a group name", file, no,
-                                name);
-        if (sid_canonical(sid, canon, sizeof(canon)) != 0)
-            return apr_psprintf(p,
-                                "%s:%d: '%s' is not a SID (S-1-5-21-"
-                                "...)",
-                                file, no, sid);
-        if (apr_hash_get(*by_name, name, APR_HASH_KEY_STRING) != NULL)
-            return apr_psprintf(p, "%s:%d: '%s' is mapped twice", file, no,
-                                name);
-        sid = apr_pstrdup(p, canon);
-        apr_hash_set(*by_name, name, APR_HASH_KEY_STRING, sid);
-        if (apr_hash_get(*by_sid, sid, APR_HASH_KEY_STRING) == NULL)
-            apr_hash_set(*by_sid, sid, APR_HASH_KEY_STRING, name);
-        if (nl == NULL)
-            break;
-    }
-    return NULL;
-}
-
-/* The file's signature now; sig->exists 0 when it is gone (or cannot be
- * looked at). */
-static void map_stat(struct n8443_group_map *m, map_sig *sig)
-{
-    struct stat st;
-
-    if (stat(m->file, &st) == 0)
-        sig_of(&st, sig);
-    else
-        memset(sig, 0, sizeof(*sig));
-}
-
-const char *n8443_set_group_map(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    n8443_server_conf *sc =
-        ap_get_module_config(cmd->server->module_config, &negotiate8443_module);
-    struct n8443_group_map *m = apr_pcalloc(cmd->pool, sizeof(*m));
-    const char *err;
-
-    (void)dconf;
-    m->file = ap_server_root_relative(cmd->pool, arg);
-    if (m->file == NULL)
-        return apr_psprintf(cmd->pool, "NegotiateGroupMap: bad path '%s'", arg);
-    if (apr_pool_create(&m->pool, cmd->pool) != APR_SUCCESS
-        || apr_pool_create(&m->gen, m->pool) != APR_SUCCESS
-        || apr_thread_mutex_create(&m->mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   cmd->pool)
-               != APR_SUCCESS)
-        return "NegotiateGroupMap: out of memory";
-    err = map_load(m->gen, m->file, 0, &m->by_name, &m->by_sid, &m->sig);
-    if (err != NULL)
-        return apr_pstrcat(cmd->pool, "NegotiateGroupMap ", err, NULL);
-    m->checked = apr_time_now();
-    sc->group_map = m;
-    return NULL;
-}
-
-/* Under m->mutex: read the file again if it changed (at most once a
- * second).  A file changed less than a second ago is left for the next
- * look (a writer may not be done); a bad or unfinished new file is
- * logged and the old map stays; a file that is gone empties the map
- * (fail closed: names no longer resolve, so Require negotiate-group NAME
- * matches no one, SIDs still do).  Each is logged once per change. */
-static void map_refresh(request_rec *r, struct n8443_group_map *m)
-{
-    map_sig now_sig, read_sig;
-    apr_time_t now = apr_time_now();
-    apr_time_t age;
-    apr_pool_t *gen;
-    apr_hash_t *by_name, *by_sid;
-    const char *err;
-
-    if (now - m->checked < apr_time_from_sec(1))
-        return;
-    m->checked = now;
-    map_stat(m, &now_sig);
-    if (sig_same(&now_sig, &m->sig))
-        return;
-    if (!now_sig.exists) {
-        if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
-            return;
-        ap_log_rerror(
-            APLOG_MARK, APLOG_WARNING, 0, r,
-            N8443LOGNO(445) "NegotiateGroupMap %s is gone (or cannot be looked "
-            "at): the map is empty until it is back; group names "
-            "match no one",
-            m->file);
-        apr_pool_destroy(m->gen);
-        m->gen = gen;
-        m->by_name = apr_hash_make(gen);
-        m->by_sid = apr_hash_make(gen);
-        m->sig = now_sig;
-        return;
-    }
-    age = now
-          - (apr_time_from_sec(now_sig.mtime.tv_sec)
-             + now_sig.mtime.tv_nsec / 1000);
-    if (age >= 0 && age < apr_time_from_sec(1))
-        return; /* being written: look again next time */
-    if (apr_pool_create(&gen, m->pool) != APR_SUCCESS)
-        return;
-    err = map_load(gen, m->file, 1, &by_name, &by_sid, &read_sig);
-    if (err != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      N8443LOGNO(380) "NegotiateGroupMap %s; the map read "
-                      "before stays in "
-                      "use",
-                      err);
-        apr_pool_destroy(gen);
-        m->sig = now_sig; /* logged once per change */
-        return;
-    }
-    apr_pool_destroy(m->gen);
-    m->gen = gen;
-    m->by_name = by_name;
-    m->by_sid = by_sid;
-    m->sig = read_sig;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  N8443LOGNO(381) "NegotiateGroupMap %s read again: %u names",
-                  m->file, apr_hash_count(by_name));
-}
-
-/* The SID of a name, in r->pool, or NULL. */
-static const char *map_sid_of(request_rec *r, struct n8443_group_map *m,
-                              const char *name)
-{
-    const char *v;
-
-    if (m == NULL || apr_thread_mutex_lock(m->mutex) != APR_SUCCESS)
-        return NULL;
-    map_refresh(r, m);
-    v = apr_hash_get(m->by_name, name, APR_HASH_KEY_STRING);
-    v = v != NULL ? apr_pstrdup(r->pool, v) : NULL;
-    apr_thread_mutex_unlock(m->mutex);
-    return v;
-}
-
-/* The names the map gives sids (a const char * array), space-separated,
- * in r->pool, or NULL: one look under the lock for all of them. */
-static const char *map_names(request_rec *r, struct n8443_group_map *m,
-                             const apr_array_header_t *sids)
-{
-    const char *names = NULL;
-    int i;
-
-    if (apr_thread_mutex_lock(m->mutex) != APR_SUCCESS)
-        return NULL;
-    map_refresh(r, m);
-    for (i = 0; i < sids->nelts; i++) {
-        const char *name =
-            apr_hash_get(m->by_sid, APR_ARRAY_IDX(sids, i, const char *),
-                         APR_HASH_KEY_STRING);
-        if (name != NULL)
-            names = names ? apr_pstrcat(r->pool, names, " ", name, NULL)
-                          : apr_pstrdup(r->pool, name);
-    }
-    apr_thread_mutex_unlock(m->mutex);
-    return names;
-}
 
 /* ---------------------------------------------------- claims of a login */
 
@@ -450,7 +116,7 @@ void n8443_claims_set(request_rec *r, const n8443_claims *c)
     sc = ap_get_module_config(r->server->module_config, &negotiate8443_module);
     if (sc->group_map == NULL)
         return;
-    names = map_names(r, sc->group_map, c->sids);
+    names = n8443_group_map_names(r, sc->group_map, c->sids);
     if (names != NULL)
         apr_table_set(r->subprocess_env, "NEGOTIATE_GROUPS", names);
 }
@@ -536,11 +202,11 @@ static authz_status group_check(request_rec *r, const char *require_args,
         char canon[N8443_SID_STRING_MAX];
         const char *sid;
 
-        if (sid_canonical(w, canon, sizeof(canon)) == 0) {
+        if (n8443_sid_canonical(w, canon, sizeof(canon)) == 0) {
             sid = canon;
         }
         else {
-            sid = map_sid_of(r, sc->group_map, w);
+            sid = n8443_group_map_sid(r, sc->group_map, w);
             if (sid == NULL) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                               N8443LOGNO(387) "Require negotiate-group: '%s' "
@@ -548,7 +214,7 @@ static authz_status group_check(request_rec *r, const char *require_args,
                               "it matches no one",
                               w,
                               sc->group_map
-                                  ? sc->group_map->file
+                                  ? n8443_group_map_file(sc->group_map)
                                   : "a NegotiateGroupMap (none is set)");
                 continue;
             }
@@ -612,12 +278,12 @@ static const char *group_parse(cmd_parms *cmd, const char *line,
 
         n++;
         if ((w[0] == 'S' || w[0] == 's') && w[1] == '-'
-            && sid_canonical(w, canon, sizeof(canon)) != 0)
+            && n8443_sid_canonical(w, canon, sizeof(canon)) != 0)
             return apr_psprintf(cmd->pool,
                                 "Require negotiate-group: '%s' "
                                 "is not a SID",
                                 w);
-        if (!map_name_ok(w))
+        if (!n8443_group_name_ok(w))
             return apr_psprintf(cmd->pool,
                                 "Require negotiate-group: '%s' "
                                 "is not a group name",

@@ -305,8 +305,23 @@ const char *n8443_login_misfit(request_rec *r, const n8443_dir_conf *dc,
 
 /* ------------------------------------------ authorization from the ticket */
 
-/* NegotiateGroupMap FILE (server config). */
+/* NegotiateGroupMap FILE (server config; group_map.c). */
 const char *n8443_set_group_map(cmd_parms *cmd, void *dconf, const char *arg);
+/* The canonical SID of a name (read again first when the file changed),
+ * in r->pool, or NULL: not in the map, or m is NULL. */
+const char *n8443_group_map_sid(request_rec *r, struct n8443_group_map *m,
+                                const char *name);
+/* The names the map gives sids (a const char * array), space-separated,
+ * in r->pool, or NULL: one look under the lock for all of them. */
+const char *n8443_group_map_names(request_rec *r, struct n8443_group_map *m,
+                                  const apr_array_header_t *sids);
+/* The map's file, for log lines. */
+const char *n8443_group_map_file(const struct n8443_group_map *m);
+/* A SID in text to its canonical form (core/pac.c) in out; 0, or -1 when
+ * in is not a SID. */
+int n8443_sid_canonical(const char *in, char *out, size_t outcap);
+/* A name of the map: printable, no space (1), else 0. */
+int n8443_group_name_ok(const char *s);
 /* The claims of an accepted ticket, in r->pool (after r->user is set). */
 const n8443_claims *n8443_claims_make(request_rec *r,
                                       const n8443_ticket_claims *tc);
@@ -391,5 +406,14 @@ const char *n8443_set_optional(cmd_parms *cmd, void *dconf, int flag);
 /* note_auth_failure hook: a later 401 carries the challenge. */
 int n8443_note_auth_failure(request_rec *r, const char *auth_type);
 int n8443_check_user_id(request_rec *r);
+
+/* A login core/login.c did not accept (refuse.c): the log line that names
+ * the rule, the counter, the refusal's word; returns the status (400, or
+ * 401 with the challenge).  cb: the bindings the login was given. */
+int n8443_refuse_login(request_rec *r, const n8443_login_keys *keys,
+                       const n8443_login_result *lr,
+                       const struct gss_channel_bindings_struct *cb);
+/* Count a refused login by its cause (the status page's failures). */
+void n8443_count_failure(n8443_cause cause);
 
 #endif /* N8443_PRIVATE_H */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "keytab_name.h"
 
 const char *n8443_enctype_name(krb5_enctype e, char *buf, size_t len)
 {
@@ -18,20 +19,11 @@ const char *n8443_enctype_name(krb5_enctype e, char *buf, size_t len)
     return buf;
 }
 
-/* The file behind a keytab name ("FILE:x", "WRFILE:x", or a name
- * without a type, which krb5 reads as a file); NULL for other types. */
+/* The file behind a keytab name, or NULL for other types: krb5's own
+ * rule, the module's too (core/keytab_name.c). */
 const char *n8443_keytab_file(const char *name)
 {
-    const char *colon = strchr(name, ':');
-    const char *slash = strchr(name, '/');
-
-    if (strncmp(name, "FILE:", 5) == 0) {
-        return name + 5;
-    }
-    if (strncmp(name, "WRFILE:", 7) == 0) {
-        return name + 7;
-    }
-    return colon == NULL || (slash != NULL && slash < colon) ? name : NULL;
+    return n8443_keytab_name_file(name);
 }
 
 static char *component(const krb5_data *d)
