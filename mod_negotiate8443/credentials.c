@@ -63,17 +63,6 @@ static apr_pool_t *slots_pool;
  * per child so that it can be watched for changes like a configured one. */
 static const char *default_keytab;
 
-/* Is GSS-API routed through gssproxy (GSS_USE_PROXY), by the values its
- * interposer takes for true? */
-int n8443_gssproxy_in_use(void)
-{
-    const char *v = getenv("GSS_USE_PROXY");
-
-    return v != NULL
-           && (strcasecmp(v, "1") == 0 || strcasecmp(v, "yes") == 0
-               || strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0);
-}
-
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
                         const n8443_server_conf *sc, n8443_cred_key *key)
 {

@@ -44,6 +44,7 @@
 #include <gssapi/gssapi_krb5.h>
 
 #include "acceptor.h"
+#include "gssproxy.h"
 #include "krb5_accept.h"
 #include "modes.h"
 #include "login.h"
@@ -220,8 +221,7 @@ typedef struct {
 void n8443_cred_key_for(request_rec *r, const n8443_dir_conf *dc,
                         const n8443_server_conf *sc, n8443_cred_key *key);
 apr_status_t n8443_creds_child_init(apr_pool_t *pchild, server_rec *s);
-/* GSS_USE_PROXY set to a true value: the keys are gssproxy's. */
-int n8443_gssproxy_in_use(void);
+/* n8443_gssproxy_in_use: core/gssproxy.h. */
 /* Borrow the process' credentials for key (acquiring or refreshing them
  * when needed), with the keys for one login (core/login.h): the fast
  * path's krb5 context and keytab copy only where fast_path is set (the
