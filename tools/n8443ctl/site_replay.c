@@ -122,9 +122,8 @@ void n8443_ld_get_replay_cache(struct n8443_ld *c, const ynode *v,
     static const char *const simple[] = {
         "shm", "none", "memcache", "redis", "redis-sentinel", "krb5", NULL};
     static const char *const expected =
-        "shm, none, memcache://HOST:PORT[,HOST:PORT...], "
-        "redis://HOST:PORT[,HOST:PORT...], "
-        "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER or krb5:NAME";
+        "shm, none, memcache://HOST:PORT[,...], redis://HOST:PORT[,...], "
+        "redis-sentinel://HOST:PORT[,...]/MASTER or krb5:NAME";
     char shown[SHOW_BUF];
     const char *hint;
 
@@ -252,6 +251,7 @@ void n8443_ld_check_redis(struct n8443_ld *c, const struct n8443_site *site)
     /* A block from `defaults` serves the sites that use Redis; one a
      * site wrote itself for another replay cache is a mistake. */
     if (r->present && !r->from_defaults
+        && (krb->replay_cache.set || !krb->replay_cache.seen)
         && krb->replay_cache.kind != N8443_RC_REDIS) {
         n8443_ld_diag_pos(c, r->pos,
                           "'redis' sets up a replay_cache of redis:// or "
