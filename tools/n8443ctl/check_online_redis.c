@@ -170,19 +170,25 @@ static int read_reply(struct conn *c, char *out, size_t len, int depth)
         return -1;
     }
     if (type == '$') {
-        char chunk[REPLY_MAX];
+        /* A bulk string: N bytes and CRLF, up to LEN - 1 bytes kept. */
         size_t used = 0;
 
-        /* A bulk string: its lines, up to LEN bytes kept. */
-        while (n > 0) {
-            if (read_line(c, chunk, sizeof(chunk)) != 0) {
-                return -1;
+        for (n = n < 0 ? 0 : n + 2; n > 0; n--) {
+            if (c->off == c->len) {
+                ssize_t got = recv(c->fd, c->in, sizeof(c->in), 0);
+
+                if (got <= 0) {
+                    return -1;
+                }
+                c->len = (size_t)got;
+                c->off = 0;
             }
-            n -= (long)strlen(chunk) + 2;
-            if (used < len) {
-                used += (size_t)snprintf(out + used, len - used, "%s\n", chunk);
+            if (n > 2 && used + 1 < len) {
+                out[used++] = c->in[c->off];
             }
+            c->off++;
         }
+        out[used] = '\0';
         return type;
     }
     for (i = 0; i < n; i++) {
