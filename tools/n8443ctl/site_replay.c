@@ -206,10 +206,13 @@ void n8443_ld_parse_redis(struct n8443_ld *c, const ynode *map,
                           struct n8443_redis *redis)
 {
     const ynode *seen[RD_N] = {NULL};
+    char described[DESCRIBE_BUF];
     size_t i;
 
     redis->seen = 1;
-    if (!n8443_ld_want_map(c, map, "redis")) {
+    if (map->kind != N8443_YMAP) {
+        n8443_ld_diag(c, map, "'redis' must be a mapping, got %s",
+                      n8443_ld_describe(described, map));
         return;
     }
     redis->present = 1;
