@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 import harness
+from conftest import MINIMAL_BODY, start_httpd
 from test_n8443ctl_render import tool
 from test_replay_redis import MASTER, PASSWORD, REDIS, SENTINEL, Redis, \
     Sentinel
@@ -110,6 +111,41 @@ def test_render_plain_redis_has_only_what_was_set(tmp_path):
     found = [l.strip() for l in res.stdout.splitlines()
              if "NegotiateReplayCache" in l]
     assert found == ["NegotiateReplayCache redis 127.0.0.1:6379,[::1]:6380"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "mod_negotiate8443: with NegotiateReplayCacheFile httpd does not start "
+    "(N8443303 'in use by another httpd instance'): n8443_rc_file_path "
+    "(rcache_file.c) returns the pconf copy of the path, which "
+    "rcache_shm.c keeps in the process pool's file record across the two "
+    "configuration passes; the second pass compares against freed memory, "
+    "sees a new file and waits for its own lock"))
+def test_rendered_replay_cache_file_starts_httpd(tmp_path, base_dir,
+                                                 module_path, realm, certs,
+                                                 keytab):
+    """The top-level lines render writes for replay_cache_file and
+    replay_cache_margin, in a real httpd: it starts and makes the file."""
+    d = os.path.join(base_dir, "n8443ctl-rcfile")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "n8443-rcache")
+    site = write_site(tmp_path, "shm",
+                      "      replay_cache_file: %s\n"
+                      "      replay_cache_margin: 0\n" % path)
+    res = subprocess.run([tool(), "render", site], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    top = [l for l in res.stdout.split("<VirtualHost")[0].splitlines()
+           if l.startswith("NegotiateReplayCache")]
+    assert top == ['NegotiateReplayCacheFile "%s"' % path,
+                   "NegotiateReplayCacheMargin 0"]
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab,
+                      MINIMAL_BODY, name="httpd-ctl-rcfile",
+                      extra_global="\n".join(top))
+    try:
+        assert os.path.exists(path)
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("rc,extra,message", [
