@@ -261,7 +261,7 @@ static struct n8443_record *add(struct n8443_check_ctx *ctx,
 
 /* AUTH with the password file, if any; 0, or -1 recorded. */
 static int auth(struct n8443_check_ctx *ctx, struct conn *c, const char *addr,
-                const char *host, int port)
+                const char *host, int port, const char *via)
 {
     const struct n8443_str *af = &ctx->site->kerberos.redis.auth_file;
     char user[256], pass[768], reply[REPLY_MAX];
@@ -273,7 +273,7 @@ static int auth(struct n8443_check_ctx *ctx, struct conn *c, const char *addr,
     }
     if (n8443_redis_read_auth(af->v, user, sizeof(user), pass, sizeof(pass))
         != 0) {
-        add(ctx, N8443_SEV_ERROR, host, port, "server",
+        add(ctx, N8443_SEV_ERROR, host, port, via,
             "Redis %s: cannot read a password from %s (see "
             "krb5.redis-auth)",
             addr, af->v);
@@ -285,7 +285,7 @@ static int auth(struct n8443_check_ctx *ctx, struct conn *c, const char *addr,
     t = command(c, reply, sizeof(reply), user[0] ? 3 : 2, argv);
     memset(pass, 0, sizeof(pass));
     if (t != '+') {
-        add(ctx, N8443_SEV_ERROR, host, port, "server",
+        add(ctx, N8443_SEV_ERROR, host, port, via,
             "Redis %s refused the password of the auth_file: %s. Put "
             "Redis's requirepass (or an ACL user's 'USER PASSWORD') in it",
             addr, t < 0 ? "no answer" : reply);
@@ -322,7 +322,7 @@ static int check_server(struct n8443_check_ctx *ctx, const char *host, int port,
             addr, err);
         return 0;
     }
-    if (auth(ctx, &c, addr, host, port) != 0) {
+    if (auth(ctx, &c, addr, host, port, via) != 0) {
         goto out;
     }
     t = command(&c, reply, sizeof(reply), 1, ping);
