@@ -274,7 +274,7 @@ def test_online_redis_up_wrong_password_and_down(tmp_path, realm, redis_dir):
                           redis_block(auth_file=wrong))
         status, recs = check(realm, site, "online.redis", online=True)
         assert status == 1
-        assert "refused the password" in by_id(recs, "online.redis")[0][
+        assert "did not take the password" in by_id(recs, "online.redis")[0][
             "message"]
 
         # A primary that may evict: the module refuses it (503).
@@ -360,3 +360,38 @@ def test_online_sentinel_up_unknown_master_and_down(tmp_path, realm,
     finally:
         sentinel.kill()
         primary.kill()
+
+
+def test_online_redis_over_tls(tmp_path, realm, certs, redis_dir):
+    """tls_ca: the connection is TLS, the chain checked against that CA
+    (as hiredis_ssl does for the module); another CA fails the
+    handshake, a plain TCP client gets nothing."""
+    r = Redis(redis_dir, "ctl-tls", password=PASSWORD,
+              tls=(certs.cert, certs.key, certs.ca))
+    other_ca = str(tmp_path / "other-ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=other", "-days", "1",
+                    "-keyout", other_ca + ".key", "-out", other_ca],
+                   check=True, capture_output=True)
+    try:
+        good = password_file(tmp_path, "good.pw", PASSWORD)
+        for ca, want in ((certs.ca, 0), (other_ca, 1)):
+            site = write_site(tmp_path, "redis://%s" % r.addr(),
+                              redis_block(auth_file=good, tls_ca=ca,
+                                          tls_name="localhost"))
+            status, recs = check(realm, site, "online.redis", online=True)
+            assert status == want, recs
+            first = by_id(recs, "online.redis")[0]
+            if want == 0:
+                assert "answers as the primary" in first["message"]
+            else:
+                assert "TLS handshake failed" in first["message"], recs
+        site = write_site(tmp_path, "redis://%s" % r.addr(),
+                          redis_block(auth_file=good))
+        status, recs = check(realm, site, "online.redis", online=True)
+        assert status == 1
+        first = by_id(recs, "online.redis")[0]
+        assert first["severity"] == "error"
+        assert "A TLS-only port needs redis: tls_ca" in first["message"]
+    finally:
+        r.kill()

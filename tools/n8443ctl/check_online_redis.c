@@ -1,6 +1,6 @@
 /*
  * n8443ctl check --online - a Redis replay cache asked as the module asks
- * it (online.redis), over a plain socket in RESP with the module's
+ * it (online.redis), over a socket (TLS with tls_ca) in RESP with the module's
  * timeout (redis: timeout, 500 ms): no client library.
  *
  *   redis://        each server: AUTH (with auth_file), PING, ROLE; a
@@ -11,7 +11,9 @@
  *                   primary it names as above
  *
  * One record per server or Sentinel, and one when no primary was found.
- * TLS (tls_ca) is not spoken here: one skipped record says so.
+ * With tls_ca every connection is TLS, as the module's (hiredis_ssl): the
+ * chain checked against that CA, tls_name sent as SNI, the name in the
+ * certificate not compared.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,22 +27,87 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "check.h"
 
 #define REDIS_DEFAULT_TIMEOUT_MS 500
 #define REPLY_MAX                2048
+#define NO_RESP                                                                \
+    "no RESP answer (is it Redis? A TLS-only port needs redis: tls_ca)"
 
 struct conn {
     int fd;
+    SSL_CTX *ctx; /* with tls_ca */
+    SSL *ssl;
     char in[4096];
     size_t len;
     size_t off;
 };
 
-/* Connect to HOST:PORT within MS; the socket's reads and writes time
- * out after MS too.  0, or -1 with the reason in ERR. */
+static void conn_close(struct conn *c)
+{
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    c->ssl = NULL;
+    c->ctx = NULL;
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+}
+
+/* Read into BUF, plain or TLS: bytes read, or <= 0. */
+static ssize_t conn_read(struct conn *c, void *buf, size_t len)
+{
+    return c->ssl ? SSL_read(c->ssl, buf, (int)len) : recv(c->fd, buf, len, 0);
+}
+
+/* TLS on c->fd as hiredis_ssl does it for the module; 0, or -1. */
+static int tls_start(struct conn *c, const struct n8443_redis *r, char *err,
+                     size_t errlen)
+{
+    long verify;
+
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL
+        || SSL_CTX_load_verify_locations(c->ctx, r->tls_ca.v, NULL) != 1) {
+        snprintf(err, errlen, "cannot load the CA file %s", r->tls_ca.v);
+        return -1;
+    }
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    c->ssl = SSL_new(c->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1
+        || (r->tls_name.set
+            && SSL_set_tlsext_host_name(c->ssl, r->tls_name.v) != 1)) {
+        snprintf(err, errlen, "cannot set up TLS");
+        return -1;
+    }
+    ERR_clear_error();
+    if (SSL_connect(c->ssl) != 1) {
+        verify = SSL_get_verify_result(c->ssl);
+        if (verify != X509_V_OK) {
+            snprintf(err, errlen,
+                     "TLS handshake failed (%s): tls_ca must name the CA "
+                     "that signed the servers' certificates",
+                     X509_verify_cert_error_string(verify));
+        }
+        else {
+            snprintf(err, errlen,
+                     "TLS handshake failed: no TLS answer (a plain TCP "
+                     "port? then leave out tls_ca)");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Connect to HOST:PORT within MS (TLS with R's tls_ca); reads and writes
+ * time out after MS too.  0, or -1 with the reason in ERR. */
 static int conn_open(struct conn *c, const char *host, int port, long ms,
-                     char *err, size_t errlen)
+                     const struct n8443_redis *r, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL, *ai;
     struct timeval tv;
@@ -55,8 +122,8 @@ static int conn_open(struct conn *c, const char *host, int port, long ms,
     snprintf(service, sizeof(service), "%d", port);
     gai = getaddrinfo(host, service, &hints, &res);
     if (gai != 0) {
-        snprintf(err, errlen, "%s does not resolve (%s)", host,
-                 gai_strerror(gai));
+        snprintf(err, errlen, "%s does not resolve (%s): fix replay_cache",
+                 host, gai_strerror(gai));
         return -1;
     }
     snprintf(err, errlen, "no address");
@@ -99,15 +166,18 @@ static int conn_open(struct conn *c, const char *host, int port, long ms,
         break;
     }
     freeaddrinfo(res);
-    return c->fd >= 0 ? 0 : -1;
-}
+    if (c->fd < 0) {
+        size_t n = strlen(err);
 
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0) {
-        close(c->fd);
+        snprintf(err + n, errlen - n,
+                 ": start it, or fix replay_cache (and the firewall, and "
+                 "bind in redis.conf)");
+        return -1;
     }
-    c->fd = -1;
+    if (r->tls_ca.set && tls_start(c, r, err, errlen) != 0) {
+        conn_close(c);
+    }
+    return c->fd >= 0 ? 0 : -1;
 }
 
 /* One line of the reply, without CRLF, into LINE.  0, or -1. */
@@ -133,7 +203,7 @@ static int read_line(struct conn *c, char *line, size_t len)
             }
             line[n++] = ch;
         }
-        got = recv(c->fd, c->in, sizeof(c->in), 0);
+        got = conn_read(c, c->in, sizeof(c->in));
         if (got <= 0) {
             return -1;
         }
@@ -175,7 +245,7 @@ static int read_reply(struct conn *c, char *out, size_t len, int depth)
 
         for (n = n < 0 ? 0 : n + 2; n > 0; n--) {
             if (c->off == c->len) {
-                ssize_t got = recv(c->fd, c->in, sizeof(c->in), 0);
+                ssize_t got = conn_read(c, c->in, sizeof(c->in));
 
                 if (got <= 0) {
                     return -1;
@@ -220,7 +290,9 @@ static int command(struct conn *c, char *out, size_t len, int argc,
         used += (size_t)snprintf(buf + used, sizeof(buf) - used,
                                  "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
     }
-    if (used >= sizeof(buf) || send(c->fd, buf, used, MSG_NOSIGNAL) < 0) {
+    if (used >= sizeof(buf)
+        || (c->ssl ? SSL_write(c->ssl, buf, (int)used) <= 0
+                   : send(c->fd, buf, used, MSG_NOSIGNAL) < 0)) {
         memset(buf, 0, sizeof(buf));
         return -1;
     }
@@ -286,9 +358,9 @@ static int auth(struct n8443_check_ctx *ctx, struct conn *c, const char *addr,
     memset(pass, 0, sizeof(pass));
     if (t != '+') {
         add(ctx, N8443_SEV_ERROR, host, port, via,
-            "Redis %s refused the password of the auth_file: %s. Put "
+            "Redis %s did not take the password of the auth_file: %s. Put "
             "Redis's requirepass (or an ACL user's 'USER PASSWORD') in it",
-            addr, t < 0 ? "no answer" : reply);
+            addr, t < 0 ? NO_RESP : reply);
         return -1;
     }
     return 0;
@@ -314,11 +386,12 @@ static int check_server(struct n8443_check_ctx *ctx, const char *host, int port,
     int ok = 0;
 
     snprintf(addr, sizeof(addr), "%s:%d", host, port);
-    if (conn_open(&c, host, port, timeout_ms(ctx), err, sizeof(err)) != 0) {
+    if (conn_open(&c, host, port, timeout_ms(ctx), &ctx->site->kerberos.redis,
+                  err, sizeof(err))
+        != 0) {
         add(ctx, N8443_SEV_ERROR, host, port, via,
-            "Redis %s cannot be reached (%s): logins get 503 while no "
-            "primary answers. Start it, or fix replay_cache (and the "
-            "firewall, and bind in redis.conf)",
+            "Redis %s cannot be reached: %s. Logins get 503 while no "
+            "primary answers",
             addr, err);
         return 0;
     }
@@ -329,7 +402,7 @@ static int check_server(struct n8443_check_ctx *ctx, const char *host, int port,
     if (t != '+') {
         add(ctx, N8443_SEV_ERROR, host, port, via,
             "Redis %s does not answer PING: %s%s", addr,
-            t < 0 ? "no RESP answer (is it Redis?)" : reply,
+            t < 0 ? NO_RESP : reply,
             t == '-' && strncmp(reply, "NOAUTH", 6) == 0
                 ? ". It requires a password: set redis: auth_file"
                 : "");
@@ -386,11 +459,11 @@ static int check_sentinels(struct n8443_check_ctx *ctx)
     for (i = 0; n8443_redis_server(rc->arg, i, host, sizeof(host), &port) == 0;
          i++) {
         snprintf(addr, sizeof(addr), "%s:%d", host, port);
-        if (conn_open(&c, host, port, timeout_ms(ctx), err, sizeof(err)) != 0) {
+        if (conn_open(&c, host, port, timeout_ms(ctx),
+                      &ctx->site->kerberos.redis, err, sizeof(err))
+            != 0) {
             add(ctx, N8443_SEV_ERROR, host, port, "sentinel",
-                "Sentinel %s cannot be reached (%s): start it, or fix "
-                "replay_cache",
-                addr, err);
+                "Sentinel %s cannot be reached: %s", addr, err);
             continue;
         }
         t = command(&c, reply, sizeof(reply), 3, argv);
@@ -408,7 +481,7 @@ static int check_sentinels(struct n8443_check_ctx *ctx)
                 "Sentinel %s does not know the master %s: %s. Use the name "
                 "of its 'sentinel monitor' line in replay_cache",
                 addr, rc->master,
-                t < 0      ? "no RESP answer"
+                t < 0      ? NO_RESP
                 : t == '-' ? reply
                            : "no such master");
         }
@@ -433,15 +506,6 @@ void n8443_check_online_redis(struct n8443_check_ctx *ctx)
     int primaries = 0;
 
     if (rc->kind != N8443_RC_REDIS || rc->arg == NULL) {
-        return;
-    }
-    if (ctx->site->kerberos.redis.tls_ca.set) {
-        rec = n8443_report_add(ctx->rep, "online.redis", N8443_SEV_SKIPPED,
-                               "Redis over TLS (tls_ca) is not asked "
-                               "online: try redis-cli --tls --cacert %s "
-                               "-h HOST -p PORT PING",
-                               ctx->site->kerberos.redis.tls_ca.v);
-        (void)rec;
         return;
     }
     if (rc->master != NULL) {
