@@ -1,7 +1,7 @@
 /*
  * n8443ctl check --online - a Redis replay cache asked as the module asks
- * it (online.redis), over a socket (TLS with tls_ca) in RESP with the module's
- * timeout (redis: timeout, 500 ms): no client library.
+ * it (online.redis), in RESP over a socket (TLS with tls_ca) with the
+ * module's timeout (redis: timeout, 500 ms): no client library.
  *
  *   redis://        each server: AUTH (with auth_file), PING, ROLE; a
  *                   primary's INFO memory for maxmemory_policy

@@ -72,7 +72,8 @@ static void add_where(struct n8443_check_ctx *ctx, struct n8443_record *rec,
     }
 }
 
-/* What configure found for the module built with this tool. */
+/* What configure found for the module built with this tool: a warning,
+ * not an error, as the installed module may come from another build. */
 static void check_module(struct n8443_check_ctx *ctx)
 {
     const struct n8443_redis *r = &ctx->site->kerberos.redis;
@@ -80,7 +81,7 @@ static void check_module(struct n8443_check_ctx *ctx)
 
 #ifndef N8443_HAVE_REDIS
     rec = n8443_report_add(
-        ctx->rep, "krb5.redis-module", N8443_SEV_ERROR,
+        ctx->rep, "krb5.redis-module", N8443_SEV_WARNING,
         "mod_negotiate8443 was built without Redis support (as this "
         "n8443ctl): httpd refuses NegotiateReplayCache redis and does not "
         "start. Install a build made with hiredis (configure --with-redis), "
@@ -88,7 +89,7 @@ static void check_module(struct n8443_check_ctx *ctx)
 #elif !defined(N8443_HAVE_REDIS_SSL)
     if (r->tls_ca.set) {
         rec = n8443_report_add(
-            ctx->rep, "krb5.redis-module", N8443_SEV_ERROR,
+            ctx->rep, "krb5.redis-module", N8443_SEV_WARNING,
             "tls_ca: mod_negotiate8443 was built without Redis TLS support "
             "(as this n8443ctl; hiredis_ssl, hiredis >= 1.0), so httpd "
             "stops at start-up (N8443330). Install a build with "
