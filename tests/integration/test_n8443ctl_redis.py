@@ -395,3 +395,37 @@ def test_online_redis_over_tls(tmp_path, realm, certs, redis_dir):
         assert "A TLS-only port needs redis: tls_ca" in first["message"]
     finally:
         r.kill()
+
+
+def test_check_knows_the_build(tmp_path, realm, certs, module_path):
+    """krb5.redis-module: what configure found for this build (the module
+    next to the tool): Redis, and hiredis_ssl for tls_ca."""
+    with open(module_path, "rb") as f:
+        so = f.read()
+    has_redis = b"redisConnectWithTimeout" in so
+    has_tls = b"redisInitiateSSLWithContext" in so
+    site = write_site(tmp_path, "redis://127.0.0.1:6379",
+                      redis_block(tls_ca=certs.ca))
+    status, recs = check(realm, site, "krb5.redis-module,krb5.redis-tls")
+    mod, = by_id(recs, "krb5.redis-module")
+    tls, = by_id(recs, "krb5.redis-tls")
+    assert tls["severity"] == "ok"
+    if has_redis and has_tls:
+        assert mod["severity"] == "ok" and "with TLS" in mod["message"]
+    elif has_redis:
+        assert mod["severity"] == "warning"
+        assert "without Redis TLS support" in mod["message"]
+        assert "N8443330" in mod["message"]
+    else:
+        assert mod["severity"] == "warning"
+        assert "without Redis support" in mod["message"]
+    assert status == 0
+
+    # A CA file that is no certificate.
+    bad = password_file(tmp_path, "bad-ca.pem", "not a certificate", 0o644)
+    site = write_site(tmp_path, "redis://127.0.0.1:6379",
+                      redis_block(tls_ca=bad))
+    status, recs = check(realm, site, "krb5.redis-tls")
+    tls, = by_id(recs, "krb5.redis-tls")
+    assert (status, tls["severity"]) == (1, "error")
+    assert "no PEM certificate" in tls["message"]
