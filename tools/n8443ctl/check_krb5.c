@@ -239,9 +239,7 @@ static void check_replay_cache(struct n8443_check_ctx *ctx)
             "proxy, a log, a browser extension) logs them in again for as "
             "long as the clock skew allows (%ld s). Use replay_cache: shm "
             "on one server, memcache://HOST:PORT or redis://HOST:PORT for "
-            "several "
-            "behind a "
-            "load balancer",
+            "several behind a load balancer",
             ctx->clock_skew);
         break;
     case N8443_RC_MEMCACHE:
