@@ -73,7 +73,9 @@ def password_file(tmp_path, name, text, mode=0o600):
 
 # ------------------------------------------------------------- render
 
-def test_render_redis_sentinel_and_settings(tmp_path):
+def test_render_redis_sentinel_and_settings(tmp_path, base_dir,
+                                            module_path, realm, certs,
+                                            keytab):
     site = write_site(
         tmp_path, "redis-sentinel://127.0.0.1:26379,[::1]:26380/n8443",
         redis_block(auth_file="/etc/httpd/conf/redis.pw",
@@ -101,6 +103,19 @@ def test_render_redis_sentinel_and_settings(tmp_path):
     assert "NegotiateReplayCacheMargin 0" in top.splitlines()
     assert "NegotiateReplayCacheFile" not in vhost
     assert "NegotiateReplayCacheMargin" not in vhost
+
+    # httpd's own syntax check takes them as written (the Redis lines at
+    # server level, where a vhost's are too).
+    with open(module_path, "rb") as f:
+        if b"redisConnectWithTimeout" not in f.read():
+            return
+    lines = [l for l in lines if l.startswith("NegotiateReplayCache")]
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        MINIMAL_BODY, name="httpd-ctl-redis-syntax",
+                        extra_global="\n".join(lines))
+    res = srv.configtest()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert len(lines) == 5
 
 
 def test_render_plain_redis_has_only_what_was_set(tmp_path):
