@@ -444,3 +444,28 @@ def test_check_knows_the_build(tmp_path, realm, certs, module_path):
     tls, = by_id(recs, "krb5.redis-tls")
     assert (status, tls["severity"]) == (1, "error")
     assert "no PEM certificate" in tls["message"]
+
+
+def test_online_sentinels_that_disagree(tmp_path, realm, redis_dir):
+    """Two Sentinels naming two primaries for one master name: the module
+    takes the first answer, so nodes may store in different places."""
+    one = Redis(redis_dir, "ctl-p4", password=PASSWORD)
+    two = Redis(redis_dir, "ctl-p5", password=PASSWORD)
+    s1 = Sentinel(redis_dir, "ctl-s4", one.port)
+    s2 = Sentinel(redis_dir, "ctl-s5", two.port)
+    try:
+        good = password_file(tmp_path, "good.pw", PASSWORD)
+        site = write_site(tmp_path, "redis-sentinel://127.0.0.1:%d,"
+                          "127.0.0.1:%d/%s" % (s1.port, s2.port, MASTER),
+                          redis_block(auth_file=good))
+        status, recs = check(realm, site, "online.redis", online=True)
+        first, second, prim = by_id(recs, "online.redis")
+        assert (first["severity"], second["severity"]) == ("ok", "warning")
+        assert "names another primary" in second["message"]
+        assert second["details"]["primary"] == "127.0.0.1 %d" % two.port
+        # The first answer's primary is the one checked.
+        assert prim["details"]["server"] == one.addr()
+        assert status == 0
+    finally:
+        for p in (s2, s1, two, one):
+            p.kill()

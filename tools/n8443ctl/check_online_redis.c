@@ -468,7 +468,19 @@ static int check_sentinels(struct n8443_check_ctx *ctx)
         }
         t = command(&c, reply, sizeof(reply), 3, argv);
         conn_close(&c);
-        if (t == '*' && strchr(reply, ' ') != NULL) {
+        if (t == '*' && strchr(reply, ' ') != NULL && primary[0] != '\0'
+            && strcmp(reply, primary) != 0) {
+            /* The module takes the first answer: nodes that reach other
+             * Sentinels first store elsewhere. */
+            rec = add(ctx, N8443_SEV_WARNING, host, port, "sentinel",
+                      "Sentinel %s names another primary of %s than the "
+                      "first Sentinel (%s): a failover in progress, or "
+                      "Sentinels that do not agree (check their quorum "
+                      "and network)",
+                      addr, rc->master, primary);
+            n8443_record_detail(ctx->rep, rec, "primary", "%s", reply);
+        }
+        else if (t == '*' && strchr(reply, ' ') != NULL) {
             rec = add(ctx, N8443_SEV_OK, host, port, "sentinel",
                       "Sentinel %s names the primary of %s", addr, rc->master);
             n8443_record_detail(ctx->rep, rec, "primary", "%s", reply);
