@@ -14,7 +14,8 @@ used as a client would:
   server name) or NAME.test.n8443, EXAMPLE.COM the test realm, proxy
   backends loopback backends started here (an IPv6 backend stays IPv6, a
   DNS name becomes localhost), memcached servers loopback memcacheds
-  started here.  Nothing else changes: the rendered file must have the
+  started here, Redis servers and Sentinels likewise (test_replay_redis's,
+  with its password in the auth_file).  Nothing else changes: the rendered file must have the
   golden output's shape line for line (test_render_keeps_golden_shape).
 * The rendered file is included unchanged but for one thing: its
   `Listen PORT https` lines become `Listen 127.0.0.1:PORT https`, so that
@@ -281,6 +282,7 @@ class Adapter:
         self.deleg_dirs = {}
         self.backends = []          # (family, port, url as rendered)
         self.memcacheds = []        # (family, port)
+        self.redises = []           # Redis primaries (test_replay_redis)
 
     def host(self, name, server_name=False):
         if name not in self.names:
@@ -343,6 +345,17 @@ class Adapter:
                 self.memcacheds.append((family, port))
                 out.append("%s:%d" % (lo, port))
             return "memcache://" + ",".join(out)
+        if key == "replay_cache" and unq.startswith(("redis://",
+                                                     "redis-sentinel://")):
+            return self.redis(unq)
+        if key == "auth_file":
+            # The Redis servers' password (test_replay_redis.PASSWORD).
+            from test_replay_redis import PASSWORD
+            return write(os.path.join(s.dir, "redis.pw"), PASSWORD + "\n",
+                         0o600)
+        if key == "replay_cache_file":
+            # In the site's root-owned directory, as the module wants.
+            return os.path.join(s.dir, os.path.basename(unq))
         if key == "replay_cache" and unq.startswith("krb5:"):
             kind, _, path = unq[len("krb5:"):].partition(":")
             assert path.startswith("/"), unq
@@ -366,6 +379,40 @@ class Adapter:
         if key in ("contact", "url"):
             return re.sub(r"example\.com", "test.n8443", val, flags=re.I)
         return val
+
+    def redis(self, unq):
+        """Redis servers (with the password) for a redis:// list, or a
+        primary and one Sentinel per entry for redis-sentinel://: started
+        here, stopped with the site."""
+        from test_replay_redis import MASTER, Redis, Sentinel, redis_built
+        if not redis_built(self.site.module_path):
+            pytest.skip("module built without Redis support")
+        from test_replay_redis import PASSWORD
+        base = os.path.join(self.site.dir, "redis")
+        if unq.startswith("redis://"):
+            out = []
+            for entry in unq[len("redis://"):].split(","):
+                lo, family = loopback_for(entry.rsplit(":", 1)[0])
+                r = Redis(base, "redis%d" % len(self.site.redis_procs),
+                          password=PASSWORD,
+                          extra=["bind 127.0.0.1 ::1"]
+                          if family == socket.AF_INET6 else [])
+                self.site.redis_procs.append(r)
+                self.redises.append(r)
+                out.append("%s:%d" % (lo, r.port))
+            return "redis://" + ",".join(out)
+        servers = unq[len("redis-sentinel://"):].rsplit("/", 1)[0]
+        primary = Redis(base, "primary%d" % len(self.site.redis_procs),
+                        password=PASSWORD)
+        self.site.redis_procs.append(primary)
+        self.redises.append(primary)
+        out = []
+        for i, _ in enumerate(servers.split(",")):
+            sen = Sentinel(base, "sentinel%d-%d" % (primary.port, i),
+                           primary.port)
+            self.site.redis_procs.append(sen)
+            out.append("127.0.0.1:%d" % sen.port)
+        return "redis-sentinel://%s/%s" % (",".join(out), MASTER)
 
     def adapt(self, text):
         lines = text.splitlines()
@@ -566,6 +613,7 @@ class Site:
         self.httpd = None
         self.backends = []
         self.procs = []
+        self.redis_procs = []       # Redis, Sentinel (Adapter.redis)
         self.gssproxy = None
         stem = "render-" + golden
         self.cert = os.path.join(certs.dir, stem + ".pem")
@@ -664,6 +712,11 @@ class Site:
         self.httpd.start()
         for port in self.listen_ports[1:]:
             assert harness.wait_port(port, self.httpd.proc)
+        if self.adapter.redises:
+            # MIT stamps authenticators in whole seconds: a token of the
+            # second httpd first saw Redis in may look older than its
+            # watermark (test_replay_redis.settle).
+            time.sleep(1.5)
 
     def stop(self):
         if self.httpd is not None:
@@ -676,6 +729,8 @@ class Site:
                 p.wait(10)
         if self.gssproxy is not None:
             self.gssproxy.stop()
+        for r in reversed(self.redis_procs):
+            r.kill()
 
     # -- what the tests ask
 
@@ -1168,7 +1223,8 @@ def test_curl_negotiate(golden, site, vh, alice):
 
 @pytest.mark.parametrize("golden,vh", vhost_cases())
 def test_replay_cache(golden, site, vh, alice):
-    """The same token twice: refused as a replay by shm, memcache and krb5
+    """The same token twice: refused as a replay by shm, memcache, Redis and
+    krb5
     (which keep their state where the site said); accepted twice by none,
     which warns at start."""
     v = site.vhost(vh)
@@ -1194,6 +1250,13 @@ def test_replay_cache(golden, site, vh, alice):
     if kind == "krb5":
         path = v["replay"][1].split(":", 1)[1]
         assert os.path.getsize(path) > 0
+    if kind in ("redis", "redis-sentinel"):
+        # The entry is in a primary of the golden file's (not only the
+        # watermark's n8443rc:since: key).
+        entries = [k for r in site.adapter.redises
+                   for k in r.cli("--scan", "--pattern", "n8443rc:*").split()
+                   if not k.startswith("n8443rc:since:")]
+        assert entries
     if kind == "memcache":
         total = 0
         for family, port in site.adapter.memcacheds:

@@ -158,6 +158,117 @@ static void test_replay_cache_forms(void **state)
     n8443_config_free(cfg);
 }
 
+/* redis:// and redis-sentinel://: the directive's words, the `redis`
+ * block merged field by field, the instance-wide file and margin. */
+static void test_replay_cache_redis(void **state)
+{
+    struct n8443_config *cfg = load_ok(
+        "version: 1\n"
+        "defaults:\n"
+        "  tls: {certificate: /c.pem, key: /k.pem}\n"
+        "  kerberos:\n"
+        "    redis: {timeout: 250, auth_file: /etc/redis.pw}\n"
+        "    replay_cache_margin: 7\n"
+        "sites:\n"
+        "  - name: a\n"
+        "    server_name: a.example.com\n"
+        "    kerberos:\n"
+        "      replay_cache: redis-sentinel://[::1]:26379,s2:26379/n8443.m\n"
+        "      redis:\n"
+        "        wait_replicas: 1\n"
+        "        wait_timeout: 100\n"
+        "      replay_cache_file: /var/lib/httpd/rc\n"
+        "  - name: b\n"
+        "    server_name: b.example.com\n"
+        "    kerberos: {replay_cache: 'redis://10.0.0.7:6379,r2:6380'}\n"
+        "  - name: c\n"
+        "    server_name: c.example.com\n");
+    const struct n8443_kerberos *a, *b, *c;
+
+    (void)state;
+    a = &cfg->sites[0].kerberos;
+    b = &cfg->sites[1].kerberos;
+    c = &cfg->sites[2].kerberos;
+    assert_int_equal(a->replay_cache.kind, N8443_RC_REDIS);
+    assert_string_equal(a->replay_cache.arg, "[::1]:26379,s2:26379");
+    assert_string_equal(a->replay_cache.master, "n8443.m");
+    assert_int_equal(a->redis.wait_replicas.v, 1);
+    assert_int_equal(a->redis.wait_timeout.v, 100);
+    assert_int_equal(a->redis.timeout.v, 250); /* from defaults */
+    assert_int_equal(a->redis.timeout.pos.line, 5);
+    assert_string_equal(a->redis.auth_file.v, "/etc/redis.pw");
+    assert_false(a->redis.from_defaults);
+    assert_int_equal(b->replay_cache.kind, N8443_RC_REDIS);
+    assert_string_equal(b->replay_cache.arg, "10.0.0.7:6379,r2:6380");
+    assert_null(b->replay_cache.master);
+    assert_true(b->redis.from_defaults);
+    assert_int_equal(b->redis.timeout.v, 250);
+    /* A defaults block does not bind a site with another cache. */
+    assert_int_equal(c->replay_cache.kind, N8443_RC_SHM);
+    assert_string_equal(cfg->replay_cache_file, "/var/lib/httpd/rc");
+    assert_int_equal(cfg->replay_cache_margin, 7);
+    n8443_config_free(cfg);
+
+    cfg = load_ok(SITE);
+    assert_null(cfg->replay_cache_file);
+    assert_int_equal(cfg->replay_cache_margin, -1);
+    n8443_config_free(cfg);
+}
+
+static void test_replay_cache_redis_mistakes(void **state)
+{
+    struct n8443_diags diags;
+
+    (void)state;
+    load_bad(SITE "    kerberos:\n"
+                  "      replay_cache: redis://r1:6379,::1:6379\n",
+             &diags);
+    assert_int_equal(diags.n, 1);
+    expect_diag(&diags, 0, 9, 21,
+                "'replay_cache' Redis server '::1:6379' must be HOST:PORT "
+                "with a port from 1 to 65535 (an IPv6 address in brackets: "
+                "[2001:db8::7]:6379)");
+
+    load_bad(SITE "    kerberos:\n"
+                  "      replay_cache: redis-sentinel://s1:26379/my master\n",
+             &diags);
+    assert_int_equal(diags.n, 1);
+    assert_int_equal(diags.items[0].line, 9);
+
+    load_bad(SITE "    kerberos:\n"
+                  "      replay_cache: redis://r1:6379/mymaster\n",
+             &diags);
+    assert_int_equal(diags.n, 1);
+    assert_non_null(strstr(diags.items[0].msg, "redis-sentinel://"));
+
+    load_bad(SITE "    kerberos:\n"
+                  "      replay_cache: memcache://m1:11211\n"
+                  "      redis: {timeout: 100000, wait_timeout: 5}\n",
+             &diags);
+    assert_int_equal(diags.n, 3);
+    expect_diag(&diags, 0, 10, 14,
+                "'redis' sets up a replay_cache of redis:// or "
+                "redis-sentinel://, but this site's replay_cache is "
+                "memcache");
+    expect_diag(&diags, 1, 10, 24,
+                "'timeout' 100000 is out of range: it must be a number of "
+                "milliseconds from 10 to 10000");
+    expect_diag(&diags, 2, 10, 46,
+                "'wait_timeout' needs 'wait_replicas' (how many replicas "
+                "must acknowledge each entry)");
+
+    load_bad(SITE "    kerberos: {replay_cache_margin: 5}\n"
+                  "  - name: b\n    server_name: b.example.com\n"
+                  "    tls: {certificate: /c, key: /k}\n"
+                  "    kerberos: {replay_cache_margin: 0}\n",
+             &diags);
+    assert_int_equal(diags.n, 1);
+    expect_diag(&diags, 0, 12, 37,
+                "replay_cache_margin 0 differs from 5 at 8:37: the margin is "
+                "instance-wide (NegotiateReplayCacheMargin), so all sites "
+                "must agree");
+}
+
 static void test_typing(void **state)
 {
     struct n8443_diags diags;
@@ -447,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_defaults_merge_field_by_field),
         cmocka_unit_test(test_replay_cache_forms),
+        cmocka_unit_test(test_replay_cache_redis),
+        cmocka_unit_test(test_replay_cache_redis_mistakes),
         cmocka_unit_test(test_typing),
         cmocka_unit_test(test_unknown_key_suggestion),
         cmocka_unit_test(test_duplicate_key_and_names),

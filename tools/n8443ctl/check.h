@@ -221,6 +221,17 @@ const char *n8443_check_where(const struct n8443_check_ctx *ctx,
 const char *n8443_check_acceptor_principal(const struct n8443_check_ctx *ctx,
                                            char *buf, size_t len);
 
+/*
+ * Can USER open FILE for reading?  As root, a child process becomes the
+ * user (groups included) and tries, as mod_negotiate8443 does at start-up;
+ * otherwise the answer comes from the file mode (*how_out says which).
+ * Returns 1 or 0, or -1 when it could not be found out
+ * (check_keytab_file.c).
+ */
+int n8443_check_readable_by(const struct n8443_httpd_user *user,
+                            const char *file, const struct stat *st,
+                            const char **how_out);
+
 /* ------------------------------------------------------ the families */
 
 /* keytab.permissions and keytab.httpd-user for FILE (check_keytab_file.c,
@@ -270,5 +281,24 @@ int n8443_dns_cname(const char *name, char *buf, size_t len);
 /* The same host name: no case, no trailing dot (dns.c). */
 int n8443_same_host(const char *a, const char *b);
 int n8443_check_online(struct n8443_check_ctx *ctx);
+
+/* ------------------------------------------------------ check_redis.c */
+
+/* The I-th server of a replay_cache server list ("h:p,[v6]:p"): its
+ * host (brackets gone) into HOST and its port.  0, or -1 past the end. */
+int n8443_redis_server(const char *list, size_t i, char *host, size_t len,
+                       int *port);
+/* krb5.redis-module, krb5.redis-host, krb5.redis-auth, krb5.redis-tls:
+ * a Redis replay cache, offline. */
+void n8443_check_redis(struct n8443_check_ctx *ctx);
+/* The first line of the Redis password file FILE, split as the module
+ * does ("PASSWORD" or "USER PASSWORD"), into USER ("" for none) and
+ * PASS.  0, or an errno value (ENODATA: empty). */
+int n8443_redis_read_auth(const char *file, char *user, size_t ulen, char *pass,
+                          size_t plen);
+
+/* online.redis (check_online_redis.c): each Redis server or Sentinel
+ * answers, and a primary is found. */
+void n8443_check_online_redis(struct n8443_check_ctx *ctx);
 
 #endif /* N8443CTL_CHECK_H */

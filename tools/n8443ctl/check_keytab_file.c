@@ -1,6 +1,7 @@
 /*
  * n8443ctl check - who can read the keytab file: its mode bits
- * (keytab.permissions) and the httpd user (keytab.httpd-user).
+ * (keytab.permissions) and the httpd user (keytab.httpd-user); the probe
+ * also serves the Redis password file (check_redis.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +22,9 @@
  * otherwise the answer comes from the file mode (*how_out says which).
  * Returns 1 or 0, or -1 when it could not be found out.
  */
-static int readable_by(const struct n8443_httpd_user *user, const char *file,
-                       const struct stat *st, const char **how_out)
+int n8443_check_readable_by(const struct n8443_httpd_user *user,
+                            const char *file, const struct stat *st,
+                            const char **how_out)
 {
     gid_t groups[256];
     int ngroups = 256;
@@ -156,7 +158,7 @@ void n8443_check_keytab_httpd_user(struct n8443_check_ctx *ctx,
                          file);
         return;
     }
-    readable = readable_by(user, file, st, &how);
+    readable = n8443_check_readable_by(user, file, st, &how);
     if (readable < 0) {
         rec = n8443_report_add(ctx->rep, "keytab.httpd-user", N8443_SEV_WARNING,
                                "could not find out whether %s can read %s",

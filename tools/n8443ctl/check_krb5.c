@@ -238,8 +238,8 @@ static void check_replay_cache(struct n8443_check_ctx *ctx)
             "replay_cache none: a login token someone captured (from a "
             "proxy, a log, a browser extension) logs them in again for as "
             "long as the clock skew allows (%ld s). Use replay_cache: shm "
-            "on one server, memcache://HOST:PORT for several behind a "
-            "load balancer",
+            "on one server, memcache://HOST:PORT or redis://HOST:PORT for "
+            "several behind a load balancer",
             ctx->clock_skew);
         break;
     case N8443_RC_MEMCACHE:
@@ -247,6 +247,14 @@ static void check_replay_cache(struct n8443_check_ctx *ctx)
                                "replay cache memcache %s (every server "
                                "behind the load balancer must use the same)",
                                rc->arg);
+        break;
+    case N8443_RC_REDIS:
+        rec = n8443_report_add(ctx->rep, "krb5.replay-cache", N8443_SEV_OK,
+                               "replay cache %s %s%s%s (every server behind "
+                               "the load balancer must use the same)",
+                               rc->master ? "redis-sentinel" : "redis", rc->arg,
+                               rc->master ? " " : "",
+                               rc->master ? rc->master : "");
         break;
     case N8443_RC_KRB5:
         if (rcache_dir(rc->arg, dir, sizeof(dir)) != NULL
@@ -363,6 +371,7 @@ int n8443_check_krb5(struct n8443_check_ctx *ctx)
     /* Without a site file the module's directives are unknown. */
     if (ctx->from_site_file) {
         check_replay_cache(ctx);
+        n8443_check_redis(ctx);
         check_service_principal(ctx);
     }
     return ctx->rep->failed ? N8443_IO : N8443_OK;

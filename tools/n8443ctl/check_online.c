@@ -69,6 +69,10 @@ int n8443_check_online(struct n8443_check_ctx *ctx)
     if (!n8443_report_wants_online(ctx->rep)) {
         return N8443_OK;
     }
+    /* Needs neither the keytab nor the KDC. */
+    if (ctx->from_site_file && n8443_report_wants(ctx->rep, "online.redis")) {
+        n8443_check_online_redis(ctx);
+    }
     if (!ctx->kt.loaded || ctx->realm == NULL) {
         rec = n8443_report_add(ctx->rep, "online.client", N8443_SEV_ERROR,
                                "the online checks need a readable keytab "

@@ -449,6 +449,14 @@ int n8443_check_selinux(struct n8443_check_ctx *ctx)
             break;
         }
     }
+    /* Redis and Sentinel ports (redis_port_t) are no httpd port: the
+     * boolean, or a local policy module (README). */
+    if (i == site->nlocations
+        && site->kerberos.replay_cache.kind == N8443_RC_REDIS) {
+        check_boolean(ctx, "httpd_can_network_connect",
+                      "replay_cache: redis (or a local policy module that "
+                      "lets httpd_t connect to redis_port_t)");
+    }
     check_port(ctx);
     return ctx->rep->failed ? N8443_IO : N8443_OK;
 }

@@ -265,6 +265,16 @@ int n8443_render_under_page_path(const char *path);
 void n8443_render_status_location(const struct n8443_site *site,
                                   struct n8443_buf *out);
 
+/* ---------------------------------------------------- render_rcache.c */
+
+struct n8443_kerberos;
+/* NegotiateReplayCache (and its Redis settings) in a vhost. */
+void n8443_render_replay_cache(const struct n8443_kerberos *krb,
+                               struct n8443_buf *out);
+/* NegotiateReplayCacheFile / Margin at the top level, when set. */
+void n8443_render_replay_globals(const struct n8443_config *cfg,
+                                 struct n8443_buf *out);
+
 /* --------------------------------------------------- render_require.c */
 
 struct n8443_location;

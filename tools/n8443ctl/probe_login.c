@@ -271,8 +271,8 @@ static void check_replay(struct n8443_probe *p, const struct attempt *a)
             p->rep, "login.replay", N8443_SEV_ERROR,
             "the same token presented again was accepted (%d): the server "
             "has no replay protection, so anyone who captures a token logs "
-            "in with it. Use NegotiateReplayCache shm (or memcache for a "
-            "farm), not none",
+            "in with it. Use NegotiateReplayCache shm (or memcache or redis "
+            "for a farm), not none",
             resp.status);
     }
     else if (resp.status == 401 || resp.status == 403) {

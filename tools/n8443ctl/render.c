@@ -253,23 +253,7 @@ static void render_kerberos_server(const struct n8443_kerberos *krb,
                                     "(KRB5_KTNAME, else\n" INDENT1
                                     "# /etc/krb5.keytab).\n");
     }
-    switch (krb->replay_cache.kind) {
-    case N8443_RC_NONE:
-        n8443_buf_puts(out,
-                       INDENT1 "# replay_cache none: a captured login token "
-                               "can be replayed.\n" INDENT1
-                               "NegotiateReplayCache none\n");
-        break;
-    case N8443_RC_MEMCACHE:
-        n8443_buf_printf(out, INDENT1 "NegotiateReplayCache memcache %s\n",
-                         krb->replay_cache.arg);
-        break;
-    case N8443_RC_KRB5:
-        n8443_buf_printf(out, INDENT1 "NegotiateReplayCache krb5 %s\n",
-                         krb->replay_cache.arg);
-        break;
-    default: n8443_buf_puts(out, INDENT1 "NegotiateReplayCache shm\n"); break;
-    }
+    n8443_render_replay_cache(krb, out);
     if (krb->session.v) {
         n8443_buf_printf(out, INDENT1 "NegotiateSessionKeyFile \"%s\"\n",
                          krb->session_key_file.v);
@@ -527,6 +511,7 @@ int n8443_render(const struct n8443_config *cfg, struct n8443_buf *out)
                      "instance.\n"
                      "NegotiateClockSkew %ld\n",
                      cfg->clock_skew);
+    n8443_render_replay_globals(cfg, out);
     rc = render_listen(cfg, out);
     if (rc != N8443_OK) {
         return rc;

@@ -78,14 +78,32 @@ enum n8443_delegation {
     N8443_DELEG_CONSTRAINED
 };
 
-/* replay_cache: the YAML spelling (memcache://h:p,h:p or krb5:NAME) is
- * parsed once; `arg` already has the directive's form ("h:p,h:p", NAME). */
+/* replay_cache: the YAML spelling (memcache://h:p,h:p, redis://h:p,h:p,
+ * redis-sentinel://h:p,h:p/MASTER or krb5:NAME) is parsed once; `arg`
+ * already has the directive's form ("h:p,h:p", NAME), `master` the
+ * Sentinel master's name (NULL for plain redis). */
 struct n8443_replay {
     n8443_rc_backend kind;
     const char *arg;
+    const char *master;
     struct n8443_pos pos;
     int set;
     int seen;
+};
+
+/* redis: the NegotiateReplayCacheRedis* settings (site_replay.c); only
+ * with replay_cache redis:// or redis-sentinel://. */
+struct n8443_redis {
+    struct n8443_str auth_file;     /* NegotiateReplayCacheRedisAuth */
+    struct n8443_str tls_ca;        /* NegotiateReplayCacheRedisTLS CA */
+    struct n8443_str tls_name;      /* ... and the name the servers carry */
+    struct n8443_int timeout;       /* ms: ...RedisTimeout */
+    struct n8443_int wait_replicas; /* ...RedisWait NUMREPLICAS */
+    struct n8443_int wait_timeout;  /* ... TIMEOUT-MS */
+    struct n8443_pos pos;
+    int present;       /* a good `redis:` mapping */
+    int seen;          /* a `redis:` key, good or bad */
+    int from_defaults; /* the block came from `defaults` */
 };
 
 struct n8443_tls {
@@ -116,6 +134,9 @@ struct n8443_kerberos {
     struct n8443_str service_principal;
     struct n8443_bool gssproxy;
     struct n8443_replay replay_cache;
+    struct n8443_redis redis;
+    struct n8443_str replay_cache_file;   /* NegotiateReplayCacheFile */
+    struct n8443_int replay_cache_margin; /* NegotiateReplayCacheMargin */
     struct n8443_int clock_skew;
     struct n8443_enum channel_binding; /* n8443_cb_mode */
     struct n8443_bool basic_fallback;
@@ -179,6 +200,10 @@ struct n8443_config {
     struct n8443_site *sites;
     size_t nsites;
     long clock_skew; /* instance-wide: one for all sites */
+    /* Instance-wide too (global-only directives): NULL / -1 when no site
+     * sets them. */
+    const char *replay_cache_file;
+    long replay_cache_margin;
     unsigned char input_sha256[32];
     struct n8443_arena arena; /* owns every string and array above */
 };

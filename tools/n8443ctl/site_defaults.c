@@ -41,6 +41,19 @@ void n8443_ld_merge_defaults(struct n8443_site *site,
     MERGE(kerberos.service_principal);
     MERGE(kerberos.gssproxy);
     MERGE(kerberos.replay_cache);
+    MERGE(kerberos.redis.auth_file);
+    MERGE(kerberos.redis.tls_ca);
+    MERGE(kerberos.redis.tls_name);
+    MERGE(kerberos.redis.timeout);
+    MERGE(kerberos.redis.wait_replicas);
+    MERGE(kerberos.redis.wait_timeout);
+    if (!site->kerberos.redis.seen && defs->kerberos.redis.present) {
+        site->kerberos.redis.present = 1;
+        site->kerberos.redis.pos = defs->kerberos.redis.pos;
+        site->kerberos.redis.from_defaults = 1;
+    }
+    MERGE(kerberos.replay_cache_file);
+    MERGE(kerberos.replay_cache_margin);
     MERGE(kerberos.clock_skew);
     MERGE(kerberos.channel_binding);
     MERGE(kerberos.basic_fallback);

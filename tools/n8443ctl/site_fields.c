@@ -1,11 +1,12 @@
 /*
  * n8443ctl - site file loader, part 1b: the values with a form of their
  * own: host names and accounts, the site's name, the service principal,
- * the replay cache, a location's path, the proxy URL and the user
+ * a server's HOST:PORT, a location's path, the proxy URL and the user
  * header.  Built on the
  * generic checks of site_values.c; the same rule: nothing reaches the
  * renderer that could break out of an httpd directive.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -177,9 +178,9 @@ void n8443_ld_get_service_principal(struct n8443_ld *c, const ynode *v,
     n8443_ld_set_str(out, v);
 }
 
-/* HOST:PORT of a memcache server, HOST a DNS name, an IPv4 address or a
- * bracketed IPv6 address. */
-static int valid_host_port(const char *s, size_t len)
+/* HOST:PORT of a memcache or Redis server, HOST a DNS name, an IPv4
+ * address or a bracketed IPv6 address ([2001:db8::7]:6379). */
+int n8443_ld_valid_host_port(const char *s, size_t len)
 {
     char host[256];
     const char *colon;
@@ -212,98 +213,22 @@ static int valid_host_port(const char *s, size_t len)
     if (i == 1 || port < 1 || port > 65535 || colon[1] == '0') {
         return 0;
     }
-    if (s[0] == '[') {
-        return host_len > 2 && s[host_len - 1] == ']'
-               && strspn(s + 1, "0123456789abcdefABCDEF:.") == host_len - 2;
-    }
     if (host_len >= sizeof(host)) {
         return 0;
+    }
+    if (s[0] == '[') {
+        unsigned char addr[16];
+
+        if (host_len < 4 || s[host_len - 1] != ']') {
+            return 0;
+        }
+        memcpy(host, s + 1, host_len - 2);
+        host[host_len - 2] = '\0';
+        return inet_pton(AF_INET6, host, addr) == 1;
     }
     memcpy(host, s, host_len);
     host[host_len] = '\0';
     return looks_like_ipv4(host) ? strlen(host) >= 7 : valid_dns_name(host);
-}
-
-/*
- * replay_cache: shm | none | memcache://h:p[,h:p...] | krb5:NAME.  The
- * URL-like YAML spelling keeps one value per key; the module's directive
- * takes the kind and its argument as two words, which `arg` holds.
- */
-void n8443_ld_get_replay_cache(struct n8443_ld *c, const ynode *v,
-                               struct n8443_replay *out)
-{
-    static const char *const simple[] = {"shm", "none", "memcache", "krb5",
-                                         NULL};
-    static const char *const expected =
-        "shm, none, memcache://HOST:PORT[,HOST:PORT...] or krb5:NAME";
-    char shown[SHOW_BUF];
-    const char *hint;
-    const char *p;
-    const char *comma;
-
-    out->seen = 1;
-    if (!n8443_ld_want_word(c, v, "replay_cache", expected)) {
-        return;
-    }
-    if (strcmp(v->text, "shm") == 0 || strcmp(v->text, "none") == 0) {
-        out->kind = v->text[0] == 's' ? N8443_RC_SHM : N8443_RC_NONE;
-        out->arg = NULL;
-        goto ok;
-    }
-    if (strncmp(v->text, "memcache://", 11) == 0) {
-        for (p = v->text + 11;; p = comma + 1) {
-            comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-            if (!valid_host_port(p, len)) {
-                n8443_ld_diag(c, v,
-                              "'replay_cache' memcache server '%s' must be "
-                              "HOST:PORT with a port from 1 to 65535",
-                              n8443_ld_show(shown, p, len));
-                return;
-            }
-            if (comma == NULL) {
-                break;
-            }
-        }
-        out->kind = N8443_RC_MEMCACHE;
-        out->arg = v->text + 11;
-        goto ok;
-    }
-    if (strncmp(v->text, "krb5:", 5) == 0) {
-        if (v->text[5] == '\0') {
-            n8443_ld_diag(c, v,
-                          "'replay_cache' krb5: needs a replay cache name, "
-                          "such as krb5:file2:/var/cache/httpd/krb5.rcache2");
-            return;
-        }
-        out->kind = N8443_RC_KRB5;
-        out->arg = v->text + 5;
-        goto ok;
-    }
-    n8443_ld_show(shown, v->text, v->len);
-    hint = n8443_suggest(v->text, simple);
-    if (hint != NULL && strcmp(hint, "memcache") == 0) {
-        hint = "memcache://HOST:PORT";
-    }
-    else if (hint != NULL && strcmp(hint, "krb5") == 0) {
-        hint = "krb5:NAME";
-    }
-    if (hint != NULL) {
-        n8443_ld_diag(c, v,
-                      "'replay_cache' must be %s, got '%s' (did you mean "
-                      "'%s'?)",
-                      expected, shown, hint);
-    }
-    else {
-        n8443_ld_diag(c, v, "'replay_cache' must be %s, got '%s'", expected,
-                      shown);
-    }
-    return;
-
-ok:
-    out->pos = n8443_ld_pos(v);
-    out->set = 1;
 }
 
 /* A literal URL path: '/' first, no blanks, quotes, wildcards (httpd would

@@ -125,6 +125,7 @@ static void load_root(struct n8443_ld *c, const ynode *root,
     for (i = 0; i < cfg->nsites && !c->oom; i++) {
         if (sites->items[i]->kind == N8443_YMAP) {
             n8443_ld_check_site(c, &cfg->sites[i], own_tls[i]);
+            n8443_ld_check_redis(c, &cfg->sites[i]);
         }
     }
     if (!c->oom) {
@@ -134,6 +135,7 @@ static void load_root(struct n8443_ld *c, const ynode *root,
         n8443_ld_check_host_names(c, cfg);
     }
     n8443_ld_check_clock_skew(c, cfg);
+    n8443_ld_check_replay_globals(c, cfg);
 
 cleanup:
     free(own_tls);

@@ -74,6 +74,9 @@ enum {
     K_SPN,
     K_GSSPROXY,
     K_RCACHE,
+    K_REDIS,
+    K_RC_FILE,
+    K_RC_MARGIN,
     K_SKEW,
     K_CB,
     K_BASIC,
@@ -94,6 +97,9 @@ static const char *const kerberos_keys[] = {"realm",
                                             "service_principal",
                                             "gssproxy",
                                             "replay_cache",
+                                            "redis",
+                                            "replay_cache_file",
+                                            "replay_cache_margin",
                                             "clock_skew",
                                             "channel_binding",
                                             "basic_fallback",
@@ -141,6 +147,15 @@ static void parse_kerberos(struct n8443_ld *c, const ynode *map,
             break;
         case K_RCACHE:
             n8443_ld_get_replay_cache(c, v, &krb->replay_cache);
+            break;
+        case K_REDIS: n8443_ld_parse_redis(c, v, &krb->redis); break;
+        case K_RC_FILE:
+            n8443_ld_get_path(c, v, "replay_cache_file",
+                              &krb->replay_cache_file);
+            break;
+        case K_RC_MARGIN:
+            n8443_ld_get_int(c, v, "replay_cache_margin", 0, 86400,
+                             "a number of seconds", &krb->replay_cache_margin);
             break;
         case K_SKEW:
             n8443_ld_get_int(c, v, "clock_skew", 1, 86400,

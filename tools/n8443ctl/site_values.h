@@ -75,8 +75,8 @@ void n8443_ld_get_site_name(struct n8443_ld *c, const ynode *v,
                             struct n8443_str *out);
 void n8443_ld_get_service_principal(struct n8443_ld *c, const ynode *v,
                                     struct n8443_str *out);
-void n8443_ld_get_replay_cache(struct n8443_ld *c, const ynode *v,
-                               struct n8443_replay *out);
+/* HOST:PORT (HOST a DNS name, IPv4, or [IPv6]) in the LEN bytes at S. */
+int n8443_ld_valid_host_port(const char *s, size_t len);
 void n8443_ld_get_location_path(struct n8443_ld *c, const ynode *v,
                                 struct n8443_str *out);
 void n8443_ld_get_proxy(struct n8443_ld *c, const ynode *v,
@@ -101,6 +101,16 @@ void n8443_ld_parse_site(struct n8443_ld *c, const ynode *map,
 /* site_behind.c: the `behind:` block. */
 void n8443_ld_parse_behind(struct n8443_ld *c, const ynode *map,
                            struct n8443_behind *behind);
+
+/* site_replay.c: replay_cache, the `redis:` block (pass 1), and their
+ * rules after merging (pass 3). */
+void n8443_ld_get_replay_cache(struct n8443_ld *c, const ynode *v,
+                               struct n8443_replay *out);
+void n8443_ld_parse_redis(struct n8443_ld *c, const ynode *map,
+                          struct n8443_redis *redis);
+void n8443_ld_check_redis(struct n8443_ld *c, const struct n8443_site *site);
+void n8443_ld_check_replay_globals(struct n8443_ld *c,
+                                   struct n8443_config *cfg);
 
 /* site_defaults.c: pass 2. */
 void n8443_ld_merge_defaults(struct n8443_site *site,
