@@ -130,7 +130,9 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
             return rv;
         }
     }
-    f->path = path;
+    /* The path may live in the configuration pool, which dies between
+     * the two configuration passes; f lives in the process pool. */
+    f->path = apr_pstrdup(p, path);
     f->bytes = bytes;
     apr_pool_cleanup_register(p, f, unmap, apr_pool_cleanup_null);
     if (fstat(f->fd, &st) != 0 || (misfit = file_misfit(p, &st)) != NULL) {

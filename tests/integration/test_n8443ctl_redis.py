@@ -128,18 +128,14 @@ def test_render_plain_redis_has_only_what_was_set(tmp_path):
     assert found == ["NegotiateReplayCache redis 127.0.0.1:6379,[::1]:6380"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mod_negotiate8443: with NegotiateReplayCacheFile httpd does not start "
-    "(N8443303 'in use by another httpd instance'): n8443_rc_file_path "
-    "(rcache_file.c) returns the pconf copy of the path, which "
-    "rcache_shm.c keeps in the process pool's file record across the two "
-    "configuration passes; the second pass compares against freed memory, "
-    "sees a new file and waits for its own lock"))
 def test_rendered_replay_cache_file_starts_httpd(tmp_path, base_dir,
                                                  module_path, realm, certs,
                                                  keytab):
     """The top-level lines render writes for replay_cache_file and
-    replay_cache_margin, in a real httpd: it starts and makes the file."""
+    replay_cache_margin, in a real httpd: it starts and makes the file.
+    (It once did not: the module kept the configuration pool's copy of
+    the path across the two configuration passes, compared freed memory
+    on the second and waited for its own lock, N8443303.)"""
     d = os.path.join(base_dir, "n8443ctl-rcfile")
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
