@@ -146,25 +146,8 @@ class AdRealm:
                                     dir=self.dir))
 
     def write_krb5_conf(self, path, extra_libdefaults=""):
-        with open(path, "w") as f:
-            f.write("""[libdefaults]
- default_realm = {realm}
- dns_lookup_kdc = false
- dns_lookup_realm = false
- dns_canonicalize_hostname = false
- rdns = false
- ignore_acceptor_hostname = false
- udp_preference_limit = 1
- forwardable = true
-{extra}
-[realms]
- {realm} = {{
-  kdc = 127.0.0.1:{port}
- }}
-[domain_realm]
- localhost = {realm}
- .ad.n8443.test = {realm}
-""".format(realm=AD_REALM, port=self.port, extra=extra_libdefaults))
+        self.harness.write_krb5_conf(path, AD_REALM, self.port,
+                                     ".ad.n8443.test", extra_libdefaults)
 
     def start(self):
         log = open(os.path.join(self.dir, "samba.out"), "w")
@@ -177,13 +160,7 @@ class AdRealm:
                                % self.dir)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
+        self.harness.stop_process(self.proc, 15, group=True)
         self.proc = None
 
     def close(self):
@@ -242,14 +219,8 @@ class AdRealm:
         return self.ldap_uri
 
     def stop_ldap(self):
-        proc = getattr(self, "ldap_proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+        self.harness.stop_process(getattr(self, "ldap_proc", None), 15,
+                                  group=True)
         self.ldap_proc = None
 
     def tool(self, args, check=True):

@@ -7,6 +7,7 @@ through KRB5_CONFIG / KRB5_KDC_PROFILE.
 """
 
 import base64
+import contextlib
 import os
 import pwd
 import shutil
@@ -61,6 +62,76 @@ def sbin(name):
     return p
 
 
+@contextlib.contextmanager
+def krb5_config(path):
+    """python-gssapi and the Kerberos library in this process read path as
+    krb5.conf while the block runs; KRB5_CONFIG is as it was after it."""
+    old = os.environ.get("KRB5_CONFIG")
+    os.environ["KRB5_CONFIG"] = path
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("KRB5_CONFIG", None)
+        else:
+            os.environ["KRB5_CONFIG"] = old
+
+def stop_process(proc, timeout=10, group=False):
+    """Stop proc (a Popen, or None; one that has exited is left as it is):
+    SIGTERM, and SIGKILL after timeout seconds, to proc's process group
+    where group is true."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
+
+
+KRB5_CONF = """[libdefaults]
+ default_realm = {realm}
+ dns_lookup_kdc = false
+ dns_lookup_realm = false
+ dns_canonicalize_hostname = false
+ rdns = false
+ ignore_acceptor_hostname = false
+ udp_preference_limit = 1
+ forwardable = true
+{extra}
+[realms]
+ {realm} = {{
+  kdc = 127.0.0.1:{port}
+{realm_extra} }}
+[domain_realm]
+ localhost = {realm}
+ {domain} = {realm}
+"""
+
+# The MIT realm's mapping of principals to local names.
+AUTH_TO_LOCAL = """  auth_to_local_names = {
+   alice = alice.local
+  }
+  auth_to_local = DEFAULT
+"""
+
+
+def write_krb5_conf(path, realm, port, domain, extra_libdefaults="",
+                    realm_extra=""):
+    """A krb5.conf for a realm whose KDC is 127.0.0.1:port, the hosts under
+    domain (".example") in it, no DNS; extra_libdefaults and realm_extra:
+    lines (each ending in a newline) added to [libdefaults] and to the
+    realm's entry."""
+    with open(path, "w") as f:
+        f.write(KRB5_CONF.format(realm=realm, port=port, domain=domain,
+                                 extra=extra_libdefaults,
+                                 realm_extra=realm_extra))
+
+
 class Realm:
     """A throwaway MIT realm with its own KDC on a free loopback port."""
 
@@ -100,29 +171,8 @@ class Realm:
         self.start_kdc()
 
     def write_krb5_conf(self, path, extra_libdefaults=""):
-        with open(path, "w") as f:
-            f.write("""[libdefaults]
- default_realm = {realm}
- dns_lookup_kdc = false
- dns_lookup_realm = false
- dns_canonicalize_hostname = false
- rdns = false
- ignore_acceptor_hostname = false
- udp_preference_limit = 1
- forwardable = true
-{extra}
-[realms]
- {realm} = {{
-  kdc = 127.0.0.1:{port}
-  auth_to_local_names = {{
-   alice = alice.local
-  }}
-  auth_to_local = DEFAULT
- }}
-[domain_realm]
- localhost = {realm}
- .test.n8443 = {realm}
-""".format(realm=REALM, port=self.port, extra=extra_libdefaults))
+        write_krb5_conf(path, REALM, self.port, ".test.n8443",
+                        extra_libdefaults, realm_extra=AUTH_TO_LOCAL)
 
     def start_kdc(self):
         log = open(os.path.join(self.dir, "krb5kdc.out"), "w")
@@ -133,13 +183,7 @@ class Realm:
             raise RuntimeError("krb5kdc did not start; see %s" % self.dir)
 
     def stop_kdc(self):
-        if self.kdc_proc is not None and self.kdc_proc.poll() is None:
-            self.kdc_proc.terminate()
-            try:
-                self.kdc_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kdc_proc.kill()
-                self.kdc_proc.wait()
+        stop_process(self.kdc_proc)
         self.kdc_proc = None
 
     def kadmin(self, query):
@@ -429,13 +473,7 @@ class Httpd:
         time.sleep(1.0)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, 15, group=True)
         self.proc = None
 
     def url(self, path="/", host="localhost"):

@@ -198,13 +198,7 @@ o: n8443 test
                 if l.startswith("krbAllowedToDelegateTo: ")]
 
     def stop_slapd(self):
-        if self.slapd_proc is not None and self.slapd_proc.poll() is None:
-            self.slapd_proc.terminate()
-            try:
-                self.slapd_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.slapd_proc.kill()
-                self.slapd_proc.wait()
+        harness.stop_process(self.slapd_proc)
         self.slapd_proc = None
 
     # -- the realm ---------------------------------------------------------
