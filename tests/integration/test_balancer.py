@@ -19,14 +19,12 @@ X-Forwarded-Proto only from the trusted proxy.  Two users interleaved
 never ride on each other's login (connection logins, sessions)."""
 
 import os
-import shutil
-import subprocess
 
 import gssapi
 import pytest
 
-import harness
 from conftest import https_request, negotiate, start_httpd
+from haproxy_front import DEFAULTS, HAProxyFront, need_haproxy
 from test_binding import independent_binding
 from test_proxy import (Conn, assert_nobody_else, conns_mark, interleave,
                         shared_backend_connections, user_of, write_key)
@@ -67,72 +65,31 @@ BODY = """
 """
 
 
-class Balancer:
+class Balancer(HAProxyFront):
     """HAProxy: frontends "tls", "plain" and "untrusted" (see above)."""
 
     def __init__(self, base, cert, key, srv):
-        self.dir = os.path.join(base, "balancer")
-        os.makedirs(self.dir)
-        pem = os.path.join(self.dir, "front.pem")
-        with open(pem, "w") as out:
-            for p in (cert, key):
-                with open(p) as f:
-                    out.write(f.read())
-        os.chmod(pem, 0o600)
-        self.ports = {}
-        lines = ["global", "  maxconn 200",
-                 "defaults", "  mode http", "  timeout connect 5s",
-                 "  timeout client 20s", "  timeout server 20s",
-                 "  timeout http-keep-alive 10s"]
+        super().__init__(os.path.join(base, "balancer"), cert, key)
+        lines = list(DEFAULTS)
         backends = {
             "tls": ("%d ssl verify none" % srv.port, "127.0.0.2"),
             "plain": ("%d" % srv.plain_port, "127.0.0.2"),
             "untrusted": ("%d" % srv.plain_port, "127.0.0.1"),
         }
         for name, (target, src) in backends.items():
-            port = harness.free_port()
-            self.ports[name] = port
-            lines += ["frontend fe_%s" % name,
-                      "  bind 127.0.0.1:%d ssl crt %s" % (port, pem),
-                      "  http-request set-header X-Forwarded-Proto https",
+            lines += self.frontend(name)
+            lines += ["  http-request set-header X-Forwarded-Proto https",
                       "  default_backend be_%s" % name,
                       "backend be_%s" % name,
                       "  http-reuse always",
                       "  server s1 127.0.0.1:%s maxconn 1 source %s"
                       % (target, src)]
-        self.conf = os.path.join(self.dir, "haproxy.cfg")
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.log = open(os.path.join(self.dir, "haproxy.log"), "w")
-        self.proc = subprocess.Popen(
-            [harness.sbin("haproxy"), "-db", "-f", self.conf],
-            stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        for port in self.ports.values():
-            if not harness.wait_port(port, self.proc):
-                self.stop()
-                with open(os.path.join(self.dir, "haproxy.log")) as f:
-                    raise RuntimeError("haproxy did not start: " + f.read())
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
+        self.start(lines)
 
 
 @pytest.fixture(scope="module")
 def setup(base_dir, module_path, realm, certs, keytab):
-    if shutil.which("haproxy") is None and \
-            not os.path.exists("/usr/sbin/haproxy"):
-        if shutil.which("apt-get") and os.geteuid() == 0:
-            pytest.fail("haproxy missing: run tools/install-deps")
-        pytest.skip("haproxy is not installed")
+    need_haproxy(fail_if_installable=True)
     # The balancer's own certificate, from the same CA as httpd's.
     bcert, bkey = certs.issue("balancer", ["localhost"])
     name = "httpd-balancer"

@@ -24,6 +24,7 @@ import pytest
 
 import harness
 from conftest import negotiate, start_httpd
+from haproxy_front import DEFAULTS, HAProxyFront, need_haproxy
 
 ROUNDS = 10
 
@@ -225,7 +226,7 @@ def user_of(headers):
 HAPROXY_MODES = ("safe", "aggressive", "always")
 
 
-class HAProxy:
+class HAProxy(HAProxyFront):
     """HAProxy on 127.0.0.1, TLS terminated and re-encrypted to httpd,
     one backend connection per backend (maxconn 1).  Per reuse mode a
     frontend with `option forwardfor`; and one `http-reuse always`
@@ -233,64 +234,26 @@ class HAProxy:
     127.0.0.2 (the test's NegotiateTrustedProxy)."""
 
     def __init__(self, base, certs, backend_port):
-        self.dir = os.path.join(base, "haproxy")
-        os.makedirs(self.dir, exist_ok=True)
-        pem = os.path.join(self.dir, "front.pem")
-        with open(pem, "w") as out:
-            for p in (certs.cert, certs.key):
-                with open(p) as f:
-                    out.write(f.read())
-        os.chmod(pem, 0o600)
-        self.ports = {}
-        lines = ["global", "  maxconn 200",
-                 "defaults", "  mode http", "  timeout connect 5s",
-                 "  timeout client 20s", "  timeout server 20s",
-                 "  timeout http-keep-alive 10s"]
+        super().__init__(os.path.join(base, "haproxy"), certs.cert,
+                         certs.key, exist_ok=True)
+        lines = list(DEFAULTS)
         fronts = [(m, m, "  option forwardfor", "") for m in HAPROXY_MODES]
         fronts.append(("bare", "always", "", " source 127.0.0.2"))
         for name, mode, fwd, src in fronts:
-            port = harness.free_port()
-            self.ports[name] = port
-            lines += ["frontend fe_%s" % name,
-                      "  bind 127.0.0.1:%d ssl crt %s" % (port, pem),
-                      "  default_backend be_%s" % name,
+            lines += self.frontend(name)
+            lines += ["  default_backend be_%s" % name,
                       "backend be_%s" % name,
                       "  http-reuse %s" % mode]
             if fwd:
                 lines.append(fwd)
             lines.append("  server s1 127.0.0.1:%d ssl verify none "
                          "maxconn 1%s" % (backend_port, src))
-        self.conf = os.path.join(self.dir, "haproxy.cfg")
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.log = open(os.path.join(self.dir, "haproxy.log"), "w")
-        self.proc = subprocess.Popen(
-            [harness.sbin("haproxy"), "-db", "-f", self.conf],
-            stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        for port in self.ports.values():
-            if not harness.wait_port(port, self.proc):
-                self.stop()
-                with open(os.path.join(self.dir, "haproxy.log")) as f:
-                    raise RuntimeError("haproxy did not start: " + f.read())
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
+        self.start(lines)
 
 
 @pytest.fixture(scope="module")
 def haproxy(base_dir, certs, pserver):
-    if shutil.which("haproxy") is None and \
-            not os.path.exists("/usr/sbin/haproxy"):
-        pytest.skip("haproxy is not installed")
+    need_haproxy()
     hp = HAProxy(base_dir, certs, pserver.port)
     yield hp
     hp.stop()
