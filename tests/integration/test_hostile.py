@@ -25,6 +25,9 @@ import time
 import pytest
 
 from conftest import KRB5, PASSWORDS, start_httpd
+from tokedit import (KRB5_MS_OID, KRB5_OID, NTLM_OID, SPNEGO_OID, Node,
+                     read_tlv, tlv)
+from tokedit import parse as parse_der
 
 BODY = """
   <Location /protected>
@@ -148,59 +151,8 @@ def basic(raw):
 
 
 # ------------------------------------------------------------------- DER
+# tokedit's tlv, read_tlv, Node, parse (here parse_der) and OIDs.
 
-def der_len(n):
-    if n < 0x80:
-        return bytes([n])
-    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(b)]) + b
-
-
-def tlv(tag, content):
-    return bytes([tag]) + der_len(len(content)) + content
-
-
-def read_tlv(buf, i):
-    tag, first = buf[i], buf[i + 1]
-    if first < 0x80:
-        n, h = first, 2
-    else:
-        k = first & 0x7f
-        n, h = int.from_bytes(buf[i + 2:i + 2 + k], "big"), 2 + k
-    return tag, buf[i + h:i + h + n], i + h + n
-
-
-class Node:
-    """A DER value: constructed ones have kids, primitive ones a value."""
-
-    def __init__(self, tag, kids=None, value=None):
-        self.tag, self.kids, self.value = tag, kids, value
-
-    def enc(self):
-        if self.kids is None:
-            return tlv(self.tag, self.value)
-        return tlv(self.tag, b"".join(k.enc() for k in self.kids))
-
-    def ctx(self, n):
-        """The value inside explicit tag [n] of this SEQUENCE."""
-        return next(k for k in self.kids if k.tag == 0xa0 | n).kids[0]
-
-
-def parse_der(buf):
-    nodes, i = [], 0
-    while i < len(buf):
-        tag, content, i = read_tlv(buf, i)
-        if tag & 0x20:
-            nodes.append(Node(tag, kids=parse_der(content)))
-        else:
-            nodes.append(Node(tag, value=content))
-    return nodes
-
-
-SPNEGO_OID = bytes.fromhex("2b0601050502")
-KRB5_OID = bytes.fromhex("2a864886f712010202")
-KRB5_MS_OID = bytes.fromhex("2a864882f712010202")
-NTLM_OID = bytes.fromhex("2b0601040182370202 0a".replace(" ", ""))
 NEGOEX_OID = bytes.fromhex("2b06010401823702021e")
 IAKERB_OID = bytes.fromhex("2b06010502 05".replace(" ", ""))
 
