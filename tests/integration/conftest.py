@@ -62,6 +62,28 @@ STANDARD_BODY = """
 """
 
 
+# S4U2Proxy for the CGI scripts under /s4u/ (%(dir)s: the server's
+# directory).
+S4U_LOCATION = """  <Location /s4u/>
+    AuthType Negotiate
+    NegotiateConstrainedDelegation On
+    Require valid-user
+  </Location>
+  ScriptAlias /s4u/ %(dir)s/cgi-bin/
+"""
+
+# Delegated credentials for the CGI scripts under /cgi-bin/, S4U2Proxy
+# under /s4u/.
+DELEGATION_BODY = """
+  PassEnv KRB5_CONFIG
+  <Location /cgi-bin/>
+    AuthType Negotiate
+    NegotiateDelegation On
+    Require valid-user
+  </Location>
+""" + S4U_LOCATION
+
+
 def build_dir():
     return os.environ.get("N8443_BUILDDIR",
                           os.path.abspath(os.path.join(

@@ -11,7 +11,8 @@ import stat
 import pytest
 
 import harness
-from conftest import PASSWORDS, Client, https_request, negotiate
+from conftest import (DELEGATION_BODY, PASSWORDS, Client, https_request,
+                      negotiate)
 
 KLIST_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
@@ -20,20 +21,7 @@ printf 'KRB5CCNAME=%s\\n' "$KRB5CCNAME"
 if [ -n "$KRB5CCNAME" ]; then klist 2>&1; fi
 """
 
-BODY = """
-  PassEnv KRB5_CONFIG
-  <Location /cgi-bin/>
-    AuthType Negotiate
-    NegotiateDelegation On
-    Require valid-user
-  </Location>
-  <Location /s4u/>
-    AuthType Negotiate
-    NegotiateConstrainedDelegation On
-    Require valid-user
-  </Location>
-  ScriptAlias /s4u/ %(dir)s/cgi-bin/
-"""
+BODY = DELEGATION_BODY
 
 
 def make_server(base_dir, module_path, realm, certs, keytab, name,

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import harness
-from conftest import https_request, negotiate
+from conftest import DELEGATION_BODY, https_request, negotiate
 
 KLIST_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
@@ -45,20 +45,7 @@ echo "== klist old in sub"; klist -c "FILE:$base/$sub/$old" 2>&1
 echo "== end"
 """
 
-BODY = """
-  PassEnv KRB5_CONFIG
-  <Location /cgi-bin/>
-    AuthType Negotiate
-    NegotiateDelegation On
-    Require valid-user
-  </Location>
-  <Location /s4u/>
-    AuthType Negotiate
-    NegotiateConstrainedDelegation On
-    Require valid-user
-  </Location>
-  ScriptAlias /s4u/ %(dir)s/cgi-bin/
-"""
+BODY = DELEGATION_BODY
 
 # A third vhost without any login: the other application.
 OTHER_VHOST = """

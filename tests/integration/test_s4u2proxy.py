@@ -23,6 +23,7 @@ import pytest
 
 import harness
 import ldap_realm
+from conftest import S4U_LOCATION
 from harness import REALM
 
 PASSWORD = "alice-pw-s4u"
@@ -92,13 +93,7 @@ curl -sS --negotiate -u : --resolve "backend.test.n8443:$port:127.0.0.1" \
 
 FRONT_BODY = """
   PassEnv KRB5_CONFIG
-  <Location /s4u/>
-    AuthType Negotiate
-    NegotiateConstrainedDelegation On
-    Require valid-user
-  </Location>
-  ScriptAlias /s4u/ %(dir)s/cgi-bin/
-"""
+""" + S4U_LOCATION
 
 BACKEND_BODY = """
   <Location /cgi-bin/>
