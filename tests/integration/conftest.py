@@ -141,11 +141,12 @@ def keytab(realm, base_dir):
 class Client:
     """A user with a ticket cache, and ways to log in with it."""
 
-    def __init__(self, realm, certs, user):
+    def __init__(self, realm, certs, user, passwords=None):
+        """passwords: user -> password in realm (PASSWORDS by default)."""
         self.user = user
         self.realm = realm
         self.certs = certs
-        self.env = realm.client_env(user, PASSWORDS[user])
+        self.env = realm.client_env(user, (passwords or PASSWORDS)[user])
         self.ccache = self.env["KRB5CCNAME"]
 
     def context(self, host="localhost", mech=SPNEGO, mutual=True,
@@ -223,6 +224,14 @@ def challenge_tokens(headers):
     return out
 
 
+class AdClient(Client):
+    """Client, with a password from the AD realm (ad_realm.PASSWORDS)."""
+
+    def __init__(self, realm, certs, user):
+        import ad_realm
+        super().__init__(realm, certs, user, ad_realm.PASSWORDS)
+
+
 @pytest.fixture(scope="session")
 def alice(realm, certs):
     return Client(realm, certs, "alice")
@@ -269,3 +278,47 @@ def ad_realm(base_dir):
         yield r
     finally:
         r.close()
+
+
+@pytest.fixture(scope="module")
+def ad(ad_realm):
+    """ad_realm, and python-gssapi in this process reads the AD realm's
+    krb5.conf while the module runs."""
+    with harness.krb5_config(ad_realm.krb5_conf):
+        yield ad_realm
+
+
+@pytest.fixture(scope="module")
+def ad_clients(ad, certs):
+    """ad_clients(user): the module's AdClient for user, made once."""
+    cache = {}
+
+    def get(user):
+        if user not in cache:
+            cache[user] = AdClient(ad, certs, user)
+        return cache[user]
+    return get
+
+
+@pytest.fixture(scope="module")
+def ad_sids(ad):
+    """The SIDs of the AD realm's groups web-users, web-admins and ops."""
+    return {g: ad.sid_of(g) for g in ("web-users", "web-admins", "ops")}
+
+
+def ad_service_files(ad, base_dir, name, sids, map_header=""):
+    """A new directory base_dir/name with the AD realm's HTTP/localhost
+    keytab (http.keytab, readable by httpd) and groups.map: map_header,
+    then a line "group SID" per group in sids.  Returns (dir, keytab,
+    map)."""
+    d = os.path.join(base_dir, name)
+    os.makedirs(d)
+    kt = os.path.join(d, "http.keytab")
+    ad.export_keytab(kt, "HTTP/localhost")
+    harness.chown_to_httpd(kt)
+    gmap = os.path.join(d, "groups.map")
+    with open(gmap, "w") as f:
+        f.write(map_header)
+        for g, s in sorted(sids.items()):
+            f.write("%s %s\n" % (g, s))
+    return d, kt, gmap

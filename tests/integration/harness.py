@@ -226,6 +226,34 @@ class Realm:
         self.stop_kdc()
 
 
+@contextlib.contextmanager
+def indicator_realm(base, users):
+    """A Realm in base whose KDC asserts the authentication indicator
+    "hardened" into tickets got with SPAKE pre-authentication
+    (spake_preauth_indicator): users (name -> password) in it, "stepup"
+    made to pre-authenticate, and HTTP/localhost.  python-gssapi in this
+    process uses its krb5.conf while the block runs; closed after it."""
+    r = Realm(base)
+    try:
+        r.stop_kdc()
+        spake = " spake_preauth_groups = edwards25519\n"
+        r.write_krb5_conf(r.krb5_conf, spake)
+        with open(r.kdc_conf) as f:
+            conf = f.read()
+        conf = conf.replace("  max_life = 10h\n", "  max_life = 10h\n"
+                            "  spake_preauth_indicator = hardened\n")
+        with open(r.kdc_conf, "w") as f:
+            f.write("[libdefaults]\n" + spake + conf)
+        r.start_kdc()
+        for user, pw in users.items():
+            r.add_user(user, pw)
+        r.kadmin("modprinc +requires_preauth stepup")
+        r.add_service("HTTP/localhost")
+        with krb5_config(r.krb5_conf):
+            yield r
+    finally:
+        r.close()
+
 class Certs:
     """A throwaway CA and a server certificate for localhost."""
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import harness
-from conftest import KRB5, SPNEGO, Client, https_request, negotiate
+from conftest import AdClient, KRB5, SPNEGO, https_request, negotiate
 
 REALM = "AD.N8443.TEST"
 
@@ -45,31 +45,6 @@ BODY = """
 """
 
 
-class AdClient(Client):
-    """conftest's Client, with a password from the AD realm."""
-
-    def __init__(self, realm, certs, user):
-        import ad_realm
-        self.user = user
-        self.realm = realm
-        self.certs = certs
-        self.env = realm.client_env(user, ad_realm.PASSWORDS[user])
-        self.ccache = self.env["KRB5CCNAME"]
-
-
-@pytest.fixture(scope="module")
-def ad(ad_realm):
-    """python-gssapi in this process reads the AD realm's krb5.conf while
-    this module runs."""
-    old = os.environ.get("KRB5_CONFIG")
-    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
-    yield ad_realm
-    if old is None:
-        os.environ.pop("KRB5_CONFIG", None)
-    else:
-        os.environ["KRB5_CONFIG"] = old
-
-
 @pytest.fixture(scope="module")
 def ad_keytab(ad, base_dir):
     path = os.path.join(base_dir, "ad-http.keytab")
@@ -87,17 +62,6 @@ def adsrv(ad, base_dir, module_path, certs, ad_keytab):
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def clients(ad, certs):
-    cache = {}
-
-    def get(user):
-        if user not in cache:
-            cache[user] = AdClient(ad, certs, user)
-        return cache[user]
-    return get
 
 
 def login(srv, client, path, **kw):
@@ -120,8 +84,8 @@ def test_ad_realm_is_up(ad):
                          ids=["fast-path-on", "fast-path-off"])
 @pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
 @pytest.mark.parametrize("user", ["alice", "bob", "dave", "erin"])
-def test_ad_ticket_logs_in(adsrv, clients, user, mech, path, fast):
-    st, headers, ctx, log = login(adsrv, clients(user), path, mech=mech)
+def test_ad_ticket_logs_in(adsrv, ad_clients, user, mech, path, fast):
+    st, headers, ctx, log = login(adsrv, ad_clients(user), path, mech=mech)
     assert st == 404                        # authenticated; no such file
     assert headers["X-Remote-User"] == "%s@%s" % (user, REALM)
     assert "N8443001: login of %s@%s accepted (krb5)" % (user, REALM) in log
@@ -133,20 +97,20 @@ def test_ad_ticket_logs_in(adsrv, clients, user, mech, path, fast):
     assert ctx.complete
 
 
-def test_curl_negotiate_with_an_ad_ticket(adsrv, clients):
-    st, out = clients("alice").curl(adsrv.url("/fast/"))
+def test_curl_negotiate_with_an_ad_ticket(adsrv, ad_clients):
+    st, out = ad_clients("alice").curl(adsrv.url("/fast/"))
     assert st == 404
     assert "X-Remote-User: alice@%s" % REALM in out
 
 
-def test_spn_named_explicitly(adsrv, clients):
-    st, headers, _, log = login(adsrv, clients("alice"), "/spn/")
+def test_spn_named_explicitly(adsrv, ad_clients):
+    st, headers, _, log = login(adsrv, ad_clients("alice"), "/spn/")
     assert st == 404 and "by the fast path" in log
 
 
-def test_wrong_spn_is_refused(adsrv, clients):
+def test_wrong_spn_is_refused(adsrv, ad_clients):
     # A ticket for another account's SPN: the keytab has no key for it.
-    st, _, _, log = login(adsrv, clients("alice"), "/fast/",
+    st, _, _, log = login(adsrv, ad_clients("alice"), "/fast/",
                           host="rotate.ad.n8443.test")
     assert st == 401
     assert "N8443020: login refused (wrong_principal): client asked for " \
@@ -156,22 +120,22 @@ def test_wrong_spn_is_refused(adsrv, clients):
 @pytest.mark.parametrize("path,fast", [
     ("/fast/", True), ("/gss/", False), ("/spn/", True),
     ("/gss-spn/", False)])
-def test_alias_spn_of_the_same_account(adsrv, clients, path, fast):
+def test_alias_spn_of_the_same_account(adsrv, ad_clients, path, fast):
     """HTTP/alias is an SPN of svc-web, so its ticket is encrypted in the
     key the keytab holds under HTTP/localhost.  Kerberos accepts it, also
     where NegotiateServicePrincipal names HTTP/localhost: MIT's
     krb5_rd_req takes a ticket for any name as long as it decrypts with
     the named principal's key ("This permits the KDC to have a set of
     aliases", rd_req_dec.c), and the fast path does as GSS-API does."""
-    st, _, _, log = login(adsrv, clients("alice"), path,
+    st, _, _, log = login(adsrv, ad_clients("alice"), path,
                           host="alias.ad.n8443.test")
     assert st == 404, log
     assert ("by the fast path" in log) == fast
 
 
-def test_replay_is_refused(adsrv, clients):
+def test_replay_is_refused(adsrv, ad_clients):
     for path in ("/fast/", "/gss/"):
-        _, tok = clients("alice").token()
+        _, tok = ad_clients("alice").token()
         assert https_request(adsrv, path, [negotiate(tok)])[0] == 404
         mark = adsrv.log_mark()
         assert https_request(adsrv, path, [negotiate(tok)])[0] == 401
@@ -233,11 +197,11 @@ def test_clock_skew(adsrv, ad, certs, offset, expected):
 
 
 def test_user_in_1000_groups(adsrv, ad, base_dir, module_path, certs,
-                            ad_keytab, clients):
+                            ad_keytab, ad_clients):
     """carol's PAC lists 1000 group RIDs: the token is far over 8 KB.  With
     httpd's default LimitRequestFieldSize (8190) httpd refuses the field
     (400) before the module sees it; raised, she logs in."""
-    ctx = clients("carol").context()
+    ctx = ad_clients("carol").context()
     tok = ctx.step()
     field = "Negotiate " + base64.b64encode(tok).decode()
     print("token of a user in 1000 AD groups: %d bytes, Authorization "
@@ -253,13 +217,13 @@ def test_user_in_1000_groups(adsrv, ad, base_dir, module_path, certs,
     srv.ca = certs.ca
     srv.start()
     try:
-        _, tok = clients("carol").token()
+        _, tok = ad_clients("carol").token()
         assert https_request(srv, "/fast/", [negotiate(tok)])[0] == 400
     finally:
         srv.stop()
 
 
-def test_the_accepted_context_carries_a_pac(ad, ad_keytab, clients):
+def test_the_accepted_context_carries_a_pac(ad, ad_keytab, ad_clients):
     """What the module will read: MIT's acceptor exposes the verified PAC
     as the name attribute urn:mspac: (with the logon info buffer as
     urn:mspac:logon-info).  N8443_SAVE_PACS=DIR saves each user's PAC
@@ -270,7 +234,7 @@ def test_the_accepted_context_carries_a_pac(ad, ad_keytab, clients):
                                store={"keytab": ad_keytab})
     save = os.environ.get("N8443_SAVE_PACS")
     for user in ("alice", "bob", "carol", "dave", "erin"):
-        _, tok = clients(user).token(mech=KRB5)
+        _, tok = ad_clients(user).token(mech=KRB5)
         acc = gssapi.SecurityContext(creds=creds, usage="accept")
         acc.step(tok)
         name = acc.initiator_name
@@ -307,13 +271,13 @@ def heimdal_token(tmp_path_factory):
 
 
 @pytest.mark.parametrize("mech", ["spnego", "krb5"])
-def test_heimdal_client_with_an_ad_ticket(adsrv, clients, heimdal_token,
+def test_heimdal_client_with_an_ad_ticket(adsrv, ad_clients, heimdal_token,
                                           mech):
     """Heimdal's initiator, from the same ccache (it puts authorization
     data in the authenticator): both paths take the AD ticket."""
     for path in ("/fast/", "/gss/"):
         tok = subprocess.run([heimdal_token, "localhost", mech, "0x3e"],
-                             env=clients("bob").env, capture_output=True,
+                             env=ad_clients("bob").env, capture_output=True,
                              check=True).stdout
         mark = adsrv.log_mark()
         st, headers, _ = https_request(adsrv, path, [negotiate(tok)])
@@ -323,14 +287,14 @@ def test_heimdal_client_with_an_ad_ticket(adsrv, clients, heimdal_token,
         assert ("by the fast path" in log) == (path == "/fast/"), log
 
 
-def test_openjdk_client_with_an_ad_ticket(adsrv, ad, clients, tmp_path):
+def test_openjdk_client_with_an_ad_ticket(adsrv, ad, ad_clients, tmp_path):
     """OpenJDK's JGSS (tests/diff/JgssToken.java) gets its service ticket
     from the AD DC with dave's TGT: both paths take it."""
     import shutil
     java = shutil.which("java")
     if java is None:
         pytest.skip("no JDK (openjdk-17-jdk-headless)")
-    env = dict(clients("dave").env)
+    env = dict(ad_clients("dave").env)
     env["KRB5CCNAME"] = env["KRB5CCNAME"].replace("FILE:", "")
     res = subprocess.run(
         [java, "-Djava.security.krb5.conf=" + ad.krb5_conf,

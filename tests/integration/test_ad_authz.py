@@ -14,8 +14,9 @@ import time
 import pytest
 
 import harness
-from conftest import KRB5, SPNEGO, build_dir, https_request, negotiate
-from test_ad import AdClient, REALM
+from conftest import (KRB5, SPNEGO, ad_service_files, build_dir, https_request,
+                      negotiate)
+from test_ad import REALM
 
 HEADERS = """
     AuthzSendForbiddenOnFailure On
@@ -100,38 +101,14 @@ BODY = """
 
 
 @pytest.fixture(scope="module")
-def ad(ad_realm):
-    old = os.environ.get("KRB5_CONFIG")
-    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
-    yield ad_realm
-    if old is None:
-        os.environ.pop("KRB5_CONFIG", None)
-    else:
-        os.environ["KRB5_CONFIG"] = old
-
-
-@pytest.fixture(scope="module")
-def sids(ad):
-    return {g: ad.sid_of(g) for g in ("web-users", "web-admins", "ops")}
-
-
-@pytest.fixture(scope="module")
-def setup(ad, base_dir, module_path, certs, sids):
-    d = os.path.join(base_dir, "ad-authz")
-    os.makedirs(d)
-    kt = os.path.join(d, "http.keytab")
-    ad.export_keytab(kt, "HTTP/localhost")
-    harness.chown_to_httpd(kt)
-    gmap = os.path.join(d, "groups.map")
-    with open(gmap, "w") as f:
-        f.write("# name SID\n")
-        for g, s in sorted(sids.items()):
-            f.write("%s %s\n" % (g, s))
+def setup(ad, base_dir, module_path, certs, ad_sids):
+    d, kt, gmap = ad_service_files(ad, base_dir, "ad-authz", ad_sids,
+                                   "# name SID\n")
     key = os.path.join(d, "session.key")
     with open(key, "wb") as f:
         f.write(os.urandom(32))
     os.chmod(key, 0o600)
-    body = BODY.format(h=HEADERS, users_sid=sids["web-users"],
+    body = BODY.format(h=HEADERS, users_sid=ad_sids["web-users"],
                        local_sid=ad.sid_of("web-local"),
                        domain_users=ad.domain_sid + "-513")
     srv = harness.Httpd(base_dir, module_path, ad, certs, kt, body,
@@ -143,17 +120,6 @@ def setup(ad, base_dir, module_path, certs, sids):
     srv.start()
     yield srv, kt, gmap
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def clients(ad, certs):
-    cache = {}
-
-    def get(user):
-        if user not in cache:
-            cache[user] = AdClient(ad, certs, user)
-        return cache[user]
-    return get
 
 
 def get(srv, path, tok=None, headers=()):
@@ -182,10 +148,10 @@ CASES = [
 @pytest.mark.parametrize("mech", [SPNEGO, KRB5], ids=["spnego", "raw-krb5"])
 @pytest.mark.parametrize("user,allowed,denied", CASES,
                          ids=[c[0] for c in CASES])
-def test_groups_from_the_pac(setup, clients, user, allowed, denied, mech):
+def test_groups_from_the_pac(setup, ad_clients, user, allowed, denied, mech):
     srv = setup[0]
     for path in allowed + denied:
-        st, h, log = get(srv, path, clients(user).token(mech=mech)[1])
+        st, h, log = get(srv, path, ad_clients(user).token(mech=mech)[1])
         want = 404 if path in allowed else 403
         assert st == want, (path, log)
         assert "N8443001: login of %s@%s accepted" % (user, REALM) in log
@@ -196,68 +162,68 @@ def test_groups_from_the_pac(setup, clients, user, allowed, denied, mech):
                 in log
 
 
-def test_nested_group_in_the_variables(setup, clients, sids, ad):
+def test_nested_group_in_the_variables(setup, ad_clients, ad_sids, ad):
     srv = setup[0]
-    st, h, _ = get(srv, "/admins/", clients("bob").token()[1])
+    st, h, _ = get(srv, "/admins/", ad_clients("bob").token()[1])
     assert st == 404
     got = h["X-Group-Sids"].split(" ")
     # An extra SID (Samba's "authentication authority asserted
     # identity").
     assert "S-1-18-1" in got
     # AD expands the nesting into the PAC: ops and web-admins both.
-    assert sids["ops"] in got and sids["web-admins"] in got
+    assert ad_sids["ops"] in got and ad_sids["web-admins"] in got
     assert ad.domain_sid + "-513" in got
-    assert sids["web-users"] not in got
+    assert ad_sids["web-users"] not in got
     assert sorted(h["X-Groups"].split(" ")) == ["ops", "web-admins"]
 
 
-def test_domain_local_group(setup, clients, ad):
+def test_domain_local_group(setup, ad_clients, ad):
     """web-local is a domain-local group (Samba lists it among the group
     RIDs, Windows may among the resource groups: the decoder's paths for
     extra SIDs and resource groups are test_pac.c's)."""
-    st, h, log = get(setup[0], "/local/", clients("alice").token()[1])
+    st, h, log = get(setup[0], "/local/", ad_clients("alice").token()[1])
     assert st == 404, log
     assert ad.sid_of("web-local") in h["X-Group-Sids"].split(" ")
-    st, _, _ = get(setup[0], "/local/", clients("bob").token()[1])
+    st, _, _ = get(setup[0], "/local/", ad_clients("bob").token()[1])
     assert st == 403
 
 
-def test_deny_list_with_a_positive_rule(setup, clients, tmp_path):
+def test_deny_list_with_a_positive_rule(setup, ad_clients, tmp_path):
     """Everyone of the domain but web-admins; a login whose groups are
     unknown (its PAC did not verify) is refused by the positive rule."""
     srv, kt, _ = setup
-    assert get(srv, "/deny/", clients("alice").token()[1])[0] == 404
-    assert get(srv, "/deny/", clients("bob").token()[1])[0] == 403
-    st, _, log = get(srv, "/deny/", tampered(kt, clients("alice"),
+    assert get(srv, "/deny/", ad_clients("alice").token()[1])[0] == 404
+    assert get(srv, "/deny/", ad_clients("bob").token()[1])[0] == 403
+    st, _, log = get(srv, "/deny/", tampered(kt, ad_clients("alice"),
                                              "signature", tmp_path))
     assert st == 403, log
 
 
-def test_primary_group_counts(setup, clients, sids):
-    st, h, _ = get(setup[0], "/users/", clients("erin").token()[1])
+def test_primary_group_counts(setup, ad_clients, ad_sids):
+    st, h, _ = get(setup[0], "/users/", ad_clients("erin").token()[1])
     assert st == 404
-    assert sids["web-users"] in h["X-Group-Sids"].split(" ")
+    assert ad_sids["web-users"] in h["X-Group-Sids"].split(" ")
     assert h["X-Groups"] == "web-users"
 
 
-def test_without_forbidden_on_failure_httpd_says_401(setup, clients):
+def test_without_forbidden_on_failure_httpd_says_401(setup, ad_clients):
     """httpd's default (AuthzSendForbiddenOnFailure Off): a failed rule
     after a good login is a 401 with a new challenge."""
-    st, h, log = get(setup[0], "/users-401/", clients("bob").token()[1])
+    st, h, log = get(setup[0], "/users-401/", ad_clients("bob").token()[1])
     assert st == 401, log
     assert "N8443389: Require negotiate-group web-users: bob@" in log
     assert h.get_all("WWW-Authenticate") == ["Negotiate"]
 
 
-def test_unknown_name_matches_no_one(setup, clients):
-    st, _, log = get(setup[0], "/unknown/", clients("alice").token()[1])
+def test_unknown_name_matches_no_one(setup, ad_clients):
+    st, _, log = get(setup[0], "/unknown/", ad_clients("alice").token()[1])
     assert st == 403
     assert "N8443387: Require negotiate-group: 'nosuchgroup' is not in " \
         in log
 
 
-def test_ad_ticket_has_no_auth_indicator(setup, clients):
-    st, _, log = get(setup[0], "/hardened/", clients("alice").token()[1])
+def test_ad_ticket_has_no_auth_indicator(setup, ad_clients):
+    st, _, log = get(setup[0], "/hardened/", ad_clients("alice").token()[1])
     assert st == 403
     assert "N8443390: Require negotiate-auth-indicator hardened: the " \
         "ticket of alice@%s carries no authentication indicator" % REALM \
@@ -278,13 +244,13 @@ def tampered(kt, client, what, tmp_path):
 
 @pytest.mark.parametrize("path", ["/users/", "/users-gss/"])
 @pytest.mark.parametrize("what", ["logon-info", "signature"])
-def test_tampered_pac_is_not_used(setup, clients, path, what, tmp_path):
+def test_tampered_pac_is_not_used(setup, ad_clients, path, what, tmp_path):
     """MIT's acceptor takes the ticket (its PAC may come from an older or
     foreign KDC) but hides a PAC whose server signature does not verify;
     the fast path does the same: the login stands, the group rule fails,
     and the log says why."""
     srv, kt, _ = setup
-    st, h, log = get(srv, path, tampered(kt, clients("alice"), what,
+    st, h, log = get(srv, path, tampered(kt, ad_clients("alice"), what,
                                          tmp_path))
     assert st == 403, log
     assert "N8443001: login of alice@%s accepted" % REALM in log
@@ -297,10 +263,10 @@ def test_tampered_pac_is_not_used(setup, clients, path, what, tmp_path):
 
 
 @pytest.mark.parametrize("path", ["/users/", "/users-gss/"])
-def test_untampered_reencrypted_pac_is_used(setup, clients, path, tmp_path):
+def test_untampered_reencrypted_pac_is_used(setup, ad_clients, path, tmp_path):
     """The control: the same forge with the PAC left as it was."""
     srv, kt, _ = setup
-    st, _, log = get(srv, path, tampered(kt, clients("alice"), "unchanged",
+    st, _, log = get(srv, path, tampered(kt, ad_clients("alice"), "unchanged",
                                          tmp_path))
     assert st == 404, log
 
@@ -312,12 +278,12 @@ def session_cookie(h):
     return None
 
 
-def test_session_cookie_asks_for_the_ticket_again(setup, clients):
+def test_session_cookie_asks_for_the_ticket_again(setup, ad_clients):
     """The sealed cookie keeps the name, not the groups: a group rule on
     a cookie login answers 401 with a challenge, and the ticket the
     browser then sends decides."""
     srv = setup[0]
-    st, h, _ = get(srv, "/session/", clients("alice").token()[1])
+    st, h, _ = get(srv, "/session/", ad_clients("alice").token()[1])
     assert st == 404
     cookie = session_cookie(h)
     assert cookie is not None
@@ -326,12 +292,12 @@ def test_session_cookie_asks_for_the_ticket_again(setup, clients):
     assert "Negotiate" in (h.get_all("WWW-Authenticate") or [""])[0]
     assert "N8443384: Require negotiate-group: the login of alice@%s came " \
         "from a session cookie" % REALM in log
-    st, _, _ = get(srv, "/session/", clients("alice").token()[1],
+    st, _, _ = get(srv, "/session/", ad_clients("alice").token()[1],
                    headers=[("Cookie", cookie)])
     assert st == 404
 
 
-def test_connection_login_asks_for_the_ticket_again(setup, clients):
+def test_connection_login_asks_for_the_ticket_again(setup, ad_clients):
     """NegotiateConnectionAuth keeps the name on the connection, not the
     groups: the next request without a token is asked for one (401)."""
     import http.client
@@ -342,7 +308,7 @@ def test_connection_login_asks_for_the_ticket_again(setup, clients):
     conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx,
                                        timeout=20)
     try:
-        for hdrs in ([negotiate(clients("alice").token()[1])], []):
+        for hdrs in ([negotiate(ad_clients("alice").token()[1])], []):
             mark = srv.log_mark()
             conn.putrequest("GET", "/conn/", skip_host=True)
             conn.putheader("Host", "localhost:%d" % srv.port)
@@ -359,18 +325,18 @@ def test_connection_login_asks_for_the_ticket_again(setup, clients):
         conn.close()
 
 
-def test_group_map_is_read_again_when_it_changes(setup, clients, sids):
+def test_group_map_is_read_again_when_it_changes(setup, ad_clients, ad_sids):
     srv, _, gmap = setup
-    st, _, _ = get(srv, "/unknown/", clients("alice").token()[1])
+    st, _, _ = get(srv, "/unknown/", ad_clients("alice").token()[1])
     assert st == 403
     with open(gmap) as f:
         old = f.read()
     try:
         with open(gmap + ".new", "w") as f:
-            f.write(old + "nosuchgroup %s\n" % sids["web-users"])
+            f.write(old + "nosuchgroup %s\n" % ad_sids["web-users"])
         os.rename(gmap + ".new", gmap)
         time.sleep(1.1)
-        st, _, log = get(srv, "/unknown/", clients("alice").token()[1])
+        st, _, log = get(srv, "/unknown/", ad_clients("alice").token()[1])
         assert st == 404, log
         # A bad line: logged, and the map in use stays (each child's
         # own: /users/ is decided the same by either).
@@ -378,7 +344,7 @@ def test_group_map_is_read_again_when_it_changes(setup, clients, sids):
             f.write(old + "broken-line\n")
         os.rename(gmap + ".new", gmap)
         time.sleep(1.1)
-        st, _, log = get(srv, "/users/", clients("alice").token()[1])
+        st, _, log = get(srv, "/users/", ad_clients("alice").token()[1])
         assert st == 404, log
         assert "N8443380: NegotiateGroupMap %s:5: expected \"name SID\"" \
             % gmap in log
@@ -483,21 +449,21 @@ def rendered(setup, ad, base_dir, module_path, certs):
     backend.close()
 
 
-def test_rendered_rules(rendered, clients):
+def test_rendered_rules(rendered, ad_clients):
     srv, _, text = rendered
     assert "Require negotiate-group web-users" in text
     assert "AuthzSendForbiddenOnFailure On" in text
-    st, _, _ = get(srv, "/r-users/", clients("alice").token()[1])
+    st, _, _ = get(srv, "/r-users/", ad_clients("alice").token()[1])
     assert st == 404
-    st, _, log = get(srv, "/r-users/", clients("bob").token()[1])
+    st, _, log = get(srv, "/r-users/", ad_clients("bob").token()[1])
     assert st == 403, log
     # bob is in web-admins (nested), but an AD ticket has no indicator.
-    st, _, log = get(srv, "/r-admin/", clients("bob").token()[1])
+    st, _, log = get(srv, "/r-admin/", ad_clients("bob").token()[1])
     assert st == 403, log
     assert "N8443390: Require negotiate-auth-indicator hardened" in log
 
 
-def test_rendered_group_header_cannot_be_forged(rendered, clients, sids,
+def test_rendered_group_header_cannot_be_forged(rendered, ad_clients, ad_sids,
                                                 ad):
     """The backend sees the groups of bob's verified PAC, whatever the
     client sent in any spelling of the header."""
@@ -508,7 +474,7 @@ def test_rendered_group_header_cannot_be_forged(rendered, clients, sids,
               ("X-Remote-User", "mallory")]
     for user in ("bob", "dave"):
         del backend.seen[:]
-        st, _, log = get(srv, "/r-app/x", clients(user).token()[1],
+        st, _, log = get(srv, "/r-app/x", ad_clients(user).token()[1],
                          headers=forged)
         assert st == 200, log
         (hdrs,) = backend.seen
@@ -518,7 +484,7 @@ def test_rendered_group_header_cannot_be_forged(rendered, clients, sids,
         sids_seen = groups[0].split(" ")
         assert "S-1-5-32-544" not in sids_seen
         assert ad.domain_sid + "-513" in sids_seen
-        assert (sids["web-admins"] in sids_seen) == (user == "bob")
+        assert (ad_sids["web-admins"] in sids_seen) == (user == "bob")
         assert [v for k, v in got if k == "x-remote-user"] == \
             ["%s@%s" % (user, REALM)]
         assert not any(k == "authorization" for k, _ in got)

@@ -47,42 +47,11 @@ BODY = """
 """
 
 
-class IndClient(Client):
-    def __init__(self, realm, certs, user):
-        self.user = user
-        self.realm = realm
-        self.certs = certs
-        self.env = realm.client_env(user, USERS[user])
-        self.ccache = self.env["KRB5CCNAME"]
-
-
 @pytest.fixture(scope="module")
 def ind_realm(base_dir):
-    r = harness.Realm(os.path.join(base_dir, "indicators"))
-    old = os.environ.get("KRB5_CONFIG")
-    try:
-        r.stop_kdc()
-        spake = " spake_preauth_groups = edwards25519\n"
-        r.write_krb5_conf(r.krb5_conf, spake)
-        with open(r.kdc_conf) as f:
-            conf = f.read()
-        conf = conf.replace("  max_life = 10h\n", "  max_life = 10h\n"
-                            "  spake_preauth_indicator = hardened\n")
-        with open(r.kdc_conf, "w") as f:
-            f.write("[libdefaults]\n" + spake + conf)
-        r.start_kdc()
-        for user, pw in USERS.items():
-            r.add_user(user, pw)
-        r.kadmin("modprinc +requires_preauth stepup")
-        r.add_service("HTTP/localhost")
-        os.environ["KRB5_CONFIG"] = r.krb5_conf
+    with harness.indicator_realm(os.path.join(base_dir, "indicators"),
+                                 USERS) as r:
         yield r
-    finally:
-        if old is None:
-            os.environ.pop("KRB5_CONFIG", None)
-        else:
-            os.environ["KRB5_CONFIG"] = old
-        r.close()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +69,7 @@ def isrv(ind_realm, base_dir, module_path, certs):
 
 @pytest.fixture(scope="module")
 def users(ind_realm, certs):
-    return {u: IndClient(ind_realm, certs, u) for u in USERS}
+    return {u: Client(ind_realm, certs, u, USERS) for u in USERS}
 
 
 def get(srv, client, path, mech=SPNEGO):

@@ -13,8 +13,9 @@ import subprocess
 
 import pytest
 
+import harness
 import tokedit
-from conftest import KRB5, SPNEGO, build_dir
+from conftest import KRB5, SPNEGO, AdClient, build_dir
 
 # The acceptor bindings the driver uses (tests/diff/diff_core.h).
 CB_APP = b"tls-server-end-point:" + bytes([0x11]) * 32
@@ -237,24 +238,16 @@ def test_paths_agree_on_ad_tickets_and_tampered_pacs(tmp_path, ad_realm,
     agree also on the claims: MIT accepts the login and hides a PAC that
     does not verify (state 2), and shows one that does (state 1)."""
     import ad_realm as adr
-    from test_ad import AdClient
     kt = os.path.join(base_dir, "diff-ad.keytab")
     ad_realm.export_keytab(kt, "HTTP/localhost")
     corpus = tmp_path / "corpus-ad"
     corpus.mkdir()
-    old = os.environ.get("KRB5_CONFIG")
-    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
-    try:
+    with harness.krb5_config(ad_realm.krb5_conf):
         for user in ("alice", "bob", "carol", "erin"):
             c = AdClient(ad_realm, None, user)
             for mech, m in ((SPNEGO, "spnego"), (KRB5, "krb5")):
                 (corpus / ("real-ad-%s-%s.tok" % (user, m))).write_bytes(
                     c.token(mech=mech)[1])
-    finally:
-        if old is None:
-            os.environ.pop("KRB5_CONFIG", None)
-        else:
-            os.environ["KRB5_CONFIG"] = old
     assert adr.PASSWORDS
     res = subprocess.run([driver(), "-v", kt, str(corpus)],
                          capture_output=True, text=True, timeout=900,

@@ -13,8 +13,8 @@ import time
 import pytest
 
 import harness
-from conftest import KRB5, https_request, negotiate
-from test_ad import AdClient, REALM
+from conftest import AdClient, KRB5, ad_service_files, https_request, negotiate
+from test_ad import REALM
 
 HEADERS = """
     AuthzSendForbiddenOnFailure On
@@ -48,32 +48,8 @@ BODY = """
 
 
 @pytest.fixture(scope="module")
-def ad(ad_realm):
-    old = os.environ.get("KRB5_CONFIG")
-    os.environ["KRB5_CONFIG"] = ad_realm.krb5_conf
-    yield ad_realm
-    if old is None:
-        os.environ.pop("KRB5_CONFIG", None)
-    else:
-        os.environ["KRB5_CONFIG"] = old
-
-
-@pytest.fixture(scope="module")
-def sids(ad):
-    return {g: ad.sid_of(g) for g in ("web-users", "web-admins", "ops")}
-
-
-@pytest.fixture(scope="module")
-def rt(ad, base_dir, module_path, certs, sids):
-    d = os.path.join(base_dir, "redteam-ad")
-    os.makedirs(d)
-    kt = os.path.join(d, "http.keytab")
-    ad.export_keytab(kt, "HTTP/localhost")
-    harness.chown_to_httpd(kt)
-    gmap = os.path.join(d, "groups.map")
-    with open(gmap, "w") as f:
-        for g, s in sorted(sids.items()):
-            f.write("%s %s\n" % (g, s))
+def rt(ad, base_dir, module_path, certs, ad_sids):
+    d, kt, gmap = ad_service_files(ad, base_dir, "redteam-ad", ad_sids)
     srv = harness.Httpd(base_dir, module_path, ad, certs, kt,
                         BODY.format(h=HEADERS), name="httpd-redteam-ad",
                         extra_global="LimitRequestFieldSize 65536\n"
@@ -142,22 +118,22 @@ def test_pac_container_paths_agree(rt, alice, what, tmp_path):
         assert st_f == 404
 
 
-def test_silver_ticket_is_trusted_as_mit_does(rt, alice, sids, tmp_path):
+def test_silver_ticket_is_trusted_as_mit_does(rt, alice, ad_sids, tmp_path):
     """A PAC signed again with the service key only (its KDC signature is
     made with the service key too): MIT's acceptor cannot check the KDC
     signature and vouches for the PAC; so does the module, on both paths.
     Whoever holds the keytab can mint any group (a silver ticket): the
     keytab is as sensitive as the groups it guards."""
-    rid = sids["web-admins"].rsplit("-", 1)[1]
+    rid = ad_sids["web-admins"].rsplit("-", 1)[1]
     r = both_paths(rt, alice, "silver-primary:" + rid, tmp_path, "/admins")
     for p, (st, got, log) in r.items():
         assert st == 404, (p, log)
-        assert sids["web-admins"] in got.split()
+        assert ad_sids["web-admins"] in got.split()
 
 
 # ------------------------------------------------------------ findings
 
-def test_group_map_torn_write_is_not_taken(rt, alice, ad, sids):
+def test_group_map_torn_write_is_not_taken(rt, alice, ad, ad_sids):
     """FINDING: a NegotiateGroupMap read again while it is being written
     in place (truncate, then write: `cat > map`, Python's open("w"), an
     editor without rename) is taken as it is, with a last line cut short
@@ -177,7 +153,7 @@ def test_group_map_torn_write_is_not_taken(rt, alice, ad, sids):
     st, _, log = get(srv, "/admins/", alice.token()[1])
     assert st == 403, log
     # The new map: web-admins becomes another group, RID 5131.
-    final = old.replace("web-admins %s\n" % sids["web-admins"], "") \
+    final = old.replace("web-admins %s\n" % ad_sids["web-admins"], "") \
         + "web-admins %s-5131\n" % ad.domain_sid
     cut = final.rindex("-5131") + len("-513")
     try:
@@ -257,12 +233,12 @@ def test_group_map_fifo_does_not_hang(rt, alice):
         _restore_map(gmap, old)
 
 
-def test_group_map_same_size_same_mtime_edit_is_seen(rt, alice, sids):
+def test_group_map_same_size_same_mtime_edit_is_seen(rt, alice, ad_sids):
     """An edit in place of the same size whose mtime is put back (or that
     falls in the same second on a coarse clock) is seen by its ctime."""
     srv, _ = rt
     gmap = srv.gmap
-    u, a = sids["web-users"], sids["web-admins"]
+    u, a = ad_sids["web-users"], ad_sids["web-admins"]
     if len(u) != len(a):
         pytest.skip("the two SIDs differ in length")
     with open(gmap) as f:
@@ -346,49 +322,19 @@ IFREL_CAMMAC = "30283026a003020160a11f041d" + CAMMAC
 @pytest.fixture(scope="module")
 def rt_ind(base_dir, module_path, certs):
     from conftest import Client
-    r = harness.Realm(os.path.join(base_dir, "redteam-ind"))
-    old = os.environ.get("KRB5_CONFIG")
-    srv = None
-    try:
-        r.stop_kdc()
-        spake = " spake_preauth_groups = edwards25519\n"
-        r.write_krb5_conf(r.krb5_conf, spake)
-        with open(r.kdc_conf) as f:
-            conf = f.read()
-        conf = conf.replace("  max_life = 10h\n", "  max_life = 10h\n"
-                            "  spake_preauth_indicator = hardened\n")
-        with open(r.kdc_conf, "w") as f:
-            f.write("[libdefaults]\n" + spake + conf)
-        r.start_kdc()
-        for user, pw in IND_USERS.items():
-            r.add_user(user, pw)
-        r.kadmin("modprinc +requires_preauth stepup")
-        r.add_service("HTTP/localhost")
-        os.environ["KRB5_CONFIG"] = r.krb5_conf
+    with harness.indicator_realm(os.path.join(base_dir, "redteam-ind"),
+                                 IND_USERS) as r:
         kt = os.path.join(base_dir, "redteam-ind", "http.keytab")
         r.export_keytab(kt, ["HTTP/localhost"])
         harness.chown_to_httpd(kt)
         srv = harness.Httpd(base_dir, module_path, r, certs, kt, IND_BODY,
                             name="httpd-redteam-ind")
         srv.ca = certs.ca
-        srv.start()
-
-        class C(Client):
-            def __init__(self, user):
-                self.user = user
-                self.realm = r
-                self.certs = certs
-                self.env = r.client_env(user, IND_USERS[user])
-                self.ccache = self.env["KRB5CCNAME"]
-        yield srv, kt, C("plain")
-    finally:
-        if srv is not None:
+        try:
+            srv.start()
+            yield srv, kt, Client(r, certs, "plain", IND_USERS)
+        finally:
             srv.stop()
-        if old is None:
-            os.environ.pop("KRB5_CONFIG", None)
-        else:
-            os.environ["KRB5_CONFIG"] = old
-        r.close()
 
 
 @pytest.mark.parametrize("ad", ["97:" + IND97, "96:" + CAMMAC,
