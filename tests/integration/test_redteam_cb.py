@@ -130,11 +130,9 @@ def test_trusted_proxy_connection_keeps_no_login_in_another_vhost(vhosts,
 
 @pytest.fixture(scope="module")
 def bare_haproxy(base_dir, certs, vhosts):
-    import shutil
+    from haproxy_front import need_haproxy
     from test_proxy import HAProxy
-    if shutil.which("haproxy") is None and \
-            not os.path.exists("/usr/sbin/haproxy"):
-        pytest.skip("haproxy is not installed")
+    need_haproxy()
     hp = HAProxy(os.path.join(base_dir, "redteam-vhosts"), certs,
                  vhosts.port)
     yield hp
