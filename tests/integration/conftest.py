@@ -24,6 +24,39 @@ MINIMAL_BODY = """
   </Location>
 """
 
+# The header the login tests read the logged-in user from.
+SHOW_USER = 'Header always set X-Remote-User "expr=%{REMOTE_USER}"'
+
+
+def location(path, *directives, require="valid-user", after=()):
+    """A <Location path> that logs in with Negotiate, as the bodies here
+    write it: AuthType Negotiate, the directives, Require require, then
+    the lines in after, two spaces in."""
+    lines = ["AuthType Negotiate"] + list(directives) + \
+        ["Require " + require] + list(after)
+    return "  <Location %s>\n%s  </Location>\n" % (
+        path, "".join("    %s\n" % line for line in lines))
+
+
+def user_location(path, *directives):
+    """location() that also shows the user (SHOW_USER)."""
+    return location(path, *directives, after=(SHOW_USER,))
+
+
+# /fast: the fast path; /gss: GSS-API alone; both show the user.
+FAST_AND_GSS = user_location("/fast") + \
+    user_location("/gss", "NegotiateFastPath Off")
+
+
+def script_aliases(cgi, *prefixes):
+    """ScriptAlias /prefix/ cgi/ for each prefix, one a line."""
+    return "".join("  ScriptAlias /%s/ %s/\n" % (p, cgi) for p in prefixes)
+
+
+# A location whose service principal is named in full.
+SPN_EXPLICIT = location("/spn-explicit",
+                        "NegotiateServicePrincipal HTTP/localhost@TEST.N8443")
+
 STANDARD_BODY = """
   <Location /protected>
     AuthType Negotiate
@@ -44,11 +77,7 @@ STANDARD_BODY = """
     NegotiateUserName local
     Require valid-user
   </Location>
-  <Location /spn-explicit>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-  </Location>
+""" + SPN_EXPLICIT + """\
   <Location /spn-hostname>
     AuthType Negotiate
     NegotiateServicePrincipal {HOSTNAME}
@@ -206,6 +235,15 @@ def https_request(server, path, headers=(), method="GET", plain=False,
     conn.close()
     return resp.status, resp.headers, body
 
+
+def login(srv, client, path, **kw):
+    """One login of client at path (kw: for client.context); returns
+    (status, headers, initiator context, srv's log lines of it)."""
+    ctx = client.context(**kw)
+    tok = ctx.step()
+    mark = srv.log_mark()
+    st, headers, _ = https_request(srv, path, [negotiate(tok)])
+    return st, headers, ctx, srv.log_since(mark)
 
 def server_ca(server):
     return server.ca

@@ -13,36 +13,15 @@ import subprocess
 import pytest
 
 import harness
-from conftest import AdClient, KRB5, SPNEGO, https_request, negotiate
+from conftest import (FAST_AND_GSS, KRB5, SPNEGO, AdClient, https_request,
+                      login, negotiate, user_location)
 
 REALM = "AD.N8443.TEST"
 
-BODY = """
-  <Location /fast>
-    AuthType Negotiate
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /spn>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@AD.N8443.TEST
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /gss-spn>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    NegotiateServicePrincipal HTTP/localhost@AD.N8443.TEST
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-"""
+SPN = "NegotiateServicePrincipal HTTP/localhost@AD.N8443.TEST"
+
+BODY = "\n" + FAST_AND_GSS + user_location("/spn", SPN) + \
+    user_location("/gss-spn", "NegotiateFastPath Off", SPN)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +41,6 @@ def adsrv(ad, base_dir, module_path, certs, ad_keytab):
     srv.start()
     yield srv
     srv.stop()
-
-
-def login(srv, client, path, **kw):
-    ctx = client.context(**kw)
-    tok = ctx.step()
-    mark = srv.log_mark()
-    st, headers, _ = https_request(srv, path, [negotiate(tok)])
-    return st, headers, ctx, srv.log_since(mark)
 
 
 def test_ad_realm_is_up(ad):

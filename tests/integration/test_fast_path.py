@@ -18,53 +18,22 @@ import pytest
 import harness
 import tokedit
 from test_replay import memcached  # noqa: F401  (a fixture)
-from conftest import (KRB5, SPNEGO, Client, challenge_tokens, https_request,
-                      negotiate)
+from conftest import (KRB5, SHOW_USER, SPNEGO, Client, challenge_tokens,
+                      https_request, location, login, negotiate,
+                      user_location)
 
-BODY = """
-  <Location /fast>
-    AuthType Negotiate
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-    Header always set X-Channel-Bound "expr=%{reqenv:NEGOTIATE_CHANNEL_BOUND}"
-  </Location>
-  <Location /gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /spn>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /deleg>
-    AuthType Negotiate
-    NegotiateDelegation On
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /fast-session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /gss-session>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    NegotiateSession On
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /anon>
-    AuthType Negotiate
-    NegotiateAllowAnonymous On
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
+BODY = "\n" + location("/fast", after=(
+    SHOW_USER,
+    'Header always set X-Channel-Bound '
+    '"expr=%{reqenv:NEGOTIATE_CHANNEL_BOUND}"')) + \
+    user_location("/gss", "NegotiateFastPath Off") + \
+    user_location("/spn",
+                  "NegotiateServicePrincipal HTTP/localhost@TEST.N8443") + \
+    user_location("/deleg", "NegotiateDelegation On") + \
+    user_location("/fast-session", "NegotiateSession On") + \
+    user_location("/gss-session", "NegotiateFastPath Off",
+                  "NegotiateSession On") + \
+    user_location("/anon", "NegotiateAllowAnonymous On") + """\
   <Location /negotiate8443-status>
     SetHandler negotiate8443-status
   </Location>
@@ -99,15 +68,6 @@ def status(srv):
     st, _, body = https_request(srv, "/negotiate8443-status")
     assert st == 200
     return json.loads(body)
-
-
-def login(srv, client, path, **kw):
-    """One login; returns (status, headers, initiator context, log)."""
-    ctx = client.context(**kw)
-    tok = ctx.step()
-    mark = srv.log_mark()
-    st, headers, _ = https_request(srv, path, [negotiate(tok)])
-    return st, headers, ctx, srv.log_since(mark)
 
 
 def answer(headers):

@@ -26,20 +26,11 @@ import time
 import pytest
 
 import harness
-from conftest import challenge_tokens, https_request, negotiate
+from conftest import (SPN_EXPLICIT, challenge_tokens, https_request, location,
+                      negotiate)
 
-BODY = """
-  <Location /protected>
-    AuthType Negotiate
-    AuthName "n8443 gssproxy"
-    Require valid-user
-  </Location>
-  <Location /spn-explicit>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-  </Location>
-"""
+BODY = "\n" + location("/protected", 'AuthName "n8443 gssproxy"') + \
+    SPN_EXPLICIT
 
 PID_FILE = "/var/run/gssproxy.pid"
 SHIPPED_STANZA = os.path.join(os.path.dirname(os.path.abspath(__file__)),

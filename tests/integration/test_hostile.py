@@ -24,29 +24,15 @@ import time
 
 import pytest
 
-from conftest import KRB5, PASSWORDS, start_httpd
+from conftest import KRB5, PASSWORDS, SPN_EXPLICIT, location, start_httpd
 from tokedit import (KRB5_MS_OID, KRB5_OID, NTLM_OID, SPNEGO_OID, Node,
-                     read_tlv, tlv)
+                     read_tlv, spnego_init, spnego_resp, tlv)
 from tokedit import parse as parse_der
 
-BODY = """
-  <Location /protected>
-    AuthType Negotiate
-    AuthName "n8443 hostile"
-    Require valid-user
-  </Location>
-  <Location /spn-explicit>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-  </Location>
-  <Location /fallback>
-    AuthType Negotiate
-    AuthName "n8443 hostile fallback"
-    NegotiateBasicFallback On
-    Require valid-user
-  </Location>
-"""
+BODY = "\n" + location("/protected", 'AuthName "n8443 hostile"') + \
+    SPN_EXPLICIT + \
+    location("/fallback", 'AuthName "n8443 hostile fallback"',
+             "NegotiateBasicFallback On")
 
 # httpd's defaults, stated so that the cases below can be read against them.
 LIMIT_FIELD_SIZE = 8190
@@ -151,7 +137,8 @@ def basic(raw):
 
 
 # ------------------------------------------------------------------- DER
-# tokedit's tlv, read_tlv, Node, parse (here parse_der) and OIDs.
+# tokedit's tlv, read_tlv, Node, parse (here parse_der), spnego_init,
+# spnego_resp and OIDs.
 
 NEGOEX_OID = bytes.fromhex("2b06010401823702021e")
 IAKERB_OID = bytes.fromhex("2b06010502 05".replace(" ", ""))
@@ -163,27 +150,6 @@ NTLM_AUTHENTICATE = (b"NTLMSSP\x00\x03\x00\x00\x00" + b"\x00" * 8 * 6
                      + b"\x05\x82\x88\xa2")
 # A NegoEx message header as Windows sends it first (signature "NEGOEXTS").
 NEGOEX_MSG = b"NEGOEXTS" + bytes(8) + b"\x00" * 24 + bytes(16) * 2
-
-
-def spnego_init(mechs, token=None, mic=None):
-    """NegTokenInit in GSS framing: [0] mechTypes, [2] mechToken, [3] MIC."""
-    body = tlv(0xa0, tlv(0x30, b"".join(tlv(0x06, m) for m in mechs)))
-    if token is not None:
-        body += tlv(0xa2, tlv(0x04, token))
-    if mic is not None:
-        body += tlv(0xa3, tlv(0x04, mic))
-    return tlv(0x60, tlv(0x06, SPNEGO_OID) + tlv(0xa0, tlv(0x30, body)))
-
-
-def spnego_resp(neg_state=None, mech=None, token=None):
-    body = b""
-    if neg_state is not None:
-        body += tlv(0xa0, tlv(0x0a, bytes([neg_state])))
-    if mech is not None:
-        body += tlv(0xa1, tlv(0x06, mech))
-    if token is not None:
-        body += tlv(0xa2, tlv(0x04, token))
-    return tlv(0xa1, tlv(0x30, body))
 
 
 class Krb5Token:

@@ -18,24 +18,12 @@ import time
 import pytest
 
 import harness
-from conftest import https_request, negotiate, start_httpd
+from conftest import FAST_AND_GSS, https_request, negotiate, start_httpd
 from test_differential import driver
 
 SKEW = 5
 
-BODY = """
-  <Location /fast>
-    AuthType Negotiate
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-  <Location /gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require valid-user
-    Header always set X-Remote-User "expr=%{REMOTE_USER}"
-  </Location>
-"""
+BODY = "\n" + FAST_AND_GSS
 @pytest.fixture(scope="module")
 def esrv(base_dir, module_path, realm, certs, keytab):
     srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,

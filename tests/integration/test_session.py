@@ -15,35 +15,16 @@ import time
 import pytest
 
 import harness
-from conftest import MINIMAL_BODY, https_request, negotiate, start_httpd
+from conftest import (MINIMAL_BODY, https_request, location, negotiate,
+                      start_httpd)
 
-BODY = """
-  <Location /conn>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-  <Location /session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /short-session>
-    AuthType Negotiate
-    NegotiateSession On
-    NegotiateSessionMaxAge 2
-    Require valid-user
-  </Location>
-  <Location /protected>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /notls-session>
-    AuthType Negotiate
-    NegotiateRequireTLS Off
-    NegotiateSession On
-    Require valid-user
-  </Location>
+BODY = "\n" + location("/conn", "NegotiateConnectionAuth On") + \
+    location("/session", "NegotiateSession On") + \
+    location("/short-session", "NegotiateSession On",
+             "NegotiateSessionMaxAge 2") + \
+    location("/protected") + \
+    location("/notls-session", "NegotiateRequireTLS Off",
+             "NegotiateSession On") + """\
   <Location /negotiate8443-status>
     SetHandler negotiate8443-status
     Require ip 127.0.0.1

@@ -24,7 +24,7 @@ import gssapi
 import pytest
 
 import harness
-from conftest import Client, https_request, negotiate
+from conftest import Client, https_request, location, negotiate
 
 ATTACKER_PW = "attacker-pw-9"
 
@@ -34,30 +34,21 @@ printf 'HTTP_COOKIE=%s\\n' "$HTTP_COOKIE"
 printf 'REMOTE_USER=%s\\n' "$REMOTE_USER"
 """
 
+# A session login, and one whose channel binding must be there; in both
+# TLS virtual hosts.
+SESSION = location("/session", "NegotiateSession On")
+SESSION_REQUIRE = location("/require", "NegotiateSession On",
+                           "NegotiateChannelBinding require")
+
 BODY = """
   Header always set X-Bound "%{{NEGOTIATE_CHANNEL_BOUND}}e"
   ScriptAlias /auth-cgi/ {cgi}/
   ScriptAlias /session-cgi/ {cgi}/
   ScriptAlias /conn-cgi/ {cgi}/
-  <Location /auth-cgi/>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /session-cgi/>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /conn-cgi/>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-  <Location /session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
+""" + location("/auth-cgi/") + \
+    location("/session-cgi/", "NegotiateSession On") + \
+    location("/conn-cgi/", "NegotiateConnectionAuth On") + \
+    SESSION + """\
   <LocationMatch "^/rx">
     AuthType Negotiate
     NegotiateSession On
@@ -69,12 +60,7 @@ BODY = """
     NegotiateSessionMaxAge 2
     Require valid-user
   </Location>
-  <Location /require>
-    AuthType Negotiate
-    NegotiateSession On
-    NegotiateChannelBinding require
-    Require valid-user
-  </Location>
+""" + SESSION_REQUIRE + """\
   <Location /partner>
     AuthType Negotiate
     NegotiateKeytab {partner}
@@ -103,17 +89,7 @@ Listen 127.0.0.1:{p2} https
   SSLCertificateFile {cert2}
   SSLCertificateKeyFile {key2}
   Header always set X-Bound "%{{NEGOTIATE_CHANNEL_BOUND}}e"
-  <Location /session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /require>
-    AuthType Negotiate
-    NegotiateSession On
-    NegotiateChannelBinding require
-    Require valid-user
-  </Location>
+""" + SESSION + SESSION_REQUIRE + """\
 </VirtualHost>
 Listen 127.0.0.1:{p3} https
 <VirtualHost 127.0.0.1:{p3}>
@@ -122,11 +98,7 @@ Listen 127.0.0.1:{p3} https
   SSLCertificateFile {cert}
   SSLCertificateKeyFile {key}
   NegotiateKeytab {other}
-  <Location /session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
+""" + SESSION + """\
 </VirtualHost>
 NegotiateSessionKeyFile {keyfile}
 """
@@ -138,11 +110,7 @@ class Attacker(Client):
     for the real realm, never asks a KDC)."""
 
     def __init__(self, realm2, certs):
-        self.user = "admin"
-        self.realm = realm2
-        self.certs = certs
-        self.env = realm2.client_env("admin", ATTACKER_PW)
-        self.ccache = self.env["KRB5CCNAME"]
+        super().__init__(realm2, certs, "admin", {"admin": ATTACKER_PW})
         harness.run(["kvno", "HTTP/localhost@TEST.N8443"], env=self.env)
 
 
