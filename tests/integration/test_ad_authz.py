@@ -25,7 +25,9 @@ HEADERS = """
     Header always set X-Groups "expr=%{reqenv:NEGOTIATE_GROUPS}"
 """
 
-BODY = """
+# web-users and web-admins on both paths, {h}: headers.  (Also
+# test_redteam_ad.py's.)
+GROUP_LOCATIONS = """
   <Location /users>
     AuthType Negotiate
     Require negotiate-group web-users
@@ -48,6 +50,9 @@ BODY = """
     Require negotiate-group web-admins
 {h}
   </Location>
+"""
+
+BODY = GROUP_LOCATIONS + """\
   <Location /by-sid>
     AuthType Negotiate
     Require negotiate-group {users_sid}

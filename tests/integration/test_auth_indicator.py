@@ -11,40 +11,24 @@ import os
 import pytest
 
 import harness
-from conftest import KRB5, SPNEGO, Client, https_request, negotiate
+from conftest import KRB5, SPNEGO, Client, https_request, location, negotiate
 
 USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
 
-BODY = """
-  <Location /hardened>
-    AuthType Negotiate
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-auth-indicator otp hardened
-    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
-  </Location>
-  <Location /hardened-gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-auth-indicator hardened
-    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
-  </Location>
-  <Location /pkinit>
-    AuthType Negotiate
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-auth-indicator pkinit
-  </Location>
-  <Location /any>
-    AuthType Negotiate
-    Require valid-user
-    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
-  </Location>
-  <Location /group>
-    AuthType Negotiate
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-group S-1-5-21-1-2-3-513
-  </Location>
-"""
+SHOW_IND = 'Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"'
+FORBID = "AuthzSendForbiddenOnFailure On"
+HARDENED = "negotiate-auth-indicator hardened"
+
+# "hardened" asked for on GSS-API alone (also test_redteam_ad.py's).
+HARDENED_GSS = location("/hardened-gss", "NegotiateFastPath Off", FORBID,
+                        require=HARDENED, after=(SHOW_IND,))
+
+BODY = "\n" + location("/hardened", FORBID,
+                       require="negotiate-auth-indicator otp hardened",
+                       after=(SHOW_IND,)) + HARDENED_GSS + \
+    location("/pkinit", FORBID, require="negotiate-auth-indicator pkinit") + \
+    location("/any", after=(SHOW_IND,)) + \
+    location("/group", FORBID, require="negotiate-group S-1-5-21-1-2-3-513")
 
 
 @pytest.fixture(scope="module")

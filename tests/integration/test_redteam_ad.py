@@ -13,38 +13,19 @@ import time
 import pytest
 
 import harness
-from conftest import AdClient, KRB5, ad_service_files, https_request, negotiate
+from conftest import (KRB5, AdClient, ad_service_files, https_request,
+                      location, negotiate)
 from test_ad import REALM
+from test_ad_authz import GROUP_LOCATIONS
+from test_auth_indicator import FORBID, HARDENED, HARDENED_GSS, SHOW_IND
+from test_auth_indicator import USERS as IND_USERS
 
 HEADERS = """
     AuthzSendForbiddenOnFailure On
     Header always set X-Group-Sids "expr=%{reqenv:NEGOTIATE_GROUP_SIDS}"
 """
 
-BODY = """
-  <Location /users>
-    AuthType Negotiate
-    Require negotiate-group web-users
-{h}
-  </Location>
-  <Location /users-gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require negotiate-group web-users
-{h}
-  </Location>
-  <Location /admins>
-    AuthType Negotiate
-    Require negotiate-group web-admins
-{h}
-  </Location>
-  <Location /admins-gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require negotiate-group web-admins
-{h}
-  </Location>
-"""
+BODY = GROUP_LOCATIONS
 
 
 @pytest.fixture(scope="module")
@@ -293,23 +274,8 @@ def test_group_map_over_4mib_is_refused(rt, alice):
 
 # ------------------------------------- indicators from the authenticator
 
-IND_USERS = {"stepup": "stepup-pw-1", "plain": "plain-pw-2"}
-
-IND_BODY = """
-  <Location /hardened>
-    AuthType Negotiate
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-auth-indicator hardened
-    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
-  </Location>
-  <Location /hardened-gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    AuthzSendForbiddenOnFailure On
-    Require negotiate-auth-indicator hardened
-    Header always set X-Ind "expr=%{reqenv:NEGOTIATE_AUTH_INDICATORS}"
-  </Location>
-"""
+IND_BODY = "\n" + location("/hardened", FORBID, require=HARDENED,
+                           after=(SHOW_IND,)) + HARDENED_GSS
 
 # AD-AUTHENTICATION-INDICATOR (97): SEQUENCE OF UTF8String { "hardened" }
 IND97 = "300a0c0868617264656e6564"
