@@ -93,6 +93,14 @@ def stop_process(proc, timeout=10, group=False):
         proc.wait()
 
 
+def write_script(path, text):
+    """An executable script (mode 0755) at path, its directory made where
+    missing."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+
 KRB5_CONF = """[libdefaults]
  default_realm = {realm}
  dns_lookup_kdc = false
@@ -120,6 +128,33 @@ AUTH_TO_LOCAL = """  auth_to_local_names = {
 """
 
 
+KDC_CONF = """[kdcdefaults]
+ kdc_ports = {port}
+ kdc_tcp_ports = {port}
+[realms]
+ {realm} = {{
+  {database}
+  key_stash_file = {dir}/stash
+  acl_file = {dir}/kadm5.acl
+  max_life = 10h
+  max_renewable_life = 1d
+  supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+ }}
+{sections}[logging]
+ kdc = FILE:{dir}/kdc.log
+{logging}"""
+
+
+def write_kdc_conf(path, port, d, database, sections="", logging=""):
+    """kdc.conf for REALM: the KDC on 127.0.0.1:port, its files in d, its
+    database (the line that names it), sections (whole sections, each
+    line ending in a newline) and logging (lines added to [logging])."""
+    with open(path, "w") as f:
+        f.write(KDC_CONF.format(port=port, realm=REALM, dir=d,
+                                database=database, sections=sections,
+                                logging=logging))
+
+
 def write_krb5_conf(path, realm, port, domain, extra_libdefaults="",
                     realm_extra=""):
     """A krb5.conf for a realm whose KDC is 127.0.0.1:port, the hosts under
@@ -143,22 +178,8 @@ class Realm:
         self.kdc_conf = os.path.join(self.dir, "kdc.conf")
         self.kdc_proc = None
         self.write_krb5_conf(self.krb5_conf)
-        with open(self.kdc_conf, "w") as f:
-            f.write("""[kdcdefaults]
- kdc_ports = {port}
- kdc_tcp_ports = {port}
-[realms]
- {realm} = {{
-  database_name = {dir}/principal
-  key_stash_file = {dir}/stash
-  acl_file = {dir}/kadm5.acl
-  max_life = 10h
-  max_renewable_life = 1d
-  supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
- }}
-[logging]
- kdc = FILE:{dir}/kdc.log
-""".format(port=self.port, realm=REALM, dir=self.dir))
+        write_kdc_conf(self.kdc_conf, self.port, self.dir,
+                       "database_name = %s/principal" % self.dir)
         open(os.path.join(self.dir, "kadm5.acl"), "w").close()
         self.env = dict(os.environ)
         self.env.update({"KRB5_CONFIG": self.krb5_conf,

@@ -204,20 +204,7 @@ o: n8443 test
     # -- the realm ---------------------------------------------------------
 
     def write_kdc_conf(self):
-        with open(self.kdc_conf, "w") as f:
-            f.write("""[kdcdefaults]
- kdc_ports = {port}
- kdc_tcp_ports = {port}
-[realms]
- {realm} = {{
-  database_module = ldapdb
-  key_stash_file = {dir}/stash
-  acl_file = {dir}/kadm5.acl
-  max_life = 10h
-  max_renewable_life = 1d
-  supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
- }}
-[dbmodules]
+        dbmodules = """[dbmodules]
  ldapdb = {{
   db_library = kldap
   ldap_servers = {uri}
@@ -227,11 +214,12 @@ o: n8443 test
   ldap_service_password_file = {dir}/ldap-service.stash
   ldap_conns_per_server = 2
  }}
-[logging]
- kdc = FILE:{dir}/kdc.log
- admin_server = FILE:{dir}/kadmin.log
-""".format(port=self.port, realm=REALM, dir=self.dir, uri=self.ldap_uri,
-           container=CONTAINER_DN, admin=ADMIN_DN))
+""".format(dir=self.dir, uri=self.ldap_uri, container=CONTAINER_DN,
+           admin=ADMIN_DN)
+        harness.write_kdc_conf(self.kdc_conf, self.port, self.dir,
+                               "database_module = ldapdb", dbmodules,
+                               " admin_server = FILE:%s/kadmin.log\n"
+                               % self.dir)
         open(os.path.join(self.dir, "kadm5.acl"), "w").close()
 
     def create_realm(self):

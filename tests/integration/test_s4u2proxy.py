@@ -151,10 +151,7 @@ def front(lrealm, base_dir, module_path, certs, backend):
     os.makedirs(ccdir)
     harness.chown_to_httpd(ccdir, 0o700)
     for name, text in (("s4u", S4U_CGI), ("curl", CURL_CGI)):
-        path = os.path.join(srv.dir, "cgi-bin", name)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o755)
+        harness.write_script(os.path.join(srv.dir, "cgi-bin", name), text)
     srv.write_conf(module_path, certs, keytab, FRONT_BODY % {"dir": srv.dir},
                    "event", "NegotiateDelegationDir %s" % ccdir)
     srv.ca = certs.ca
