@@ -25,15 +25,24 @@ BODY = DELEGATION_BODY
 
 
 def make_server(base_dir, module_path, realm, certs, keytab, name,
-                extra=""):
+                extra="", cgis=None, ccdir_owner_httpd=True):
+    """httpd with DELEGATION_BODY and NegotiateDelegationDir srv.ccdir:
+    the httpd user's, 0700 (or, not ccdir_owner_httpd, root's, 0711).
+    cgis: {path under the server's directory: script} (by default
+    cgi-bin/klist: KLIST_CGI); extra: more global configuration, or a
+    function of the server that returns it.  Also test_delegation_scope's."""
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, "",
                         name=name)
     ccdir = os.path.join(srv.dir, "ccaches")
     os.makedirs(ccdir)
-    harness.chown_to_httpd(ccdir, 0o700)
-    with open(os.path.join(srv.dir, "cgi-bin", "klist"), "w") as f:
-        f.write(KLIST_CGI)
-    os.chmod(os.path.join(srv.dir, "cgi-bin", "klist"), 0o755)
+    if ccdir_owner_httpd:
+        harness.chown_to_httpd(ccdir, 0o700)
+    else:
+        os.chmod(ccdir, 0o711)
+    for path, text in (cgis or {"cgi-bin/klist": KLIST_CGI}).items():
+        harness.write_script(os.path.join(srv.dir, path), text)
+    if callable(extra):
+        extra = extra(srv)
     srv.write_conf(module_path, certs, keytab, BODY % {"dir": srv.dir},
                    "event", "NegotiateDelegationDir %s\n%s" % (ccdir, extra))
     srv.ca = certs.ca

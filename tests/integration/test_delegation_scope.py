@@ -19,6 +19,7 @@ import time
 import pytest
 
 import harness
+import test_delegation as delegation
 from conftest import DELEGATION_BODY, https_request, negotiate
 
 KLIST_CGI = """#!/bin/sh
@@ -45,7 +46,6 @@ echo "== klist old in sub"; klist -c "FILE:$base/$sub/$old" 2>&1
 echo "== end"
 """
 
-BODY = DELEGATION_BODY
 
 # A third vhost without any login: the other application.
 OTHER_VHOST = """
@@ -58,35 +58,19 @@ Listen 127.0.0.1:%(port)d http
 """
 
 
-def write_cgi(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o755)
-
-
 def make_server(base_dir, module_path, realm, certs, keytab, name,
                 base_owner_httpd, extra=""):
-    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, "",
-                        name=name)
-    ccdir = os.path.join(srv.dir, "ccaches")
-    os.makedirs(ccdir)
-    if base_owner_httpd:
-        # The layout older versions asked for: the httpd user's, 0700.
-        harness.chown_to_httpd(ccdir, 0o700)
-    else:
-        os.chmod(ccdir, 0o711)
-    write_cgi(os.path.join(srv.dir, "cgi-bin", "klist"), KLIST_CGI)
-    write_cgi(os.path.join(srv.dir, "snoop-bin", "snoop"), SNOOP_CGI)
-    srv.other_port = harness.free_port()
-    srv.write_conf(module_path, certs, keytab, BODY % {"dir": srv.dir},
-                   "event", "NegotiateDelegationDir %s\n%s\n%s" % (
-                       ccdir, extra, OTHER_VHOST % {
-                           "port": srv.other_port, "dir": srv.dir}))
-    srv.ca = certs.ca
-    srv.ccdir = ccdir
-    srv.start()
-    return srv
+    """test_delegation's server with this module's CGI scripts and a
+    third vhost (OTHER_VHOST); base_owner_httpd: the layout older
+    versions asked for (the httpd user's, 0700), else root's, 0711."""
+    def more(srv):
+        srv.other_port = harness.free_port()
+        return "%s\n%s" % (extra, OTHER_VHOST % {"port": srv.other_port,
+                                                "dir": srv.dir})
+    return delegation.make_server(
+        base_dir, module_path, realm, certs, keytab, name, more,
+        {"cgi-bin/klist": KLIST_CGI, "snoop-bin/snoop": SNOOP_CGI},
+        ccdir_owner_httpd=base_owner_httpd)
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +271,7 @@ def test_group_httpd_user_is_not_in_fails_at_startup(base_dir, module_path,
     os.makedirs(d)
     os.chmod(d, 0o711)
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
-                        BODY % {"dir": "/nonexistent"},
+                        DELEGATION_BODY % {"dir": "/nonexistent"},
                         name="httpd-deleg-badgroup",
                         extra_global="NegotiateDelegationDir %s\n"
                         "NegotiateDelegationPerms group:root" % d)
