@@ -15,7 +15,7 @@ import pytest
 import harness
 from conftest import negotiate
 from test_fast_path import forged
-from test_proxy import Conn, REDIR_CGI, cgi_env
+from test_proxy import Conn, REDIR_CGI, cgi_env, write_ssi_page
 
 ANON = "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"
 ALICE = "alice@TEST.N8443"
@@ -61,14 +61,9 @@ def srv(base_dir, module_path, realm, certs, keytab):
     s = harness.Httpd(base_dir, module_path, realm, certs, keytab,
                       body(cgi, htdocs), name=name, extra_global=extra)
     s.ca = certs.ca
-    path = os.path.join(cgi, "redir")
-    with open(path, "w") as f:
-        f.write(REDIR_CGI)
-    os.chmod(path, 0o755)
-    ssi = os.path.join(htdocs, "anonssi")
-    os.makedirs(ssi)
-    with open(os.path.join(ssi, "page.shtml"), "w") as f:
-        f.write('members:<!--#include virtual="/members/env" -->:\n')
+    harness.write_script(os.path.join(cgi, "redir"), REDIR_CGI)
+    write_ssi_page(htdocs, "anonssi",
+                   'members:<!--#include virtual="/members/env" -->:\n')
     s.start()
     yield s
     s.stop()

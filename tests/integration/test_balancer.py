@@ -27,6 +27,7 @@ from conftest import https_request, negotiate, start_httpd
 from haproxy_front import DEFAULTS, HAProxyFront, need_haproxy
 from test_binding import independent_binding
 from test_proxy import (Conn, assert_nobody_else, conns_mark, interleave,
+                        sessions_stay_with_their_user,
                         shared_backend_connections, user_of, write_key)
 
 BODY = """
@@ -216,35 +217,9 @@ def test_sessions_stay_with_their_user(setup, alice, bob, frontend):
     HTTPS), and each cookie gives its own user, bound to the balancer's
     certificate."""
     bal = independent_binding(setup.bcert, "sha256")
-    a, b = Conn(setup.ports[frontend], setup.ca, "alice"), \
-        Conn(setup.ports[frontend], setup.ca, "bob")
-    cookies = {}
-    try:
-        for i in range(6):
-            for who, conn, client in (("alice", a, alice), ("bob", b, bob)):
-                hdrs = []
-                if who in cookies:
-                    hdrs.append(("Cookie", "n8443_session=" + cookies[who]))
-                elif i % 2 == 0:
-                    hdrs.append(negotiate(token(client, bal)))
-                st, h, _ = conn.get("/session/", hdrs)
-                user = user_of(h)
-                assert user in (None, who + "@TEST.N8443")
-                set_cookies = [v for v in h.get_all("Set-Cookie") or []
-                               if v.startswith("n8443_session=")]
-                if not hdrs:
-                    assert st == 401 and not set_cookies
-                else:
-                    assert st == 404 and user == who + "@TEST.N8443"
-                    assert h["X-Channel-Bound"] == "true"
-                if set_cookies:
-                    assert any(k == "Authorization" for k, _ in hdrs)
-                    cookies[who] = set_cookies[0].split(";")[0] \
-                        .split("=", 1)[1]
-        assert cookies["alice"] != cookies["bob"]
-    finally:
-        a.close()
-        b.close()
+    sessions_stay_with_their_user(setup.ports[frontend], setup.ca, alice,
+                                  bob, 6, lambda c: token(c, bal),
+                                  bound=True)
 
 
 def test_forwarded_proto_from_the_trusted_address_exactly(setup, alice):

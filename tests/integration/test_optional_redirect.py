@@ -43,10 +43,7 @@ def srv(base_dir, module_path, realm, certs, keytab):
                       extra_global="LogLevel info negotiate8443:debug "
                                    "ssl:warn")
     s.ca = certs.ca
-    path = os.path.join(cgi, "redir")
-    with open(path, "w") as f:
-        f.write(REDIR_CGI)
-    os.chmod(path, 0o755)
+    harness.write_script(os.path.join(cgi, "redir"), REDIR_CGI)
     s.start()
     yield s
     s.stop()

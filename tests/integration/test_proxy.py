@@ -23,70 +23,35 @@ import time
 import pytest
 
 import harness
-from conftest import negotiate, start_httpd
+from conftest import location, negotiate, script_aliases, start_httpd
 from haproxy_front import DEFAULTS, HAProxyFront, need_haproxy
 
 ROUNDS = 10
 
+# The backend tells the proxy's client whom it saw.
+BACKEND_USER = '  Header always set X-Backend-User "expr=%{REMOTE_USER}"\n'
+
 
 def body(cgi, keytab2):
+    conn = "NegotiateConnectionAuth On"
+    fallback = ('AuthName "fallback"', "NegotiateBasicFallback On")
     return """
   NegotiateTrustedProxy 127.0.0.2
   # Which backend connection (its client port) carried whose request.
   CustomLog {cgi}/../conns.log "%{{remote}}p %{{X-Test-Sender}}i"
   Protocols h2 http/1.1
-  Header always set X-Backend-User "expr=%{{REMOTE_USER}}"
-  ScriptAlias /fb/ {cgi}/
-  ScriptAlias /fbp/ {cgi}/
-  ScriptAlias /neg/ {cgi}/
-  ScriptAlias /strict/ {cgi}/
-  ScriptAlias /negshort/ {cgi}/
-  ScriptAlias /negspn/ {cgi}/
-  <Location /conn>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-  <Location /conn-short>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    NegotiateUserName short
-    Require valid-user
-  </Location>
-  <Location /conn-req>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    NegotiateChannelBinding require
-    Require valid-user
-  </Location>
-  <Location /conn-spn>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-  </Location>
-  <Location /conn-kt>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    NegotiateKeytab {keytab2}
-    Require valid-user
-  </Location>
-  <Location /session>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /protected>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /fb/>
-    AuthType Negotiate
-    AuthName "fallback"
-    NegotiateBasicFallback On
-    NegotiateUserName short
-    Require valid-user
-  </Location>
+""".format(cgi=cgi) + BACKEND_USER + \
+        script_aliases(cgi, "fb", "fbp", "neg", "strict", "negshort",
+                       "negspn") + \
+        location("/conn", conn) + \
+        location("/conn-short", conn, "NegotiateUserName short") + \
+        location("/conn-req", conn, "NegotiateChannelBinding require") + \
+        location("/conn-spn", conn,
+                 "NegotiateServicePrincipal HTTP/localhost@TEST.N8443") + \
+        location("/conn-kt", conn, "NegotiateKeytab " + keytab2) + \
+        location("/session", "NegotiateSession On") + \
+        location("/protected") + \
+        location("/fb/", *fallback, "NegotiateUserName short") + """\
   <Location /ssi/>
     Options +Includes
     AddOutputFilter INCLUDES .shtml
@@ -95,32 +60,11 @@ def body(cgi, keytab2):
     NegotiateBasicFallback On
     Require valid-user
   </Location>
-  <Location /fbp/>
-    AuthType Negotiate
-    AuthName "fallback"
-    NegotiateBasicFallback On
-    Require valid-user
-  </Location>
-  <Location /neg/>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /strict/>
-    AuthType Negotiate
-    NegotiateChannelBinding require
-    Require valid-user
-  </Location>
-  <Location /negshort/>
-    AuthType Negotiate
-    NegotiateUserName short
-    Require valid-user
-  </Location>
-  <Location /negspn/>
-    AuthType Negotiate
-    NegotiateServicePrincipal HTTP/localhost@TEST.N8443
-    Require valid-user
-  </Location>
-""".format(cgi=cgi, keytab2=keytab2)
+""" + location("/fbp/", *fallback) + location("/neg/") + \
+        location("/strict/", "NegotiateChannelBinding require") + \
+        location("/negshort/", "NegotiateUserName short") + \
+        location("/negspn/",
+                 "NegotiateServicePrincipal HTTP/localhost@TEST.N8443")
 
 
 # A CGI that redirects internally (a local Location with no Status) to
@@ -128,6 +72,13 @@ def body(cgi, keytab2):
 REDIR_CGI = """#!/bin/sh
 printf 'Location: %s\\n\\n' "$QUERY_STRING"
 """
+
+
+def write_ssi_page(htdocs, sub, text):
+    """htdocs/sub/page.shtml (sub is new) with text."""
+    os.makedirs(os.path.join(htdocs, sub))
+    with open(os.path.join(htdocs, sub, "page.shtml"), "w") as f:
+        f.write(text)
 
 
 def write_key(path):
@@ -175,15 +126,10 @@ NegotiateSessionKeyFile {key}
                         body(cgi, keytab2), name=name, port=port,
                         extra_global=other)
     srv.ca = certs.ca
-    path = os.path.join(cgi, "redir")
-    with open(path, "w") as f:
-        f.write(REDIR_CGI)
-    os.chmod(path, 0o755)
-    ssi = os.path.join(base_dir, name, "htdocs", "ssi")
-    os.makedirs(ssi)
-    with open(os.path.join(ssi, "page.shtml"), "w") as f:
-        f.write('strict:<!--#include virtual="/strict/env" -->:\n'
-                'fbp:<!--#include virtual="/fbp/env" -->:\n')
+    harness.write_script(os.path.join(cgi, "redir"), REDIR_CGI)
+    write_ssi_page(os.path.join(base_dir, name, "htdocs"), "ssi",
+                   'strict:<!--#include virtual="/strict/env" -->:\n'
+                   'fbp:<!--#include virtual="/fbp/env" -->:\n')
     srv.start()
     yield srv
     srv.stop()
@@ -359,23 +305,24 @@ def test_haproxy_without_headers_from_a_trusted_proxy(pserver, haproxy,
     assert "N8443220" in pserver.log_since(mark)
 
 
-@pytest.mark.parametrize("mode", ("always", "bare"))
-def test_haproxy_sessions_stay_with_their_user(pserver, haproxy, alice,
-                                               bob, mode):
-    """NegotiateSession through the same HAProxy, interleaved: a cookie is
-    only ever set in answer to its own user's token, and each user's cookie
-    gives that user."""
-    a, b = Conn(haproxy.ports[mode], pserver.ca, "alice"), \
-        Conn(haproxy.ports[mode], pserver.ca, "bob")
+def sessions_stay_with_their_user(port, ca, alice, bob, rounds, token,
+                                  bound=False):
+    """Alice and Bob interleaved on connections of their own to port, at
+    /session/, for rounds rounds: each sends its cookie once it has one,
+    else every other round a token (token(client)), else nothing.  A
+    cookie is only ever set in answer to its own user's token, and each
+    user's cookie gives that user; bound: each login is channel bound.
+    Also test_balancer's."""
+    a, b = Conn(port, ca, "alice"), Conn(port, ca, "bob")
     cookies = {}
     try:
-        for i in range(ROUNDS):
+        for i in range(rounds):
             for who, conn, client in (("alice", a, alice), ("bob", b, bob)):
                 hdrs = []
                 if who in cookies:
                     hdrs.append(("Cookie", "n8443_session=" + cookies[who]))
                 elif i % 2 == 0:
-                    hdrs.append(negotiate(client.token()[1]))
+                    hdrs.append(negotiate(token(client)))
                 st, h, _ = conn.get("/session/", hdrs)
                 user = user_of(h)
                 assert user in (None, who + "@TEST.N8443")
@@ -385,6 +332,8 @@ def test_haproxy_sessions_stay_with_their_user(pserver, haproxy, alice,
                     assert st == 401 and not set_cookies
                 else:
                     assert st == 404 and user == who + "@TEST.N8443"
+                    if bound:
+                        assert h["X-Channel-Bound"] == "true"
                 if set_cookies:
                     assert any(k == "Authorization" for k, _ in hdrs)
                     cookies[who] = set_cookies[0].split(";")[0] \
@@ -393,6 +342,16 @@ def test_haproxy_sessions_stay_with_their_user(pserver, haproxy, alice,
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("mode", ("always", "bare"))
+def test_haproxy_sessions_stay_with_their_user(pserver, haproxy, alice,
+                                               bob, mode):
+    """NegotiateSession through the same HAProxy, interleaved: a cookie is
+    only ever set in answer to its own user's token, and each user's cookie
+    gives that user."""
+    sessions_stay_with_their_user(haproxy.ports[mode], pserver.ca, alice,
+                                  bob, ROUNDS, lambda c: c.token()[1])
 
 
 # ------------------------------------------------- httpd's mod_proxy

@@ -19,42 +19,25 @@ import os
 import pytest
 
 import harness
-from conftest import negotiate
-from test_proxy import Conn, REDIR_CGI, basic, cgi_env, write_key
+from conftest import location, negotiate, script_aliases
+from test_proxy import (BACKEND_USER, REDIR_CGI, Conn, basic, cgi_env,
+                        write_ssi_page, write_key)
 
 ALICE = "alice@TEST.N8443"
 
 
 def body(cgi, htdocs):
-    return """
-  Header always set X-Backend-User "expr=%{{REMOTE_USER}}"
-  ScriptAlias /conn/ {cgi}/
-  ScriptAlias /conn2/ {cgi}/
-  ScriptAlias /neg/ {cgi}/
-  ScriptAlias /sess/ {cgi}/
-  ScriptAlias /sess2/ {cgi}/
-  ScriptAlias /fb/ {cgi}/
-  ScriptAlias /pw/ {cgi}/
+    conn = "NegotiateConnectionAuth On"
+    return "\n" + BACKEND_USER + \
+        script_aliases(cgi, "conn", "conn2", "neg", "sess", "sess2", "fb",
+                       "pw") + """\
   Alias /connssi/ {htdocs}/connssi/
   RewriteEngine On
   RewriteRule ^/conn-pt/(.*)$ /neg/$1 [PT]
-  <Location /conn/>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    ErrorDocument 404 /neg/env
-    Require valid-user
-  </Location>
-  <Location /conn2/>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    ErrorDocument 404 /conn/env
-    Require valid-user
-  </Location>
-  <Location /conn-pt/>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
+""".format(htdocs=htdocs) + \
+        location("/conn/", conn, "ErrorDocument 404 /neg/env") + \
+        location("/conn2/", conn, "ErrorDocument 404 /conn/env") + \
+        location("/conn-pt/", conn) + """\
   <Location /connssi/>
     Options +Includes
     AddOutputFilter INCLUDES .shtml
@@ -62,33 +45,18 @@ def body(cgi, htdocs):
     NegotiateConnectionAuth On
     Require valid-user
   </Location>
-  <Location /neg/>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /sess/>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /sess2/>
-    AuthType Negotiate
-    NegotiateSession On
-    Require valid-user
-  </Location>
-  <Location /fb/>
-    AuthType Negotiate
-    AuthName "fallback"
-    NegotiateBasicFallback On
-    Require valid-user
-  </Location>
+""" + location("/neg/") + \
+        location("/sess/", "NegotiateSession On") + \
+        location("/sess2/", "NegotiateSession On") + \
+        location("/fb/", 'AuthName "fallback"',
+                 "NegotiateBasicFallback On") + """\
   <Location /pw/>
     AuthType Basic
     AuthName "passwords"
     AuthBasicProvider negotiate8443
     Require valid-user
   </Location>
-""".format(cgi=cgi, htdocs=htdocs)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +75,10 @@ def rs(base_dir, module_path, realm, certs, keytab):
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
                         body(cgi, htdocs), name=name, extra_global=extra)
     srv.ca = certs.ca
-    path = os.path.join(cgi, "redir")
-    with open(path, "w") as f:
-        f.write(REDIR_CGI)
-    os.chmod(path, 0o755)
-    ssi = os.path.join(htdocs, "connssi")
-    os.makedirs(ssi)
-    with open(os.path.join(ssi, "page.shtml"), "w") as f:
-        f.write('neg:<!--#include virtual="/neg/env" -->:\n'
-                'conn2:<!--#include virtual="/conn2/env" -->:\n')
+    harness.write_script(os.path.join(cgi, "redir"), REDIR_CGI)
+    write_ssi_page(htdocs, "connssi",
+                   'neg:<!--#include virtual="/neg/env" -->:\n'
+                   'conn2:<!--#include virtual="/conn2/env" -->:\n')
     srv.start()
     yield srv
     srv.stop()
