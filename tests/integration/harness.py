@@ -181,15 +181,22 @@ class Realm:
         write_kdc_conf(self.kdc_conf, self.port, self.dir,
                        "database_name = %s/principal" % self.dir)
         open(os.path.join(self.dir, "kadm5.acl"), "w").close()
-        self.env = dict(os.environ)
-        self.env.update({"KRB5_CONFIG": self.krb5_conf,
-                         "KRB5_KDC_PROFILE": self.kdc_conf,
-                         "KRB5_TRACE": "/dev/null"})
-        self.env.pop("KRB5CCNAME", None)
-        self.env.pop("KRB5_KTNAME", None)
+        self.env = self.realm_env()
         run([sbin("kdb5_util"), "create", "-s", "-r", REALM, "-P",
              "master-pw"], env=self.env)
         self.start_kdc()
+
+    def realm_env(self):
+        """This process's environment for the realm's tools: its
+        krb5.conf and kdc.conf, no ticket cache or keytab of the caller's,
+        no trace."""
+        env = dict(os.environ)
+        env.update({"KRB5_CONFIG": self.krb5_conf,
+                    "KRB5_KDC_PROFILE": self.kdc_conf,
+                    "KRB5_TRACE": "/dev/null"})
+        env.pop("KRB5CCNAME", None)
+        env.pop("KRB5_KTNAME", None)
+        return env
 
     def write_krb5_conf(self, path, extra_libdefaults=""):
         write_krb5_conf(path, REALM, self.port, ".test.n8443",

@@ -99,12 +99,7 @@ class LdapRealm(harness.Realm):
             self.start_slapd()
             self.write_krb5_conf(self.krb5_conf)
             self.write_kdc_conf()
-            self.env = dict(os.environ)
-            self.env.update({"KRB5_CONFIG": self.krb5_conf,
-                             "KRB5_KDC_PROFILE": self.kdc_conf,
-                             "KRB5_TRACE": "/dev/null"})
-            self.env.pop("KRB5CCNAME", None)
-            self.env.pop("KRB5_KTNAME", None)
+            self.env = self.realm_env()
             self.create_realm()
             self.start_kdc()
         except BaseException:
