@@ -28,11 +28,12 @@ MINIMAL_BODY = """
 SHOW_USER = 'Header always set X-Remote-User "expr=%{REMOTE_USER}"'
 
 
-def location(path, *directives, require="valid-user", after=()):
+def location(path, *directives, require="valid-user", after=(),
+             before=()):
     """A <Location path> that logs in with Negotiate, as the bodies here
-    write it: AuthType Negotiate, the directives, Require require, then
-    the lines in after, two spaces in."""
-    lines = ["AuthType Negotiate"] + list(directives) + \
+    write it: the lines in before, AuthType Negotiate, the directives,
+    Require require, then the lines in after, two spaces in."""
+    lines = list(before) + ["AuthType Negotiate"] + list(directives) + \
         ["Require " + require] + list(after)
     return "  <Location %s>\n%s  </Location>\n" % (
         path, "".join("    %s\n" % line for line in lines))

@@ -13,39 +13,22 @@ import os
 import pytest
 
 import harness
-from conftest import negotiate
+from conftest import location, negotiate, script_aliases
 from test_fast_path import forged
-from test_proxy import Conn, REDIR_CGI, cgi_env, write_ssi_page
+from test_proxy import (BACKEND_USER, REDIR_CGI, SSI, Conn, cgi_env,
+                        write_ssi_page)
 
 ANON = "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"
 ALICE = "alice@TEST.N8443"
 
 
 def body(cgi, htdocs):
-    return """
-  Header always set X-Backend-User "expr=%{{REMOTE_USER}}"
-  ScriptAlias /anon/ {cgi}/
-  ScriptAlias /members/ {cgi}/
-  Alias /anonssi/ {htdocs}/anonssi/
-  <Location /anon/>
-    AuthType Negotiate
-    NegotiateAllowAnonymous On
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-  <Location /anonssi/>
-    Options +Includes
-    AddOutputFilter INCLUDES .shtml
-    AuthType Negotiate
-    NegotiateAllowAnonymous On
-    Require valid-user
-  </Location>
-  <Location /members/>
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-""".format(cgi=cgi, htdocs=htdocs)
+    anon = "NegotiateAllowAnonymous On"
+    return "\n" + BACKEND_USER + script_aliases(cgi, "anon", "members") + \
+        "  Alias /anonssi/ %s/anonssi/\n" % htdocs + \
+        location("/anon/", anon, "NegotiateConnectionAuth On") + \
+        location("/anonssi/", anon, before=SSI) + \
+        location("/members/", "NegotiateConnectionAuth On")
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,16 @@ import os
 import pytest
 
 import harness
-from conftest import negotiate
+from conftest import location, negotiate, script_aliases
 from test_proxy import Conn, REDIR_CGI, cgi_env
 
 ALICE = "alice@TEST.N8443"
 
 
 def body(cgi):
-    return """
-  ScriptAlias /plain/ {cgi}/
-  ScriptAlias /opt/ {cgi}/
-  ScriptAlias /members/ {cgi}/
-  <Location /opt/>
-    AuthType Negotiate
-    NegotiateOptional On
-    Require all granted
-  </Location>
-  <Location /members/>
-    AuthType Negotiate
-    ErrorDocument 401 /opt/env
-    Require valid-user
-  </Location>
-""".format(cgi=cgi)
+    return "\n" + script_aliases(cgi, "plain", "opt", "members") + \
+        location("/opt/", "NegotiateOptional On", require="all granted") + \
+        location("/members/", "ErrorDocument 401 /opt/env")
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,9 @@ from haproxy_front import DEFAULTS, HAProxyFront, need_haproxy
 
 ROUNDS = 10
 
+# Server-side includes where a location has these lines.
+SSI = ("Options +Includes", "AddOutputFilter INCLUDES .shtml")
+
 # The backend tells the proxy's client whom it saw.
 BACKEND_USER = '  Header always set X-Backend-User "expr=%{REMOTE_USER}"\n'
 
@@ -51,16 +54,9 @@ def body(cgi, keytab2):
         location("/conn-kt", conn, "NegotiateKeytab " + keytab2) + \
         location("/session", "NegotiateSession On") + \
         location("/protected") + \
-        location("/fb/", *fallback, "NegotiateUserName short") + """\
-  <Location /ssi/>
-    Options +Includes
-    AddOutputFilter INCLUDES .shtml
-    AuthType Negotiate
-    AuthName "fallback"
-    NegotiateBasicFallback On
-    Require valid-user
-  </Location>
-""" + location("/fbp/", *fallback) + location("/neg/") + \
+        location("/fb/", *fallback, "NegotiateUserName short") + \
+        location("/ssi/", *fallback, before=SSI) + \
+        location("/fbp/", *fallback) + location("/neg/") + \
         location("/strict/", "NegotiateChannelBinding require") + \
         location("/negshort/", "NegotiateUserName short") + \
         location("/negspn/",

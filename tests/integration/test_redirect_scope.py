@@ -20,8 +20,8 @@ import pytest
 
 import harness
 from conftest import location, negotiate, script_aliases
-from test_proxy import (BACKEND_USER, REDIR_CGI, Conn, basic, cgi_env,
-                        write_ssi_page, write_key)
+from test_proxy import (BACKEND_USER, REDIR_CGI, SSI, Conn, basic, cgi_env,
+                        write_key, write_ssi_page)
 
 ALICE = "alice@TEST.N8443"
 
@@ -37,15 +37,8 @@ def body(cgi, htdocs):
 """.format(htdocs=htdocs) + \
         location("/conn/", conn, "ErrorDocument 404 /neg/env") + \
         location("/conn2/", conn, "ErrorDocument 404 /conn/env") + \
-        location("/conn-pt/", conn) + """\
-  <Location /connssi/>
-    Options +Includes
-    AddOutputFilter INCLUDES .shtml
-    AuthType Negotiate
-    NegotiateConnectionAuth On
-    Require valid-user
-  </Location>
-""" + location("/neg/") + \
+        location("/conn-pt/", conn) + \
+        location("/connssi/", conn, before=SSI) + location("/neg/") + \
         location("/sess/", "NegotiateSession On") + \
         location("/sess2/", "NegotiateSession On") + \
         location("/fb/", 'AuthName "fallback"',
