@@ -163,8 +163,7 @@ def certs(base_dir):
 def keytab(realm, base_dir):
     """The service keytab for HTTP/localhost, readable by the httpd user."""
     path = os.path.join(base_dir, "http.keytab")
-    realm.export_keytab(path, ["HTTP/localhost"])
-    harness.chown_to_httpd(path)
+    harness.httpd_keytab(realm, path, ["HTTP/localhost"])
     return path
 
 
@@ -353,8 +352,7 @@ def ad_service_files(ad, base_dir, name, sids, map_header=""):
     d = os.path.join(base_dir, name)
     os.makedirs(d)
     kt = os.path.join(d, "http.keytab")
-    ad.export_keytab(kt, "HTTP/localhost")
-    harness.chown_to_httpd(kt)
+    harness.httpd_keytab(ad, kt, "HTTP/localhost")
     gmap = os.path.join(d, "groups.map")
     with open(gmap, "w") as f:
         f.write(map_header)

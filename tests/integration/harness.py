@@ -93,6 +93,13 @@ def stop_process(proc, timeout=10, group=False):
         proc.wait()
 
 
+def httpd_keytab(realm, path, principals):
+    """realm's keys of principals (as its export_keytab takes them) in
+    path, readable by httpd's user.  Returns path."""
+    realm.export_keytab(path, principals)
+    chown_to_httpd(path)
+    return path
+
 def write_script(path, text):
     """An executable script (mode 0755) at path, its directory made where
     missing."""

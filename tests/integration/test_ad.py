@@ -27,8 +27,7 @@ BODY = "\n" + FAST_AND_GSS + user_location("/spn", SPN) + \
 @pytest.fixture(scope="module")
 def ad_keytab(ad, base_dir):
     path = os.path.join(base_dir, "ad-http.keytab")
-    ad.export_keytab(path, "HTTP/localhost")
-    harness.chown_to_httpd(path)
+    harness.httpd_keytab(ad, path, "HTTP/localhost")
     return path
 
 
@@ -120,8 +119,7 @@ def test_stale_kvno_is_refused(ad, base_dir, module_path, certs):
     import ad_realm
     host = ad_realm.OTHER_SPN.split("/", 1)[1]
     kt = os.path.join(base_dir, "ad-rotate.keytab")
-    ad.export_keytab(kt, ad_realm.OTHER_SPN)
-    harness.chown_to_httpd(kt)
+    harness.httpd_keytab(ad, kt, ad_realm.OTHER_SPN)
     srv = harness.Httpd(base_dir, module_path, ad, certs, kt,
                         BODY.split("  <Location /spn>")[0],
                         name="httpd-ad-rotate")

@@ -41,8 +41,7 @@ def ind_realm(base_dir):
 @pytest.fixture(scope="module")
 def isrv(ind_realm, base_dir, module_path, certs):
     kt = os.path.join(base_dir, "indicators", "http.keytab")
-    ind_realm.export_keytab(kt, ["HTTP/localhost"])
-    harness.chown_to_httpd(kt)
+    harness.httpd_keytab(ind_realm, kt, ["HTTP/localhost"])
     srv = harness.Httpd(base_dir, module_path, ind_realm, certs, kt, BODY,
                         name="httpd-indicators")
     srv.ca = certs.ca

@@ -291,8 +291,7 @@ def rt_ind(base_dir, module_path, certs):
     with harness.indicator_realm(os.path.join(base_dir, "redteam-ind"),
                                  IND_USERS) as r:
         kt = os.path.join(base_dir, "redteam-ind", "http.keytab")
-        r.export_keytab(kt, ["HTTP/localhost"])
-        harness.chown_to_httpd(kt)
+        harness.httpd_keytab(r, kt, ["HTTP/localhost"])
         srv = harness.Httpd(base_dir, module_path, r, certs, kt, IND_BODY,
                             name="httpd-redteam-ind")
         srv.ca = certs.ca
