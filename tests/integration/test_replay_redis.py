@@ -882,3 +882,54 @@ def test_memory_lost_without_new_identity(
     finally:
         srv.stop()
         r.kill()
+
+
+@pytest.mark.parametrize("how", ["FLUSHALL", "restart"])
+def test_default_margin_covers_a_clock_ahead_across_a_loss(
+        base_dir, module_path, realm, certs, keytab, lone, how):
+    """A client whose clock runs 4 s ahead (within the default
+    NegotiateReplayCacheMargin, 5 s) uses a token just before Redis loses
+    its memory (FLUSHALL: the since key goes; a restart without
+    persistence: a new run ID).  Its stamp is after the new watermark, so
+    only the margin refuses it - with the default margin, as for shm
+    (test_redteam_rc F4) and memcached.  A first start is still not held
+    back: the birth httpd's start-up sees first is dated the margin back."""
+    from test_redteam_rc import _forge
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-margin-" + how,
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   % lone.addr())
+    try:
+        lone.cli("FLUSHALL")        # a store httpd has never seen
+        srv.stop()
+        srv.start()
+        settle()
+        # A first start: fresh logins at once, not after the margin.
+        assert login(srv, _forge(realm, keytab, time.time())) == 200
+        tok = _forge(realm, keytab, time.time() + 4)
+        assert login(srv, tok) == 200
+        assert login(srv, tok) == 401
+        if how == "FLUSHALL":
+            assert lone.cli("FLUSHALL") == "OK"
+        else:
+            lone.kill()
+            lone.start()
+        mark = srv.log_mark()
+        deadline = time.monotonic() + 5
+        while True:             # a child may wait out its retry pause
+            st = login(srv, tok)
+            if st != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert st == 401, \
+            "a token used once was accepted again after Redis's %s" % how
+        assert "N8443300" in srv.log_since(mark)
+        # Fresh logins come back once the margin is over (the contract:
+        # within 10 s of the event).
+        t0 = time.monotonic()
+        while login(srv, _forge(realm, keytab, time.time())) != 200:
+            assert time.monotonic() - t0 < 10.0, "no fresh login in 10 s"
+            time.sleep(0.3)
+        assert crashes(srv) == []
+    finally:
+        srv.stop()
