@@ -72,23 +72,24 @@ static const char *file_misfit(apr_pool_t *p, const struct stat *st)
 static gid_t *user_groups(apr_pool_t *p, int *n)
 {
     const char *name = ap_unixd_config.user_name;
-    gid_t *g;
+    gid_t gid = ap_unixd_config.group_id;
     int k = 64;
+    gid_t *g = apr_pcalloc(p, k * sizeof(*g));
 
-    g = apr_pcalloc(p, k * sizeof(*g));
-    if (name == NULL || name[0] == '#'
-        || getgrouplist(name, ap_unixd_config.group_id, g, &k) < 0) {
-        if (k > 64 && name != NULL && name[0] != '#') {
+    if (name != NULL && name[0] != '#') { /* "#uid": no name to look up */
+        int rc = getgrouplist(name, gid, g, &k);
+
+        if (rc < 0 && k > 64) { /* k: the number it needs */
             g = apr_pcalloc(p, k * sizeof(*g));
-            if (getgrouplist(name, ap_unixd_config.group_id, g, &k) >= 0) {
-                *n = k;
-                return g;
-            }
+            rc = getgrouplist(name, gid, g, &k);
         }
-        g[0] = ap_unixd_config.group_id;
-        k = 1;
+        if (rc >= 0) {
+            *n = k;
+            return g;
+        }
     }
-    *n = k;
+    g[0] = gid;
+    *n = 1;
     return g;
 }
 
