@@ -118,16 +118,50 @@ static const char *dir_writer(apr_pool_t *p, const struct stat *st, int own,
     return NULL;
 }
 
+/* The first directory from dir up to / that httpd's children may write
+ * in: what is wrong with it, and its path in *bad; NULL when none.  dir
+ * (absolute, modified) is walked as written: a symbolic link on the way
+ * is not followed, its own directory is checked (a link's target is the
+ * caller's second walk, of the real path). */
+static const char *chain_writer(apr_pool_t *p, char *dir, const gid_t *groups,
+                                int ngroups, const char **bad)
+{
+    const char *why;
+    struct stat st;
+    char *slash;
+    int own = 1;
+
+    for (;;) {
+        if (lstat(dir, &st) != 0)
+            why = apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
+        else
+            why = S_ISLNK(st.st_mode)
+                      ? NULL
+                      : dir_writer(p, &st, own, groups, ngroups);
+        if (why != NULL) {
+            *bad = apr_pstrdup(p, dir);
+            return why;
+        }
+        slash = strrchr(dir, '/');
+        if (slash == NULL || strcmp(dir, "/") == 0)
+            return NULL;
+        own = 0;
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+}
+
 apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
                                      const char *path)
 {
     char real[PATH_MAX], *slash;
-    const char *why = NULL;
+    const char *why = NULL, *bad = NULL;
     apr_status_t rv = APR_SUCCESS;
-    struct stat st;
     gid_t *groups;
     apr_pool_t *p;
-    int ngroups, own = 1;
+    int ngroups;
     char *dir;
 
     /* Started as the User itself: the children are the parent. */
@@ -147,21 +181,10 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
     if (realpath(dir, real) == NULL)
         goto done;
     groups = user_groups(p, &ngroups);
-    for (;;) {
-        if (lstat(real, &st) != 0) {
-            why = apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
-            break;
-        }
-        why = dir_writer(p, &st, own, groups, ngroups);
-        if (why != NULL || strcmp(real, "/") == 0)
-            break;
-        own = 0;
-        slash = strrchr(real, '/');
-        if (slash == real)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-    }
+    /* Where the directory really is, and the path that leads there. */
+    why = chain_writer(p, real, groups, ngroups, &bad);
+    if (why == NULL && dir[0] == '/')
+        why = chain_writer(p, apr_pstrdup(p, dir), groups, ngroups, &bad);
     if (why != NULL) {
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
@@ -172,7 +195,7 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
             "directory of the path writable by root only (chown root; "
             "chmod go-w), or put the file in one that is, such as httpd's "
             "runtime directory (/run/httpd on RHEL)",
-            path, dir, real, why);
+            path, dir, bad, why);
         rv = APR_EGENERAL;
     }
 done:

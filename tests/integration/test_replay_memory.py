@@ -382,6 +382,35 @@ def test_table_directory_writable_by_user_refuses_to_start(srv, how):
     assert status(srv)["replay_cache"]["shm"]["state"] == "ok"
 
 
+def test_table_path_through_a_link_in_a_user_directory_refuses_to_start(
+        base_dir, module_path, realm, certs, keytab):
+    """NegotiateReplayCacheFile names a root-owned directory through a
+    symbolic link that lies in a directory of the User: the real path is
+    safe, but the User may point the link elsewhere.  Both the real path
+    and the path as written are checked (N8443480)."""
+    import pwd
+    import harness
+    user = harness.ensure_user()
+    if user is None:
+        pytest.skip("needs root (httpd's User differs from the start user)")
+    pw = pwd.getpwnam(user)
+    name = "httpd-rcmem-link"
+    udir = os.path.join(base_dir, name + "-user")
+    os.makedirs(udir)
+    os.chown(udir, pw.pw_uid, pw.pw_gid)
+    link = os.path.join(udir, "table")
+    os.symlink(os.path.join(base_dir, name, "run"), link)
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name,
+                        extra_global="NegotiateReplayCacheFile %s/x"
+                                     % link)
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443480: the replay cache file %s/x (NegotiateReplayCacheFile) " \
+        "is in %s, and %s is owned by httpd's User" % (link, link, udir) \
+        in out, out[-2000:]
+
+
 @pytest.mark.parametrize("conf,message", [
     ("NegotiateReplayCacheMargin -1", "NegotiateReplayCacheMargin: '-1' is "
      "not a number of seconds from 0 to 86400"),
