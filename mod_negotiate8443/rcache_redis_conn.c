@@ -97,13 +97,11 @@ static void drop(n8443_redis_conn *conn)
  * refused.  Entries get the longer of both retentions, so the record
  * stays true for every node.
  *
- * A cold birth: httpd's start-up (the parent's look, ARGV[4] not 0) that
- * finds no since key in a store that never held one (no marker key: a
- * new Redis, or one that lost everything as a flush or a restart without
- * persistence does - as memcached's n8443:born) dates the watermark back
- * to ARGV[4], the default margin before now, so that a first start's
- * first logins are not refused for the margin.  A promoted replica holds
- * the marker its primary wrote: its birth is a loss, dated now.
+ * A cold birth: httpd's start-up look (ARGV[4] not 0) that finds no since
+ * key in a store without the marker key (new, or emptied: as memcached's
+ * n8443:born) dates it back to ARGV[4], the default margin before now, so
+ * that a first start's logins are not refused for the margin.  A promoted
+ * replica holds its primary's marker: its birth is a loss, dated now.
  *   KEYS[1] since key, KEYS[2] marker key, KEYS[3] entry key (none: the
  *   watermark only)
  *   ARGV[1] now (us), ARGV[2] retention (ms), ARGV[3] stamp (us),
