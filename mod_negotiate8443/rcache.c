@@ -194,6 +194,42 @@ static void sign_stores(server_rec *s)
     stores_sig = h;
 }
 
+int n8443_rc_each_store(apr_pool_t *p, server_rec *s, n8443_rc_backend backend,
+                        const char *(*store)(apr_pool_t *p,
+                                             const n8443_rc_conf *rc),
+                        n8443_rc_store_fn fn, void *baton)
+{
+    apr_hash_t *seen = NULL;
+    apr_pool_t *tmp = NULL;
+    server_rec *vs;
+    int rv = OK;
+
+    if (store != NULL) {
+        if (apr_pool_create(&tmp, p) != APR_SUCCESS)
+            return !OK;
+        seen = apr_hash_make(tmp);
+    }
+    for (vs = s; vs != NULL && rv == OK; vs = vs->next) {
+        n8443_server_conf *sc =
+            ap_get_module_config(vs->module_config, &negotiate8443_module);
+        const char *name;
+
+        if (sc->rc.backend != backend)
+            continue;
+        if (seen != NULL) {
+            name = store(tmp, &sc->rc);
+            if (name == NULL
+                || apr_hash_get(seen, name, APR_HASH_KEY_STRING) != NULL)
+                continue;
+            apr_hash_set(seen, name, APR_HASH_KEY_STRING, "");
+        }
+        rv = fn(vs, &sc->rc, baton);
+    }
+    if (tmp != NULL)
+        apr_pool_destroy(tmp);
+    return rv;
+}
+
 int n8443_rcache_pre_config(apr_pool_t *pconf)
 {
     apr_size_t i;
@@ -362,13 +398,7 @@ n8443_rc_result n8443_rcache_check_and_store(request_rec *r, n8443_rc_conf *rc,
      * the last d seconds before a loss after the loss: with a margin of
      * d they are refused too (and everybody's for d seconds longer). */
     made = stamp;
-    /* Redis dates no cold birth back yet (rcache_redis.c): there the
-     * default margin would refuse a fresh start's first logins; only an
-     * explicit one applies. */
-    stamp -= apr_time_from_sec(rc->backend == N8443_RC_REDIS
-                                       && n8443_instance.rc_margin < 0
-                                   ? 0
-                                   : n8443_rc_margin());
+    stamp -= apr_time_from_sec(n8443_rc_margin());
     res = rc->provider->check_and_store(r, rc, key, &who, n8443_rc_quota(), now,
                                         stamp, &do_log);
     /* Vhosts with other stores (one keytab and SPN may serve them all):

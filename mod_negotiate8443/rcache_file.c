@@ -12,7 +12,12 @@
  * permission for group or others (created 0600).  A file owned by httpd's
  * User (the identity of CGI scripts too, which could plant an older copy
  * of the table) is not trusted: removed, and the table starts empty with
- * a new watermark.  The
+ * a new watermark.  Its directory, and every one above it, must not be
+ * writable by httpd's User or Group (or by everybody: a sticky directory
+ * such as /tmp is allowed above the file's own): who may write there may
+ * swap the file for an older copy made by root, which no owner check
+ * sees.  Checked at every start (n8443_rc_file_dir_check); a directory
+ * that fails it stops httpd.  The
  * instance holds an exclusive lock (flock) on it for as long as any of its
  * processes lives, so two instances never share one table (they would
  * not share a mutex).  The blocks are reserved (posix_fallocate) so that
@@ -25,6 +30,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -57,6 +65,142 @@ static const char *file_misfit(apr_pool_t *p, const struct stat *st)
                             "(it must be 0600)",
                             (unsigned)(st->st_mode & 07777));
     return NULL;
+}
+
+/* The groups httpd's children run with: Group and User's supplementary
+ * groups (httpd calls initgroups).  *n of them, in p. */
+static gid_t *user_groups(apr_pool_t *p, int *n)
+{
+    const char *name = ap_unixd_config.user_name;
+    gid_t gid = ap_unixd_config.group_id;
+    int k = 64;
+    gid_t *g = apr_pcalloc(p, k * sizeof(*g));
+
+    if (name != NULL && name[0] != '#') { /* "#uid": no name to look up */
+        int rc = getgrouplist(name, gid, g, &k);
+
+        if (rc < 0 && k > 64) { /* k: the number it needs */
+            g = apr_pcalloc(p, k * sizeof(*g));
+            rc = getgrouplist(name, gid, g, &k);
+        }
+        if (rc >= 0) {
+            *n = k;
+            return g;
+        }
+    }
+    g[0] = gid;
+    *n = 1;
+    return g;
+}
+
+/* Who besides root may write in dir (st), for httpd's children: NULL
+ * when nobody; own: the file's own directory (no sticky bit excuse). */
+static const char *dir_writer(apr_pool_t *p, const struct stat *st, int own,
+                              const gid_t *groups, int ngroups)
+{
+    int sticky = !own && (st->st_mode & S_ISVTX);
+    int i;
+
+    if (st->st_uid == ap_unixd_config.user_id)
+        return apr_psprintf(p, "owned by httpd's User (uid %ld)",
+                            (long)st->st_uid);
+    if ((st->st_mode & S_IWGRP) && !sticky)
+        for (i = 0; i < ngroups; i++)
+            if (st->st_gid == groups[i])
+                return apr_psprintf(p,
+                                    "writable by group %ld, one of httpd's "
+                                    "User's (mode %04o)",
+                                    (long)st->st_gid,
+                                    (unsigned)(st->st_mode & 07777));
+    if ((st->st_mode & S_IWOTH) && !sticky)
+        return apr_psprintf(p, "writable by everybody (mode %04o)",
+                            (unsigned)(st->st_mode & 07777));
+    return NULL;
+}
+
+/* The first directory from dir up to / that httpd's children may write
+ * in: what is wrong with it, and its path in *bad; NULL when none.  dir
+ * (absolute, modified) is walked as written: a symbolic link on the way
+ * is not followed, its own directory is checked (a link's target is the
+ * caller's second walk, of the real path). */
+static const char *chain_writer(apr_pool_t *p, char *dir, const gid_t *groups,
+                                int ngroups, const char **bad)
+{
+    const char *why;
+    struct stat st;
+    char *slash;
+    int own = 1;
+
+    for (;;) {
+        if (lstat(dir, &st) != 0)
+            why = apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
+        else
+            why = S_ISLNK(st.st_mode)
+                      ? NULL
+                      : dir_writer(p, &st, own, groups, ngroups);
+        if (why != NULL) {
+            *bad = apr_pstrdup(p, dir);
+            return why;
+        }
+        slash = strrchr(dir, '/');
+        if (slash == NULL || strcmp(dir, "/") == 0)
+            return NULL;
+        own = 0;
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+}
+
+apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
+                                     const char *path)
+{
+    char real[PATH_MAX], *slash;
+    const char *why = NULL, *bad = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    gid_t *groups;
+    apr_pool_t *p;
+    int ngroups;
+    char *dir;
+
+    /* Started as the User itself: the children are the parent. */
+    if (geteuid() != 0 || ap_unixd_config.user_id == geteuid())
+        return APR_SUCCESS;
+    if (apr_pool_create(&p, pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    dir = apr_pstrdup(p, path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        dir = ".";
+    else if (slash == dir)
+        dir = "/";
+    else
+        *slash = '\0';
+    /* A missing directory: opening the file says so (N8443301). */
+    if (realpath(dir, real) == NULL)
+        goto done;
+    groups = user_groups(p, &ngroups);
+    /* Where the directory really is, and the path that leads there. */
+    why = chain_writer(p, real, groups, ngroups, &bad);
+    if (why == NULL && dir[0] == '/')
+        why = chain_writer(p, apr_pstrdup(p, dir), groups, ngroups, &bad);
+    if (why != NULL) {
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            N8443LOGNO(480) "the replay cache file %s "
+            "(NegotiateReplayCacheFile) is in %s, and %s is %s: "
+            "httpd's children (and CGI scripts) could replace the table "
+            "with an older copy and let used tokens in again. Make every "
+            "directory of the path writable by root only (chown root; "
+            "chmod go-w), or put the file in one that is, such as httpd's "
+            "runtime directory (/run/httpd on RHEL)",
+            path, dir, bad, why);
+        rv = APR_EGENERAL;
+    }
+done:
+    apr_pool_destroy(p);
+    return rv;
 }
 
 static int lock_file(int fd)

@@ -280,6 +280,30 @@ static int slot_of(apr_hash_t *asked, const n8443_rc_conf *rc)
     return (int)((n - 1) % N8443_MC_SLOTS);
 }
 
+typedef struct {
+    apr_pool_t *p;
+    int startup;
+    apr_uint32_t words[N8443_MC_SLOTS];
+} watch_walk;
+
+/* A list is a store: vhosts that name the same one share it. */
+static const char *store_of(apr_pool_t *p, const n8443_rc_conf *rc)
+{
+    return rc->memcache_servers;
+}
+
+static int watch_one(server_rec *vs, n8443_rc_conf *rc, void *baton)
+{
+    watch_walk *w = baton;
+    apr_uint32_t word = watch_list(w->p, vs, rc, w->startup);
+
+    if (w->startup)
+        n8443_rc_mc_birth(w->p, rc);
+    if (w->words[rc->memcache_slot] == 0)
+        w->words[rc->memcache_slot] = word;
+    return OK;
+}
+
 /*
  * Ask every memcached list once (not once per vhost that shares it)
  * whether it evicts, and publish the answers for the children in the
@@ -289,46 +313,30 @@ static int slot_of(apr_hash_t *asked, const n8443_rc_conf *rc)
  */
 static void watch_memcached(apr_pool_t *p, server_rec *s, int startup)
 {
-    apr_uint32_t words[N8443_MC_SLOTS];
     n8443_stats *st = n8443_stats_get();
-    apr_hash_t *asked = apr_hash_make(p);
-    server_rec *vs;
+    watch_walk w;
     int i;
 
-    memset(words, 0, sizeof(words));
-    for (vs = s; vs != NULL; vs = vs->next) {
-        const n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
-        apr_uint32_t w;
-
-        if (sc->rc.backend != N8443_RC_MEMCACHE
-            || apr_hash_get(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING)
-                   != NULL)
-            continue;
-        apr_hash_set(asked, sc->rc.memcache_servers, APR_HASH_KEY_STRING, "");
-        w = watch_list(p, vs, &sc->rc, startup);
-        if (startup)
-            n8443_rc_mc_birth(p, &sc->rc);
-        if (words[sc->rc.memcache_slot] == 0)
-            words[sc->rc.memcache_slot] = w;
-    }
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    w.startup = startup;
+    n8443_rc_each_store(p, s, N8443_RC_MEMCACHE, store_of, watch_one, &w);
     for (i = 0; i < N8443_MC_SLOTS; i++)
-        apr_atomic_set32(&st->memcache_refuse[i], words[i]);
+        apr_atomic_set32(&st->memcache_refuse[i], w.words[i]);
+}
+
+/* Each vhost's memcache_refuse[] word. */
+static int slot_one(server_rec *vs, n8443_rc_conf *rc, void *asked)
+{
+    rc->memcache_slot = slot_of(asked, rc);
+    return OK;
 }
 
 static int memcache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 server_rec *s, apr_uint64_t entries)
 {
-    apr_hash_t *asked = apr_hash_make(ptemp);
-    server_rec *vs;
-
-    for (vs = s; vs != NULL; vs = vs->next) {
-        n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
-
-        if (sc->rc.backend == N8443_RC_MEMCACHE)
-            sc->rc.memcache_slot = slot_of(asked, &sc->rc);
-    }
+    n8443_rc_each_store(ptemp, s, N8443_RC_MEMCACHE, NULL, slot_one,
+                        apr_hash_make(ptemp));
     /* httpd reads the configuration twice at start-up; memcached is
      * asked in the pass that goes on to serve, before the first child:
      * logins are refused from the first request on if a memcached
@@ -354,25 +362,26 @@ void n8443_rc_memcache_monitor(apr_pool_t *p, server_rec *s)
     apr_pool_destroy(tmp);
 }
 
-static void memcache_child_init(apr_pool_t *pchild, server_rec *s)
+static int connect_one(server_rec *vs, n8443_rc_conf *rc, void *pchild)
 {
-    server_rec *vs;
     apr_status_t rv;
 
-    for (vs = s; vs != NULL; vs = vs->next) {
-        n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
+    if (rc->memcache != NULL)
+        return OK;
+    rv = n8443_mc_create(pchild, rc->memcache_servers,
+                         (n8443_mc_client **)&rc->memcache);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
+                     N8443LOGNO(057) "cannot set up the memcached client for "
+                     "%s",
+                     rc->memcache_servers);
+    return OK;
+}
 
-        if (sc->rc.backend != N8443_RC_MEMCACHE || sc->rc.memcache != NULL)
-            continue;
-        rv = n8443_mc_create(pchild, sc->rc.memcache_servers,
-                             (n8443_mc_client **)&sc->rc.memcache);
-        if (rv != APR_SUCCESS)
-            ap_log_error(
-                APLOG_MARK, APLOG_CRIT, rv, vs,
-                N8443LOGNO(057) "cannot set up the memcached client for %s",
-                sc->rc.memcache_servers);
-    }
+static void memcache_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    n8443_rc_each_store(pchild, s, N8443_RC_MEMCACHE, NULL, connect_one,
+                        pchild);
 }
 
 /* memcached answers replays; the quota (counted in the shm segment, per

@@ -52,6 +52,19 @@ extern const n8443_rc_provider n8443_rc_shm_provider;
 extern const n8443_rc_provider n8443_rc_memcache_provider;
 extern const n8443_rc_provider n8443_rc_redis_provider;
 
+/* fn(vs, its settings, baton) for each vhost vs of s whose
+ * NegotiateReplayCache is backend, once per store: store(p, rc) names the
+ * store (vhosts that inherit one share it; store NULL: each vhost on its
+ * own), and only its first vhost is visited.  A provider's hooks walk the
+ * vhosts with it.  The first answer of fn that is not OK ends the walk
+ * and is returned. */
+typedef int (*n8443_rc_store_fn)(server_rec *vs, n8443_rc_conf *rc,
+                                 void *baton);
+int n8443_rc_each_store(apr_pool_t *p, server_rec *s, n8443_rc_backend backend,
+                        const char *(*store)(apr_pool_t *p,
+                                             const n8443_rc_conf *rc),
+                        n8443_rc_store_fn fn, void *baton);
+
 /* Record, for the exchange's log line, the watermark a FORGOTTEN answer
  * for r compared stamp with. */
 void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
@@ -78,7 +91,8 @@ apr_uint64_t n8443_rc_stores_sig(void);
 long n8443_rc_margin(void);
 /* How much earlier than now a cold birth is dated: a watermark where no
  * memory is known to have existed before (no table file; a memcached
- * without a birth when httpd starts), so that the default margin does not
+ * without a birth, a Redis without our marker key, when httpd starts),
+ * so that the default margin does not
  * refuse a fresh start's first logins.  0 where the margin was set. */
 apr_interval_time_t n8443_rc_cold_margin(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
@@ -102,6 +116,11 @@ const char *n8443_rc_file_path(apr_pool_t *p);
  * for the life of pool p; logged on failure. */
 apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
                                apr_size_t bytes, n8443_rc_file **out);
+/* Is the directory of path, and every one above it, safe from httpd's
+ * children (not writable by User, its groups or everybody)?  Logged and
+ * not APR_SUCCESS when it is not (start-up then stops). */
+apr_status_t n8443_rc_file_dir_check(apr_pool_t *p, server_rec *s,
+                                     const char *path);
 /* This boot's id (Linux: /proc/sys/kernel/random/boot_id), zeros when
  * unknown. */
 void n8443_rc_boot_id(char *buf, apr_size_t len);

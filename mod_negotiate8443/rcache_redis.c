@@ -235,61 +235,67 @@ static int read_auth(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
     return OK;
 }
 
+/* A backend is its settings: vhosts that inherit them share it. */
+static const char *store_of(apr_pool_t *p, const n8443_rc_conf *rc)
+{
+    return rc->redis != NULL ? apr_psprintf(p, "%pp", rc->redis) : NULL;
+}
+
+typedef struct {
+    apr_pool_t *pconf, *ptemp;
+} pools;
+
+static int start_one(server_rec *vs, n8443_rc_conf *rc, void *baton)
+{
+    const pools *p = baton;
+    n8443_redis_conf *cf = rc->redis;
+
+    if (read_auth(p->pconf, vs, cf) != OK)
+        return !OK;
+#ifndef N8443_HAVE_REDIS_SSL
+    if (cf->tls_ca != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
+                     N8443LOGNO(330) "NegotiateReplayCacheRedisTLS %s: "
+                     "mod_negotiate8443 "
+                     "was built without Redis TLS support (hiredis_ssl, "
+                     "hiredis >= 1.0)",
+                     cf->tls_ca);
+        return !OK;
+    }
+#endif
+    /* As memcached's: asked in the pass that goes on to serve. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        n8443_redis_probe(p->ptemp, vs, cf);
+    return OK;
+}
+
 static int redis_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                              server_rec *s, apr_uint64_t entries)
 {
-    apr_hash_t *seen = apr_hash_make(ptemp);
-    server_rec *vs;
+    pools p = {pconf, ptemp};
 
-    for (vs = s; vs != NULL; vs = vs->next) {
-        n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
-        n8443_redis_conf *cf = sc->rc.redis;
+    return n8443_rc_each_store(ptemp, s, N8443_RC_REDIS, store_of, start_one,
+                               &p);
+}
 
-        if (sc->rc.backend != N8443_RC_REDIS || cf == NULL
-            || apr_hash_get(seen, &cf, sizeof(cf)) != NULL)
-            continue;
-        apr_hash_set(seen, apr_pmemdup(ptemp, &cf, sizeof(cf)), sizeof(cf), cf);
-        if (read_auth(pconf, vs, cf) != OK)
-            return !OK;
-#ifndef N8443_HAVE_REDIS_SSL
-        if (cf->tls_ca != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
-                         N8443LOGNO(330) "NegotiateReplayCacheRedisTLS %s: "
-                         "mod_negotiate8443 "
-                         "was built without Redis TLS support (hiredis_ssl, "
-                         "hiredis >= 1.0)",
-                         cf->tls_ca);
-            return !OK;
-        }
-#endif
-        /* As memcached's: asked in the pass that goes on to serve. */
-        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-            n8443_redis_probe(ptemp, vs, cf);
-    }
+static int connect_one(server_rec *vs, n8443_rc_conf *rc, void *pchild)
+{
+    n8443_redis_conf *cf = rc->redis;
+    apr_status_t rv = n8443_redis_conn_create(pchild, cf);
+
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
+                     N8443LOGNO(328) "replay cache: cannot set up the "
+                     "Redis client for "
+                     "%s: logins are refused (503)",
+                     cf->servers);
     return OK;
 }
 
 static void redis_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    server_rec *vs;
-    apr_status_t rv;
-
-    for (vs = s; vs != NULL; vs = vs->next) {
-        n8443_server_conf *sc =
-            ap_get_module_config(vs->module_config, &negotiate8443_module);
-        n8443_redis_conf *cf = sc->rc.redis;
-
-        if (sc->rc.backend != N8443_RC_REDIS || cf == NULL || cf->conn != NULL)
-            continue;
-        rv = n8443_redis_conn_create(pchild, cf);
-        if (rv != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
-                         N8443LOGNO(328) "replay cache: cannot set up the "
-                         "Redis client for "
-                         "%s: logins are refused (503)",
-                         cf->servers);
-    }
+    n8443_rc_each_store(pchild, s, N8443_RC_REDIS, store_of, connect_one,
+                        pchild);
 }
 
 /* The quota as memcache's; then the watermark, then SET NX. */

@@ -96,11 +96,20 @@ static void drop(n8443_redis_conn *conn)
  * begins now: a new value is written and older authenticators are
  * refused.  Entries get the longer of both retentions, so the record
  * stays true for every node.
- *   KEYS[1] since key, KEYS[2] entry key (none: the watermark only)
- *   ARGV[1] now (us), ARGV[2] retention (ms), ARGV[3] stamp (us)
+ *
+ * A cold birth: httpd's start-up look (ARGV[4] not 0) that finds no since
+ * key in a store without the marker key (new, or emptied: as memcached's
+ * n8443:born) dates it back to ARGV[4], the default margin before now, so
+ * that a first start's logins are not refused for the margin.  A promoted
+ * replica holds its primary's marker: its birth is a loss, dated now.
+ *   KEYS[1] since key, KEYS[2] marker key, KEYS[3] entry key (none: the
+ *   watermark only)
+ *   ARGV[1] now (us), ARGV[2] retention (ms), ARGV[3] stamp (us),
+ *   ARGV[4] a cold birth's watermark (us; 0: none)
  * Answer: {code, watermark, made}: code 0 forgotten (stamp before the
  * watermark), 1 stored, 2 replay, 3 watermark only; made 0 kept, 1 the
- * key was missing or unreadable, 2 a shorter retention was recorded. */
+ * key was missing or unreadable, 2 a shorter retention was recorded, 3
+ * a cold birth. */
 static const char store_script[] =
     "local v = redis.call('GET', KEYS[1]) "
     "local w, r "
@@ -110,15 +119,23 @@ static const char store_script[] =
     "elseif tonumber(r) < tonumber(ARGV[2]) then made = 2 end "
     "if made > 0 then "
     "w = ARGV[1] r = ARGV[2] "
+    "if not v and ARGV[4] ~= '0' "
+    "and redis.call('EXISTS', KEYS[2]) == 0 then w = ARGV[4] made = 3 end "
     "redis.call('SET', KEYS[1], w .. ' ' .. r) end "
-    "if #KEYS < 2 then return {3, w, made} end "
+    "if (made > 0 or #KEYS < 3) "
+    "and redis.call('EXISTS', KEYS[2]) == 0 then "
+    "redis.call('SET', KEYS[2], '1') end "
+    "if #KEYS < 3 then return {3, w, made} end "
     "if tonumber(ARGV[3]) < tonumber(w) then return {0, w, made} end "
     "local px = ARGV[2] "
     "if tonumber(r) > tonumber(px) then px = r end "
-    "if redis.call('SET', KEYS[2], '1', 'NX', 'PX', px) then "
+    "if redis.call('SET', KEYS[3], '1', 'NX', 'PX', px) then "
     "return {1, w, made} end "
     "return {2, w, made}";
 static char store_sha[2 * APR_SHA1_DIGESTSIZE + 1];
+/* Written with every since key, never expiring: this store has held our
+ * keys (not hex: no entry key can be it). */
+#define MARKER_KEY N8443_REDIS_PREFIX "known"
 
 /* store_sha, once per process (single-threaded: child init, probe). */
 static void store_sha_init(void)
@@ -140,11 +157,13 @@ static void store_sha_init(void)
     store_sha[2 * APR_SHA1_DIGESTSIZE] = '\0';
 }
 
-/* Run store_script with conn's since key and key (NULL: none): EVALSHA,
- * and EVAL when the server does not have it yet (once per server start).
- * NULL and err when the connection broke; an error reply as it is. */
+/* Run store_script with conn's since key and key (NULL: none; then
+ * cold, when not 0, is a cold birth's watermark): EVALSHA, and EVAL when
+ * the server does not have it yet (once per server start).  NULL and err
+ * when the connection broke; an error reply as it is. */
 static redisReply *run_store(n8443_redis_conn *conn, const char *key,
-                             apr_time_t stamp, char *err, apr_size_t len)
+                             apr_time_t stamp, apr_time_t cold, char *err,
+                             apr_size_t len)
 {
     long long now = (long long)apr_time_now();
     long long ms = (long long)apr_time_as_msec(n8443_rc_retention());
@@ -156,12 +175,14 @@ static redisReply *run_store(n8443_redis_conn *conn, const char *key,
         const char *cmd = pass == 0 ? "EVALSHA" : "EVAL";
         const char *body = pass == 0 ? store_sha : store_script;
 
-        rep = key != NULL ? n8443_redis_command(
-                  conn->c, err, len, "%s %s 2 %s %s %lld %lld %lld", cmd, body,
-                  conn->since, key, now, ms, (long long)stamp)
-                          : n8443_redis_command(conn->c, err, len,
-                                                "%s %s 1 %s %lld %lld 0", cmd,
-                                                body, conn->since, now, ms);
+        rep = key != NULL
+                  ? n8443_redis_command(conn->c, err, len,
+                                        "%s %s 3 %s %s %s %lld %lld %lld 0",
+                                        cmd, body, conn->since, MARKER_KEY, key,
+                                        now, ms, (long long)stamp)
+                  : n8443_redis_command(
+                      conn->c, err, len, "%s %s 2 %s %s %lld %lld 0 %lld", cmd,
+                      body, conn->since, MARKER_KEY, now, ms, (long long)cold);
         if (rep == NULL || rep->type != REDIS_REPLY_ERROR
             || strncmp(rep->str, "NOSCRIPT", 8) != 0)
             return rep;
@@ -190,7 +211,8 @@ static int store_answer(const redisReply *rep, long long *code,
  * primary itself.  0 and err when it cannot be known or must not be used
  * (not a primary; it may evict our entries). */
 static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
-                        n8443_redis_conn *conn, char *err, apr_size_t len)
+                        n8443_redis_conn *conn, apr_time_t cold, char *err,
+                        apr_size_t len)
 {
     redisReply *rep[3] = {NULL, NULL, NULL};
     char replid[64], runid[64], role[32], policy[64], ident[128];
@@ -244,7 +266,7 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
         conn->identity[0] = '\0';
         apr_snprintf(conn->since, sizeof(conn->since),
                      N8443_REDIS_PREFIX "since:%s", ident);
-        rep[0] = run_store(conn, NULL, 0, err, len);
+        rep[0] = run_store(conn, NULL, 0, cold, err, len);
         if (rep[0] == NULL) {
             char why[200];
 
@@ -277,6 +299,9 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
                          made == 1   ? " (first seen now)"
                          : made == 2 ? " (from now: a shorter retention "
                                        "was recorded)"
+                         : made == 3 ? " (a cold birth: a store without "
+                                       "replay entries, first seen at "
+                                       "start-up)"
                                      : "");
         }
     }
@@ -307,7 +332,7 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
         && (force || conn->identity[0] == '\0'
             || now - conn->checked >= N8443_REDIS_RECHECK
             || now < conn->checked)
-        && !watermark_of(s, cf, conn, err, sizeof(err))) {
+        && !watermark_of(s, cf, conn, 0, err, sizeof(err))) {
         int broken = conn->c->err != 0;
 
         drop(conn);
@@ -334,7 +359,7 @@ static n8443_rc_result ready(server_rec *s, n8443_redis_conf *cf,
             *why = fail(conn, "down", "%s", err[0] ? err : "no server");
             return N8443_RC_UNAVAILABLE;
         }
-        if (!watermark_of(s, cf, conn, err, sizeof(err))) {
+        if (!watermark_of(s, cf, conn, 0, err, sizeof(err))) {
             drop(conn);
             *why = fail(conn, "refused", "%s: %s", conn->primary, err);
             return N8443_RC_UNAVAILABLE;
@@ -381,7 +406,7 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     char err[300];
 
     *retry = 0;
-    rep = run_store(conn, key, stamp, err, sizeof(err));
+    rep = run_store(conn, key, stamp, 0, err, sizeof(err));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
@@ -549,7 +574,11 @@ void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
 #endif
     conn.c = n8443_redis_open_primary(cf, ssl, conn.primary,
                                       sizeof(conn.primary), err, sizeof(err));
-    if (conn.c == NULL || !watermark_of(s, cf, &conn, err, sizeof(err)))
+    /* The first look of this start: a store that never held our keys
+     * is born the default margin back (a cold birth, as memcached's). */
+    if (conn.c == NULL
+        || !watermark_of(s, cf, &conn, apr_time_now() - n8443_rc_cold_margin(),
+                         err, sizeof(err)))
         ap_log_error(
             APLOG_MARK, APLOG_ERR, 0, s,
             N8443LOGNO(322) "replay cache: Redis (%s%s%s) cannot be used at "

@@ -212,6 +212,9 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     apr_status_t rv;
     void *data;
 
+    rv = n8443_rc_file_dir_check(process_pool, s, path);
+    if (rv != APR_SUCCESS)
+        return rv;
     rv = attach_lock(process_pool, s);
     if (rv != APR_SUCCESS)
         return rv;

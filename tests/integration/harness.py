@@ -391,7 +391,9 @@ class Httpd:
         user = ensure_user()
         if user is not None:
             pw = pwd.getpwnam(user)
-            os.chown(os.path.join(self.dir, "run"), pw.pw_uid, pw.pw_gid)
+            # run/ (DefaultRuntimeDir) stays root's, as /run/httpd is: the
+            # shm replay cache's file is there, and a directory the User
+            # may write to stops httpd (N8443480).
             rc = os.path.join(self.dir, "rcache")
             os.makedirs(rc, exist_ok=True)
             os.chown(rc, pw.pw_uid, pw.pw_gid)

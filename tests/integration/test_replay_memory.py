@@ -339,6 +339,78 @@ def test_untrusted_file_refuses_to_start(srv, bad):
         srv.start()
 
 
+@pytest.mark.parametrize("how", ["owned-by-user", "group-writable",
+                                 "world-writable", "parent-owned-by-user"])
+def test_table_directory_writable_by_user_refuses_to_start(srv, how):
+    """The table's directory (or one above it) writable by httpd's User or
+    Group, or by everybody: a child or CGI script could swap the table for
+    an older copy made by root, which the file's own checks accept.  httpd
+    does not start, and says which directory and what to do (N8443480)."""
+    import pwd
+    import harness
+    user = harness.ensure_user()
+    if user is None:
+        pytest.skip("needs root (httpd's User differs from the start user)")
+    pw = pwd.getpwnam(user)
+    run = os.path.dirname(rc_file(srv))
+    bad = srv.dir if how == "parent-owned-by-user" else run
+    st = os.stat(bad)
+    srv.stop()
+    try:
+        if how in ("owned-by-user", "parent-owned-by-user"):
+            os.chown(bad, pw.pw_uid, st.st_gid)
+        elif how == "group-writable":
+            os.chown(bad, st.st_uid, pw.pw_gid)
+            os.chmod(bad, 0o775)
+        else:
+            os.chmod(bad, 0o777)
+        assert srv.start(expect_fail=True) != 0
+        out = srv.output()
+        assert "N8443480: the replay cache file %s " \
+            "(NegotiateReplayCacheFile) is in %s, and %s is " \
+            % (rc_file(srv), run, os.path.realpath(bad)) in out, out[-2000:]
+        assert {"owned-by-user": "owned by httpd's User",
+                "parent-owned-by-user": "owned by httpd's User",
+                "group-writable": "writable by group %d" % pw.pw_gid,
+                "world-writable": "writable by everybody (mode 0777)"}[how] \
+            in out
+        assert "Make every directory of the path writable by root only" in out
+    finally:
+        os.chown(bad, st.st_uid, st.st_gid)
+        os.chmod(bad, stat.S_IMODE(st.st_mode))
+        srv.start()
+    assert status(srv)["replay_cache"]["shm"]["state"] == "ok"
+
+
+def test_table_path_through_a_link_in_a_user_directory_refuses_to_start(
+        base_dir, module_path, realm, certs, keytab):
+    """NegotiateReplayCacheFile names a root-owned directory through a
+    symbolic link that lies in a directory of the User: the real path is
+    safe, but the User may point the link elsewhere.  Both the real path
+    and the path as written are checked (N8443480)."""
+    import pwd
+    import harness
+    user = harness.ensure_user()
+    if user is None:
+        pytest.skip("needs root (httpd's User differs from the start user)")
+    pw = pwd.getpwnam(user)
+    name = "httpd-rcmem-link"
+    udir = os.path.join(base_dir, name + "-user")
+    os.makedirs(udir)
+    os.chown(udir, pw.pw_uid, pw.pw_gid)
+    link = os.path.join(udir, "table")
+    os.symlink(os.path.join(base_dir, name, "run"), link)
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name,
+                        extra_global="NegotiateReplayCacheFile %s/x"
+                                     % link)
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443480: the replay cache file %s/x (NegotiateReplayCacheFile) " \
+        "is in %s, and %s is owned by httpd's User" % (link, link, udir) \
+        in out, out[-2000:]
+
+
 @pytest.mark.parametrize("conf,message", [
     ("NegotiateReplayCacheMargin -1", "NegotiateReplayCacheMargin: '-1' is "
      "not a number of seconds from 0 to 86400"),
