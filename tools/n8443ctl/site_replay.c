@@ -10,7 +10,7 @@
  *       timeout: 500               # ms
  *       wait_replicas: 1
  *       wait_timeout: 100          # ms
- *     replay_cache_file: /var/lib/httpd/n8443-rcache
+ *     replay_cache_file: /var/lib/negotiate8443/rcache
  *     replay_cache_margin: 5
  *
  * replay_cache is one URL-like value, as memcache://; the module's
