@@ -2,7 +2,7 @@
  * n8443ctl check --online, when the KDC is Active Directory (--ldap-uri,
  * the site's kerberos.ad_ldap_uri or N8443CTL_LDAP_URI):
  * the accounts behind the site's SPNs, read over LDAP with the client of
- * the online checks (bound with GSSAPI, signed or sealed).
+ * the online checks (bound with GSSAPI through Cyrus SASL, sealed).
  *
  *   online.ad-ldap      the directory answers and is AD (rootDSE)
  *   online.ad-spn       each HTTP/NAME is on exactly one account: a
@@ -451,8 +451,8 @@ void n8443_online_check_ad(struct online *on)
 
     rec = n8443_report_add(on->ctx->rep, "online.ad-ldap", N8443_SEV_ERROR,
                            "--ldap-uri: this n8443ctl was built without "
-                           "LDAP (libldap); rebuild with configure "
-                           "--with-ldap");
+                           "LDAP (libldap and Cyrus SASL); rebuild with "
+                           "configure --with-ldap");
     n8443_record_unusable(rec);
 }
 
