@@ -13,15 +13,15 @@ from conftest import (MINIMAL_BODY, STANDARD_BODY, Client, https_request, negoti
 
 
 @pytest.fixture
-def rotation_setup(base_dir, module_path, realm, certs):
-    """Its own service principal and keytab, so that rotating the key does
-    not disturb the other tests."""
+def rotation_setup(request, base_dir, module_path, realm, certs):
+    """Its own service principal, keytab and httpd, so that rotating the
+    key does not disturb the other tests."""
     realm.add_service("HTTP/rotate.test.n8443")
-    kt = os.path.join(base_dir, "rotate.keytab")
+    kt = os.path.join(base_dir, "rotate-%s.keytab" % request.node.name)
     realm.export_keytab(kt, ["HTTP/rotate.test.n8443"])
     harness.chown_to_httpd(kt)
     srv = start_httpd(base_dir, module_path, realm, certs, kt, MINIMAL_BODY,
-                      name="httpd-rotate")
+                      name="httpd-" + request.node.name)
     yield srv, kt
     srv.stop()
 
@@ -68,6 +68,43 @@ def test_key_rotation_picked_up_without_restart(rotation_setup, realm,
     # child that serves this may be one that never had the old keys, so
     # N8443031 is not always logged here).
     assert "accepted (krb5) by the fast path" in srv.log_since(mark)
+
+
+def test_key_rotated_in_place_with_the_old_mtime(rotation_setup, realm,
+                                                 certs):
+    """A keytab rewritten in place (same inode, same size) with its old
+    modification time put back, as `cp -p` or `rsync -t --inplace` do: the
+    change time still moves, and the module reads the new keys."""
+    srv, kt = rotation_setup
+    host = "rotate.test.n8443"
+    alice = Client(realm, certs, "alice")
+    _, tok = alice.token(host=host)
+    assert https_request(srv, "/protected/", [negotiate(tok)],
+                         host=host)[0] == 200
+    before = os.stat(kt)
+
+    realm.kadmin("cpw -randkey HTTP/" + host)
+    tmp = kt + ".new"
+    realm.export_keytab(tmp, ["HTTP/" + host])
+    with open(tmp, "rb") as f:
+        data = f.read()
+    os.unlink(tmp)
+    assert len(data) == before.st_size      # same size: only ctime tells
+    with open(kt, "r+b") as f:
+        f.write(data)
+        f.truncate()
+    os.utime(kt, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(kt)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == \
+        (before.st_ino, before.st_size, before.st_mtime_ns)
+
+    alice = Client(realm, certs, "alice")      # fresh ccache, new ticket
+    mark = srv.log_mark()
+    _, tok = alice.token(host=host)
+    status, headers, _ = https_request(srv, "/protected/", [negotiate(tok)],
+                                       host=host)
+    assert status == 200, srv.log_since(mark)
+    assert headers["X-Remote-User"] == "alice@TEST.N8443"
 
 
 def test_missing_keytab_stops_startup(base_dir, module_path, realm, certs):
