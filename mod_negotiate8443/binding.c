@@ -29,17 +29,10 @@ typedef char
                       : -1];
 
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) * var_lookup_fn;
-static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https_fn;
 
 void n8443_binding_post_config(void)
 {
     var_lookup_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
-    is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
-}
-
-int n8443_conn_is_tls(conn_rec *c)
-{
-    return is_https_fn != NULL && is_https_fn(c);
 }
 
 /*

@@ -27,7 +27,21 @@
  */
 #include "connection.h"
 
+#include "mod_ssl.h"
+
 #include "apr_network_io.h"
+
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https_fn;
+
+void n8443_conn_post_config(void)
+{
+    is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+}
+
+int n8443_conn_is_tls(conn_rec *c)
+{
+    return is_https_fn != NULL && is_https_fn(c);
+}
 
 /* ------------------------------------------------------ connection state */
 

@@ -25,6 +25,7 @@ static int n8443_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s)
 {
     n8443_binding_post_config();
+    n8443_conn_post_config();
     /* The skew first: every krb5 context made after this sees it. */
     if (n8443_skew_apply(p, s) != OK)
         return !OK;

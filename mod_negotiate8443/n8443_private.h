@@ -277,7 +277,9 @@ int n8443_binding_for(request_rec *r, struct gss_channel_bindings_struct *cb);
 const char *n8443_binding_source(request_rec *r);
 const char *n8443_set_binding_certificate(cmd_parms *cmd, void *dconf,
                                           const char *arg);
-/* Does c run over TLS (mod_ssl)?  0 without mod_ssl. */
+/* Does c run over TLS (mod_ssl)?  0 without mod_ssl (connection.c,
+ * after n8443_conn_post_config). */
+void n8443_conn_post_config(void);
 int n8443_conn_is_tls(conn_rec *c);
 int n8443_binding_check_config(apr_pool_t *ptemp, server_rec *s);
 

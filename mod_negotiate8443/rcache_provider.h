@@ -52,6 +52,9 @@ extern const n8443_rc_provider n8443_rc_shm_provider;
 extern const n8443_rc_provider n8443_rc_memcache_provider;
 extern const n8443_rc_provider n8443_rc_redis_provider;
 
+/* ------------------------------ rcache_store.c (below rcache.c and the
+ * providers, calling neither) */
+
 /* fn(vs, its settings, baton) for each vhost vs of s whose
  * NegotiateReplayCache is backend, once per store: store(p, rc) names the
  * store (vhosts that inherit one share it; store NULL: each vhost on its
@@ -70,6 +73,23 @@ int n8443_rc_each_store(apr_pool_t *p, server_rec *s, n8443_rc_backend backend,
 void n8443_rc_note_forgotten(request_rec *r, apr_time_t watermark,
                              apr_time_t stamp);
 
+/* A digest of every vhost's store (backend and server list), this
+ * generation: a table kept across a change of it lost memory. */
+apr_uint64_t n8443_rc_stores_sig(void);
+/* NegotiateReplayCacheMargin in force (seconds). */
+long n8443_rc_margin(void);
+/* How much earlier than now a cold birth is dated: a watermark where no
+ * memory is known to have existed before (no table file; a memcached
+ * without a birth, a Redis without our marker key, when httpd starts),
+ * so that the default margin does not
+ * refuse a fresh start's first logins.  0 where the margin was set. */
+apr_interval_time_t n8443_rc_cold_margin(void);
+/* At post_config: sign the vhosts' stores (n8443_rc_stores_sig) and say
+ * whether those that check use more than one (n8443_rc_mixed_stores: a
+ * login is then also recorded in the shm table). */
+void n8443_rc_sign_stores(server_rec *s);
+int n8443_rc_mixed_stores(void);
+
 /* ------------------------------------------ the shm segment (all backends) */
 
 /* The segment also holds the instance's counters and the quota: it is
@@ -84,17 +104,6 @@ void n8443_rc_shm_quota_count(request_rec *r, const n8443_rc_who *who,
 void n8443_rc_shm_usage(apr_uint64_t *live, apr_uint64_t *capacity);
 /* The shm table's watermark (0: no table). */
 apr_time_t n8443_rc_shm_born(void);
-/* A digest of every vhost's store (backend and server list), this
- * generation: a table kept across a change of it lost memory. */
-apr_uint64_t n8443_rc_stores_sig(void);
-/* NegotiateReplayCacheMargin in force (seconds). */
-long n8443_rc_margin(void);
-/* How much earlier than now a cold birth is dated: a watermark where no
- * memory is known to have existed before (no table file; a memcached
- * without a birth, a Redis without our marker key, when httpd starts),
- * so that the default margin does not
- * refuse a fresh start's first logins.  0 where the margin was set. */
-apr_interval_time_t n8443_rc_cold_margin(void);
 /* Seconds per quota window (a refused principal's Retry-After). */
 long n8443_rc_shm_window(void);
 
