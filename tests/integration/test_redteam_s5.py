@@ -1,0 +1,142 @@
+"""Red-team regression tests (review s5): the shm replay cache's table
+file and its start-up directory check (N8443480).  Each test here failed
+when it was written."""
+
+import json
+import os
+import pwd
+import time
+
+import pytest
+
+import harness
+from conftest import https_request, negotiate
+
+BODY = """
+  <Location /protected>
+    AuthType Negotiate
+    Require valid-user
+  </Location>
+  <Location /negotiate8443-status>
+    SetHandler negotiate8443-status
+  </Location>
+"""
+
+# NegotiateReplayCacheMargin's default.
+MARGIN = 5
+
+
+def login(srv, tok):
+    return https_request(srv, "/protected/", [negotiate(tok)])[0]
+
+
+def status(srv):
+    st, _, body = https_request(srv, "/negotiate8443-status")
+    assert st == 200
+    return json.loads(body)
+
+
+def settle(srv):
+    wm = status(srv)["replay_cache"]["shm"]["watermark_unix"]
+    time.sleep(max(0.0, wm + MARGIN + 1.1 - time.time()))
+
+
+def _user():
+    user = harness.ensure_user()
+    if user is None:
+        pytest.skip("needs root (httpd's User differs from the start user)")
+    return pwd.getpwnam(user)
+
+
+def _root_dirs(*paths):
+    for d in paths:
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, 0, 0)
+        os.chmod(d, 0o755)
+
+
+def _flip(link, target):
+    """What the User can do in its own directory: point a link elsewhere
+    (atomically, by rename)."""
+    tmp = link + ".new"
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+
+
+def test_s5_table_through_a_link_chain_old_copy_replay(
+        base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateReplayCacheFile goes through a root-owned link whose target
+    is a second link in a directory of httpd's User.  The start-up check
+    walks the real path and the path as written, but not the link's
+    target path: the User re-points its link between two root-only
+    directories, and a restart maps an older table (one that never saw a
+    token used since), which lets that token in again.  httpd must refuse
+    to start (N8443480) or refuse the replay."""
+    pw = _user()
+    name = "httpd-s5-chain"
+    root = os.path.join(base_dir, name + "-root")
+    a, b, etc = (os.path.join(root, x) for x in ("A", "B", "etc"))
+    _root_dirs(root, a, b, etc)
+    udir = os.path.join(base_dir, name + "-user")
+    os.makedirs(udir)
+    os.chown(udir, pw.pw_uid, pw.pw_gid)
+    hop = os.path.join(udir, "hop")
+    os.symlink(a, hop)
+    os.lchown(hop, pw.pw_uid, pw.pw_gid)
+    os.symlink(hop, os.path.join(etc, "run"))
+    path = os.path.join(etc, "run", "table")
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name,
+                        extra_global="NegotiateReplayCacheFile %s" % path)
+    srv.ca = certs.ca
+    try:
+        srv.start()
+    except RuntimeError:
+        out = srv.output()
+        assert "N8443480" in out and udir in out, out[-2000:]
+        return
+    try:
+        assert os.path.exists(os.path.join(a, "table"))
+        srv.stop()
+        _flip(hop, b)                   # run 2: a new table in B
+        srv.start()
+        settle(srv)
+        _, tok = alice.token()
+        assert login(srv, tok) == 200
+        assert login(srv, tok) == 401
+        srv.stop()
+        _flip(hop, a)                   # run 3: A, older, kept
+        srv.start()
+        assert login(srv, tok) != 200, \
+            "a used token was accepted again from an older table copy"
+    finally:
+        if srv.proc is not None:
+            srv.stop()
+
+
+def test_s5_table_through_a_link_whose_target_crosses_a_user_directory(
+        base_dir, module_path, realm, certs, keytab):
+    """One root-owned link whose target text walks through a directory of
+    the User (<udir>/sub/../../<root>/run): the User may replace sub with
+    a link and so choose the directory.  Neither the real path nor the
+    path as written shows udir: httpd must not start (N8443480)."""
+    pw = _user()
+    name = "httpd-s5-dotdot"
+    root = os.path.join(base_dir, name + "-root")
+    run, etc = os.path.join(root, "run"), os.path.join(root, "etc")
+    _root_dirs(root, run, etc)
+    udir = os.path.join(base_dir, name + "-user")
+    sub = os.path.join(udir, "sub")
+    os.makedirs(sub)
+    for d in (udir, sub):
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    target = os.path.join(sub, "..", "..", name + "-root", "run")
+    assert os.path.realpath(target) == os.path.realpath(run)
+    os.symlink(target, os.path.join(etc, "run"))
+    path = os.path.join(etc, "run", "table")
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name,
+                        extra_global="NegotiateReplayCacheFile %s" % path)
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443480" in out and udir in out, out[-2000:]
