@@ -118,26 +118,66 @@ static const char *dir_writer(apr_pool_t *p, const struct stat *st, int own,
     return NULL;
 }
 
+/* Symbolic links followed in one check: the kernel's limit (ELOOP). */
+#define RC_FILE_MAX_LINKS 40
+
+static const char *chain_writer(apr_pool_t *p, char *dir, int own,
+                                const gid_t *groups, int ngroups,
+                                const char **bad, int *links);
+
+/* The symbolic link at path: the directories its target text walks
+ * through are walked as well (a link's target may go through another
+ * link, or through "..", in a directory of User, which neither the real
+ * path nor the path as written shows). */
+static const char *link_writer(apr_pool_t *p, const char *path,
+                               const gid_t *groups, int ngroups,
+                               const char **bad, int *links)
+{
+    char buf[PATH_MAX], *target;
+    const char *slash;
+    ssize_t n;
+
+    if (++*links > RC_FILE_MAX_LINKS) {
+        *bad = apr_pstrdup(p, path);
+        return "the end of too many symbolic links";
+    }
+    n = readlink(path, buf, sizeof(buf) - 1);
+    if (n < 0) {
+        *bad = apr_pstrdup(p, path);
+        return apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
+    }
+    buf[n] = '\0';
+    slash = strrchr(path, '/');
+    if (buf[0] == '/' || slash == NULL)
+        target = apr_pstrdup(p, buf);
+    else
+        target = apr_psprintf(p, "%.*s/%s", (int)(slash - path), path, buf);
+    return chain_writer(p, target, 0, groups, ngroups, bad, links);
+}
+
 /* The first directory from dir up to / that httpd's children may write
  * in: what is wrong with it, and its path in *bad; NULL when none.  dir
- * (absolute, modified) is walked as written: a symbolic link on the way
- * is not followed, its own directory is checked (a link's target is the
- * caller's second walk, of the real path). */
-static const char *chain_writer(apr_pool_t *p, char *dir, const gid_t *groups,
-                                int ngroups, const char **bad)
+ * (modified) is walked as written: a symbolic link on the way is not
+ * followed, its own directory is checked, and so is every directory its
+ * target walks through (link_writer); own: dir is the file's own. */
+static const char *chain_writer(apr_pool_t *p, char *dir, int own,
+                                const gid_t *groups, int ngroups,
+                                const char **bad, int *links)
 {
     const char *why;
     struct stat st;
     char *slash;
-    int own = 1;
 
     for (;;) {
         if (lstat(dir, &st) != 0)
             why = apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
+        else if (S_ISLNK(st.st_mode)) {
+            why = link_writer(p, dir, groups, ngroups, bad, links);
+            if (why != NULL)
+                return why;
+        }
         else
-            why = S_ISLNK(st.st_mode)
-                      ? NULL
-                      : dir_writer(p, &st, own, groups, ngroups);
+            why = dir_writer(p, &st, own, groups, ngroups);
         if (why != NULL) {
             *bad = apr_pstrdup(p, dir);
             return why;
@@ -161,7 +201,7 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
     apr_status_t rv = APR_SUCCESS;
     gid_t *groups;
     apr_pool_t *p;
-    int ngroups;
+    int ngroups, links = 0;
     char *dir;
 
     /* Started as the User itself: the children are the parent. */
@@ -182,9 +222,10 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
         goto done;
     groups = user_groups(p, &ngroups);
     /* Where the directory really is, and the path that leads there. */
-    why = chain_writer(p, real, groups, ngroups, &bad);
+    why = chain_writer(p, real, 1, groups, ngroups, &bad, &links);
     if (why == NULL && dir[0] == '/')
-        why = chain_writer(p, apr_pstrdup(p, dir), groups, ngroups, &bad);
+        why = chain_writer(p, apr_pstrdup(p, dir), 1, groups, ngroups, &bad,
+                           &links);
     if (why != NULL) {
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
