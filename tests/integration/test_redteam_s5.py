@@ -140,3 +140,39 @@ def test_s5_table_through_a_link_whose_target_crosses_a_user_directory(
     assert srv.start(expect_fail=True) != 0
     out = srv.output()
     assert "N8443480" in out and udir in out, out[-2000:]
+
+
+def _acl_user_rwx(path, uid):
+    """setfacl -m u:<uid>:rwx path, in the kernel's xattr form (version 2;
+    entries: tag, perm, id; little-endian)."""
+    import struct
+    none = 0xffffffff
+    entries = [(0x01, 7, none), (0x02, 7, uid), (0x04, 5, none),
+               (0x10, 7, none), (0x20, 5, none)]
+    data = struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", data)
+    except OSError as e:
+        pytest.skip("no POSIX ACLs here (%s)" % e)
+
+
+def test_s5_table_directory_writable_by_user_through_an_acl(
+        base_dir, module_path, realm, certs, keytab):
+    """The table's directory is root's, and a POSIX ACL grants httpd's User
+    write (setfacl -m u:apache:rwx): the mode shows 0775 with group root,
+    which the owner/group/other check lets through, but the User may
+    rename files there (an older table copy).  httpd must not start
+    (N8443480)."""
+    pw = _user()
+    name = "httpd-s5-acl"
+    root = os.path.join(base_dir, name + "-root")
+    _root_dirs(root)
+    _acl_user_rwx(root, pw.pw_uid)
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name,
+                        extra_global="NegotiateReplayCacheFile %s/table"
+                                     % root)
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443480" in out and root in out, out[-2000:]
