@@ -16,7 +16,9 @@
  * writable by httpd's User or Group (or by everybody: a sticky directory
  * such as /tmp is allowed above the file's own): who may write there may
  * swap the file for an older copy made by root, which no owner check
- * sees.  Checked at every start (n8443_rc_file_dir_check); a directory
+ * sees (an access ACL that lets them write counts; every symbolic
+ * link's target path is walked too).  Checked at every start
+ * (n8443_rc_file_dir_check); a directory
  * that fails it stops httpd.  The
  * instance holds an exclusive lock (flock) on it for as long as any of its
  * processes lives, so two instances never share one table (they would
@@ -36,6 +38,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* How long a start waits for the previous instance's last processes to
@@ -93,9 +96,44 @@ static gid_t *user_groups(apr_pool_t *p, int *n)
     return g;
 }
 
+/* An access ACL on dir (the kernel's xattr form: version 2, then tag,
+ * perm, id, little-endian) with a named entry for User or one of its
+ * groups that may write, under a mask that lets it: 1.  An ACL that
+ * cannot be read or understood counts as one (fail closed). */
+static int acl_writer(const char *dir, const gid_t *groups, int ngroups)
+{
+    unsigned char b[4 + 8 * 256];
+    int named = 0, mask = 1, i;
+    ssize_t n = lgetxattr(dir, "system.posix_acl_access", b, sizeof(b));
+    ssize_t o;
+
+    if (n < 0)
+        return errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP;
+    if (n < 4 || (n - 4) % 8 != 0 || (b[0] | b[1] << 8) != 2 || b[2] || b[3])
+        return 1;
+    for (o = 4; o < n; o += 8) {
+        unsigned tag = b[o] | b[o + 1] << 8, perm = b[o + 2] | b[o + 3] << 8;
+        apr_uint32_t id = (apr_uint32_t)b[o + 4] | (apr_uint32_t)b[o + 5] << 8
+                          | (apr_uint32_t)b[o + 6] << 16
+                          | (apr_uint32_t)b[o + 7] << 24;
+
+        if (tag == 0x10) /* ACL_MASK */
+            mask = (perm & 2) != 0;
+        else if (tag == 0x02 && (perm & 2) /* ACL_USER */
+                 && id == (apr_uint32_t)ap_unixd_config.user_id)
+            named = 1;
+        else if (tag == 0x08 && (perm & 2)) /* ACL_GROUP */
+            for (i = 0; i < ngroups; i++)
+                if (id == (apr_uint32_t)groups[i])
+                    named = 1;
+    }
+    return named && mask;
+}
+
 /* Who besides root may write in dir (st), for httpd's children: NULL
  * when nobody; own: the file's own directory (no sticky bit excuse). */
-static const char *dir_writer(apr_pool_t *p, const struct stat *st, int own,
+static const char *dir_writer(apr_pool_t *p, const char *dir,
+                              const struct stat *st, int own,
                               const gid_t *groups, int ngroups)
 {
     int sticky = !own && (st->st_mode & S_ISVTX);
@@ -115,6 +153,9 @@ static const char *dir_writer(apr_pool_t *p, const struct stat *st, int own,
     if ((st->st_mode & S_IWOTH) && !sticky)
         return apr_psprintf(p, "writable by everybody (mode %04o)",
                             (unsigned)(st->st_mode & 07777));
+    if (!sticky && acl_writer(dir, groups, ngroups))
+        return "writable by httpd's User or one of its groups through an "
+               "access ACL (getfacl shows it)";
     return NULL;
 }
 
@@ -177,7 +218,7 @@ static const char *chain_writer(apr_pool_t *p, char *dir, int own,
                 return why;
         }
         else
-            why = dir_writer(p, &st, own, groups, ngroups);
+            why = dir_writer(p, dir, &st, own, groups, ngroups);
         if (why != NULL) {
             *bad = apr_pstrdup(p, dir);
             return why;
