@@ -176,3 +176,64 @@ def test_s5_table_directory_writable_by_user_through_an_acl(
     assert srv.start(expect_fail=True) != 0
     out = srv.output()
     assert "N8443480" in out and root in out, out[-2000:]
+
+
+def test_s5_table_file_changed_and_changed_back_on_graceful_restarts(
+        base_dir, module_path, realm, certs, keytab, alice):
+    """NegotiateReplayCacheFile A, graceful restart with B (a new table;
+    a token used there), graceful restart back to A (a revert).  httpd
+    must go on serving, and the token used while B was the table must
+    stay refused: A is older and never saw it."""
+    name = "httpd-s5-revert"
+    srv = None
+    run = os.path.join(base_dir, name, "run")
+    confs = ["NegotiateReplayCacheFile %s/%s" % (run, x) for x in "AB"]
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name=name, extra_global=confs[0])
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        settle(srv)
+        srv.write_conf(module_path, certs, keytab, BODY, srv.mpm, confs[1])
+        mark = srv.log_mark()
+        srv.graceful()
+        time.sleep(1.0)
+        assert "N8443050" in srv.log_since(mark)
+        settle(srv)
+        _, tok = alice.token()
+        assert login(srv, tok) == 200
+        assert login(srv, tok) == 401
+        srv.write_conf(module_path, certs, keytab, BODY, srv.mpm, confs[0])
+        mark = srv.log_mark()
+        srv.graceful()
+        time.sleep(12)
+        log = srv.log_since(mark)
+        assert srv.proc.poll() is None, \
+            "httpd stopped on the graceful restart back to A:\n" + log
+        assert login(srv, tok) != 200, \
+            "a used token was accepted again from the older table A"
+    finally:
+        if srv.proc is not None:
+            srv.stop()
+
+
+@pytest.mark.parametrize("graceful", [False, True])
+def test_s5_parent_exits_cleanly_on_stop(base_dir, module_path, realm, certs,
+                                         keytab, graceful):
+    """SIGTERM to httpd's parent: it exits 0 and not on SIGSEGV.  The
+    table file's cleanup was registered in the process pool, which httpd
+    destroys after its configuration pool has unloaded the module: the
+    parent called into unmapped code at every stop (and at every failed
+    graceful restart)."""
+    import signal
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                        name="httpd-s5-stop-%d" % graceful)
+    srv.start()
+    if graceful:
+        srv.graceful()
+    os.kill(srv.proc.pid, signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(20)
+    finally:
+        srv.stop()
+    assert rc == 0, "httpd's parent exited with %d" % rc
