@@ -299,17 +299,14 @@ static int lock_file(int fd)
     return -1;
 }
 
-static apr_status_t unmap(void *data)
+void n8443_rc_file_close(n8443_rc_file *f)
 {
-    n8443_rc_file *f = data;
-
     if (f->base != NULL)
         munmap(f->base, f->bytes);
     if (f->fd >= 0)
         close(f->fd);
     f->base = NULL;
     f->fd = -1;
-    return APR_SUCCESS;
 }
 
 apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
@@ -360,7 +357,9 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
      * the two configuration passes; f lives in the process pool. */
     f->path = apr_pstrdup(p, path);
     f->bytes = bytes;
-    apr_pool_cleanup_register(p, f, unmap, apr_pool_cleanup_null);
+    /* No cleanup in p (the process pool): httpd destroys it after it
+     * unloaded the module, and would call into unmapped code.  The
+     * failures below close f; the process's end closes the rest. */
     if (fstat(f->fd, &st) != 0 || (misfit = file_misfit(p, &st)) != NULL) {
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
@@ -369,6 +368,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
             "starts as, mode 0600; remove it and "
             "httpd creates it",
             path, misfit ? misfit : strerror(errno));
+        n8443_rc_file_close(f);
         return APR_EGENERAL;
     }
     if (lock_file(f->fd) != 0) {
@@ -379,6 +379,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
             "within %d s): each instance needs a file of its own "
             "(NegotiateReplayCacheFile)",
             path, RC_FILE_LOCK_WAIT);
+        n8443_rc_file_close(f);
         return APR_EGENERAL;
     }
     /* Same size: the contents may be usable (the caller checks the
@@ -400,6 +401,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
                          "to %" APR_SIZE_T_FMT " bytes (disk full?); lower "
                          "NegotiateReplayCacheSize or free space",
                          path, bytes);
+            n8443_rc_file_close(f);
             return rv;
         }
     }
@@ -411,6 +413,7 @@ apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
                      N8443LOGNO(305) "cannot map the replay cache file %s "
                      "(%" APR_SIZE_T_FMT " bytes)",
                      path, bytes);
+        n8443_rc_file_close(f);
         return rv;
     }
     *out = f;

@@ -121,10 +121,14 @@ typedef struct {
 
 /* NegotiateReplayCacheFile, or its default in the runtime directory. */
 const char *n8443_rc_file_path(apr_pool_t *p);
-/* Open (creating it 0600), check, lock, size and map the file at path
- * for the life of pool p; logged on failure. */
+/* Open (creating it 0600), check, lock, size and map the file at path,
+ * f in pool p; logged on failure.  Mapped until n8443_rc_file_close or
+ * the process ends (no pool cleanup: p is the process pool, destroyed
+ * after httpd unloaded the module). */
 apr_status_t n8443_rc_file_map(apr_pool_t *p, server_rec *s, const char *path,
                                apr_size_t bytes, n8443_rc_file **out);
+/* Unmap and close (the lock goes when no process holds the file). */
+void n8443_rc_file_close(n8443_rc_file *f);
 /* Is the directory of path, and every one above it, safe from httpd's
  * children (not writable by User, its groups or everybody)?  Logged and
  * not APR_SUCCESS when it is not (start-up then stops). */

@@ -210,6 +210,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     apr_time_t born;
     apr_size_t bytes;
     apr_status_t rv;
+    int switched = 0;
     void *data;
 
     rv = n8443_rc_file_dir_check(process_pool, s, path);
@@ -246,17 +247,25 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
                      "NegotiateReplayCacheFile "
                      "changed: the replay cache starts empty");
         /* Old children may still use the old mapping: a new file (inode)
-         * for the new generation, the old one goes with them. */
+         * for the new generation, the old one goes with them.  The
+         * parent lets go of its own (it would hold the old file's lock
+         * for ever: a change back to it would wait for itself). */
         if (strcmp(f->path, path) == 0)
             unlink(path);
+        n8443_rc_file_close(f);
+        switched = 1;
     }
 
     rv = n8443_rc_file_map(process_pool, s, path, bytes, &f);
     if (rv != APR_SUCCESS)
         return rv;
     apr_pool_userdata_set(f, userdata_key, apr_pool_cleanup_null, process_pool);
-    misfit = f->kept ? header_misfit(f->base, bytes, nbuckets, boot)
-                     : "new or resized";
+    /* After another table served (a graceful restart that changed the
+     * file or its size), a kept file (one used before, say by a change
+     * back) never saw what that one did: it starts empty, born now. */
+    misfit = switched  ? "another table served until now"
+             : f->kept ? header_misfit(f->base, bytes, nbuckets, boot)
+                       : "new or resized";
     if (misfit == NULL) {
         attach(f);
         /* The counters count this run; the entries and watermark stay. */
@@ -275,7 +284,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
 
     table_file = f;
     born = newest_of(f->base, apr_time_now());
-    if (f->created)
+    if (f->created && !switched)
         born -= n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;
