@@ -237,3 +237,61 @@ def test_s5_parent_exits_cleanly_on_stop(base_dir, module_path, realm, certs,
     finally:
         srv.stop()
     assert rc == 0, "httpd's parent exited with %d" % rc
+
+
+@pytest.fixture(scope="module")
+def s5_redis(module_path, base_dir):
+    import test_replay_redis as trr
+    if not (os.path.exists(trr.REDIS) and trr.redis_built(module_path)):
+        pytest.skip("no redis-server, or a module built without Redis")
+    r = trr.Redis(os.path.join(base_dir, "redis-s5"), "s5")
+    yield r
+    r.kill()
+
+
+@pytest.mark.xfail(strict=True, reason="a store without the since key and "
+                   "the marker looks new to httpd's start-up look (a cold "
+                   "birth, dated the margin back); needs a record on httpd's "
+                   "side (e.g. in the shm table file) that this instance "
+                   "stored into Redis within the retention")
+@pytest.mark.parametrize("how", ["FLUSHALL", "restart"])
+def test_s5_redis_loss_then_httpd_restart_is_no_cold_birth(
+        base_dir, module_path, realm, certs, keytab, s5_redis, how):
+    """A client 4 s ahead (within the default margin) uses a token; Redis
+    then loses its memory (FLUSHALL, or a restart without persistence)
+    and httpd restarts (both restarted by one deploy, one host's boot).
+    httpd's start-up look finds neither the since key nor the marker and
+    takes the store for a new one: a cold birth, dated the margin back,
+    cancels the margin, and the token is accepted again."""
+    from test_redteam_rc import _forge
+    from test_replay_redis import BODY as RBODY, settle as rsettle
+    lone = s5_redis
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, RBODY,
+                        name="httpd-s5-redis-" + how,
+                        extra_global="NegotiateReplayCache redis %s\n"
+                                     % lone.addr())
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        rsettle()
+        tok = _forge(realm, keytab, time.time() + 4)
+        assert login(srv, tok) == 200
+        assert login(srv, tok) == 401
+        if how == "FLUSHALL":
+            assert lone.cli("FLUSHALL") == "OK"
+        else:
+            lone.kill()
+            lone.start()
+        srv.stop()
+        srv.start()
+        deadline = time.monotonic() + 5
+        while True:
+            st = login(srv, tok)
+            if st != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert st == 401, \
+            "a used token was accepted again after Redis's %s and a " \
+            "restart of httpd" % how
+    finally:
+        srv.stop()
