@@ -11,17 +11,13 @@
  *
  * The watermark: the header keeps the table's birth time, since when it
  * remembers every authenticator it was shown.  A table started empty (first
- * start, another layout or size, a host reboot) is born now; an
- * authenticator made before its birth may have been seen by the table that
- * is gone, and is refused (N8443_RC_FORGOTTEN).
- *
- * Layout of the segment: rcache_shm.h.
- *
- * The buckets are core/rc_table.c's (two choices per key, nothing live
- * evicted).  When neither bucket of a key has a free or expired slot the
- * cache is full of live entries: the caller fails closed (503) and the log
- * says how to size it, because evicting a live entry would let its token be
- * replayed.
+ * start, another layout, size or file, a host reboot) is born now; an
+ * authenticator made before may have been seen by a table that is gone,
+ * and is refused (N8443_RC_FORGOTTEN).  Layout: rcache_shm.h.  The buckets
+ * are core/rc_table.c's (two choices per key, nothing live evicted).  When
+ * neither bucket of a key has a free or expired slot the cache is full of
+ * live entries: the caller fails closed (503) and the log says how to size
+ * it, because evicting a live entry would let its token be replayed.
  *
  * So that one principal cannot fill the table (and lock everybody out),
  * each login is also counted for its principal, and a principal that made
@@ -210,7 +206,6 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     apr_time_t born;
     apr_size_t bytes;
     apr_status_t rv;
-    int switched = 0;
     void *data;
 
     rv = n8443_rc_file_dir_check(process_pool, s, path);
@@ -247,25 +242,21 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
                      "NegotiateReplayCacheFile "
                      "changed: the replay cache starts empty");
         /* Old children may still use the old mapping: a new file (inode)
-         * for the new generation, the old one goes with them.  The
-         * parent lets go of its own (it would hold the old file's lock
-         * for ever: a change back to it would wait for itself). */
+         * for the new generation, the old one goes with them (the parent
+         * lets go: a change back would wait for its own lock). */
         if (strcmp(f->path, path) == 0)
             unlink(path);
         n8443_rc_file_close(f);
-        switched = 1;
     }
 
     rv = n8443_rc_file_map(process_pool, s, path, bytes, &f);
     if (rv != APR_SUCCESS)
         return rv;
     apr_pool_userdata_set(f, userdata_key, apr_pool_cleanup_null, process_pool);
-    /* After another table served (a graceful restart that changed the
-     * file or its size), a kept file (one used before, say by a change
-     * back) never saw what that one did: it starts empty, born now. */
-    misfit = switched  ? "another table served until now"
-             : f->kept ? header_misfit(f->base, bytes, nbuckets, boot)
-                       : "new or resized";
+    /* data: another table served till now (one kept is older): empty. */
+    misfit = data != NULL ? "another table served until now"
+             : f->kept    ? header_misfit(f->base, bytes, nbuckets, boot)
+                          : "new or resized";
     if (misfit == NULL) {
         attach(f);
         /* The counters count this run; the entries and watermark stay. */
@@ -284,7 +275,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
 
     table_file = f;
     born = newest_of(f->base, apr_time_now());
-    if (f->created && !switched)
+    if (f->created && data == NULL)
         born -= n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;
