@@ -327,3 +327,41 @@ def test_s5_table_file_removed_then_quick_restart_is_no_cold_birth(
     finally:
         if srv.proc is not None:
             srv.stop()
+
+
+@pytest.mark.parametrize("how", ["SWAPDB", "DEL-each-key"])
+def test_s5_redis_loss_while_httpd_runs_keeps_the_margin(
+        base_dir, module_path, realm, certs, keytab, s5_redis, how):
+    """Held (review s5): a token 4 s ahead, used; then Redis's keys go
+    (SWAPDB with an empty database; every n8443rc: key deleted, the since
+    key and the marker too): httpd running on refuses the token again
+    (its children date the loss now, no cold birth)."""
+    from test_redteam_rc import _forge
+    from test_replay_redis import BODY as RBODY, settle as rsettle
+    lone = s5_redis
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab, RBODY,
+                        name="httpd-s5-redis-run-" + how,
+                        extra_global="NegotiateReplayCache redis %s\n"
+                                     % lone.addr())
+    srv.ca = certs.ca
+    srv.start()
+    try:
+        rsettle()
+        tok = _forge(realm, keytab, time.time() + 4)
+        assert login(srv, tok) == 200
+        if how == "SWAPDB":
+            assert lone.cli("SWAPDB", "0", "1") == "OK"
+        else:
+            keys = lone.cli("KEYS", "n8443rc:*").split()
+            assert "n8443rc:known" in keys
+            for k in keys:
+                lone.cli("DEL", k)
+        deadline = time.monotonic() + 5
+        while True:
+            st = login(srv, tok)
+            if st != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert st == 401, "a used token was accepted again after " + how
+    finally:
+        srv.stop()
