@@ -227,6 +227,9 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         f = data;
         if (strcmp(f->path, path) == 0 && f->bytes == bytes
             && header_misfit(f->base, bytes, nbuckets, "") == NULL) {
+            /* Generations 0 and 1: the two passes of one start. */
+            n8443_rc_set_first_start(f->created
+                                     && ap_state_query(AP_SQ_CONFIG_GEN) <= 1);
             attach(f);
             misfit = lost_memory(apr_time_now());
             if (misfit != NULL)
@@ -274,9 +277,10 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     }
 
     table_file = f;
-    born = newest_of(f->base, apr_time_now());
-    if (f->created && data == NULL)
-        born -= n8443_rc_cold_margin();
+    /* No table file till now: the instance's first start, where an empty
+     * store is no loss (the cold birth, here and in the other stores). */
+    n8443_rc_set_first_start(f->created && data == NULL);
+    born = newest_of(f->base, apr_time_now()) - n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;
     memset(table, 0, bytes);

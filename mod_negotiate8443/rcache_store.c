@@ -20,9 +20,17 @@ long n8443_rc_margin(void)
                                         : n8443_instance.rc_margin;
 }
 
+/* Is this the instance's first start (no table file was found)? */
+static int first_start = 1;
+
+void n8443_rc_set_first_start(int first)
+{
+    first_start = first;
+}
+
 apr_interval_time_t n8443_rc_cold_margin(void)
 {
-    return n8443_instance.rc_margin < 0
+    return n8443_instance.rc_margin < 0 && first_start
                ? apr_time_from_sec(N8443_RC_DEFAULT_MARGIN)
                : 0;
 }

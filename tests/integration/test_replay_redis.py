@@ -901,16 +901,18 @@ def test_default_margin_covers_a_clock_ahead_across_a_loss(
     its memory (FLUSHALL: the since key goes; a restart without
     persistence: a new run ID).  Its stamp is after the new watermark, so
     only the margin refuses it - with the default margin, as for shm
-    (test_redteam_rc F4) and memcached.  A first start is still not held
-    back: the birth httpd's start-up sees first is dated the margin back."""
+    (test_redteam_rc F4) and memcached.  A first start (no table file yet,
+    a store httpd has never seen) is still not held back: the birth
+    httpd's start-up sees first is dated the margin back."""
     from test_redteam_rc import _forge
     srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
                       name="httpd-redis-margin-" + how,
                       extra_global="NegotiateReplayCache redis %s\n"
                                    % lone.addr())
     try:
-        lone.cli("FLUSHALL")        # a store httpd has never seen
         srv.stop()
+        lone.cli("FLUSHALL")
+        os.unlink(os.path.join(srv.dir, "run", "negotiate8443-rcache"))
         srv.start()
         settle()
         # A first start: fresh logins at once, not after the margin.
