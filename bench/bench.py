@@ -17,6 +17,7 @@ import platform
 import resource
 import shutil
 import signal
+import tempfile
 import ssl
 import statistics
 import subprocess
@@ -257,12 +258,22 @@ class Bench:
         self.results = {}
         self.notes = []
         self.heimdal_exe = None
+        self.rc_dir = None
 
     # .................................................................
     def setup(self):
         a = self.args
         self.base = harness.make_base()
         log("work dir %s" % self.base)
+        # The shm table's file where production keeps it: httpd's runtime
+        # directory, /run, is a tmpfs on RHEL and Debian (on a machine
+        # where /run is on a disk, a file-backed mapping pays write faults
+        # after every writeback, which no production server does).
+        if a.rcache_dir:
+            self.rc_dir = tempfile.mkdtemp(prefix="n8443-bench-",
+                                           dir=a.rcache_dir)
+            os.chmod(self.rc_dir, 0o755)
+            log("replay cache table files in %s" % self.rc_dir)
         # One build for the whole run: copy the module, so that a rebuild
         # in the checkout during the run cannot mix builds.
         self.module = os.path.join(self.base, "mod_negotiate8443.so")
@@ -345,6 +356,8 @@ class Bench:
             except Exception as e:      # noqa: BLE001
                 log("stopping httpd: %s" % e)
         self.servers = []
+        if self.rc_dir is not None:
+            shutil.rmtree(self.rc_dir, ignore_errors=True)
         if self.memcached is not None and self.memcached.poll() is None:
             self.memcached.terminate()
             try:
@@ -394,6 +407,11 @@ class Bench:
     def make_server(self, name, kind, extra="", env_extra=None,
                     extra_global="", status=True, module=None):
         glob = self.mpm_global() + extra_global
+        if self.rc_dir and kind != "gssapi" and module is None:
+            # (Not for --baseline-module: older builds have no such
+            # directive and keep the table in anonymous shared memory.)
+            glob += "\nNegotiateReplayCacheFile %s/%s-rcache\n" % (
+                self.rc_dir, name)
         if kind == "gssapi":
             glob += "\nLoadModule auth_gssapi_module %s\n" % MOD_AUTH_GSSAPI
         body = self.body_for(kind, extra)
@@ -1421,6 +1439,10 @@ def main():
     ap.add_argument("--heimdal-share", type=float, default=None,
                     help="share of Heimdal tokens (0..1; implies --mix "
                     "heimdal when > 0)")
+    ap.add_argument("--rcache-dir", default="/dev/shm" if os.path.isdir(
+        "/dev/shm") else "",
+                    help="a tmpfs where the shm table's files go (as /run "
+                    "is in production); '' for httpd's runtime directory")
     ap.add_argument("--baseline-module", default=None,
                     help="also measure (a) with this build as row (p), "
                     "and the target shm / (p) >= 0.95 (e.g. main's module, "
