@@ -235,13 +235,16 @@ class CpuMeter:
 
     def stop(self):
         t1 = self.snapshot()
-        total = 0
+        total = extra = 0
         gone = [p for p in self.t0 if t1.get(p) is None]
         for pid, v in t1.items():
             if v is None:
                 continue
             total += v - (self.t0.get(pid) or 0)
+            if pid in self.extra:
+                extra += v - (self.t0.get(pid) or 0)
         self.gone = gone
+        self.extra_s = extra / CLK_TCK     # the store's share (memcached…)
         return total / CLK_TCK
 
 
@@ -569,6 +572,7 @@ class Bench:
         with open(result) as f:
             r = json.load(f)
         r["server_cpu_s"] = server_cpu
+        r["store_cpu_s"] = meter.extra_s
         r["client_cpu_s"] = (ru1.ru_utime - ru0.ru_utime) + \
             (ru1.ru_stime - ru0.ru_stime)
         r["wall_s"] = wall
@@ -588,6 +592,8 @@ class Bench:
         r["p50_ms"] = r["latency_us"].get("50", 0) / 1000.0
         r["p99_ms"] = r["latency_us"].get("99", 0) / 1000.0
         r["server_cpu_us_per_req"] = r["server_cpu_s"] * 1e6 / n if n else 0
+        r["store_cpu_us_per_req"] = (r.get("store_cpu_s", 0) * 1e6 / n
+                                     if n else 0)
         r["client_cpu_us_per_req"] = r["client_cpu_s"] * 1e6 / n if n else 0
         r["non_200"] = n - r["status_200"]
         # What 2 idle cores could do at this CPU cost per request (server +
@@ -1158,6 +1164,18 @@ def print_table(res, ratios, soak, mix=None, notes=()):
     lines.append("  (judged on the medians of the rounds; best: best round "
                  "of each; cpu: 2 cores / median (server + client) CPU per "
                  "request, which other load on the machine hardly moves)")
+    # The memcached's or Redis's own CPU apart: what httpd pays per login
+    # where a farm's store runs on other hosts (best rounds).
+    base = (res.get("a") or {}).get("server_cpu_us_per_req")
+    for k, name in (("b", "memcache"), ("r", "redis")):
+        r = res.get(k) or {}
+        if base and r.get("server_cpu_us_per_req") and "store_cpu_us_per_req" \
+                in r:
+            own = r["server_cpu_us_per_req"] - r["store_cpu_us_per_req"]
+            lines.append("  %s, not a target: httpd %.0f us/login + the "
+                         "store's %.0f; httpd alone %.2fx shm's %.0f us"
+                         % (name, own, r["store_cpu_us_per_req"],
+                            own / base, base))
     if ratios.get("gss_path_x_over_a"):
         lines.append("  GSS-API path (x)/(a), not a target: %.2fx req/s "
                      "(median; best %.2fx; cpu %.2fx), %.2fx server CPU per "
