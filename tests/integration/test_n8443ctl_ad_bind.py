@@ -40,26 +40,9 @@ def run(env, *args):
     return res.returncode, res.stdout, res.stderr
 
 
-@pytest.fixture(scope="module")
-def ad(ad_realm):
-    res = subprocess.run([tool(), "groups", "resolve", "x"],
-                         capture_output=True, text=True,
-                         env={"PATH": os.environ.get("PATH", "")})
-    if "built without LDAP" in res.stderr:
-        pytest.skip("n8443ctl built without LDAP (configure --with-ldap)")
-    ad_realm.ldap_uri_for_tests = ad_realm.start_ldap()
-    yield ad_realm
-    ad_realm.stop_ldap()
-
-
-@pytest.fixture(scope="module")
-def admin_env(ad):
-    import ad_realm
-    env = dict(ad.env)
-    env["KRB5CCNAME"] = "FILE:" + os.path.join(ad.dir, "cc_bind_admin")
-    harness.run(["kinit", "Administrator"], env=env,
-                input=ad_realm.ADMIN_PW + "\n")
-    return env
+# The AD fixtures of test_n8443ctl_ad.py: the DC's LDAP started once
+# per module, the administrator's ticket.
+from test_n8443ctl_ad import ad, admin_env  # noqa: E402,F401 (fixtures)
 
 
 class Relay:
