@@ -83,11 +83,12 @@ long n8443_rc_margin(void);
  * without a birth, a Redis without our marker key, when httpd starts),
  * so that the default margin does not
  * refuse a fresh start's first logins.  0 where the margin was set, and
- * 0 once the instance has run before: a table file found at this start
- * (n8443_rc_set_first_start(0), by the shm provider, which starts before
- * the others) says so, and an empty memcached or Redis is then a loss. */
+ * 0 once the instance has run before: the shm provider, which starts
+ * before the others, says whether it made the table file at this start
+ * (n8443_rc_set_first_start(created)); if not, an empty memcached or
+ * Redis is a loss. */
 apr_interval_time_t n8443_rc_cold_margin(void);
-void n8443_rc_set_first_start(int first);
+void n8443_rc_set_first_start(int created);
 /* At post_config: sign the vhosts' stores (n8443_rc_stores_sig) and say
  * whether those that check use more than one (n8443_rc_mixed_stores: a
  * login is then also recorded in the shm table). */

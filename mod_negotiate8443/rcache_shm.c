@@ -227,9 +227,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
         f = data;
         if (strcmp(f->path, path) == 0 && f->bytes == bytes
             && header_misfit(f->base, bytes, nbuckets, "") == NULL) {
-            /* Generations 0 and 1: the two passes of one start. */
-            n8443_rc_set_first_start(f->created
-                                     && ap_state_query(AP_SQ_CONFIG_GEN) <= 1);
+            n8443_rc_set_first_start(f->created);
             attach(f);
             misfit = lost_memory(apr_time_now());
             if (misfit != NULL)
@@ -277,9 +275,7 @@ static apr_status_t shm_create(apr_pool_t *process_pool, server_rec *s,
     }
 
     table_file = f;
-    /* No table file till now: the instance's first start, where an empty
-     * store is no loss (the cold birth, here and in the other stores). */
-    n8443_rc_set_first_start(f->created && data == NULL);
+    n8443_rc_set_first_start(f->created);
     born = newest_of(f->base, apr_time_now()) - n8443_rc_cold_margin();
     table = f->base;
     table->magic = 0;

@@ -23,9 +23,11 @@ long n8443_rc_margin(void)
 /* Is this the instance's first start (no table file was found)? */
 static int first_start = 1;
 
-void n8443_rc_set_first_start(int first)
+void n8443_rc_set_first_start(int created)
 {
-    first_start = first;
+    /* Generations 0 and 1 are the two configuration passes of a start;
+     * a graceful restart is 2 or more (the instance has run). */
+    first_start = created && ap_state_query(AP_SQ_CONFIG_GEN) <= 1;
 }
 
 apr_interval_time_t n8443_rc_cold_margin(void)
