@@ -2,7 +2,6 @@
 once is never accepted again while Kerberos would still accept it).  Each
 test here failed when it was written."""
 
-import json
 import os
 import time
 
@@ -10,30 +9,8 @@ import pytest
 
 from conftest import https_request, negotiate, start_httpd
 
-BODY = """
-  <Location /protected>
-    AuthType Negotiate
-    Require valid-user
-  </Location>
-  <Location /gss>
-    AuthType Negotiate
-    NegotiateFastPath Off
-    Require valid-user
-  </Location>
-  <Location /negotiate8443-status>
-    SetHandler negotiate8443-status
-  </Location>
-"""
-
-
-def login(srv, tok, path="/protected/"):
-    return https_request(srv, path, [negotiate(tok)])[0]
-
-
-def status(srv):
-    st, _, body = https_request(srv, "/negotiate8443-status")
-    assert st == 200
-    return json.loads(body)
+# The replay-memory tests' server body and helpers.
+from test_replay_memory import BODY, login, rc_file, status  # noqa: E402,F401
 
 
 def _set_skew(srv, conf, skew):
@@ -180,7 +157,7 @@ def test_future_authenticator_replayed_after_table_loss(
         assert login(srv, tok, path) == 200
         assert login(srv, tok, path) == 401
         srv.stop()
-        rc = os.path.join(srv.dir, "run", "negotiate8443-rcache")
+        rc = rc_file(srv)
         with open(rc, "r+b") as f:          # a reboot: another boot ID
             f.seek(40)
             f.write(b"0" * 36)
@@ -286,7 +263,7 @@ def test_reboot_with_clock_behind_then_stepped(base_dir, module_path, realm,
         assert login(srv, tok) == 200
         assert login(srv, tok) == 401
         srv.stop()
-        rc = os.path.join(srv.dir, "run", "negotiate8443-rcache")
+        rc = rc_file(srv)
         with open(rc, "r+b") as f:          # a reboot: another boot ID
             f.seek(40)
             f.write(b"0" * 36)
@@ -364,7 +341,7 @@ def test_table_file_replaced_by_an_older_copy_owned_by_user(
                       name="httpd-rt-rc-oldcopy",
                       extra_global="NegotiateReplayCache shm\n")
     try:
-        rc = os.path.join(srv.dir, "run", "negotiate8443-rcache")
+        rc = rc_file(srv)
         time.sleep(1.1)
         old = rc + ".old"
         shutil.copy(rc, old)            # before the token is used

@@ -2,7 +2,6 @@
 file and its start-up directory check (N8443480).  Each test here failed
 when it was written."""
 
-import json
 import os
 import pwd
 import time
@@ -10,7 +9,6 @@ import time
 import pytest
 
 import harness
-from conftest import https_request, negotiate
 
 BODY = """
   <Location /protected>
@@ -26,14 +24,8 @@ BODY = """
 MARGIN = 5
 
 
-def login(srv, tok):
-    return https_request(srv, "/protected/", [negotiate(tok)])[0]
-
-
-def status(srv):
-    st, _, body = https_request(srv, "/negotiate8443-status")
-    assert st == 200
-    return json.loads(body)
+# The replay-memory tests' helpers.
+from test_replay_memory import login, rc_file, status  # noqa: E402
 
 
 def settle(srv):
@@ -317,7 +309,7 @@ def test_s5_table_file_removed_then_quick_restart_is_no_cold_birth(
         assert login(srv, tok) == 200
         assert login(srv, tok) == 401
         srv.stop()
-        os.unlink(os.path.join(srv.dir, "run", "negotiate8443-rcache"))
+        os.unlink(rc_file(srv))
         srv.start()
         assert login(srv, tok) != 200, \
             "a used token was accepted again after the table was removed"

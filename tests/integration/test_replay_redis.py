@@ -912,7 +912,8 @@ def test_default_margin_covers_a_clock_ahead_across_a_loss(
     try:
         srv.stop()
         lone.cli("FLUSHALL")
-        os.unlink(os.path.join(srv.dir, "run", "negotiate8443-rcache"))
+        from test_replay_memory import rc_file
+        os.unlink(rc_file(srv))
         srv.start()
         settle()
         # A first start: fresh logins at once, not after the margin.
