@@ -974,28 +974,84 @@ class Bench:
 
     # ........................................................ profile
     def profile(self):
-        """perf record (cpu-clock, call graphs) of the httpd children during
-        a scenario (a) run; writes the report into results/."""
+        """perf record (cpu-clock, call graphs) of the httpd children (and
+        the store's process) during a run with the replay store
+        --profile-store; writes the report into results/."""
         a = self.args
-        log("profile: perf record of scenario (a)")
-        srv = self.start_server(self.make_server("httpd-prof", "shm"))
+        store = a.profile_store
+        scen = {"shm": "a", "memcache": "b", "redis": "r"}[store]
+        log("profile: perf record of scenario (%s)" % scen)
+        extra = []
+        if store == "memcache":
+            if self.memcached is None:
+                self.start_memcached()
+            extra = [self.memcached.pid]
+        elif store == "redis":
+            if self.redis is None:
+                self.start_redis()
+            extra = [self.redis.pid]
+        srv = self.start_server(self.make_server("httpd-prof", store))
+        if store == "redis":
+            time.sleep(2.0)     # tokens after the watermark (round_redis)
         prefix = self.make_tokens("prof", a.tokens)
         outdir = os.path.dirname(os.path.abspath(a.out))
         data = os.path.join(self.base, "perf.data")
         try:
             self.check_login(srv)
-            kids = worker_children(srv)
+            kids = worker_children(srv) + extra
             perf = subprocess.Popen(
-                ["perf", "record", "-e", "cpu-clock", "-F", "999", "-g",
-                 "-o", data, "-p", ",".join(str(k) for k in kids)],
+                ["perf", "record", "-e", a.profile_event, "-g", "-o", data,
+                 "-p", ",".join(str(k) for k in kids)]
+                + (["-F", "999"] if a.profile_event == "cpu-clock" else []),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stat_out = os.path.join(self.base, "perf-stat.txt")
+            stat = subprocess.Popen(
+                ["perf", "stat", "-x", ",", "-o", stat_out,
+                 "-e", "context-switches,raw_syscalls:sys_enter",
+                 "-p", ",".join(str(k) for k in kids)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             r = self.summarize(self.wrk(srv, PROTECTED, "tokens", prefix,
                                         a.max_duration, tag="prof"))
-            perf.send_signal(signal.SIGINT)
-            perf.wait(60)
+            for proc in (perf, stat):
+                proc.send_signal(signal.SIGINT)
+                proc.wait(60)
+            # A second, shorter run under perf trace: the system calls of
+            # a request by name (perf trace slows them; counts only).
+            prefix2 = self.make_tokens("prof2", 3000)
+            trace_out = os.path.join(self.base, "perf-trace.txt")
+            trace = subprocess.Popen(
+                ["perf", "trace", "-s", "-o", trace_out,
+                 "-p", ",".join(str(k) for k in kids)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            r2 = self.summarize(self.wrk(srv, PROTECTED, "tokens", prefix2,
+                                         a.max_duration, tag="prof2"))
+            trace.send_signal(signal.SIGINT)
+            trace.wait(60)
         finally:
             self.stop_server(srv)
+        calls = {}
+        with open(trace_out) as f:
+            for line in f:
+                cols = line.split()
+                if len(cols) > 2 and cols[1].isdigit() and cols[0].isalpha() \
+                        or len(cols) > 2 and cols[1].isdigit() \
+                        and cols[0].replace("_", "").isalnum():
+                    calls[cols[0]] = calls.get(cols[0], 0) + int(cols[1])
+        syscalls = ", ".join("%s %.1f" % (k, v / max(1, r2["complete"]))
+                             for k, v in sorted(calls.items(),
+                                                key=lambda kv: -kv[1])
+                             if v / max(1, r2["complete"]) >= 0.05)
+        per_req = []
+        with open(stat_out) as f:
+            for line in f:
+                cols = line.strip().split(",")
+                if len(cols) > 2 and cols[0].isdigit() and r["complete"]:
+                    per_req.append("%s %.1f" % (
+                        cols[2], int(cols[0]) / r["complete"]))
+        log("  per request: %s" % ", ".join(per_req))
+        log("  system calls per request: %s" % syscalls)
         reports = {}
         for name, extra in (("dso", ["--sort", "dso"]),
                             ("symbol", ["--sort", "dso,symbol"]),
@@ -1008,11 +1064,16 @@ class Bench:
                                     else ["--no-children"]) + extra,
                                  capture_output=True, text=True)
             reports[name] = res.stdout
-        path = os.path.join(outdir, "profile_a_perf.txt")
+        path = os.path.join(outdir, "profile_%s_perf.txt" % scen)
         with open(path, "w") as f:
-            f.write("# perf record -e cpu-clock -g of httpd's children, "
-                    "scenario (a), %d requests at %.0f req/s\n" % (
+            f.write("# perf record -e %s -g of httpd's children%s, "
+                    "scenario (%s), %d requests at %.0f req/s\n" % (
+                        a.profile_event, " and the store" if extra else "",
+                        scen,
                         r["complete"], r["rps"]))
+            f.write("# per request: %s\n" % ", ".join(per_req))
+            f.write("# system calls per request (perf trace, %d requests): "
+                    "%s\n" % (r2["complete"], syscalls))
             for name in ("dso", "symbol", "children"):
                 f.write("\n\n######## perf report --sort %s\n" % name)
                 f.write(reports[name])
@@ -1447,8 +1508,15 @@ def main():
                     "waiting for other processes to leave the CPUs idle "
                     "before a measurement")
     ap.add_argument("--profile", action="store_true",
-                    help="also perf-record a scenario (a) run into "
-                    "results/profile_a_perf.txt")
+                    help="also perf-record a run with the replay store "
+                    "--profile-store into results/profile_<scenario>_perf.txt")
+    ap.add_argument("--profile-store", choices=("shm", "memcache", "redis"),
+                    default="shm",
+                    help="the store of the --profile run: shm (a), "
+                    "memcache (b) or redis (r)")
+    ap.add_argument("--profile-event", default="cpu-clock",
+                    help="the perf event the --profile run samples (e.g. "
+                    "syscalls:sys_enter_futex, sched:sched_switch)")
     ap.add_argument("--mix", choices=("mit", "heimdal"), default="mit",
                     help="token mix of every scenario: mit (python-gssapi "
                     "only) or heimdal (--heimdal-share of the tokens, 0.5 "
