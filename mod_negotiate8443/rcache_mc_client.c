@@ -23,9 +23,13 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 /* Seconds a child leaves a server alone after it refused a connection. */
 #define MC_RETRY_SEC 1
-/* I/O timeout per command. */
+/* Connect timeout, and the send and receive timeouts of a command. */
 #define MC_TIMEOUT_SEC 1
 
 typedef struct mc_conn {
@@ -102,6 +106,29 @@ static void conn_close(n8443_mc_server *s, mc_conn *conn)
     apr_thread_mutex_unlock(s->lock);
 }
 
+/*
+ * A connected socket made blocking, with the kernel's send and receive
+ * timeouts in place of APR's: APR keeps a socket with a timeout
+ * non-blocking and waits in poll() whenever the answer is not there yet,
+ * which is every time (two more system calls a command, a few
+ * microseconds of the login).  A timeout then ends send or recv with
+ * EAGAIN, an error like any other.
+ */
+static apr_status_t blocking_with_timeout(apr_socket_t *sock)
+{
+    struct timeval tv = {MC_TIMEOUT_SEC, 0};
+    apr_os_sock_t fd;
+    apr_status_t rv = apr_socket_timeout_set(sock, -1);
+
+    if (rv == APR_SUCCESS)
+        rv = apr_os_sock_get(&fd, sock);
+    if (rv == APR_SUCCESS
+        && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+            || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0))
+        rv = APR_FROM_OS_ERROR(errno);
+    return rv;
+}
+
 /* An idle connection (*pooled = 1), or a new one; NULL when the server is
  * left alone or refused it. */
 static mc_conn *conn_get(n8443_mc_server *s, int *pooled, apr_status_t *rv)
@@ -138,6 +165,8 @@ static mc_conn *conn_get(n8443_mc_server *s, int *pooled, apr_status_t *rv)
         apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
         apr_socket_timeout_set(conn->sock, apr_time_from_sec(MC_TIMEOUT_SEC));
         *rv = apr_socket_connect(conn->sock, sa);
+        if (*rv == APR_SUCCESS)
+            *rv = blocking_with_timeout(conn->sock);
         if (*rv != APR_SUCCESS)
             apr_socket_close(conn->sock);
     }

@@ -296,12 +296,13 @@ class Garbage:
 
 
 @pytest.mark.parametrize("what", ["unresolvable", "garbage", "error",
-                                  "junk-value"])
+                                  "junk-value", "silent"])
 def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
                                     keytab, alice, what):
     """A name that does not resolve, a server that speaks garbage, one that
-    answers errors, a birth that is not a time: 503 and a log line, never
-    200 or a crash."""
+    answers errors, a birth that is not a time, one that takes commands
+    and never answers: 503 and a log line, never 200, a crash or a login
+    waiting on it for longer than the command timeout (1 s) allows."""
     fake = None
     if what == "unresolvable":
         servers = "no-such-host.invalid:11211"
@@ -309,15 +310,23 @@ def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
         fake = Garbage({"garbage": b"\x00\xffHELLO there\r\n" * 40,
                         "error": b"SERVER_ERROR busy\r\n",
                         "junk-value": b"STORED\r\nVALUE n8443:born 0 3\r\n"
-                                      b"abc\r\nEND\r\n"}[what])
+                                      b"abc\r\nEND\r\n",
+                        "silent": b""}[what])
         servers = "127.0.0.1:%d" % fake.port
     srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
                       name="httpd-mcmem-bad-" + what,
                       extra_global="NegotiateReplayCache memcache " + servers)
     try:
         mark = srv.log_mark()
-        statuses = [login(srv, alice.token()[1]) for _ in range(3)]
+        statuses, waits = [], []
+        for _ in range(3):
+            t0 = time.monotonic()
+            statuses.append(login(srv, alice.token()[1]))
+            waits.append(time.monotonic() - t0)
         assert statuses == [503] * 3, statuses
+        # The command timeout (a second for the birth, one for the entry
+        # at most), not httpd's Timeout: nobody waits on a dead server.
+        assert max(waits) < 8, waits
         log = srv.log_since(mark)
         assert "N8443060" in log or "N8443308" in log, log
         assert status(srv)["replay_cache"]["memcache_servers"][0][
