@@ -13,6 +13,7 @@ of one request without the TLS handshake.  Scenarios:
   a-gss  the same with NegotiateFastPath Off (every login through GSS-API)
   b      NegotiateReplayCache memcache (httpd's side only: memcached's
          own work is another process)
+  r      NegotiateReplayCache redis (httpd's side only, as b)
   c      mod_auth_gssapi, MIT's replay cache
   d      mod_auth_gssapi, KRB5RCACHETYPE=none
   e      the (a) server's unprotected path with the same token headers
@@ -44,6 +45,7 @@ SCENARIOS = {
     "a": ("shm", "", {}, bench.PROTECTED),
     "a-gss": ("shm", "    NegotiateFastPath Off", {}, bench.PROTECTED),
     "b": ("memcache", "", {}, bench.PROTECTED),
+    "r": ("redis", "", {}, bench.PROTECTED),
     "c": ("gssapi", "", {}, bench.PROTECTED),
     "d": ("gssapi", "", {"KRB5RCACHETYPE": "none"}, bench.PROTECTED),
     "e": ("shm", "", {}, bench.OPEN),
@@ -125,7 +127,9 @@ def main():
     # What Bench.setup and make_server read of the benchmark's options.
     bargs = argparse.Namespace(module=a.module, threads_per_child=4,
                                gen_procs=2, wrk_threads=1,
-                               heimdal_share=None)
+                               heimdal_share=None,
+                               rcache_dir="/dev/shm"
+                               if os.path.isdir("/dev/shm") else "")
     b = bench.Bench(bargs)
     res = {}
     t0 = time.monotonic()
@@ -133,6 +137,8 @@ def main():
         b.setup()
         if "b" in a.only.split(","):
             b.start_memcached()
+        if "r" in a.only.split(","):
+            b.start_redis()
         for key in a.only.split(","):
             ir1, bad1 = one_run(b, key, a.n1, key)
             ir2, bad2 = one_run(b, key, a.n2, key)
@@ -162,7 +168,7 @@ def main():
             print("%-6s %9d Ir per login over the unprotected path" % (
                 key, r["ir_per_login"]))
     if "a" in res and "ir_per_login" in res["a"]:
-        for other in ("a-gss", "b", "c", "d"):
+        for other in ("a-gss", "b", "r", "c", "d"):
             if other in res:
                 print("%s / a: %.2fx the instructions per login" % (
                     other, res[other]["ir_per_login"]

@@ -165,24 +165,34 @@ static redisReply *run_store(n8443_redis_conn *conn, const char *key,
                              apr_time_t stamp, apr_time_t cold, char *err,
                              apr_size_t len)
 {
-    long long now = (long long)apr_time_now();
-    long long ms = (long long)apr_time_as_msec(n8443_rc_retention());
+    char now[24], ms[24], stamp_s[24], cold_s[24];
+    const char *argv[10];
     redisReply *rep;
-    int pass;
+    int pass, argc = 0;
 
     store_sha_init();
+    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
+    apr_snprintf(ms, sizeof(ms), "%" APR_TIME_T_FMT,
+                 apr_time_as_msec(n8443_rc_retention()));
+    apr_snprintf(stamp_s, sizeof(stamp_s), "%" APR_TIME_T_FMT,
+                 key != NULL ? stamp : 0);
+    apr_snprintf(cold_s, sizeof(cold_s), "%" APR_TIME_T_FMT,
+                 key != NULL ? 0 : cold);
+    argv[argc++] = NULL; /* EVALSHA sha, or EVAL script */
+    argv[argc++] = NULL;
+    argv[argc++] = key != NULL ? "3" : "2";
+    argv[argc++] = conn->since;
+    argv[argc++] = MARKER_KEY;
+    if (key != NULL)
+        argv[argc++] = key;
+    argv[argc++] = now;
+    argv[argc++] = ms;
+    argv[argc++] = stamp_s;
+    argv[argc++] = cold_s;
     for (pass = 0; pass < 2; pass++) {
-        const char *cmd = pass == 0 ? "EVALSHA" : "EVAL";
-        const char *body = pass == 0 ? store_sha : store_script;
-
-        rep = key != NULL
-                  ? n8443_redis_command(conn->c, err, len,
-                                        "%s %s 3 %s %s %s %lld %lld %lld 0",
-                                        cmd, body, conn->since, MARKER_KEY, key,
-                                        now, ms, (long long)stamp)
-                  : n8443_redis_command(
-                      conn->c, err, len, "%s %s 2 %s %s %lld %lld 0 %lld", cmd,
-                      body, conn->since, MARKER_KEY, now, ms, (long long)cold);
+        argv[0] = pass == 0 ? "EVALSHA" : "EVAL";
+        argv[1] = pass == 0 ? store_sha : store_script;
+        rep = n8443_redis_command_argv(conn->c, err, len, argc, argv);
         if (rep == NULL || rep->type != REDIS_REPLY_ERROR
             || strncmp(rep->str, "NOSCRIPT", 8) != 0)
             return rep;

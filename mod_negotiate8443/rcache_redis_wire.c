@@ -64,6 +64,15 @@ static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
     return c;
 }
 
+static redisReply *checked(redisContext *c, redisReply *rep, char *err,
+                           apr_size_t len)
+{
+    if (rep == NULL)
+        apr_snprintf(err, len, "%s",
+                     c->err ? c->errstr : "no reply (connection lost)");
+    return rep;
+}
+
 /* One command.  NULL when the connection broke (err says how: then it
  * must be dropped); an error reply is returned as it is. */
 redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
@@ -75,10 +84,14 @@ redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
     va_start(ap, fmt);
     rep = redisvCommand(c, fmt, ap);
     va_end(ap);
-    if (rep == NULL)
-        apr_snprintf(err, len, "%s",
-                     c->err ? c->errstr : "no reply (connection lost)");
-    return rep;
+    return checked(c, rep, err, len);
+}
+
+redisReply *n8443_redis_command_argv(redisContext *c, char *err,
+                                     apr_size_t len, int argc,
+                                     const char **argv)
+{
+    return checked(c, redisCommandArgv(c, argc, argv, NULL), err, len);
 }
 
 /* AUTH [user] password on a new connection, when a password is set. */
