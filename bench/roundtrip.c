@@ -118,8 +118,9 @@ int main(int argc, char **argv)
     long pid, i, n;
     int s, redis, len;
 
-    if (argc != 5 || (strcmp(argv[1], "memcache") != 0
-                      && strcmp(argv[1], "redis") != 0)) {
+    if (argc != 5
+        || (strcmp(argv[1], "memcache") != 0
+            && strcmp(argv[1], "redis") != 0)) {
         fprintf(stderr, "usage: roundtrip memcache|redis PORT STORE-PID N\n");
         return 2;
     }
@@ -136,12 +137,12 @@ int main(int argc, char **argv)
     s0 = cpu_of(pid);
     for (i = 0; i < n; i++) {
         snprintf(key, sizeof(key), "rt%d%015ld", (int)getpid() % 100000, i);
-        len = redis ? snprintf(cmd, sizeof(cmd),
-                               "*6\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$1\r\n1\r\n"
-                               "$2\r\nNX\r\n$2\r\nPX\r\n$6\r\n600000\r\n",
-                               strlen(key), key)
-                    : snprintf(cmd, sizeof(cmd), "add %s 0 600 1\r\n1\r\n",
-                               key);
+        len = redis
+                  ? snprintf(cmd, sizeof(cmd),
+                             "*6\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$1\r\n1\r\n"
+                             "$2\r\nNX\r\n$2\r\nPX\r\n$6\r\n600000\r\n",
+                             strlen(key), key)
+                  : snprintf(cmd, sizeof(cmd), "add %s 0 600 1\r\n1\r\n", key);
         if (exchange(s, cmd, (size_t)len) != 0) {
             fprintf(stderr, "roundtrip: the store stopped answering\n");
             return 1;

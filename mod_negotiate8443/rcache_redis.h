@@ -118,9 +118,8 @@ redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
                                 const char *fmt, ...);
 /* The same with the words of the command as they are (no format to
  * parse: a login's command, a quarter of what it costs in httpd). */
-redisReply *n8443_redis_command_argv(redisContext *c, char *err,
-                                     apr_size_t len, int argc,
-                                     const char **argv);
+redisReply *n8443_redis_command_argv(redisContext *c, char *err, apr_size_t len,
+                                     int argc, const char **argv);
 /* The value of "name:" in an INFO answer, copied to out; 0: absent. */
 int n8443_redis_info_field(const redisReply *rep, const char *name, char *out,
                            apr_size_t len);

@@ -87,9 +87,8 @@ redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
     return checked(c, rep, err, len);
 }
 
-redisReply *n8443_redis_command_argv(redisContext *c, char *err,
-                                     apr_size_t len, int argc,
-                                     const char **argv)
+redisReply *n8443_redis_command_argv(redisContext *c, char *err, apr_size_t len,
+                                     int argc, const char **argv)
 {
     return checked(c, redisCommandArgv(c, argc, argv, NULL), err, len);
 }
