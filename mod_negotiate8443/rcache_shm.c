@@ -37,8 +37,6 @@
 #include "apr_atomic.h"
 #include "util_mutex.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <unistd.h>
@@ -64,6 +62,7 @@ static n8443_rc_file *table_file;
 static rc_quota *quota;
 static n8443_rc_table buckets; /* slots: after rc_quota */
 static apr_global_mutex_t *table_lock;
+static n8443_hmac_key *who_mac; /* table->who_key's, this child's */
 static const char *table_lock_file;
 
 /*
@@ -324,6 +323,11 @@ static void shm_child_init(apr_pool_t *pchild, server_rec *s)
 
     if (table_lock == NULL)
         return;
+    /* Without it n8443_rc_shm_who fails: logins refused (503). */
+    n8443_hmac_key_free(who_mac);
+    who_mac = table != NULL
+                  ? n8443_hmac_key_new(table->who_key, sizeof(table->who_key))
+                  : NULL;
     rv = apr_global_mutex_child_init(&table_lock, table_lock_file, pchild);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -336,15 +340,11 @@ static void shm_child_init(apr_pool_t *pchild, server_rec *s)
 
 int n8443_rc_shm_who(const char *principal, n8443_rc_who *who)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char md[N8443_SHA256_LEN];
     int i;
 
     if (table == NULL
-        || HMAC(n8443_sha256_md(), table->who_key, sizeof(table->who_key),
-                (const unsigned char *)principal, strlen(principal), md, &n)
-               == NULL
-        || n < 16)
+        || n8443_hmac_sha256(who_mac, principal, strlen(principal), md) != 0)
         return 0;
     for (i = 0; i < RC_QROWS; i++)
         who->idx[i] =
