@@ -230,6 +230,7 @@ static apr_status_t exchange(mc_conn *conn, const char *cmd, apr_size_t len,
                              char *reply, apr_size_t size, int lines,
                              int want_get)
 {
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(MC_TIMEOUT_SEC);
     apr_size_t got = 0, n;
     apr_status_t rv;
 
@@ -250,6 +251,10 @@ static apr_status_t exchange(mc_conn *conn, const char *cmd, apr_size_t len,
         reply[got] = '\0';
         if (reply_complete(reply, got, lines, want_get))
             return APR_SUCCESS;
+        /* The socket's timeout is per read: a server that sends a byte
+         * now and then would hold the login for as long as it likes. */
+        if (apr_time_now() > deadline)
+            return APR_TIMEUP;
     }
     return APR_EGENERAL; /* longer than any answer we ask for */
 }

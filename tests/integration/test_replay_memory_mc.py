@@ -261,9 +261,11 @@ def test_one_of_two_memcached_killed_and_restarted(
 
 
 class Garbage:
-    """A TCP server that answers every line with `answer`."""
+    """A TCP server that answers every line with `answer` (a byte every
+    `delay` seconds when delay is given)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, delay=0):
+        self.delay = delay
         import threading
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -285,7 +287,11 @@ class Garbage:
     def serve(self, conn):
         try:
             while conn.recv(4096):
-                conn.sendall(self.answer)
+                if not self.delay:
+                    conn.sendall(self.answer)
+                for i in range(len(self.answer) if self.delay else 0):
+                    time.sleep(self.delay)
+                    conn.sendall(self.answer[i:i + 1])
         except OSError:
             pass
         finally:
@@ -296,13 +302,14 @@ class Garbage:
 
 
 @pytest.mark.parametrize("what", ["unresolvable", "garbage", "error",
-                                  "junk-value", "silent"])
+                                  "junk-value", "silent", "trickle"])
 def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
                                     keytab, alice, what):
     """A name that does not resolve, a server that speaks garbage, one that
     answers errors, a birth that is not a time, one that takes commands
-    and never answers: 503 and a log line, never 200, a crash or a login
-    waiting on it for longer than the command timeout (1 s) allows."""
+    and never answers, one that answers a byte every 0.3 s: 503 and a log
+    line, never 200, a crash or a login waiting on it for longer than the
+    command timeout (1 s, the whole answer) allows."""
     fake = None
     if what == "unresolvable":
         servers = "no-such-host.invalid:11211"
@@ -311,7 +318,9 @@ def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
                         "error": b"SERVER_ERROR busy\r\n",
                         "junk-value": b"STORED\r\nVALUE n8443:born 0 3\r\n"
                                       b"abc\r\nEND\r\n",
-                        "silent": b""}[what])
+                        "silent": b"",
+                        "trickle": b"STORED\r\nEND\r\n"}[what],
+                       delay=0.3 if what == "trickle" else 0)
         servers = "127.0.0.1:%d" % fake.port
     srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
                       name="httpd-mcmem-bad-" + what,
@@ -324,9 +333,10 @@ def test_bad_memcached_fails_closed(base_dir, module_path, realm, certs,
             statuses.append(login(srv, alice.token()[1]))
             waits.append(time.monotonic() - t0)
         assert statuses == [503] * 3, statuses
-        # The command timeout (a second for the birth, one for the entry
-        # at most), not httpd's Timeout: nobody waits on a dead server.
-        assert max(waits) < 8, waits
+        # The command timeout, not httpd's Timeout or the server's pace:
+        # nobody waits on a dead or crawling server (the trickled answer
+        # would take 3.9 s).
+        assert max(waits) < 3.5, waits
         log = srv.log_since(mark)
         assert "N8443060" in log or "N8443308" in log, log
         assert status(srv)["replay_cache"]["memcache_servers"][0][
