@@ -112,14 +112,35 @@ redisSSLContext *n8443_redis_tls_context(const n8443_redis_conf *cf, char *err,
 redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf, void *ssl,
                                        char *where, apr_size_t wlen, char *err,
                                        apr_size_t len);
-/* One command.  NULL when the connection broke (err says how: then it
+/* One command, its whole reply within timeout (not per read).  NULL
+ * when the connection broke or the reply is late (err says how: then it
  * must be dropped); an error reply is returned as it is. */
-redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
-                                const char *fmt, ...);
+redisReply *n8443_redis_command(redisContext *c, apr_interval_time_t timeout,
+                                char *err, apr_size_t len, const char *fmt,
+                                ...);
 /* The same with the words of the command as they are (no format to
  * parse: a login's command, a quarter of what it costs in httpd). */
-redisReply *n8443_redis_command_argv(redisContext *c, char *err, apr_size_t len,
-                                     int argc, const char **argv);
+redisReply *n8443_redis_command_argv(redisContext *c,
+                                     apr_interval_time_t timeout, char *err,
+                                     apr_size_t len, int argc,
+                                     const char **argv);
+/* The next reply to commands appended to c (redisAppendCommand), as
+ * n8443_redis_command reads it. */
+redisReply *n8443_redis_reply(redisContext *c, apr_interval_time_t timeout,
+                              char *err, apr_size_t len);
+/* rcache_redis_script.c: the store script on c, EVALSHA (EVAL when the
+ * server does not have it yet, once per server start), with the since
+ * key and key (NULL: the watermark only; then cold, when not 0, is a cold
+ * birth's watermark).  NULL and err when the connection broke; an error
+ * reply as it is. */
+redisReply *n8443_redis_run_store(redisContext *c, apr_interval_time_t timeout,
+                                  const char *since, const char *key,
+                                  apr_time_t stamp, apr_time_t cold, char *err,
+                                  apr_size_t len);
+/* Its answer: code, watermark, made (rcache_redis_script.c); 0 if
+ * malformed. */
+int n8443_redis_store_answer(const redisReply *rep, long long *code,
+                             apr_time_t *watermark, long long *made);
 /* The value of "name:" in an INFO answer, copied to out; 0: absent. */
 int n8443_redis_info_field(const redisReply *rep, const char *name, char *out,
                            apr_size_t len);

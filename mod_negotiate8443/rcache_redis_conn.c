@@ -17,7 +17,7 @@
  * replication ID (INFO replication master_replid), a restarted server a
  * new run ID (INFO server run_id).  The first client to see an identity
  * writes the time into the primary itself ("n8443rc:since:ID", with the
- * retention: store_script): every child of every httpd node then reads
+ * retention: rcache_redis_script.c): every child of every httpd node then reads
  * the same "remembers since" for that primary, and an authenticator made
  * before it is refused (N8443_RC_FORGOTTEN): a token whose entry may have
  * been lost can never come back in.  The same script stores each entry
@@ -32,7 +32,6 @@
 
 #ifdef N8443_HAVE_REDIS
 
-#include "apr_sha1.h"
 #include "apr_thread_mutex.h"
 #include "ap_mpm.h"
 
@@ -48,8 +47,9 @@ struct n8443_redis_conn {
     char primary[300];        /* "host:port" in use or last tried */
     char identity[128];       /* replication ID ":" run ID */
     char since[sizeof(N8443_REDIS_PREFIX "since:") + 128]; /* its key */
-    apr_time_t watermark; /* since when that identity remembers */
-    const char *state;    /* static strings */
+    apr_time_t watermark;        /* since when that identity remembers */
+    apr_interval_time_t timeout; /* a command's, the backend's */
+    const char *state;           /* static strings */
     char last_error[300];
     apr_uint32_t errors;
     int was_down; /* log when it answers again */
@@ -86,137 +86,6 @@ static void drop(n8443_redis_conn *conn)
     conn->c = NULL;
 }
 
-/* The since key and the store, in one step on the primary (a script runs
- * alone: nothing can come between).  The since key's value is
- * "WATERMARK RETENTION": every entry stored since WATERMARK (microseconds)
- * expires no sooner than RETENTION (milliseconds).  When the key is gone
- * (FLUSHALL, FLUSHDB, SWAPDB: the entries went with it), unreadable, or
- * records a shorter retention than ours (NegotiateClockSkew raised:
- * entries stored before may expire too early), the primary's memory
- * begins now: a new value is written and older authenticators are
- * refused.  Entries get the longer of both retentions, so the record
- * stays true for every node.
- *
- * A cold birth: httpd's start-up look (ARGV[4] not 0) that finds no since
- * key in a store without the marker key (new, or emptied: as memcached's
- * n8443:born) dates it back to ARGV[4], the default margin before now, so
- * that a first start's logins are not refused for the margin.  A promoted
- * replica holds its primary's marker: its birth is a loss, dated now.
- *   KEYS[1] since key, KEYS[2] marker key, KEYS[3] entry key (none: the
- *   watermark only)
- *   ARGV[1] now (us), ARGV[2] retention (ms), ARGV[3] stamp (us),
- *   ARGV[4] a cold birth's watermark (us; 0: none)
- * Answer: {code, watermark, made}: code 0 forgotten (stamp before the
- * watermark), 1 stored, 2 replay, 3 watermark only; made 0 kept, 1 the
- * key was missing or unreadable, 2 a shorter retention was recorded, 3
- * a cold birth. */
-static const char store_script[] =
-    "local v = redis.call('GET', KEYS[1]) "
-    "local w, r "
-    "if v then w, r = string.match(v, '^(%d+) (%d+)$') end "
-    "local made = 0 "
-    "if not w then made = 1 "
-    "elseif tonumber(r) < tonumber(ARGV[2]) then made = 2 end "
-    "if made > 0 then "
-    "w = ARGV[1] r = ARGV[2] "
-    "if not v and ARGV[4] ~= '0' "
-    "and redis.call('EXISTS', KEYS[2]) == 0 then w = ARGV[4] made = 3 end "
-    "redis.call('SET', KEYS[1], w .. ' ' .. r) end "
-    "if (made > 0 or #KEYS < 3) "
-    "and redis.call('EXISTS', KEYS[2]) == 0 then "
-    "redis.call('SET', KEYS[2], '1') end "
-    "if #KEYS < 3 then return {3, w, made} end "
-    "if tonumber(ARGV[3]) < tonumber(w) then return {0, w, made} end "
-    "local px = ARGV[2] "
-    "if tonumber(r) > tonumber(px) then px = r end "
-    "if redis.call('SET', KEYS[3], '1', 'NX', 'PX', px) then "
-    "return {1, w, made} end "
-    "return {2, w, made}";
-static char store_sha[2 * APR_SHA1_DIGESTSIZE + 1];
-/* Written with every since key, never expiring: this store has held our
- * keys (not hex: no entry key can be it). */
-#define MARKER_KEY N8443_REDIS_PREFIX "known"
-
-/* store_sha, once per process (single-threaded: child init, probe). */
-static void store_sha_init(void)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[APR_SHA1_DIGESTSIZE];
-    apr_sha1_ctx_t ctx;
-    int i;
-
-    if (store_sha[0] != '\0')
-        return;
-    apr_sha1_init(&ctx);
-    apr_sha1_update(&ctx, store_script, sizeof(store_script) - 1);
-    apr_sha1_final(d, &ctx);
-    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
-        store_sha[2 * i] = hex[d[i] >> 4];
-        store_sha[2 * i + 1] = hex[d[i] & 0xf];
-    }
-    store_sha[2 * APR_SHA1_DIGESTSIZE] = '\0';
-}
-
-/* Run store_script with conn's since key and key (NULL: none; then
- * cold, when not 0, is a cold birth's watermark): EVALSHA, and EVAL when
- * the server does not have it yet (once per server start).  NULL and err
- * when the connection broke; an error reply as it is. */
-static redisReply *run_store(n8443_redis_conn *conn, const char *key,
-                             apr_time_t stamp, apr_time_t cold, char *err,
-                             apr_size_t len)
-{
-    char now[24], ms[24], stamp_s[24], cold_s[24];
-    const char *argv[10];
-    redisReply *rep;
-    int pass, argc = 0;
-
-    store_sha_init();
-    apr_snprintf(now, sizeof(now), "%" APR_TIME_T_FMT, apr_time_now());
-    apr_snprintf(ms, sizeof(ms), "%" APR_TIME_T_FMT,
-                 apr_time_as_msec(n8443_rc_retention()));
-    apr_snprintf(stamp_s, sizeof(stamp_s), "%" APR_TIME_T_FMT,
-                 key != NULL ? stamp : 0);
-    apr_snprintf(cold_s, sizeof(cold_s), "%" APR_TIME_T_FMT,
-                 key != NULL ? 0 : cold);
-    argv[argc++] = NULL; /* EVALSHA sha, or EVAL script */
-    argv[argc++] = NULL;
-    argv[argc++] = key != NULL ? "3" : "2";
-    argv[argc++] = conn->since;
-    argv[argc++] = MARKER_KEY;
-    if (key != NULL)
-        argv[argc++] = key;
-    argv[argc++] = now;
-    argv[argc++] = ms;
-    argv[argc++] = stamp_s;
-    argv[argc++] = cold_s;
-    for (pass = 0; pass < 2; pass++) {
-        argv[0] = pass == 0 ? "EVALSHA" : "EVAL";
-        argv[1] = pass == 0 ? store_sha : store_script;
-        rep = n8443_redis_command_argv(conn->c, err, len, argc, argv);
-        if (rep == NULL || rep->type != REDIS_REPLY_ERROR
-            || strncmp(rep->str, "NOSCRIPT", 8) != 0)
-            return rep;
-        freeReplyObject(rep);
-    }
-    apr_snprintf(err, len, "EVAL answered NOSCRIPT");
-    return NULL;
-}
-
-/* The answer of store_script: code, watermark, made; 0 if malformed. */
-static int store_answer(const redisReply *rep, long long *code,
-                        apr_time_t *watermark, long long *made)
-{
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3
-        || rep->element[0]->type != REDIS_REPLY_INTEGER
-        || rep->element[1]->type != REDIS_REPLY_STRING
-        || rep->element[2]->type != REDIS_REPLY_INTEGER)
-        return 0;
-    *code = rep->element[0]->integer;
-    *watermark = (apr_time_t)apr_atoi64(rep->element[1]->str);
-    *made = rep->element[2]->integer;
-    return *watermark > 0;
-}
-
 /* The primary's identity and its watermark, read (or set first) in the
  * primary itself.  0 and err when it cannot be known or must not be used
  * (not a primary; it may evict our entries). */
@@ -233,8 +102,10 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
     redisAppendCommand(conn->c, "INFO server");
     redisAppendCommand(conn->c, "INFO memory");
     for (i = 0; i < 3; i++)
-        if (redisGetReply(conn->c, (void **)&rep[i]) != REDIS_OK) {
-            apr_snprintf(err, len, "INFO: %s", conn->c->errstr);
+        if ((rep[i] = n8443_redis_reply(conn->c, cf->timeout, replid,
+                                        sizeof(replid)))
+            == NULL) {
+            apr_snprintf(err, len, "INFO: %s", replid);
             goto cleanup;
         }
     if (!n8443_redis_info_field(rep[0], "role", role, sizeof(role))
@@ -276,7 +147,8 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
         conn->identity[0] = '\0';
         apr_snprintf(conn->since, sizeof(conn->since),
                      N8443_REDIS_PREFIX "since:%s", ident);
-        rep[0] = run_store(conn, NULL, 0, cold, err, len);
+        rep[0] = n8443_redis_run_store(conn->c, conn->timeout, conn->since,
+                                       NULL, 0, cold, err, len);
         if (rep[0] == NULL) {
             char why[200];
 
@@ -284,7 +156,7 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
             apr_snprintf(err, len, "watermark: %s", why);
             goto cleanup;
         }
-        if (!store_answer(rep[0], &code, &wm, &made) || code != 3) {
+        if (!n8443_redis_store_answer(rep[0], &code, &wm, &made) || code != 3) {
             apr_snprintf(err, len, "cannot record the watermark: %.*s",
                          rep[0]->type == REDIS_REPLY_ERROR ? (int)rep[0]->len
                                                            : 15,
@@ -416,7 +288,8 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     char err[300];
 
     *retry = 0;
-    rep = run_store(conn, key, stamp, 0, err, sizeof(err));
+    rep = n8443_redis_run_store(conn->c, conn->timeout, conn->since, key, stamp,
+                                0, err, sizeof(err));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
@@ -428,7 +301,8 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
         }
         return N8443_RC_UNAVAILABLE;
     }
-    if (!store_answer(rep, &code, &wm, &made) || code < 0 || code > 2) {
+    if (!n8443_redis_store_answer(rep, &code, &wm, &made) || code < 0
+        || code > 2) {
         /* -READONLY: no longer the primary; -OOM: full (noeviction);
          * anything else: not the server we think.  Find it again. */
         *why =
@@ -468,8 +342,8 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
 
     /* Acknowledged by enough replicas, or not a login: a failover to a
      * replica that missed the entry would let the token in again. */
-    rep = n8443_redis_command(conn->c, err, sizeof(err), "WAIT %d %lld",
-                              cf->wait_replicas,
+    rep = n8443_redis_command(conn->c, cf->timeout, err, sizeof(err),
+                              "WAIT %d %lld", cf->wait_replicas,
                               (long long)apr_time_as_msec(cf->wait_timeout));
     if (rep == NULL) {
         drop(conn);
@@ -542,6 +416,7 @@ apr_status_t n8443_redis_conn_create(apr_pool_t *pchild, n8443_redis_conf *cf)
     apr_status_t rv;
 
     conn->state = "not_connected";
+    conn->timeout = cf->timeout;
     ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
     if (threaded != AP_MPMQ_NOT_SUPPORTED) {
         rv = apr_thread_mutex_create(&conn->lock, APR_THREAD_MUTEX_DEFAULT,
@@ -570,6 +445,7 @@ void n8443_redis_probe(apr_pool_t *p, server_rec *s, n8443_redis_conf *cf)
     void *ssl = NULL;
 
     memset(&conn, 0, sizeof(conn));
+    conn.timeout = cf->timeout;
     err[0] = '\0';
 #ifdef N8443_HAVE_REDIS_SSL
     if (cf->tls_ca != NULL

@@ -64,33 +64,66 @@ static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
     return c;
 }
 
-static redisReply *checked(redisContext *c, redisReply *rep, char *err,
-                           apr_size_t len)
+/* Send what is appended to c, then read one reply, all of it within
+ * timeout.  hiredis' own redisGetReply reads with the socket's timeout
+ * per read: a server that sends a byte now and then would hold a login
+ * for as long as it liked.  NULL and err when the connection broke or the
+ * reply is late (drop the connection). */
+redisReply *n8443_redis_reply(redisContext *c, apr_interval_time_t timeout,
+                              char *err, apr_size_t len)
 {
-    if (rep == NULL)
-        apr_snprintf(err, len, "%s",
-                     c->err ? c->errstr : "no reply (connection lost)");
-    return rep;
+    apr_time_t deadline = apr_time_now() + timeout;
+    void *rep = NULL;
+    int done = 0;
+
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            goto broken;
+    for (;;) {
+        if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+            goto broken;
+        if (rep != NULL)
+            return rep;
+        if (apr_time_now() > deadline) {
+            apr_snprintf(err, len, "no whole reply within %ld ms",
+                         (long)apr_time_as_msec(timeout));
+            return NULL;
+        }
+        if (redisBufferRead(c) != REDIS_OK)
+            goto broken;
+    }
+broken:
+    apr_snprintf(err, len, "%s",
+                 c->err ? c->errstr : "no reply (connection lost)");
+    return NULL;
 }
 
-/* One command.  NULL when the connection broke (err says how: then it
- * must be dropped); an error reply is returned as it is. */
-redisReply *n8443_redis_command(redisContext *c, char *err, apr_size_t len,
-                                const char *fmt, ...)
+redisReply *n8443_redis_command(redisContext *c, apr_interval_time_t timeout,
+                                char *err, apr_size_t len, const char *fmt, ...)
 {
-    redisReply *rep;
     va_list ap;
+    int rc;
 
     va_start(ap, fmt);
-    rep = redisvCommand(c, fmt, ap);
+    rc = redisvAppendCommand(c, fmt, ap);
     va_end(ap);
-    return checked(c, rep, err, len);
+    if (rc != REDIS_OK) {
+        apr_snprintf(err, len, "%s", c->err ? c->errstr : "out of memory");
+        return NULL;
+    }
+    return n8443_redis_reply(c, timeout, err, len);
 }
 
-redisReply *n8443_redis_command_argv(redisContext *c, char *err, apr_size_t len,
-                                     int argc, const char **argv)
+redisReply *n8443_redis_command_argv(redisContext *c,
+                                     apr_interval_time_t timeout, char *err,
+                                     apr_size_t len, int argc,
+                                     const char **argv)
 {
-    return checked(c, redisCommandArgv(c, argc, argv, NULL), err, len);
+    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) {
+        apr_snprintf(err, len, "%s", c->err ? c->errstr : "out of memory");
+        return NULL;
+    }
+    return n8443_redis_reply(c, timeout, err, len);
 }
 
 /* AUTH [user] password on a new connection, when a password is set. */
@@ -102,10 +135,10 @@ static int authenticate(const n8443_redis_conf *cf, redisContext *c, char *err,
 
     if (cf->password == NULL)
         return 1;
-    rep = cf->user != NULL
-              ? n8443_redis_command(c, err, len, "AUTH %s %s", cf->user,
-                                    cf->password)
-              : n8443_redis_command(c, err, len, "AUTH %s", cf->password);
+    rep = cf->user != NULL ? n8443_redis_command(
+              c, cf->timeout, err, len, "AUTH %s %s", cf->user, cf->password)
+                           : n8443_redis_command(c, cf->timeout, err, len,
+                                                 "AUTH %s", cf->password);
     if (rep == NULL)
         return 0;
     ok = rep->type == REDIS_REPLY_STATUS;
@@ -119,9 +152,10 @@ static int authenticate(const n8443_redis_conf *cf, redisContext *c, char *err,
 }
 
 /* Does ROLE say that c talks to a primary? */
-static int is_primary(redisContext *c, char *err, apr_size_t len)
+static int is_primary(const n8443_redis_conf *cf, redisContext *c, char *err,
+                      apr_size_t len)
 {
-    redisReply *rep = n8443_redis_command(c, err, len, "ROLE");
+    redisReply *rep = n8443_redis_command(c, cf->timeout, err, len, "ROLE");
     int ok;
 
     if (rep == NULL)
@@ -152,8 +186,9 @@ static int ask_sentinel(const n8443_redis_conf *cf, void *ssl, const char *host,
 
     if (s == NULL)
         return 0;
-    rep = n8443_redis_command(
-        s, err, len, "SENTINEL get-master-addr-by-name %s", cf->master_name);
+    rep = n8443_redis_command(s, cf->timeout, err, len,
+                              "SENTINEL get-master-addr-by-name %s",
+                              cf->master_name);
     if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
         && rep->element[0]->type == REDIS_REPLY_STRING
         && rep->element[1]->type == REDIS_REPLY_STRING) {
@@ -210,7 +245,7 @@ redisContext *n8443_redis_open_primary(const n8443_redis_conf *cf, void *ssl,
         apr_snprintf(where, wlen, "%s:%d", host, port);
         c = open_one(cf, ssl, host, port, err, len);
         if (c != NULL && authenticate(cf, c, err, len)
-            && is_primary(c, err, len))
+            && is_primary(cf, c, err, len))
             return c;
         if (c != NULL) {
             /* Keep where it was said. */

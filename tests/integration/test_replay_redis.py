@@ -452,7 +452,13 @@ class FakeRedis:
                     cmd, buf = parse_resp(buf)
                     if cmd is None:
                         break
-                    c.sendall(self.handler(cmd))
+                    reply = self.handler(cmd)
+                    if isinstance(reply, Trickle):
+                        for i in range(len(reply.data)):
+                            time.sleep(reply.delay)
+                            c.sendall(reply.data[i:i + 1])
+                    else:
+                        c.sendall(reply)
         except OSError:
             pass
         finally:
@@ -508,6 +514,22 @@ def script_answer(code):
         + bulk("%d" % int((time.time() - 3600) * 1e6)) + b":0\r\n"
 
 
+class Trickle:
+    """A reply sent a byte every `delay` seconds."""
+
+    def __init__(self, data, delay):
+        self.data, self.delay = data, delay
+
+
+def trickling_primary(cmd):
+    """A primary that answers a login's store script (three keys) a byte
+    every 0.2 s, and everything else at once: it passes the start-up and
+    identity looks.  Read whole, its answer would let the login in."""
+    if cmd[0].upper() in ("EVALSHA", "EVAL") and cmd[2] == "3":
+        return Trickle(script_answer(1), 0.2)
+    return readonly_primary(cmd)
+
+
 def garbage(cmd):
     return b"HTTP/1.0 200 OK\r\n\r\n<html>not redis</html>\r\n"
 
@@ -543,7 +565,7 @@ def closed_port():
 @pytest.mark.parametrize("case", ["unreachable", "wrong-password",
                                   "readonly", "oom", "garbage",
                                   "no-such-name", "replica",
-                                  "evicting"])
+                                  "evicting", "trickle"])
 def test_bad_redis_is_503_with_a_clear_line(
         base_dir, module_path, realm, certs, keytab, alice, case,
         oom_redis, pw_redis, lone, lone_replica):
@@ -564,6 +586,10 @@ def test_bad_redis_is_503_with_a_clear_line(
     elif case == "garbage":
         fake = FakeRedis(garbage)
         where, expect = "127.0.0.1:%d" % fake.port, "Protocol error"
+    elif case == "trickle":
+        fake = FakeRedis(trickling_primary)
+        where, expect = "127.0.0.1:%d" % fake.port, \
+            "no whole reply within 500 ms"
     elif case == "no-such-name":
         where, expect = "no-such-host.invalid:6379", "no-such-host.invalid"
     elif case == "replica":
@@ -578,12 +604,17 @@ def test_bad_redis_is_503_with_a_clear_line(
                                        % (where, extra))
         try:
             # The fake read-only server passes the start-up look.
+            quick_look = case in ("readonly", "trickle")
             assert ("N8443322: replay cache: Redis (%s) cannot be used at "
-                    "start-up" % where in srv.output()) \
-                == (case != "readonly")
+                    "start-up" % where in srv.output()) != quick_look
             mark = srv.log_mark()
             for _ in range(3):
+                t0 = time.monotonic()
                 assert login(srv, alice.token()[1]) == 503
+                # The timeout (500 ms a command, the whole reply; a kept
+                # connection is tried once more), not the server's pace:
+                # the trickled answer takes 7 s.
+                assert time.monotonic() - t0 < 4
             log = srv.log_since(mark)
             assert "N8443329: replay cache: Redis (%s) cannot answer" \
                 % where in log
@@ -594,10 +625,10 @@ def test_bad_redis_is_503_with_a_clear_line(
             for _ in range(20):
                 st = status(srv)["redis"]
                 if st["errors"] >= 1 and (st["state"] != "up"
-                                          or case == "readonly"):
+                                          or quick_look):
                     break
             assert st["errors"] >= 1, st
-            assert st["state"] != "up" or case == "readonly", st
+            assert st["state"] != "up" or quick_look, st
             assert crashes(srv) == []
         finally:
             srv.stop()
