@@ -18,8 +18,8 @@
  * swap the file for an older copy made by root, which no owner check
  * sees (an access ACL that lets them write counts; every symbolic
  * link's target path is walked too).  Checked at every start
- * (n8443_rc_file_dir_check); a directory
- * that fails it stops httpd.  The
+ * (n8443_rc_file_dir_check, with the rule in core/safe_dir.c, which
+ * n8443ctl check applies too); a directory that fails it stops httpd.  The
  * instance holds an exclusive lock (flock) on it for as long as any of its
  * processes lives, so two instances never share one table (they would
  * not share a mutex).  The blocks are reserved (posix_fallocate) so that
@@ -27,6 +27,7 @@
  */
 #include "n8443_private.h"
 #include "rcache_provider.h"
+#include "safe_dir.h"
 
 #include "unixd.h"
 
@@ -38,7 +39,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 /* How long a start waits for the previous instance's last processes to
@@ -96,178 +96,35 @@ static gid_t *user_groups(apr_pool_t *p, int *n)
     return g;
 }
 
-/* An access ACL on dir (the kernel's xattr form: version 2, then tag,
- * perm, id, little-endian) with a named entry for User or one of its
- * groups that may write, under a mask that lets it: 1.  An ACL that
- * cannot be read or understood counts as one (fail closed). */
-static int acl_writer(const char *dir, const gid_t *groups, int ngroups)
-{
-    unsigned char b[4 + 8 * 256];
-    int named = 0, mask = 1, i;
-    ssize_t n = lgetxattr(dir, "system.posix_acl_access", b, sizeof(b));
-    ssize_t o;
-
-    if (n < 0)
-        return errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP;
-    if (n < 4 || (n - 4) % 8 != 0 || (b[0] | b[1] << 8) != 2 || b[2] || b[3])
-        return 1;
-    for (o = 4; o < n; o += 8) {
-        unsigned tag = b[o] | b[o + 1] << 8, perm = b[o + 2] | b[o + 3] << 8;
-        apr_uint32_t id = (apr_uint32_t)b[o + 4] | (apr_uint32_t)b[o + 5] << 8
-                          | (apr_uint32_t)b[o + 6] << 16
-                          | (apr_uint32_t)b[o + 7] << 24;
-
-        if (tag == 0x10) /* ACL_MASK */
-            mask = (perm & 2) != 0;
-        else if (tag == 0x02 && (perm & 2) /* ACL_USER */
-                 && id == (apr_uint32_t)ap_unixd_config.user_id)
-            named = 1;
-        else if (tag == 0x08 && (perm & 2)) /* ACL_GROUP */
-            for (i = 0; i < ngroups; i++)
-                if (id == (apr_uint32_t)groups[i])
-                    named = 1;
-    }
-    return named && mask;
-}
-
-/* Who besides root may write in dir (st), for httpd's children: NULL
- * when nobody; own: the file's own directory (no sticky bit excuse). */
-static const char *dir_writer(apr_pool_t *p, const char *dir,
-                              const struct stat *st, int own,
-                              const gid_t *groups, int ngroups)
-{
-    int sticky = !own && (st->st_mode & S_ISVTX);
-    int i;
-
-    if (st->st_uid == ap_unixd_config.user_id)
-        return apr_psprintf(p, "owned by httpd's User (uid %ld)",
-                            (long)st->st_uid);
-    if ((st->st_mode & S_IWGRP) && !sticky)
-        for (i = 0; i < ngroups; i++)
-            if (st->st_gid == groups[i])
-                return apr_psprintf(p,
-                                    "writable by group %ld, one of httpd's "
-                                    "User's (mode %04o)",
-                                    (long)st->st_gid,
-                                    (unsigned)(st->st_mode & 07777));
-    if ((st->st_mode & S_IWOTH) && !sticky)
-        return apr_psprintf(p, "writable by everybody (mode %04o)",
-                            (unsigned)(st->st_mode & 07777));
-    if (!sticky && acl_writer(dir, groups, ngroups))
-        return "writable by httpd's User or one of its groups through an "
-               "access ACL (getfacl shows it)";
-    return NULL;
-}
-
-/* Symbolic links followed in one check: the kernel's limit (ELOOP). */
-#define RC_FILE_MAX_LINKS 40
-
-static const char *chain_writer(apr_pool_t *p, char *dir, int own,
-                                const gid_t *groups, int ngroups,
-                                const char **bad, int *links);
-
-/* The symbolic link at path: the directories its target text walks
- * through are walked as well (a link's target may go through another
- * link, or through "..", in a directory of User, which neither the real
- * path nor the path as written shows). */
-static const char *link_writer(apr_pool_t *p, const char *path,
-                               const gid_t *groups, int ngroups,
-                               const char **bad, int *links)
-{
-    char buf[PATH_MAX], *target;
-    const char *slash;
-    ssize_t n;
-
-    if (++*links > RC_FILE_MAX_LINKS) {
-        *bad = apr_pstrdup(p, path);
-        return "the end of too many symbolic links";
-    }
-    n = readlink(path, buf, sizeof(buf) - 1);
-    if (n < 0) {
-        *bad = apr_pstrdup(p, path);
-        return apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
-    }
-    buf[n] = '\0';
-    slash = strrchr(path, '/');
-    if (buf[0] == '/' || slash == NULL)
-        target = apr_pstrdup(p, buf);
-    else
-        target = apr_psprintf(p, "%.*s/%s", (int)(slash - path), path, buf);
-    return chain_writer(p, target, 0, groups, ngroups, bad, links);
-}
-
-/* The first directory from dir up to / that httpd's children may write
- * in: what is wrong with it, and its path in *bad; NULL when none.  dir
- * (modified) is walked as written: a symbolic link on the way is not
- * followed, its own directory is checked, and so is every directory its
- * target walks through (link_writer); own: dir is the file's own. */
-static const char *chain_writer(apr_pool_t *p, char *dir, int own,
-                                const gid_t *groups, int ngroups,
-                                const char **bad, int *links)
-{
-    const char *why;
-    struct stat st;
-    char *slash;
-
-    for (;;) {
-        if (lstat(dir, &st) != 0)
-            why = apr_psprintf(p, "cannot be examined (%s)", strerror(errno));
-        else if (S_ISLNK(st.st_mode)) {
-            why = link_writer(p, dir, groups, ngroups, bad, links);
-            if (why != NULL)
-                return why;
-        }
-        else
-            why = dir_writer(p, dir, &st, own, groups, ngroups);
-        if (why != NULL) {
-            *bad = apr_pstrdup(p, dir);
-            return why;
-        }
-        slash = strrchr(dir, '/');
-        if (slash == NULL || strcmp(dir, "/") == 0)
-            return NULL;
-        own = 0;
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-    }
-}
-
 apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
                                      const char *path)
 {
-    char real[PATH_MAX], *slash;
-    const char *why = NULL, *bad = NULL;
+    char bad[PATH_MAX], why[256], *dir, *slash;
     apr_status_t rv = APR_SUCCESS;
     gid_t *groups;
     apr_pool_t *p;
-    int ngroups, links = 0;
-    char *dir;
+    int ngroups;
 
     /* Started as the User itself: the children are the parent. */
     if (geteuid() != 0 || ap_unixd_config.user_id == geteuid())
         return APR_SUCCESS;
     if (apr_pool_create(&p, pool) != APR_SUCCESS)
         return APR_ENOMEM;
-    dir = apr_pstrdup(p, path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        dir = ".";
-    else if (slash == dir)
-        dir = "/";
-    else
-        *slash = '\0';
-    /* A missing directory: opening the file says so (N8443301). */
-    if (realpath(dir, real) == NULL)
-        goto done;
     groups = user_groups(p, &ngroups);
-    /* Where the directory really is, and the path that leads there. */
-    why = chain_writer(p, real, 1, groups, ngroups, &bad, &links);
-    if (why == NULL && dir[0] == '/')
-        why = chain_writer(p, apr_pstrdup(p, dir), 1, groups, ngroups, &bad,
-                           &links);
-    if (why != NULL) {
+    /* The rule (core/safe_dir.c, shared with n8443ctl check): NULL for a
+     * missing directory too, which opening the file reports (N8443301). */
+    if (n8443_safe_dir_check(path, ap_unixd_config.user_id, groups,
+                             (size_t)ngroups, bad, sizeof(bad), why,
+                             sizeof(why))
+        != NULL) {
+        dir = apr_pstrdup(p, path);
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            dir = ".";
+        else if (slash == dir)
+            dir = "/";
+        else
+            *slash = '\0';
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
             N8443LOGNO(480) "the replay cache file %s "
@@ -280,7 +137,6 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
             path, dir, bad, why);
         rv = APR_EGENERAL;
     }
-done:
     apr_pool_destroy(p);
     return rv;
 }
