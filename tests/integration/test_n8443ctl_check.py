@@ -27,7 +27,7 @@ HTTPD_USER = harness.ensure_user() or pwd.getpwuid(os.geteuid()).pw_name
 ROOT = os.geteuid() == 0
 
 OFFLINE_IDS = {"krb5.realm", "krb5.clock-skew", "krb5.replay-cache",
-               "krb5.service-principal", "keytab.file", "keytab.permissions",
+               "krb5.replay-cache-file", "krb5.service-principal", "keytab.file", "keytab.permissions",
                "keytab.httpd-user", "keytab.spn", "keytab.spn-port",
                "keytab.enctypes", "keytab.permitted", "cert.file",
                "cert.key", "cert.san", "cert.expiry", "cert.chain",
@@ -672,6 +672,85 @@ def test_replay_cache_none(ck, good_keytab):
     assert rc == 0
     rc, doc, _ = ck.run(site, "--strict")
     assert rc == 1
+
+
+def _table_dir(ck, mode, owner=None):
+    """A directory for the shm table's file under the module's root-only
+    test directory; OWNER (a user name) gets it, as RHEL's /var/lib/httpd
+    is apache's."""
+    d = ck.path(ck.unique("rcdir"))
+    os.mkdir(d)
+    os.chmod(d, mode)
+    if owner is not None:
+        pw = pwd.getpwnam(owner)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    return d
+
+
+@pytest.mark.skipif(not ROOT, reason="httpd's parent applies the rule only "
+                    "when it starts as root; the directories must be root's")
+def test_replay_cache_file_in_a_directory_httpd_user_may_write(ck,
+                                                               good_keytab):
+    """krb5.replay-cache-file: the shm table's file in a directory the
+    httpd user may write in (N8443480: httpd refuses to start, as a child
+    could swap the table for an older copy) is an error, by the module's
+    own rule; in a root-only directory it is ok, with the path."""
+    world = _table_dir(ck, 0o777)
+    site = ck.site(good_keytab,
+                   kerberos={"replay_cache_file": world + "/table"})
+    rc, doc, _ = ck.run(site, "--only", "krb5")
+    rec = one(doc, "krb5.replay-cache-file")
+    assert rec["severity"] == "error", rec
+    assert rec["details"]["directory"] == world
+    assert rec["details"]["reason"] == "writable by everybody (mode 0777)"
+    assert rec["details"]["file"] == world + "/table"
+    assert rec["details"]["user"] == HTTPD_USER
+    assert "N8443480" in rec["message"]
+    assert rec["details"]["where"].endswith(":11:26")
+    assert rc == 1
+
+    # Above the file's own directory, and owned by the httpd user (RHEL's
+    # /var/lib/httpd): an error naming that directory.
+    users = _table_dir(ck, 0o700, owner=HTTPD_USER)
+    inner = os.path.join(users, "inner")
+    os.mkdir(inner, 0o755)
+    site = ck.site(good_keytab,
+                   kerberos={"replay_cache_file": inner + "/table"})
+    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
+    rec = one(doc, "krb5.replay-cache-file")
+    assert rec["severity"] == "error", rec
+    assert rec["details"]["directory"] == users
+    assert rec["details"]["reason"] == "owned by httpd's User (uid %d)" % (
+        pwd.getpwnam(HTTPD_USER).pw_uid)
+    assert rc == 1
+
+    safe = _table_dir(ck, 0o755)
+    site = ck.site(good_keytab,
+                   kerberos={"replay_cache_file": safe + "/table"})
+    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file",
+                        "--strict")
+    rec = one(doc, "krb5.replay-cache-file")
+    assert rec["severity"] == "ok", rec
+    assert rec["message"].startswith(safe + "/table: ")
+    assert rec["details"]["file"] == safe + "/table"
+    assert rc == 0
+
+
+def test_replay_cache_file_directory_missing_or_not_shm(ck, good_keytab):
+    """A directory that does not exist stops httpd too (N8443301: the file
+    cannot be created); a replay cache other than shm has no file."""
+    missing = ck.path(ck.unique("no-such-dir"))
+    site = ck.site(good_keytab,
+                   kerberos={"replay_cache_file": missing + "/table"})
+    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
+    rec = one(doc, "krb5.replay-cache-file")
+    assert rec["severity"] == "error"
+    assert "N8443301" in rec["message"] and missing in rec["message"]
+    assert rc == 1
+    site = ck.site(good_keytab, kerberos={
+        "replay_cache": "none", "replay_cache_file": missing + "/table"})
+    rc, doc, _ = ck.run(site, "--only", "krb5")
+    assert records(doc, "krb5.replay-cache-file") == []
 
 
 def test_header_limit_of_the_installed_file(ck, good_keytab):

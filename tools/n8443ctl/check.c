@@ -374,6 +374,7 @@ int n8443_cmd_check(const struct n8443_args *args)
         /* The installed file, for http.field-size: a one-site file's
          * default target is install's (no message when there is none). */
         opts.target = args->target;
+        opts.replay_cache_file = cfg->replay_cache_file;
         if (opts.target == NULL && cfg->nsites == 1
             && n8443_default_target(cfg, &default_target) == N8443_OK) {
             opts.target = default_target;

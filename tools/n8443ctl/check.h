@@ -161,6 +161,8 @@ struct n8443_check_opts {
     const char *target;   /* the installed file (--target, or a one-site
                                file's default), or NULL */
     const char *ldap_uri; /* --ldap-uri: the KDC is AD, its LDAP */
+    const char *replay_cache_file; /* the instance's replay_cache_file, or
+                                      NULL: the module's default */
 };
 
 /* One site being checked: its settings, and what earlier families
@@ -296,6 +298,10 @@ void n8443_check_redis(struct n8443_check_ctx *ctx);
  * PASS.  0, or an errno value (ENODATA: empty). */
 int n8443_redis_read_auth(const char *file, char *user, size_t ulen, char *pass,
                           size_t plen);
+
+/* krb5.replay-cache-file (check_rcache_file.c): the shm table file's
+ * directory, by the module's own rule (N8443480), for the httpd user. */
+void n8443_check_rcache_file(struct n8443_check_ctx *ctx);
 
 /* online.redis (check_online_redis.c): each Redis server or Sentinel
  * answers, and a primary is found. */

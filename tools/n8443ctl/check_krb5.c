@@ -371,6 +371,7 @@ int n8443_check_krb5(struct n8443_check_ctx *ctx)
     /* Without a site file the module's directives are unknown. */
     if (ctx->from_site_file) {
         check_replay_cache(ctx);
+        n8443_check_rcache_file(ctx);
         n8443_check_redis(ctx);
         check_service_principal(ctx);
     }

@@ -24,6 +24,7 @@ const struct n8443_check_id n8443_check_ids[] = {
     {"krb5.realm", 0},
     {"krb5.clock-skew", 0},
     {"krb5.replay-cache", 0},
+    {"krb5.replay-cache-file", 0},
     {"krb5.service-principal", 0},
     {"krb5.gssproxy", 0},
     {"krb5.redis-module", 0},
