@@ -187,9 +187,8 @@ static const char *chain_writer(walk *w, char *dir, int own)
 }
 
 const char *n8443_safe_dir_check(const char *path, uid_t uid,
-                                 const gid_t *groups, size_t ngroups,
-                                 char *bad, size_t badlen, char *why,
-                                 size_t whylen)
+                                 const gid_t *groups, size_t ngroups, char *bad,
+                                 size_t badlen, char *why, size_t whylen)
 {
     walk w = {uid, groups, ngroups, bad, badlen, why, whylen, 0};
     char real[PATH_MAX], *copy, *dir, *slash;

@@ -32,8 +32,7 @@
  * (both always terminated; a path too long for bad is cut).
  */
 const char *n8443_safe_dir_check(const char *path, uid_t uid,
-                                 const gid_t *groups, size_t ngroups,
-                                 char *bad, size_t badlen, char *why,
-                                 size_t whylen);
+                                 const gid_t *groups, size_t ngroups, char *bad,
+                                 size_t badlen, char *why, size_t whylen);
 
 #endif /* N8443_SAFE_DIR_H */

@@ -87,8 +87,8 @@ static void judge(verdict *v, const char *rel, uid_t uid, gid_t group)
     char path[160];
 
     snprintf(path, sizeof(path), "%s/%s", base, rel);
-    v->ret = n8443_safe_dir_check(path, uid, &group, 1, v->bad,
-                                  sizeof(v->bad), v->why, sizeof(v->why));
+    v->ret = n8443_safe_dir_check(path, uid, &group, 1, v->bad, sizeof(v->bad),
+                                  v->why, sizeof(v->why));
 }
 
 static void assert_safe(const char *rel, uid_t uid, gid_t group)
@@ -218,8 +218,8 @@ static int set_acl(const char *dir, const char *spec, uint32_t uid,
                               ? "/usr/bin/setfacl"
                               : "/bin/setfacl";
     unsigned char b[4 + 5 * 8];
-    const unsigned e[5][2] = {{0x01, 7}, {0x02, 7}, {0x04, 5}, {0x10, 0},
-                              {0x20, 5}};
+    const unsigned e[5][2] = {
+        {0x01, 7}, {0x02, 7}, {0x04, 5}, {0x10, 0}, {0x20, 5}};
     int i, status;
     pid_t pid;
 

@@ -86,15 +86,15 @@ static struct n8443_record *no_dir(struct n8443_check_ctx *ctx,
             "(replay_cache_file) %s: httpd cannot create the file and does "
             "not start (N8443301). Create it, writable by root only: "
             "install -d -m 0755 %s",
-            dir, path,
-            err == ENOTDIR ? "is not a directory" : "does not exist", dir);
+            dir, path, err == ENOTDIR ? "is not a directory" : "does not exist",
+            dir);
     }
     return rec;
 }
 
 /* The rule for the user: the record. */
-static struct n8443_record *judge(struct n8443_check_ctx *ctx,
-                                  const char *path, const char *dir)
+static struct n8443_record *judge(struct n8443_check_ctx *ctx, const char *path,
+                                  const char *dir)
 {
     const struct n8443_httpd_user *user = &ctx->user;
     struct n8443_record *rec;
@@ -176,8 +176,8 @@ void n8443_check_rcache_file(struct n8443_check_ctx *ctx)
         path = deflt;
     }
     slash = strrchr(path, '/'); /* an absolute path: site_values.c */
-    snprintf(dir, sizeof(dir), "%.*s",
-             slash == path ? 1 : (int)(slash - path), path);
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+             path);
     if (ctx->user.name == NULL) {
         rec = n8443_report_add(ctx->rep, ID, N8443_SEV_WARNING,
                                "no httpd user found (neither apache nor "
