@@ -736,6 +736,72 @@ def test_replay_cache_file_in_a_directory_httpd_user_may_write(ck,
     assert rc == 0
 
 
+def _sticky_dirs(ck):
+    top = _table_dir(ck, 0o1777)
+    os.mkdir(os.path.join(top, "own"), 0o755)
+    return top
+
+
+def _link_via_user_dir(ck):
+    """A link that leads to a root-only directory, in a directory of the
+    httpd user (who may point it elsewhere)."""
+    udir = _table_dir(ck, 0o755, owner=HTTPD_USER)
+    os.symlink(_table_dir(ck, 0o755), os.path.join(udir, "link"))
+    return os.path.join(udir, "link")
+
+
+TABLE_DIRS = {
+    "root-only": lambda ck: _table_dir(ck, 0o755),
+    "world-writable": lambda ck: _table_dir(ck, 0o777),
+    "group-writable": lambda ck: _group_dir(ck),
+    "sticky-above": lambda ck: os.path.join(_sticky_dirs(ck), "own"),
+    "sticky-own": lambda ck: _table_dir(ck, 0o1777),
+    "link-in-user-dir": _link_via_user_dir,
+}
+
+
+def _group_dir(ck):
+    d = _table_dir(ck, 0o775)
+    os.chown(d, 0, pwd.getpwnam(HTTPD_USER).pw_gid)
+    return d
+
+
+@pytest.mark.skipif(not ROOT, reason="httpd's parent applies the rule only "
+                    "when it starts as root; the directories must be root's")
+@pytest.mark.parametrize("how", sorted(TABLE_DIRS))
+def test_replay_cache_file_verdict_is_httpd_s(ck, good_keytab, how,
+                                              base_dir, module_path, realm,
+                                              certs, keytab):
+    """check says error exactly where httpd refuses to start (N8443480),
+    naming the same directory, and ok where it starts."""
+    table = os.path.join(TABLE_DIRS[how](ck), "table")
+    rc, doc, _ = ck.run(ck.site(good_keytab,
+                                kerberos={"replay_cache_file": table}),
+                        "--only", "krb5.replay-cache-file")
+    rec = one(doc, "krb5.replay-cache-file")
+    srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
+                        "  <Location /protected>\n    AuthType Negotiate\n"
+                        "    Require valid-user\n  </Location>\n",
+                        name="httpd-ck-" + ck.unique(how),
+                        extra_global="NegotiateReplayCacheFile %s" % table)
+    if rec["severity"] == "ok":
+        try:
+            srv.start()
+        finally:
+            srv.stop()
+        assert rc == 0
+        assert how in ("root-only", "sticky-above")
+        return
+    assert rec["severity"] == "error", rec
+    assert srv.start(expect_fail=True) != 0
+    out = srv.output()
+    assert "N8443480: the replay cache file %s (NegotiateReplayCacheFile) " \
+        "is in %s, and %s is %s:" % (
+            table, os.path.dirname(table), rec["details"]["directory"],
+            rec["details"]["reason"]) in out, out[-2000:]
+    assert rc == 1
+
+
 def test_replay_cache_file_directory_missing_or_not_shm(ck, good_keytab):
     """A directory that does not exist stops httpd too (N8443301: the file
     cannot be created); a replay cache other than shm has no file."""
