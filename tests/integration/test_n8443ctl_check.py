@@ -757,6 +757,8 @@ TABLE_DIRS = {
     "sticky-above": lambda ck: os.path.join(_sticky_dirs(ck), "own"),
     "sticky-own": lambda ck: _table_dir(ck, 0o1777),
     "link-in-user-dir": _link_via_user_dir,
+    # Not the shm store: the module maps the table all the same.
+    "world-writable-store-none": lambda ck: _table_dir(ck, 0o777),
 }
 
 
@@ -775,15 +777,20 @@ def test_replay_cache_file_verdict_is_httpd_s(ck, good_keytab, how,
     """check says error exactly where httpd refuses to start (N8443480),
     naming the same directory, and ok where it starts."""
     table = os.path.join(TABLE_DIRS[how](ck), "table")
-    rc, doc, _ = ck.run(ck.site(good_keytab,
-                                kerberos={"replay_cache_file": table}),
+    none = how.endswith("-store-none")
+    krb = {"replay_cache_file": table}
+    if none:
+        krb["replay_cache"] = "none"
+    rc, doc, _ = ck.run(ck.site(good_keytab, kerberos=krb),
                         "--only", "krb5.replay-cache-file")
     rec = one(doc, "krb5.replay-cache-file")
     srv = harness.Httpd(base_dir, module_path, realm, certs, keytab,
                         "  <Location /protected>\n    AuthType Negotiate\n"
                         "    Require valid-user\n  </Location>\n",
                         name="httpd-ck-" + ck.unique(how),
-                        extra_global="NegotiateReplayCacheFile %s" % table)
+                        extra_global="NegotiateReplayCacheFile %s\n%s"
+                        % (table, "NegotiateReplayCache none" if none
+                           else ""))
     if rec["severity"] == "ok":
         try:
             srv.start()
@@ -802,9 +809,11 @@ def test_replay_cache_file_verdict_is_httpd_s(ck, good_keytab, how,
     assert rc == 1
 
 
-def test_replay_cache_file_directory_missing_or_not_shm(ck, good_keytab):
+def test_replay_cache_file_directory_missing_whatever_the_store(
+        ck, good_keytab):
     """A directory that does not exist stops httpd too (N8443301: the file
-    cannot be created); a replay cache other than shm has no file."""
+    cannot be created), whatever the replay cache: the module maps the
+    table (its counters, its quota) for every store."""
     missing = ck.path(ck.unique("no-such-dir"))
     site = ck.site(good_keytab,
                    kerberos={"replay_cache_file": missing + "/table"})
@@ -813,10 +822,14 @@ def test_replay_cache_file_directory_missing_or_not_shm(ck, good_keytab):
     assert rec["severity"] == "error"
     assert "N8443301" in rec["message"] and missing in rec["message"]
     assert rc == 1
-    site = ck.site(good_keytab, kerberos={
-        "replay_cache": "none", "replay_cache_file": missing + "/table"})
-    rc, doc, _ = ck.run(site, "--only", "krb5")
-    assert records(doc, "krb5.replay-cache-file") == []
+    for store in ("none", "memcache://127.0.0.1:11211"):
+        site = ck.site(good_keytab, kerberos={
+            "replay_cache": store, "replay_cache_file": missing + "/table"})
+        rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
+        rec = one(doc, "krb5.replay-cache-file")
+        assert rec["severity"] == "error", (store, rec)
+        assert "N8443301" in rec["message"]
+        assert rc == 1
 
 
 def test_header_limit_of_the_installed_file(ck, good_keytab):

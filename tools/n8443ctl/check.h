@@ -299,8 +299,9 @@ void n8443_check_redis(struct n8443_check_ctx *ctx);
 int n8443_redis_read_auth(const char *file, char *user, size_t ulen, char *pass,
                           size_t plen);
 
-/* krb5.replay-cache-file (check_rcache_file.c): the shm table file's
- * directory, by the module's own rule (N8443480), for the httpd user. */
+/* krb5.replay-cache-file (check_rcache_file.c): the replay cache table
+ * file's directory, by the module's own rule (N8443480), for the httpd
+ * user. */
 void n8443_check_rcache_file(struct n8443_check_ctx *ctx);
 
 /* online.redis (check_online_redis.c): each Redis server or Sentinel

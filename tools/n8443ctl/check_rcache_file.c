@@ -1,7 +1,9 @@
 /*
- * n8443ctl check - krb5.replay-cache-file: the directory of the shm
- * replay cache's table file (replay_cache_file, NegotiateReplayCacheFile;
- * default negotiate8443-rcache in httpd's runtime directory), judged by
+ * n8443ctl check - krb5.replay-cache-file: the directory of the replay
+ * cache table's file (replay_cache_file, NegotiateReplayCacheFile;
+ * default negotiate8443-rcache in httpd's runtime directory), which the
+ * module maps at every start whatever the vhosts' replay_cache (the shm
+ * store's table, and the instance's counters and quota), judged by
  * the rule httpd's parent applies at every start (N8443480, the module's
  * core/safe_dir.c itself) for the httpd user and its groups: neither the
  * directory nor any above it may be writable by them or by everybody (a
@@ -158,8 +160,7 @@ void n8443_check_rcache_file(struct n8443_check_ctx *ctx)
     struct stat st;
     int err;
 
-    if (ctx->site->kerberos.replay_cache.kind != N8443_RC_SHM
-        || !n8443_report_wants(ctx->rep, ID)) {
+    if (!n8443_report_wants(ctx->rep, ID)) {
         return;
     }
     if (path == NULL && N8443_RUNTIME_DIR[0] == '\0') {
