@@ -11,11 +11,11 @@
  * from its pool - after a memcached restart a stale one, which fails (the
  * "version" ping even puts it back), marks the server dead for another
  * 5 s, and so on for each pooled connection of each child: fresh logins
- * saw 503 on some children long after memcached was back.  Here a failure
- * on a pooled connection drops every idle connection of that server and
- * the command is sent once more on a new one; a server that refuses
- * connections is left alone for one second (per child), then tried again
- * by the next login.
+ * saw 503 on some children long after memcached was back.  Here a pooled
+ * connection found reset or closed (before any answer) drops every idle
+ * connection of that server and the command is sent once more on a new
+ * one; a server that refuses connections is left alone for one second
+ * (per child), then tried again by the next login.
  */
 #include "n8443_private.h"
 #include "rcache_provider.h"
@@ -29,8 +29,8 @@
 
 /* Seconds a child leaves a server alone after it refused a connection. */
 #define MC_RETRY_SEC 1
-/* Connect timeout, and the send and receive timeouts of a command. */
-#define MC_TIMEOUT_SEC 1
+/* Connect timeout, and the time a command may take. */
+#define MC_TIMEOUT apr_time_from_sec(1)
 
 typedef struct mc_conn {
     apr_pool_t *pool;
@@ -106,6 +106,25 @@ static void conn_close(n8443_mc_server *s, mc_conn *conn)
     apr_thread_mutex_unlock(s->lock);
 }
 
+/* The kernel's receive timeout of sock (and its send timeout, if snd). */
+static apr_status_t set_timeouts(apr_socket_t *sock, apr_interval_time_t t,
+                                 int snd)
+{
+    struct timeval tv;
+    apr_os_sock_t fd;
+    apr_status_t rv = apr_os_sock_get(&fd, sock);
+
+    tv.tv_sec = (time_t)apr_time_sec(t);
+    tv.tv_usec = (suseconds_t)apr_time_usec(t);
+    if (rv == APR_SUCCESS
+        && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+            || (snd
+                && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))
+                       != 0)))
+        rv = APR_FROM_OS_ERROR(errno);
+    return rv;
+}
+
 /*
  * A connected socket made blocking, with the kernel's send and receive
  * timeouts in place of APR's: APR keeps a socket with a timeout
@@ -116,17 +135,9 @@ static void conn_close(n8443_mc_server *s, mc_conn *conn)
  */
 static apr_status_t blocking_with_timeout(apr_socket_t *sock)
 {
-    struct timeval tv = {MC_TIMEOUT_SEC, 0};
-    apr_os_sock_t fd;
     apr_status_t rv = apr_socket_timeout_set(sock, -1);
 
-    if (rv == APR_SUCCESS)
-        rv = apr_os_sock_get(&fd, sock);
-    if (rv == APR_SUCCESS
-        && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-            || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0))
-        rv = APR_FROM_OS_ERROR(errno);
-    return rv;
+    return rv == APR_SUCCESS ? set_timeouts(sock, MC_TIMEOUT, 1) : rv;
 }
 
 /* An idle connection (*pooled = 1), or a new one; NULL when the server is
@@ -163,7 +174,7 @@ static mc_conn *conn_get(n8443_mc_server *s, int *pooled, apr_status_t *rv)
                                 APR_PROTO_TCP, cp);
     if (*rv == APR_SUCCESS) {
         apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
-        apr_socket_timeout_set(conn->sock, apr_time_from_sec(MC_TIMEOUT_SEC));
+        apr_socket_timeout_set(conn->sock, MC_TIMEOUT);
         *rv = apr_socket_connect(conn->sock, sa);
         if (*rv == APR_SUCCESS)
             *rv = blocking_with_timeout(conn->sock);
@@ -226,14 +237,24 @@ static int reply_complete(const char *buf, apr_size_t len, int lines,
            && (p == end - 5 || len - (apr_size_t)(p - buf) >= 12);
 }
 
+/*
+ * Send cmd and read its answer, all within MC_TIMEOUT: the socket's
+ * timeout is per read, and a server that sent a byte now and then would
+ * hold the login for as long as it liked, so each read waits only for
+ * what is left.  *heard: some of the answer came (the server took the
+ * command: it must not be sent again).
+ */
 static apr_status_t exchange(mc_conn *conn, const char *cmd, apr_size_t len,
                              char *reply, apr_size_t size, int lines,
-                             int want_get)
+                             int want_get, int *heard)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_sec(MC_TIMEOUT_SEC);
+    apr_time_t deadline = apr_time_now() + MC_TIMEOUT;
+    apr_interval_time_t left;
     apr_size_t got = 0, n;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
+    int shortened = 0;
 
+    *heard = 0;
     while (len > 0) {
         n = len;
         rv = apr_socket_send(conn->sock, cmd, &n);
@@ -242,21 +263,37 @@ static apr_status_t exchange(mc_conn *conn, const char *cmd, apr_size_t len,
         cmd += n;
         len -= n;
     }
-    while (got < size - 1) {
+    for (;;) {
+        if (got >= size - 1)
+            return APR_EGENERAL; /* longer than any answer we ask for */
+        left = deadline - apr_time_now();
+        if (left <= 0)
+            return APR_TIMEUP;
+        /* Normally the first read, with all the time: no system call. */
+        if (left < MC_TIMEOUT - apr_time_from_msec(10)) {
+            rv = set_timeouts(conn->sock, left, 0);
+            if (rv != APR_SUCCESS)
+                return rv;
+            shortened = 1;
+        }
         n = size - 1 - got;
         rv = apr_socket_recv(conn->sock, reply + got, &n);
         if (rv != APR_SUCCESS && n == 0)
             return rv == APR_EOF ? APR_ECONNRESET : rv;
+        *heard = 1;
         got += n;
         reply[got] = '\0';
         if (reply_complete(reply, got, lines, want_get))
-            return APR_SUCCESS;
-        /* The socket's timeout is per read: a server that sends a byte
-         * now and then would hold the login for as long as it likes. */
-        if (apr_time_now() > deadline)
-            return APR_TIMEUP;
+            return shortened ? set_timeouts(conn->sock, MC_TIMEOUT, 0)
+                             : APR_SUCCESS;
     }
-    return APR_EGENERAL; /* longer than any answer we ask for */
+}
+
+/* The command's time ran out (our deadline, or the kernel's timeout). */
+static int late(apr_status_t rv)
+{
+    return APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)
+           || APR_STATUS_IS_ETIMEDOUT(rv);
 }
 
 apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd, char *reply,
@@ -264,22 +301,25 @@ apr_status_t n8443_mc_command(n8443_mc_server *s, const char *cmd, char *reply,
 {
     apr_size_t len = strlen(cmd);
     apr_status_t rv = APR_EGENERAL;
-    int attempt, pooled = 0;
+    int attempt, pooled = 0, heard = 0;
     mc_conn *conn;
 
     for (attempt = 0; attempt < 2; attempt++) {
         conn = conn_get(s, &pooled, &rv);
         if (conn == NULL)
             return rv;
-        rv = exchange(conn, cmd, len, reply, size, lines, want_get);
+        rv = exchange(conn, cmd, len, reply, size, lines, want_get, &heard);
         if (rv == APR_SUCCESS) {
             conn_put(s, conn);
             return APR_SUCCESS;
         }
         conn_close(s, conn);
-        if (!pooled)
+        /* A stale connection (memcached restarted: reset or closed before
+         * a byte of the answer): once more, new.  Not after a timeout or
+         * part of an answer: the server may have stored the entry, and
+         * the same add again would call this fresh login a replay. */
+        if (!pooled || heard || late(rv))
             break;
-        /* A stale connection (memcached restarted): once more, new. */
         drop_idle(s);
     }
     apr_thread_mutex_lock(s->lock);

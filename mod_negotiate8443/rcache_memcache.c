@@ -59,6 +59,7 @@ static void probe_one(apr_pool_t *p, const char *hostport, int *evictions_on,
     apr_size_t len = sizeof(cmd) - 1, got = 0, n;
     int ends = 0;
     char *line, *last;
+    apr_time_t deadline;
 
     *evictions_on = -1;
     *evictions = 0;
@@ -75,10 +76,17 @@ static void probe_one(apr_pool_t *p, const char *hostport, int *evictions_on,
         apr_socket_close(sock);
         return;
     }
-    /* Two answers, each ending in "END\r\n". */
+    /* Two answers, each ending in "END\r\n", within a second in all:
+     * APR's timeout is per read, and a server sending a byte now and then
+     * would hold httpd's parent (or the status page) for as long as it
+     * liked. */
+    deadline = apr_time_now() + apr_time_from_sec(1);
     while (ends < 2 && got < sizeof(buf) - 1) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
         n = sizeof(buf) - 1 - got;
-        if (apr_socket_recv(sock, buf + got, &n) != APR_SUCCESS || n == 0)
+        if (left <= 0 || apr_socket_timeout_set(sock, left) != APR_SUCCESS
+            || apr_socket_recv(sock, buf + got, &n) != APR_SUCCESS || n == 0)
             break;
         got += n;
         buf[got] = '\0';

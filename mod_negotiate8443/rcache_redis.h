@@ -123,11 +123,13 @@ redisReply *n8443_redis_command(redisContext *c, apr_interval_time_t timeout,
 redisReply *n8443_redis_command_argv(redisContext *c,
                                      apr_interval_time_t timeout, char *err,
                                      apr_size_t len, int argc,
-                                     const char **argv);
+                                     const char **argv, int *resend);
 /* The next reply to commands appended to c (redisAppendCommand), as
- * n8443_redis_command reads it. */
+ * n8443_redis_command reads it.  On NULL, *resend (if not NULL): the
+ * connection broke before a byte of the reply came, not by a timeout (the
+ * command may go again on a new connection). */
 redisReply *n8443_redis_reply(redisContext *c, apr_interval_time_t timeout,
-                              char *err, apr_size_t len);
+                              char *err, apr_size_t len, int *resend);
 /* rcache_redis_script.c: the store script on c, EVALSHA (EVAL when the
  * server does not have it yet, once per server start), with the since
  * key and key (NULL: the watermark only; then cold, when not 0, is a cold
@@ -136,7 +138,7 @@ redisReply *n8443_redis_reply(redisContext *c, apr_interval_time_t timeout,
 redisReply *n8443_redis_run_store(redisContext *c, apr_interval_time_t timeout,
                                   const char *since, const char *key,
                                   apr_time_t stamp, apr_time_t cold, char *err,
-                                  apr_size_t len);
+                                  apr_size_t len, int *resend);
 /* Its answer: code, watermark, made (rcache_redis_script.c); 0 if
  * malformed. */
 int n8443_redis_store_answer(const redisReply *rep, long long *code,

@@ -103,7 +103,7 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
     redisAppendCommand(conn->c, "INFO memory");
     for (i = 0; i < 3; i++)
         if ((rep[i] = n8443_redis_reply(conn->c, cf->timeout, replid,
-                                        sizeof(replid)))
+                                        sizeof(replid), NULL))
             == NULL) {
             apr_snprintf(err, len, "INFO: %s", replid);
             goto cleanup;
@@ -148,7 +148,7 @@ static int watermark_of(server_rec *s, const n8443_redis_conf *cf,
         apr_snprintf(conn->since, sizeof(conn->since),
                      N8443_REDIS_PREFIX "since:%s", ident);
         rep[0] = n8443_redis_run_store(conn->c, conn->timeout, conn->since,
-                                       NULL, 0, cold, err, len);
+                                       NULL, 0, cold, err, len, NULL);
         if (rep[0] == NULL) {
             char why[200];
 
@@ -286,16 +286,20 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
     n8443_rc_result res;
     redisReply *rep;
     char err[300];
+    int resend = 0;
 
     *retry = 0;
     rep = n8443_redis_run_store(conn->c, conn->timeout, conn->since, key, stamp,
-                                0, err, sizeof(err));
+                                0, err, sizeof(err), &resend);
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);
-        /* A kept connection that broke since its last use: once more on
-         * a new one, now. */
-        if (conn->reused) {
+        /* A kept connection that broke since its last use (before a byte
+         * of the reply): once more on a new one, now.  Not after a
+         * timeout or part of a reply: the script may have stored the
+         * entry, and the same again would call this fresh login a
+         * replay. */
+        if (conn->reused && resend) {
             conn->last_try = 0;
             *retry = 1;
         }

@@ -84,7 +84,7 @@ static void store_sha_init(void)
 redisReply *n8443_redis_run_store(redisContext *c, apr_interval_time_t timeout,
                                   const char *since, const char *key,
                                   apr_time_t stamp, apr_time_t cold, char *err,
-                                  apr_size_t len)
+                                  apr_size_t len, int *resend)
 {
     char now[24], ms[24], stamp_s[24], cold_s[24];
     const char *argv[10];
@@ -113,7 +113,8 @@ redisReply *n8443_redis_run_store(redisContext *c, apr_interval_time_t timeout,
     for (pass = 0; pass < 2; pass++) {
         argv[0] = pass == 0 ? "EVALSHA" : "EVAL";
         argv[1] = pass == 0 ? store_sha : store_script;
-        rep = n8443_redis_command_argv(c, timeout, err, len, argc, argv);
+        rep =
+            n8443_redis_command_argv(c, timeout, err, len, argc, argv, resend);
         if (rep == NULL || rep->type != REDIS_REPLY_ERROR
             || strncmp(rep->str, "NOSCRIPT", 8) != 0)
             return rep;

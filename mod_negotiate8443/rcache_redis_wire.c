@@ -9,8 +9,10 @@
 
 #ifdef N8443_HAVE_REDIS
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 static struct timeval timeval_of(apr_interval_time_t t)
 {
@@ -64,33 +66,80 @@ static redisContext *open_one(const n8443_redis_conf *cf, void *ssl,
     return c;
 }
 
+/* The receive timeout of c's socket. */
+static int set_recv_timeout(redisContext *c, apr_interval_time_t t)
+{
+    struct timeval tv = timeval_of(t);
+
+    return setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
+}
+
+/* Did the read that failed with errno e wait out the socket's timeout? */
+static int timed_out(const redisContext *c, int e)
+{
+#ifdef REDIS_ERR_TIMEOUT
+    if (c->err == REDIS_ERR_TIMEOUT)
+        return 1;
+#endif
+    return c->err != REDIS_ERR_EOF
+           && (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT);
+}
+
 /* Send what is appended to c, then read one reply, all of it within
  * timeout.  hiredis' own redisGetReply reads with the socket's timeout
- * per read: a server that sends a byte now and then would hold a login
- * for as long as it liked.  NULL and err when the connection broke or the
- * reply is late (drop the connection). */
+ * per read: a server that sent a byte now and then would hold a login for
+ * as long as it liked, so each read here waits only for what is left.
+ * NULL and err when the connection broke or the reply is late (drop the
+ * connection); then *resend (if not NULL) says whether it broke before a
+ * byte of the reply came, other than by a timeout: the server did not
+ * take the command, which may go again on a new connection. */
 redisReply *n8443_redis_reply(redisContext *c, apr_interval_time_t timeout,
-                              char *err, apr_size_t len)
+                              char *err, apr_size_t len, int *resend)
 {
     apr_time_t deadline = apr_time_now() + timeout;
+    apr_interval_time_t left;
     void *rep = NULL;
-    int done = 0;
+    int done = 0, heard = 0, shortened = 0, e;
 
+    /* Not all of the command went out: the server has none of it. */
+    if (resend != NULL)
+        *resend = 1;
     while (!done)
         if (redisBufferWrite(c, &done) != REDIS_OK)
             goto broken;
+    if (resend != NULL)
+        *resend = 0;
     for (;;) {
         if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
             goto broken;
-        if (rep != NULL)
+        if (rep != NULL) {
+            if (shortened && !set_recv_timeout(c, timeout)) {
+                freeReplyObject(rep);
+                apr_snprintf(err, len, "cannot set the timeout again");
+                return NULL;
+            }
             return rep;
-        if (apr_time_now() > deadline) {
-            apr_snprintf(err, len, "no whole reply within %ld ms",
-                         (long)apr_time_as_msec(timeout));
-            return NULL;
         }
-        if (redisBufferRead(c) != REDIS_OK)
+        left = deadline - apr_time_now();
+        /* Normally the first read, with all the time: no system call. */
+        if (left > 0 && left < timeout - apr_time_from_msec(5)) {
+            shortened = 1;
+            if (!set_recv_timeout(c, left))
+                left = 0;
+        }
+        errno = 0; /* a closed connection sets none */
+        if (left <= 0 || redisBufferRead(c) != REDIS_OK) {
+            e = errno;
+            if (left <= 0 || timed_out(c, e)) {
+                apr_snprintf(err, len, "no whole reply within %ld ms",
+                             (long)apr_time_as_msec(timeout));
+                return NULL;
+            }
+            if (resend != NULL)
+                *resend = !heard;
             goto broken;
+        }
+        heard = 1;
     }
 broken:
     apr_snprintf(err, len, "%s",
@@ -111,19 +160,19 @@ redisReply *n8443_redis_command(redisContext *c, apr_interval_time_t timeout,
         apr_snprintf(err, len, "%s", c->err ? c->errstr : "out of memory");
         return NULL;
     }
-    return n8443_redis_reply(c, timeout, err, len);
+    return n8443_redis_reply(c, timeout, err, len, NULL);
 }
 
 redisReply *n8443_redis_command_argv(redisContext *c,
                                      apr_interval_time_t timeout, char *err,
                                      apr_size_t len, int argc,
-                                     const char **argv)
+                                     const char **argv, int *resend)
 {
     if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) {
         apr_snprintf(err, len, "%s", c->err ? c->errstr : "out of memory");
         return NULL;
     }
-    return n8443_redis_reply(c, timeout, err, len);
+    return n8443_redis_reply(c, timeout, err, len, resend);
 }
 
 /* AUTH [user] password on a new connection, when a password is set. */
