@@ -99,7 +99,7 @@ static gid_t *user_groups(apr_pool_t *p, int *n)
 apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
                                      const char *path)
 {
-    char bad[PATH_MAX], why[256], *dir, *slash;
+    char bad[PATH_MAX], why[256], *dir;
     apr_status_t rv = APR_SUCCESS;
     gid_t *groups;
     apr_pool_t *p;
@@ -117,14 +117,7 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
                              (size_t)ngroups, bad, sizeof(bad), why,
                              sizeof(why))
         != NULL) {
-        dir = apr_pstrdup(p, path);
-        slash = strrchr(dir, '/');
-        if (slash == NULL)
-            dir = ".";
-        else if (slash == dir)
-            dir = "/";
-        else
-            *slash = '\0';
+        dir = n8443_dir_of(apr_pstrdup(p, path));
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
             N8443LOGNO(480) "the replay cache file %s "

@@ -186,12 +186,24 @@ static const char *chain_writer(walk *w, char *dir, int own)
     }
 }
 
+char *n8443_dir_of(char *copy)
+{
+    char *slash = strrchr(copy, '/');
+
+    if (slash == NULL)
+        return ".";
+    if (slash == copy)
+        return "/";
+    *slash = '\0';
+    return copy;
+}
+
 const char *n8443_safe_dir_check(const char *path, uid_t uid,
                                  const gid_t *groups, size_t ngroups, char *bad,
                                  size_t badlen, char *why, size_t whylen)
 {
     walk w = {uid, groups, ngroups, bad, badlen, why, whylen, 0};
-    char real[PATH_MAX], *copy, *dir, *slash;
+    char real[PATH_MAX], *copy, *dir;
     const char *found = NULL;
 
     bad[0] = '\0';
@@ -201,14 +213,7 @@ const char *n8443_safe_dir_check(const char *path, uid_t uid,
         set_bad(&w, path);
         return say(&w, "cannot be examined (%s)", strerror(ENOMEM));
     }
-    dir = copy;
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        dir = ".";
-    else if (slash == dir)
-        dir = "/";
-    else
-        *slash = '\0';
+    dir = n8443_dir_of(copy);
     /* A missing directory: opening the file says so. */
     if (realpath(dir, real) != NULL) {
         /* Where the directory really is, and the path that leads there

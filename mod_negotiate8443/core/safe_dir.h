@@ -35,4 +35,8 @@ const char *n8443_safe_dir_check(const char *path, uid_t uid,
                                  const gid_t *groups, size_t ngroups, char *bad,
                                  size_t badlen, char *why, size_t whylen);
 
+/* The directory of path, a copy of it that the caller may write: the
+ * last '/' cut there ("." for a bare name, "/" for a file in /). */
+char *n8443_dir_of(char *copy);
+
 #endif /* N8443_SAFE_DIR_H */

@@ -237,6 +237,36 @@ def mc(base_dir, module_path, realm, certs, keytab):
     m.kill()
 
 
+def stalled_login(srv, proxy, store, hold, tok):
+    """A login with the fresh token tok whose store answer starts after
+    `hold` seconds and then stalls: (status, seconds it took)."""
+    proxy.rule = Armed(store, ("hold", hold))
+    try:
+        t0 = time.monotonic()
+        st = login(srv, tok)
+        return st, time.monotonic() - t0
+    finally:
+        proxy.rule = None
+
+
+def cut_login(srv, proxy, store, how, late, tok):
+    """A login with the fresh token tok, on a kept connection, whose store
+    command the store runs, then answers `late` seconds late (how "late")
+    or half then a reset ("rst"): (status, its log lines, whether the rule
+    fired)."""
+    proxy.rule = Armed(store, (how, late if how == "late" else 0.2),
+                       after=1)
+    try:
+        mark = srv.log_mark()
+        st = login(srv, tok)
+        log = srv.log_since(mark)
+        fired = not proxy.rule.armed
+    finally:
+        proxy.rule = None
+    time.sleep(late)    # the late answer has come and gone
+    return st, log, fired
+
+
 def test_mc_command_answer_bounded_by_its_timeout(mc, alice):
     """README: "1 s for connect and for a command's whole answer".  A
     memcached that sends the first byte of the answer after 0.6 s and then
@@ -244,13 +274,8 @@ def test_mc_command_answer_bounded_by_its_timeout(mc, alice):
     srv, proxy = mc
     base = baseline(srv, alice)
     proxy.reset()   # a new connection: no retry on a pooled one
-    proxy.rule = Armed(mc_store, ("hold", 0.6 * MC_TIMEOUT))
-    try:
-        t0 = time.monotonic()
-        st = login(srv, alice.token()[1])
-        took = time.monotonic() - t0
-    finally:
-        proxy.rule = None
+    st, took = stalled_login(srv, proxy, mc_store, 0.6 * MC_TIMEOUT,
+                             alice.token()[1])
     print("memcache: first byte at 0.6 s then nothing: %d after %.2f s "
           "(a login alone: %.2f s)" % (st, took, base))
     assert st == 503
@@ -266,16 +291,8 @@ def test_mc_late_answer_is_not_a_replay(mc, alice, how):
     srv, proxy = mc
     time.sleep(1.1)     # past the 1 s a failed server is left alone
     assert login(srv, alice.token()[1]) == 200    # a pooled connection
-    proxy.rule = Armed(mc_store, (how, 2.5 * MC_TIMEOUT if how == "late"
-                                  else 0.2), after=1)
-    try:
-        mark = srv.log_mark()
-        st = login(srv, alice.token()[1])
-        log = srv.log_since(mark)
-        fired = not proxy.rule.armed
-    finally:
-        proxy.rule = None
-    time.sleep(2.5 * MC_TIMEOUT)
+    st, log, fired = cut_login(srv, proxy, mc_store, how, 2.5 * MC_TIMEOUT,
+                               alice.token()[1])
     print("memcache: add executed, answer %s on a pooled connection: "
           "%d; log:\n%s" % ("2.5 s late" if how == "late"
                              else "half then RST", st, log))
@@ -341,13 +358,8 @@ def test_redis_reply_bounded_by_its_timeout(rd, alice):
     srv, proxy = rd
     base = baseline(srv, alice)
     fresh_connection(proxy)
-    proxy.rule = Armed(redis_store, ("hold", 0.6 * REDIS_TIMEOUT))
-    try:
-        t0 = time.monotonic()
-        st = login(srv, alice.token()[1])
-        took = time.monotonic() - t0
-    finally:
-        proxy.rule = None
+    st, took = stalled_login(srv, proxy, redis_store, 0.6 * REDIS_TIMEOUT,
+                             alice.token()[1])
     print("redis: first byte at %.1f s then nothing (timeout %.1f s): %d "
           "after %.2f s (a login alone: %.2f s)"
           % (0.6 * REDIS_TIMEOUT, REDIS_TIMEOUT, st, took, base))
@@ -362,16 +374,8 @@ def test_redis_late_reply_is_not_a_replay(rd, alice, how):
     srv, proxy = rd
     fresh_connection(proxy)
     assert login(srv, alice.token()[1]) == 200    # the connection is kept
-    proxy.rule = Armed(redis_store, (how, 1.5 * REDIS_TIMEOUT
-                                     if how == "late" else 0.2), after=1)
-    try:
-        mark = srv.log_mark()
-        st = login(srv, alice.token()[1])
-        log = srv.log_since(mark)
-        fired = not proxy.rule.armed
-    finally:
-        proxy.rule = None
-    time.sleep(1.5 * REDIS_TIMEOUT)
+    st, log, fired = cut_login(srv, proxy, redis_store, how,
+                               1.5 * REDIS_TIMEOUT, alice.token()[1])
     print("redis: store ran, reply %s on a kept connection: %d; log:\n%s"
           % ("3 s late" if how == "late" else "half then RST", st, log))
     assert fired
