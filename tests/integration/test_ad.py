@@ -152,7 +152,7 @@ def test_clock_skew(adsrv, ad, certs, offset, expected):
     conf = os.path.join(ad.dir, "krb5-skewed-client.conf")
     ad.write_krb5_conf(conf, " clockskew = 3600\n kdc_timesync = 0\n")
     env["KRB5_CONFIG"] = conf
-    res = subprocess.run(["faketime", "-f", offset, "/usr/bin/python3",
+    res = subprocess.run(harness.faketime(offset) + ["/usr/bin/python3",
                           os.path.join(os.path.dirname(__file__),
                                        "mktoken.py"), "localhost"],
                          env=env, capture_output=True, text=True, check=True)

@@ -107,7 +107,7 @@ class Checker:
         san = "subjectAltName=" + ",".join("DNS:" + n for n in names)
         with open(ext, "w") as f:
             f.write(san + "\n")
-        pre = ["faketime", "-f", shift] if shift else []
+        pre = harness.faketime(shift) if shift else []
         if self_signed:
             harness.run(pre + ["openssl", "req", "-x509", "-newkey", keyalg,
                                "-nodes", "-keyout", key, "-out", crt,
@@ -643,7 +643,7 @@ def test_channel_binding_require_with_rsa_binds(ck, good_keytab):
                     reason="needs faketime")
 def test_server_clock_ten_minutes_off_the_kdc(ck, good_keytab):
     site = ck.site(good_keytab)
-    rc, doc, _ = ck.run(site, "--online", prefix=["faketime", "-f", "+10m"])
+    rc, doc, _ = ck.run(site, "--online", prefix=harness.faketime("+10m"))
     rec = one(doc, "online.clock")
     assert rec["severity"] == "error"
     assert 598 <= rec["details"]["offset"] <= 602
@@ -654,7 +654,7 @@ def test_server_clock_ten_minutes_off_the_kdc(ck, good_keytab):
 
     # Past half the skew: a warning.
     rc, doc, _ = ck.run(site, "--online", "--only", "online.clock",
-                        prefix=["faketime", "-f", "+3m"])
+                        prefix=harness.faketime("+3m"))
     assert one(doc, "online.clock")["severity"] == "warning"
     assert rc == 0
 

@@ -65,7 +65,7 @@ def issue(certs, stem, names, shift=None, days=2):
         f.write("subjectAltName=%s\n" % ",".join("DNS:" + n for n in names))
     harness.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
                  "-keyout", key, "-out", csr, "-subj", "/CN=" + names[0]])
-    pre = ["faketime", "-f", shift] if shift else []
+    pre = harness.faketime(shift) if shift else []
     harness.run(pre + ["openssl", "x509", "-req", "-in", csr, "-CA",
                        certs.ca, "-CAkey", certs.ca_key, "-CAcreateserial",
                        "-out", crt, "-days", str(days), "-sha256",
@@ -318,7 +318,7 @@ def test_expired_ccache(site, user, certs):
     if shutil.which("faketime") is None:
         pytest.skip("needs faketime")
     rc, doc, _ = run_ok(user, certs, site.url("/protected/"),
-                        prefix=["faketime", "-f", "+11h"])
+                        prefix=harness.faketime("+11h"))
     assert rc == 1
     rec = one(doc, "ticket.client")
     assert rec["severity"] == "error"
@@ -330,7 +330,7 @@ def test_clock_skew_on_the_client(site, user, certs):
     if shutil.which("faketime") is None:
         pytest.skip("needs faketime")
     rc, doc, _ = run_ok(user, certs, site.url("/protected/"),
-                        prefix=["faketime", "-f", "+10m"])
+                        prefix=harness.faketime("+10m"))
     assert rc == 1
     rec = one(doc, "ticket.spn")
     assert rec["severity"] == "error"

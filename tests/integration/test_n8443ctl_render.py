@@ -1080,7 +1080,7 @@ def skewed_token(site, client, name, minutes):
         site.realm.write_krb5_conf(conf, " clockskew = 86400\n"
                                          " kdc_timesync = 0\n")
     env = dict(client.env, KRB5_CONFIG=conf)
-    res = subprocess.run(["faketime", "-f", "%+dm" % minutes,
+    res = subprocess.run(harness.faketime("%+dm" % minutes) + [
                           "/usr/bin/python3", "-c", SKEWED_CLIENT, name,
                           site.binding.hex()],
                          env=env, capture_output=True, text=True,

@@ -262,7 +262,7 @@ def skewed_token(client, offset, host="localhost"):
     client.realm.write_krb5_conf(conf, " clockskew = 3600\n"
                                        " kdc_timesync = 0\n")
     env["KRB5_CONFIG"] = conf
-    res = subprocess.run(["faketime", "-f", offset, "/usr/bin/python3",
+    res = subprocess.run(harness.faketime(offset) + ["/usr/bin/python3",
                           os.path.join(os.path.dirname(__file__),
                                        "mktoken.py"), host],
                          env=env, capture_output=True, text=True, check=True)
