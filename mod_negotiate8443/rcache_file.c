@@ -70,54 +70,27 @@ static const char *file_misfit(apr_pool_t *p, const struct stat *st)
     return NULL;
 }
 
-/* The groups httpd's children run with: Group and User's supplementary
- * groups (httpd calls initgroups).  *n of them, in p. */
-static gid_t *user_groups(apr_pool_t *p, int *n)
-{
-    const char *name = ap_unixd_config.user_name;
-    gid_t gid = ap_unixd_config.group_id;
-    int k = 64;
-    gid_t *g = apr_pcalloc(p, k * sizeof(*g));
-
-    if (name != NULL && name[0] != '#') { /* "#uid": no name to look up */
-        int rc = getgrouplist(name, gid, g, &k);
-
-        if (rc < 0 && k > 64) { /* k: the number it needs */
-            g = apr_pcalloc(p, k * sizeof(*g));
-            rc = getgrouplist(name, gid, g, &k);
-        }
-        if (rc >= 0) {
-            *n = k;
-            return g;
-        }
-    }
-    g[0] = gid;
-    *n = 1;
-    return g;
-}
-
 apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
                                      const char *path)
 {
-    char bad[PATH_MAX], why[256], *dir;
+    char bad[PATH_MAX], why[256];
     apr_status_t rv = APR_SUCCESS;
     gid_t *groups;
-    apr_pool_t *p;
-    int ngroups;
+    size_t ngroups;
 
     /* Started as the User itself: the children are the parent. */
     if (geteuid() != 0 || ap_unixd_config.user_id == geteuid())
         return APR_SUCCESS;
-    if (apr_pool_create(&p, pool) != APR_SUCCESS)
+    /* Group and User's supplementary groups (httpd calls initgroups). */
+    groups = n8443_user_groups(ap_unixd_config.user_name,
+                               ap_unixd_config.group_id, &ngroups);
+    if (groups == NULL)
         return APR_ENOMEM;
-    groups = user_groups(p, &ngroups);
     /* The rule (core/safe_dir.c, shared with n8443ctl check): NULL for a
      * missing directory too, which opening the file reports (N8443301). */
-    if (n8443_safe_dir_check(path, ap_unixd_config.user_id, groups,
-                             (size_t)ngroups, bad, sizeof(bad), why,
-                             sizeof(why))
+    if (n8443_safe_dir_check(path, ap_unixd_config.user_id, groups, ngroups,
+                             bad, sizeof(bad), why, sizeof(why))
         != NULL) {
-        dir = n8443_dir_of(apr_pstrdup(p, path));
         ap_log_error(
             APLOG_MARK, APLOG_EMERG, 0, s,
             N8443LOGNO(480) "the replay cache file %s "
@@ -127,10 +100,10 @@ apr_status_t n8443_rc_file_dir_check(apr_pool_t *pool, server_rec *s,
             "directory of the path writable by root only (chown root; "
             "chmod go-w), or put the file in one that is, such as httpd's "
             "runtime directory (/run/httpd on RHEL)",
-            path, dir, bad, why);
+            path, n8443_dir_of(apr_pstrdup(pool, path)), bad, why);
         rv = APR_EGENERAL;
     }
-    apr_pool_destroy(p);
+    free(groups);
     return rv;
 }
 

@@ -5,6 +5,7 @@
 #include "safe_dir.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -184,6 +185,33 @@ static const char *chain_writer(walk *w, char *dir, int own)
         else
             *slash = '\0';
     }
+}
+
+gid_t *n8443_user_groups(const char *name, gid_t gid, size_t *n)
+{
+    int k = 64, rc = -1;
+    gid_t *g = malloc((size_t)k * sizeof(*g)), *more;
+
+    if (g == NULL)
+        return NULL;
+    if (name != NULL && name[0] != '#') {
+        rc = getgrouplist(name, gid, g, &k);
+        if (rc < 0 && k > 64) { /* k: the number it needs */
+            more = realloc(g, (size_t)k * sizeof(*g));
+            if (more == NULL) {
+                free(g);
+                return NULL;
+            }
+            g = more;
+            rc = getgrouplist(name, gid, g, &k);
+        }
+    }
+    if (rc < 0) {
+        g[0] = gid;
+        k = 1;
+    }
+    *n = (size_t)k;
+    return g;
 }
 
 char *n8443_dir_of(char *copy)

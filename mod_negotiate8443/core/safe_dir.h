@@ -35,6 +35,11 @@ const char *n8443_safe_dir_check(const char *path, uid_t uid,
                                  const gid_t *groups, size_t ngroups, char *bad,
                                  size_t badlen, char *why, size_t whylen);
 
+/* The groups a process of user name runs with after initgroups: gid and
+ * name's supplementary groups (only gid for a NULL name or "#uid");
+ * *n of them, malloc'ed.  NULL when memory ran out. */
+gid_t *n8443_user_groups(const char *name, gid_t gid, size_t *n);
+
 /* The directory of path, a copy of it that the caller may write: the
  * last '/' cut there ("." for a bare name, "/" for a file in /). */
 char *n8443_dir_of(char *copy);

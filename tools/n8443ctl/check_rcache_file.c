@@ -14,7 +14,6 @@
  * service manager or apachectl makes before httpd starts.
  */
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,32 +29,6 @@
 #ifndef N8443_RUNTIME_DIR
 #define N8443_RUNTIME_DIR ""
 #endif
-
-/* The groups httpd's children run with: the user's own and its
- * supplementary ones (httpd calls initgroups).  NULL when memory ran
- * out. */
-static gid_t *user_groups(const struct n8443_httpd_user *user, int *n)
-{
-    int k = 64;
-    gid_t *g = malloc((size_t)k * sizeof(*g));
-    gid_t *more;
-
-    if (g != NULL && getgrouplist(user->name, user->gid, g, &k) < 0) {
-        /* k: how many there are */
-        more = realloc(g, (size_t)(k > 1 ? k : 1) * sizeof(*g));
-        if (more == NULL) {
-            free(g);
-            return NULL;
-        }
-        g = more;
-        if (getgrouplist(user->name, user->gid, g, &k) < 0) {
-            g[0] = user->gid;
-            k = 1;
-        }
-    }
-    *n = k;
-    return g;
-}
 
 /* A missing (or unreadable) directory: what httpd does then. */
 static struct n8443_record *no_dir(struct n8443_check_ctx *ctx,
@@ -103,7 +76,7 @@ static struct n8443_record *judge(struct n8443_check_ctx *ctx, const char *path,
     char bad[PATH_MAX];
     char why[256];
     gid_t *groups;
-    int ngroups;
+    size_t ngroups;
 
     if (user->uid == 0) {
         /* As the module: the children are the parent. */
@@ -113,13 +86,14 @@ static struct n8443_record *judge(struct n8443_check_ctx *ctx, const char *path,
                                 "owns %s",
                                 user->name, path);
     }
-    groups = user_groups(user, &ngroups);
+    /* The groups httpd's children run with (httpd calls initgroups). */
+    groups = n8443_user_groups(user->name, user->gid, &ngroups);
     if (groups == NULL) {
         ctx->rep->failed = 1;
         return NULL;
     }
-    if (n8443_safe_dir_check(path, user->uid, groups, (size_t)ngroups, bad,
-                             sizeof(bad), why, sizeof(why))
+    if (n8443_safe_dir_check(path, user->uid, groups, ngroups, bad, sizeof(bad),
+                             why, sizeof(why))
         == NULL) {
         rec = n8443_report_add(ctx->rep, ID, N8443_SEV_OK,
                                "%s: neither its directory nor any above it "
@@ -154,9 +128,9 @@ void n8443_check_rcache_file(struct n8443_check_ctx *ctx)
     const char *path = ctx->opts->replay_cache_file;
     struct n8443_record *rec;
     char deflt[PATH_MAX];
-    char dir[PATH_MAX];
+    char copy[PATH_MAX];
+    const char *dir;
     char where[300];
-    const char *slash;
     struct stat st;
     int err;
 
@@ -176,9 +150,8 @@ void n8443_check_rcache_file(struct n8443_check_ctx *ctx)
                  N8443_RUNTIME_DIR);
         path = deflt;
     }
-    slash = strrchr(path, '/'); /* an absolute path: site_values.c */
-    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
-             path);
+    snprintf(copy, sizeof(copy), "%s", path); /* absolute: site_values.c */
+    dir = n8443_dir_of(copy);
     if (ctx->user.name == NULL) {
         rec = n8443_report_add(ctx->rep, ID, N8443_SEV_WARNING,
                                "no httpd user found (neither apache nor "
