@@ -124,6 +124,11 @@ redisReply *n8443_redis_command_argv(redisContext *c,
                                      apr_interval_time_t timeout, char *err,
                                      apr_size_t len, int argc,
                                      const char **argv, int *resend);
+/* WAIT replicas wait on c, whose command timeout is timeout: its reply
+ * may take wait on top of it. */
+redisReply *n8443_redis_wait(redisContext *c, apr_interval_time_t timeout,
+                             int replicas, apr_interval_time_t wait, char *err,
+                             apr_size_t len);
 /* The next reply to commands appended to c (redisAppendCommand), as
  * n8443_redis_command reads it.  On NULL, *resend (if not NULL): the
  * connection broke before a byte of the reply came, not by a timeout (the

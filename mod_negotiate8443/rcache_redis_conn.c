@@ -346,9 +346,8 @@ n8443_rc_result n8443_redis_set(request_rec *r, n8443_redis_conf *cf,
 
     /* Acknowledged by enough replicas, or not a login: a failover to a
      * replica that missed the entry would let the token in again. */
-    rep = n8443_redis_command(conn->c, cf->timeout, err, sizeof(err),
-                              "WAIT %d %lld", cf->wait_replicas,
-                              (long long)apr_time_as_msec(cf->wait_timeout));
+    rep = n8443_redis_wait(conn->c, cf->timeout, cf->wait_replicas,
+                           cf->wait_timeout, err, sizeof(err));
     if (rep == NULL) {
         drop(conn);
         *why = fail(conn, "down", "%s: %s", conn->primary, err);

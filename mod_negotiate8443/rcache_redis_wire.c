@@ -175,6 +175,35 @@ redisReply *n8443_redis_command_argv(redisContext *c,
     return n8443_redis_reply(c, timeout, err, len, resend);
 }
 
+redisReply *n8443_redis_wait(redisContext *c, apr_interval_time_t timeout,
+                             int replicas, apr_interval_time_t wait, char *err,
+                             apr_size_t len)
+{
+    char n[16], ms[24];
+    const char *argv[3] = {"WAIT", n, ms};
+    redisReply *rep;
+
+    apr_snprintf(n, sizeof(n), "%d", replicas);
+    apr_snprintf(ms, sizeof(ms), "%" APR_TIME_T_FMT, apr_time_as_msec(wait));
+    if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK) {
+        apr_snprintf(err, len, "%s", c->err ? c->errstr : "out of memory");
+        return NULL;
+    }
+    /* WAIT answers when the replicas did, or after wait: the socket's
+     * timeout too, for this reply. */
+    if (!set_recv_timeout(c, timeout + wait)) {
+        apr_snprintf(err, len, "cannot set the timeout for WAIT");
+        return NULL;
+    }
+    rep = n8443_redis_reply(c, timeout + wait, err, len, NULL);
+    if (rep != NULL && !set_recv_timeout(c, timeout)) {
+        freeReplyObject(rep);
+        apr_snprintf(err, len, "cannot set the timeout again");
+        return NULL;
+    }
+    return rep;
+}
+
 /* AUTH [user] password on a new connection, when a password is set. */
 static int authenticate(const n8443_redis_conf *cf, redisContext *c, char *err,
                         apr_size_t len)

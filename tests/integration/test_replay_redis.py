@@ -745,6 +745,22 @@ def test_right_password_and_wait(base_dir, module_path, realm, certs,
             in srv.log_since(mark)
     finally:
         srv.stop()
+    # A WAIT longer than the command timeout: its answer is waited for
+    # (the timeout on top of WAIT's own), not taken for a dead server.
+    srv = start_httpd(base_dir, module_path, realm, certs, keytab, BODY,
+                      name="httpd-redis-wait-long",
+                      extra_global="NegotiateReplayCache redis %s\n"
+                                   "NegotiateReplayCacheRedisAuth %s\n"
+                                   "NegotiateReplayCacheRedisTimeout 300\n"
+                                   "NegotiateReplayCacheRedisWait 1 600"
+                                   % (pw_redis.addr(), pw))
+    try:
+        mark = srv.log_mark()
+        assert login(srv, alice.token()[1]) == 503
+        assert "0 of 1 replicas acknowledged the entry within 600 ms" \
+            in srv.log_since(mark)
+    finally:
+        srv.stop()
 
 
 def test_tls_without_hiredis_ssl_stops_startup(
