@@ -674,6 +674,15 @@ def test_replay_cache_none(ck, good_keytab):
     assert rc == 1
 
 
+def _table_check(ck, keytab, table, *args, **kerberos):
+    """n8443ctl check of a site whose replay_cache_file is table: (exit,
+    the krb5.replay-cache-file record)."""
+    kerberos["replay_cache_file"] = table
+    site = ck.site(keytab, kerberos=kerberos)
+    rc, doc, _ = ck.run(site, "--only", *(args or ("krb5.replay-cache-file",)))
+    return rc, one(doc, "krb5.replay-cache-file")
+
+
 def _table_dir(ck, mode, owner=None):
     """A directory for the shm table's file under the module's root-only
     test directory; OWNER (a user name) gets it, as RHEL's /var/lib/httpd
@@ -696,10 +705,7 @@ def test_replay_cache_file_in_a_directory_httpd_user_may_write(ck,
     could swap the table for an older copy) is an error, by the module's
     own rule; in a root-only directory it is ok, with the path."""
     world = _table_dir(ck, 0o777)
-    site = ck.site(good_keytab,
-                   kerberos={"replay_cache_file": world + "/table"})
-    rc, doc, _ = ck.run(site, "--only", "krb5")
-    rec = one(doc, "krb5.replay-cache-file")
+    rc, rec = _table_check(ck, good_keytab, world + "/table", "krb5")
     assert rec["severity"] == "error", rec
     assert rec["details"]["directory"] == world
     assert rec["details"]["reason"] == "writable by everybody (mode 0777)"
@@ -714,10 +720,7 @@ def test_replay_cache_file_in_a_directory_httpd_user_may_write(ck,
     users = _table_dir(ck, 0o700, owner=HTTPD_USER)
     inner = os.path.join(users, "inner")
     os.mkdir(inner, 0o755)
-    site = ck.site(good_keytab,
-                   kerberos={"replay_cache_file": inner + "/table"})
-    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
-    rec = one(doc, "krb5.replay-cache-file")
+    rc, rec = _table_check(ck, good_keytab, inner + "/table")
     assert rec["severity"] == "error", rec
     assert rec["details"]["directory"] == users
     assert rec["details"]["reason"] == "owned by httpd's User (uid %d)" % (
@@ -725,11 +728,8 @@ def test_replay_cache_file_in_a_directory_httpd_user_may_write(ck,
     assert rc == 1
 
     safe = _table_dir(ck, 0o755)
-    site = ck.site(good_keytab,
-                   kerberos={"replay_cache_file": safe + "/table"})
-    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file",
-                        "--strict")
-    rec = one(doc, "krb5.replay-cache-file")
+    rc, rec = _table_check(ck, good_keytab, safe + "/table",
+                           "krb5.replay-cache-file", "--strict")
     assert rec["severity"] == "ok", rec
     assert rec["message"].startswith(safe + "/table: ")
     assert rec["details"]["file"] == safe + "/table"
@@ -815,18 +815,13 @@ def test_replay_cache_file_directory_missing_whatever_the_store(
     cannot be created), whatever the replay cache: the module maps the
     table (its counters, its quota) for every store."""
     missing = ck.path(ck.unique("no-such-dir"))
-    site = ck.site(good_keytab,
-                   kerberos={"replay_cache_file": missing + "/table"})
-    rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
-    rec = one(doc, "krb5.replay-cache-file")
+    rc, rec = _table_check(ck, good_keytab, missing + "/table")
     assert rec["severity"] == "error"
     assert "N8443301" in rec["message"] and missing in rec["message"]
     assert rc == 1
     for store in ("none", "memcache://127.0.0.1:11211"):
-        site = ck.site(good_keytab, kerberos={
-            "replay_cache": store, "replay_cache_file": missing + "/table"})
-        rc, doc, _ = ck.run(site, "--only", "krb5.replay-cache-file")
-        rec = one(doc, "krb5.replay-cache-file")
+        rc, rec = _table_check(ck, good_keytab, missing + "/table",
+                               replay_cache=store)
         assert rec["severity"] == "error", (store, rec)
         assert "N8443301" in rec["message"]
         assert rc == 1

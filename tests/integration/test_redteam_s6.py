@@ -267,6 +267,21 @@ def cut_login(srv, proxy, store, how, late, tok):
     return st, log, fired
 
 
+def replays_after_a_late_answer(srv, proxy, store, alice, late, wait):
+    """A token used; the next login's store answer `late` seconds late;
+    `wait` seconds for it to come; then the used token six times: the
+    statuses."""
+    _, used = alice.token()
+    assert login(srv, used) == 200
+    proxy.rule = Armed(store, ("late", late), after=0)
+    try:
+        login(srv, alice.token()[1])
+    finally:
+        proxy.rule = None
+    time.sleep(wait)    # the late answer has arrived
+    return [login(srv, used) for _ in range(6)]
+
+
 def test_mc_command_answer_bounded_by_its_timeout(mc, alice):
     """README: "1 s for connect and for a command's whole answer".  A
     memcached that sends the first byte of the answer after 0.6 s and then
@@ -308,15 +323,8 @@ def test_mc_late_answer_is_never_read_by_the_next_login(mc, alice):
     then the token, replayed, is refused every time."""
     srv, proxy = mc
     time.sleep(1.1)     # past the 1 s a failed server is left alone
-    _, used = alice.token()
-    assert login(srv, used) == 200
-    proxy.rule = Armed(mc_store, ("late", 2.0 * MC_TIMEOUT), after=0)
-    try:
-        login(srv, alice.token()[1])
-    finally:
-        proxy.rule = None
-    time.sleep(2.5 * MC_TIMEOUT)    # the late answer has arrived
-    got = [login(srv, used) for _ in range(6)]
+    got = replays_after_a_late_answer(srv, proxy, mc_store, alice,
+                                      2.0 * MC_TIMEOUT, 2.5 * MC_TIMEOUT)
     print("memcache: replays after a late answer: %s" % got)
     assert got == [401] * 6
     assert crashes(srv) == []
@@ -390,15 +398,8 @@ def test_redis_late_reply_is_never_read_by_the_next_login(rd, alice):
     replayed: 401 every time."""
     srv, proxy = rd
     fresh_connection(proxy)
-    _, used = alice.token()
-    assert login(srv, used) == 200
-    proxy.rule = Armed(redis_store, ("late", 1.2 * REDIS_TIMEOUT), after=0)
-    try:
-        login(srv, alice.token()[1])
-    finally:
-        proxy.rule = None
-    time.sleep(1.5 * REDIS_TIMEOUT)
-    got = [login(srv, used) for _ in range(6)]
+    got = replays_after_a_late_answer(srv, proxy, redis_store, alice,
+                                      1.2 * REDIS_TIMEOUT, 1.5 * REDIS_TIMEOUT)
     print("redis: replays after a late reply: %s" % got)
     assert got == [401] * 6
     assert crashes(srv) == []
